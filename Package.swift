@@ -1,0 +1,71 @@
+// swift-tools-version:6.1
+// Bulwark: a container sandbox with a user-space kernel. See docs/ARCHITECTURE.md for the module map.
+// Dependencies flow one way: LinuxABI, Wire -> HostOS -> IPC/Protocol -> Sentry*/services -> executables.
+import PackageDescription
+
+let package = Package(
+    name: "Bulwark",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "bulwark", targets: ["bulwark"]),
+        .executable(name: "bulwark-sentry", targets: ["bulwark-sentry"]),
+        .executable(name: "bulwark-gofer", targets: ["bulwark-gofer"]),
+        .executable(name: "bulwark-netstack", targets: ["bulwark-netstack"]),
+        .executable(name: "bulwark-procfs", targets: ["bulwark-procfs"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // ---- C shims and system libraries -------------------------------------------------
+        .target(name: "CBulwark", path: "Sources/CBulwark"),
+        .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp",
+                       providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CCap", path: "Sources/CCap", pkgConfig: "libcap",
+                       providers: [.apt(["libcap-dev"])]),
+        .systemLibrary(name: "CFuse", path: "Sources/CFuse", pkgConfig: "fuse3",
+                       providers: [.apt(["libfuse3-dev"])]),
+
+        // ---- Foundation layers (no knowledge of services) ---------------------------------
+        .target(name: "LinuxABI", path: "Sources/LinuxABI"),
+        .target(name: "Wire", path: "Sources/Wire"),
+        .target(name: "HostOS", dependencies: ["CBulwark", "CSeccomp", "CCap", "LinuxABI"], path: "Sources/HostOS"),
+        .target(name: "Protocol", dependencies: ["Wire"], path: "Sources/Protocol"),
+        .target(name: "IPC", dependencies: ["Wire", "Protocol", "HostOS"], path: "Sources/IPC"),
+        .target(name: "ServiceKit", dependencies: ["IPC", "HostOS", "Protocol"], path: "Sources/ServiceKit"),
+
+        // ---- The Sentry (user-space kernel) ------------------------------------------------
+        .target(name: "SentryPlatform", dependencies: ["CBulwark", "HostOS", "LinuxABI"],
+                path: "Sources/SentryPlatform"),
+        .target(name: "SentryMemory", dependencies: ["HostOS", "LinuxABI"], path: "Sources/SentryMemory"),
+        .target(name: "SentryLoader", dependencies: ["SentryMemory", "LinuxABI", "HostOS"],
+                path: "Sources/SentryLoader"),
+        .target(name: "SentryKernel",
+                dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "LinuxABI", "HostOS"],
+                path: "Sources/SentryKernel"),
+
+        // ---- Other services' libraries -----------------------------------------------------
+        .target(name: "GoferServer", dependencies: ["ServiceKit", "Protocol", "HostOS"], path: "Sources/GoferServer"),
+        .target(name: "NetstackCore", path: "Sources/NetstackCore"),
+        .target(name: "NetstackServer", dependencies: ["NetstackCore", "ServiceKit", "Protocol", "HostOS"],
+                path: "Sources/NetstackServer"),
+        .target(name: "ProcfsServer", dependencies: ["ServiceKit", "Protocol", "HostOS"], path: "Sources/ProcfsServer"),
+        .target(name: "OCIRuntime",
+                dependencies: ["HostOS", "IPC", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                path: "Sources/OCIRuntime"),
+        .target(name: "TestSupport", dependencies: ["HostOS"], path: "Sources/TestSupport"),
+
+        // ---- Executables: thin mains --------------------------------------------------------
+        .executableTarget(name: "bulwark", dependencies: ["OCIRuntime"], path: "services/launcher"),
+        .executableTarget(name: "bulwark-sentry", dependencies: ["SentryKernel", "ServiceKit"], path: "services/sentry"),
+        .executableTarget(name: "bulwark-gofer", dependencies: ["GoferServer"], path: "services/gofer"),
+        .executableTarget(name: "bulwark-netstack", dependencies: ["NetstackServer"], path: "services/netstack"),
+        .executableTarget(name: "bulwark-procfs", dependencies: ["ProcfsServer"], path: "services/procfs"),
+
+        // ---- Tools --------------------------------------------------------------------------
+        .executableTarget(name: "bulwark-protogen", path: "tools/protogen"),
+
+        // ---- Tests --------------------------------------------------------------------------
+        .testTarget(name: "HostOSTests", dependencies: ["HostOS", "TestSupport"], path: "Tests/HostOSTests"),
+    ]
+)

@@ -1,0 +1,1 @@
+// Module SentryLoader: see docs/ARCHITECTURE.md for its responsibility. Grown by the issue that owns it.

@@ -1,0 +1,6 @@
+// bulwark: thin executable; the logic lives in its library under Sources/.
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+fputs("bulwark: not implemented yet\n", stderr)
+exit(2)

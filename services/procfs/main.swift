@@ -1,0 +1,6 @@
+// bulwark-procfs: thin executable; the logic lives in its library under Sources/.
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+fputs("bulwark-procfs: not implemented yet\n", stderr)
+exit(2)
