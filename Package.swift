@@ -64,8 +64,22 @@ let package = Package(
 
         // ---- Tools --------------------------------------------------------------------------
         .executableTarget(name: "bulwark-protogen", path: "tools/protogen"),
+        .executableTarget(name: "bulwark-ipc-client", dependencies: ["IPC", "Protocol"], path: "tools/ipc-client"),
+        .executableTarget(name: "bulwark-ipc-dump", dependencies: ["Wire", "Protocol"], path: "tools/ipc-dump"),
+        .executableTarget(name: "bulwark-bench-ipc", dependencies: ["IPC", "HostOS"], path: "tools/bench-ipc"),
 
         // ---- Tests --------------------------------------------------------------------------
         .testTarget(name: "HostOSTests", dependencies: ["HostOS", "TestSupport"], path: "Tests/HostOSTests"),
+        .testTarget(name: "LinuxABITests", dependencies: ["LinuxABI", "TestSupport"], path: "Tests/LinuxABITests"),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Protocol", "TestSupport"], path: "Tests/WireTests"),
+        .testTarget(name: "IPCTests", dependencies: ["IPC", "ServiceKit", "HostOS", "TestSupport"], path: "Tests/IPCTests"),
+        .testTarget(name: "SentryTests",
+                    dependencies: ["SentryKernel", "SentryMemory", "SentryLoader", "SentryPlatform", "TestSupport"],
+                    path: "Tests/SentryTests"),
+        .testTarget(name: "SentryIntegrationTests", dependencies: ["TestSupport", "bulwark-sentry"],
+                    path: "Tests/SentryIntegrationTests"),
+        .testTarget(name: "OCIRuntimeTests", dependencies: ["OCIRuntime", "TestSupport", "bulwark", "bulwark-sentry"],
+                    path: "Tests/OCIRuntimeTests"),
+        .testTarget(name: "NetstackCoreTests", dependencies: ["NetstackCore"], path: "Tests/NetstackCoreTests"),
     ]
 )

@@ -42,3 +42,20 @@ import Testing
         #expect(SyscallNumber.getpid.name == "getpid")
     }
 }
+
+import TestSupport
+
+@Suite struct TestSupportTests {
+    @Test func runCapturesOutputAndStatus() throws {
+        let r = try ProcessRunner.shell("echo out; echo err >&2; exit 3")
+        #expect(r.exitCode == 3)
+        #expect(r.stdout == "out\n")
+        #expect(r.stderr == "err\n")
+    }
+
+    @Test func deadlineKillsAHungChild() throws {
+        let r = try ProcessRunner.run("/bin/sleep", ["30"], timeout: 0.5)
+        #expect(r.timedOut)
+        #expect(r.signal == SIGKILL)
+    }
+}

@@ -1,0 +1,138 @@
+// Helpers for tests that run real programs: find the package's built executables, run a command with a
+// deadline and capture its output, compile guest C programs. Tests only; Foundation is fine here.
+import Foundation
+
+/// The result of running a program to completion.
+public struct ProcessResult: Equatable, Sendable, CustomStringConvertible {
+    /// Exit code if it exited, nil if killed by a signal.
+    public var exitCode: Int32?
+    /// The signal that killed it, if any.
+    public var signal: Int32?
+    public var stdout: String
+    public var stderr: String
+    /// True when the deadline passed and the process was killed.
+    public var timedOut: Bool
+
+    public var description: String {
+        "exit=\(exitCode.map(String.init) ?? "-") signal=\(signal.map(String.init) ?? "-") timedOut=\(timedOut)\n--- stdout\n\(stdout)--- stderr\n\(stderr)"
+    }
+}
+
+public enum TestPaths {
+    /// The directory holding this build's products (.build/<triple>/<config>), found from the running
+    /// test bundle's own path.
+    public static var productsDirectory: URL {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        // Inside `swift test` the bundle is <products>/<Name>PackageTests.xctest (a file on Linux).
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir
+    }
+
+    /// Path of a built executable of this package, e.g. `executable("bulwark-sentry")`.
+    public static func executable(_ name: String) -> String {
+        productsDirectory.appendingPathComponent(name).path
+    }
+
+    /// The repository root (the folder holding Package.swift), from this source file's location.
+    public static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+    }
+
+    /// A fresh scratch directory under /tmp; the caller removes it (or uses `withScratchDirectory`).
+    public static func makeScratchDirectory(_ prefix: String = "bulwark-test") throws -> URL {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("\(prefix)-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Runs `body` with a scratch directory that is removed afterwards.
+    public static func withScratchDirectory<T>(_ prefix: String = "bulwark-test", _ body: (URL) throws -> T) throws -> T {
+        let dir = try makeScratchDirectory(prefix)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        return try body(dir)
+    }
+}
+
+public enum ProcessRunner {
+    /// Runs `path` with `arguments`, feeding `stdin`, and waits at most `timeout` seconds; on timeout the
+    /// process gets SIGKILL and `timedOut` is set.
+    public static func run(_ path: String, _ arguments: [String] = [], environment: [String: String]? = nil,
+                           stdin: String = "", currentDirectory: String? = nil,
+                           timeout: Double = 60) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
+        let outPipe = Pipe(), errPipe = Pipe(), inPipe = Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        process.standardInput = inPipe
+        // Read both pipes concurrently so a chatty child never blocks on a full pipe.
+        let outData = DataCollector(), errData = DataCollector()
+        outPipe.fileHandleForReading.readabilityHandler = { h in outData.append(h.availableData) }
+        errPipe.fileHandleForReading.readabilityHandler = { h in errData.append(h.availableData) }
+        try process.run()
+        inPipe.fileHandleForWriting.write(Data(stdin.utf8))
+        try? inPipe.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(timeout)
+        var timedOut = false
+        while process.isRunning {
+            if Date() > deadline {
+                timedOut = true
+                kill(process.processIdentifier, SIGKILL)
+                break
+            }
+            usleep(2000)
+        }
+        process.waitUntilExit()
+        outPipe.fileHandleForReading.readabilityHandler = nil
+        errPipe.fileHandleForReading.readabilityHandler = nil
+        outData.append(outPipe.fileHandleForReading.readDataToEndOfFile())
+        errData.append(errPipe.fileHandleForReading.readDataToEndOfFile())
+        let signaled = process.terminationReason == .uncaughtSignal
+        return ProcessResult(
+            exitCode: signaled ? nil : process.terminationStatus,
+            signal: signaled ? process.terminationStatus : nil,
+            stdout: outData.string, stderr: errData.string, timedOut: timedOut)
+    }
+
+    /// Runs a shell command line with /bin/sh -c.
+    public static func shell(_ command: String, timeout: Double = 120) throws -> ProcessResult {
+        try run("/bin/sh", ["-c", command], timeout: timeout)
+    }
+}
+
+/// Compiles guest C programs from Tests/Programs with the system C compiler, once per test run.
+public enum GuestPrograms {
+    /// Compiles `Tests/Programs/<name>.c` into `outputDirectory` and returns the binary's path.
+    /// `static` builds a statically linked binary.
+    public static func compile(_ name: String, into outputDirectory: URL, static: Bool = false,
+                               extraFlags: [String] = []) throws -> String {
+        let source = TestPaths.repositoryRoot.appendingPathComponent("Tests/Programs/\(name).c").path
+        let output = outputDirectory.appendingPathComponent(name).path
+        var args = ["-O1", "-g", "-Wall", "-o", output, source, "-lpthread"]
+        if `static` { args.insert("-static", at: 0) }
+        args += extraFlags
+        let result = try ProcessRunner.run("/usr/bin/cc", args, timeout: 120)
+        guard result.exitCode == 0 else {
+            throw CompileError(message: "cc \(name).c failed:\n\(result.stderr)")
+        }
+        return output
+    }
+
+    public struct CompileError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+}
+
+private final class DataCollector: @unchecked Sendable {
+    private var data = Data()
+    private let lock = NSLock()
+    func append(_ chunk: Data) { lock.lock(); data.append(chunk); lock.unlock() }
+    var string: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+}

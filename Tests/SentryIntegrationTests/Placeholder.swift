@@ -1,0 +1,2 @@
+// Tests for this area are added by the issue that owns it.
+import Testing
