@@ -13,11 +13,15 @@ import Wire
 @Suite struct ServiceTests {
     static let services = ["bulwark-gofer", "bulwark-netstack", "bulwark-procfs"]
 
-    /// Starts `service --listen <scratch>/s` and connects once the socket exists (bounded wait).
+    /// Starts `service --listen <scratch>/s` and waits (bounded) until it accepts connections.
     func startListening(_ service: String, in dir: URL) throws -> (BackgroundProcess, String) {
         let path = dir.appendingPathComponent("s").path
         let process = try BackgroundProcess(TestPaths.executable(service), ["--listen", path])
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: path) { usleep(10_000) }
+        for _ in 0..<500 {
+            // The path appears at bind(2), a moment before listen(2): probe with a real connection.
+            if (try? UnixSocket.connect(path: path)) != nil { break }
+            usleep(10_000)
+        }
         return (process, path)
     }
 
