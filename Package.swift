@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "LinuxABITests", dependencies: ["LinuxABI", "TestSupport"], path: "Tests/LinuxABITests"),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Protocol", "TestSupport"], path: "Tests/WireTests"),
         .testTarget(name: "IPCTests", dependencies: ["IPC", "ServiceKit", "HostOS", "TestSupport",
-                                                 "bulwark-gofer", "bulwark-netstack", "bulwark-procfs"],
+                                                 "bulwark-gofer", "bulwark-netstack", "bulwark-procfs", "bulwark-ipc-client"],
                     path: "Tests/IPCTests"),
         .testTarget(name: "SentryTests",
                     dependencies: ["SentryKernel", "SentryMemory", "SentryLoader", "SentryPlatform", "TestSupport"],

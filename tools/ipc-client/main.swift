@@ -82,7 +82,7 @@ func parse(_ args: [String]) -> Request {
             messageID = id
         case "--body":
             let text = next("--body")
-            guard let bytes = parseHex(text) else { usage("--body needs an even number of hex digits") }
+            guard let bytes = parseHex(text) else { usage("--body needs hex digits, two per byte") }
             body = bytes
         case "--timeout":
             let text = next("--timeout")
