@@ -248,9 +248,12 @@ public final class Channel {
 struct Deadline {
     let nanoseconds: Int64
 
+    /// A timeout of zero or less expires at once; a huge one saturates at ~146 years instead of
+    /// overflowing.
     init(after timeout: Duration) {
         let (seconds, attoseconds) = timeout.components
-        let span = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let limit: Int64 = 1 << 62
+        let span = seconds >= limit / 1_000_000_000 ? limit : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
         nanoseconds = monotonicNanoseconds() + max(span, 1000)
     }
 

@@ -249,6 +249,20 @@ import Wire
         #expect(peer.join())
     }
 
+    @Test func extremeTimeoutsNeitherCrashNorHang() throws {
+        let pair = try UnixSocket.pair().releaseBoth()
+        let channel = Channel(OwnedFD(adopting: pair.first))
+        for timeout: Duration in [.zero, .seconds(-5), .nanoseconds(1)] {
+            #expect(throws: IPCError.timeout) { _ = try channel.call(1, body: [], timeout: timeout).messageID }
+        }
+        // A huge timeout is accepted; replies to the abandoned calls above (if they were sent) are
+        // dropped and the echo of this one is returned.
+        let peer = Self.echoPeer(pair.second, count: .max)
+        #expect(try channel.call(1, body: [5], timeout: .seconds(Int64.max)).body.first == 5)
+        channel.close()
+        #expect(peer.join())
+    }
+
     @Test func closedPeerIsReportedOnSendAndReceive() throws {
         let pair = try UnixSocket.pair().releaseBoth()
         let channel = Channel(OwnedFD(adopting: pair.first))
