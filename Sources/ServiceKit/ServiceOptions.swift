@@ -13,6 +13,7 @@ public struct ServiceOptions: Equatable {
 
     public struct UsageError: Error, Equatable, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Parses `arguments` (without the program name). Returns nil when --help was asked for.

@@ -82,6 +82,10 @@ import Wire
             #expect(statusField(process.pid, "Seccomp") == "2")
             #expect(statusField(process.pid, "NoNewPrivs") == "1")
             #expect(statusField(process.pid, "CapEff") == "0000000000000000")
+            #expect(statusField(process.pid, "CapPrm") == "0000000000000000")
+            if Capabilities.isPermitted(8) {   // with CAP_SETPCAP the bounding set is emptied too
+                #expect(statusField(process.pid, "CapBnd") == "0000000000000000")
+            }
             // A second client is served too, and the first still works after an error reply.
             let other = Channel(try UnixSocket.connect(path: path))
             #expect(try other.call(0, body: [1], timeout: .seconds(5)).body.count == 1)
