@@ -1,14 +1,15 @@
-// siginfo_t as the kernel delivers it (<asm-generic/siginfo.h>, 128 bytes): signo, errno, code, then a
-// 112-byte union at offset 16 whose meaning depends on the signal and si_code. The union is kept as raw
-// bytes, like C; the accessors below are the kernel's si_* macros (kill, rt, timer, sigchld, sigfault,
-// sigpoll, sigsys), each reading or writing its member at the kernel's offset.
+// siginfo_t as the kernel delivers it (<asm-generic/siginfo.h>, 128 bytes): signo, errno, code, then the
+// 32-byte union `_sifields` at offset 16 whose meaning depends on the signal and si_code; the struct is
+// padded to 128 bytes (`_si_pad`), and those tail bytes are zero on encode and ignored on decode (no
+// kernel layout uses them). The union is kept as raw bytes, like C; the accessors below are the kernel's
+// si_* macros (kill, rt, timer, sigchld, sigfault, sigpoll, sigsys), each at the kernel's offset.
 
 public struct SigInfo: ABIStruct {
     public var si_signo: Int32
     public var si_errno: Int32
     public var si_code: Int32
-    /// The union `_sifields` (offset 16). Use the accessors.
-    public var _sifields: FixedBytes<112>
+    /// The union `_sifields` (offset 16, 32 bytes). Use the accessors.
+    public var _sifields: FixedBytes<32>
 
     public init(si_signo: Int32 = 0, si_errno: Int32 = 0, si_code: Int32 = 0) {
         self.si_signo = si_signo; self.si_errno = si_errno; self.si_code = si_code; _sifields = FixedBytes()
@@ -91,7 +92,7 @@ public struct SigInfo: ABIStruct {
     public static let size = 128
     public static let layout = ABILayout<SigInfo>("siginfo_t", size: 128, [
         .init("si_signo", 0, 4, \.si_signo), .init("si_errno", 4, 4, \.si_errno), .init("si_code", 8, 4, \.si_code),
-        .init("_sifields", 16, 112, \._sifields),
+        .init("_sifields", 16, 32, \._sifields),
         .init("si_pid", 16, 4, \.si_pid), .init("si_uid", 20, 4, \.si_uid),
         .init("si_tid", 16, 4, \.si_tid), .init("si_overrun", 20, 4, \.si_overrun),
         .init("si_value", 24, 8, \.si_value), .init("si_int", 24, 4, \.si_int),
