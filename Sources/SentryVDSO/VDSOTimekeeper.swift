@@ -80,6 +80,30 @@ public struct VDSOTimekeeper: Sendable {
         return monotonicBaseNs &+ Int64(bitPattern: scaled)
     }
 
+    /// The time of `clock` at TSC value `tsc` as the vDSO computes it, or nil for a clock the vDSO does not
+    /// answer (or in syscall mode). The Sentry's clock_gettime handler should answer from this too, so a
+    /// program that mixes vDSO calls and real system calls sees one clock, never one step back.
+    public func nanoseconds(clock: Int32, atTSC tsc: UInt64) -> Int64? {
+        guard mode == .tsc else { return nil }
+        let mono = monotonicNs(atTSC: tsc)
+        switch clock {
+        case LinuxClock.monotonic: return mono
+        case LinuxClock.realtime: return mono &+ realtimeOffsetNs
+        case LinuxClock.boottime: return mono &+ boottimeOffsetNs
+        case LinuxClock.tai: return mono &+ realtimeOffsetNs &+ taiOffsetNs
+        case LinuxClock.monotonicCoarse: return coarse(mono)
+        case LinuxClock.realtimeCoarse: return coarse(mono &+ realtimeOffsetNs)
+        default: return nil
+        }
+    }
+
+    /// The time of `clock` now, as the vDSO would answer it (nil: ask the host).
+    public func now(clock: Int32) -> Int64? { nanoseconds(clock: clock, atTSC: TSC.read()) }
+
+    private func coarse(_ ns: Int64) -> Int64 {
+        coarseResolutionNs > 1 ? ns - ns % Int64(coarseResolutionNs) : ns
+    }
+
     /// Re-anchors at a fresh sample of the host clock and refines the TSC rate (see the type's comment).
     public mutating func update() {
         guard mode == .tsc else { return }

@@ -165,6 +165,19 @@ import Testing
         #expect(agreed, "getcpu mode \(keeper.getcpuMode)")
     }
 
+    /// The Sentry's own answer (for clock_gettime system calls) brackets the vDSO's, clock by clock.
+    @Test func timekeeperComputesWhatTheVDSOComputes() throws {
+        let (vdso, keeper) = try calibrated()
+        for clock in LinuxClock.handledByVDSO {
+            let before = try #require(keeper.now(clock: clock))
+            let mine = vdso.gettime(clock).ns
+            let after = try #require(keeper.now(clock: clock))
+            #expect(before <= mine && mine <= after, "clock \(clock): \(before) \(mine) \(after)")
+        }
+        #expect(keeper.now(clock: LinuxClock.monotonicRaw) == nil)
+        #expect(keeper.now(clock: LinuxClock.processCPUTime) == nil)
+    }
+
     @Test func cpuinfoFlagsDecideTheModes() {
         let both = HostTimeFeatures(cpuinfo: "processor\t: 0\nflags\t\t: fpu tsc rdtscp constant_tsc nonstop_tsc\n")
         #expect(both == HostTimeFeatures(invariantTSC: true, rdtscp: true))

@@ -57,4 +57,30 @@ import Testing
             }
         }
     }
+
+    /// glibc's own loader accepts the image and finds every entry point by name and version LINUX_2.6, as
+    /// it does for the kernel's vDSO (and refuses a version the image does not define).
+    @Test func glibcFindsEveryEntryPointByVersion() throws {
+        let elf = try ELFFile(VDSOImage.bytes)
+        try TestPaths.withScratchDirectory("vdso-glibc") { dir in
+            let image = dir.appendingPathComponent("vdso.so").path
+            let tool = dir.appendingPathComponent("glibc-lookup").path
+            try Data(VDSOImage.bytes).write(to: URL(fileURLWithPath: image))
+            let source = TestPaths.repositoryRoot.appendingPathComponent("tools/vdso/glibc-lookup.c").path
+            let cc = try ProcessRunner.run("/usr/bin/cc", ["-O1", "-Wall", "-o", tool, source], timeout: 60)
+            #expect(cc.exitCode == 0, "\(cc)")
+            let r = try ProcessRunner.run(tool, [image], timeout: 20)
+            #expect(r.exitCode == 0, "\(r)")
+            let lines = r.stdout.split(separator: "\n")
+            #expect(lines.count == 10, "\(r)")
+            for line in lines {
+                let fields = line.split(separator: " ")
+                #expect(fields.count == 2, "\(line)")
+                guard fields.count == 2 else { continue }
+                let name = String(fields[0])
+                let expected = try elf.symbolOffset(name.hasPrefix("__vdso_") ? name : "__vdso_" + name)
+                #expect(Int(fields[1]) == expected, "\(line)")
+            }
+        }
+    }
 }
