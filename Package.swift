@@ -43,6 +43,7 @@ let package = Package(
         .target(name: "SentryKernel",
                 dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "LinuxABI", "HostOS"],
                 path: "Sources/SentryKernel"),
+        .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 
         // ---- Other services' libraries -----------------------------------------------------
         .target(name: "GoferServer", dependencies: ["ServiceKit", "Protocol", "HostOS"], path: "Sources/GoferServer"),
@@ -83,5 +84,7 @@ let package = Package(
         .testTarget(name: "OCIRuntimeTests", dependencies: ["OCIRuntime", "TestSupport", "bulwark", "bulwark-sentry"],
                     path: "Tests/OCIRuntimeTests"),
         .testTarget(name: "NetstackCoreTests", dependencies: ["NetstackCore"], path: "Tests/NetstackCoreTests"),
+        .testTarget(name: "SentryVDSOTests", dependencies: ["SentryVDSO", "HostOS", "LinuxABI", "TestSupport"],
+                    path: "Tests/SentryVDSOTests"),
     ]
 )
