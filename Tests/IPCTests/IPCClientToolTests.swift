@@ -9,9 +9,9 @@ import TestSupport
     @Test func pingsARunningServiceAndPrintsTheReply() throws {
         try TestPaths.withScratchDirectory("client") { dir in
             let (service, path) = try ServiceTests().startListening("bulwark-gofer", in: dir)
-            let ping = try ProcessRunner.run(client, ["--connect", path, "--message", "0", "--body", "cafe01"], timeout: 10)
+            let ping = try ProcessRunner.run(client, ["--connect", path, "--message", "65535", "--body", "cafe01"], timeout: 10)
             #expect(ping.exitCode == 0)
-            #expect(ping.stdout == "reply: message=0 request=1 flags=0x1 fds=0 length=19\nbody: cafe01\n")
+            #expect(ping.stdout == "reply: message=65535 request=1 flags=0x1 fds=0 length=19\nbody: cafe01\n")
             let unknown = try ProcessRunner.run(client, ["--connect", path, "--message", "4242"], timeout: 10)
             #expect(unknown.exitCode == 1)
             #expect(unknown.stdout.contains("error reply: ENOSYS (38): bulwark-gofer: unknown message id 4242"))

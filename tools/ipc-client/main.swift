@@ -11,7 +11,7 @@ func usage(_ problem: String? = nil) -> Never {
     let text = """
     usage: bulwark-ipc-client --connect PATH --message ID [--body HEX] [--timeout MS]
       --connect PATH   the service's --listen socket
-      --message ID     message id (0 = Ping, echoed by every service)
+      --message ID     message id (65535 = Ping, echoed by every service)
       --body HEX       request body as hex digits (default: empty)
       --timeout MS     give up after MS milliseconds (default 5000)
 
