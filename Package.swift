@@ -72,7 +72,7 @@ let package = Package(
         // ---- Tests --------------------------------------------------------------------------
         .testTarget(name: "HostOSTests", dependencies: ["HostOS", "TestSupport"], path: "Tests/HostOSTests"),
         .testTarget(name: "LinuxABITests", dependencies: ["LinuxABI", "TestSupport"], path: "Tests/LinuxABITests"),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "Protocol", "TestSupport"], path: "Tests/WireTests"),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Protocol", "TestSupport", "bulwark-ipc-dump"], path: "Tests/WireTests"),
         .testTarget(name: "IPCTests", dependencies: ["IPC", "ServiceKit", "HostOS", "TestSupport"], path: "Tests/IPCTests"),
         .testTarget(name: "SentryTests",
                     dependencies: ["SentryKernel", "SentryMemory", "SentryLoader", "SentryPlatform", "TestSupport"],
