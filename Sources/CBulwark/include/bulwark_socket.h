@@ -64,11 +64,7 @@ int bw_unpin(void);
 /// Why C: everything between fork and _exit must be async-signal-safe.
 int bw_fork_filtered_syscall(const void *filter, unsigned short count, long nr, int timeout_ms);
 
-/// Wait-status decoding (function-like macros in <sys/wait.h>).
-static inline int bw_wifexited(int status) { return (status & 0x7f) == 0; }
-static inline int bw_wexitstatus(int status) { return (status >> 8) & 0xff; }
-static inline int bw_wifsignaled(int status) { return ((signed char)((status & 0x7f) + 1) >> 1) > 0; }
-static inline int bw_wtermsig(int status) { return status & 0x7f; }
+#include "bulwark_wait.h"
 
 /// The plain C baseline for bulwark-bench-ipc: a client thread and an echo thread over a SEQPACKET
 /// socketpair; `iterations` round trips of `size` bytes, passing one descriptor per request when
