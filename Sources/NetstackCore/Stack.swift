@@ -232,6 +232,7 @@ public final class NetworkStack {
 
     /// The earliest time at which `poll()` has timer work to do, if any.
     public var nextDeadline: Int64? {
+        if !loopbackQueue.isEmpty { return now }
         var d: Int64? = reassembler.nextDeadline
         func consider(_ t: Int64?) {
             if let t, d == nil || t < d! { d = t }
