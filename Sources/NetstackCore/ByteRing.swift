@@ -37,11 +37,7 @@ struct ByteRing {
         var i = range.lowerBound
         while i < range.upperBound {
             let n = min(range.upperBound - i, capacity - p)
-            storage.withUnsafeMutableBufferPointer { dst in
-                src.withUnsafeBufferPointer { s in
-                    for k in 0..<n { dst[p + k] = s[i + k] }
-                }
-            }
+            storage.replaceSubrange(p..<(p + n), with: src[i..<(i + n)])
             i += n
             p = (p + n) % capacity
         }

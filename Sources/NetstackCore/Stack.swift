@@ -137,6 +137,10 @@ public final class NetworkStack {
     var tcpConnections: [ConnectionKey: TCPSocket] = [:]
     var tcpListeners: [SocketAddress: TCPSocket] = [:]
 
+    /// Sockets whose readiness may have changed since `takeChangedSockets()` was last called.
+    var changed = Set<SocketID>()
+    var timerScratch: [TCPSocket] = []
+
     /// Echo replies received (the answer to `ping`), oldest first.
     public var echoReplies: [EchoReply] = []
 
@@ -247,6 +251,21 @@ public final class NetworkStack {
         reassembler.expire(now: t)
         for (k, n) in neighbours where n.deadline <= t { neighbourTimer(k) }
         tcpTimers(now: t)
+    }
+
+    /// The sockets whose readiness may have changed since the last call (for epoll-style waiting:
+    /// recompute `readiness` for these only).
+    public func takeChangedSockets() -> Set<SocketID> {
+        defer { changed.removeAll(keepingCapacity: true) }
+        return changed
+    }
+
+    func touch(_ c: TCPSocket) {
+        if let id = c.id {
+            changed.insert(id)
+        } else if let lid = c.listener?.id {
+            changed.insert(lid)
+        }
     }
 
     // MARK: Input

@@ -16,6 +16,7 @@ extension NetworkStack {
         let remote = SocketAddress(h.source, seg.sourcePort)
         if let c = tcpConnections[ConnectionKey(local: local, remote: remote)] {
             tcpInput(c, seg, b, data, ip: h)
+            touch(c)
             return
         }
         if let l = tcpListeners[local] ?? tcpListeners[SocketAddress(.any, local.port)], l.state == .listen {
@@ -262,7 +263,7 @@ extension NetworkStack {
         if seqGT(ack, c.sndUna) {
             finAcked = newAck(c, seg, ack)
         } else if ack == c.sndUna && data.isEmpty && !seg.flags.contains(.fin) && newWindow == c.sndWnd
-                    && c.sndMax != c.sndUna {
+                    && c.sndMax != c.sndUna && c.sndWnd > 0 {
             duplicateAck(c)
         }
         if seqLT(c.sndWl1, seq) || (c.sndWl1 == seq && seqLE(c.sndWl2, ack)) {
@@ -425,6 +426,10 @@ extension NetworkStack {
                 } else if c.delayedAckDeadline == nil {
                     c.delayedAckDeadline = now + config.tcp.delayedAckTimeout
                 }
+            } else if c.outOfOrder.count >= TCPSocket.maxOutOfOrderRanges {
+                // A peer spraying tiny disjoint segments gets them dropped, not an unbounded list.
+                c.ackPending = true
+                c.delayedAckDeadline = nil
             } else {
                 c.receiveBuffer.write(b, r, atOffset: c.receiveBuffer.count + offset)
                 insertOutOfOrder(c, seq, seq &+ UInt32(r.count))

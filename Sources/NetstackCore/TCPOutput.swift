@@ -37,7 +37,7 @@ extension NetworkStack {
                 h.options.timestampValue = tcpTimestamp(c)
                 h.options.timestampEcho = c.tsRecent
             }
-            if c.sackOn && flags.contains(.ack) {
+            if c.sackOn && flags.contains(.ack) && len == 0 {  // data segments keep their full MSS
                 // The most recent block first would be ideal; the lowest blocks are a fair approximation.
                 for blk in c.outOfOrder.prefix(3) { h.options.sack.append(SACKBlock(left: blk.start, right: blk.end)) }
             }
@@ -168,11 +168,13 @@ extension NetworkStack {
     // MARK: Timers
 
     func tcpTimers(now t: Int64) {
-        var due: [TCPSocket] = []
+        timerScratch.removeAll(keepingCapacity: true)
         for c in tcpConnections.values {
-            if let d = c.nextDeadline, d <= t { due.append(c) }
+            if let d = c.nextDeadline, d <= t { timerScratch.append(c) }
         }
+        let due = timerScratch
         for c in due {
+            touch(c)
             if let d = c.closeDeadline, d <= t {
                 c.closeDeadline = nil
                 tcpRemove(c, error: c.state == .timeWait ? nil : .ETIMEDOUT)
@@ -258,6 +260,7 @@ extension NetworkStack {
 
     /// Moves `c` to CLOSED and drops it from the demultiplexing tables.
     func tcpRemove(_ c: TCPSocket, error: NetErrno?) {
+        touch(c)
         if let k = c.key, tcpConnections[k] === c { tcpConnections[k] = nil }
         if let l = c.listener {
             if c.id == nil {

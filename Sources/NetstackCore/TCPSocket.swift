@@ -73,6 +73,7 @@ final class TCPSocket {
     var receiveBuffer: ByteRing
     /// Out-of-order data held in `receiveBuffer` past its count: sorted, disjoint [start, end) ranges.
     var outOfOrder: [(start: UInt32, end: UInt32)] = []
+    static let maxOutOfOrderRanges = 64
     var finReceived = false
     var readShut = false
     var lastAdvertisedWindow: UInt32 = 0
@@ -140,11 +141,13 @@ final class TCPSocket {
     var flightSize: Int { Int(sndMax &- sndUna) }
 
     var nextDeadline: Int64? {
-        var d: Int64?
-        for t in [rtoDeadline, delayedAckDeadline, persistDeadline, keepaliveDeadline, closeDeadline] {
-            if let t, d == nil || t < d! { d = t }
-        }
-        return d
+        var d = Int64.max
+        if let t = rtoDeadline, t < d { d = t }
+        if let t = delayedAckDeadline, t < d { d = t }
+        if let t = persistDeadline, t < d { d = t }
+        if let t = keepaliveDeadline, t < d { d = t }
+        if let t = closeDeadline, t < d { d = t }
+        return d == Int64.max ? nil : d
     }
 
     var readiness: Readiness {
@@ -159,7 +162,12 @@ final class TCPSocket {
         if (state == .established || state == .closeWait) && !finQueued && sendBuffer.free >= min(2048, sendBuffer.capacity) {
             r.insert(.writable)
         }
-        if state == .closed && (wasConnected || pendingError != nil) { r.insert([.hup, .readable, .writable]) }
+        // As Linux's tcp_poll: a closed socket is HUP and writable (so a failed connect wakes the
+        // writer); one that was connected has both directions shut, so it is readable (EOF) too.
+        if state == .closed {
+            r.insert([.hup, .writable])
+            if wasConnected { r.insert([.readable, .readHup]) }
+        }
         if finReceived && finQueued { r.insert(.hup) }
         return r
     }

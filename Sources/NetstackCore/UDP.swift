@@ -12,6 +12,8 @@ final class UDPSocket {
     var readShut = false
     var writeShut = false
 
+    static let perDatagramOverhead = 256
+
     init(id: SocketID) { self.id = id }
 
     var hasData: Bool { queueHead < queue.count }
@@ -82,7 +84,7 @@ extension NetworkStack {
         }
         let (from, d) = u.queue[u.queueHead]
         u.queueHead += 1
-        u.queuedBytes -= d.count
+        u.queuedBytes -= d.count + UDPSocket.perDatagramOverhead
         if u.queueHead == u.queue.count || u.queueHead > 64 {
             u.queue.removeFirst(u.queueHead)
             u.queueHead = 0
@@ -123,13 +125,17 @@ extension NetworkStack {
             return
         }
         let d = Array(b[(payload.lowerBound + 8)..<(payload.lowerBound + u.length)])
-        guard !s.readShut, s.queuedBytes + d.count <= config.udpReceiveBufferBytes else { return }
+        // Each datagram is charged an overhead too, so empty datagrams cannot queue without bound.
+        let charge = d.count + UDPSocket.perDatagramOverhead
+        guard !s.readShut, s.queuedBytes + charge <= config.udpReceiveBufferBytes else { return }
         s.queue.append((remote, d))
-        s.queuedBytes += d.count
+        changed.insert(s.id)
+        s.queuedBytes += charge
     }
 
     func udpUnreachable(local: SocketAddress, remote: SocketAddress, code: UInt8) {
         for s in udpSockets.values where s.remote == remote && s.local?.port == local.port {
+            changed.insert(s.id)
             s.pendingError = code == ICMPUnreachableCode.port || code == ICMPUnreachableCode.proto ? .ECONNREFUSED : .EHOSTUNREACH
         }
     }

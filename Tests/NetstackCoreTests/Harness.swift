@@ -19,6 +19,8 @@ final class Wire {
     var lossPercent = 0.0
     var reorderPercent = 0.0
     var duplicatePercent = 0.0
+    /// Flips one byte past the Ethernet header: the receiver's checksums must catch it.
+    var corruptPercent = 0.0
     var latency: Int64 = 1 * Time.millisecond
     /// Extra delay of a reordered frame (later frames overtake it).
     var reorderDelay: Int64 = 3 * Time.millisecond
@@ -47,6 +49,11 @@ final class Wire {
         if keepLog { log.append((clock.nanoseconds, side, f)) }
         if let filter, !filter(side, f) { dropped += 1; return }
         if chance(lossPercent) { dropped += 1; return }
+        var f = f
+        if f.count > 14 && chance(corruptPercent) {
+            let i = 14 + Int(rng.below(UInt64(f.count - 14)))
+            f[i] ^= UInt8(1 + rng.below(255))
+        }
         var at = clock.nanoseconds + latency
         if chance(reorderPercent) { at += reorderDelay }
         enqueue(f, to: 1 - side, at: at)

@@ -40,12 +40,14 @@ struct TransferResult {
     var simulatedTime: Int64
     var retransmits: Int
     var eof: Bool
+    var badChecksums = 0
 }
 
 /// Sends `data` from A to B over a wire with the given impairments, then closes; B reads to EOF.
-func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate: Double = 0, seed: UInt64 = 1,
-              limit: Int64 = 900 * Time.second) throws -> TransferResult {
+func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate: Double = 0, corrupt: Double = 0,
+              seed: UInt64 = 1, limit: Int64 = 900 * Time.second) throws -> TransferResult {
     let p = Pair(seed: seed)
+    p.wire.corruptPercent = corrupt
     p.wire.lossPercent = loss
     p.wire.reorderPercent = reorder
     p.wire.duplicatePercent = duplicate
@@ -69,7 +71,8 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         }
         return eof
     }
-    return TransferResult(received: received, simulatedTime: p.now - start, retransmits: p.a.stats.tcpRetransmits, eof: eof)
+    return TransferResult(received: received, simulatedTime: p.now - start, retransmits: p.a.stats.tcpRetransmits, eof: eof,
+                          badChecksums: p.a.stats.badChecksum + p.b.stats.badChecksum)
 }
 
 @Suite struct TCPTests {
@@ -151,6 +154,52 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         #expect(r.received == data)
         if loss == 0 && reorder == 0 && duplicate == 0 { #expect(r.retransmits == 0) }
         print("1 MiB with loss \(loss)% reorder \(reorder)% dup \(duplicate)%: \(Double(r.simulatedTime) / 1e9) s simulated, \(r.retransmits) retransmits")
+    }
+
+    @Test func corruptedSegmentsAreDroppedAndRecovered() throws {
+        let data = pattern(256 * 1024, seed: 12)
+        let r = try transfer(data, corrupt: 5, seed: 4)
+        #expect(r.received == data && r.eof)
+        #expect(r.badChecksums > 0)
+    }
+
+    @Test func readinessAndChangeNotification() throws {
+        let p = Pair()
+        let fresh = p.a.socket(.stream)
+        #expect(p.a.readiness(fresh) == [.writable, .hup])  // Linux reports a new TCP socket so
+        let (c, s, l) = try p.establish()
+        _ = p.a.takeChangedSockets()
+        _ = p.b.takeChangedSockets()
+        #expect(p.b.readiness(s) == [.writable])
+        try p.a.send(c, [1, 2])
+        p.run(for: Time.second) { p.b.readiness(s).contains(.readable) }
+        #expect(p.b.takeChangedSockets().contains(s))
+        #expect(p.b.readiness(s) == [.readable, .writable])
+        try p.a.shutdown(c, .write)
+        p.run(for: Time.second) { p.b.readiness(s).contains(.readHup) }
+        #expect(p.b.readiness(s) == [.readable, .writable, .readHup])
+        // A new connection makes the listener readable and is reported against the listener.
+        let c2 = p.a.socket(.stream)
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c2, SocketAddress(Pair.addrB, 80)) }
+        _ = p.b.takeChangedSockets()
+        p.run(for: Time.second) { p.b.readiness(l).contains(.readable) }
+        #expect(p.b.takeChangedSockets().contains(l))
+    }
+
+    @Test func outOfOrderFloodIsBounded() throws {
+        let p = Pair()
+        let (c, s, _) = try p.establish()
+        let t = p.a.tcpSockets[c]!
+        let base = t.rcvNxt
+        // 500 one-byte segments with gaps between them, all inside the window.
+        for i in 0..<500 {
+            p.wire.inject(forgeTCP(from: t.remote!, srcMAC: Pair.macB, to: t.local!, dstMAC: Pair.macA,
+                                   seq: base &+ UInt32(2 + 2 * i), ack: t.sndNxt, flags: [.ack], payload: [0xee]), to: 0)
+        }
+        p.run(for: 10 * Time.millisecond)
+        #expect(t.outOfOrder.count == TCPSocket.maxOutOfOrderRanges)
+        #expect(p.a.tcpState(c) == .established)
+        _ = s
     }
 
     @Test func synRetransmitsBackOffFromInitialRTO() throws {
