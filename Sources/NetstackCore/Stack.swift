@@ -118,7 +118,7 @@ public final class NetworkStack {
     static let transportOffset = EthernetHeader.length + IPv4Header.minLength
 
     let clock: any NetClock
-    public let config: StackConfig
+    public internal(set) var config: StackConfig
     var rng: SplitMix64
     public internal(set) var stats = StackStats()
 
@@ -140,6 +140,8 @@ public final class NetworkStack {
     /// Sockets whose readiness may have changed since `takeChangedSockets()` was last called.
     var changed = Set<SocketID>()
     var timerScratch: [TCPSocket] = []
+    /// Tests pin the initial sequence number here (e.g. just below 2^32 to cross the wrap).
+    var isnOverride: UInt32?
 
     /// Echo replies received (the answer to `ping`), oldest first.
     public var echoReplies: [EchoReply] = []

@@ -29,7 +29,7 @@ extension NetworkStack {
     /// Picks the ISN, our window scale and MSS for a new connection towards `remote`.
     func setUpConnection(_ c: TCPSocket, route rt: RouteResult) {
         let cfg = config.tcp
-        c.iss = rng.next32()  // RFC 6528 asks for unpredictability; the seeded source gives it in tests
+        c.iss = isnOverride ?? rng.next32()  // RFC 6528 asks for unpredictability; the seeded source gives it in tests
         c.sndUna = c.iss
         c.sndNxt = c.iss &+ 1
         c.sndMax = c.iss &+ 1

@@ -45,6 +45,7 @@ final class TCPSocket {
     var orphaned = false
     var noDelay = false
     var keepalive = false
+    var reuseAddress = false
     /// The connection was established once (decides ENOTCONN versus EOF/EPIPE after it ends).
     var wasConnected = false
 

@@ -4,16 +4,18 @@
 public enum SocketOption: Sendable {
     case noDelay(Bool)     // TCP_NODELAY
     case keepAlive(Bool)   // SO_KEEPALIVE
+    case reuseAddress(Bool) // SO_REUSEADDR: bind despite connections (not listeners) on the port
 }
 
 extension NetworkStack {
-    func tcpPortInUse(_ port: UInt16, address: IPv4Address) -> Bool {
-        func clash(_ l: SocketAddress?) -> Bool {
-            guard let l, l.port == port else { return false }
+    func tcpPortInUse(_ port: UInt16, address: IPv4Address, reuse: Bool = false) -> Bool {
+        func clash(_ t: TCPSocket) -> Bool {
+            guard let l = t.local, l.port == port else { return false }
+            if reuse && t.state != .listen { return false }
             return address.isAny || l.address.isAny || l.address == address
         }
-        for t in tcpSockets.values where clash(t.local) { return true }
-        for t in tcpConnections.values where clash(t.local) { return true }
+        for t in tcpSockets.values where clash(t) { return true }
+        for t in tcpConnections.values where clash(t) { return true }
         return false
     }
 
@@ -24,7 +26,7 @@ extension NetworkStack {
         if port == 0 {
             guard let p = ephemeralPort(inUse: { tcpPortInUse($0, address: addr.address) }) else { throw .EADDRINUSE }
             port = p
-        } else if tcpPortInUse(port, address: addr.address) {
+        } else if tcpPortInUse(port, address: addr.address, reuse: t.reuseAddress) {
             throw .EADDRINUSE
         }
         t.local = SocketAddress(addr.address, port)
@@ -200,6 +202,8 @@ extension NetworkStack {
         case .noDelay(let on):
             t.noDelay = on
             if on { tcpOutput(t) }
+        case .reuseAddress(let on):
+            t.reuseAddress = on
         case .keepAlive(let on):
             t.keepalive = on
             if on && (t.state == .established || t.state == .closeWait) {

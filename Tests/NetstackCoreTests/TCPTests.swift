@@ -202,6 +202,104 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         _ = s
     }
 
+    @Test(arguments: [(true, true, true), (false, true, true), (true, false, true), (true, true, false), (false, false, false)])
+    func optionCombinations(scaleB: Bool, timestampsB: Bool, sackB: Bool) throws {
+        // A offers everything; B only some: each option is used only when both sides offered it.
+        var cfg = StackConfig()
+        let p = Pair(config: cfg)
+        cfg.tcp.windowScaling = scaleB
+        cfg.tcp.timestamps = timestampsB
+        cfg.tcp.sack = sackB
+        p.b.config = cfg
+        p.wire.lossPercent = 2
+        let (c, s, _) = try p.establish()
+        let ca = p.a.tcpSockets[c]!, sb = p.b.tcpSockets[s]!
+        #expect(ca.timestampsOn == timestampsB && sb.timestampsOn == timestampsB)
+        #expect(ca.sackOn == sackB && sb.sackOn == sackB)
+        #expect((ca.rcvScale != 0) == scaleB && ca.sndScale == sb.rcvScale && sb.sndScale == ca.rcvScale)
+        let data = pattern(300_000, seed: 8)
+        var sent = 0, got = [UInt8]()
+        p.run(for: 120 * Time.second) {
+            while sent < data.count, let n = try? p.a.send(c, Array(data[sent..<min(sent + 65536, data.count)])) { sent += n }
+            while let d = try? p.b.recv(s, max: 70_000), !d.isEmpty { got += d }
+            return got.count == data.count
+        }
+        #expect(got == data)
+        #expect(ca.hasRTT)  // RTT measured either from timestamps or from a timed segment
+    }
+
+    @Test func smallMTUAndSequenceWrap() throws {
+        let p = Pair(mtu: 576)
+        p.a.isnOverride = 0xffff_ff00  // the transfer crosses 2^32
+        p.wire.lossPercent = 1
+        p.wire.reorderPercent = 2
+        let (c, s, _) = try p.establish()
+        #expect(p.a.tcpSockets[c]!.mss == 576 - 40 - 12)
+        let data = pattern(200_000, seed: 9)
+        var sent = 0, got = [UInt8]()
+        p.run(for: 120 * Time.second) {
+            while sent < data.count, let n = try? p.a.send(c, Array(data[sent..<min(sent + 65536, data.count)])) { sent += n }
+            while let d = try? p.b.recv(s, max: 70_000), !d.isEmpty { got += d }
+            return got.count == data.count
+        }
+        #expect(got == data)
+        #expect(seqLT(p.a.tcpSockets[c]!.iss, p.a.tcpSockets[c]!.sndUna) && p.a.tcpSockets[c]!.sndUna < 0x1000_0000)
+    }
+
+    @Test func halfCloseKeepsTheOtherDirection() throws {
+        let p = Pair()
+        let (c, s, _) = try p.establish()
+        try p.a.shutdown(c, .write)
+        #expect(throws: NetErrno.EPIPE) { try p.a.send(c, [1]) }
+        p.run(for: Time.second) { p.b.tcpState(s) == .closeWait }
+        let data = pattern(100_000, seed: 2)
+        var sent = 0, got = [UInt8]()
+        var eof = false
+        p.run(for: 10 * Time.second) {
+            while sent < data.count, let n = try? p.b.send(s, Array(data[sent..<min(sent + 65536, data.count)])) { sent += n }
+            if sent == data.count, p.b.tcpState(s) == .closeWait { try? p.b.shutdown(s, .write) }
+            while let d = try? p.a.recv(c, max: 10_000) {
+                if d.isEmpty { eof = true; break }
+                got += d
+            }
+            return eof
+        }
+        #expect(got == data && eof)
+        #expect(p.a.tcpState(c) == .timeWait)
+    }
+
+    @Test func closingListenerResetsPendingConnections() throws {
+        let p = Pair()
+        let (c, _, l) = try p.establish()
+        let c2 = p.a.socket(.stream)
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c2, SocketAddress(Pair.addrB, 80)) }
+        p.run(for: Time.second) { p.b.readiness(l).contains(.readable) }
+        try p.b.close(l)
+        p.run(for: Time.second) { p.a.tcpState(c2) == .closed }
+        #expect(p.a.socketError(c2) == .ECONNRESET)
+        #expect(p.a.tcpState(c) == .established)  // the accepted connection is not the listener's any more
+        // The accepted connection still holds port 80: a new listener needs SO_REUSEADDR, as on Linux.
+        let l2 = p.b.socket(.stream)
+        #expect(throws: NetErrno.EADDRINUSE) { try p.b.bind(l2, SocketAddress(.any, 80)) }
+        try p.b.setOption(l2, .reuseAddress(true))
+        try p.b.bind(l2, SocketAddress(.any, 80))
+        try p.b.listen(l2, backlog: 1)
+        let l3 = p.b.socket(.stream)
+        try p.b.setOption(l3, .reuseAddress(true))
+        #expect(throws: NetErrno.EADDRINUSE) { try p.b.bind(l3, SocketAddress(.any, 80)) }  // never over a listener
+    }
+
+    @Test func orphanedFinWait2TimesOut() throws {
+        let p = Pair()
+        let (c, s, _) = try p.establish()
+        try p.a.close(c)
+        p.run(for: Time.second)
+        #expect(p.b.tcpState(s) == .closeWait)
+        #expect(p.a.tcpConnections.values.first?.state == .finWait2)
+        p.run(for: 61 * Time.second)
+        #expect(p.a.tcpConnectionCount == 0)
+    }
+
     @Test func synRetransmitsBackOffFromInitialRTO() throws {
         var cfg = StackConfig()
         cfg.arpReachableTime = 1000 * Time.second  // the neighbour entry must outlive the test
