@@ -37,10 +37,18 @@ public final class NetworkInterface {
         self.link = link
     }
 
+    /// IPv6 addresses with their on-link prefix lengths (a link-local one is made from the MAC).
+    public internal(set) var ipv6: [IPv6InterfaceAddress] = []
+
     public var isLoopback: Bool { link == nil }
     var subnetBroadcast: IPv4Address {
         IPv4Address(raw: address.raw | ~IPv4Address.mask(prefix: prefixLength))
     }
+}
+
+public struct IPv6InterfaceAddress: Equatable, Sendable {
+    public var address: IPv6Address
+    public var prefixLength: Int
 }
 
 public struct Route: Equatable, Sendable {
@@ -101,6 +109,8 @@ public struct StackStats: Sendable {
     public var tcpResetsSent = 0
     public var tcpChallengeACKs = 0
     public var tcpSynDropped = 0
+    public var ipv6Dropped = 0
+    public var ndpSolicitationsSent = 0
 }
 
 /// An ICMP echo reply received for `ping`.
@@ -125,6 +135,10 @@ public final class NetworkStack {
     public private(set) var interfaces: [NetworkInterface] = []
     public private(set) var routes: [Route] = []
     var neighbours: [NeighbourKey: Neighbour] = [:]
+    var neighbours6: [Neighbour6Key: Neighbour] = [:]
+    var ipv6Gateway: (address: IPv6Address, interface: Int)?
+    /// ICMPv6 echo replies received (the answer to `ping6`), oldest first.
+    public var echoReplies6: [EchoReply6] = []
     var loopbackQueue: [[UInt8]] = []
     let reassembler: IPv4Reassembler
     var ipIdentification: UInt16
@@ -155,6 +169,7 @@ public final class NetworkStack {
         interfaces.append(NetworkInterface(index: 0, name: "lo", mac: .zero, address: .loopback, prefixLength: 8,
                                            mtu: 65536, link: nil))
         routes.append(Route(destination: IPv4Address(127, 0, 0, 0), prefixLength: 8, gateway: nil, interface: 0))
+        interfaces[0].ipv6 = [IPv6InterfaceAddress(address: .loopback, prefixLength: 128)]
     }
 
     var now: Int64 { clock.nanoseconds }
@@ -168,6 +183,7 @@ public final class NetworkStack {
         let i = interfaces.count
         interfaces.append(NetworkInterface(index: i, name: name, mac: mac, address: address,
                                            prefixLength: max(0, min(32, prefixLength)), mtu: max(68, mtu), link: link))
+        interfaces[i].ipv6 = [IPv6InterfaceAddress(address: .linkLocal(mac: mac), prefixLength: 64)]
         let m = IPv4Address.mask(prefix: prefixLength)
         routes.append(Route(destination: IPv4Address(raw: address.raw & m), prefixLength: prefixLength, gateway: nil, interface: i))
         return i
@@ -230,7 +246,13 @@ public final class NetworkStack {
                 progress = true
                 let q = loopbackQueue
                 loopbackQueue.removeAll(keepingCapacity: true)
-                for p in q { handleIPv4(p, at: NetworkStack.linkHeadroom, on: interfaces[0]) }
+                for p in q {
+                    if p.count > NetworkStack.linkHeadroom && p[NetworkStack.linkHeadroom] >> 4 == 6 {
+                        handleIPv6(p, at: NetworkStack.linkHeadroom, on: interfaces[0])
+                    } else {
+                        handleIPv4(p, at: NetworkStack.linkHeadroom, on: interfaces[0])
+                    }
+                }
             }
             runTimers()
         }
@@ -244,6 +266,7 @@ public final class NetworkStack {
             if let t, d == nil || t < d! { d = t }
         }
         for n in neighbours.values { consider(n.deadline) }
+        for n in neighbours6.values { consider(n.deadline) }
         for c in tcpConnections.values { consider(c.nextDeadline) }
         return d
     }
@@ -252,6 +275,7 @@ public final class NetworkStack {
         let t = now
         reassembler.expire(now: t)
         for (k, n) in neighbours where n.deadline <= t { neighbourTimer(k) }
+        for (k, n) in neighbours6 where n.deadline <= t { neighbour6Timer(k) }
         tcpTimers(now: t)
     }
 
@@ -279,6 +303,7 @@ public final class NetworkStack {
         switch eth.etherType {
         case EtherType.arp: handleARP(f, on: ifc)
         case EtherType.ipv4: handleIPv4(f, at: EthernetHeader.length, on: ifc)
+        case EtherType.ipv6: handleIPv6(f, at: EthernetHeader.length, on: ifc)
         default: break
         }
     }
