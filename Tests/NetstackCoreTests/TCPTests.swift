@@ -148,12 +148,14 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
     @Test(arguments: [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (10.0, 0.0, 0.0), (0.0, 10.0, 0.0), (0.0, 0.0, 10.0), (3.0, 5.0, 5.0)])
     func oneMegabyteTransfer(loss: Double, reorder: Double, duplicate: Double) throws {
         let data = pattern(1 << 20, seed: 11)
+        let wall = ContinuousClock().now
         let r = try transfer(data, loss: loss, reorder: reorder, duplicate: duplicate, seed: 21)
+        let elapsed = ContinuousClock().now - wall
         #expect(r.eof)
         #expect(r.received.count == data.count)
         #expect(r.received == data)
         if loss == 0 && reorder == 0 && duplicate == 0 { #expect(r.retransmits == 0) }
-        print("1 MiB with loss \(loss)% reorder \(reorder)% dup \(duplicate)%: \(Double(r.simulatedTime) / 1e9) s simulated, \(r.retransmits) retransmits")
+        print("1 MiB with loss \(loss)% reorder \(reorder)% dup \(duplicate)%: \(Double(r.simulatedTime) / 1e9) s simulated, \(r.retransmits) retransmits, wall \(elapsed)")
     }
 
     @Test func corruptedSegmentsAreDroppedAndRecovered() throws {
@@ -298,6 +300,47 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         #expect(p.a.tcpConnections.values.first?.state == .finWait2)
         p.run(for: 61 * Time.second)
         #expect(p.a.tcpConnectionCount == 0)
+    }
+
+    @Test func randomForgedSegmentsNeverBreakTheStack() throws {
+        // Forged segments with random flags, sequence and acknowledgment numbers (some near the real
+        // ones) and random payloads hit a live connection while it transfers data. The stack must not
+        // trap; the connection either completes the transfer intact or ends with a clean reset.
+        for seed: UInt64 in 1...4 {
+            let p = Pair(seed: seed)
+            let (c, s, _) = try p.establish()
+            var rng = SplitMix64(seed: seed * 77)
+            let data = pattern(200_000, seed: seed)
+            var sent = 0, got = [UInt8]()
+            var failed = false
+            p.run(for: 60 * Time.second) {
+                let t = p.a.tcpSockets[c]!
+                if rng.below(4) == 0, t.state == .established {
+                    let near = rng.below(2) == 0
+                    let seq = near ? t.rcvNxt &+ UInt32(truncatingIfNeeded: rng.below(200_000)) &- 100_000 : rng.next32()
+                    let ack = near ? t.sndNxt &+ UInt32(truncatingIfNeeded: rng.below(200)) &- 100 : rng.next32()
+                    let flags = TCPFlags(rawValue: UInt8(truncatingIfNeeded: rng.next()))
+                    let payload = (0..<Int(rng.below(40))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                    p.wire.inject(forgeTCP(from: t.remote!, srcMAC: Pair.macB, to: t.local!, dstMAC: Pair.macA, seq: seq,
+                                           ack: ack, flags: flags, window: UInt16(truncatingIfNeeded: rng.next()),
+                                           payload: payload), to: 0)
+                }
+                while sent < data.count, let n = try? p.a.send(c, Array(data[sent..<min(sent + 65536, data.count)])) { sent += n }
+                do {
+                    while true {
+                        let d = try p.b.recv(s, max: 70_000)
+                        if d.isEmpty { break }
+                        got += d
+                    }
+                } catch NetErrno.EAGAIN {
+                } catch { failed = true }
+                if p.a.tcpState(c) == .closed || p.b.tcpState(s) == .closed { failed = true }
+                return got.count == data.count || failed
+            }
+            // B's receive stream is what A sent (forged data goes to A, not B): never corrupted.
+            #expect(got == Array(data.prefix(got.count)))
+            if !failed { #expect(got == data) }
+        }
     }
 
     @Test func synRetransmitsBackOffFromInitialRTO() throws {
