@@ -328,6 +328,34 @@ extension Task {
         }
     }
 
+    func sysStatfs(_ pathAddr: UInt64, _ buf: UInt64) -> Int {
+        let path: String
+        switch resolve(dirfd: AT_FDCWD_, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
+        let fd = kernel.fs.openHost(path, flags: O_PATH)
+        if fd < 0 { return Int(fd) }
+        defer { Glibc.close(fd) }
+        return hostStatfs(fd, buf)
+    }
+
+    /// Host fstatfs into a Linux struct statfs (120 bytes), marked ST_RDONLY.
+    private func hostStatfs(_ fd: Int32, _ buf: UInt64) -> Int {
+        var sf = [UInt64](repeating: 0, count: 15)
+        let r = sf.withUnsafeMutableBytes { bw_syscall6(138, Int(fd), Int(bitPattern: $0.baseAddress), 0, 0, 0, 0) }
+        if r < 0 { return errno(bw_errno()) }
+        sf[10] |= 1   // f_flags |= ST_RDONLY: the bootstrap file system is read-only
+        return sf.withUnsafeBytes { mm.copyOut(buf, $0.baseAddress!, 120) } ? 0 : errno(EFAULT)
+    }
+
+    func sysFstatfs(_ fd: Int, _ buf: UInt64) -> Int {
+        guard let f = fds.get(fd) else { return errno(EBADF) }
+        if let h = f.hostFileFD { return hostStatfs(h, buf) }
+        var sf = [UInt64](repeating: 0, count: 15)
+        sf[0] = 0x50495045   // PIPEFS_MAGIC for in-Sentry objects
+        sf[1] = 4096
+        sf[8] = 255
+        return sf.withUnsafeBytes { mm.copyOut(buf, $0.baseAddress!, 120) } ? 0 : errno(EFAULT)
+    }
+
     func sysIoctl(_ fd: Int, _ cmd: UInt64, _ arg: UInt64) -> Int {
         guard let f = fds.get(fd) else { return errno(EBADF) }
         switch cmd {

@@ -23,6 +23,10 @@ public enum SyscallTable {
         72: "record locks -> ENOLCK",
         157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
+        42: "no sockets yet: ENOTSOCK on any fd", 43: "no sockets yet", 44: "no sockets yet", 45: "no sockets yet",
+        46: "no sockets yet", 47: "no sockets yet", 48: "no sockets yet", 49: "no sockets yet", 50: "no sockets yet",
+        51: "no sockets yet", 52: "no sockets yet", 54: "no sockets yet", 55: "no sockets yet", 288: "no sockets yet",
+        299: "no sockets yet", 307: "no sockets yet",
         228: "CPU-time clocks approximated by monotonic time since start",
         334: "deliberately ENOSYS (glibc and others fall back); not reported",
         2: "read-only bootstrap file system (writes -> EROFS)",
@@ -34,7 +38,7 @@ public enum SyscallTable {
         95, 96, 97, 98, 99, 100, 102, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118,
         119, 120, 121, 124, 127, 128, 130, 131, 132, 133, 157, 158, 160, 170, 171, 186, 200, 201, 202, 204,
         217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
-        221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
+        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -194,6 +198,14 @@ extension Task {
             return 0
         case 318: return sysGetrandom(a0, i(a1), UInt32(truncatingIfNeeded: a2))
         case 322: return sysExecveat(i32(a0), a1, a2, a3, i32(a4))
+        case 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307:
+            // Socket calls on descriptors: no sockets exist yet (networking comes with the netstack).
+            return fds.get(i(a0)) == nil ? errno(EBADF) : errno(ENOTSOCK)
+        case 188, 189, 190: return errno(EROFS)                                        // setxattr family
+        case 191, 192, 194, 195, 197, 198: return errno(EOPNOTSUPP)                   // get/list/remove xattr on paths: none on the bootstrap FS
+        case 193, 196, 199: return fds.get(i(a0)) == nil ? errno(EBADF) : errno(EOPNOTSUPP)
+        case 137: return sysStatfs(a0, a1)
+        case 138: return sysFstatfs(i(a0), a1)
         case 221: return fds.get(i(a0)) == nil ? errno(EBADF) : 0   // fadvise64: advice may be ignored
         case 334: return errno(ENOSYS)   // rseq: deliberately not offered (glibc falls back); not reported
         case 332: return sysStatx(i32(a0), a1, i32(a2), UInt32(truncatingIfNeeded: a3), a4)
