@@ -27,7 +27,10 @@ public enum SyscallTable {
         46: "no sockets yet", 47: "no sockets yet", 48: "no sockets yet", 49: "no sockets yet", 50: "no sockets yet",
         51: "no sockets yet", 52: "no sockets yet", 54: "no sockets yet", 55: "no sockets yet", 288: "no sockets yet",
         299: "no sockets yet", 307: "no sockets yet",
+        232: "level-triggered; EPOLLET treated as level-triggered", 281: "level-triggered", 441: "level-triggered",
+        38: "ITIMER_REAL only", 36: "ITIMER_REAL only",
         228: "CPU-time clocks approximated by monotonic time since start",
+        435: "deliberately ENOSYS: libc falls back to clone(2); not reported",
         334: "deliberately ENOSYS (glibc and others fall back); not reported",
         2: "read-only bootstrap file system (writes -> EROFS)",
         257: "read-only bootstrap file system (writes -> EROFS)",
@@ -38,7 +41,7 @@ public enum SyscallTable {
         95, 96, 97, 98, 99, 100, 102, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118,
         119, 120, 121, 124, 127, 128, 130, 131, 132, 133, 157, 158, 160, 170, 171, 186, 200, 201, 202, 204,
         217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
-        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
+        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -206,7 +209,26 @@ extension Task {
         case 193, 196, 199: return fds.get(i(a0)) == nil ? errno(EBADF) : errno(EOPNOTSUPP)
         case 137: return sysStatfs(a0, a1)
         case 138: return sysFstatfs(i(a0), a1)
+        case 284: return sysEventfd2(UInt32(truncatingIfNeeded: a0), 0)
+        case 290: return sysEventfd2(UInt32(truncatingIfNeeded: a0), i32(a1))
+        case 283: return sysTimerfdCreate(i32(a0), i32(a1))
+        case 286: return sysTimerfdSettime(i(a0), i32(a1), a2, a3)
+        case 287: return sysTimerfdGettime(i(a0), a1)
+        case 36: return sysGetitimer(i(a0), a1)
+        case 38: return sysSetitimer(i(a0), a1, a2)
+        case 37: return sysAlarm(UInt32(truncatingIfNeeded: a0))
+        case 213: return i(a0) <= 0 ? errno(EINVAL) : sysEpollCreate1(0)
+        case 291: return sysEpollCreate1(i32(a0))
+        case 233: return sysEpollCtl(i(a0), i(a1), i(a2), a3)
+        case 232: return sysEpollWait(i(a0), a1, i(a2), deadline: msDeadline(i32(a3)), maskAddr: 0)
+        case 281: return sysEpollWait(i(a0), a1, i(a2), deadline: msDeadline(i32(a3)), maskAddr: a4)
+        case 441:
+            switch readTimeout(a3) {
+            case .success(let d): return sysEpollWait(i(a0), a1, i(a2), deadline: d, maskAddr: a4)
+            case .failure(let e): return errno(e)
+            }
         case 221: return fds.get(i(a0)) == nil ? errno(EBADF) : 0   // fadvise64: advice may be ignored
+        case 435: return errno(ENOSYS)   // clone3: deliberately ENOSYS so libc falls back to clone; not reported
         case 334: return errno(ENOSYS)   // rseq: deliberately not offered (glibc falls back); not reported
         case 332: return sysStatx(i32(a0), a1, i32(a2), UInt32(truncatingIfNeeded: a3), a4)
         default:

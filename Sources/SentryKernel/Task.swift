@@ -48,6 +48,7 @@ final class ThreadGroup {
     var itimerRealInterval: Int = 0
     var childUserNs = 0
     var name = ""
+    var realTimer: KTimer? = nil
 
     init(pid: Int32, handlers: SignalHandlers, pgid: Int32, sid: Int32, uid: UInt32, gid: UInt32) {
         self.pid = pid

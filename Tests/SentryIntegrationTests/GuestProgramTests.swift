@@ -22,3 +22,22 @@ struct GuestProgramTests {
         #expect(r.stdout.contains("still alive"))
     }
 }
+
+@Suite("Sentry kernel areas, compared with native runs")
+struct KernelAreaTests {
+    func compare(_ name: String) throws {
+        let exe = try Sentry.compile(name)
+        let native = try Sentry.native([exe])
+        let sandboxed = try Sentry.run([exe])
+        #expect(!sandboxed.timedOut, "\(name) timed out")
+        #expect(native.exitCode == 0)
+        #expect(sandboxed.stdout == native.stdout, "\(name): sandbox\n\(sandboxed)\nnative\n\(native)")
+        #expect(sandboxed.exitCode == native.exitCode)
+    }
+
+    @Test func threadsAndFutexes() throws { try compare("threads") }
+    @Test func signalsHandlersSigreturnAltstackRestart() throws { try compare("signals") }
+    @Test func memoryMmapMprotectSegvHandler() throws { try compare("memory") }
+    @Test func forkExecWait() throws { try compare("forkexec") }
+    @Test func pollEpollEventfdTimerfdTimers() throws { try compare("events") }
+}
