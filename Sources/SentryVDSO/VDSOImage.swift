@@ -30,4 +30,9 @@ public enum VDSOImage {
     public static let soname = "linux-vdso.so.1"
     /// The symbol version of every export, as in Linux's x86-64 vDSO.
     public static let symbolVersion = "LINUX_2.6"
+    /// The auxiliary vector tag whose value is the vDSO base (AT_SYSINFO_EHDR).
+    public static let auxvTag: UInt64 = 33
+    /// The names /proc/<pid>/maps shows for the two mappings, as on Linux.
+    public static let vvarMapName = "[vvar]"
+    public static let vdsoMapName = "[vdso]"
 }

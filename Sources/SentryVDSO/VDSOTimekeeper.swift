@@ -40,7 +40,12 @@ public struct VDSOTimekeeper: Sendable {
     public private(set) var tscBase: UInt64 = 0
     public private(set) var mult: UInt64 = 0
     public private(set) var monotonicBaseNs: Int64 = 0
-    public private(set) var realtimeOffsetNs: Int64 = 0
+    /// CLOCK_REALTIME - CLOCK_MONOTONIC as the host has it.
+    public private(set) var hostRealtimeOffsetNs: Int64 = 0
+    /// A shift of the sandbox's wall clock from the host's (0: the host's time). Kept across updates.
+    public var realtimeShiftNs: Int64 = 0
+    /// CLOCK_REALTIME - CLOCK_MONOTONIC as published.
+    public var realtimeOffsetNs: Int64 { hostRealtimeOffsetNs &+ realtimeShiftNs }
     public private(set) var boottimeOffsetNs: Int64 = 0
     public private(set) var taiOffsetNs: Int64 = 0
     public private(set) var coarseResolutionNs: UInt32 = 0
@@ -125,9 +130,6 @@ public struct VDSOTimekeeper: Sendable {
         refreshOffsets(initial: false)
     }
 
-    /// Overrides the offset of CLOCK_REALTIME from CLOCK_MONOTONIC (a sandbox with its own wall clock).
-    public mutating func setRealtimeOffset(nanoseconds: Int64) { realtimeOffsetNs = nanoseconds }
-
     // MARK: host clocks
 
     /// The host's clock `id` in ns, or nil when the host does not have it.
@@ -173,7 +175,7 @@ public struct VDSOTimekeeper: Sendable {
             guard let measured else { return }
             if initial || abs(measured &- current) > Self.offsetStepThresholdNs { current = measured }
         }
-        adopt(&realtimeOffsetNs, Self.offset(of: LinuxClock.realtime, from: LinuxClock.monotonic))
+        adopt(&hostRealtimeOffsetNs, Self.offset(of: LinuxClock.realtime, from: LinuxClock.monotonic))
         adopt(&boottimeOffsetNs, Self.offset(of: LinuxClock.boottime, from: LinuxClock.monotonic))
         // The kernel's TAI offset is whole seconds; rounding removes the sampling noise.
         if let tai = Self.offset(of: LinuxClock.tai, from: LinuxClock.realtime) {
@@ -212,21 +214,34 @@ public struct HostTimeFeatures: Sendable, Equatable {
         rdtscp = flags.contains("rdtscp")
     }
 
-    /// Reads this machine's /proc/cpuinfo; a host without it gets no TSC clocks (the syscall path).
+    /// Reads this machine's /proc/cpuinfo; a host without it gets no TSC clocks (the syscall path). When
+    /// the host kernel has dropped "tsc" from its usable clocksources (it found the TSC unsynchronized
+    /// between CPUs or unstable), the TSC is not trusted either, whatever the flags say.
     public static func detect() -> HostTimeFeatures {
-        let fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return HostTimeFeatures(invariantTSC: false, rdtscp: false) }
+        guard let cpuinfo = readHostFile("/proc/cpuinfo") else {
+            return HostTimeFeatures(invariantTSC: false, rdtscp: false)
+        }
+        var features = HostTimeFeatures(cpuinfo: cpuinfo)
+        if let sources = readHostFile("/sys/devices/system/clocksource/clocksource0/available_clocksource"),
+           !sources.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains("tsc") {
+            features.invariantTSC = false
+        }
+        return features
+    }
+
+    /// The first 16 KiB of a host file (the first processor's flags line is all cpuinfo must give), or nil.
+    private static func readHostFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
         let owned = OwnedFD(adopting: fd)
         var text: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
+        while text.count < 16384 {
             let n = (try? chunk.withUnsafeMutableBytes { buffer in try FileIO.read(owned.rawValue, into: buffer) }) ?? 0
             if n <= 0 { break }
             text.append(contentsOf: chunk[..<n])
-            // The first processor's flags line is all we need.
-            if text.count > 16384 { break }
         }
         owned.close()
-        return HostTimeFeatures(cpuinfo: String(decoding: text, as: UTF8.self))
+        return String(decoding: text, as: UTF8.self)
     }
 }
