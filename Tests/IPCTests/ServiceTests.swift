@@ -95,6 +95,27 @@ import Wire
         }
     }
 
+    @Test func channelFDMustBeAnOpenSeqpacketSocket() throws {
+        let exe = TestPaths.executable("bulwark-procfs")
+        let notSocket = try ProcessRunner.run(exe, ["--channel-fd", "0"], timeout: 10)   // stdin is a pipe
+        #expect(notSocket.exitCode == 1)
+        #expect(notSocket.stderr.contains("--channel-fd 0: getsockopt(SO_TYPE): ENOTSOCK"))
+        let closed = try ProcessRunner.run(exe, ["--channel-fd", "999"], timeout: 10)
+        #expect(closed.exitCode == 1)
+        #expect(closed.stderr.contains("--channel-fd 999: getsockopt(SO_TYPE): EBADF"))
+    }
+
+    @Test func listenPathInUseIsAClearError() throws {
+        try TestPaths.withScratchDirectory("svc") { dir in
+            let path = dir.appendingPathComponent("s").path
+            let existing = try UnixSocket.listen(path: path)
+            let result = try ProcessRunner.run(TestPaths.executable("bulwark-gofer"), ["--listen", path], timeout: 10)
+            #expect(result.exitCode == 1)
+            #expect(result.stderr.contains("--listen \(path): bind/listen: EADDRINUSE"))
+            _ = existing
+        }
+    }
+
     @Test func garbageDropsOnlyThatConnection() throws {
         try TestPaths.withScratchDirectory("svc") { dir in
             let (process, path) = try startListening("bulwark-procfs", in: dir)
