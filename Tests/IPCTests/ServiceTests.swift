@@ -116,6 +116,18 @@ import Wire
         }
     }
 
+    /// Test runners spawn from threads that block most signals; the service must undo that.
+    @Test func serviceStopsOnSIGTERMWhateverItInherited() throws {
+        try TestPaths.withScratchDirectory("svc") { dir in
+            let (process, _) = try startListening("bulwark-netstack", in: dir)
+            #expect(statusField(process.pid, "SigBlk") == "0000000000000000")
+            process.kill(SIGTERM)
+            process.finish(seconds: 3)
+            #expect(process.process.terminationReason == .uncaughtSignal)
+            #expect(process.process.terminationStatus == SIGTERM)
+        }
+    }
+
     @Test func garbageDropsOnlyThatConnection() throws {
         try TestPaths.withScratchDirectory("svc") { dir in
             let (process, path) = try startListening("bulwark-procfs", in: dir)
