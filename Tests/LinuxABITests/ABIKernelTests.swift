@@ -29,6 +29,17 @@ enum KernelProgram {
             printf("\n");
         }
 
+        #include <setjmp.h>
+        static sigjmp_buf fault_jump;
+        static unsigned char fault_info[128], fault_uc[304], fault_fp[512];
+        static void on_segv(int sig, siginfo_t *si, void *uc) {
+            (void)sig;
+            memcpy(fault_info, si, 128);
+            memcpy(fault_uc, uc, 304);
+            unsigned long fp; memcpy(&fp, (char *)uc + 40 + 184, 8);   /* uc_mcontext.fpstate */
+            if (fp) memcpy(fault_fp, (void *)fp, 512);
+            siglongjmp(fault_jump, 1);
+        }
         static unsigned char handled[128];
         static void on_usr1(int sig, siginfo_t *si, void *uc) { (void)sig; (void)uc; memcpy(handled, si, 128); }
 
@@ -77,6 +88,16 @@ enum KernelProgram {
             sigqueue(getpid(), SIGUSR1, v);
             hex("handled", handled, 128);
             printf("self.pid %d\nself.uid %u\n", (int)getpid(), (unsigned)getuid());
+
+            /* a real page fault: the kernel's siginfo, ucontext and FPU state as the handler sees them */
+            struct sigaction sv; memset(&sv, 0, sizeof sv);
+            sv.sa_sigaction = on_segv; sv.sa_flags = SA_SIGINFO; sigemptyset(&sv.sa_mask);
+            sigaction(SIGSEGV, &sv, NULL);
+            sigset_t segv; sigemptyset(&segv); sigaddset(&segv, SIGSEGV); sigprocmask(SIG_UNBLOCK, &segv, NULL);
+            if (sigsetjmp(fault_jump, 1) == 0) { *(volatile int *)0x1234 = 1; return 20; }
+            hex("faultinfo", fault_info, 128);
+            hex("faultuc", fault_uc, 304);
+            hex("faultfp", fault_fp, 512);
 
             /* rt_sigaction(2) reads back the kernel's struct sigaction (8-byte mask) */
             unsigned char old[32]; memset(old, 0, sizeof old);
@@ -250,6 +271,27 @@ enum KernelProgram {
         #expect("\(si.si_pid)" == o.values["self.pid"])
         #expect("\(si.si_uid)" == o.values["self.uid"])
         #expect(si.si_int == 1234)
+    }
+
+    @Test func pageFaultSignalFrame() throws {
+        let o = try run()
+        let si = try SigInfo(bytes: try #require(o.bytes["faultinfo"]))
+        #expect(si.si_signo == Signal.SIGSEGV.rawValue)
+        #expect(si.si_code == SigInfoCode.SEGV_MAPERR)
+        #expect(si.si_addr == 0x1234)
+        let uc = try UContext(bytes: try #require(o.bytes["faultuc"]))
+        #expect(uc.uc_mcontext.cr2 == 0x1234)
+        #expect(uc.uc_mcontext.trapno == 14)                 // #PF
+        #expect(uc.uc_mcontext.err & 2 != 0)                 // a write
+        #expect(uc.uc_mcontext.rip != 0 && uc.uc_mcontext.rsp != 0 && uc.uc_mcontext.fpstate != 0)
+        #expect(uc.uc_mcontext.cs == 0x33)                   // the 64-bit user code segment
+        #expect(uc.uc_flags & 2 != 0)                        // UC_SIGCONTEXT_SS
+        #expect(!uc.uc_sigmask.contains(Signal.SIGSEGV.rawValue))
+        let fp = try FPState(bytes: try #require(o.bytes["faultfp"]))
+        #expect(fp.mxcsr & 0xffc0 == 0x1f80)                 // all SSE exceptions masked, as at process start
+        if uc.uc_flags & 1 != 0 {                            // UC_FP_XSTATE: an XSAVE area follows
+            #expect(fp.sw_reserved.load(0, as: UInt32.self) == FPState.xstateMagic1)
+        }
     }
 
     @Test func rtSigactionReadsTheKernelStruct() throws {
