@@ -67,6 +67,17 @@ struct N: Sendable {
         N("TIMER_ABSTIME", TimerConstants.TIMER_ABSTIME),
         N("PR_SET_NAME", Prctl.PR_SET_NAME), N("PR_SET_NO_NEW_PRIVS", Prctl.PR_SET_NO_NEW_PRIVS),
         N("PR_SET_SECCOMP", Prctl.PR_SET_SECCOMP),
+        N("SEEK_DATA", SeekWhence.SEEK_DATA.rawValue), N("SEEK_HOLE", SeekWhence.SEEK_HOLE.rawValue),
+        N("RENAME_NOREPLACE", RenameFlags.RENAME_NOREPLACE.rawValue), N("RENAME_EXCHANGE", RenameFlags.RENAME_EXCHANGE.rawValue),
+        N("MFD_CLOEXEC", MemfdFlags.MFD_CLOEXEC.rawValue), N("MFD_ALLOW_SEALING", MemfdFlags.MFD_ALLOW_SEALING.rawValue),
+        N("GRND_NONBLOCK", GetrandomFlags.GRND_NONBLOCK.rawValue), N("GRND_RANDOM", GetrandomFlags.GRND_RANDOM.rawValue),
+        N("SOL_SOCKET", SocketOption.SOL_SOCKET), N("SO_PEERCRED", SocketOption.SO_PEERCRED),
+        N("SO_REUSEADDR", SocketOption.SO_REUSEADDR), N("SO_RCVBUF", SocketOption.SO_RCVBUF),
+        N("SO_RCVTIMEO", SocketOption.SO_RCVTIMEO_OLD),      // glibc's 64-bit time_t picks the _OLD number
+        N("ICANON", TermiosConstants.ICANON), N("ECHO", TermiosConstants.ECHO), N("ISIG", TermiosConstants.ISIG),
+        N("VMIN", TermiosConstants.VMIN), N("VEOF", TermiosConstants.VEOF), N("B38400", TermiosConstants.B38400),
+        N("CSIZE", TermiosConstants.CSIZE), N("OPOST", TermiosConstants.OPOST), N("ICRNL", TermiosConstants.ICRNL),
+        N("IN_CLOSE_WRITE", Inotify.IN_CLOSE_WRITE), N("IN_NONBLOCK", Inotify.IN_NONBLOCK),
         N("S_IFMT", FileMode.S_IFMT), N("S_IFDIR", FileMode.S_IFDIR), N("S_ISUID", FileMode.S_ISUID),
     ]
 
@@ -89,6 +100,11 @@ struct N: Sendable {
             #include <time.h>
             #include <sys/prctl.h>
             #include <sys/stat.h>
+            #include <sys/random.h>
+            #include <sys/socket.h>
+            #include <termios.h>
+            #include <sys/inotify.h>
+            #include <unistd.h>
             int main(void) {
 
             """
