@@ -134,3 +134,35 @@ public struct UContext: ABIStruct {
         b.abiStore(uc_sigmask.bits, 296)
     }
 }
+
+/// struct rt_sigframe (x86-64, the kernel's arch/x86/include/asm/sigframe.h; not in the uapi headers):
+/// what rsp points at when a handler starts: the return address (sa_restorer), the ucontext, the siginfo;
+/// 440 bytes, with the FPU state stored separately (uc_mcontext.fpstate points at it). The handler gets
+/// rdi = signo, rsi = &info (frame + 312), rdx = &uc (frame + 8).
+public struct RTSigFrame: ABIStruct {
+    public var pretcode: UInt64 = 0
+    public var uc = UContext()
+    public var info = SigInfo()
+    public init() {}
+
+    /// Offsets of uc and info inside the frame (for the handler's rdx and rsi).
+    public static let ucOffset = 8
+    public static let infoOffset = 312
+
+    public static let size = 440
+    public static let layout = ABILayout<RTSigFrame>("struct rt_sigframe", size: 440, [
+        .init("pretcode", 0, 8, \.pretcode), .init("uc", 8, 304, \.uc), .init("info", 312, 128, \.info),
+    ])
+    @inlinable public init(decoding b: UnsafeRawBufferPointer) throws(ABIError) {
+        try ABIError.check(b, 440)
+        pretcode = b.abiLoad(0)
+        uc = try UContext(decoding: b, at: 8)
+        info = try SigInfo(decoding: b, at: 312)
+    }
+    @inlinable public func encode(into b: UnsafeMutableRawBufferPointer) {
+        b.abiPrepare(440)
+        b.abiStore(pretcode, 0)
+        uc.encode(into: b, at: 8)
+        info.encode(into: b, at: 312)
+    }
+}

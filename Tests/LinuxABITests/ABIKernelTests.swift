@@ -31,11 +31,12 @@ enum KernelProgram {
 
         #include <setjmp.h>
         static sigjmp_buf fault_jump;
-        static unsigned char fault_info[128], fault_uc[304], fault_fp[512];
+        static unsigned char fault_info[128], fault_uc[304], fault_fp[512], fault_frame[440];
         static void on_segv(int sig, siginfo_t *si, void *uc) {
             (void)sig;
             memcpy(fault_info, si, 128);
             memcpy(fault_uc, uc, 304);
+            memcpy(fault_frame, (char *)uc - 8, 440);   /* the rt_sigframe starts 8 bytes below uc */
             unsigned long fp; memcpy(&fp, (char *)uc + 40 + 184, 8);   /* uc_mcontext.fpstate */
             if (fp) memcpy(fault_fp, (void *)fp, 512);
             siglongjmp(fault_jump, 1);
@@ -98,6 +99,7 @@ enum KernelProgram {
             hex("faultinfo", fault_info, 128);
             hex("faultuc", fault_uc, 304);
             hex("faultfp", fault_fp, 512);
+            hex("faultframe", fault_frame, 440);
 
             /* rt_sigaction(2) reads back the kernel's struct sigaction (8-byte mask) */
             unsigned char old[32]; memset(old, 0, sizeof old);
@@ -287,6 +289,10 @@ enum KernelProgram {
         #expect(uc.uc_mcontext.cs == 0x33)                   // the 64-bit user code segment
         #expect(uc.uc_flags & 2 != 0)                        // UC_SIGCONTEXT_SS
         #expect(!uc.uc_sigmask.contains(Signal.SIGSEGV.rawValue))
+        let frame = try RTSigFrame(bytes: try #require(o.bytes["faultframe"]))
+        #expect(frame.uc == uc)                              // the kernel put info right after uc, as declared
+        #expect(frame.info.si_addr == 0x1234 && frame.info.si_signo == Signal.SIGSEGV.rawValue)
+        #expect(frame.pretcode != 0)                         // glibc's __restore_rt
         let fp = try FPState(bytes: try #require(o.bytes["faultfp"]))
         #expect(fp.mxcsr & 0xffc0 == 0x1f80)                 // all SSE exceptions masked, as at process start
         if uc.uc_flags & 1 != 0 {                            // UC_FP_XSTATE: an XSAVE area follows
