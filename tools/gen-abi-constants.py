@@ -83,7 +83,7 @@ GROUPS = [
      ["asm-generic/ioctls.h"], r"(TC|TIOC|FIO)[A-Z0-9_]+", set()),
     ("PollEvents", "options", "UInt16", "poll(2) event bits, <asm-generic/poll.h>.",
      ["asm-generic/poll.h"], r"POLL[A-Z]+", {"POLLFREE"}),
-    ("Epoll", "consts", "UInt32", "epoll_ctl operations, event bits and EPOLL_CLOEXEC, <linux/eventpoll.h>.",
+    ("EpollConstants", "consts", "UInt32", "epoll_ctl operations, event bits and EPOLL_CLOEXEC, <linux/eventpoll.h>.",
      ["linux/eventpoll.h"], r"EPOLL[A-Z_]*", {"EPOLL_PACKED"}),
     ("RLimitResource", "value", "Int32", "getrlimit/prlimit64 resources, <asm-generic/resource.h>.",
      ["asm-generic/resource.h"], r"RLIMIT_[A-Z]+|RLIM_NLIMITS", set()),
@@ -102,7 +102,7 @@ GROUPS = [
      ["linux/memfd.h"], r"MFD_(CLOEXEC|ALLOW_SEALING|HUGETLB|NOEXEC_SEAL|EXEC)", set()),
     ("GetrandomFlags", "options", "UInt32", "getrandom(2) flags, <linux/random.h>.", ["linux/random.h"],
      r"GRND_[A-Z]+", set()),
-    ("SocketOption", "consts", "Int32",
+    ("SocketConstants", "consts", "Int32",
      "SOL_SOCKET and its SO_* options, <asm-generic/socket.h>; x86-64 uses the *_OLD timestamp/timeout numbers "
      "(the unsuffixed names depend on the libc's time_t and are left out).",
      ["asm-generic/socket.h"], r"SOL_SOCKET|SO_[A-Z0-9_]+",
@@ -187,7 +187,7 @@ def swift_name(n):
 # Literal style per group: options in hex, file modes and open flags in octal (as the headers write them),
 # everything else decimal when small and hex when it is a bit pattern.
 OCTAL = {"FileMode", "OpenFlags"}
-HEX = {"IoctlRequest", "Epoll"}
+HEX = {"IoctlRequest", "EpollConstants"}
 
 
 def literal(v, group, kind):

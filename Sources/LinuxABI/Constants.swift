@@ -956,7 +956,7 @@ public struct PollEvents: OptionSet, Hashable, Sendable {
 }
 
 /// epoll_ctl operations, event bits and EPOLL_CLOEXEC, <linux/eventpoll.h>.
-public enum Epoll {
+public enum EpollConstants {
     public static let EPOLL_CLOEXEC: UInt32 = 0x80000
     public static let EPOLL_CTL_ADD: UInt32 = 1
     public static let EPOLL_CTL_DEL: UInt32 = 2
@@ -1268,7 +1268,7 @@ public struct GetrandomFlags: OptionSet, Hashable, Sendable {
 }
 
 /// SOL_SOCKET and its SO_* options, <asm-generic/socket.h>; x86-64 uses the *_OLD timestamp/timeout numbers (the unsuffixed names depend on the libc's time_t and are left out).
-public enum SocketOption {
+public enum SocketConstants {
     public static let SOL_SOCKET: Int32 = 1
     public static let SO_DEBUG: Int32 = 1
     public static let SO_REUSEADDR: Int32 = 2

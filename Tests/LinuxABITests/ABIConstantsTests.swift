@@ -59,8 +59,8 @@ struct N: Sendable {
         N("TCGETS", IoctlRequest.TCGETS), N("TIOCGWINSZ", IoctlRequest.TIOCGWINSZ),
         N("FIONREAD", IoctlRequest.FIONREAD), N("TIOCSPGRP", IoctlRequest.TIOCSPGRP),
         N("POLLIN", PollEvents.POLLIN.rawValue), N("POLLRDHUP", PollEvents.POLLRDHUP.rawValue),
-        N("EPOLLIN", Epoll.EPOLLIN), N("EPOLLET", Epoll.EPOLLET), N("EPOLL_CTL_MOD", Epoll.EPOLL_CTL_MOD),
-        N("EPOLLEXCLUSIVE", Epoll.EPOLLEXCLUSIVE),
+        N("EPOLLIN", EpollConstants.EPOLLIN), N("EPOLLET", EpollConstants.EPOLLET), N("EPOLL_CTL_MOD", EpollConstants.EPOLL_CTL_MOD),
+        N("EPOLLEXCLUSIVE", EpollConstants.EPOLLEXCLUSIVE),
         N("RLIMIT_NOFILE", RLimitResource.RLIMIT_NOFILE.rawValue),
         N("RLIMIT_STACK", RLimitResource.RLIMIT_STACK.rawValue), N("RUSAGE_THREAD", ResourceConstants.RUSAGE_THREAD),
         N("CLOCK_MONOTONIC", ClockID.CLOCK_MONOTONIC.rawValue), N("CLOCK_BOOTTIME", ClockID.CLOCK_BOOTTIME.rawValue),
@@ -71,9 +71,9 @@ struct N: Sendable {
         N("RENAME_NOREPLACE", RenameFlags.RENAME_NOREPLACE.rawValue), N("RENAME_EXCHANGE", RenameFlags.RENAME_EXCHANGE.rawValue),
         N("MFD_CLOEXEC", MemfdFlags.MFD_CLOEXEC.rawValue), N("MFD_ALLOW_SEALING", MemfdFlags.MFD_ALLOW_SEALING.rawValue),
         N("GRND_NONBLOCK", GetrandomFlags.GRND_NONBLOCK.rawValue), N("GRND_RANDOM", GetrandomFlags.GRND_RANDOM.rawValue),
-        N("SOL_SOCKET", SocketOption.SOL_SOCKET), N("SO_PEERCRED", SocketOption.SO_PEERCRED),
-        N("SO_REUSEADDR", SocketOption.SO_REUSEADDR), N("SO_RCVBUF", SocketOption.SO_RCVBUF),
-        N("SO_RCVTIMEO", SocketOption.SO_RCVTIMEO_OLD),      // glibc's 64-bit time_t picks the _OLD number
+        N("SOL_SOCKET", SocketConstants.SOL_SOCKET), N("SO_PEERCRED", SocketConstants.SO_PEERCRED),
+        N("SO_REUSEADDR", SocketConstants.SO_REUSEADDR), N("SO_RCVBUF", SocketConstants.SO_RCVBUF),
+        N("SO_RCVTIMEO", SocketConstants.SO_RCVTIMEO_OLD),      // glibc's 64-bit time_t picks the _OLD number
         N("ICANON", TermiosConstants.ICANON), N("ECHO", TermiosConstants.ECHO), N("ISIG", TermiosConstants.ISIG),
         N("VMIN", TermiosConstants.VMIN), N("VEOF", TermiosConstants.VEOF), N("B38400", TermiosConstants.B38400),
         N("CSIZE", TermiosConstants.CSIZE), N("OPOST", TermiosConstants.OPOST), N("ICRNL", TermiosConstants.ICRNL),

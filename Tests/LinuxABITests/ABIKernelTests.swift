@@ -314,7 +314,7 @@ enum KernelProgram {
         let o = try run()
         let bytes = try #require(o.bytes["epoll"])
         let ev = try EpollEvent(bytes: bytes)
-        #expect(ev.events == Epoll.EPOLLIN)
+        #expect(ev.events == EpollConstants.EPOLLIN)
         #expect(ev.data == 0x1122_3344_5566_7788)
         #expect(bytes[12...].allSatisfy { $0 == 0 })   // one event occupies exactly 12 bytes
     }
