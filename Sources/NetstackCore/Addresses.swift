@@ -75,15 +75,89 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
     }
 }
 
-/// An IPv4 address and port (the sockaddr_in of this library).
+/// An IPv4 or IPv6 address.
+public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
+    case v4(IPv4Address)
+    case v6(IPv6Address)
+
+    public var isUnspecified: Bool {
+        switch self {
+        case .v4(let a): return a.isAny
+        case .v6(let a): return a.isUnspecified
+        }
+    }
+
+    public var isV6: Bool {
+        if case .v6 = self { return true }
+        return false
+    }
+
+    public var isMulticastOrBroadcast: Bool {
+        switch self {
+        case .v4(let a): return a.isMulticast || a.isBroadcast
+        case .v6(let a): return a.isMulticast
+        }
+    }
+
+    /// Same family, and one is the wildcard or both are equal (the bind conflict rule).
+    func overlaps(_ o: IPAddress) -> Bool {
+        guard isV6 == o.isV6 else { return false }
+        return isUnspecified || o.isUnspecified || self == o
+    }
+
+    public var description: String {
+        switch self {
+        case .v4(let a): return a.description
+        case .v6(let a): return "[\(a)]"
+        }
+    }
+}
+
+/// An address and port (sockaddr_in or sockaddr_in6 of this library).
 public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
-    public var address: IPv4Address
+    public var ip: IPAddress
     public var port: UInt16
 
     public init(_ address: IPv4Address, _ port: UInt16) {
-        self.address = address
+        ip = .v4(address)
         self.port = port
     }
 
-    public var description: String { "\(address):\(port)" }
+    public init(_ address: IPv6Address, _ port: UInt16) {
+        ip = .v6(address)
+        self.port = port
+    }
+
+    public init(ip: IPAddress, port: UInt16) {
+        self.ip = ip
+        self.port = port
+    }
+
+    /// The wildcard address of a family.
+    static func any(v6: Bool, port: UInt16 = 0) -> SocketAddress {
+        v6 ? SocketAddress(IPv6Address.unspecified, port) : SocketAddress(IPv4Address.any, port)
+    }
+
+    public var description: String { "\(ip):\(port)" }
+}
+
+/// Source and destination for an upper-layer checksum.
+enum PseudoHeader {
+    case v4(IPv4Address, IPv4Address)
+    case v6(IPv6Address, IPv6Address)
+
+    init?(source: IPAddress, destination: IPAddress) {
+        switch (source, destination) {
+        case (.v4(let s), .v4(let d)): self = .v4(s, d)
+        case (.v6(let s), .v6(let d)): self = .v6(s, d)
+        default: return nil
+        }
+    }
+
+    func checksum(_ b: [UInt8], _ range: Range<Int>, proto: UInt8) -> UInt16 {
+        switch self {
+        case .v4(let s, let d): return transportChecksum(b, range, source: s, destination: d, proto: proto)
+        case .v6(let s, let d): return transportChecksum6(b, range, source: s, destination: d, nextHeader: proto)
+        }
+    }
 }

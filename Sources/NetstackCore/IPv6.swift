@@ -1,6 +1,7 @@
 // IPv6 network layer (first slice): addresses per interface, on-link routing and one default
 // gateway, neighbour discovery (RFC 4861 address resolution only: NS/NA, no router discovery or
-// NUD), ICMPv6 echo. UDP and TCP over IPv6 are not yet wired to sockets; such packets are dropped.
+// NUD), ICMPv6 echo and port unreachable, and TCP/UDP delivery to AF_INET6 sockets. No
+// fragmentation or reassembly yet: a fragment header makes the packet drop.
 
 struct Neighbour6Key: Hashable {
     var interface: Int
@@ -82,6 +83,8 @@ extension NetworkStack {
         }
         switch proto {
         case IPv6NextHeader.icmpv6: handleICMPv6(h, b, start..<payload.upperBound, on: ifc)
+        case IPv6NextHeader.tcp: handleTCP6(h, b, start..<payload.upperBound)
+        case IPv6NextHeader.udp: handleUDP6(h, b, start..<payload.upperBound)
         default: stats.ipv6Dropped += 1
         }
     }
@@ -103,6 +106,19 @@ extension NetworkStack {
             if echoReplies6.count < 1024 {
                 echoReplies6.append(EchoReply6(from: h.source, identifier: UInt16(truncatingIfNeeded: m.restOfHeader >> 16),
                                                sequence: UInt16(truncatingIfNeeded: m.restOfHeader), payload: Array(b[body])))
+            }
+        case ICMPv6Type.destinationUnreachable:
+            // The body (after 4 unused bytes, already in the header) quotes the offending packet.
+            guard body.count >= IPv6Header.length + 8, let inner = try? IPv6Header.parse(quote6(b, body), at: 0),
+                  isLocalIPv6(inner.source) else { return }
+            let q = body.lowerBound + IPv6Header.length
+            let local = SocketAddress(inner.source, load16(b, q)), remote = SocketAddress(inner.destination, load16(b, q + 2))
+            // ICMPv6 code 4 is "port unreachable" (ICMPv4 code 3).
+            let code = m.code == 4 ? ICMPUnreachableCode.port : ICMPUnreachableCode.host
+            if inner.nextHeader == IPv6NextHeader.udp {
+                udpUnreachable(local: local, remote: remote, code: code)
+            } else if inner.nextHeader == IPv6NextHeader.tcp {
+                tcpUnreachable(local: local, remote: remote, code: code, sequence: load32(b, q + 4))
             }
         case ICMPv6Type.neighborSolicitation:
             // RFC 4861 7.1.1: hop limit 255 proves the packet was not forwarded.
@@ -130,6 +146,26 @@ extension NetworkStack {
         default:
             break
         }
+    }
+
+    /// The quoted packet of an ICMPv6 error with its payload length cut to what was quoted.
+    private func quote6(_ b: [UInt8], _ body: Range<Int>) -> [UInt8] {
+        var q = Array(b[body])
+        if q.count >= IPv6Header.length, Int(load16(q, 4)) > q.count - IPv6Header.length {
+            store16(&q, 4, UInt16(q.count - IPv6Header.length))
+        }
+        return q
+    }
+
+    /// An ICMPv6 error about packet `h` (RFC 4443 2.4: never about errors or multicast; quote as much
+    /// as fits in the minimum MTU).
+    func sendICMPv6Error(type: UInt8, code: UInt8, about h: IPv6Header, _ b: [UInt8]) {
+        guard !h.destination.isMulticast, !h.source.isMulticast, !h.source.isUnspecified else { return }
+        let start = NetworkStack.linkHeadroom  // where every received or looped-back packet's IPv6 header sits
+        let end = min(b.count, start + IPv6Header.length + h.payloadLength, start + 1280 - 48)
+        guard end > start else { return }
+        sendICMPv6(type: type, code: code, rest: 0, body: Array(b[start..<end]), to: h.source,
+                   from: isLocalIPv6(h.destination) ? h.destination : nil)
     }
 
     func sendICMPv6(type: UInt8, code: UInt8, rest: UInt32, body: [UInt8], to dst: IPv6Address, from src: IPv6Address?,

@@ -18,12 +18,12 @@ public enum ShutdownHow: Sendable {
 }
 
 extension NetworkStack {
-    public func socket(_ type: SocketType) -> SocketID {
+    public func socket(_ type: SocketType, family: AddressFamily = .inet) -> SocketID {
         let id = SocketID(raw: nextSocketID)
         nextSocketID &+= 1
         switch type {
-        case .datagram: udpSockets[id] = UDPSocket(id: id)
-        case .stream: tcpSockets[id] = TCPSocket(id: id, stack: self)
+        case .datagram: udpSockets[id] = UDPSocket(id: id, v6: family == .inet6)
+        case .stream: tcpSockets[id] = TCPSocket(id: id, stack: self, v6: family == .inet6)
         }
         return id
     }
@@ -81,7 +81,7 @@ extension NetworkStack {
         if let u = udpSockets[s] { return try udpReceive(u, max: max) }
         if let t = tcpSockets[s] {
             let d = try tcpReceive(t, max: max)
-            return (d, t.remote ?? SocketAddress(.any, 0))
+            return (d, t.remote ?? SocketAddress.any(v6: t.v6))
         }
         throw .EBADF
     }
@@ -118,8 +118,8 @@ extension NetworkStack {
     }
 
     public func localAddress(_ s: SocketID) throws(NetErrno) -> SocketAddress {
-        if let u = udpSockets[s] { return u.local ?? SocketAddress(.any, 0) }
-        if let t = tcpSockets[s] { return t.local ?? SocketAddress(.any, 0) }
+        if let u = udpSockets[s] { return u.local ?? SocketAddress.any(v6: u.v6) }
+        if let t = tcpSockets[s] { return t.local ?? SocketAddress.any(v6: t.v6) }
         throw .EBADF
     }
 

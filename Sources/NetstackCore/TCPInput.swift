@@ -9,25 +9,46 @@ extension NetworkStack {
             if error == .badChecksum { stats.badChecksum += 1 } else { stats.malformed += 1 }
             return
         }
-        guard !h.destination.isBroadcast, !h.destination.isMulticast, seg.sourcePort != 0, seg.destinationPort != 0 else { return }
+        guard !h.destination.isBroadcast, !h.destination.isMulticast else { return }
+        tcpArrived(seg, b, (payload.lowerBound + seg.headerLength)..<payload.upperBound,
+                   local: SocketAddress(h.destination, seg.destinationPort), remote: SocketAddress(h.source, seg.sourcePort))
+    }
+
+    func handleTCP6(_ h: IPv6Header, _ b: [UInt8], _ payload: Range<Int>) {
+        let seg: TCPHeader
+        do { seg = try TCPHeader.parse(b, payload, pseudo: .v6(h.source, h.destination)) } catch {
+            if error == .badChecksum { stats.badChecksum += 1 } else { stats.malformed += 1 }
+            return
+        }
+        guard !h.destination.isMulticast else { return }
+        tcpArrived(seg, b, (payload.lowerBound + seg.headerLength)..<payload.upperBound,
+                   local: SocketAddress(h.destination, seg.destinationPort), remote: SocketAddress(h.source, seg.sourcePort))
+    }
+
+    /// Demultiplexes a checked segment: connection, then listener, else a reset.
+    func tcpArrived(_ seg: TCPHeader, _ b: [UInt8], _ data: Range<Int>, local: SocketAddress, remote: SocketAddress) {
+        guard seg.sourcePort != 0, seg.destinationPort != 0 else { return }
         stats.tcpSegmentsIn += 1
-        let data = (payload.lowerBound + seg.headerLength)..<payload.upperBound
-        let local = SocketAddress(h.destination, seg.destinationPort)
-        let remote = SocketAddress(h.source, seg.sourcePort)
         if let c = tcpConnections[ConnectionKey(local: local, remote: remote)] {
-            tcpInput(c, seg, b, data, ip: h)
+            tcpInput(c, seg, b, data)
             touch(c)
             return
         }
-        if let l = tcpListeners[local] ?? tcpListeners[SocketAddress(.any, local.port)], l.state == .listen {
-            listenInput(l, seg, data, ip: h, local: local, remote: remote)
+        if let l = tcpListeners[local] ?? tcpListeners[SocketAddress.any(v6: local.ip.isV6, port: local.port)], l.state == .listen {
+            listenInput(l, seg, data, local: local, remote: remote)
             return
         }
-        sendStatelessReset(to: h, seg, payloadLength: data.count)
+        sendStatelessReset(local: local, remote: remote, seg, payloadLength: data.count)
+    }
+
+    /// A reset answering `seg`, which arrived on connection `c`.
+    func resetReply(_ c: TCPSocket, _ seg: TCPHeader, payloadLength: Int) {
+        guard let l = c.local, let r = c.remote else { return }
+        sendStatelessReset(local: l, remote: r, seg, payloadLength: payloadLength)
     }
 
     /// Picks the ISN, our window scale and MSS for a new connection towards `remote`.
-    func setUpConnection(_ c: TCPSocket, route rt: RouteResult) {
+    func setUpConnection(_ c: TCPSocket, route rt: AnyRoute) {
         let cfg = config.tcp
         c.iss = isnOverride ?? rng.next32()  // RFC 6528 asks for unpredictability; the seeded source gives it in tests
         c.sndUna = c.iss
@@ -35,8 +56,7 @@ extension NetworkStack {
         c.sndMax = c.iss &+ 1
         c.recover = c.iss
         c.tsOffset = rng.next32()
-        let linkMSS = (rt.isLocal ? 65536 : rt.interface.mtu) - 40
-        c.advertisedMSS = min(linkMSS, 65495)
+        c.advertisedMSS = min(rt.mtu - rt.ipHeaderLength - TCPHeader.minLength, 65495)
         var shift: UInt8 = 0
         while shift < 14 && (cfg.receiveBufferSize >> Int(shift)) > 65535 { shift += 1 }
         c.rcvScale = cfg.windowScaling ? shift : 0
@@ -66,11 +86,10 @@ extension NetworkStack {
         c.cwnd = c.mss * cfg.initialCongestionWindowSegments
     }
 
-    func listenInput(_ l: TCPSocket, _ seg: TCPHeader, _ data: Range<Int>, ip h: IPv4Header,
-                     local: SocketAddress, remote: SocketAddress) {
+    func listenInput(_ l: TCPSocket, _ seg: TCPHeader, _ data: Range<Int>, local: SocketAddress, remote: SocketAddress) {
         if seg.flags.contains(.rst) { return }
         if seg.flags.contains(.ack) {
-            sendStatelessReset(to: h, seg, payloadLength: data.count)
+            sendStatelessReset(local: local, remote: remote, seg, payloadLength: data.count)
             return
         }
         guard seg.flags.contains(.syn), !seg.flags.contains(.fin) else { return }
@@ -79,8 +98,8 @@ extension NetworkStack {
             stats.tcpSynDropped += 1
             return
         }
-        guard let rt = route(to: remote.address) else { return }
-        let c = TCPSocket(id: nil, stack: self)
+        guard !remote.ip.isMulticastOrBroadcast, !remote.ip.isUnspecified, let rt = route(to: remote.ip) else { return }
+        let c = TCPSocket(id: nil, stack: self, v6: l.v6)
         c.local = local
         c.remote = remote
         c.listener = l
@@ -99,12 +118,12 @@ extension NetworkStack {
         sendSYN(c)
     }
 
-    func synSentInput(_ c: TCPSocket, _ seg: TCPHeader, ip h: IPv4Header) {
+    func synSentInput(_ c: TCPSocket, _ seg: TCPHeader) {
         var ackOK = false
         if seg.flags.contains(.ack) {
             let a = seg.acknowledgment
             guard seqGT(a, c.iss), seqLE(a, c.sndMax) else {
-                sendStatelessReset(to: h, seg, payloadLength: 0)
+                resetReply(c, seg, payloadLength: 0)
                 return
             }
             ackOK = true
@@ -176,10 +195,10 @@ extension NetworkStack {
         c.closeDeadline = now + config.tcp.timeWait
     }
 
-    func tcpInput(_ c: TCPSocket, _ segIn: TCPHeader, _ b: [UInt8], _ dataIn: Range<Int>, ip h: IPv4Header) {
+    func tcpInput(_ c: TCPSocket, _ segIn: TCPHeader, _ b: [UInt8], _ dataIn: Range<Int>) {
         switch c.state {
         case .synSent:
-            synSentInput(c, segIn, ip: h)
+            synSentInput(c, segIn)
             tcpOutput(c)
             return
         case .closed, .listen:
@@ -242,7 +261,7 @@ extension NetworkStack {
         let ack = seg.acknowledgment
         if c.state == .synReceived {
             guard seqGT(ack, c.sndUna), seqLE(ack, c.sndMax) else {
-                sendStatelessReset(to: h, seg, payloadLength: data.count)
+                resetReply(c, seg, payloadLength: data.count)
                 return
             }
             c.sndUna = c.iss &+ 1

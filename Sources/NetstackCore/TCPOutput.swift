@@ -16,7 +16,8 @@ extension NetworkStack {
 
     /// Sends one segment of connection `c`: `len` bytes from the send buffer at `offset`, with `flags`.
     func emit(_ c: TCPSocket, seq: UInt32, flags: TCPFlags, offset: Int = 0, length len: Int = 0) {
-        guard let l = c.local, let r = c.remote, let rt = route(to: r.address) else { stats.droppedNoRoute += 1; return }
+        guard let l = c.local, let r = c.remote, let rt = route(to: r.ip),
+              let pseudo = PseudoHeader(source: l.ip, destination: r.ip) else { stats.droppedNoRoute += 1; return }
         var h = TCPHeader()
         h.sourcePort = l.port
         h.destinationPort = r.port
@@ -44,12 +45,13 @@ extension NetworkStack {
             h.window = windowField(c)
         }
         let hl = h.encodedLength
-        var p = makePacket(transportLength: hl + len)
-        let o = NetworkStack.transportOffset
+        let v6 = r.ip.isV6
+        var p = makePacket(transportLength: hl + len, v6: v6)
+        let o = NetworkStack.transportOffset(v6: v6)
         if len > 0 { c.sendBuffer.copy(offset: offset, count: len, into: &p, at: o + hl) }
-        h.write(into: &p, o..<p.count, source: l.address, destination: r.address)
+        h.write(into: &p, o..<p.count, pseudo: pseudo)
         stats.tcpSegmentsOut += 1
-        ipOutput(p, proto: IPProtocol.tcp, source: l.address, destination: r.address, route: rt)
+        output(p, proto: IPProtocol.tcp, source: l.ip, destination: r.ip, route: rt)
         if flags.contains(.ack) {
             c.ackPending = false
             c.segmentsUnacked = 0
@@ -58,9 +60,11 @@ extension NetworkStack {
     }
 
     /// A reset for a segment that has no connection (RFC 9293 3.10.7.1).
-    func sendStatelessReset(to h: IPv4Header, _ seg: TCPHeader, payloadLength: Int) {
-        guard !seg.flags.contains(.rst), !h.destination.isBroadcast, !h.source.isBroadcast, !h.source.isMulticast else { return }
-        guard let rt = route(to: h.source) else { return }
+    /// `local` is the segment's destination (us), `remote` its source.
+    func sendStatelessReset(local: SocketAddress, remote: SocketAddress, _ seg: TCPHeader, payloadLength: Int) {
+        guard !seg.flags.contains(.rst), !local.ip.isMulticastOrBroadcast, !remote.ip.isMulticastOrBroadcast,
+              !remote.ip.isUnspecified else { return }
+        guard let rt = route(to: remote.ip), let pseudo = PseudoHeader(source: local.ip, destination: remote.ip) else { return }
         var t = TCPHeader()
         t.sourcePort = seg.destinationPort
         t.destinationPort = seg.sourcePort
@@ -74,10 +78,11 @@ extension NetworkStack {
             t.acknowledgment = seg.sequence &+ len
             t.flags = [.rst, .ack]
         }
-        var p = makePacket(transportLength: TCPHeader.minLength)
-        t.write(into: &p, NetworkStack.transportOffset..<p.count, source: h.destination, destination: h.source)
+        let v6 = remote.ip.isV6
+        var p = makePacket(transportLength: TCPHeader.minLength, v6: v6)
+        t.write(into: &p, NetworkStack.transportOffset(v6: v6)..<p.count, pseudo: pseudo)
         stats.tcpResetsSent += 1
-        ipOutput(p, proto: IPProtocol.tcp, source: h.destination, destination: h.source, route: rt)
+        output(p, proto: IPProtocol.tcp, source: local.ip, destination: remote.ip, route: rt)
     }
 
     func sendSYN(_ c: TCPSocket) {

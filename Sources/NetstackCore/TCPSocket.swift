@@ -117,9 +117,13 @@ final class TCPSocket {
     var keepaliveSent = 0
     var closeDeadline: Int64?   // TIME-WAIT and orphaned FIN-WAIT-2
 
-    init(id: SocketID?, stack: NetworkStack, bufferSizes: Bool = false) {
+    /// AF_INET6 socket (IPv6 only).
+    let v6: Bool
+
+    init(id: SocketID?, stack: NetworkStack, v6: Bool) {
         self.id = id
         self.stack = stack
+        self.v6 = v6
         let c = stack.config.tcp
         sendBuffer = ByteRing(capacity: c.sendBufferSize)
         receiveBuffer = ByteRing(capacity: c.receiveBufferSize)

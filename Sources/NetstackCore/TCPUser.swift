@@ -8,11 +8,11 @@ public enum SocketOption: Sendable {
 }
 
 extension NetworkStack {
-    func tcpPortInUse(_ port: UInt16, address: IPv4Address, reuse: Bool = false) -> Bool {
+    func tcpPortInUse(_ port: UInt16, address: IPAddress, reuse: Bool = false) -> Bool {
         func clash(_ t: TCPSocket) -> Bool {
             guard let l = t.local, l.port == port else { return false }
             if reuse && t.state != .listen { return false }
-            return address.isAny || l.address.isAny || l.address == address
+            return address.overlaps(l.ip)
         }
         for t in tcpSockets.values where clash(t) { return true }
         for t in tcpConnections.values where clash(t) { return true }
@@ -20,16 +20,17 @@ extension NetworkStack {
     }
 
     func tcpBind(_ t: TCPSocket, _ addr: SocketAddress) throws(NetErrno) {
+        guard addr.ip.isV6 == t.v6 else { throw .EINVAL }
         guard t.local == nil, t.state == .closed else { throw .EINVAL }
-        guard addr.address.isAny || isLocalAddress(addr.address) else { throw .EADDRNOTAVAIL }
+        guard addr.ip.isUnspecified || isLocal(addr.ip) else { throw .EADDRNOTAVAIL }
         var port = addr.port
         if port == 0 {
-            guard let p = ephemeralPort(inUse: { tcpPortInUse($0, address: addr.address) }) else { throw .EADDRINUSE }
+            guard let p = ephemeralPort(inUse: { tcpPortInUse($0, address: addr.ip) }) else { throw .EADDRINUSE }
             port = p
-        } else if tcpPortInUse(port, address: addr.address, reuse: t.reuseAddress) {
+        } else if tcpPortInUse(port, address: addr.ip, reuse: t.reuseAddress) {
             throw .EADDRINUSE
         }
-        t.local = SocketAddress(addr.address, port)
+        t.local = SocketAddress(ip: addr.ip, port: port)
     }
 
     func tcpListen(_ t: TCPSocket, backlog: Int) throws(NetErrno) {
@@ -39,7 +40,7 @@ extension NetworkStack {
             return
         }
         guard t.state == .closed, !t.wasConnected else { throw .EINVAL }
-        if t.local == nil { try tcpBind(t, SocketAddress(.any, 0)) }
+        if t.local == nil { try tcpBind(t, SocketAddress.any(v6: t.v6)) }
         guard tcpListeners[t.local!] == nil else { throw .EADDRINUSE }
         t.state = .listen
         t.backlog = b
@@ -66,21 +67,24 @@ extension NetworkStack {
             if t.wasConnected { throw .EISCONN }
         default: throw .EISCONN
         }
+        guard addr.ip.isV6 == t.v6 else { throw .EAFNOSUPPORT }
         guard addr.port != 0 else { throw .ECONNREFUSED }
-        let dst = addr.address.isAny ? IPv4Address.loopback : addr.address  // as Linux does for 0.0.0.0
-        guard !dst.isBroadcast, !dst.isMulticast else { throw .ENETUNREACH }
+        // Connecting to the wildcard address means this host, as Linux does for 0.0.0.0 and ::.
+        let dst: IPAddress = addr.ip.isUnspecified ? (t.v6 ? .v6(.loopback) : .v4(.loopback)) : addr.ip
+        guard !dst.isMulticastOrBroadcast else { throw .ENETUNREACH }
         guard let rt = route(to: dst) else { throw .ENETUNREACH }
-        let remote = SocketAddress(dst, addr.port)
+        let remote = SocketAddress(ip: dst, port: addr.port)
         if t.local == nil {
             let src = rt.source
             guard let p = ephemeralPort(inUse: { p in
-                self.tcpConnections[ConnectionKey(local: SocketAddress(src, p), remote: remote)] != nil
-                    || self.tcpListeners[SocketAddress(src, p)] != nil || self.tcpListeners[SocketAddress(.any, p)] != nil
+                self.tcpConnections[ConnectionKey(local: SocketAddress(ip: src, port: p), remote: remote)] != nil
+                    || self.tcpListeners[SocketAddress(ip: src, port: p)] != nil
+                    || self.tcpListeners[SocketAddress.any(v6: src.isV6, port: p)] != nil
                     || self.tcpSockets.values.contains { $0.local?.port == p }
             }) else { throw .EADDRNOTAVAIL }
-            t.local = SocketAddress(src, p)
-        } else if t.local!.address.isAny {
-            t.local!.address = rt.source
+            t.local = SocketAddress(ip: src, port: p)
+        } else if t.local!.ip.isUnspecified {
+            t.local!.ip = rt.source
         }
         let key = ConnectionKey(local: t.local!, remote: remote)
         guard tcpConnections[key] == nil else { throw .EADDRNOTAVAIL }

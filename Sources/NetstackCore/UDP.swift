@@ -14,7 +14,13 @@ final class UDPSocket {
 
     static let perDatagramOverhead = 256
 
-    init(id: SocketID) { self.id = id }
+    /// AF_INET6 socket (IPv6 only).
+    let v6: Bool
+
+    init(id: SocketID, v6: Bool) {
+        self.id = id
+        self.v6 = v6
+    }
 
     var hasData: Bool { queueHead < queue.count }
 
@@ -29,31 +35,33 @@ final class UDPSocket {
 }
 
 extension NetworkStack {
-    func udpPortInUse(_ p: UInt16, address: IPv4Address = .any) -> Bool {
+    func udpPortInUse(_ p: UInt16, address: IPAddress) -> Bool {
         udpSockets.values.contains { s in
             guard let l = s.local, l.port == p else { return false }
-            return address.isAny || l.address.isAny || l.address == address
+            return address.overlaps(l.ip)
         }
     }
 
     func udpBind(_ u: UDPSocket, _ addr: SocketAddress) throws(NetErrno) {
+        guard addr.ip.isV6 == u.v6 else { throw .EINVAL }
         guard u.local == nil else { throw .EINVAL }
-        guard addr.address.isAny || isLocalAddress(addr.address) || addr.address.isBroadcast else { throw .EADDRNOTAVAIL }
+        guard addr.ip.isUnspecified || isLocal(addr.ip) || addr.ip == .v4(.broadcast) else { throw .EADDRNOTAVAIL }
         var port = addr.port
         if port == 0 {
-            guard let p = ephemeralPort(inUse: { udpPortInUse($0) }) else { throw .EADDRINUSE }
+            guard let p = ephemeralPort(inUse: { udpPortInUse($0, address: addr.ip) }) else { throw .EADDRINUSE }
             port = p
-        } else if udpPortInUse(port, address: addr.address) {
+        } else if udpPortInUse(port, address: addr.ip) {
             throw .EADDRINUSE
         }
-        u.local = SocketAddress(addr.address, port)
+        u.local = SocketAddress(ip: addr.ip, port: port)
     }
 
     func udpConnect(_ u: UDPSocket, _ addr: SocketAddress) throws(NetErrno) {
+        guard addr.ip.isV6 == u.v6 else { throw .EAFNOSUPPORT }
         guard addr.port != 0 else { throw .EINVAL }
-        guard let r = route(to: addr.address) else { throw .ENETUNREACH }
-        if u.local == nil { try udpBind(u, SocketAddress(.any, 0)) }
-        if u.local!.address.isAny { u.local!.address = r.source }
+        guard let r = route(to: addr.ip) else { throw .ENETUNREACH }
+        if u.local == nil { try udpBind(u, SocketAddress.any(v6: u.v6)) }
+        if u.local!.ip.isUnspecified { u.local!.ip = r.source }
         u.remote = addr
         u.pendingError = nil
     }
@@ -62,24 +70,26 @@ extension NetworkStack {
         if let e = u.pendingError { u.pendingError = nil; throw e }
         guard !u.writeShut else { throw .EPIPE }
         guard let dst = dest ?? u.remote else { throw .EDESTADDRREQ }
+        guard dst.ip.isV6 == u.v6 else { throw .EAFNOSUPPORT }
         guard dst.port != 0 else { throw .EINVAL }
         guard data.count <= 65535 - 28 else { throw .EMSGSIZE }
-        guard let r = route(to: dst.address) else { throw .ENETUNREACH }
-        if u.local == nil { try udpBind(u, SocketAddress(.any, 0)) }
-        let src = u.local!.address.isAny ? r.source : u.local!.address
-        var p = makePacket(transportLength: UDPHeader.length + data.count)
-        let o = NetworkStack.transportOffset
+        guard let r = route(to: dst.ip) else { throw .ENETUNREACH }
+        if u.local == nil { try udpBind(u, SocketAddress.any(v6: u.v6)) }
+        let src = u.local!.ip.isUnspecified ? r.source : u.local!.ip
+        guard let pseudo = PseudoHeader(source: src, destination: dst.ip) else { throw .EAFNOSUPPORT }
+        var p = makePacket(transportLength: UDPHeader.length + data.count, v6: u.v6)
+        let o = NetworkStack.transportOffset(v6: u.v6)
         p.replaceSubrange((o + 8)..<p.count, with: data)
         UDPHeader(sourcePort: u.local!.port, destinationPort: dst.port, length: 8 + data.count)
-            .write(into: &p, at: o, source: src, destination: dst.address)
-        guard ipOutput(p, proto: IPProtocol.udp, source: src, destination: dst.address, route: r) else { throw .EMSGSIZE }
+            .write(into: &p, at: o, pseudo: pseudo)
+        guard output(p, proto: IPProtocol.udp, source: src, destination: dst.ip, route: r) else { throw .EMSGSIZE }
         return data.count
     }
 
     func udpReceive(_ u: UDPSocket, max: Int) throws(NetErrno) -> ([UInt8], SocketAddress) {
         if let e = u.pendingError { u.pendingError = nil; throw e }
         guard u.hasData else {
-            if u.readShut { return ([], SocketAddress(.any, 0)) }
+            if u.readShut { return ([], SocketAddress.any(v6: u.v6)) }
             throw .EAGAIN
         }
         let (from, d) = u.queue[u.queueHead]
@@ -99,8 +109,8 @@ extension NetworkStack {
         var bestScore = -1
         for s in udpSockets.values {
             guard let l = s.local, l.port == local.port else { continue }
-            guard l.address.isAny || l.address == local.address else { continue }
-            var score = l.address.isAny ? 0 : 1
+            guard l.ip.isV6 == local.ip.isV6, l.ip.isUnspecified || l.ip == local.ip else { continue }
+            var score = l.ip.isUnspecified ? 0 : 1
             if let r = s.remote {
                 guard r == remote else { continue }
                 score += 2
@@ -118,12 +128,34 @@ extension NetworkStack {
         }
         let local = SocketAddress(h.destination, u.destinationPort)
         let remote = SocketAddress(h.source, u.sourcePort)
-        guard let s = udpLookup(local: local, remote: remote) else {
+        guard udpLookup(local: local, remote: remote) != nil else {
             if !h.destination.isBroadcast {
                 sendICMPError(type: ICMPType.destinationUnreachable, code: ICMPUnreachableCode.port, about: h, b, payload)
             }
             return
         }
+        udpDeliver(u, b, payload, local: local, remote: remote)
+    }
+
+    func handleUDP6(_ h: IPv6Header, _ b: [UInt8], _ payload: Range<Int>) {
+        let u: UDPHeader
+        do { u = try UDPHeader.parse(b, payload, pseudo: .v6(h.source, h.destination)) } catch {
+            if error == .badChecksum { stats.badChecksum += 1 } else { stats.malformed += 1 }
+            return
+        }
+        let local = SocketAddress(h.destination, u.destinationPort)
+        let remote = SocketAddress(h.source, u.sourcePort)
+        guard udpLookup(local: local, remote: remote) != nil else {
+            if !h.destination.isMulticast {
+                sendICMPv6Error(type: ICMPv6Type.destinationUnreachable, code: 4, about: h, b)
+            }
+            return
+        }
+        udpDeliver(u, b, payload, local: local, remote: remote)
+    }
+
+    private func udpDeliver(_ u: UDPHeader, _ b: [UInt8], _ payload: Range<Int>, local: SocketAddress, remote: SocketAddress) {
+        guard let s = udpLookup(local: local, remote: remote) else { return }
         let d = Array(b[(payload.lowerBound + 8)..<(payload.lowerBound + u.length)])
         // Each datagram is charged an overhead too, so empty datagrams cannot queue without bound.
         let charge = d.count + UDPSocket.perDatagramOverhead

@@ -168,8 +168,9 @@ func forgeTCP(from src: SocketAddress, srcMAC: MACAddress, to dst: SocketAddress
     t.flags = flags
     t.window = window
     var seg = [UInt8](repeating: 0, count: 20) + payload
-    t.write(into: &seg, 0..<seg.count, source: src.address, destination: dst.address)
-    var f = [UInt8](repeating: 0, count: 14) + makeIPv4(src: src.address, dst: dst.address, proto: IPProtocol.tcp, payload: seg)
+    guard case .v4(let s) = src.ip, case .v4(let d) = dst.ip else { fatalError("forgeTCP is IPv4 only") }
+    t.write(into: &seg, 0..<seg.count, source: s, destination: d)
+    var f = [UInt8](repeating: 0, count: 14) + makeIPv4(src: s, dst: d, proto: IPProtocol.tcp, payload: seg)
     EthernetHeader(destination: dstMAC, source: srcMAC, etherType: EtherType.ipv4).write(into: &f)
     return f
 }

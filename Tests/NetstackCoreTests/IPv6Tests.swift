@@ -110,3 +110,102 @@ import Testing
         }
     }
 }
+
+@Suite struct IPv6TransportTests {
+    static let a6 = IPv6Address("2001:db8::a")!
+    static let b6 = IPv6Address("2001:db8::b")!
+
+    func pair() throws -> Pair {
+        let p = Pair()
+        try p.a.addIPv6Address(IPv6TransportTests.a6, prefixLength: 64, interface: 1)
+        try p.b.addIPv6Address(IPv6TransportTests.b6, prefixLength: 64, interface: 1)
+        return p
+    }
+
+    @Test func tcpOverIPv6WithLoss() throws {
+        let p = try pair()
+        p.wire.lossPercent = 2
+        let l = p.b.socket(.stream, family: .inet6)
+        try p.b.bind(l, SocketAddress(IPv6Address.unspecified, 443))
+        try p.b.listen(l, backlog: 4)
+        let c = p.a.socket(.stream, family: .inet6)
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(IPv6TransportTests.b6, 443)) }
+        var s: SocketID?
+        p.run(for: 30 * Time.second) {
+            if s == nil { s = try? p.b.accept(l).0 }
+            return s != nil && p.a.tcpState(c) == .established
+        }
+        let server = try #require(s)
+        #expect(try p.b.peerAddress(server) == SocketAddress(IPv6TransportTests.a6, try p.a.localAddress(c).port))
+        #expect(p.a.tcpSockets[c]!.mss == 1500 - 60 - 12)
+        let data = pattern(300_000, seed: 6)
+        var sent = 0, got = [UInt8]()
+        var eof = false
+        p.run(for: 120 * Time.second) {
+            while sent < data.count, let n = try? p.a.send(c, Array(data[sent..<min(sent + 65536, data.count)])) { sent += n }
+            if sent == data.count { try? p.a.shutdown(c, .write) }
+            while let d = try? p.b.recv(server, max: 70_000) {
+                if d.isEmpty { eof = true; break }
+                got += d
+            }
+            return eof
+        }
+        #expect(got == data && eof)
+    }
+
+    @Test func tcpOverIPv6LoopbackAndRefusal() throws {
+        let p = try pair()
+        let l = p.a.socket(.stream, family: .inet6)
+        try p.a.bind(l, SocketAddress(IPv6Address.loopback, 8080))
+        try p.a.listen(l, backlog: 1)
+        let c = p.a.socket(.stream, family: .inet6)
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(IPv6Address.unspecified, 8080)) }  // :: means here
+        p.run(for: Time.second) { p.a.readiness(l).contains(.readable) }
+        let (s, peer) = try p.a.accept(l)
+        #expect(peer.ip == .v6(.loopback))
+        try p.a.send(c, [1, 2, 3])
+        var got = [UInt8]()
+        p.run(for: Time.second) { got += (try? p.a.recv(s, max: 10)) ?? []; return got.count == 3 }
+        #expect(got == [1, 2, 3])
+        // A closed port over the wire answers with RST: ECONNREFUSED.
+        let r = p.a.socket(.stream, family: .inet6)
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(r, SocketAddress(IPv6TransportTests.b6, 9)) }
+        p.run(for: Time.second) { p.a.readiness(r).contains(.error) }
+        #expect(p.a.socketError(r) == .ECONNREFUSED)
+    }
+
+    @Test func udpOverIPv6EchoAndPortUnreachable() throws {
+        let p = try pair()
+        let server = p.b.socket(.datagram, family: .inet6)
+        try p.b.bind(server, SocketAddress(IPv6Address.unspecified, 7))
+        // An IPv4 socket on the same port coexists (the IPv6 one is IPv6-only).
+        let server4 = p.b.socket(.datagram)
+        try p.b.bind(server4, SocketAddress(IPv4Address.any, 7))
+        let client = p.a.socket(.datagram, family: .inet6)
+        try p.a.connect(client, SocketAddress(IPv6TransportTests.b6, 7))
+        try p.a.send(client, Array("hi6".utf8))
+        var echoed: [UInt8]?
+        p.run(for: Time.second) {
+            if let (d, from) = try? p.b.recvFrom(server, max: 100) { _ = try? p.b.sendTo(server, d, to: from) }
+            echoed = try? p.a.recv(client, max: 100)
+            return echoed != nil
+        }
+        #expect(echoed == Array("hi6".utf8))
+        #expect(throws: NetErrno.EAGAIN) { try p.b.recv(server4, max: 10) }
+        let lonely = p.a.socket(.datagram, family: .inet6)
+        try p.a.connect(lonely, SocketAddress(IPv6TransportTests.b6, 9999))
+        try p.a.send(lonely, [1])
+        p.run(for: Time.second) { p.a.readiness(lonely).contains(.error) }
+        #expect(throws: NetErrno.ECONNREFUSED) { try p.a.recv(lonely, max: 10) }
+    }
+
+    @Test func familyMismatchErrors() throws {
+        let p = try pair()
+        let s6 = p.a.socket(.stream, family: .inet6)
+        #expect(throws: NetErrno.EINVAL) { try p.a.bind(s6, SocketAddress(IPv4Address.any, 1)) }
+        #expect(throws: NetErrno.EAFNOSUPPORT) { try p.a.connect(s6, SocketAddress(Pair.addrB, 1)) }
+        let u4 = p.a.socket(.datagram)
+        #expect(throws: NetErrno.EAFNOSUPPORT) { try p.a.sendTo(u4, [1], to: SocketAddress(IPv6TransportTests.b6, 1)) }
+        #expect(throws: NetErrno.EADDRNOTAVAIL) { try p.a.bind(s6, SocketAddress(IPv6TransportTests.b6, 1)) }
+    }
+}

@@ -128,10 +128,10 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
     @Test func loopbackConnection() throws {
         let p = Pair()
         let l = p.a.socket(.stream)
-        try p.a.bind(l, SocketAddress(.loopback, 8080))
+        try p.a.bind(l, SocketAddress(IPv4Address.loopback, 8080))
         try p.a.listen(l, backlog: 4)
         let c = p.a.socket(.stream)
-        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(.loopback, 8080)) }
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(IPv4Address.loopback, 8080)) }
         var s: SocketID?
         p.run(for: Time.second) { if s == nil { s = try? p.a.accept(l).0 }; return s != nil }
         let data = pattern(300_000, seed: 3)
