@@ -9,7 +9,7 @@ struct ByteRing {
     let capacity: Int
 
     init(capacity: Int) {
-        self.capacity = max(0, capacity)
+        self.capacity = max(1, capacity)  // never zero: offsets are taken modulo the capacity
         storage = []
     }
 

@@ -106,6 +106,8 @@ public struct StackStats: Sendable {
     public var tcpSegmentsIn = 0
     public var tcpSegmentsOut = 0
     public var tcpRetransmits = 0
+    public var tcpTimeouts = 0
+    public var tcpFastRetransmits = 0
     public var tcpResetsSent = 0
     public var tcpChallengeACKs = 0
     public var tcpSynDropped = 0

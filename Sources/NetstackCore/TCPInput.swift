@@ -278,6 +278,7 @@ extension NetworkStack {
             return
         }
         let newWindow = UInt32(seg.window) << UInt32(c.sndScale)
+        if c.sackOn && seg.options.sack.count > 0 { recordSACK(c, seg.options.sack) }
         var finAcked = false
         if seqGT(ack, c.sndUna) {
             finAcked = newAck(c, seg, ack)
@@ -335,6 +336,10 @@ extension NetworkStack {
         let finAcked = c.finQueued && acked > dataAcked
         c.sndUna = ack
         if seqLT(c.sndNxt, c.sndUna) { c.sndNxt = c.sndUna }
+        if !c.sacked.isEmpty {
+            c.sacked.removeAll { seqLE($0.end, ack) }
+            if let f = c.sacked.first, seqLT(f.start, ack) { c.sacked[0].start = ack }
+        }
         c.retries = 0
         c.rto = baseRTO(c)
         var partial = false
@@ -346,7 +351,13 @@ extension NetworkStack {
             } else {
                 // Partial ACK: the next hole is lost too; resend it now (RFC 6582 3.2 step 5).
                 partial = true
-                retransmitFirst(c)
+                if c.sackOn && seqGT(c.highRxt, c.sndUna) {
+                    retransmitNextHole(c)  // the next hole was already resent from the SACK information
+                } else {
+                    retransmitFirst(c)
+                    let sent = c.sndUna &+ UInt32(min(c.mss, c.sendBuffer.count))
+                    if seqGT(sent, c.highRxt) { c.highRxt = sent }
+                }
                 c.cwnd = max(c.cwnd - acked + (acked >= c.mss ? c.mss : 0), c.mss)
                 c.rtoDeadline = now + c.rto
             }
@@ -370,14 +381,59 @@ extension NetworkStack {
         c.dupAcks += 1
         if c.inRecovery {
             c.cwnd += c.mss  // each dup ACK means a segment left the network
+            if c.sackOn { retransmitNextHole(c) }
         } else if c.dupAcks == 3 && seqGT(c.sndUna, c.recover) {  // RFC 6582 3.2 step 2
             c.ssthresh = max(c.flightSize / 2, 2 * c.mss)
             c.recover = c.sndMax
             c.inRecovery = true
             c.timedSeq = nil
+            stats.tcpFastRetransmits += 1
             retransmitFirst(c)
+            c.highRxt = c.sndUna &+ UInt32(min(c.mss, c.sendBuffer.count))
             c.cwnd = c.ssthresh + 3 * c.mss
         }
+    }
+
+    /// Merges the peer's SACK blocks (those that make sense: above sndUna, not beyond sndMax).
+    private func recordSACK(_ c: TCPSocket, _ blocks: SACKBlocks) {
+        for i in 0..<blocks.count {
+            var s = blocks[i].left
+            let e = blocks[i].right
+            guard seqLT(s, e), seqGT(e, c.sndUna), seqLE(e, c.sndMax) else { continue }
+            if seqLT(s, c.sndUna) { s = c.sndUna }
+            var out: [(start: UInt32, end: UInt32)] = []
+            var ns = s, ne = e
+            var placed = false
+            for r in c.sacked {
+                if seqLT(r.end, ns) {
+                    out.append(r)
+                } else if seqGT(r.start, ne) {
+                    if !placed { out.append((ns, ne)); placed = true }
+                    out.append(r)
+                } else {
+                    if seqLT(r.start, ns) { ns = r.start }
+                    if seqGT(r.end, ne) { ne = r.end }
+                }
+            }
+            if !placed { out.append((ns, ne)) }
+            if out.count > TCPSocket.maxSackedRanges { out.removeLast(out.count - TCPSocket.maxSackedRanges) }
+            c.sacked = out
+        }
+    }
+
+    /// In SACK recovery, resends the first hole above what was already resent (RFC 6675 NextSeg, rule 1).
+    private func retransmitNextHole(_ c: TCPSocket) {
+        guard let highest = c.sacked.last?.end else { return }
+        var seq = seqGT(c.highRxt, c.sndUna) ? c.highRxt : c.sndUna
+        for r in c.sacked where seqLE(r.start, seq) && seqLT(seq, r.end) { seq = r.end }
+        guard seqLT(seq, highest) else { return }
+        var len = min(c.mss, Int(highest &- seq))
+        if let n = c.sacked.first(where: { seqGT($0.start, seq) }) { len = min(len, Int(n.start &- seq)) }
+        let offset = Int(seq &- c.sndUna)
+        guard len > 0, offset + len <= c.sendBuffer.count else { return }
+        stats.tcpRetransmits += 1
+        emit(c, seq: seq, flags: [.ack], offset: offset, length: len)
+        c.highRxt = seq &+ UInt32(len)
     }
 
     /// Resends the first unacknowledged segment (or the FIN, if only it is outstanding).

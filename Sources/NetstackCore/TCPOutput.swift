@@ -11,6 +11,7 @@ extension NetworkStack {
         let free = UInt32(c.receiveBuffer.free)
         let w = min(free >> UInt32(c.rcvScale), 65535)
         c.lastAdvertisedWindow = w << UInt32(c.rcvScale)
+        c.lastAdvertisedEdge = c.rcvNxt &+ c.lastAdvertisedWindow
         return UInt16(w)
     }
 
@@ -101,7 +102,9 @@ extension NetworkStack {
         default: return
         }
         if seqLT(c.sndNxt, c.sndUna) { c.sndNxt = c.sndUna }
-        let window = Int(min(c.sndWnd, UInt32(clamping: c.cwnd)))
+        // Limited transmit (RFC 3042): the first two duplicate ACKs each let one new segment out.
+        let limited = c.inRecovery ? 0 : min(c.dupAcks, 2) * c.mss
+        let window = Int(min(c.sndWnd, UInt32(clamping: c.cwnd + limited)))
         var sentSomething = false
         while true {
             let inFlight = Int(c.sndNxt &- c.sndUna)
@@ -110,8 +113,17 @@ extension NetworkStack {
             let finSeq = c.sndUna &+ UInt32(buffered)
             let finNeeded = c.finQueued && seqLE(c.sndNxt, finSeq)
             let usable = window - inFlight
+            if unsent > 0 && usable > 0 && !c.sacked.isEmpty {
+                // Do not resend what the peer holds (after a timeout, sndNxt went back to sndUna).
+                if let r = c.sacked.first(where: { seqLE($0.start, c.sndNxt) && seqLT(c.sndNxt, $0.end) }) {
+                    let dataEnd = c.sndUna &+ UInt32(buffered)
+                    c.sndNxt = seqLT(r.end, dataEnd) ? r.end : dataEnd
+                    continue
+                }
+            }
             if unsent > 0 && usable > 0 {
-                let len = min(unsent, usable, c.mss)
+                var len = min(unsent, usable, c.mss)
+                if let n = c.sacked.first(where: { seqGT($0.start, c.sndNxt) }) { len = min(len, Int(n.start &- c.sndNxt)) }
                 // Nagle (RFC 896) and sender SWS avoidance (RFC 1122 4.2.3.4).
                 let full = len == c.mss
                 let last = len == unsent
@@ -199,6 +211,7 @@ extension NetworkStack {
     func retransmitTimeout(_ c: TCPSocket) {
         c.rtoDeadline = nil
         c.retries += 1
+        stats.tcpTimeouts += 1
         let cfg = config.tcp
         c.rto = min(c.rto * 2, cfg.maxRTO)
         c.timedSeq = nil
@@ -222,6 +235,8 @@ extension NetworkStack {
             c.ssthresh = max(c.flightSize / 2, 2 * c.mss)
             c.cwnd = c.mss
             c.inRecovery = false
+            // Keep the scoreboard once; a second timeout in a row forgets it, in case the peer reneged.
+            if c.retries >= 2 { c.sacked.removeAll() }
             c.dupAcks = 0
             c.recover = c.sndMax
             c.sndNxt = c.sndUna

@@ -78,6 +78,8 @@ final class TCPSocket {
     var finReceived = false
     var readShut = false
     var lastAdvertisedWindow: UInt32 = 0
+    /// rcvNxt + the window in the last segment we sent: the right edge the peer knows.
+    var lastAdvertisedEdge: UInt32 = 0
 
     // Negotiated options.
     var mss = 536            // what we send per segment
@@ -106,6 +108,11 @@ final class TCPSocket {
     var dupAcks = 0
     var inRecovery = false
     var recover: UInt32 = 0
+    /// SACK scoreboard: sorted, disjoint ranges above sndUna the peer reported holding (RFC 2018).
+    var sacked: [(start: UInt32, end: UInt32)] = []
+    /// Highest sequence retransmitted in this recovery (RFC 6675 HighRxt).
+    var highRxt: UInt32 = 0
+    static let maxSackedRanges = 32
 
     // Other timers.
     var ackPending = false

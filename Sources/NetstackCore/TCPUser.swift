@@ -140,7 +140,9 @@ extension NetworkStack {
         guard t.isSynchronized, t.state != .timeWait, !t.finReceived else { return }
         let free = UInt32(t.receiveBuffer.free)
         let threshold = UInt32(min(t.receiveBuffer.capacity / 2, 2 * t.mss))
-        if free >= t.lastAdvertisedWindow &+ threshold || (t.lastAdvertisedWindow < UInt32(t.mss) && free >= UInt32(t.mss)) {
+        let edge = t.rcvNxt &+ free
+        let knownWindow = seqGT(t.lastAdvertisedEdge, t.rcvNxt) ? t.lastAdvertisedEdge &- t.rcvNxt : 0
+        if seqGE(edge, t.lastAdvertisedEdge &+ threshold) || (knownWindow < UInt32(t.mss) && free >= UInt32(t.mss)) {
             sendACKNow(t)
         }
     }

@@ -39,6 +39,7 @@ struct TransferResult {
     var received: [UInt8]
     var simulatedTime: Int64
     var retransmits: Int
+    var timeouts: Int
     var eof: Bool
     var badChecksums = 0
 }
@@ -71,7 +72,8 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         }
         return eof
     }
-    return TransferResult(received: received, simulatedTime: p.now - start, retransmits: p.a.stats.tcpRetransmits, eof: eof,
+    return TransferResult(received: received, simulatedTime: p.now - start, retransmits: p.a.stats.tcpRetransmits,
+                          timeouts: p.a.stats.tcpTimeouts, eof: eof,
                           badChecksums: p.a.stats.badChecksum + p.b.stats.badChecksum)
 }
 
@@ -155,7 +157,7 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         #expect(r.received.count == data.count)
         #expect(r.received == data)
         if loss == 0 && reorder == 0 && duplicate == 0 { #expect(r.retransmits == 0) }
-        print("1 MiB with loss \(loss)% reorder \(reorder)% dup \(duplicate)%: \(Double(r.simulatedTime) / 1e9) s simulated, \(r.retransmits) retransmits, wall \(elapsed)")
+        print("1 MiB with loss \(loss)% reorder \(reorder)% dup \(duplicate)%: \(Double(r.simulatedTime) / 1e9) s simulated, \(r.retransmits) retransmits (\(r.timeouts) timeouts), wall \(elapsed)")
     }
 
     @Test func corruptedSegmentsAreDroppedAndRecovered() throws {
@@ -341,6 +343,33 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
             #expect(got == Array(data.prefix(got.count)))
             if !failed { #expect(got == data) }
         }
+    }
+
+    @Test(arguments: [true, false])
+    func twoHolesInOneWindowRecoverWithoutTimeout(sack: Bool) throws {
+        var cfg = StackConfig()
+        cfg.tcp.sack = sack
+        let p = Pair(config: cfg)
+        let (c, s, _) = try p.establish()
+        let base = p.a.tcpSockets[c]!.sndNxt
+        let mss = UInt32(p.a.tcpSockets[c]!.mss)
+        // Lose the 3rd and 6th data segments of the first flight, once each.
+        var toDrop: Set<UInt32> = [base &+ 2 * mss, base &+ 5 * mss]
+        p.wire.filter = { side, f in
+            guard side == 0, let (_, t, len) = tcpOf(f), len > 0, toDrop.contains(t.sequence) else { return true }
+            toDrop.remove(t.sequence)
+            return false
+        }
+        let data = pattern(20 * Int(mss), seed: 4)
+        try #require(try p.a.send(c, data) == data.count)
+        var got = [UInt8]()
+        p.run(for: 10 * Time.second) { got += (try? p.b.recv(s, max: 1 << 20)) ?? []; return got.count == data.count }
+        #expect(got == data)
+        #expect(toDrop.isEmpty)
+        #expect(p.a.stats.tcpFastRetransmits == 1)
+        // SACK resends the second hole on the next duplicate ACKs; NewReno on the partial ACK. Neither times out.
+        #expect(p.a.stats.tcpTimeouts == 0)
+        #expect(p.a.stats.tcpRetransmits == 2)
     }
 
     @Test func synRetransmitsBackOffFromInitialRTO() throws {
