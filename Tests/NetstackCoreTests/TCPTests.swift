@@ -372,6 +372,59 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         #expect(p.a.stats.tcpRetransmits == 2)
     }
 
+    @Test func lostFinalAckIsRecoveredFromTimeWait() throws {
+        let p = Pair()
+        let (c, s, _) = try p.establish()
+        try p.a.close(c)
+        p.run(for: Time.second) { p.b.tcpState(s) == .closeWait }
+        // Lose A's ACK of B's FIN once: B retransmits the FIN from LAST-ACK; A answers from TIME-WAIT.
+        var dropped = false
+        p.wire.filter = { side, f in
+            guard side == 0, !dropped, let (_, t, len) = tcpOf(f), len == 0, t.flags == [.ack] else { return true }
+            dropped = true
+            return false
+        }
+        try p.b.close(s)
+        p.run(for: 5 * Time.second) { p.b.tcpConnectionCount == 0 }
+        #expect(dropped)
+        #expect(p.b.tcpConnectionCount == 0)
+        #expect(p.b.stats.tcpRetransmits >= 1)
+        #expect(p.a.tcpConnections.values.first?.state == .timeWait)
+    }
+
+    @Test func resetDuringHandshake() throws {
+        let p = Pair()
+        let l = p.b.socket(.stream)
+        try p.b.bind(l, SocketAddress(.any, 80))
+        try p.b.listen(l, backlog: 4)
+        // B's SYN,ACK never arrives; A's side is then reset by a forged RST with the right sequence.
+        try p.a.ping(Pair.addrB, identifier: 1, sequence: 1)  // resolve B first
+        p.run(for: Time.second) { !p.a.echoReplies.isEmpty }
+        p.wire.filter = { side, _ in side != 1 }
+        let c = p.a.socket(.stream)
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(Pair.addrB, 80)) }
+        p.run(for: 100 * Time.millisecond)
+        let embryo = try #require(p.b.tcpConnections.values.first)
+        #expect(embryo.state == .synReceived && p.b.tcpListeners.values.first?.embryonic == 1)
+        // An RST at the embryo's rcvNxt sends it back to LISTEN (the listener forgets it).
+        let key = embryo.key!
+        p.wire.inject(forgeTCP(from: key.remote, srcMAC: Pair.macA, to: key.local, dstMAC: Pair.macB, seq: embryo.rcvNxt,
+                               ack: 0, flags: [.rst]), to: 1)
+        p.run(for: Time.millisecond)
+        #expect(p.b.tcpConnectionCount == 0 && p.b.tcpListeners.values.first?.embryonic == 0)
+        // In SYN-SENT, an RST whose ACK does not cover our SYN is ignored; one that does refuses.
+        let t = p.a.tcpSockets[c]!
+        p.wire.inject(forgeTCP(from: t.remote!, srcMAC: Pair.macB, to: t.local!, dstMAC: Pair.macA, seq: 0,
+                               ack: t.iss &+ 1000, flags: [.rst, .ack]), to: 0)
+        p.run(for: Time.millisecond)
+        #expect(p.a.tcpState(c) == .synSent)
+        p.wire.inject(forgeTCP(from: t.remote!, srcMAC: Pair.macB, to: t.local!, dstMAC: Pair.macA, seq: 0,
+                               ack: t.iss &+ 1, flags: [.rst, .ack]), to: 0)
+        p.run(for: Time.millisecond)
+        #expect(p.a.tcpState(c) == .closed)
+        #expect(p.a.socketError(c) == .ECONNREFUSED)
+    }
+
     @Test func synRetransmitsBackOffFromInitialRTO() throws {
         var cfg = StackConfig()
         cfg.arpReachableTime = 1000 * Time.second  // the neighbour entry must outlive the test
