@@ -107,6 +107,7 @@ public struct StackStats: Sendable {
     public var tcpSegmentsOut = 0
     public var tcpRetransmits = 0
     public var tcpTimeouts = 0
+    public var tcpPAWSDropped = 0
     public var tcpFastRetransmits = 0
     public var tcpResetsSent = 0
     public var tcpChallengeACKs = 0

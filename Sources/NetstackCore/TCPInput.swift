@@ -232,6 +232,13 @@ extension NetworkStack {
             return
         }
 
+        // PAWS (RFC 7323 5.3 R1): a timestamp older than the last one recorded marks an old duplicate.
+        if c.timestampsOn, let tsv = seg.options.timestampValue, seqLT(tsv, c.tsRecent) {
+            stats.tcpPAWSDropped += 1
+            sendACKNow(c)
+            return
+        }
+
         // Sequence number acceptability (RFC 9293 3.10.7.4, first check).
         let acceptable: Bool
         if segLen == 0 {

@@ -425,6 +425,27 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         #expect(p.a.socketError(c) == .ECONNREFUSED)
     }
 
+    @Test func pawsDropsSegmentsWithOldTimestamps() throws {
+        let p = Pair()
+        let (c, _, _) = try p.establish()
+        let t = p.a.tcpSockets[c]!
+        func inject(tsval: UInt32, _ byte: UInt8) {
+            var o = TCPOptions()
+            o.timestampValue = tsval
+            o.timestampEcho = 0
+            p.wire.inject(forgeTCP(from: t.remote!, srcMAC: Pair.macB, to: t.local!, dstMAC: Pair.macA, seq: t.rcvNxt,
+                                   ack: t.sndNxt, flags: [.ack, .psh], payload: [byte], options: o), to: 0)
+            p.run(for: Time.millisecond)
+        }
+        let recent = t.tsRecent
+        inject(tsval: recent &- 1000, 1)  // an old duplicate from a previous wrap of the sequence space
+        #expect(p.a.stats.tcpPAWSDropped == 1)
+        #expect(throws: NetErrno.EAGAIN) { try p.a.recv(c, max: 10) }
+        inject(tsval: recent &+ 5, 2)
+        #expect(try p.a.recv(c, max: 10) == [2])
+        #expect(t.tsRecent == recent &+ 5)
+    }
+
     @Test func synRetransmitsBackOffFromInitialRTO() throws {
         var cfg = StackConfig()
         cfg.arpReachableTime = 1000 * Time.second  // the neighbour entry must outlive the test
