@@ -182,8 +182,8 @@ public struct IPv6Header: Equatable, Sendable {
     }
 
     /// Walks hop-by-hop, routing and destination-options headers in `b[range]` (the payload) and
-    /// returns the upper-layer protocol and where its header starts. Fragments are refused as
-    /// unsupported (IPv6 reassembly is not implemented yet).
+    /// returns the upper-layer protocol and where its header starts. A fragment header stops the walk
+    /// and is returned as the protocol (the caller reassembles).
     public static func upperLayer(_ b: [UInt8], _ range: Range<Int>, first: UInt8) throws(ParseError) -> (UInt8, Int) {
         var next = first
         var o = range.lowerBound
@@ -195,8 +195,6 @@ public struct IPv6Header: Equatable, Sendable {
                 guard range.upperBound - o >= len else { throw .truncated }
                 next = b[o]
                 o += len
-            case IPv6NextHeader.fragment:
-                throw .unsupported
             default:
                 return (next, o)
             }

@@ -325,11 +325,7 @@ public final class NetworkStack {
         if !ifc.isLoopback && (h.source.isLoopback || h.destination.isLoopback) { return }
         let payload = (o + h.headerLength)..<(o + h.totalLength)
         if h.isFragment {
-            guard let (first, whole) = reassembler.add(h, b, payload: payload, now: now) else { return }
-            var full = first
-            full.moreFragments = false
-            full.fragmentOffset = 0
-            full.totalLength = first.headerLength + whole.count
+            guard let (full, whole) = reassembler.add(h, b, payload: payload, now: now) else { return }
             deliver(full, whole, 0..<whole.count, on: ifc)
         } else {
             deliver(h, b, payload, on: ifc)

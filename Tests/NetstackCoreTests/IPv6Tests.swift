@@ -44,7 +44,8 @@ import Testing
         ext[0] = IPv6NextHeader.icmpv6
         let (proto, start) = try IPv6Header.upperLayer(ext, 0..<ext.count, first: IPv6NextHeader.hopByHop)
         #expect(proto == IPv6NextHeader.icmpv6 && start == 8)
-        #expect(throws: ParseError.unsupported) { try IPv6Header.upperLayer(ext, 0..<ext.count, first: IPv6NextHeader.fragment) }
+        let frag = try IPv6Header.upperLayer(ext, 0..<ext.count, first: IPv6NextHeader.fragment)
+        #expect(frag.0 == IPv6NextHeader.fragment && frag.1 == 0)
         let loop = [UInt8](repeating: 0, count: 80)  // nine hop-by-hop headers pointing at each other
         #expect(throws: ParseError.badHeaderLength) { try IPv6Header.upperLayer(loop, 0..<80, first: 0) }
         var long = ext
@@ -75,6 +76,35 @@ import Testing
         p.a.poll()
         #expect(p.a.echoReplies6.count == 3)
         #expect(throws: NetErrno.ENETUNREACH) { try p.a.ping6(IPv6Address("2001:db9::1")!, identifier: 1, sequence: 1) }
+    }
+
+    @Test func fragmentedPing6AndUDP6() throws {
+        let p = Pair()
+        try p.a.addIPv6Address(IPv6Address("2001:db8::a")!, prefixLength: 64, interface: 1)
+        try p.b.addIPv6Address(IPv6Address("2001:db8::b")!, prefixLength: 64, interface: 1)
+        p.wire.keepLog = true
+        let big = pattern(4000, seed: 1)
+        try p.a.ping6(IPv6Address("2001:db8::b")!, identifier: 5, sequence: 1, payload: big)
+        #expect(p.run(for: Time.second) { !p.a.echoReplies6.isEmpty })
+        #expect(p.a.echoReplies6.first?.payload == big)
+        // Three fragments each way, every frame within the MTU.
+        let fragments = p.wire.log.filter { e in
+            guard let h = try? IPv6Header.parse(e.frame, at: 14) else { return false }
+            return h.nextHeader == IPv6NextHeader.fragment
+        }
+        #expect(fragments.count == 6)
+        #expect(p.wire.log.allSatisfy { $0.frame.count <= 1514 })
+        // UDP over IPv6, 20 000 bytes, with a duplicated and reordered link.
+        p.wire.duplicatePercent = 30
+        p.wire.reorderPercent = 30
+        let server = p.b.socket(.datagram, family: .inet6)
+        try p.b.bind(server, SocketAddress(IPv6Address.unspecified, 9))
+        let client = p.a.socket(.datagram, family: .inet6)
+        let payload = pattern(20_000, seed: 2)
+        try p.a.sendTo(client, payload, to: SocketAddress(IPv6Address("2001:db8::b")!, 9))
+        var got: [UInt8]?
+        p.run(for: Time.second) { got = try? p.b.recv(server, max: 65536); return got != nil }
+        #expect(got == payload)
     }
 
     @Test func unresolvableNeighbourGivesUp() throws {
