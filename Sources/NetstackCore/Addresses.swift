@@ -99,10 +99,19 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Same family, and one is the wildcard or both are equal (the bind conflict rule).
-    func overlaps(_ o: IPAddress) -> Bool {
-        guard isV6 == o.isV6 else { return false }
-        return isUnspecified || o.isUnspecified || self == o
+    /// Whether a socket bound to this address receives packets for `dst`. `dual`: this is the IPv6
+    /// wildcard of a socket that also takes IPv4 (IPV6_V6ONLY off).
+    func accepts(_ dst: IPAddress, dual: Bool) -> Bool {
+        if self == dst { return true }
+        guard isUnspecified else { return false }
+        return isV6 == dst.isV6 || (dual && isV6)
+    }
+
+    /// The bind conflict rule: same family and a wildcard or equal address, or a dual-stack wildcard
+    /// against any address of either family.
+    func conflicts(dual: Bool, with o: IPAddress, otherDual: Bool) -> Bool {
+        if isV6 == o.isV6 { return isUnspecified || o.isUnspecified || self == o }
+        return (dual && isV6 && isUnspecified) || (otherDual && o.isV6 && o.isUnspecified)
     }
 
     public var description: String {

@@ -46,6 +46,15 @@ public struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
     public static let loopback = IPv6Address(high: 0, low: 1)
     public static let allNodes = IPv6Address(high: 0xff02_0000_0000_0000, low: 1)
 
+    /// ::ffff:a.b.c.d, how a dual-stack IPv6 socket sees an IPv4 address (RFC 4291 2.5.5.2).
+    public init(v4Mapped a: IPv4Address) {
+        self.init(high: 0, low: 0xffff_0000_0000 | UInt64(a.raw))
+    }
+
+    public var v4Mapped: IPv4Address? {
+        high == 0 && low >> 32 == 0xffff ? IPv4Address(raw: UInt32(truncatingIfNeeded: low)) : nil
+    }
+
     public var isUnspecified: Bool { high == 0 && low == 0 }
     public var isLoopback: Bool { high == 0 && low == 1 }
     public var isMulticast: Bool { high >> 56 == 0xff }

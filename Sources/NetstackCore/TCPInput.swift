@@ -34,11 +34,19 @@ extension NetworkStack {
             touch(c)
             return
         }
-        if let l = tcpListeners[local] ?? tcpListeners[SocketAddress.any(v6: local.ip.isV6, port: local.port)], l.state == .listen {
+        if let l = tcpListener(for: local), l.state == .listen {
             listenInput(l, seg, data, local: local, remote: remote)
             return
         }
         sendStatelessReset(local: local, remote: remote, seg, payloadLength: data.count)
+    }
+
+    /// The listener for a local address: exact, then the family's wildcard, then a dual-stack [::].
+    func tcpListener(for local: SocketAddress) -> TCPSocket? {
+        if let l = tcpListeners[local] { return l }
+        if let l = tcpListeners[SocketAddress.any(v6: local.ip.isV6, port: local.port)] { return l }
+        if !local.ip.isV6, let l = tcpListeners[SocketAddress.any(v6: true, port: local.port)], l.dual { return l }
+        return nil
     }
 
     /// A reset answering `seg`, which arrived on connection `c`.
@@ -100,6 +108,7 @@ extension NetworkStack {
         }
         guard !remote.ip.isMulticastOrBroadcast, !remote.ip.isUnspecified, let rt = route(to: remote.ip) else { return }
         let c = TCPSocket(id: nil, stack: self, v6: l.v6)
+        c.v6Only = l.v6Only
         c.local = local
         c.remote = remote
         c.listener = l

@@ -124,8 +124,12 @@ final class TCPSocket {
     var keepaliveSent = 0
     var closeDeadline: Int64?   // TIME-WAIT and orphaned FIN-WAIT-2
 
-    /// AF_INET6 socket (IPv6 only).
+    /// AF_INET6 socket.
     let v6: Bool
+    /// IPV6_V6ONLY; off (the Linux default) lets an AF_INET6 socket bound to :: take IPv4 too.
+    var v6Only = false
+    /// Bound to the IPv6 wildcard and taking IPv4 as well.
+    var dual: Bool { v6 && !v6Only && (local?.ip.isUnspecified ?? true) }
 
     init(id: SocketID?, stack: NetworkStack, v6: Bool) {
         self.id = id

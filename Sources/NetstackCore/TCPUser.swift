@@ -5,14 +5,15 @@ public enum SocketOption: Sendable {
     case noDelay(Bool)     // TCP_NODELAY
     case keepAlive(Bool)   // SO_KEEPALIVE
     case reuseAddress(Bool) // SO_REUSEADDR: bind despite connections (not listeners) on the port
+    case v6Only(Bool)       // IPV6_V6ONLY, before bind; off by default as on Linux
 }
 
 extension NetworkStack {
-    func tcpPortInUse(_ port: UInt16, address: IPAddress, reuse: Bool = false) -> Bool {
+    func tcpPortInUse(_ port: UInt16, address: IPAddress, dual: Bool, reuse: Bool = false) -> Bool {
         func clash(_ t: TCPSocket) -> Bool {
             guard let l = t.local, l.port == port else { return false }
             if reuse && t.state != .listen { return false }
-            return address.overlaps(l.ip)
+            return address.conflicts(dual: dual, with: l.ip, otherDual: t.dual)
         }
         for t in tcpSockets.values where clash(t) { return true }
         for t in tcpConnections.values where clash(t) { return true }
@@ -20,14 +21,14 @@ extension NetworkStack {
     }
 
     func tcpBind(_ t: TCPSocket, _ addr: SocketAddress) throws(NetErrno) {
-        guard addr.ip.isV6 == t.v6 else { throw .EINVAL }
         guard t.local == nil, t.state == .closed else { throw .EINVAL }
+        let dual = t.v6 && !t.v6Only && addr.ip.isUnspecified && addr.ip.isV6
         guard addr.ip.isUnspecified || isLocal(addr.ip) else { throw .EADDRNOTAVAIL }
         var port = addr.port
         if port == 0 {
-            guard let p = ephemeralPort(inUse: { tcpPortInUse($0, address: addr.ip) }) else { throw .EADDRINUSE }
+            guard let p = ephemeralPort(inUse: { tcpPortInUse($0, address: addr.ip, dual: dual) }) else { throw .EADDRINUSE }
             port = p
-        } else if tcpPortInUse(port, address: addr.ip, reuse: t.reuseAddress) {
+        } else if tcpPortInUse(port, address: addr.ip, dual: dual, reuse: t.reuseAddress) {
             throw .EADDRINUSE
         }
         t.local = SocketAddress(ip: addr.ip, port: port)
@@ -67,10 +68,9 @@ extension NetworkStack {
             if t.wasConnected { throw .EISCONN }
         default: throw .EISCONN
         }
-        guard addr.ip.isV6 == t.v6 else { throw .EAFNOSUPPORT }
         guard addr.port != 0 else { throw .ECONNREFUSED }
         // Connecting to the wildcard address means this host, as Linux does for 0.0.0.0 and ::.
-        let dst: IPAddress = addr.ip.isUnspecified ? (t.v6 ? .v6(.loopback) : .v4(.loopback)) : addr.ip
+        let dst: IPAddress = addr.ip.isUnspecified ? (addr.ip.isV6 ? .v6(.loopback) : .v4(.loopback)) : addr.ip
         guard !dst.isMulticastOrBroadcast else { throw .ENETUNREACH }
         guard let rt = route(to: dst) else { throw .ENETUNREACH }
         let remote = SocketAddress(ip: dst, port: addr.port)
@@ -80,6 +80,7 @@ extension NetworkStack {
                 self.tcpConnections[ConnectionKey(local: SocketAddress(ip: src, port: p), remote: remote)] != nil
                     || self.tcpListeners[SocketAddress(ip: src, port: p)] != nil
                     || self.tcpListeners[SocketAddress.any(v6: src.isV6, port: p)] != nil
+                    || self.tcpListeners[SocketAddress.any(v6: true, port: p)] != nil
                     || self.tcpSockets.values.contains { $0.local?.port == p }
             }) else { throw .EADDRNOTAVAIL }
             t.local = SocketAddress(ip: src, port: p)
@@ -203,8 +204,23 @@ extension NetworkStack {
     }
 
     public func setOption(_ s: SocketID, _ opt: SocketOption) throws(NetErrno) {
+        if case .v6Only(let on) = opt {
+            if let u = udpSockets[s] {
+                guard u.v6 else { throw .ENOPROTOOPT }
+                guard u.local == nil else { throw .EINVAL }
+                u.v6Only = on
+                return
+            }
+            guard let t = tcpSockets[s] else { throw .EBADF }
+            guard t.v6 else { throw .ENOPROTOOPT }
+            guard t.local == nil else { throw .EINVAL }
+            t.v6Only = on
+            return
+        }
         guard let t = tcpSockets[s] else { throw udpSockets[s] != nil ? .ENOPROTOOPT : .EBADF }
         switch opt {
+        case .v6Only:
+            break
         case .noDelay(let on):
             t.noDelay = on
             if on { tcpOutput(t) }

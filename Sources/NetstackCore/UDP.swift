@@ -14,8 +14,11 @@ final class UDPSocket {
 
     static let perDatagramOverhead = 256
 
-    /// AF_INET6 socket (IPv6 only).
+    /// AF_INET6 socket.
     let v6: Bool
+    /// IPV6_V6ONLY; off (the Linux default) lets an AF_INET6 socket bound to :: take IPv4 too.
+    var v6Only = false
+    var dual: Bool { v6 && !v6Only && (local?.ip.isUnspecified ?? true) }
 
     init(id: SocketID, v6: Bool) {
         self.id = id
@@ -35,29 +38,28 @@ final class UDPSocket {
 }
 
 extension NetworkStack {
-    func udpPortInUse(_ p: UInt16, address: IPAddress) -> Bool {
+    func udpPortInUse(_ p: UInt16, address: IPAddress, dual: Bool) -> Bool {
         udpSockets.values.contains { s in
             guard let l = s.local, l.port == p else { return false }
-            return address.overlaps(l.ip)
+            return address.conflicts(dual: dual, with: l.ip, otherDual: s.dual)
         }
     }
 
     func udpBind(_ u: UDPSocket, _ addr: SocketAddress) throws(NetErrno) {
-        guard addr.ip.isV6 == u.v6 else { throw .EINVAL }
         guard u.local == nil else { throw .EINVAL }
+        let dual = u.v6 && !u.v6Only && addr.ip.isUnspecified && addr.ip.isV6
         guard addr.ip.isUnspecified || isLocal(addr.ip) || addr.ip == .v4(.broadcast) else { throw .EADDRNOTAVAIL }
         var port = addr.port
         if port == 0 {
-            guard let p = ephemeralPort(inUse: { udpPortInUse($0, address: addr.ip) }) else { throw .EADDRINUSE }
+            guard let p = ephemeralPort(inUse: { udpPortInUse($0, address: addr.ip, dual: dual) }) else { throw .EADDRINUSE }
             port = p
-        } else if udpPortInUse(port, address: addr.ip) {
+        } else if udpPortInUse(port, address: addr.ip, dual: dual) {
             throw .EADDRINUSE
         }
         u.local = SocketAddress(ip: addr.ip, port: port)
     }
 
     func udpConnect(_ u: UDPSocket, _ addr: SocketAddress) throws(NetErrno) {
-        guard addr.ip.isV6 == u.v6 else { throw .EAFNOSUPPORT }
         guard addr.port != 0 else { throw .EINVAL }
         guard let r = route(to: addr.ip) else { throw .ENETUNREACH }
         if u.local == nil { try udpBind(u, SocketAddress.any(v6: u.v6)) }
@@ -70,15 +72,15 @@ extension NetworkStack {
         if let e = u.pendingError { u.pendingError = nil; throw e }
         guard !u.writeShut else { throw .EPIPE }
         guard let dst = dest ?? u.remote else { throw .EDESTADDRREQ }
-        guard dst.ip.isV6 == u.v6 else { throw .EAFNOSUPPORT }
         guard dst.port != 0 else { throw .EINVAL }
         guard data.count <= 65535 - 28 else { throw .EMSGSIZE }
         guard let r = route(to: dst.ip) else { throw .ENETUNREACH }
         if u.local == nil { try udpBind(u, SocketAddress.any(v6: u.v6)) }
         let src = u.local!.ip.isUnspecified ? r.source : u.local!.ip
         guard let pseudo = PseudoHeader(source: src, destination: dst.ip) else { throw .EAFNOSUPPORT }
-        var p = makePacket(transportLength: UDPHeader.length + data.count, v6: u.v6)
-        let o = NetworkStack.transportOffset(v6: u.v6)
+        let v6 = dst.ip.isV6
+        var p = makePacket(transportLength: UDPHeader.length + data.count, v6: v6)
+        let o = NetworkStack.transportOffset(v6: v6)
         p.replaceSubrange((o + 8)..<p.count, with: data)
         UDPHeader(sourcePort: u.local!.port, destinationPort: dst.port, length: 8 + data.count)
             .write(into: &p, at: o, pseudo: pseudo)
@@ -109,7 +111,7 @@ extension NetworkStack {
         var bestScore = -1
         for s in udpSockets.values {
             guard let l = s.local, l.port == local.port else { continue }
-            guard l.ip.isV6 == local.ip.isV6, l.ip.isUnspecified || l.ip == local.ip else { continue }
+            guard l.ip.accepts(local.ip, dual: s.dual) else { continue }
             var score = l.ip.isUnspecified ? 0 : 1
             if let r = s.remote {
                 guard r == remote else { continue }

@@ -207,6 +207,7 @@ import Testing
     @Test func udpOverIPv6EchoAndPortUnreachable() throws {
         let p = try pair()
         let server = p.b.socket(.datagram, family: .inet6)
+        try p.b.setOption(server, .v6Only(true))
         try p.b.bind(server, SocketAddress(IPv6Address.unspecified, 7))
         // An IPv4 socket on the same port coexists (the IPv6 one is IPv6-only).
         let server4 = p.b.socket(.datagram)
@@ -237,5 +238,81 @@ import Testing
         let u4 = p.a.socket(.datagram)
         #expect(throws: NetErrno.EAFNOSUPPORT) { try p.a.sendTo(u4, [1], to: SocketAddress(IPv6TransportTests.b6, 1)) }
         #expect(throws: NetErrno.EADDRNOTAVAIL) { try p.a.bind(s6, SocketAddress(IPv6TransportTests.b6, 1)) }
+    }
+}
+
+@Suite struct DualStackTests {
+    @Test func dualStackListenerAcceptsIPv4WithMappedAddresses() throws {
+        let p = Pair()
+        let l = p.b.socket(.stream, family: .inet6)
+        try p.b.bind(l, SocketAddress(IPv6Address.unspecified, 80))
+        try p.b.listen(l, backlog: 4)
+        // A plain IPv4 socket cannot take the port any more (the [::] listener spans both families).
+        let l4 = p.b.socket(.stream)
+        #expect(throws: NetErrno.EADDRINUSE) { try p.b.bind(l4, SocketAddress(IPv4Address.any, 80)) }
+        let c = p.a.socket(.stream)
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(Pair.addrB, 80)) }
+        var accepted: (SocketID, SocketAddress)?
+        p.run(for: Time.second) { accepted = accepted ?? (try? p.b.accept(l)); return accepted != nil }
+        let (s, peer) = try #require(accepted)
+        let clientPort = try p.a.localAddress(c).port
+        #expect(peer == SocketAddress(IPv6Address(v4Mapped: Pair.addrA), clientPort))
+        #expect(try p.b.localAddress(s) == SocketAddress(IPv6Address(v4Mapped: Pair.addrB), 80))
+        try p.b.send(s, [9, 8, 7])
+        var got = [UInt8]()
+        p.run(for: Time.second) { got += (try? p.a.recv(c, max: 10)) ?? []; return got.count == 3 }
+        #expect(got == [9, 8, 7])
+    }
+
+    @Test func ipv6SocketConnectsToMappedIPv4() throws {
+        let p = Pair()
+        p.wire.keepLog = true
+        let l = p.b.socket(.stream)
+        try p.b.bind(l, SocketAddress(IPv4Address.any, 81))
+        try p.b.listen(l, backlog: 1)
+        let c = p.a.socket(.stream, family: .inet6)
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(IPv6Address(v4Mapped: Pair.addrB), 81)) }
+        p.run(for: Time.second) { p.a.tcpState(c) == .established }
+        #expect(p.a.tcpState(c) == .established)
+        #expect(try p.a.peerAddress(c) == SocketAddress(IPv6Address(v4Mapped: Pair.addrB), 81))
+        // On the wire it is plain IPv4.
+        #expect(p.wire.log.contains { tcpOf($0.frame) != nil })
+        #expect(!p.wire.log.contains { (try? IPv6Header.parse($0.frame, at: 14)) != nil })
+        // With IPV6_V6ONLY the mapped address is refused.
+        let c6 = p.a.socket(.stream, family: .inet6)
+        try p.a.setOption(c6, .v6Only(true))
+        #expect(throws: NetErrno.EAFNOSUPPORT) { try p.a.connect(c6, SocketAddress(IPv6Address(v4Mapped: Pair.addrB), 81)) }
+    }
+
+    @Test func v6OnlyListenerRefusesIPv4() throws {
+        let p = Pair()
+        let l = p.b.socket(.stream, family: .inet6)
+        try p.b.setOption(l, .v6Only(true))
+        try p.b.bind(l, SocketAddress(IPv6Address.unspecified, 80))
+        try p.b.listen(l, backlog: 4)
+        #expect(throws: NetErrno.EINVAL) { try p.b.setOption(l, .v6Only(false)) }  // only before bind
+        let l4 = p.b.socket(.stream)
+        try p.b.bind(l4, SocketAddress(IPv4Address.any, 81))  // a different port: unrelated
+        let c = p.a.socket(.stream)
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(Pair.addrB, 80)) }
+        p.run(for: Time.second) { p.a.readiness(c).contains(.error) }
+        #expect(p.a.socketError(c) == .ECONNREFUSED)
+    }
+
+    @Test func dualStackUDP() throws {
+        let p = Pair()
+        let server = p.b.socket(.datagram, family: .inet6)
+        try p.b.bind(server, SocketAddress(IPv6Address.unspecified, 53))
+        let client = p.a.socket(.datagram)
+        try p.a.sendTo(client, [1, 2], to: SocketAddress(Pair.addrB, 53))
+        var req: ([UInt8], SocketAddress)?
+        p.run(for: Time.second) { req = try? p.b.recvFrom(server, max: 100); return req != nil }
+        let (data, from) = try #require(req)
+        #expect(data == [1, 2])
+        #expect(from == SocketAddress(IPv6Address(v4Mapped: Pair.addrA), try p.a.localAddress(client).port))
+        try p.b.sendTo(server, [3], to: from)
+        var reply: [UInt8]?
+        p.run(for: Time.second) { reply = try? p.a.recv(client, max: 10); return reply != nil }
+        #expect(reply == [3])
     }
 }
