@@ -289,8 +289,11 @@ extension NetworkStack {
         }
 
         // ACK processing.
-        if seqGT(ack, c.sndMax) {
-            sendACKNow(c)  // acknowledges something never sent
+        // RFC 5961 5.2: acceptable ACKs lie in [sndUna - maxSndWnd, sndMax]; others (never sent, or
+        // far too old: a blind injection) get an ACK and are dropped.
+        if seqGT(ack, c.sndMax) || seqLT(ack, c.sndUna &- max(c.maxSndWnd, UInt32(c.mss))) {
+            stats.tcpChallengeACKs += 1
+            sendACKNow(c)
             return
         }
         let newWindow = UInt32(seg.window) << UInt32(c.sndScale)

@@ -578,6 +578,13 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         forgeToA(p, c, seq: rcvNxt &+ 1, flags: [.syn])
         p.run(for: Time.millisecond)
         #expect(p.a.stats.tcpChallengeACKs == 2 && p.a.tcpState(c) == .established)
+        // Data with an ACK far below sndUna (a blind injection, RFC 5961 5) is not accepted.
+        let t = p.a.tcpSockets[c]!
+        p.wire.inject(forgeTCP(from: t.remote!, srcMAC: Pair.macB, to: t.local!, dstMAC: Pair.macA, seq: rcvNxt,
+                               ack: t.sndUna &- 0x4000_0000, flags: [.ack], payload: [0x66]), to: 0)
+        p.run(for: Time.millisecond)
+        #expect(p.a.stats.tcpChallengeACKs == 3)
+        #expect(throws: NetErrno.EAGAIN) { try p.a.recv(c, max: 10) }
         // The connection still works.
         try p.a.send(c, [7])
         var got: [UInt8] = []
