@@ -101,19 +101,20 @@ extension NetworkStack {
     }
 
     /// recv(2): up to `max` bytes; an empty result on TCP means end of stream. EAGAIN when nothing waits.
-    public func recv(_ s: SocketID, max: Int) throws(NetErrno) -> [UInt8] {
-        if let u = udpSockets[s] { return try udpReceive(u, max: max).0 }
-        if let t = tcpSockets[s] { return try tcpReceive(t, max: max) }
+    /// `peek` is MSG_PEEK: the data stays queued.
+    public func recv(_ s: SocketID, max: Int, peek: Bool = false) throws(NetErrno) -> [UInt8] {
+        if let u = udpSockets[s] { return try udpReceive(u, max: max, peek: peek).0 }
+        if let t = tcpSockets[s] { return try tcpReceive(t, max: max, peek: peek) }
         throw .EBADF
     }
 
-    public func recvFrom(_ s: SocketID, max: Int) throws(NetErrno) -> ([UInt8], SocketAddress) {
+    public func recvFrom(_ s: SocketID, max: Int, peek: Bool = false) throws(NetErrno) -> ([UInt8], SocketAddress) {
         if let u = udpSockets[s] {
-            let (d, from) = try udpReceive(u, max: max)
+            let (d, from) = try udpReceive(u, max: max, peek: peek)
             return (d, userAddress(from, v6: u.v6))
         }
         if let t = tcpSockets[s] {
-            let d = try tcpReceive(t, max: max)
+            let d = try tcpReceive(t, max: max, peek: peek)
             return (d, userAddress(t.remote ?? SocketAddress.any(v6: t.v6), v6: t.v6))
         }
         throw .EBADF
@@ -135,6 +136,26 @@ extension NetworkStack {
         if udpSockets.removeValue(forKey: s) != nil { return }
         guard let t = tcpSockets.removeValue(forKey: s) else { throw .EBADF }
         tcpClose(t)
+    }
+
+    /// FIONREAD/SIOCINQ: bytes readable now (for UDP, the size of the next datagram).
+    public func bytesReadable(_ s: SocketID) throws(NetErrno) -> Int {
+        if let u = udpSockets[s] { return u.hasData ? u.queue[u.queueHead].1.count : 0 }
+        if let t = tcpSockets[s] {
+            guard t.state != .listen else { throw .EINVAL }
+            return t.receiveBuffer.count
+        }
+        throw .EBADF
+    }
+
+    /// SIOCOUTQ: bytes in the send buffer not yet acknowledged (zero for UDP, which does not queue).
+    public func bytesUnacknowledged(_ s: SocketID) throws(NetErrno) -> Int {
+        if udpSockets[s] != nil { return 0 }
+        if let t = tcpSockets[s] {
+            guard t.state != .listen else { throw .EINVAL }
+            return t.sendBuffer.count
+        }
+        throw .EBADF
     }
 
     public func readiness(_ s: SocketID) -> Readiness {

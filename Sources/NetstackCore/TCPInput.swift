@@ -66,7 +66,7 @@ extension NetworkStack {
         c.tsOffset = rng.next32()
         c.advertisedMSS = min(rt.mtu - rt.ipHeaderLength - TCPHeader.minLength, 65495)
         var shift: UInt8 = 0
-        while shift < 14 && (cfg.receiveBufferSize >> Int(shift)) > 65535 { shift += 1 }
+        while shift < 14 && (c.receiveBuffer.capacity >> Int(shift)) > 65535 { shift += 1 }
         c.rcvScale = cfg.windowScaling ? shift : 0
         c.wantScale = cfg.windowScaling
         c.rto = cfg.initialRTO
@@ -109,6 +109,8 @@ extension NetworkStack {
         guard !remote.ip.isMulticastOrBroadcast, !remote.ip.isUnspecified, let rt = route(to: remote.ip) else { return }
         let c = TCPSocket(id: nil, stack: self, v6: l.v6)
         c.v6Only = l.v6Only
+        c.sendBuffer = ByteRing(capacity: l.sendBuffer.capacity)        // SO_SNDBUF/SO_RCVBUF are inherited
+        c.receiveBuffer = ByteRing(capacity: l.receiveBuffer.capacity)
         c.local = local
         c.remote = remote
         c.listener = l

@@ -6,6 +6,8 @@ public enum SocketOption: Sendable {
     case keepAlive(Bool)   // SO_KEEPALIVE
     case reuseAddress(Bool) // SO_REUSEADDR: bind despite connections (not listeners) on the port
     case v6Only(Bool)       // IPV6_V6ONLY, before bind; off by default as on Linux
+    case sendBuffer(Int)    // SO_SNDBUF (bytes of buffer; clamped to 4 KiB...16 MiB), before connect/listen
+    case receiveBuffer(Int) // SO_RCVBUF (likewise; it also decides the window scale)
 }
 
 extension NetworkStack {
@@ -118,8 +120,13 @@ extension NetworkStack {
         return n
     }
 
-    func tcpReceive(_ t: TCPSocket, max: Int) throws(NetErrno) -> [UInt8] {
+    func tcpReceive(_ t: TCPSocket, max: Int, peek: Bool = false) throws(NetErrno) -> [UInt8] {
         if t.receiveBuffer.count > 0 && max > 0 {
+            if peek {
+                var d = [UInt8]()
+                t.receiveBuffer.copy(offset: 0, count: min(max, t.receiveBuffer.count), into: &d)
+                return d
+            }
             let d = t.receiveBuffer.read(max: max)
             maybeWindowUpdate(t)
             return d
@@ -217,10 +224,20 @@ extension NetworkStack {
             t.v6Only = on
             return
         }
+        if case .receiveBuffer(let n) = opt, let u = udpSockets[s] {
+            u.receiveLimit = max(4096, min(n, 16 << 20))
+            return
+        }
         guard let t = tcpSockets[s] else { throw udpSockets[s] != nil ? .ENOPROTOOPT : .EBADF }
         switch opt {
         case .v6Only:
             break
+        case .sendBuffer(let n):
+            guard t.state == .closed, t.sendBuffer.isEmpty else { throw .EINVAL }
+            t.sendBuffer = ByteRing(capacity: max(4096, min(n, 16 << 20)))
+        case .receiveBuffer(let n):
+            guard t.state == .closed, t.receiveBuffer.isEmpty else { throw .EINVAL }
+            t.receiveBuffer = ByteRing(capacity: max(4096, min(n, 16 << 20)))
         case .noDelay(let on):
             t.noDelay = on
             if on { tcpOutput(t) }

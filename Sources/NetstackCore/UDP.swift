@@ -9,6 +9,8 @@ final class UDPSocket {
     var queueHead = 0
     var queuedBytes = 0
     var pendingError: NetErrno?
+    /// SO_RCVBUF; nil uses the stack's default.
+    var receiveLimit: Int?
     var readShut = false
     var writeShut = false
 
@@ -88,13 +90,14 @@ extension NetworkStack {
         return data.count
     }
 
-    func udpReceive(_ u: UDPSocket, max: Int) throws(NetErrno) -> ([UInt8], SocketAddress) {
+    func udpReceive(_ u: UDPSocket, max: Int, peek: Bool = false) throws(NetErrno) -> ([UInt8], SocketAddress) {
         if let e = u.pendingError { u.pendingError = nil; throw e }
         guard u.hasData else {
             if u.readShut { return ([], SocketAddress.any(v6: u.v6)) }
             throw .EAGAIN
         }
         let (from, d) = u.queue[u.queueHead]
+        if peek { return (d.count > max ? Array(d.prefix(max)) : d, from) }
         u.queueHead += 1
         u.queuedBytes -= d.count + UDPSocket.perDatagramOverhead
         if u.queueHead == u.queue.count || u.queueHead > 64 {
@@ -161,7 +164,7 @@ extension NetworkStack {
         let d = Array(b[(payload.lowerBound + 8)..<(payload.lowerBound + u.length)])
         // Each datagram is charged an overhead too, so empty datagrams cannot queue without bound.
         let charge = d.count + UDPSocket.perDatagramOverhead
-        guard !s.readShut, s.queuedBytes + charge <= config.udpReceiveBufferBytes else { return }
+        guard !s.readShut, s.queuedBytes + charge <= (s.receiveLimit ?? config.udpReceiveBufferBytes) else { return }
         s.queue.append((remote, d))
         changed.insert(s.id)
         s.queuedBytes += charge

@@ -446,6 +446,32 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         #expect(t.tsRecent == recent &+ 5)
     }
 
+    @Test func bufferOptionsPeekAndQueueSizes() throws {
+        let p = Pair()
+        let l = p.b.socket(.stream)
+        try p.b.setOption(l, .receiveBuffer(8192))  // inherited by accepted connections
+        try p.b.bind(l, SocketAddress(.any, 80))
+        try p.b.listen(l, backlog: 1)
+        let c = p.a.socket(.stream)
+        try p.a.setOption(c, .sendBuffer(4096))
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(Pair.addrB, 80)) }
+        #expect(throws: NetErrno.EINVAL) { try p.a.setOption(c, .sendBuffer(1 << 20)) }  // too late
+        var s: SocketID?
+        p.run(for: Time.second) { s = s ?? (try? p.b.accept(l).0); return s != nil && p.a.tcpState(c) == .established }
+        let server = try #require(s)
+        #expect(p.b.tcpSockets[server]!.rcvScale == 0)  // 8 KiB needs no window scaling
+        #expect(try p.a.send(c, [UInt8](repeating: 1, count: 10_000)) == 4096)
+        #expect(try p.a.bytesUnacknowledged(c) == 4096)
+        p.run(for: Time.second)
+        #expect(try p.a.bytesUnacknowledged(c) == 0)
+        #expect(try p.b.bytesReadable(server) == 4096)
+        #expect(try p.b.recv(server, max: 3, peek: true) == [1, 1, 1])
+        #expect(try p.b.bytesReadable(server) == 4096)
+        #expect(try p.b.recv(server, max: 5000).count == 4096)
+        #expect(try p.b.bytesReadable(server) == 0)
+        #expect(throws: NetErrno.EINVAL) { try p.b.bytesReadable(l) }
+    }
+
     @Test func synRetransmitsBackOffFromInitialRTO() throws {
         var cfg = StackConfig()
         cfg.arpReachableTime = 1000 * Time.second  // the neighbour entry must outlive the test
