@@ -102,13 +102,15 @@ extension NetworkStack {
 
     /// recv(2): up to `max` bytes; an empty result on TCP means end of stream. EAGAIN when nothing waits.
     /// `peek` is MSG_PEEK: the data stays queued.
-    public func recv(_ s: SocketID, max: Int, peek: Bool = false) throws(NetErrno) -> [UInt8] {
+    public func recv(_ s: SocketID, max requested: Int, peek: Bool = false) throws(NetErrno) -> [UInt8] {
+        let max = Swift.max(0, requested)
         if let u = udpSockets[s] { return try udpReceive(u, max: max, peek: peek).0 }
         if let t = tcpSockets[s] { return try tcpReceive(t, max: max, peek: peek) }
         throw .EBADF
     }
 
-    public func recvFrom(_ s: SocketID, max: Int, peek: Bool = false) throws(NetErrno) -> ([UInt8], SocketAddress) {
+    public func recvFrom(_ s: SocketID, max requested: Int, peek: Bool = false) throws(NetErrno) -> ([UInt8], SocketAddress) {
+        let max = Swift.max(0, requested)
         if let u = udpSockets[s] {
             let (d, from) = try udpReceive(u, max: max, peek: peek)
             return (d, userAddress(from, v6: u.v6))

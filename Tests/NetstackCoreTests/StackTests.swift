@@ -94,6 +94,9 @@ import Testing
         #expect(throws: NetErrno.EADDRNOTAVAIL) { try p.a.bind(s2, SocketAddress(IPv4Address(1, 2, 3, 4), 53)) }
         #expect(throws: NetErrno.EDESTADDRREQ) { try p.a.send(s1, [1]) }
         #expect(throws: NetErrno.EBADF) { try p.a.send(SocketID(raw: 999), [1]) }
+        #expect(throws: NetErrno.EAGAIN) { try p.a.recv(s1, max: -5) }
+        #expect(IPv4Address("10.0.0.1") == IPv4Address(10, 0, 0, 1))
+        for bad in ["+1.2.3.4", "1.2.3", "1.2.3.256", "1..2.3", " 1.2.3.4"] { #expect(IPv4Address(bad) == nil, "\(bad)") }
         try p.a.close(s1)
         try p.a.bind(s2, SocketAddress(.any, 53))
     }
