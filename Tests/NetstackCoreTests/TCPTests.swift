@@ -472,6 +472,42 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         #expect(throws: NetErrno.EINVAL) { try p.b.bytesReadable(l) }
     }
 
+    @Test func manyConcurrentConnectionsOverALossyLink() throws {
+        // 40 connections, each echoing its own 20 kB stream through B, over a link with loss and
+        // reordering: every stream must come back intact and to its own socket.
+        let p = Pair()
+        p.wire.lossPercent = 2
+        p.wire.reorderPercent = 2
+        let l = p.b.socket(.stream)
+        try p.b.bind(l, SocketAddress(.any, 7))
+        try p.b.listen(l, backlog: 64)
+        let n = 40
+        let clients = (0..<n).map { _ in p.a.socket(.stream) }
+        for c in clients { #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(Pair.addrB, 7)) } }
+        let streams = (0..<n).map { pattern(20_000, seed: UInt64(100 + $0)) }
+        var sent = [Int](repeating: 0, count: n)
+        var echoed = [[UInt8]](repeating: [], count: n)
+        var servers: [SocketID] = []
+        var pendingEcho: [SocketID: [UInt8]] = [:]
+        let done = p.run(for: 300 * Time.second) {
+            while let (s, _) = try? p.b.accept(l) { servers.append(s) }
+            for s in servers {
+                var out = pendingEcho[s] ?? []
+                while let d = try? p.b.recv(s, max: 65536), !d.isEmpty { out += d }
+                if !out.isEmpty, let k = try? p.b.send(s, out) { out.removeFirst(k) }
+                pendingEcho[s] = out
+            }
+            for i in 0..<n where p.a.tcpState(clients[i]) == .established {
+                if sent[i] < streams[i].count, let k = try? p.a.send(clients[i], Array(streams[i][sent[i]...])) { sent[i] += k }
+                while let d = try? p.a.recv(clients[i], max: 65536), !d.isEmpty { echoed[i] += d }
+            }
+            return (0..<n).allSatisfy { echoed[$0].count == streams[$0].count }
+        }
+        #expect(done)
+        for i in 0..<n { #expect(echoed[i] == streams[i]) }
+        #expect(servers.count == n)
+    }
+
     @Test func synRetransmitsBackOffFromInitialRTO() throws {
         var cfg = StackConfig()
         cfg.arpReachableTime = 1000 * Time.second  // the neighbour entry must outlive the test
