@@ -179,10 +179,11 @@ final class TCPSocket {
             r.insert(.writable)
         }
         // As Linux's tcp_poll: a closed socket is HUP and writable (so a failed connect wakes the
-        // writer); one that was connected has both directions shut, so it is readable (EOF) too.
+        // writer); one whose connection ended (or failed) has both directions shut, so it is
+        // readable (EOF or the error) too.
         if state == .closed {
             r.insert([.hup, .writable])
-            if wasConnected { r.insert([.readable, .readHup]) }
+            if wasConnected || pendingError != nil { r.insert([.readable, .readHup]) }
         }
         if finReceived && finQueued { r.insert(.hup) }
         return r

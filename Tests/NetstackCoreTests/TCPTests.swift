@@ -123,7 +123,9 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         let c = p.a.socket(.stream)
         #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(Pair.addrB, 81)) }
         p.run(for: Time.second) { p.a.readiness(c).contains(.error) }
+        #expect(p.a.readiness(c) == [.error, .hup, .writable, .readable, .readHup])
         #expect(p.a.socketError(c) == .ECONNREFUSED)
+        #expect(p.a.readiness(c) == [.hup, .writable])
         #expect(p.b.stats.tcpResetsSent == 1)
     }
 
