@@ -8,6 +8,7 @@ public enum SocketOption: Sendable {
     case v6Only(Bool)       // IPV6_V6ONLY, before bind; off by default as on Linux
     case sendBuffer(Int)    // SO_SNDBUF (bytes of buffer; clamped to 4 KiB...16 MiB), before connect/listen
     case receiveBuffer(Int) // SO_RCVBUF (likewise; it also decides the window scale)
+    case broadcast(Bool)    // SO_BROADCAST (UDP)
 }
 
 extension NetworkStack {
@@ -228,10 +229,14 @@ extension NetworkStack {
             u.receiveLimit = max(4096, min(n, 16 << 20))
             return
         }
+        if case .broadcast(let on) = opt, let u = udpSockets[s] {
+            u.broadcast = on
+            return
+        }
         guard let t = tcpSockets[s] else { throw udpSockets[s] != nil ? .ENOPROTOOPT : .EBADF }
         switch opt {
-        case .v6Only:
-            break
+        case .v6Only, .broadcast:
+            break  // handled above / meaningless for TCP (Linux accepts and ignores SO_BROADCAST)
         case .sendBuffer(let n):
             guard t.state == .closed, t.sendBuffer.isEmpty else { throw .EINVAL }
             t.sendBuffer = ByteRing(capacity: max(4096, min(n, 16 << 20)))

@@ -9,6 +9,8 @@ final class UDPSocket {
     var queueHead = 0
     var queuedBytes = 0
     var pendingError: NetErrno?
+    /// SO_BROADCAST: without it, sending to a broadcast address is EACCES (as Linux).
+    var broadcast = false
     /// SO_RCVBUF; nil uses the stack's default.
     var receiveLimit: Int?
     var readShut = false
@@ -77,6 +79,9 @@ extension NetworkStack {
         guard dst.port != 0 else { throw .EINVAL }
         guard data.count <= 65535 - 28 else { throw .EMSGSIZE }
         guard let r = route(to: dst.ip) else { throw .ENETUNREACH }
+        if case .v4(let d) = dst.ip, case .v4(let rr) = r, d.isBroadcast || d == rr.interface.subnetBroadcast, !u.broadcast {
+            throw .EACCES
+        }
         if u.local == nil { try udpBind(u, SocketAddress.any(v6: u.v6)) }
         let src = u.local!.ip.isUnspecified ? r.source : u.local!.ip
         guard let pseudo = PseudoHeader(source: src, destination: dst.ip) else { throw .EAFNOSUPPORT }
