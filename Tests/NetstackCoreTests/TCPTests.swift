@@ -147,6 +147,17 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         }
         #expect(got == data)
         #expect(p.a.tcpSockets[c]!.mss > 60000)  // loopback MTU
+        // Our own interface address also goes through loopback, and nothing reaches the wire.
+        let l2 = p.a.socket(.stream)
+        try p.a.bind(l2, SocketAddress(Pair.addrA, 9090))
+        try p.a.listen(l2, backlog: 1)
+        let c2 = p.a.socket(.stream)
+        let framesBefore = p.a.stats.framesOut
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c2, SocketAddress(Pair.addrA, 9090)) }
+        p.run(for: Time.second) { p.a.readiness(l2).contains(.readable) }
+        let (_, peer) = try p.a.accept(l2)
+        #expect(peer.ip == .v4(Pair.addrA))
+        #expect(p.a.stats.framesOut == framesBefore)
     }
 
     @Test(arguments: [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (10.0, 0.0, 0.0), (0.0, 10.0, 0.0), (0.0, 0.0, 10.0), (3.0, 5.0, 5.0)])
