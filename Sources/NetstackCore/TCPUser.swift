@@ -101,7 +101,7 @@ extension NetworkStack {
         throw .EINPROGRESS
     }
 
-    func tcpSend(_ t: TCPSocket, _ data: [UInt8]) throws(NetErrno) -> Int {
+    func tcpSend<C: Collection>(_ t: TCPSocket, _ data: C) throws(NetErrno) -> Int where C.Element == UInt8 {
         if let e = t.pendingError {
             t.pendingError = nil
             throw e

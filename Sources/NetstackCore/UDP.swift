@@ -72,7 +72,8 @@ extension NetworkStack {
         u.pendingError = nil
     }
 
-    func udpSend(_ u: UDPSocket, _ data: [UInt8], to dest: SocketAddress?) throws(NetErrno) -> Int {
+    func udpSend<C: Collection>(_ u: UDPSocket, _ data: C, to dest: SocketAddress?) throws(NetErrno) -> Int
+        where C.Element == UInt8 {
         if let e = u.pendingError { u.pendingError = nil; throw e }
         guard !u.writeShut else { throw .EPIPE }
         guard let dst = dest ?? u.remote else { throw .EDESTADDRREQ }

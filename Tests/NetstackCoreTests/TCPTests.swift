@@ -521,6 +521,46 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         #expect(servers.count == n)
     }
 
+    @Test func pointerSendAndReceive() throws {
+        let p = Pair()
+        let (c, s, _) = try p.establish()
+        let data = pattern(700_000, seed: 13)  // more than the 256 KiB rings: wraps them several times
+        var sent = 0
+        var got = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 3000)  // an odd size, so copies straddle the ring's end
+        var eof = false
+        p.run(for: 60 * Time.second) {
+            while sent < data.count {
+                let n = data.withUnsafeBytes { all in
+                    try? p.a.send(c, bytes: UnsafeRawBufferPointer(rebasing: all[sent..<min(sent + 50_000, data.count)]))
+                }
+                guard let n else { break }
+                sent += n
+            }
+            if sent == data.count { try? p.a.shutdown(c, .write) }
+            while true {
+                let r = buffer.withUnsafeMutableBytes { try? p.b.recv(s, into: $0) }
+                guard let (n, _) = r else { break }
+                if n == 0 { eof = true; break }
+                got += buffer[0..<n]
+            }
+            return eof
+        }
+        #expect(got == data && eof)
+        // UDP: peek leaves the datagram; a short buffer truncates it.
+        let u1 = p.a.socket(.datagram), u2 = p.b.socket(.datagram)
+        try p.b.bind(u2, SocketAddress(.any, 5353))
+        try [UInt8]([1, 2, 3, 4, 5]).withUnsafeBytes { _ = try p.a.sendTo(u1, bytes: $0, to: SocketAddress(Pair.addrB, 5353)) }
+        p.run(for: Time.second) { p.b.readiness(u2).contains(.readable) }
+        var small = [UInt8](repeating: 0, count: 3)
+        let (n1, from) = try small.withUnsafeMutableBytes { try p.b.recv(u2, into: $0, peek: true) }
+        let clientPort = try p.a.localAddress(u1).port
+        #expect(n1 == 3 && small == [1, 2, 3] && from?.port == clientPort)
+        let (n2, _) = try small.withUnsafeMutableBytes { try p.b.recv(u2, into: $0) }
+        #expect(n2 == 3)
+        #expect(throws: NetErrno.EAGAIN) { _ = try small.withUnsafeMutableBytes { try p.b.recv(u2, into: $0) } }
+    }
+
     @Test func synRetransmitsBackOffFromInitialRTO() throws {
         var cfg = StackConfig()
         cfg.arpReachableTime = 1000 * Time.second  // the neighbour entry must outlive the test
