@@ -195,20 +195,29 @@ struct bench_args {
     long iterations;
     size_t size;
     int cpu;
+    double cpu_ns;  // the echo thread's CPU time
 };
+
+double bw_thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
 
 static char bench_echo_buffer[1 << 16];
 
 static void *bench_echo(void *p) {
     struct bench_args *a = p;
     if (a->cpu >= 0) bw_pin_to_cpu(a->cpu);
+    double cpu_start = bw_thread_cpu_ns();
     for (long i = 0; i < a->iterations; i++) {
         int fds[BW_MAX_FDS], nfds = 0, flags = 0;
         ssize_t n = bw_recv_frame(a->fd, bench_echo_buffer, sizeof(bench_echo_buffer), fds, &nfds, &flags);
-        if (n <= 0) return NULL;
+        if (n <= 0) break;
         for (int k = 0; k < nfds; k++) close(fds[k]);
-        if (send(a->fd, bench_echo_buffer, (size_t)n, MSG_NOSIGNAL) != n) return NULL;
+        if (send(a->fd, bench_echo_buffer, (size_t)n, MSG_NOSIGNAL) != n) break;
     }
+    a->cpu_ns = bw_thread_cpu_ns() - cpu_start;
     return NULL;
 }
 
@@ -218,19 +227,20 @@ static double now_ns(void) {
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-double bw_bench_c_pingpong(long iterations, size_t size, int pass_fd, int cpu) {
+double bw_bench_c_pingpong(long iterations, size_t size, int pass_fd, int cpu, double *cpu_ns) {
     static char out[1 << 16], in[1 << 16];
     if (size > sizeof(out) || size == 0) return -1;
     int sv[2];
     if (bw_socketpair_seqpacket(sv) < 0) return -1;
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0) { close(sv[0]); close(sv[1]); return -1; }
-    struct bench_args args = { .fd = sv[1], .iterations = iterations, .size = size, .cpu = cpu };
+    struct bench_args args = { .fd = sv[1], .iterations = iterations, .size = size, .cpu = cpu, .cpu_ns = 0 };
     pthread_t thread;
     if (pthread_create(&thread, NULL, bench_echo, &args) != 0) return -1;
     if (cpu >= 0) bw_pin_to_cpu(cpu);
     memset(out, 7, size);
     double start = now_ns();
+    double cpu_start = bw_thread_cpu_ns();
     long done = 0;
     for (; done < iterations; done++) {
         ssize_t sent = bw_send_frame(sv[0], out, size, NULL, 0, pipefd, pass_fd ? 1 : 0);
@@ -240,10 +250,12 @@ double bw_bench_c_pingpong(long iterations, size_t size, int pass_fd, int cpu) {
         if (n != (ssize_t)size) break;
     }
     double elapsed = now_ns() - start;
+    double client_cpu = bw_thread_cpu_ns() - cpu_start;
     shutdown(sv[0], SHUT_RDWR);
     pthread_join(thread, NULL);
     if (cpu >= 0) bw_unpin();
     close(sv[0]); close(sv[1]); close(pipefd[0]); close(pipefd[1]);
     if (done != iterations) return -1;
+    *cpu_ns = (client_cpu + args.cpu_ns) / (double)iterations;
     return elapsed / (double)iterations;
 }

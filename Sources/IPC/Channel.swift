@@ -15,6 +15,10 @@ public final class Channel {
     /// The one receive buffer (maximumMessageSize bytes), reused by every receive.
     let buffer: UnsafeMutableRawBufferPointer
     private var nextRequestID: UInt32 = 1
+    /// The first request id whose call timed out before its reply came (nil: none). Replies with ids
+    /// from there up to the current call are late replies to abandoned calls and are dropped; a reply
+    /// to an id this channel never issued is garbage.
+    private var firstAbandonedRequestID: UInt32?
     /// What SO_RCVTIMEO / SO_SNDTIMEO are currently set to, in microseconds (0 = forever), so a call
     /// sets them only when its deadline differs noticeably.
     private var receiveTimeout: Int64 = 0
@@ -52,18 +56,33 @@ public final class Channel {
                      timeout: Duration) throws(IPCError) -> Message {
         let deadline = Deadline(after: timeout)
         let requestID = takeRequestID()
-        try send(messageID: messageID, flags: [], requestID: requestID, body: body, fds: fds, deadline: deadline)
-        return try awaitReply(to: requestID, deadline: deadline)
+        do {
+            try send(messageID: messageID, flags: [], requestID: requestID, body: body, fds: fds, deadline: deadline)
+            return try awaitReply(to: requestID, deadline: deadline)
+        } catch {
+            noteAbandoned(requestID, error)
+            throw error
+        }
     }
 
     /// `call` with the body in an array (convenience for tools and tests).
     public func call(_ messageID: UInt16, body: [UInt8], fds: [Int32] = [], timeout: Duration) throws(IPCError) -> Message {
         let deadline = Deadline(after: timeout)
         let requestID = takeRequestID()
-        try withBuffers(body, fds) { b, f throws(IPCError) in
-            try send(messageID: messageID, flags: [], requestID: requestID, body: b, fds: f, deadline: deadline)
+        do {
+            try withBuffers(body, fds) { b, f throws(IPCError) in
+                try send(messageID: messageID, flags: [], requestID: requestID, body: b, fds: f, deadline: deadline)
+            }
+            return try awaitReply(to: requestID, deadline: deadline)
+        } catch {
+            noteAbandoned(requestID, error)
+            throw error
         }
-        return try awaitReply(to: requestID, deadline: deadline)
+    }
+
+    /// After a timeout the request may still be answered later: remember where abandoned ids start.
+    private func noteAbandoned(_ requestID: UInt32, _ error: IPCError) {
+        if error == .timeout && firstAbandonedRequestID == nil { firstAbandonedRequestID = requestID }
     }
 
     private func takeRequestID() -> UInt32 {
@@ -88,8 +107,10 @@ public final class Channel {
                 return message
             }
             // A late reply to an earlier call that timed out: drop it (its descriptors close with it).
-            let age = requestID &- header.requestID
-            if header.flags.contains(.reply) && age > 0 && age < 1 << 31 { continue }
+            if header.flags.contains(.reply), let first = firstAbandonedRequestID,
+               header.requestID &- first < requestID &- first {
+                continue
+            }
             close()
             throw .malformed(.malformed(
                 "unexpected message \(header.messageID) (request \(header.requestID)) while waiting for reply to \(requestID)"))
@@ -227,9 +248,12 @@ public final class Channel {
 struct Deadline {
     let nanoseconds: Int64
 
+    /// A timeout of zero or less expires at once; a huge one saturates at ~146 years instead of
+    /// overflowing.
     init(after timeout: Duration) {
         let (seconds, attoseconds) = timeout.components
-        let span = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let limit: Int64 = 1 << 62
+        let span = seconds >= limit / 1_000_000_000 ? limit : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
         nanoseconds = monotonicNanoseconds() + max(span, 1000)
     }
 

@@ -65,7 +65,7 @@ public struct SigInfo: ABIStruct {
     }
     /// SIGCHLD info for a child's state change.
     public static func child(code: Int32, pid: Int32, uid: UInt32, status: Int32, utime: Int64, stime: Int64) -> SigInfo {
-        var i = SigInfo(si_signo: 17, si_code: code)
+        var i = SigInfo(si_signo: Signal.SIGCHLD.rawValue, si_code: code)
         i.si_pid = pid; i.si_uid = uid; i.si_status = status; i.si_utime = utime; i.si_stime = stime
         return i
     }
@@ -75,7 +75,7 @@ public struct SigInfo: ABIStruct {
     }
     /// A POSIX timer expiry (SI_TIMER).
     public static func timer(signo: Int32, timerID: Int32, overrun: Int32, value: UInt64) -> SigInfo {
-        var i = SigInfo(si_signo: signo, si_code: -2); i.si_tid = timerID; i.si_overrun = overrun; i.si_value = value
+        var i = SigInfo(si_signo: signo, si_code: SigInfoCode.SI_TIMER); i.si_tid = timerID; i.si_overrun = overrun; i.si_value = value
         return i
     }
     /// SIGPOLL/SIGIO for `fd` with poll band `band`.
@@ -84,7 +84,7 @@ public struct SigInfo: ABIStruct {
     }
     /// SIGSYS from a seccomp filter (SYS_SECCOMP = 1).
     public static func sys(callAddr: UInt64, syscall: Int32, arch: UInt32, errno: Int32 = 0) -> SigInfo {
-        var i = SigInfo(si_signo: 31, si_errno: errno, si_code: 1)
+        var i = SigInfo(si_signo: Signal.SIGSYS.rawValue, si_errno: errno, si_code: SigInfoCode.SYS_SECCOMP)
         i.si_call_addr = callAddr; i.si_syscall = syscall; i.si_arch = arch
         return i
     }

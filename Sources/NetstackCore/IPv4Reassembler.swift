@@ -24,6 +24,7 @@ final class IPv4Reassembler {
         var deadline: Int64
     }
 
+    static let maxFragments = 64
     let memoryLimit: Int
     let timeout: Int64
     private var pending: [ReassemblyKey: Pending] = [:]
@@ -67,6 +68,10 @@ final class IPv4Reassembler {
         if idx < p.fragments.count, p.fragments[idx].offset == start, p.fragments[idx].data.count == len {
             pending[key] = p  // exact duplicate
             memoryUsed += p.bytes
+            return nil
+        }
+        if p.fragments.count >= IPv4Reassembler.maxFragments {
+            discarded += 1  // too many pieces: refuse the O(n^2) work a tiny-fragment flood would cause
             return nil
         }
         let overlapsPrev = idx > 0 && p.fragments[idx - 1].end > start

@@ -40,6 +40,7 @@ import Wire
             let channel = Channel(OwnedFD(adopting: raw))
             guard var request = try? channel.receive(timeout: .seconds(5)), request.fds.count == 1,
                   let passed = request.fds.take(0) else { return }
+            guard fcntl(passed.rawValue, F_GETFD) & FD_CLOEXEC != 0 else { return }   // MSG_CMSG_CLOEXEC
             let text = Array("through the passed fd".utf8)
             _ = try? text.withUnsafeBytes { b in try FileIO.writeAll(passed.rawValue, b) }
             try? channel.reply(to: request.header, body: UnsafeRawBufferPointer(start: nil, count: 0))
@@ -68,6 +69,48 @@ import Wire
             #expect(String(decoding: got[..<n], as: UTF8.self) == "written by peer")
             child.finish()
         }
+    }
+
+    @Test func tooManyDescriptorsAreRefused() throws {
+        try TestPaths.withScratchDirectory("ipc-nine") { dir in
+            let program = try GuestPrograms.compile("ipc_peer", into: dir)
+            let path = dir.appendingPathComponent("s").path
+            let listener = try UnixSocket.listen(path: path)
+            let child = try BackgroundProcess(program, [path, "ninefds"])
+            let channel = Channel(try acceptWithin(listener.rawValue))
+            #expect(throws: IPCError.tooManyFDs(9)) { _ = try channel.call(1, body: [], timeout: .seconds(5)).messageID }
+            #expect(channel.isClosed)
+            child.finish()
+            #expect(child.process.terminationStatus == 0)
+        }
+    }
+
+    /// Mutated frames (valid-looking headers with random fields, random lengths and bodies) must each
+    /// end in a message or a clean IPCError, never a crash or a hang.
+    @Test func mutatedFramesNeverCrash() throws {
+        var rng = SystemRandomNumberGenerator()
+        var outcomes = [String: Int]()
+        for _ in 0..<300 {
+            let pair = try UnixSocket.pair().releaseBoth()
+            defer { _ = Glibc.close(pair.second) }
+            let channel = Channel(OwnedFD(adopting: pair.first), maximumMessageSize: 512)
+            let bodyLength = Int.random(in: 0...600, using: &rng)
+            var bytes = frame(length: FrameHeader.size + bodyLength, requestID: 1,
+                              body: (0..<bodyLength).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            for _ in 0..<Int.random(in: 0...3, using: &rng) {
+                bytes[Int.random(in: 0..<FrameHeader.size, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            try sendRaw(pair.second, bytes)
+            let result = Result { () throws(IPCError) in try channel.call(7, body: [], timeout: .seconds(2)).body.count }
+            switch result {
+            case .success: outcomes["reply", default: 0] += 1
+            case .failure(.timeout): Issue.record("a queued message must not time out")
+            case .failure(let error):
+                outcomes["\(error)".prefix(20).description, default: 0] += 1
+                if case .remote = error {} else { #expect(channel.isClosed) }
+            }
+        }
+        #expect(outcomes.count > 1)
     }
 
     @Test func peerKilledMidRequestEndsTheCall() throws {
@@ -134,6 +177,12 @@ import Wire
         #expect(try receiveRaw(peerFD) == nil)
     }
 
+    @Test func replyToARequestNeverSentIsRejected() throws {
+        try expectGarbageRejected(frame(length: 16, requestID: 77)) {
+            if case .malformed = $0 { return true } else { return false }
+        }
+    }
+
     @Test func randomBytesCloseTheConnection() throws {
         var rng = SystemRandomNumberGenerator()
         for size in [1, 15, 16, 64, 300] {
@@ -197,6 +246,20 @@ import Wire
             _ = try channel.call(9, body: [], timeout: .seconds(5)).messageID
         }
         #expect(!channel.isClosed)
+        #expect(peer.join())
+    }
+
+    @Test func extremeTimeoutsNeitherCrashNorHang() throws {
+        let pair = try UnixSocket.pair().releaseBoth()
+        let channel = Channel(OwnedFD(adopting: pair.first))
+        for timeout: Duration in [.zero, .seconds(-5), .nanoseconds(1)] {
+            #expect(throws: IPCError.timeout) { _ = try channel.call(1, body: [], timeout: timeout).messageID }
+        }
+        // A huge timeout is accepted; replies to the abandoned calls above (if they were sent) are
+        // dropped and the echo of this one is returned.
+        let peer = Self.echoPeer(pair.second, count: .max)
+        #expect(try channel.call(1, body: [5], timeout: .seconds(Int64.max)).body.first == 5)
+        channel.close()
         #expect(peer.join())
     }
 

@@ -2,6 +2,8 @@
 // argv[1] and acts per argv[2]:
 //   die     - receive one request, then SIGKILL itself (the caller must see the peer go away)
 //   writefd - receive one request carrying one fd, write "written by peer" into it, reply (echo body)
+//   ninefds - receive one request, reply with a header claiming 9 fds and 9 descriptors attached
+//             (more than a Bulwark message may carry; the caller must refuse it and close them)
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdint.h>
@@ -27,6 +29,26 @@ int main(int argc, char **argv) {
     if (strcmp(argv[2], "die") == 0) {
         kill(getpid(), SIGKILL);
         pause();
+    }
+    if (strcmp(argv[2], "ninefds") == 0) {
+        int fds[9];
+        for (int i = 0; i < 9; i++) fds[i] = STDERR_FILENO;
+        union { char bytes[CMSG_SPACE(sizeof(fds))]; struct cmsghdr align; } out;
+        memset(&out, 0, sizeof(out));
+        buf[6] |= 1;
+        buf[12] = 9;
+        struct iovec oiov = { buf, (size_t)n };
+        struct msghdr reply = { .msg_iov = &oiov, .msg_iovlen = 1, .msg_control = out.bytes,
+                                .msg_controllen = sizeof(out.bytes) };
+        struct cmsghdr *oc = CMSG_FIRSTHDR(&reply);
+        oc->cmsg_level = SOL_SOCKET;
+        oc->cmsg_type = SCM_RIGHTS;
+        oc->cmsg_len = CMSG_LEN(sizeof(fds));
+        memcpy(CMSG_DATA(oc), fds, sizeof(fds));
+        if (sendmsg(fd, &reply, MSG_NOSIGNAL) != n) { perror("sendmsg"); return 1; }
+        char byte;
+        (void)read(fd, &byte, 1);   // wait until the caller closes the connection
+        return 0;
     }
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     if (c == NULL || c->cmsg_type != SCM_RIGHTS) { fprintf(stderr, "no fd\n"); return 1; }

@@ -68,6 +68,9 @@ int bw_fork_filtered_syscall(const void *filter, unsigned short count, long nr, 
 
 /// The plain C baseline for bulwark-bench-ipc: a client thread and an echo thread over a SEQPACKET
 /// socketpair; `iterations` round trips of `size` bytes, passing one descriptor per request when
-/// `pass_fd`. Both threads pinned to `cpu` when cpu >= 0. Returns nanoseconds per round trip, or -1.
-double bw_bench_c_pingpong(long iterations, size_t size, int pass_fd, int cpu);
+/// `pass_fd`. Both threads pinned to `cpu` when cpu >= 0. Returns wall-clock nanoseconds per round
+/// trip (or -1) and stores both threads' CPU time per round trip in `*cpu_ns`.
+double bw_bench_c_pingpong(long iterations, size_t size, int pass_fd, int cpu, double *cpu_ns);
+/// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID) in nanoseconds.
+double bw_thread_cpu_ns(void);
 #endif
