@@ -109,17 +109,17 @@ let sample = Sample(u8: 7, i64: -5, flag: true, fd: FDIndex(1), text: "héllo", 
     @Test func writerReusesItsBuffer() throws {
         var w = MessageWriter(capacity: 1 << 16)
         try w.encode(sample, requestID: 1, fdCount: 2)
-        let first = w.storage
-        let capacity = w.storage.capacity
+        let first = w.frame
+        let capacity = w.capacity
         try w.encode(sample, requestID: 1, fdCount: 2)
-        #expect(w.storage == first)
-        #expect(w.storage.capacity == capacity)
+        #expect(w.frame == first)
+        #expect(w.capacity == capacity)
     }
 
     @Test func frameRoundTrip() throws {
         var w = MessageWriter()
         let header = try w.encode(sample, requestID: 77, flags: [.reply], fdCount: 2)
-        #expect(header.length == UInt32(w.storage.count))
+        #expect(header.length == UInt32(w.frame.count))
         let decoded: Sample = try w.withFrame { raw in
             let view = try MessageView(frame: raw, receivedFDs: 2)
             #expect(view.header == header)
