@@ -159,7 +159,7 @@ public struct TableView {
     public func string(_ field: Int, budget: inout DecodeBudget) throws(WireError) -> String? {
         guard let raw = try rawBytes(field, limit: WireLimits.maximumString) else { return nil }
         try budget.charge(raw.count)
-        guard let s = String(validating: raw, as: UTF8.self) else { throw .malformed("field \(field) is not UTF-8") }
+        guard let s = UTF8Validation.string(raw) else { throw .malformed("field \(field) is not UTF-8") }
         return s
     }
 
@@ -212,7 +212,7 @@ public struct TableView {
         for i in 0..<v.count {
             let raw = try v.element(i)
             try budget.charge(raw.count)
-            guard let s = String(validating: raw, as: UTF8.self) else {
+            guard let s = UTF8Validation.string(raw) else {
                 throw .malformed("field \(field)[\(i)] is not UTF-8")
             }
             result.append(s)
