@@ -161,3 +161,17 @@ let sample = Sample(u8: 7, i64: -5, flag: true, fd: FDIndex(1), text: "héllo", 
         #expect(try body(e).decodeBody(as: ErrorReply.self) == e)
     }
 }
+
+@Suite struct ErrorReplyMappingTests {
+    @Test func refusedBodiesMapToLinuxErrnos() throws {
+        #expect(WireError.unknownMessage(77).errorReply == ErrorReply(errno: 38, message: "unknown message id 77"))
+        let refused = WireError.badOffset(offset: 4, length: 8, bound: 4)
+        #expect(refused.errorReply.errno == 22)
+        #expect(refused.errorReply.message == "bad offset: 8 bytes at 4 are outside 4")
+        // And it travels like any reply.
+        var w = MessageWriter()
+        try w.encode(refused.errorReply, requestID: 5, flags: [.reply, .error])
+        let back = try w.withFrame { raw in try ErrorReply.decode(try MessageView(frame: raw, receivedFDs: 0)) }
+        #expect(back == refused.errorReply)
+    }
+}
