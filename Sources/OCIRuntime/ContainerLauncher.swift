@@ -16,6 +16,8 @@ struct CreateRequest {
     var consoleSocket: String?
     /// `run` in the foreground: a terminal can be the caller's own stdio.
     var foreground: Bool
+    /// Descriptors 3 ..< 3 + preserveFDs are passed on to the container (--preserve-fds).
+    var preserveFDs: Int = 0
 }
 
 enum ContainerLauncher {
@@ -82,7 +84,8 @@ enum ContainerLauncher {
             do { try FileSystem.makeFifo(dir.fifo, mode: 0o600) } catch { throw RuntimeError("mkfifo \(dir.fifo)", error) }
             let sentryArgs = sentryArguments(sentry: sentry, config: config, process: process, rootfs: rootfs,
                                              id: request.id, globals: globals)
-            supervisor = try spawnSupervisor(id: request.id, globals: globals, sentryArgs: sentryArgs)
+            supervisor = try spawnSupervisor(id: request.id, globals: globals, preserveFDs: request.preserveFDs,
+                                             sentryArgs: sentryArgs)
             guard let start = ProcessTable.startTime(of: supervisor) else {
                 throw RuntimeError("the supervisor (pid \(supervisor)) exited during create")
             }
@@ -116,7 +119,7 @@ enum ContainerLauncher {
     }
 
     /// Spawns `bulwark supervise` and waits (bounded) until it reports that it is ready.
-    static func spawnSupervisor(id: String, globals: GlobalOptions, sentryArgs: [String]) throws(RuntimeError) -> pid_t {
+    static func spawnSupervisor(id: String, globals: GlobalOptions, preserveFDs: Int, sentryArgs: [String]) throws(RuntimeError) -> pid_t {
         let ready: PipeEnds
         do { ready = try PipeEnds.make() } catch { throw RuntimeError("pipe", error) }
         let readEnd = ready.read, writeEnd = ready.write
@@ -124,9 +127,10 @@ enum ContainerLauncher {
         do { me = try FileSystem.currentExecutable() } catch { throw RuntimeError("readlink /proc/self/exe", error) }
         var options = SpawnOptions(
             path: me,
-            arguments: [me] + globals.forwarded + ["supervise", "--ready-fd", String(writeEnd.rawValue), id, "--"]
+            arguments: [me] + globals.forwarded + ["supervise", "--ready-fd", String(writeEnd.rawValue), "--preserve-fds", String(preserveFDs), id, "--"]
                 + sentryArgs)
         options.inheritedDescriptors = [writeEnd.rawValue]
+        options.closeDescriptorsFrom = 3 + Int32(preserveFDs)
         let pid: pid_t
         do { pid = try ProcessSpawn.spawn(options) } catch { throw RuntimeError("fork/exec \(me)", error) }
         writeEnd.close()

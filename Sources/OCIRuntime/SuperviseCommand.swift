@@ -16,6 +16,9 @@ struct SuperviseCommand: RuntimeCommand {
     @Option(name: .customLong("ready-fd"), help: "Descriptor on which to report readiness to create.")
     var readyFD: Int32
 
+    @Option(name: .customLong("preserve-fds"), help: "Descriptors 3 ..< 3+N to pass on to the Sentry.")
+    var preserveFDs: Int32 = 0
+
     @Argument var id: String
 
     @Argument(parsing: .postTerminator) var sentry: [String]
@@ -38,6 +41,7 @@ struct SuperviseCommand: RuntimeCommand {
         let forwarded = Signals.forwardableSet()
         do { try Signals.block(forwarded) } catch { throw RuntimeError("sigprocmask", error) }
         var options = SpawnOptions(path: sentryPath, arguments: sentry)
+        options.closeDescriptorsFrom = 3 + preserveFDs
         options.parentDeathSignal = SIGKILL  // the Sentry must not outlive its supervisor
         let child: pid_t
         do {
