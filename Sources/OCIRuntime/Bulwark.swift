@@ -43,7 +43,7 @@ public enum BulwarkMain {
         signal(SIGPIPE, SIG_IGN)
         let command: ParsableCommand
         do {
-            command = try Bulwark.parseAsRoot(arguments)
+            command = try Bulwark.parseAsRoot(normalizeGoFlags(arguments))
         } catch {
             let code = Bulwark.exitCode(for: error)
             let text = Bulwark.fullMessage(for: error)
@@ -68,6 +68,29 @@ public enum BulwarkMain {
             Logger(runtime.globals).error(error.message)
             exit(1)
         }
+    }
+
+    /// Boolean flags written the Go way (`--debug=true`, `--overlay2=root:memory` as runsc takes it) become
+    /// plain flags or are dropped, so configurations written for runc/runsc parse here too.
+    static func normalizeGoFlags(_ arguments: [String]) -> [String] {
+        let booleans: Set<String> = ["debug", "strace", "overlay2", "rootless", "ignore-cgroups", "systemd-cgroup",
+                                     "detach", "force", "all", "quiet", "no-pivot", "no-new-keyring"]
+        var result: [String] = []
+        var terminated = false
+        for arg in arguments {
+            if terminated || arg == "--" {
+                terminated = true
+                result.append(arg)
+                continue
+            }
+            guard arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") else { result.append(arg); continue }
+            let name = String(arg[arg.index(arg.startIndex, offsetBy: 2)..<eq])
+            let value = String(arg[arg.index(after: eq)...])
+            guard booleans.contains(name) else { result.append(arg); continue }
+            if value == "false" || value == "none" { continue }
+            result.append("--\(name)")
+        }
+        return result
     }
 
     /// Best-effort --log/--log-format from raw arguments, for reporting a command-line error.
