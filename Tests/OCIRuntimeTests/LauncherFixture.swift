@@ -21,10 +21,10 @@ struct LauncherFixture {
         for id in ids { _ = try? run(["delete", "--force", id]) }
     }
 
-    /// Runs bulwark with --root set, capturing stdout and stderr through pipes (for commands that do not
-    /// leave a process behind holding them).
+    /// Runs bulwark with --root set. Output goes through files (see runDetached): capturing through
+    /// ProcessRunner's pipes once lost a short stdout under parallel load.
     func run(_ args: [String], globals: [String] = [], timeout: Double = 20) throws -> ProcessResult {
-        try ProcessRunner.run(bulwark, ["--root", root] + globals + args, timeout: timeout)
+        try runDetached(args, globals: globals, timeout: timeout)
     }
 
     /// Runs bulwark with stdio on files (create leaves a supervisor holding fds 0-2, so pipes would never
