@@ -3,6 +3,10 @@
 // Dependencies flow one way: LinuxABI, Wire -> HostOS -> IPC/Protocol -> Sentry*/services -> executables.
 import PackageDescription
 
+// Sentry targets: Swift 5 mode; the Sentry manages its own threads (one pthread per task under a
+// kernel lock) rather than Swift concurrency, so strict Sendable checking only adds noise there.
+let sentrySwift: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
 let package = Package(
     name: "Bulwark",
     platforms: [.macOS(.v14)],
@@ -36,13 +40,15 @@ let package = Package(
 
         // ---- The Sentry (user-space kernel) ------------------------------------------------
         .target(name: "SentryPlatform", dependencies: ["CBulwark", "HostOS", "LinuxABI"],
-                path: "Sources/SentryPlatform"),
-        .target(name: "SentryMemory", dependencies: ["HostOS", "LinuxABI"], path: "Sources/SentryMemory"),
+                path: "Sources/SentryPlatform", swiftSettings: sentrySwift),
+        .target(name: "SentryMemory", dependencies: ["HostOS", "LinuxABI"], path: "Sources/SentryMemory",
+                swiftSettings: sentrySwift),
         .target(name: "SentryLoader", dependencies: ["SentryMemory", "LinuxABI", "HostOS"],
-                path: "Sources/SentryLoader"),
+                path: "Sources/SentryLoader", swiftSettings: sentrySwift),
         .target(name: "SentryKernel",
                 dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "LinuxABI", "HostOS"],
-                path: "Sources/SentryKernel"),
+                path: "Sources/SentryKernel", swiftSettings: sentrySwift),
+        .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 
         // ---- Other services' libraries -----------------------------------------------------
         .target(name: "GoferServer", dependencies: ["ServiceKit", "Protocol", "HostOS"], path: "Sources/GoferServer"),
@@ -57,7 +63,8 @@ let package = Package(
 
         // ---- Executables: thin mains --------------------------------------------------------
         .executableTarget(name: "bulwark", dependencies: ["OCIRuntime"], path: "services/launcher"),
-        .executableTarget(name: "bulwark-sentry", dependencies: ["SentryKernel", "ServiceKit"], path: "services/sentry"),
+        .executableTarget(name: "bulwark-sentry", dependencies: ["SentryKernel", "ServiceKit"], path: "services/sentry",
+                         swiftSettings: sentrySwift),
         .executableTarget(name: "bulwark-gofer", dependencies: ["GoferServer"], path: "services/gofer"),
         .executableTarget(name: "bulwark-netstack", dependencies: ["NetstackServer"], path: "services/netstack"),
         .executableTarget(name: "bulwark-procfs", dependencies: ["ProcfsServer"], path: "services/procfs"),
@@ -71,8 +78,10 @@ let package = Package(
         // ---- Tests --------------------------------------------------------------------------
         .testTarget(name: "HostOSTests", dependencies: ["HostOS", "TestSupport"], path: "Tests/HostOSTests"),
         .testTarget(name: "LinuxABITests", dependencies: ["LinuxABI", "TestSupport"], path: "Tests/LinuxABITests"),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "Protocol", "TestSupport"], path: "Tests/WireTests"),
-        .testTarget(name: "IPCTests", dependencies: ["IPC", "ServiceKit", "HostOS", "TestSupport"], path: "Tests/IPCTests"),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Protocol", "TestSupport", "bulwark-ipc-dump"], path: "Tests/WireTests"),
+        .testTarget(name: "IPCTests", dependencies: ["IPC", "ServiceKit", "HostOS", "TestSupport",
+                                                 "bulwark-gofer", "bulwark-netstack", "bulwark-procfs", "bulwark-ipc-client"],
+                    path: "Tests/IPCTests"),
         .testTarget(name: "SentryTests",
                     dependencies: ["SentryKernel", "SentryMemory", "SentryLoader", "SentryPlatform", "TestSupport"],
                     path: "Tests/SentryTests"),
@@ -81,5 +90,7 @@ let package = Package(
         .testTarget(name: "OCIRuntimeTests", dependencies: ["OCIRuntime", "TestSupport", "bulwark", "bulwark-sentry"],
                     path: "Tests/OCIRuntimeTests"),
         .testTarget(name: "NetstackCoreTests", dependencies: ["NetstackCore"], path: "Tests/NetstackCoreTests"),
+        .testTarget(name: "SentryVDSOTests", dependencies: ["SentryVDSO", "HostOS", "LinuxABI", "TestSupport"],
+                    path: "Tests/SentryVDSOTests"),
     ]
 )

@@ -47,8 +47,5 @@ int bw_sigtimedwait_ms(const sigset_t *set, long timeout_ms);
 /// Resets `sig` to its default disposition, unblocks it and sends it to ourselves (to die "the same way").
 void bw_die_by_signal(int sig);
 
-static inline int bw_wifexited(int status) { return WIFEXITED(status); }
-static inline int bw_wexitstatus(int status) { return WEXITSTATUS(status); }
-static inline int bw_wifsignaled(int status) { return WIFSIGNALED(status); }
-static inline int bw_wtermsig(int status) { return WTERMSIG(status); }
+#include "bulwark_wait.h"
 #endif

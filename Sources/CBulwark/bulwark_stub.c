@@ -1,0 +1,77 @@
+// The ptrace stub: the host process that runs application code for one address space. Code after
+// fork in the child runs raw syscalls only (no libc state may be used in a forked multi-threaded
+// process), then jumps into the stub page, which unmaps every other mapping of the Sentry.
+#define _GNU_SOURCE
+#include "bulwark_ptrace.h"
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/rseq.h>
+
+static inline long raw6(long n, long a, long b, long c, long d, long e, long f) {
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+static void put64(unsigned char *p, unsigned long v) { memcpy(p, &v, 8); }
+
+int bw_stub_install(void) {
+    void *p = mmap((void *)BW_STUB_ADDR, BW_STUB_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED) return -errno;
+    if (p != (void *)BW_STUB_ADDR) { munmap(p, BW_STUB_SIZE); return -EEXIST; }
+    unsigned char *c = p;
+    memset(c, 0xcc, BW_STUB_SIZE);  // int3 everywhere
+    // +0: syscall; int3  (injected system calls)
+    c[0] = 0x0f; c[1] = 0x05; c[2] = 0xcc;
+    // +16: init: munmap(0, STUB_ADDR); munmap(STUB_END, TASK_SIZE-STUB_END); int3; jmp back
+    unsigned char *q = c + 16;
+    *q++ = 0xb8; *q++ = 11; *q++ = 0; *q++ = 0; *q++ = 0;          // mov eax, 11
+    *q++ = 0x31; *q++ = 0xff;                                      // xor edi, edi
+    *q++ = 0x48; *q++ = 0xbe; put64(q, BW_STUB_ADDR); q += 8;      // mov rsi, imm64
+    *q++ = 0x0f; *q++ = 0x05;                                      // syscall
+    *q++ = 0xb8; *q++ = 11; *q++ = 0; *q++ = 0; *q++ = 0;          // mov eax, 11
+    *q++ = 0x48; *q++ = 0xbf; put64(q, BW_STUB_ADDR + BW_STUB_SIZE); q += 8;
+    *q++ = 0x48; *q++ = 0xbe; put64(q, BW_TASK_SIZE - BW_STUB_ADDR - BW_STUB_SIZE); q += 8;
+    *q++ = 0x0f; *q++ = 0x05;                                      // syscall
+    *q++ = 0xcc;                                                   // int3: "ready" stop
+    *q++ = 0xeb; *q++ = 0xfd;                                      // jmp back to int3
+    if (mprotect(p, BW_STUB_SIZE, PROT_READ | PROT_EXEC) != 0) return -errno;
+    return 0;
+}
+
+long bw_stub_fork(int memfd) {
+    // The forked child inherits this thread's rseq registration; the kernel would write to the rseq
+    // area (in memory the stub unmaps) and kill the stub with SIGSEGV. Unregister it in the child.
+    void *rseq_area = __rseq_size > 0 ? (void *)((char *)__builtin_thread_pointer() + __rseq_offset) : 0;
+    unsigned rseq_len = __rseq_size < 32 ? 32 : __rseq_size;
+    long pid = raw6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+    if (pid != 0) return pid;  // parent (or -errno)
+    // Child: raw syscalls only.
+    if (rseq_area) raw6(334 /* SYS_rseq */, (long)rseq_area, rseq_len, 1 /* UNREGISTER */, 0x53053053, 0, 0);
+    raw6(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
+    raw6(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0, 0, 0);
+    if (memfd > 0) raw6(SYS_close_range, 0, memfd - 1, 0, 0, 0, 0);
+    raw6(SYS_close_range, memfd + 1, ~0U, 0, 0, 0, 0);
+    unsigned long empty = 0;
+    raw6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&empty, 0, 8, 0, 0);
+    void (*init)(void) = (void (*)(void))(BW_STUB_ADDR + 16);
+    init();
+    for (;;) raw6(SYS_exit, 1, 0, 0, 0, 0, 0);
+}
+
+int bw_pin_self(int cpu) {
+    cpu_set_t set; CPU_ZERO(&set); CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0 ? 0 : -errno;
+}
+int bw_pin_pid(long pid, int cpu) {
+    cpu_set_t set; CPU_ZERO(&set); CPU_SET(cpu, &set);
+    return sched_setaffinity((pid_t)pid, sizeof set, &set) == 0 ? 0 : -errno;
+}
+int bw_current_cpu(void) { return sched_getcpu(); }

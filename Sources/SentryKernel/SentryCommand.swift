@@ -1,0 +1,120 @@
+// `bulwark-sentry run`: parses the launcher's command line, loads PROGRAM from --rootfs and runs it
+// as init (pid 1) until it exits; returns its exit status (128+N when killed by signal N).
+import CBulwark
+@preconcurrency import Glibc
+import SentryLoader
+import SentryMemory
+import SentryPlatform
+
+public enum SentryCommand {
+    static let usage = """
+    usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
+                              [--strace] [--log FILE] -- PROGRAM [ARG...]
+
+    """
+
+    static func fail(_ msg: String, _ code: Int32) -> Int32 {
+        fputs("bulwark-sentry: \(msg)\n", stderr)
+        return code
+    }
+
+    public static func main(_ args: [String]) -> Int32 {
+        guard args.count >= 2, args[1] == "run" else {
+            fputs(usage, stderr)
+            return 2
+        }
+        var rootfs: String? = nil
+        var cfgCwd = "/", env: [String] = [], hostname = "bulwark", uid: UInt32 = 0, gid: UInt32 = 0
+        var strace = false, logFile: String? = nil
+        var i = 2
+        var program: [String] = []
+        func value() -> String? { i += 1; return i < args.count ? args[i] : nil }
+        while i < args.count {
+            let a = args[i]
+            switch a {
+            case "--rootfs": guard let v = value() else { return fail("--rootfs needs a value", 2) }; rootfs = v
+            case "--cwd": guard let v = value() else { return fail("--cwd needs a value", 2) }; cfgCwd = v
+            case "--env":
+                guard let v = value(), v.contains("=") else { return fail("--env needs K=V", 2) }
+                env.append(v)
+            case "--hostname": guard let v = value() else { return fail("--hostname needs a value", 2) }; hostname = v
+            case "--uid": guard let v = value(), let n = UInt32(v) else { return fail("--uid needs a number", 2) }; uid = n
+            case "--gid": guard let v = value(), let n = UInt32(v) else { return fail("--gid needs a number", 2) }; gid = n
+            case "--strace": strace = true
+            case "--log": guard let v = value() else { return fail("--log needs a value", 2) }; logFile = v
+            case "--":
+                program = Array(args[(i + 1)...])
+                i = args.count
+                continue
+            default:
+                return fail("unknown option \(a)\n" + usage, 2)
+            }
+            i += 1
+        }
+        guard let rootfs else { return fail("--rootfs is required", 2) }
+        guard !program.isEmpty else { return fail("no PROGRAM given after --", 2) }
+        guard let fs = BootstrapHostFS(rootfs: rootfs) else { return fail("bad rootfs \(rootfs): cannot open directory", 127) }
+        if !cfgCwd.hasPrefix("/") { return fail("--cwd must be absolute", 2) }
+
+        var config = SentryConfig(rootfs: rootfs)
+        config.cwd = BootstrapHostFS.normalize(cfgCwd)
+        config.env = env
+        config.hostname = hostname
+        config.uid = uid
+        config.gid = gid
+        config.strace = strace
+        if let logFile {
+            let fd = open(logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            if fd < 0 { return fail("cannot open log file \(logFile)", 2) }
+            config.logFD = fd
+        }
+
+        // Resolve PROGRAM inside the rootfs like a shell would.
+        let name = program[0]
+        var path: String? = nil
+        if name.contains("/") {
+            let p = name.hasPrefix("/") ? name : config.cwd + "/" + name
+            path = BootstrapHostFS.normalize(p)
+        } else {
+            let pathVar = env.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
+                ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            for dir in pathVar.split(separator: ":") {
+                let cand = BootstrapHostFS.normalize(String(dir) + "/" + name)
+                var st = stat()
+                if fs.stat(cand, followLinks: true, &st) == 0 && st.st_mode & S_IFMT == S_IFREG {
+                    path = cand
+                    break
+                }
+            }
+        }
+        guard let path else { return fail("\(name): command not found", 127) }
+        var st = stat()
+        let sr = fs.stat(path, followLinks: true, &st)
+        if sr == -ENOENT || sr == -ENOTDIR { return fail("\(name): No such file or directory", 127) }
+        if sr < 0 { return fail("\(name): cannot access (errno \(-sr))", 126) }
+        if st.st_mode & S_IFMT != S_IFREG || st.st_mode & 0o111 == 0 { return fail("\(name): Permission denied", 126) }
+
+        signal(SIGPIPE, SIG_IGN)
+        let setup = Platform.setUp()
+        if setup != 0 { return fail("cannot map the stub page (errno \(-setup))", 125) }
+        guard let memory = MemoryFile() else { return fail("cannot create the memory file", 125) }
+
+        var req = LoadRequest(path: path, argv: program, envp: env)
+        req.uid = uid
+        req.gid = gid
+        let image: LoadedImage
+        switch ELFLoader.load(req, file: memory, open: { p in fs.openHost(BootstrapHostFS.normalize(p.hasPrefix("/") ? p : config.cwd + "/" + p), flags: O_RDONLY) }) {
+        case .success(let im): image = im
+        case .failure(.errno(let e)):
+            if e == ENOEXEC { return fail("\(name): Exec format error", 126) }
+            if e == ENOENT { return fail("\(name): No such file or directory (or its interpreter)", 127) }
+            return fail("\(name): cannot load (errno \(e))", 126)
+        }
+        let kernel = Kernel(config: config, memory: memory, fs: fs)
+        Kernel.shared = kernel
+        kernel.startInit(image: image)
+        let status = kernel.waitForInit()
+        fflush(stdout)
+        return status
+    }
+}

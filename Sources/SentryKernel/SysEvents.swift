@@ -1,0 +1,305 @@
+// Event objects: eventfd, timerfd, epoll, and interval timers (alarm/setitimer). Timers are driven
+// by one Sentry timer thread that sleeps until the earliest deadline.
+import Glibc
+import SentryMemory
+
+final class KTimer {
+    var deadline: timespec?
+    var interval: Int = 0          // nanoseconds, 0 = one shot
+    let fire: () -> Void
+    init(fire: @escaping () -> Void) { self.fire = fire }
+}
+
+extension Kernel {
+    nonisolated(unsafe) static var timers: [KTimer] = []
+    nonisolated(unsafe) static var timerThreadStarted = false
+
+    /// Arms (or disarms with nil) a timer; kernel lock held.
+    func arm(_ t: KTimer, deadline: timespec?, interval: Int) {
+        t.deadline = deadline
+        t.interval = interval
+        if deadline != nil && !Kernel.timers.contains(where: { $0 === t }) { Kernel.timers.append(t) }
+        if deadline == nil { Kernel.timers.removeAll { $0 === t } }
+        startTimerThread()
+        broadcast()
+    }
+
+    private func startTimerThread() {
+        if Kernel.timerThreadStarted { return }
+        Kernel.timerThreadStarted = true
+        var th = pthread_t()
+        pthread_create(&th, nil, { _ in
+            Kernel.shared.timerLoop()
+            return nil
+        }, nil)
+        pthread_detach(th)
+    }
+
+    func timerLoop() {
+        lock()
+        while true {
+            let now = monotonicNow()
+            var earliest: timespec? = nil
+            for t in Kernel.timers {
+                guard let d = t.deadline else { continue }
+                if !lessThan(now, d) {
+                    if t.interval > 0 {
+                        var nd = addNanos(d, t.interval)
+                        while !lessThan(now, nd) { nd = addNanos(nd, t.interval) }
+                        t.deadline = nd
+                    } else {
+                        t.deadline = nil
+                    }
+                    t.fire()
+                }
+                if let d2 = t.deadline, earliest == nil || lessThan(d2, earliest!) { earliest = d2 }
+            }
+            Kernel.timers.removeAll { $0.deadline == nil }
+            waitCond(deadline: earliest ?? addNanos(monotonicNow(), 1_000_000_000))
+        }
+    }
+}
+
+final class EventFD: FileDescription {
+    var counter: UInt64
+    let semaphore: Bool
+    init(initial: UInt64, flags: Int32, semaphore: Bool) {
+        counter = initial
+        self.semaphore = semaphore
+        super.init(flags: O_RDWR | flags)
+    }
+    override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int {
+        guard buf.count >= 8 else { return -Int(EINVAL) }
+        while counter == 0 {
+            if nonblocking { return -Int(EAGAIN) }
+            if !t.block(deadline: nil) { return -ERESTARTSYS }
+        }
+        let v: UInt64 = semaphore ? 1 : counter
+        counter -= v
+        buf.storeBytes(of: v, as: UInt64.self)
+        t.kernel.broadcast()
+        return 8
+    }
+    override func write(_ t: Task, _ buf: UnsafeRawBufferPointer) -> Int {
+        guard buf.count >= 8 else { return -Int(EINVAL) }
+        let v = buf.loadUnaligned(as: UInt64.self)
+        if v == UInt64.max { return -Int(EINVAL) }
+        while UInt64.max - 1 - counter < v {
+            if nonblocking { return -Int(EAGAIN) }
+            if !t.block(deadline: nil) { return -ERESTARTSYS }
+        }
+        counter += v
+        t.kernel.broadcast()
+        return 8
+    }
+    override func poll(_ events: Int16) -> Int16 {
+        var r: Int16 = 0
+        if counter > 0 { r |= POLLIN_ }
+        if counter < UInt64.max - 1 { r |= POLLOUT_ }
+        return r & events
+    }
+    override func stat(_ st: inout stat) -> Int { st = Glibc.stat(); st.st_mode = 0o600; st.st_nlink = 1; return 0 }
+}
+
+final class TimerFD: FileDescription {
+    var expirations: UInt64 = 0
+    let timer: KTimer
+    let clock: Int32
+    init(clock: Int32, flags: Int32) {
+        self.clock = clock
+        var me: TimerFD? = nil
+        timer = KTimer { me?.expirations += 1 }
+        super.init(flags: O_RDWR | flags)
+        me = self
+        _ = me
+    }
+    override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int {
+        guard buf.count >= 8 else { return -Int(EINVAL) }
+        while expirations == 0 {
+            if nonblocking { return -Int(EAGAIN) }
+            if !t.block(deadline: nil) { return -ERESTARTSYS }
+        }
+        buf.storeBytes(of: expirations, as: UInt64.self)
+        expirations = 0
+        return 8
+    }
+    override func poll(_ events: Int16) -> Int16 { expirations > 0 ? events & POLLIN_ : 0 }
+    override func stat(_ st: inout stat) -> Int { st = Glibc.stat(); st.st_mode = 0o600; st.st_nlink = 1; return 0 }
+    deinit { Kernel.timers.removeAll { $0 === timer } }
+}
+
+final class EpollFile: FileDescription {
+    /// The file is held weakly: closing its last fd removes it from the interest list, as in Linux.
+    struct Interest { weak var file: FileDescription?; var events: UInt32; var data: UInt64; var disabled: Bool }
+    var interests: [Int32: Interest] = [:]
+    override init(flags: Int32) { super.init(flags: O_RDWR | flags) }
+    override func poll(_ events: Int16) -> Int16 {
+        for (_, i) in interests where !i.disabled {
+            if let f = i.file, f.poll(Int16(truncatingIfNeeded: i.events) | POLLHUP_ | POLLERR_) != 0 { return events & POLLIN_ }
+        }
+        return 0
+    }
+    override func stat(_ st: inout stat) -> Int { st = Glibc.stat(); st.st_mode = 0o600; st.st_nlink = 1; return 0 }
+}
+
+extension Task {
+    func sysEventfd2(_ initval: UInt32, _ flags: Int32) -> Int {
+        guard flags & ~(O_CLOEXEC | O_NONBLOCK | 1) == 0 else { return errno(EINVAL) }
+        let f = EventFD(initial: UInt64(initval), flags: flags & O_NONBLOCK, semaphore: flags & 1 != 0)
+        return fds.install(f, cloexec: flags & O_CLOEXEC != 0)
+    }
+
+    func sysTimerfdCreate(_ clock: Int32, _ flags: Int32) -> Int {
+        guard clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC || clock == 7 else { return errno(EINVAL) }
+        guard flags & ~(O_CLOEXEC | O_NONBLOCK) == 0 else { return errno(EINVAL) }
+        return fds.install(TimerFD(clock: clock, flags: flags & O_NONBLOCK), cloexec: flags & O_CLOEXEC != 0)
+    }
+
+    private func remaining(_ t: KTimer) -> timespec {
+        guard let d = t.deadline else { return timespec() }
+        let now = monotonicNow()
+        var ns = (d.tv_sec - now.tv_sec) * 1_000_000_000 + (d.tv_nsec - now.tv_nsec)
+        if ns < 0 { ns = 0 }
+        return timespec(tv_sec: ns / 1_000_000_000, tv_nsec: ns % 1_000_000_000)
+    }
+
+    func sysTimerfdSettime(_ fd: Int, _ flags: Int32, _ newAddr: UInt64, _ oldAddr: UInt64) -> Int {
+        guard let f = fds.get(fd) else { return errno(EBADF) }
+        guard let tf = f as? TimerFD else { return errno(EINVAL) }
+        guard let spec = mm.read(newAddr, as: (timespec, timespec).self) else { return errno(EFAULT) }
+        if oldAddr != 0 {
+            let old = (timespec(tv_sec: tf.timer.interval / 1_000_000_000, tv_nsec: tf.timer.interval % 1_000_000_000), remaining(tf.timer))
+            if !mm.write(oldAddr, old) { return errno(EFAULT) }
+        }
+        let interval = spec.0.tv_sec * 1_000_000_000 + spec.0.tv_nsec
+        let value = spec.1.tv_sec * 1_000_000_000 + spec.1.tv_nsec
+        tf.expirations = 0
+        if value == 0 { kernel.arm(tf.timer, deadline: nil, interval: 0); return 0 }
+        var rel = value
+        if flags & 1 != 0 {   // TFD_TIMER_ABSTIME
+            var now = timespec()
+            clock_gettime(tf.clock, &now)
+            rel = max(0, value - (now.tv_sec * 1_000_000_000 + now.tv_nsec))
+        }
+        kernel.arm(tf.timer, deadline: addNanos(monotonicNow(), rel), interval: interval)
+        return 0
+    }
+
+    func sysTimerfdGettime(_ fd: Int, _ addr: UInt64) -> Int {
+        guard let tf = fds.get(fd) as? TimerFD else { return errno(fds.get(fd) == nil ? EBADF : EINVAL) }
+        let cur = (timespec(tv_sec: tf.timer.interval / 1_000_000_000, tv_nsec: tf.timer.interval % 1_000_000_000), remaining(tf.timer))
+        return mm.write(addr, cur) ? 0 : errno(EFAULT)
+    }
+
+    // MARK: interval timers (ITIMER_REAL) and alarm
+
+    func realTimer() -> KTimer {
+        if let t = tg.realTimer { return t }
+        let g = tg
+        let k = kernel
+        let t = KTimer { k.sendSignal(to: g, SigInfo(signo: SIGALRM, code: 0x80)) }
+        tg.realTimer = t
+        return t
+    }
+
+    func sysSetitimer(_ which: Int, _ newAddr: UInt64, _ oldAddr: UInt64) -> Int {
+        guard which == 0 else { return errno(EINVAL) }   // only ITIMER_REAL
+        let t = realTimer()
+        if oldAddr != 0 {
+            let rem = remaining(t)
+            let old = (timeval(tv_sec: t.interval / 1_000_000_000, tv_usec: (t.interval % 1_000_000_000) / 1000),
+                       timeval(tv_sec: rem.tv_sec, tv_usec: rem.tv_nsec / 1000))
+            if !mm.write(oldAddr, old) { return errno(EFAULT) }
+        }
+        if newAddr != 0 {
+            guard let v = mm.read(newAddr, as: (timeval, timeval).self) else { return errno(EFAULT) }
+            let interval = v.0.tv_sec * 1_000_000_000 + v.0.tv_usec * 1000
+            let value = v.1.tv_sec * 1_000_000_000 + v.1.tv_usec * 1000
+            kernel.arm(t, deadline: value == 0 ? nil : addNanos(monotonicNow(), value), interval: interval)
+        }
+        return 0
+    }
+
+    func sysGetitimer(_ which: Int, _ addr: UInt64) -> Int {
+        guard which == 0 else { return errno(EINVAL) }
+        let t = realTimer()
+        let rem = remaining(t)
+        let v = (timeval(tv_sec: t.interval / 1_000_000_000, tv_usec: (t.interval % 1_000_000_000) / 1000),
+                 timeval(tv_sec: rem.tv_sec, tv_usec: rem.tv_nsec / 1000))
+        return mm.write(addr, v) ? 0 : errno(EFAULT)
+    }
+
+    func sysAlarm(_ seconds: UInt32) -> Int {
+        let t = realTimer()
+        let rem = remaining(t)
+        let old = t.deadline == nil ? 0 : Int(rem.tv_sec) + (rem.tv_nsec > 0 ? 1 : 0)
+        kernel.arm(t, deadline: seconds == 0 ? nil : addNanos(monotonicNow(), Int(seconds) * 1_000_000_000), interval: 0)
+        return old
+    }
+
+    // MARK: epoll
+
+    func sysEpollCreate1(_ flags: Int32) -> Int {
+        guard flags & ~O_CLOEXEC == 0 else { return errno(EINVAL) }
+        return fds.install(EpollFile(flags: 0), cloexec: flags & O_CLOEXEC != 0)
+    }
+
+    func sysEpollCtl(_ epfd: Int, _ op: Int, _ fd: Int, _ evAddr: UInt64) -> Int {
+        guard let ep = fds.get(epfd) as? EpollFile, let f = fds.get(fd) else { return errno(EBADF) }
+        if f === ep { return errno(EINVAL) }
+        var events: UInt32 = 0, data: UInt64 = 0
+        if op != 2 {
+            guard let raw = mm.readBytes(evAddr, 12) else { return errno(EFAULT) }
+            raw.withUnsafeBytes { b in
+                events = b.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
+                data = b.loadUnaligned(fromByteOffset: 4, as: UInt64.self)
+            }
+        }
+        let key = Int32(fd)
+        switch op {
+        case 1:
+            if ep.interests[key] != nil { return errno(EEXIST) }
+            ep.interests[key] = EpollFile.Interest(file: f, events: events, data: data, disabled: false)
+        case 3:
+            guard ep.interests[key] != nil else { return errno(ENOENT) }
+            ep.interests[key] = EpollFile.Interest(file: f, events: events, data: data, disabled: false)
+        case 2:
+            guard ep.interests.removeValue(forKey: key) != nil else { return errno(ENOENT) }
+        default: return errno(EINVAL)
+        }
+        kernel.broadcast()
+        return 0
+    }
+
+    func sysEpollWait(_ epfd: Int, _ evAddr: UInt64, _ maxEvents: Int, deadline: timespec?, maskAddr: UInt64) -> Int {
+        guard let ep = fds.get(epfd) as? EpollFile else { return errno(fds.get(epfd) == nil ? EBADF : EINVAL) }
+        guard maxEvents > 0 && maxEvents <= 1 << 16 else { return errno(EINVAL) }
+        guard mm.withPieces(evAddr, maxEvents * 12, needProt: PROT_W, { _, _, _ in }) else { return errno(EFAULT) }
+        var out = [UInt8](repeating: 0, count: maxEvents * 12)
+        let host = ep.interests.values.contains { $0.file?.hostPollFD != nil }
+        let n = withTempMask(maskAddr) {
+            waitReady(deadline: deadline, hostInvolved: host) {
+                var count = 0
+                // Stable order: by fd number.
+                for key in ep.interests.keys.sorted() where count < maxEvents {
+                    guard var i = ep.interests[key], !i.disabled else { continue }
+                    guard let file = i.file else { ep.interests[key] = nil; continue }
+                    let ready = file.poll(Int16(truncatingIfNeeded: i.events) | POLLHUP_ | POLLERR_)
+                    if ready == 0 { continue }
+                    out.withUnsafeMutableBytes { b in
+                        b.storeBytes(of: UInt32(UInt16(bitPattern: ready)), toByteOffset: count * 12, as: UInt32.self)
+                        b.storeBytes(of: i.data, toByteOffset: count * 12 + 4, as: UInt64.self)
+                    }
+                    if i.events & 0x4000_0000 != 0 { i.disabled = true; ep.interests[key] = i }   // EPOLLONESHOT
+                    count += 1
+                }
+                return count
+            }
+        }
+        if n == -ERESTARTNOHAND { return errno(EINTR) }
+        if n <= 0 { return n }
+        return out.withUnsafeBytes { mm.copyOut(evAddr, $0.baseAddress!, n * 12) } ? n : errno(EFAULT)
+    }
+
+    func msDeadline(_ ms: Int32) -> timespec? { ms < 0 ? nil : addNanos(monotonicNow(), Int(ms) * 1_000_000) }
+}

@@ -1,0 +1,139 @@
+// Memory system calls: mmap (anonymous, file-backed private by copying the file's contents), munmap,
+// mprotect, brk, mremap, madvise. Every change updates the VMAs and this task's stub at once; other
+// stubs of the same address space replay it before they next run.
+import Glibc
+import SentryMemory
+
+let MAP_SHARED_: Int32 = 1, MAP_PRIVATE_: Int32 = 2, MAP_FIXED_: Int32 = 0x10, MAP_ANON_: Int32 = 0x20
+let MAP_FIXED_NOREPLACE_: Int32 = 0x100000
+
+extension Task {
+    func sysMmap(_ addr: UInt64, _ length: UInt64, _ prot: Int32, _ flags: Int32, _ fd: Int32, _ off: UInt64) -> Int {
+        guard length > 0, length < (1 << 46), prot & ~7 == 0 else { return errno(EINVAL) }
+        let kind = flags & 3
+        guard kind == MAP_SHARED_ || kind == MAP_PRIVATE_ || kind == 3 else { return errno(EINVAL) }
+        guard off & UInt64(pageSize - 1) == 0 else { return errno(EINVAL) }
+        let len = pageRoundUp(length)
+        let fixed = flags & (MAP_FIXED_ | MAP_FIXED_NOREPLACE_) != 0
+        var start: UInt64
+        if fixed {
+            guard addr & UInt64(pageSize - 1) == 0 else { return errno(EINVAL) }
+            guard addr + len <= AddressSpace.userTop, addr >= 0x10000 else { return errno(ENOMEM) }
+            if addr < mm.reservedEnd && addr + len > mm.reservedStart { return errno(ENOMEM) }
+            if flags & MAP_FIXED_NOREPLACE_ != 0 && !mm.isFree(addr, addr + len) { return errno(EEXIST) }
+            start = addr
+        } else if addr != 0 && addr >= 0x10000 && pageRoundDown(addr) + len <= AddressSpace.userTop
+                    && mm.isFree(pageRoundDown(addr), pageRoundDown(addr) + len) {
+            start = pageRoundDown(addr)
+        } else {
+            guard let s = mm.findFree(len) else { return errno(ENOMEM) }
+            start = s
+        }
+        let shared = kind == MAP_SHARED_
+        if flags & MAP_ANON_ != 0 {
+            let r = mm.mapAnonymous(start, len, prot: prot, shared: shared, tag: "anon", mapper: self)
+            return r < 0 ? r : Int(start)
+        }
+        guard let f = fds.get(Int(fd)) else { return errno(EBADF) }
+        guard f.readable else { return errno(EACCES) }
+        if shared && prot & PROT_W != 0 && !f.writable { return errno(EACCES) }
+        guard let hfd = f.hostFileFD else { return f is DeviceFile ? anonFor(start, len, prot) : errno(ENODEV) }
+        // Private (and, for now, shared) file mappings get a copy of the file's contents.
+        guard let b = Backing(file: kernel.memory, length: Int(len)) else { return errno(ENOMEM) }
+        var done = 0
+        while done < Int(len) {
+            let n = Glibc.pread(hfd, kernel.memory.pointer(b.offset + done), Int(len) - done, off_t(Int(off) + done))
+            if n < 0 { return errno(Glibc.errno == EISDIR ? ENODEV : Glibc.errno) }
+            if n == 0 { break }
+            done += n
+        }
+        let vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: "file")
+        let r = mm.insert(vma, mapper: self)
+        return r < 0 ? r : Int(start)
+    }
+
+    private func anonFor(_ start: UInt64, _ len: UInt64, _ prot: Int32) -> Int {
+        let r = mm.mapAnonymous(start, len, prot: prot, shared: false, tag: "dev", mapper: self)
+        return r < 0 ? r : Int(start)
+    }
+
+    func sysMunmap(_ addr: UInt64, _ length: UInt64) -> Int {
+        guard addr & UInt64(pageSize - 1) == 0, length > 0, addr + length <= AddressSpace.userTop else { return errno(EINVAL) }
+        if addr < mm.reservedEnd && addr + pageRoundUp(length) > mm.reservedStart { return errno(EINVAL) }
+        _ = mm.unmap(addr, pageRoundUp(length), mapper: self)
+        return 0
+    }
+
+    func sysMprotect(_ addr: UInt64, _ length: UInt64, _ prot: Int32) -> Int {
+        guard addr & UInt64(pageSize - 1) == 0, prot & ~Int32(7 | 0x0100_0000 | 0x0200_0000) == 0 else { return errno(EINVAL) }
+        if length == 0 { return 0 }
+        let r = mm.protect(addr, pageRoundUp(length), prot: prot & 7, mapper: self)
+        return r < 0 ? r : 0
+    }
+
+    func sysBrk(_ addr: UInt64) -> Int {
+        let cur = mm.brkCurrent
+        if addr == 0 || addr < mm.brkStart { return Int(cur) }
+        let oldTop = pageRoundUp(cur), newTop = pageRoundUp(addr)
+        if newTop > oldTop {
+            guard newTop - mm.brkStart <= (1 << 32), mm.isFree(oldTop, newTop) else { return Int(cur) }
+            if mm.mapAnonymous(oldTop, newTop - oldTop, prot: PROT_R | PROT_W, shared: false, tag: "[heap]", mapper: self) < 0 {
+                return Int(cur)
+            }
+        } else if newTop < oldTop {
+            _ = mm.unmap(newTop, oldTop - newTop, mapper: self)
+        }
+        mm.brkCurrent = addr
+        return Int(addr)
+    }
+
+    func sysMremap(_ old: UInt64, _ oldLen: UInt64, _ newLen: UInt64, _ flags: Int32, _ newAddr: UInt64) -> Int {
+        guard old & UInt64(pageSize - 1) == 0, newLen > 0, flags & ~7 == 0 else { return errno(EINVAL) }
+        let oLen = pageRoundUp(oldLen), nLen = pageRoundUp(newLen)
+        guard let i = mm.find(old), mm.vmas[i].end >= old + oLen else { return errno(EFAULT) }
+        let vma = mm.vmas[i]
+        if flags & 2 == 0 && nLen == oLen { return Int(old) }
+        if flags & 2 == 0 && nLen < oLen {
+            _ = mm.unmap(old + nLen, oLen - nLen, mapper: self)
+            return Int(old)
+        }
+        // Grow in place if the following range is free and not asked to move to a fixed place.
+        if flags & 2 == 0 && mm.isFree(old + oLen, old + nLen) && old + nLen <= AddressSpace.userTop {
+            let r = mm.mapAnonymous(old + oLen, nLen - oLen, prot: vma.prot, shared: vma.shared, tag: vma.tag, mapper: self)
+            return r < 0 ? r : Int(old)
+        }
+        guard flags & 1 != 0 else { return errno(ENOMEM) }   // MREMAP_MAYMOVE
+        var dest: UInt64
+        if flags & 2 != 0 {
+            guard newAddr & UInt64(pageSize - 1) == 0 else { return errno(EINVAL) }
+            dest = newAddr
+        } else {
+            guard let d = mm.findFree(nLen) else { return errno(ENOMEM) }
+            dest = d
+        }
+        // Move by copy: new backing, copy the old bytes, unmap the old range.
+        guard let b = Backing(file: kernel.memory, length: Int(nLen)) else { return errno(ENOMEM) }
+        let copyLen = Int(min(oLen, nLen))
+        _ = mm.withPieces(old, copyLen, needProt: 0) { p, n, off in memcpy(kernel.memory.pointer(b.offset + off), p, n) }
+        let nv = VMA(start: dest, end: dest + nLen, prot: vma.prot, shared: vma.shared, backing: b, backingOffset: 0, tag: vma.tag)
+        _ = mm.unmap(old, oLen, mapper: self)
+        let r = mm.insert(nv, mapper: self)
+        return r < 0 ? r : Int(dest)
+    }
+
+    func sysMadvise(_ addr: UInt64, _ length: UInt64, _ advice: Int32) -> Int {
+        guard addr & UInt64(pageSize - 1) == 0 else { return errno(EINVAL) }
+        if advice == 4 /* MADV_DONTNEED */ || advice == 8 /* MADV_FREE */ {
+            let end = addr + pageRoundUp(length)
+            var a = addr
+            while a < end {
+                guard let i = mm.find(a) else { return errno(ENOMEM) }
+                let v = mm.vmas[i]
+                let e = min(v.end, end)
+                if !v.shared { kernel.memory.zeroRange(v.fileOffset + Int(a - v.start), Int(e - a)) }
+                a = e
+            }
+        }
+        return 0
+    }
+}

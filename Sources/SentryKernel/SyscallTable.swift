@@ -1,0 +1,239 @@
+// The system call table. Support status is DATA (`SyscallTable.entries`: one entry per x86-64
+// number); dispatch is one switch over the number (no allocation on the hot path). Anything not
+// listed returns ENOSYS and is reported once per sandbox.
+import CBulwark
+import Glibc
+import LinuxABI
+import SentryMemory
+import SentryPlatform
+
+public enum SyscallSupport: Equatable {
+    case supported
+    case partial(String)
+    case unimplemented
+}
+
+public enum SyscallTable {
+    static let partialNotes: [Int: String] = [
+        9: "file mappings are private copies (MAP_SHARED file writes are not written back)",
+        16: "TCGETS/TCSETS/TIOCGWINSZ/TIOCGPGRP forwarded for host stdio; FIONREAD, FIONBIO, FIOCLEX",
+        25: "moves by copying",
+        28: "DONTNEED/FREE zero private pages; other advice accepted",
+        56: "no namespaces (CLONE_NEW* -> EPERM)",
+        72: "record locks -> ENOLCK",
+        157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
+        202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
+        42: "no sockets yet: ENOTSOCK on any fd", 43: "no sockets yet", 44: "no sockets yet", 45: "no sockets yet",
+        46: "no sockets yet", 47: "no sockets yet", 48: "no sockets yet", 49: "no sockets yet", 50: "no sockets yet",
+        51: "no sockets yet", 52: "no sockets yet", 54: "no sockets yet", 55: "no sockets yet", 288: "no sockets yet",
+        299: "no sockets yet", 307: "no sockets yet",
+        232: "level-triggered; EPOLLET treated as level-triggered", 281: "level-triggered", 441: "level-triggered",
+        38: "ITIMER_REAL only", 36: "ITIMER_REAL only",
+        228: "CPU-time clocks approximated by monotonic time since start",
+        435: "deliberately ENOSYS: libc falls back to clone(2); not reported",
+        334: "deliberately ENOSYS (glibc and others fall back); not reported",
+        2: "read-only bootstrap file system (writes -> EROFS)",
+        257: "read-only bootstrap file system (writes -> EROFS)",
+    ]
+    static let supportedNumbers: [Int] = [
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 28,
+        32, 33, 34, 35, 39, 56, 57, 58, 59, 60, 61, 62, 63, 72, 79, 80, 81, 83, 84, 86, 87, 88, 89, 90, 91, 92, 93, 94,
+        95, 96, 97, 98, 99, 100, 102, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118,
+        119, 120, 121, 124, 127, 128, 130, 131, 132, 133, 157, 158, 160, 170, 171, 186, 200, 201, 202, 204,
+        217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
+        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
+    ]
+    public static let entries: [SyscallSupport] = {
+        var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
+        for n in supportedNumbers { t[n] = .supported }
+        for (n, note) in partialNotes { t[n] = .partial(note) }
+        return t
+    }()
+
+    public static func name(_ nr: Int) -> String { SyscallNumber(rawValue: nr).name ?? "syscall_\(nr)" }
+    public static func support(_ nr: Int) -> SyscallSupport { nr >= 0 && nr < entries.count ? entries[nr] : .unimplemented }
+}
+
+extension Task {
+    func handleSyscall() {
+        let r = regs
+        let nr = Int(Int64(bitPattern: r.orig_rax))
+        let a0 = r.rdi, a1 = r.rsi, a2 = r.rdx, a3 = r.r10, a4 = r.r8, a5 = r.r9
+        let ret = dispatch(nr, a0, a1, a2, a3, a4, a5)
+        if ret != noReturn {
+            var n = regs
+            n.rax = UInt64(bitPattern: Int64(ret))
+            regs = n
+            syscallRestartable = true
+        }
+        if kernel.config.strace { strace(nr, [a0, a1, a2, a3, a4, a5], ret) }
+    }
+
+    @inline(__always) private func i(_ v: UInt64) -> Int { Int(Int64(bitPattern: v)) }
+    @inline(__always) private func i32(_ v: UInt64) -> Int32 { Int32(truncatingIfNeeded: v) }
+
+    func dispatch(_ nr: Int, _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ a5: UInt64) -> Int {
+        switch nr {
+        case 0: return sysRead(i(a0), a1, i(a2))
+        case 1: return sysWrite(i(a0), a1, i(a2))
+        case 2: return sysOpenat(AT_FDCWD_, a0, i32(a1), UInt32(truncatingIfNeeded: a2))
+        case 3: return fds.close(i(a0))
+        case 4: return sysNewfstatat(AT_FDCWD_, a0, a1, 0)
+        case 5: return sysFstat(i(a0), a1)
+        case 6: return sysNewfstatat(AT_FDCWD_, a0, a1, AT_SYMLINK_NOFOLLOW_)
+        case 7: return sysPoll(a0, i(a1), i32(a2))
+        case 8:
+            guard let f = fds.get(i(a0)) else { return errno(EBADF) }
+            return f.seek(i(a1), i32(a2))
+        case 9: return sysMmap(a0, a1, i32(a2), i32(a3), i32(a4), a5)
+        case 10: return sysMprotect(a0, a1, i32(a2))
+        case 11: return sysMunmap(a0, a1)
+        case 12: return sysBrk(a0)
+        case 13: return sysRtSigaction(i(a0), a1, a2, i(a3))
+        case 14: return sysRtSigprocmask(i(a0), a1, a2, i(a3))
+        case 15: return sigreturn() == 0 ? noReturn : noReturn
+        case 16: return sysIoctl(i(a0), a1, a2)
+        case 17: return sysPread(i(a0), a1, i(a2), i(a3))
+        case 18: return sysPwrite(i(a0), a1, i(a2), i(a3))
+        case 19: return sysReadv(i(a0), a1, i(a2), offset: nil)
+        case 20: return sysWritev(i(a0), a1, i(a2), offset: nil)
+        case 21: return sysFaccessat(AT_FDCWD_, a0, i32(a1), 0)
+        case 22: return sysPipe2(a0, 0)
+        case 23: return sysSelect(i(a0), a1, a2, a3, a4)
+        case 24: return 0   // sched_yield
+        case 25: return sysMremap(a0, a1, a2, i32(a3), a4)
+        case 28: return sysMadvise(a0, a1, i32(a2))
+        case 32:
+            guard let f = fds.get(i(a0)) else { return errno(EBADF) }
+            return fds.install(f, cloexec: false)
+        case 33: return sysDup3(i(a0), i(a1), 0, allowSame: true)
+        case 34: return sysPause()
+        case 35: return sysNanosleep(a0, a1)
+        case 39: return Int(tg.pid)
+        case 56: return sysClone(a0, a1, a2, a3, a4)
+        case 57: return sysClone(UInt64(SIGCHLD), 0, 0, 0, 0)                         // fork
+        case 58: return sysClone(CLONE_VM | CLONE_VFORK | UInt64(SIGCHLD), 0, 0, 0, 0) // vfork
+        case 59: return sysExecveat(AT_FDCWD_, a0, a1, a2, 0)
+        case 60: return sysExit(i(a0), group: false)
+        case 61: return sysWait4(Int(Int32(truncatingIfNeeded: a0)), a1, i32(a2), a3)
+        case 62: return sysKill(Int(Int32(truncatingIfNeeded: a0)), i(a1))
+        case 63: return sysUname(a0)
+        case 72: return sysFcntl(i(a0), i32(a1), a2)
+        case 79: return sysGetcwd(a0, i(a1))
+        case 80: return sysChdir(a0)
+        case 81: return sysFchdir(i(a0))
+        case 83, 84, 86, 87, 88, 90, 92, 94, 133: return sysReadOnlyPath(AT_FDCWD_, a0)   // mkdir rmdir link unlink symlink chmod chown lchown mknod
+        case 82: return sysReadOnlyPath(AT_FDCWD_, a0)                                 // rename
+        case 89: return sysReadlinkat(AT_FDCWD_, a0, a1, i(a2))
+        case 91, 93: return fds.get(i(a0)) == nil ? errno(EBADF) : errno(EROFS)        // fchmod fchown
+        case 95: let o = fsctx.umask; fsctx.umask = UInt32(a0 & 0o777); return Int(o)
+        case 96: return sysGettimeofday(a0, a1)
+        case 97: return sysPrlimit(0, i(a0), 0, a1)
+        case 98: return sysZero(a1, 144)     // getrusage: not tracked, zeros
+        case 99: return sysSysinfo(a0)
+        case 100: return sysZero(a0, 32)     // times: not tracked
+        case 102, 107: return Int(tg.uid)
+        case 104, 108: return Int(tg.gid)
+        case 105, 113: return sysSetid(UInt32(truncatingIfNeeded: a0), gid: false)
+        case 106, 114: return sysSetid(UInt32(truncatingIfNeeded: a0), gid: true)
+        case 117: return tg.uid == 0 ? sysSetid(UInt32(truncatingIfNeeded: a0), gid: false) : errno(EPERM)
+        case 119: return tg.uid == 0 ? sysSetid(UInt32(truncatingIfNeeded: a0), gid: true) : errno(EPERM)
+        case 118: return sysGetresid(a0, a1, a2, tg.uid)
+        case 120: return sysGetresid(a0, a1, a2, tg.gid)
+        case 109: return sysSetpgid(i(a0), i(a1))
+        case 110: return Int(tg.parent?.pid ?? 0)
+        case 111: return Int(tg.pgid)
+        case 112:
+            if tg.pgid == tg.pid { return errno(EPERM) }
+            tg.sid = tg.pid; tg.pgid = tg.pid; return Int(tg.pid)
+        case 115: return sysGetgroups(i(a0), a1)
+        case 116: return tg.uid == 0 ? 0 : errno(EPERM)
+        case 121:
+            if a0 == 0 { return Int(tg.pgid) }
+            guard let t = kernel.threadGroups[Int32(truncatingIfNeeded: a0)] else { return errno(ESRCH) }
+            return Int(t.pgid)
+        case 124:
+            if a0 == 0 { return Int(tg.sid) }
+            guard let t = kernel.threadGroups[Int32(truncatingIfNeeded: a0)] else { return errno(ESRCH) }
+            return Int(t.sid)
+        case 127: return sysRtSigpending(a0, i(a1))
+        case 128: return sysRtSigtimedwait(a0, a1, a2, i(a3))
+        case 130: return sysRtSigsuspend(a0, i(a1))
+        case 131: return sysSigaltstack(a0, a1)
+        case 132: return errno(EROFS)   // utime
+        case 157: return sysPrctl(i(a0), a1, a2)
+        case 158: return sysArchPrctl(i(a0), a1)
+        case 160: return sysPrlimit(0, i(a0), a1, 0)
+        case 170: return sysSethostname(a0, i(a1), domain: false)
+        case 171: return sysSethostname(a0, i(a1), domain: true)
+        case 186: return Int(tid)
+        case 200: return sysTgkill(-1, i(a0), i(a1))
+        case 201: return sysTime(a0)
+        case 202: return sysFutex(a0, i32(a1), UInt32(truncatingIfNeeded: a2), a3, a4, UInt32(truncatingIfNeeded: a5))
+        case 204: return sysSchedGetaffinity(i(a0), i(a1), a2)
+        case 217: return sysGetdents64(i(a0), a1, i(a2))
+        case 218: clearChildTID = a0; return Int(tid)
+        case 228: return sysClockGettime(i32(a0), a1)
+        case 229: return sysClockGetres(i32(a0), a1)
+        case 230: return sysClockNanosleep(i32(a0), i32(a1), a2, a3)
+        case 231: return sysExit(i(a0), group: true)
+        case 234: return sysTgkill(i(a0), i(a1), i(a2))
+        case 247: return sysWaitid(i(a0), i(a1), a2, i32(a3))
+        case 257: return sysOpenat(i32(a0), a1, i32(a2), UInt32(truncatingIfNeeded: a3))
+        case 258, 259, 260, 263, 265, 266, 268: return sysReadOnlyPath(i32(a0), a1)  // mkdirat mknodat fchownat unlinkat linkat symlinkat fchmodat
+        case 264, 316: return sysReadOnlyPath(i32(a0), a1)                            // renameat(2)
+        case 261: return errno(EROFS)                                                 // futimesat
+        case 262: return sysNewfstatat(i32(a0), a1, a2, i32(a3))
+        case 267: return sysReadlinkat(i32(a0), a1, a2, i(a3))
+        case 269: return sysFaccessat(i32(a0), a1, i32(a2), 0)
+        case 439: return sysFaccessat(i32(a0), a1, i32(a2), i32(a3))
+        case 270: return sysPselect6(i(a0), a1, a2, a3, a4, a5)
+        case 271: return sysPpoll(a0, i(a1), a2, a3, i(a4))
+        case 273: robustList = a0; return 0
+        case 274: return errno(EPERM)
+        case 280: return errno(EROFS)   // utimensat
+        case 292: return sysDup3(i(a0), i(a1), i32(a2), allowSame: false)
+        case 293: return sysPipe2(a0, i32(a1))
+        case 302: return sysPrlimit(i(a0), i(a1), a2, a3)
+        case 309: // getcpu
+            if a0 != 0 && !mm.write(a0, UInt32(cpu)) { return errno(EFAULT) }
+            if a1 != 0 && !mm.write(a1, UInt32(0)) { return errno(EFAULT) }
+            return 0
+        case 318: return sysGetrandom(a0, i(a1), UInt32(truncatingIfNeeded: a2))
+        case 322: return sysExecveat(i32(a0), a1, a2, a3, i32(a4))
+        case 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307:
+            // Socket calls on descriptors: no sockets exist yet (networking comes with the netstack).
+            return fds.get(i(a0)) == nil ? errno(EBADF) : errno(ENOTSOCK)
+        case 188, 189, 190: return errno(EROFS)                                        // setxattr family
+        case 191, 192, 194, 195, 197, 198: return errno(EOPNOTSUPP)                   // get/list/remove xattr on paths: none on the bootstrap FS
+        case 193, 196, 199: return fds.get(i(a0)) == nil ? errno(EBADF) : errno(EOPNOTSUPP)
+        case 137: return sysStatfs(a0, a1)
+        case 138: return sysFstatfs(i(a0), a1)
+        case 284: return sysEventfd2(UInt32(truncatingIfNeeded: a0), 0)
+        case 290: return sysEventfd2(UInt32(truncatingIfNeeded: a0), i32(a1))
+        case 283: return sysTimerfdCreate(i32(a0), i32(a1))
+        case 286: return sysTimerfdSettime(i(a0), i32(a1), a2, a3)
+        case 287: return sysTimerfdGettime(i(a0), a1)
+        case 36: return sysGetitimer(i(a0), a1)
+        case 38: return sysSetitimer(i(a0), a1, a2)
+        case 37: return sysAlarm(UInt32(truncatingIfNeeded: a0))
+        case 213: return i(a0) <= 0 ? errno(EINVAL) : sysEpollCreate1(0)
+        case 291: return sysEpollCreate1(i32(a0))
+        case 233: return sysEpollCtl(i(a0), i(a1), i(a2), a3)
+        case 232: return sysEpollWait(i(a0), a1, i(a2), deadline: msDeadline(i32(a3)), maskAddr: 0)
+        case 281: return sysEpollWait(i(a0), a1, i(a2), deadline: msDeadline(i32(a3)), maskAddr: a4)
+        case 441:
+            switch readTimeout(a3) {
+            case .success(let d): return sysEpollWait(i(a0), a1, i(a2), deadline: d, maskAddr: a4)
+            case .failure(let e): return errno(e)
+            }
+        case 221: return fds.get(i(a0)) == nil ? errno(EBADF) : 0   // fadvise64: advice may be ignored
+        case 435: return errno(ENOSYS)   // clone3: deliberately ENOSYS so libc falls back to clone; not reported
+        case 334: return errno(ENOSYS)   // rseq: deliberately not offered (glibc falls back); not reported
+        case 332: return sysStatx(i32(a0), a1, i32(a2), UInt32(truncatingIfNeeded: a3), a4)
+        default:
+            kernel.reportUnimplemented(nr, task: self)
+            return errno(ENOSYS)
+        }
+    }
+}

@@ -1,0 +1,311 @@
+// An application address space: sorted VMAs, each a window on a Backing in the memory file. The host
+// side (the stub's real mappings) is changed through a HostMapper, kept eagerly in sync with the VMAs.
+import Glibc
+
+public let PROT_R: Int32 = 1, PROT_W: Int32 = 2, PROT_X: Int32 = 4
+
+/// Applies mapping changes to the host process that runs the application (the stub).
+public protocol HostMapper: AnyObject {
+    func hostMmap(_ addr: UInt64, _ length: UInt64, _ prot: Int32, _ fileOffset: Int) -> Int
+    func hostMunmap(_ addr: UInt64, _ length: UInt64) -> Int
+    func hostMprotect(_ addr: UInt64, _ length: UInt64, _ prot: Int32) -> Int
+    /// Removes every application mapping from the host process.
+    func hostUnmapAll()
+}
+
+/// A host mapping change, logged so other host processes running the same address space (one stub
+/// per task) can replay it before they next run.
+public enum HostOp {
+    case map(UInt64, UInt64, Int32, Int)
+    case unmap(UInt64, UInt64)
+    case protect(UInt64, UInt64, Int32)
+}
+
+public struct VMA {
+    public var start: UInt64
+    public var end: UInt64
+    public var prot: Int32
+    public var shared: Bool
+    public var backing: Backing
+    /// Offset in `backing` of `start`.
+    public var backingOffset: Int
+    public var tag: String
+
+    public init(start: UInt64, end: UInt64, prot: Int32, shared: Bool, backing: Backing, backingOffset: Int, tag: String) {
+        self.start = start; self.end = end; self.prot = prot; self.shared = shared
+        self.backing = backing; self.backingOffset = backingOffset; self.tag = tag
+    }
+
+    public var fileOffset: Int { backing.offset + backingOffset }
+    public var length: UInt64 { end - start }
+}
+
+public final class AddressSpace {
+    public let file: MemoryFile
+    public private(set) var vmas: [VMA] = []
+    public var brkStart: UInt64 = 0
+    public var brkCurrent: UInt64 = 0
+    /// Top-down mmap allocation below this address.
+    public var mmapTop: UInt64 = 0x6fff_0000_0000
+    public let reservedStart = UInt64(0x7000_0000_0000)
+    public let reservedEnd = UInt64(0x7000_0000_1000)
+    public static let userTop = UInt64(0x7fff_ffff_f000)
+
+    public init(file: MemoryFile) { self.file = file }
+
+    public private(set) var opLog: [HostOp] = []
+    public private(set) var logBase = 0
+    /// Generation of the host mapping state: the number of HostOps ever recorded.
+    public var generation: Int { logBase + opLog.count }
+
+    private func record(_ op: HostOp) {
+        if opLog.count >= 4096 {
+            logBase += opLog.count
+            opLog.removeAll(keepingCapacity: true)
+        }
+        opLog.append(op)
+    }
+
+    /// Brings a host process that has applied ops up to `generation` up to date; returns the new generation.
+    public func sync(mapper: HostMapper, from gen: Int) -> Int {
+        if gen == generation { return gen }
+        if gen < logBase {
+            mapper.hostUnmapAll()
+            mapAll(mapper: mapper)
+            return generation
+        }
+        for op in opLog[(gen - logBase)...] {
+            switch op {
+            case .map(let a, let l, let p, let o): _ = mapper.hostMmap(a, l, p, o)
+            case .unmap(let a, let l): _ = mapper.hostMunmap(a, l)
+            case .protect(let a, let l, let p): _ = mapper.hostMprotect(a, l, p)
+            }
+        }
+        return generation
+    }
+
+    /// Index of the VMA containing `addr`, if any.
+    public func find(_ addr: UInt64) -> Int? {
+        var lo = 0, hi = vmas.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if vmas[mid].end <= addr { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < vmas.count && vmas[lo].start <= addr { return lo }
+        return nil
+    }
+
+    private func insertionIndex(_ addr: UInt64) -> Int {
+        var lo = 0, hi = vmas.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if vmas[mid].start < addr { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    public func isFree(_ start: UInt64, _ end: UInt64) -> Bool {
+        if start < reservedEnd && end > reservedStart { return false }
+        let i = insertionIndex(start)
+        if i > 0 && vmas[i - 1].end > start { return false }
+        if i < vmas.count && vmas[i].start < end { return false }
+        return true
+    }
+
+    /// Finds a free range of `length` bytes, top-down from mmapTop.
+    public func findFree(_ length: UInt64) -> UInt64? {
+        var top = mmapTop
+        var i = insertionIndex(top) - 1
+        while top >= length + 0x10000 {
+            let candidate = top - length
+            // Skip VMAs overlapping [candidate, top).
+            while i >= 0 && vmas[i].start >= top { i -= 1 }
+            if i >= 0 && vmas[i].end > candidate { top = vmas[i].start; i -= 1; continue }
+            return candidate
+        }
+        return nil
+    }
+
+    /// Splits the VMA containing `addr` so that a VMA boundary falls at `addr`.
+    private func split(at addr: UInt64) {
+        guard let i = find(addr), vmas[i].start < addr else { return }
+        var right = vmas[i]
+        let delta = Int(addr - right.start)
+        right.start = addr
+        right.backingOffset += delta
+        vmas[i].end = addr
+        vmas.insert(right, at: i + 1)
+    }
+
+    /// Removes VMAs in [start, end); host munmap is done by the caller when needed.
+    private func removeRange(_ start: UInt64, _ end: UInt64) {
+        split(at: start)
+        split(at: end)
+        var i = insertionIndex(start)
+        while i < vmas.count && vmas[i].start < end {
+            let v = vmas[i]
+            if !v.shared {
+                // Private pages belong to this VMA only: release their memory now.
+                file.zeroRange(v.fileOffset, Int(v.length))
+            }
+            vmas.remove(at: i)
+        }
+        _ = i
+    }
+
+    /// Maps a new anonymous (zero-filled) region; returns the VMA's backing or nil on ENOMEM.
+    @discardableResult
+    public func mapAnonymous(_ start: UInt64, _ length: UInt64, prot: Int32, shared: Bool, tag: String,
+                             mapper: HostMapper) -> Int {
+        guard let b = Backing(file: file, length: Int(length)) else { return -12 }
+        return insert(VMA(start: start, end: start + length, prot: prot, shared: shared, backing: b,
+                          backingOffset: 0, tag: tag), mapper: mapper)
+    }
+
+    /// Inserts `vma`, replacing whatever was mapped there, and maps it in the host.
+    public func insert(_ vma: VMA, mapper: HostMapper) -> Int {
+        removeRange(vma.start, vma.end)
+        vmas.insert(vma, at: insertionIndex(vma.start))
+        record(.map(vma.start, vma.length, vma.prot, vma.fileOffset))
+        return mapper.hostMmap(vma.start, vma.length, vma.prot, vma.fileOffset)
+    }
+
+    public func unmap(_ start: UInt64, _ length: UInt64, mapper: HostMapper) -> Int {
+        let end = start + length
+        removeRange(start, end)
+        record(.unmap(start, length))
+        return mapper.hostMunmap(start, length)
+    }
+
+    public func protect(_ start: UInt64, _ length: UInt64, prot: Int32, mapper: HostMapper) -> Int {
+        let end = start + length
+        // Linux: ENOMEM if any part of the range is unmapped.
+        var a = start
+        while a < end {
+            guard let i = find(a) else { return -12 }
+            a = vmas[i].end
+        }
+        split(at: start)
+        split(at: end)
+        var i = insertionIndex(start)
+        while i < vmas.count && vmas[i].start < end {
+            vmas[i].prot = prot
+            i += 1
+        }
+        record(.protect(start, length, prot))
+        return mapper.hostMprotect(start, length, prot)
+    }
+
+    /// Remaps every VMA into a fresh host process (after exec or fork).
+    public func mapAll(mapper: HostMapper) {
+        for v in vmas { _ = mapper.hostMmap(v.start, v.length, v.prot, v.fileOffset) }
+    }
+
+    /// A copy for fork: private memory is copied, shared memory is shared.
+    public func forkCopy() -> AddressSpace? {
+        let n = AddressSpace(file: file)
+        n.brkStart = brkStart
+        n.brkCurrent = brkCurrent
+        n.mmapTop = mmapTop
+        for v in vmas {
+            if v.shared { n.vmas.append(v); continue }
+            guard let b = Backing(file: file, length: Int(v.length)) else { return nil }
+            memcpy(file.pointer(b.offset), file.pointer(v.fileOffset), Int(v.length))
+            var c = v
+            c.backing = b
+            c.backingOffset = 0
+            n.vmas.append(c)
+        }
+        return n
+    }
+
+    /// Drops all VMAs (exec, exit).
+    public func clear() { vmas.removeAll() }
+
+    /// The memory-file offset backing `addr` (futex keys), if mapped with at least `needProt`.
+    public func translate(_ addr: UInt64, needProt: Int32 = PROT_R) -> Int? {
+        guard let i = find(addr), vmas[i].prot & needProt == needProt else { return nil }
+        return vmas[i].fileOffset + Int(addr - vmas[i].start)
+    }
+
+    // MARK: copy-in / copy-out
+
+    /// Calls `body` for each contiguous piece of [addr, addr+length) with its Sentry pointer; returns
+    /// false (EFAULT) if any byte is unmapped or lacks `needProt`.
+    @inline(__always)
+    public func withPieces(_ addr: UInt64, _ length: Int, needProt: Int32,
+                           _ body: (UnsafeMutableRawPointer, Int, Int) -> Void) -> Bool {
+        if length == 0 { return true }
+        let (end, overflow) = addr.addingReportingOverflow(UInt64(length))
+        if overflow { return false }
+        // Check first, then copy, so a fault never leaves a partial copy.
+        var a = addr
+        while a < end {
+            guard let i = find(a), vmas[i].prot & needProt == needProt else { return false }
+            a = vmas[i].end
+        }
+        a = addr
+        var done = 0
+        while a < end {
+            let i = find(a)!
+            let v = vmas[i]
+            let n = Int(min(v.end, end) - a)
+            body(file.pointer(v.fileOffset + Int(a - v.start)), n, done)
+            done += n
+            a += UInt64(n)
+        }
+        return true
+    }
+
+    /// Copies application memory into `dst`. False means EFAULT.
+    public func copyIn(_ addr: UInt64, _ dst: UnsafeMutableRawPointer, _ length: Int) -> Bool {
+        withPieces(addr, length, needProt: PROT_R) { p, n, off in memcpy(dst + off, p, n) }
+    }
+
+    /// Copies `src` into application memory. False means EFAULT.
+    public func copyOut(_ addr: UInt64, _ src: UnsafeRawPointer, _ length: Int) -> Bool {
+        withPieces(addr, length, needProt: PROT_W) { p, n, off in memcpy(p, src + off, n) }
+    }
+
+    /// Writes without checking PROT_W (the loader filling read-only segments).
+    public func poke(_ addr: UInt64, _ src: UnsafeRawPointer, _ length: Int) -> Bool {
+        withPieces(addr, length, needProt: 0) { p, n, off in memcpy(p, src + off, n) }
+    }
+
+    public func readBytes(_ addr: UInt64, _ length: Int) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: length)
+        let ok = out.withUnsafeMutableBytes { b in copyIn(addr, b.baseAddress!, length) }
+        return ok ? out : nil
+    }
+
+    public func read<T>(_ addr: UInt64, as: T.Type) -> T? {
+        let size = MemoryLayout<T>.size
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        defer { buf.deallocate() }
+        guard copyIn(addr, buf, size) else { return nil }
+        return buf.loadUnaligned(as: T.self)
+    }
+
+    public func write<T>(_ addr: UInt64, _ value: T) -> Bool {
+        var v = value
+        return withUnsafeBytes(of: &v) { b in copyOut(addr, b.baseAddress!, b.count) }
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes; nil on EFAULT or if too long.
+    public func readCString(_ addr: UInt64, max: Int = 4096) -> [UInt8]? {
+        var out: [UInt8] = []
+        var a = addr
+        while out.count < max {
+            guard let i = find(a), vmas[i].prot & PROT_R != 0 else { return nil }
+            let v = vmas[i]
+            let p = file.pointer(v.fileOffset + Int(a - v.start)).assumingMemoryBound(to: UInt8.self)
+            let avail = min(Int(v.end - a), max - out.count)
+            for k in 0..<avail {
+                if p[k] == 0 { return out }
+                out.append(p[k])
+            }
+            a += UInt64(avail)
+        }
+        return nil
+    }
+}

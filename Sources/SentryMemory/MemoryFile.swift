@@ -1,0 +1,78 @@
+// The memory file: one memfd holding all application memory. The Sentry maps all of it once, so
+// copy-in/copy-out is a bounds-checked memcpy; stubs map ranges of it MAP_SHARED|MAP_FIXED.
+import CBulwark
+import Glibc
+
+public let pageSize = 4096
+
+@inline(__always) public func pageRoundDown(_ v: UInt64) -> UInt64 { v & ~UInt64(pageSize - 1) }
+@inline(__always) public func pageRoundUp(_ v: UInt64) -> UInt64 { (v &+ UInt64(pageSize - 1)) & ~UInt64(pageSize - 1) }
+
+public final class MemoryFile: @unchecked Sendable {
+    public let fd: Int32
+    public let base: UnsafeMutableRawPointer
+    public let capacity: Int
+    private var bump = 0
+    /// Free ranges (offset, length), page aligned; first fit.
+    private var free: [(Int, Int)] = []
+    private var lock = pthread_mutex_t()
+
+    public init?(capacity: Int = 1 << 36) {
+        let fd = bw_memfd_create("bulwark-memory", 0)
+        if fd < 0 { return nil }
+        if ftruncate(fd, off_t(capacity)) != 0 { Glibc.close(fd); return nil }
+        guard let p = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0),
+              p != MAP_FAILED else { Glibc.close(fd); return nil }
+        self.fd = fd
+        self.base = p
+        self.capacity = capacity
+        pthread_mutex_init(&lock, nil)
+    }
+
+    /// Allocates `length` bytes (page multiple) of zeroed file space; returns the offset.
+    public func allocate(_ length: Int) -> Int? {
+        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+        for i in free.indices where free[i].1 >= length {
+            let off = free[i].0
+            if free[i].1 == length { free.remove(at: i) } else { free[i] = (off + length, free[i].1 - length) }
+            return off
+        }
+        guard bump + length <= capacity else { return nil }
+        let off = bump
+        bump += length
+        return off
+    }
+
+    /// Returns a range to the allocator; its pages are released (and read back as zeros).
+    public func release(_ offset: Int, _ length: Int) {
+        guard length > 0 else { return }
+        zeroRange(offset, length)
+        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+        free.append((offset, length))
+    }
+
+    /// Punches a hole: the pages read back as zeros and stop using memory.
+    public func zeroRange(_ offset: Int, _ length: Int) {
+        // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+        if bw_fallocate(fd, 0x02 | 0x01, offset, length) != 0 {
+            memset(base + offset, 0, length)
+        }
+    }
+
+    @inline(__always) public func pointer(_ offset: Int) -> UnsafeMutableRawPointer { base + offset }
+}
+
+/// A contiguous allocation in the memory file, shared by the VMAs that map it; freed when the last
+/// VMA referring to it goes away.
+public final class Backing {
+    public let file: MemoryFile
+    public let offset: Int
+    public let length: Int
+    public init?(file: MemoryFile, length: Int) {
+        guard let off = file.allocate(length) else { return nil }
+        self.file = file
+        self.offset = off
+        self.length = length
+    }
+    deinit { file.release(offset, length) }
+}

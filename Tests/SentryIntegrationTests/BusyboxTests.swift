@@ -1,0 +1,59 @@
+// Priority 1 and 2: static busybox runs unmodified under the Sentry, output and exit status equal
+// to native runs.
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Sentry runs static busybox")
+struct BusyboxTests {
+    @Test func echoHelloMatchesNative() throws {
+        let argv = ["/bin/busybox", "echo", "hello"]
+        let sandboxed = try Sentry.run(argv)
+        let native = try Sentry.native(argv)
+        #expect(!sandboxed.timedOut)
+        #expect(sandboxed.stdout == "hello\n")
+        #expect(sandboxed.stdout == native.stdout)
+        #expect(sandboxed.exitCode == 0)
+    }
+
+    @Test func shellPipelineLoopAndExitStatus() throws {
+        let script = "echo hello; echo a b | tr a-z A-Z; for i in 1 2 3; do echo $i; done | wc -l; exit 3"
+        let argv = ["/bin/busybox", "sh", "-c", script]
+        let sandboxed = try Sentry.run(argv)
+        let native = try Sentry.native(argv)
+        #expect(!sandboxed.timedOut)
+        #expect(sandboxed.stdout == native.stdout)
+        #expect(sandboxed.exitCode == 3)
+        #expect(native.exitCode == 3)
+    }
+
+    @Test func shellSeesStdinAndSignalsKillChildren() throws {
+        // SIGKILL: native results must not depend on dispositions inherited from the test runner.
+        let script = "read x; echo got $x; sh -c 'kill -KILL $$'; echo status $?"
+        let argv = ["/bin/busybox", "sh", "-c", script]
+        let sandboxed = try Sentry.run(argv, stdin: "line\n")
+        let native = try Sentry.native(argv, stdin: "line\n")
+        #expect(!sandboxed.timedOut)
+        #expect(sandboxed.stdout == native.stdout)
+        #expect(sandboxed.exitCode == native.exitCode)
+    }
+
+    @Test func missingProgramExits127() throws {
+        let r = try Sentry.run(["/no/such/program"])
+        #expect(r.exitCode == 127)
+        #expect(r.stderr.contains("No such file"))
+        let r2 = try ProcessRunner.run(Sentry.binary, ["run", "--rootfs", "/nonexistent-rootfs", "--", "/bin/true"], timeout: 10)
+        #expect(r2.exitCode == 127)
+        #expect(r2.stderr.contains("rootfs"))
+    }
+
+    @Test func nonExecutableExits126() throws {
+        let r = try Sentry.run(["/etc/passwd"])
+        #expect(r.exitCode == 126)
+    }
+
+    @Test func killedBySignalGives128PlusN() throws {
+        let r = try Sentry.run(["/bin/busybox", "sh", "-c", "kill -KILL $$"])
+        #expect(r.exitCode == Int32(128 + 9), "\(r)")
+    }
+}

@@ -1,0 +1,34 @@
+// Shared helpers: run a command natively and under the real bulwark-sentry executable (rootfs "/"),
+// with deadlines, and compare.
+import Foundation
+import TestSupport
+
+enum Sentry {
+    static var binary: String { TestPaths.executable("bulwark-sentry") }
+
+    /// Runs `argv` inside the sandbox with rootfs "/" and the given environment.
+    static func run(_ argv: [String], env: [String] = ["PATH=/usr/bin:/bin"], stdin: String = "",
+                    extra: [String] = [], timeout: Double = 20) throws -> ProcessResult {
+        var args = ["run", "--rootfs", "/"] + extra
+        for e in env { args += ["--env", e] }
+        args += ["--"] + argv
+        return try ProcessRunner.run(binary, args, stdin: stdin, timeout: timeout)
+    }
+
+    /// Runs `argv` natively with the same environment.
+    static func native(_ argv: [String], env: [String] = ["PATH=/usr/bin:/bin"], stdin: String = "",
+                       timeout: Double = 20) throws -> ProcessResult {
+        var dict: [String: String] = [:]
+        for e in env { let p = e.split(separator: "=", maxSplits: 1); dict[String(p[0])] = p.count > 1 ? String(p[1]) : "" }
+        return try ProcessRunner.run(argv[0], Array(argv.dropFirst()), environment: dict, stdin: stdin, timeout: timeout)
+    }
+
+    /// Scratch directory for compiled guest programs (one per test process).
+    static let programs: URL = {
+        try! TestPaths.makeScratchDirectory("bulwark-sentry-guests")
+    }()
+
+    static func compile(_ name: String) throws -> String {
+        try GuestPrograms.compile(name, into: programs)
+    }
+}
