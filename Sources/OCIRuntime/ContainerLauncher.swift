@@ -77,11 +77,13 @@ enum ContainerLauncher {
             throw RuntimeError("the Sentry executable \(sentry) is missing or not executable")
         }
 
+        let binds = try BindPlan.make(config: config, bundle: bundle, rootfs: rootfs)
         let dir = ContainerDirectory(root: globals.root, id: request.id)
         try dir.create()
         var supervisor: pid_t = 0
         do throws(RuntimeError) {
             do { try FileSystem.makeFifo(dir.fifo, mode: 0o600) } catch { throw RuntimeError("mkfifo \(dir.fifo)", error) }
+            if !binds.mounts.isEmpty { try dir.writeJSON(binds, to: dir.bindsFile) }
             let sentryArgs = sentryArguments(sentry: sentry, config: config, process: process, rootfs: rootfs,
                                              id: request.id, globals: globals)
             supervisor = try spawnSupervisor(id: request.id, globals: globals, preserveFDs: request.preserveFDs,

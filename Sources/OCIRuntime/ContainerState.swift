@@ -65,6 +65,7 @@ public struct ContainerDirectory: Sendable {
     public var fifo: String { "\(path)/exec.fifo" }
     public var sentryPidFile: String { "\(path)/sentry.pid" }
     public var exitFile: String { "\(path)/exit.json" }
+    public var bindsFile: String { "\(path)/binds.json" }
 
     public init(root: String, id: String) {
         self.root = root

@@ -3,6 +3,7 @@
 // exit.json and exits with the same status (or dies by the same signal), because containerd's shim waits
 // on this pid.
 import ArgumentParser
+import Foundation
 @preconcurrency import Glibc
 import HostOS
 
@@ -29,6 +30,20 @@ struct SuperviseCommand: RuntimeCommand {
         guard let sentryPath = sentry.first else { throw RuntimeError("supervise: no Sentry command line") }
         let ready = OwnedFD(adopting: readyFD)
         let ok = Array("ok".utf8)
+        // The bind mounts are made now, so a failure is reported by `create`.
+        if let data = FileManager.default.contents(atPath: dir.bindsFile) {
+            do throws(RuntimeError) {
+                guard let plan = try? JSONDecoder().decode(BindPlan.self, from: data) else {
+                    throw RuntimeError("\(dir.bindsFile): corrupt")
+                }
+                try plan.apply()
+            } catch {
+                let text = Array(error.message.utf8)
+                _ = text.withUnsafeBytes { try? FileIO.writeAll(readyFD, $0) }
+                ready.close()
+                return 1
+            }
+        }
         _ = ok.withUnsafeBytes { try? FileIO.writeAll(readyFD, $0) }
         ready.close()
 

@@ -1,6 +1,7 @@
 // The container lifecycle through the real `bulwark` binary, with a stand-in Sentry (a shell script) so
 // the launcher's process topology is tested whatever state the Sentry is in.
 import Foundation
+import Glibc
 import Testing
 import TestSupport
 
@@ -177,4 +178,47 @@ func isRunning(_ pid: Int32) -> Bool {
           let close = stat.lastIndex(of: ")") else { return false }
     let state = stat[stat.index(close, offsetBy: 2)]
     return state != "Z" && state != "X"
+}
+
+@Suite("bulwark bind mounts")
+struct BindMountTests {
+    /// The stand-in Sentry lists what the rootfs shows at the bind mount's destination; the host's mount
+    /// table is unchanged afterwards (the mounts live in the supervisor's private namespace).
+    @Test func bindMountsAreVisibleUnderTheRootfsOnlyToTheContainer() throws {
+        guard getuid() == 0 else { return }  // bind mounts need CAP_SYS_ADMIN; CI and this machine run as root
+        try LauncherFixture.with { f in
+            let source = f.scratch.appendingPathComponent("shared").path
+            try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+            try "marker".write(toFile: "\(source)/marker.txt", atomically: true, encoding: .utf8)
+            var config = LauncherFixture.defaultConfig()
+            config["mounts"] = [
+                ["destination": "/data", "type": "bind", "source": source, "options": ["rbind", "ro"]],
+                ["destination": "/proc", "type": "proc", "source": "proc"],
+            ]
+            let bundle = try f.makeBundle(config: config)
+            let listing = f.scratch.appendingPathComponent("listing").path
+            let sentry = try f.makeStandInSentry(
+                "cat \"$3/data/marker.txt\" > \(shellQuote(listing)); touch \"$3/data/new\" 2>/dev/null && echo writable >> \(shellQuote(listing)); exit 0")
+            let r = try f.run(["run", "--bundle", bundle, "--sentry-binary", sentry, "binds"])
+            #expect(r.exitCode == 0, "\(r)")
+            #expect(try String(contentsOfFile: listing, encoding: .utf8) == "marker")
+            let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+            #expect(!mounts.contains("\(bundle)/rootfs/data"))
+        }
+    }
+
+    @Test func symlinkedMountDestinationIsRefused() throws {
+        guard getuid() == 0 else { return }
+        try LauncherFixture.with { f in
+            var config = LauncherFixture.defaultConfig()
+            config["mounts"] = [["destination": "/escape/x", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]]]
+            let bundle = try f.makeBundle(config: config)
+            try FileManager.default.createSymbolicLink(atPath: "\(bundle)/rootfs/escape", withDestinationPath: "/tmp")
+            let sentry = try f.makeStandInSentry("exit 0")
+            let r = try f.run(["create", "--bundle", bundle, "--sentry-binary", sentry, "sym"])
+            #expect(r.exitCode == 1)
+            #expect(r.stderr.contains("is a symbolic link"), "\(r)")
+            #expect(!FileManager.default.fileExists(atPath: "\(f.root)/sym"))
+        }
+    }
 }

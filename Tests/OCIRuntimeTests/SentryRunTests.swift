@@ -24,6 +24,24 @@ struct SentryRunTests {
         }
     }
 
+    /// The oci-run layout: an empty rootfs with /usr and /etc bound read-only from the host.
+    @Test(.enabled(if: !sentryNotImplemented, "bulwark-sentry reports not implemented"))
+    func runsAProgramFromBindMountedUsr() throws {
+        try LauncherFixture.with { f in
+            var config = LauncherFixture.defaultConfig(args: ["/bin/sh", "-c", "ls /usr/bin/env >/dev/null && echo bound; exit 4"])
+            config["mounts"] = ["/usr", "/etc"].map {
+                ["destination": $0, "type": "bind", "source": $0, "options": ["rbind", "ro", "nosuid"]]
+            }
+            let bundle = try f.makeBundle(config: config)
+            for (link, target) in [("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"), ("sbin", "usr/sbin")] {
+                try FileManager.default.createSymbolicLink(atPath: "\(bundle)/rootfs/\(link)", withDestinationPath: target)
+            }
+            let r = try f.run(["run", "--bundle", bundle, "usrbind"], timeout: 60)
+            #expect(r.exitCode == 4, "\(r)")
+            #expect(r.stdout.contains("bound"))
+        }
+    }
+
     /// Whatever the Sentry's state, the launcher reports its exit status faithfully.
     @Test func launcherReportsTheSentrysStatus() throws {
         try LauncherFixture.with { f in
