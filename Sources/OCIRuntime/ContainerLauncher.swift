@@ -77,6 +77,13 @@ enum ContainerLauncher {
             throw RuntimeError("the Sentry executable \(sentry) is missing or not executable")
         }
 
+        if let debugLog = globals.debugLog {
+            do {
+                try FileManager.default.createDirectory(atPath: debugLog, withIntermediateDirectories: true)
+            } catch {
+                throw RuntimeError("--debug-log \(debugLog): \(error.localizedDescription)")
+            }
+        }
         let binds = try BindPlan.make(config: config, bundle: bundle, rootfs: rootfs)
         let dir = ContainerDirectory(root: globals.root, id: request.id)
         try dir.create()
@@ -159,6 +166,8 @@ enum ContainerLauncher {
     static func start(id: String, globals: GlobalOptions, logger: Logger) throws(RuntimeError) {
         try ContainerID.validate(id)
         let dir = ContainerDirectory(root: globals.root, id: id)
+        let lock = dir.lock()
+        defer { _ = lock }
         let record = try dir.readRecord()
         switch dir.status(of: record) {
         case .created: break

@@ -90,6 +90,12 @@ public struct ContainerDirectory: Sendable {
         }
     }
 
+    /// Serialises state changes of this container (start, delete) between bulwark processes; nil when
+    /// the directory does not exist (the caller then reports "container does not exist").
+    public func lock() -> FileLock? {
+        try? FileLock.exclusive(path)
+    }
+
     public func writeRecord(_ record: ContainerRecord) throws(RuntimeError) {
         try writeJSON(record, to: stateFile)
     }

@@ -82,6 +82,22 @@ struct LifecycleTests {
         }
     }
 
+    /// As with runc, a created container is deleted (and its supervisor killed) without --force.
+    @Test func deleteOfCreatedContainerKillsIt() throws {
+        try LauncherFixture.with { f in
+            let bundle = try f.makeBundle()
+            let sentry = try f.makeStandInSentry("exec sleep 30")
+            #expect(try f.runDetached(["create", "--bundle", bundle, "--sentry-binary", sentry, "dc"]).exitCode == 0)
+            let pid = try #require(try f.state("dc")?["pid"] as? Int)
+            let r = try f.run(["delete", "dc"])
+            #expect(r.exitCode == 0, "\(r)")
+            #expect(!FileManager.default.fileExists(atPath: "\(f.root)/dc"))
+            let deadline = Date().addingTimeInterval(3)
+            while Date() < deadline && isRunning(Int32(pid)) { usleep(10_000) }
+            #expect(!isRunning(Int32(pid)))
+        }
+    }
+
     @Test func forceDeleteKillsARunningContainer() throws {
         try LauncherFixture.with { f in
             let bundle = try f.makeBundle()
