@@ -91,6 +91,8 @@ enum ContainerLauncher {
         do throws(RuntimeError) {
             do { try FileSystem.makeFifo(dir.fifo, mode: 0o600) } catch { throw RuntimeError("mkfifo \(dir.fifo)", error) }
             if !binds.mounts.isEmpty { try dir.writeJSON(binds, to: dir.bindsFile) }
+            let network = NetworkPlan.make(config: config, mode: globals.network)
+            if network.action != .host { try dir.writeJSON(network, to: dir.networkFile) }
             let sentryArgs = sentryArguments(sentry: sentry, config: config, process: process, rootfs: rootfs,
                                              id: request.id, globals: globals)
             supervisor = try spawnSupervisor(id: request.id, globals: globals, preserveFDs: request.preserveFDs,

@@ -66,6 +66,7 @@ public struct ContainerDirectory: Sendable {
     public var sentryPidFile: String { "\(path)/sentry.pid" }
     public var exitFile: String { "\(path)/exit.json" }
     public var bindsFile: String { "\(path)/binds.json" }
+    public var networkFile: String { "\(path)/network.json" }
 
     public init(root: String, id: String) {
         self.root = root

@@ -30,19 +30,26 @@ struct SuperviseCommand: RuntimeCommand {
         guard let sentryPath = sentry.first else { throw RuntimeError("supervise: no Sentry command line") }
         let ready = OwnedFD(adopting: readyFD)
         let ok = Array("ok".utf8)
-        // The bind mounts are made now, so a failure is reported by `create`.
-        if let data = FileManager.default.contents(atPath: dir.bindsFile) {
-            do throws(RuntimeError) {
+        // Namespaces and bind mounts are made now, so a failure is reported by `create`, and the prestart
+        // hooks (run by create after this reports ready) see the container's network namespace.
+        do throws(RuntimeError) {
+            if let data = FileManager.default.contents(atPath: dir.networkFile) {
+                guard let plan = try? JSONDecoder().decode(NetworkPlan.self, from: data) else {
+                    throw RuntimeError("\(dir.networkFile): corrupt")
+                }
+                try plan.apply()
+            }
+            if let data = FileManager.default.contents(atPath: dir.bindsFile) {
                 guard let plan = try? JSONDecoder().decode(BindPlan.self, from: data) else {
                     throw RuntimeError("\(dir.bindsFile): corrupt")
                 }
                 try plan.apply()
-            } catch {
-                let text = Array(error.message.utf8)
-                _ = text.withUnsafeBytes { try? FileIO.writeAll(readyFD, $0) }
-                ready.close()
-                return 1
             }
+        } catch {
+            let text = Array(error.message.utf8)
+            _ = text.withUnsafeBytes { try? FileIO.writeAll(readyFD, $0) }
+            ready.close()
+            return 1
         }
         _ = ok.withUnsafeBytes { try? FileIO.writeAll(readyFD, $0) }
         ready.close()

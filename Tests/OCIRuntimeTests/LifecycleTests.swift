@@ -238,3 +238,31 @@ struct BindMountTests {
         }
     }
 }
+
+@Suite("bulwark network namespace")
+struct NetworkNamespaceTests {
+    private func netns(_ pid: Int) throws -> String {
+        try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net")
+    }
+
+    /// Docker's prestart hook finds the container's network namespace through state.pid: it must be a
+    /// new one (never the host's) when config.json asks for a network namespace.
+    @Test func containerPidHasItsOwnNetworkNamespace() throws {
+        guard getuid() == 0 else { return }  // unshare(CLONE_NEWNET) needs CAP_SYS_ADMIN
+        try LauncherFixture.with { f in
+            var config = LauncherFixture.defaultConfig()
+            config["linux"] = ["namespaces": [["type": "pid"], ["type": "network"]]]
+            let bundle = try f.makeBundle(config: config)
+            let sentry = try f.makeStandInSentry("exit 0")
+            #expect(try f.run(["create", "--bundle", bundle, "--sentry-binary", sentry, "net"]).exitCode == 0)
+            let pid = try #require(try f.state("net")?["pid"] as? Int)
+            #expect(try netns(pid) != netns(Int(getpid())))
+
+            // --network host keeps the host's namespace.
+            #expect(try f.run(["create", "--bundle", bundle, "--sentry-binary", sentry, "hostnet"],
+                              globals: ["--network", "host"]).exitCode == 0)
+            let hostPid = try #require(try f.state("hostnet")?["pid"] as? Int)
+            #expect(try netns(hostPid) == netns(Int(getpid())))
+        }
+    }
+}
