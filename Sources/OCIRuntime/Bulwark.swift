@@ -51,7 +51,7 @@ public enum BulwarkMain {
                 print(text)
                 exit(0)
             }
-            Logger(fallbackGlobals(arguments)).error(text)
+            fallbackLogger(arguments).error(text)
             exit(1)
         }
         guard let runtime = command as? any RuntimeCommand else {
@@ -93,17 +93,18 @@ public enum BulwarkMain {
         return result
     }
 
-    /// Best-effort --log/--log-format from raw arguments, for reporting a command-line error.
-    static func fallbackGlobals(_ arguments: [String]) -> GlobalOptions {
-        var globals = GlobalOptions()
+    /// Best-effort --log/--log-format from raw arguments, for reporting a command-line error (a
+    /// GlobalOptions that was not parsed cannot be read).
+    static func fallbackLogger(_ arguments: [String]) -> Logger {
+        var globals = Logger(file: nil, format: .text)
         var i = 0
         while i < arguments.count {
             let arg = arguments[i]
             let value = i + 1 < arguments.count ? arguments[i + 1] : nil
-            if arg == "--log", let value { globals.log = value; i += 1 }
-            else if arg.hasPrefix("--log=") { globals.log = String(arg.dropFirst(6)) }
-            else if arg == "--log-format", let value { globals.logFormat = LogFormat(rawValue: value) ?? .text; i += 1 }
-            else if arg.hasPrefix("--log-format=") { globals.logFormat = LogFormat(rawValue: String(arg.dropFirst(13))) ?? .text }
+            if arg == "--log", let value { globals.file = value; i += 1 }
+            else if arg.hasPrefix("--log=") { globals.file = String(arg.dropFirst(6)) }
+            else if arg == "--log-format", let value { globals.format = LogFormat(rawValue: value) ?? .text; i += 1 }
+            else if arg.hasPrefix("--log-format=") { globals.format = LogFormat(rawValue: String(arg.dropFirst(13))) ?? .text }
             i += 1
         }
         return globals

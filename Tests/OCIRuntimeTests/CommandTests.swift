@@ -57,11 +57,38 @@ struct CommandTests {
         try LauncherFixture.with { f in
             let r = try f.run(["kill"])
             #expect(r.exitCode == 1, "\(r)")
+            #expect(r.stderr.contains("Missing expected argument '<id>'"), "\(r)")
             let unknown = try f.run(["no-such-command"])
             #expect(unknown.exitCode == 1)
             let help = try f.run(["--help"])
             #expect(help.exitCode == 0)
             #expect(help.stdout.contains("create"))
+        }
+    }
+
+    @Test func goStyleFlagsAreAccepted() throws {
+        try LauncherFixture.with { f in
+            let r = try f.run(["list"], globals: ["--overlay2=root:memory", "--debug=false", "--systemd-cgroup",
+                                                   "--ignore-cgroups", "--network=host", "--platform=ptrace"])
+            #expect(r.exitCode == 0, "\(r)")
+            #expect(r.stdout.hasPrefix("ID"))
+            let bad = try f.run(["list"], globals: ["--platform", "kvm"])
+            #expect(bad.exitCode == 1)
+            #expect(bad.stderr.contains("only ptrace is implemented"), "\(bad)")
+        }
+    }
+
+    @Test func detachedRunThenWait() throws {
+        try LauncherFixture.with { f in
+            let bundle = try f.makeBundle()
+            let sentry = try f.makeStandInSentry("sleep 0.3; exit 6")
+            let r = try f.run(["run", "--detach", "--bundle", bundle, "--sentry-binary", sentry, "dw"])
+            #expect(r.exitCode == 0, "\(r)")
+            #expect(try f.status("dw") == "running")
+            let wait = try f.run(["wait", "dw"])
+            #expect(wait.exitCode == 0)
+            #expect(wait.stdout.contains("{\"id\":\"dw\",\"exitStatus\":6}"), "\(wait)")
+            #expect(try f.status("dw") == "stopped")
         }
     }
 
