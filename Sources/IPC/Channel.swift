@@ -97,12 +97,17 @@ public final class Channel {
             let header = message.header
             if header.flags.contains(.reply) && header.requestID == requestID {
                 if header.flags.contains(.error) {
-                    let decoded: (errno: Errno, message: String)
-                    do { decoded = try ErrorReply.decode(message.body) } catch {
+                    let decoded: ErrorReply
+                    do throws(WireError) {
+                        guard header.messageID == ErrorReply.messageID else {
+                            throw WireError.malformed("error reply with message id \(header.messageID)")
+                        }
+                        decoded = try ErrorReply.decode(try MessageView(body: message.body, fdCount: message.fds.count))
+                    } catch {
                         close()
                         throw .malformed(error)
                     }
-                    throw .remote(errno: decoded.errno, message: decoded.message)
+                    throw .remote(errno: Errno(rawValue: decoded.errno), message: decoded.message)
                 }
                 return message
             }
@@ -124,22 +129,98 @@ public final class Channel {
         try receive(deadline: timeout.map { Deadline(after: $0) })
     }
 
-    /// Sends the reply to `request` (same message and request id, FrameFlags.reply).
-    public func reply(to request: FrameHeader, body: UnsafeRawBufferPointer, fds: UnsafeBufferPointer<Int32> = .empty,
-                      timeout: Duration? = nil) throws(IPCError) {
-        try send(messageID: request.messageID, flags: .reply, requestID: request.requestID, body: body, fds: fds,
+    /// Sends the reply to `request`: FrameFlags.reply, the request's id, and `messageID` (the reply
+    /// message's id in the channel's schema).
+    public func reply(to request: FrameHeader, messageID: UInt16, body: UnsafeRawBufferPointer,
+                      fds: UnsafeBufferPointer<Int32> = .empty, timeout: Duration? = nil) throws(IPCError) {
+        try send(messageID: messageID, flags: .reply, requestID: request.requestID, body: body, fds: fds,
                  deadline: timeout.map { Deadline(after: $0) })
     }
 
-    /// Sends an error reply (ErrorReply body) to `request`. `scratch` is reused for the encoding.
-    public func replyError(to request: FrameHeader, errno: Errno, message: String, scratch: inout [UInt8],
-                           timeout: Duration? = nil) throws(IPCError) {
-        ErrorReply.encode(errno: errno, message: message, into: &scratch)
-        let deadline = timeout.map { Deadline(after: $0) }
-        try withBuffers(scratch, []) { b, f throws(IPCError) in
-            try send(messageID: request.messageID, flags: [.reply, .error], requestID: request.requestID,
-                     body: b, fds: f, deadline: deadline)
+    /// Sends the reply to `request` from a body `writer` filled by a generated codec (finished here
+    /// with the reply flag, the request's id and `messageID`).
+    public func reply(to request: FrameHeader, messageID: UInt16, writer: inout MessageWriter,
+                      fds: UnsafeBufferPointer<Int32> = .empty, timeout: Duration? = nil) throws(IPCError) {
+        let frame: FrameHeader
+        do {
+            frame = try writer.finish(messageID: messageID, requestID: request.requestID, flags: .reply, fdCount: fds.count)
+        } catch {
+            throw Channel.outgoing(error)
         }
+        try sendEncoded(frame, writer, fds: fds, deadline: timeout.map { Deadline(after: $0) })
+    }
+
+    /// Sends an error reply to `request`: Wire.ErrorReply (message id 0, flags reply + error), encoded
+    /// with `writer` (reset first; its capacity is reused).
+    public func replyError(to request: FrameHeader, errno: Errno, message: String, writer: inout MessageWriter,
+                           timeout: Duration? = nil) throws(IPCError) {
+        let frame: FrameHeader
+        do {
+            frame = try writer.encode(ErrorReply(errno: errno.rawValue, message: message), requestID: request.requestID,
+                                      flags: [.reply, .error])
+        } catch {
+            // Only an over-long message can fail: send the errno alone.
+            frame = try! writer.encode(ErrorReply(errno: errno.rawValue), requestID: request.requestID,
+                                       flags: [.reply, .error])
+        }
+        try sendEncoded(frame, writer, fds: .empty, deadline: timeout.map { Deadline(after: $0) })
+    }
+
+    /// Typed call through the generated codecs: encodes `request` with `writer`, waits for the reply,
+    /// checks that it is `R.Reply` and decodes it. Descriptors that came with the reply land in
+    /// `receivedFDs` (the reply's FDIndex fields index into it).
+    public func call<R: WireRequest>(_ request: R, writer: inout MessageWriter, fds: UnsafeBufferPointer<Int32> = .empty,
+                                     receivedFDs: inout ReceivedFDs, timeout: Duration) throws(IPCError) -> R.Reply {
+        let deadline = Deadline(after: timeout)
+        let requestID = takeRequestID()
+        let frame: FrameHeader
+        do {
+            frame = try writer.encode(request, requestID: requestID, fdCount: fds.count)
+        } catch {
+            throw Channel.outgoing(error)
+        }
+        do throws(IPCError) {
+            try sendEncoded(frame, writer, fds: fds, deadline: deadline)
+            var reply = try awaitReply(to: requestID, deadline: deadline)
+            guard reply.messageID == R.Reply.messageID else {
+                close()
+                throw IPCError.malformed(.malformed("reply id \(reply.messageID), expected \(R.Reply.messageID) (\(R.Reply.name))"))
+            }
+            let decoded: R.Reply
+            do throws(WireError) {
+                decoded = try R.Reply.decode(try MessageView(body: reply.body, fdCount: reply.fds.count))
+            } catch {
+                close()
+                throw IPCError.malformed(error)
+            }
+            swap(&receivedFDs, &reply.fds)
+            return decoded
+        } catch {
+            noteAbandoned(requestID, error)
+            throw error
+        }
+    }
+
+    /// An encoding failure on our side: size limits become `.tooLarge`/`.tooManyFDs`.
+    static func outgoing(_ error: WireError) -> IPCError {
+        switch error {
+        case let .oversized(length, limit): return .tooLarge(length: length, limit: limit)
+        case let .limitExceeded(what, value, _) where what == "fd count": return .tooManyFDs(value)
+        default: return .malformed(error)
+        }
+    }
+
+    /// Sends a frame a MessageWriter finished (its header is re-encoded from `frame`).
+    func sendEncoded(_ frame: FrameHeader, _ writer: MessageWriter, fds: UnsafeBufferPointer<Int32>,
+                     deadline: Deadline?) throws(IPCError) {
+        var failure: IPCError?
+        writer.withFrame { bytes in
+            do throws(IPCError) {
+                try send(messageID: frame.messageID, flags: frame.flags, requestID: frame.requestID,
+                         body: UnsafeRawBufferPointer(rebasing: bytes[FrameHeader.size...]), fds: fds, deadline: deadline)
+            } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 
     /// Sends one frame. Refuses (before sending anything) a frame above the size limit or more than

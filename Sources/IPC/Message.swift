@@ -20,4 +20,9 @@ public struct Message: ~Copyable {
     public var messageID: UInt16 { header.messageID }
     public var requestID: UInt32 { header.requestID }
     public var isError: Bool { header.flags.contains(.error) }
+
+    /// A checked view of the body for the generated codecs.
+    public func view() throws(WireError) -> MessageView {
+        try MessageView(body: body, fdCount: fds.count)
+    }
 }

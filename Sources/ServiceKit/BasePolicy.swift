@@ -13,7 +13,6 @@ public enum ServiceKitPolicy {
         SeccompRule("epoll_ctl", "--listen mode: add and remove connections"),
         SeccompRule("close", "close descriptors after passing them and finished connections"),
         SeccompRule("write", "diagnostics on stderr"),
-        SeccompRule("read", "reads on descriptors the service owns"),
         SeccompRule("mmap", "the allocator: new arenas and large blocks"),
         SeccompRule("munmap", "the allocator: release large blocks"),
         SeccompRule("mremap", "the allocator: grow large blocks"),

@@ -3,6 +3,7 @@
 import HostOS
 import IPC
 import LinuxABI
+import Wire
 
 /// A failed request: the errno and message sent back in an ErrorReply.
 public struct ServiceFailure: Error, Equatable {
@@ -14,14 +15,28 @@ public struct ServiceFailure: Error, Equatable {
     }
 }
 
-/// The reply a handler fills: body bytes and descriptors to pass. Reused across requests (cleared,
-/// capacity kept), so a handler that appends to `body` allocates nothing once warmed up.
+/// The reply a handler fills: its message id, its body and descriptors to pass. Reused across
+/// requests (cleared, capacity kept), so a warmed-up handler allocates nothing.
+/// The body is either raw bytes (`body`) or a message encoded with the generated codecs (`encode`).
 public struct Reply: ~Copyable {
+    /// The reply's message id; starts as the request's id, `encode` sets the encoded message's id.
+    public var messageID: UInt16 = 0
+    /// Raw body bytes (ignored once `encode` was called for this reply).
     public var body: [UInt8] = []
+    var writer = MessageWriter()
+    var encoded = false
     /// Descriptors owned by the reply; closed after they are sent (or when the request fails).
     var fds: [Int32] = []
 
     init() {}
+
+    /// Makes `message` the reply body (Wire body encoding) and its id the reply's id.
+    public mutating func encode<M: WireMessage>(_ message: M) {
+        writer.reset()
+        message.encode(into: &writer)
+        messageID = M.messageID
+        encoded = true
+    }
 
     /// Passes `fd` with the reply; the reply owns it from here on.
     public mutating func attach(_ fd: consuming OwnedFD) throws(ServiceFailure) {
@@ -31,8 +46,13 @@ public struct Reply: ~Copyable {
         fds.append(fd.release())
     }
 
-    mutating func reset() {
+    /// How many descriptors are attached (their FDIndex values are 0..<count, in attach order).
+    public var attachedCount: Int { fds.count }
+
+    mutating func reset(for request: FrameHeader) {
+        messageID = request.messageID
         body.removeAll(keepingCapacity: true)
+        encoded = false
         closeFDs()
     }
 
@@ -70,9 +90,11 @@ public struct HandlerTable {
 
 /// Message ids every service answers, whatever its protocol.
 public enum ServiceMessage {
-    /// Ping: the reply echoes the request body. Lets a launcher or a person check a service is alive.
-    public static let ping: UInt16 = 0
-    static let reserved: Set<UInt16> = [ping]
+    /// Ping: the reply (same id) echoes the request body. Lets a launcher or a person check that a
+    /// service is alive. 65535 because id 0 is Wire.ErrorReply and schemas number from 1 upwards.
+    public static let ping: UInt16 = 0xFFFF
+    /// Ids a service cannot register: Ping, and 0 (ErrorReply, only ever a reply).
+    static let reserved: Set<UInt16> = [ping, ErrorReply.messageID]
 }
 
 /// An option a service accepts besides ServiceKit's own.

@@ -19,7 +19,7 @@ public final class ServiceDispatcher {
     let table: HandlerTable
     let name: String
     private var reply = Reply()
-    private var scratch: [UInt8] = []
+    private var errorWriter = MessageWriter(capacity: 256)
     /// How long a reply may wait for a slow client before that connection is dropped (nil = forever).
     let replyTimeout: Duration?
 
@@ -48,7 +48,7 @@ public final class ServiceDispatcher {
             channel.close()
             return .failed("peer sent a reply (request \(header.requestID)) where a request was expected")
         }
-        reply.reset()
+        reply.reset(for: header)
         var failure: ServiceFailure?
         if header.messageID == ServiceMessage.ping {
             reply.body.append(contentsOf: request.body)
@@ -62,13 +62,23 @@ public final class ServiceDispatcher {
             return nil
         }
         do throws(IPCError) {
+            if failure == nil {
+                do throws(IPCError) {
+                    try sendReply(channel, header)
+                } catch {
+                    // Our own reply broke a limit: tell the caller instead of dropping the connection.
+                    switch error {
+                    case .tooLarge, .tooManyFDs, .malformed:
+                        failure = ServiceFailure(.EMSGSIZE, "\(name): reply to message \(header.messageID): \(error)")
+                    default: throw error
+                    }
+                }
+                reply.closeFDs()
+            }
             if let failure {
                 reply.closeFDs()
-                try channel.replyError(to: header, errno: failure.errno, message: failure.message, scratch: &scratch,
+                try channel.replyError(to: header, errno: failure.errno, message: failure.message, writer: &errorWriter,
                                        timeout: replyTimeout)
-            } else {
-                try sendReply(channel, header)
-                reply.closeFDs()
             }
         } catch {
             reply.closeFDs()
@@ -85,10 +95,21 @@ public final class ServiceDispatcher {
     private func sendReply(_ channel: Channel, _ header: FrameHeader) throws(IPCError) {
         var failure: IPCError?
         let timeout = replyTimeout
-        reply.body.withUnsafeBytes { body in
-            reply.fds.withUnsafeBufferPointer { fds in
-                do throws(IPCError) { try channel.reply(to: header, body: body, fds: fds, timeout: timeout) } catch {
-                    failure = error
+        let messageID = reply.messageID
+        if reply.encoded {
+            // A copy of the (small) fd array, so that reading it does not overlap the writer's access.
+            let attached = reply.fds
+            attached.withUnsafeBufferPointer { fds in
+                do throws(IPCError) {
+                    try channel.reply(to: header, messageID: messageID, writer: &reply.writer, fds: fds, timeout: timeout)
+                } catch { failure = error }
+            }
+        } else {
+            reply.body.withUnsafeBytes { body in
+                reply.fds.withUnsafeBufferPointer { fds in
+                    do throws(IPCError) {
+                        try channel.reply(to: header, messageID: messageID, body: body, fds: fds, timeout: timeout)
+                    } catch { failure = error }
                 }
             }
         }

@@ -20,6 +20,8 @@ public enum ServiceMain {
             log("\(service.name): \(error)\n\(ServiceOptions.usage(for: service))")
             exit(2)
         }
+        // Signal state inherited from the spawner (a blocked SIGTERM would make the service unstoppable).
+        do { try Signals.resetInherited() } catch { fail(service, "\(error)") }
         // The endpoint first: a listening socket cannot be created once socket/bind are forbidden.
         var channel: Channel?
         var listener: Int32 = -1   // owned until exit

@@ -69,7 +69,7 @@ public struct ServiceOptions: Equatable {
             let left = option.valueName.map { "\(option.name) \($0)" } ?? option.name
             text += "  \(left.padding(16)) \(option.help)\n"
         }
-        text += "Every service answers message id 0 (Ping) by echoing the body.\n"
+        text += "Every service answers message id 65535 (Ping) by echoing the body.\n"
         return text
     }
 }

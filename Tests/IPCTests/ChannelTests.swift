@@ -15,7 +15,7 @@ import Wire
             let peer = Channel(OwnedFD(adopting: raw))
             for _ in 0..<count {
                 guard let request = try? peer.receive(timeout: .seconds(5)) else { return }
-                try? peer.reply(to: request.header, body: request.body)
+                try? peer.reply(to: request.header, messageID: request.messageID, body: request.body)
             }
         }
     }
@@ -43,7 +43,7 @@ import Wire
             guard fcntl(passed.rawValue, F_GETFD) & FD_CLOEXEC != 0 else { return }   // MSG_CMSG_CLOEXEC
             let text = Array("through the passed fd".utf8)
             _ = try? text.withUnsafeBytes { b in try FileIO.writeAll(passed.rawValue, b) }
-            try? channel.reply(to: request.header, body: UnsafeRawBufferPointer(start: nil, count: 0))
+            try? channel.reply(to: request.header, messageID: request.messageID, body: UnsafeRawBufferPointer(start: nil, count: 0))
         }
         let pipe = try FileIO.pipe()
         let channel = Channel(OwnedFD(adopting: pair.first))
@@ -139,7 +139,7 @@ import Wire
         let channel = Channel(OwnedFD(adopting: pair.first))
         let (result, seconds) = timed { Result { () throws(IPCError) in try channel.call(5, body: [9], timeout: .milliseconds(200)).messageID } }
         #expect(throws: IPCError.timeout) { try result.get() }
-        #expect(seconds >= 0.19 && seconds < 1.5)
+        #expect(seconds >= 0.19 && seconds < 2.5)
         #expect(!channel.isClosed)
         // The peer now answers the abandoned request, then the next one: the late reply is dropped.
         let first = try #require(try receiveRaw(peerFD))
@@ -238,8 +238,8 @@ import Wire
         let peer = PeerThread {
             let channel = Channel(OwnedFD(adopting: raw))
             guard let request = try? channel.receive(timeout: .seconds(5)) else { return }
-            var scratch: [UInt8] = []
-            try? channel.replyError(to: request.header, errno: .ENOENT, message: "no such thing", scratch: &scratch)
+            var writer = MessageWriter()
+            try? channel.replyError(to: request.header, errno: .ENOENT, message: "no such thing", writer: &writer)
         }
         let channel = Channel(OwnedFD(adopting: pair.first))
         #expect(throws: IPCError.remote(errno: .ENOENT, message: "no such thing")) {

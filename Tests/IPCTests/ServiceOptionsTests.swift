@@ -3,7 +3,9 @@ import HostOS
 import IPC
 import LinuxABI
 import ServiceKit
+import Protocol
 import Testing
+import Wire
 
 @Suite struct ServiceOptionsTests {
     let extra = [ServiceOption("--root", value: "DIR", help: "files to serve"), ServiceOption("--verbose", help: "log")]
@@ -68,5 +70,62 @@ import Testing
         #expect(dispatcher.serveOne(server, timeout: .seconds(5)) == .closed)   // the client was satisfied
         #expect(peer.join())
         #expect(flag.ok)
+    }
+}
+
+/// The generated codecs on top of Channel and ServiceKit: a typed request, a typed reply, error replies
+/// as Wire.ErrorReply.
+@Suite struct TypedMessageTests {
+    @Test func typedCallThroughAServiceHandler() throws {
+        var table = HandlerTable()
+        table.register(Control.Ping.messageID) { request, reply throws(ServiceFailure) in
+            let ping: Control.Ping
+            do { ping = try Control.Ping.decode(try request.view()) } catch {
+                throw ServiceFailure(.EINVAL, "bad Ping: \(error)")
+            }
+            guard ping.nonce != 0 else { throw ServiceFailure(.EINVAL, "nonce must not be 0") }
+            reply.encode(Control.Pong(nonce: ping.nonce, processCount: 3))
+        }
+        let dispatcher = ServiceDispatcher(name: "typed", table: table)
+        let pair = try UnixSocket.pair().releaseBoth()
+        let server = Channel(OwnedFD(adopting: pair.second))
+        final class Outcome: @unchecked Sendable { var pong: Control.Pong?; var error: IPCError? }
+        let outcome = Outcome()
+        let raw = pair.first
+        let peer = PeerThread {
+            let client = Channel(OwnedFD(adopting: raw))
+            var writer = MessageWriter()
+            var fds = ReceivedFDs()
+            outcome.pong = try? client.call(Control.Ping(nonce: 99), writer: &writer, receivedFDs: &fds, timeout: .seconds(5))
+            do throws(IPCError) {
+                _ = try client.call(Control.Ping(nonce: 0), writer: &writer, receivedFDs: &fds, timeout: .seconds(5))
+            } catch { outcome.error = error }
+        }
+        #expect(dispatcher.serveOne(server, timeout: .seconds(5)) == nil)
+        #expect(dispatcher.serveOne(server, timeout: .seconds(5)) == nil)
+        #expect(peer.join())
+        #expect(outcome.pong == Control.Pong(nonce: 99, processCount: 3))
+        #expect(outcome.error == .remote(errno: .EINVAL, message: "nonce must not be 0"))
+    }
+
+    @Test func replyOfTheWrongTypeIsRejected() throws {
+        let pair = try UnixSocket.pair().releaseBoth()
+        let raw = pair.second
+        let peer = PeerThread {
+            let channel = Channel(OwnedFD(adopting: raw))
+            guard let request = try? channel.receive(timeout: .seconds(5)) else { return }
+            var writer = MessageWriter()
+            // Answers a Ping with a HelloReply instead of a Pong.
+            _ = try? writer.encode(Control.HelloReply(version: 1, sentryPID: 2), requestID: 0)
+            try? channel.reply(to: request.header, messageID: Control.HelloReply.messageID, writer: &writer)
+        }
+        let channel = Channel(OwnedFD(adopting: pair.first))
+        var writer = MessageWriter()
+        var fds = ReceivedFDs()
+        #expect(throws: IPCError.malformed(.malformed("reply id 2, expected 14 (Pong)"))) {
+            _ = try channel.call(Control.Ping(nonce: 1), writer: &writer, receivedFDs: &fds, timeout: .seconds(5))
+        }
+        #expect(channel.isClosed)
+        #expect(peer.join())
     }
 }

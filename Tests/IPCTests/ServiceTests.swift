@@ -88,10 +88,43 @@ import Wire
             }
             // A second client is served too, and the first still works after an error reply.
             let other = Channel(try UnixSocket.connect(path: path))
-            #expect(try other.call(0, body: [1], timeout: .seconds(5)).body.count == 1)
-            #expect(try channel.call(0, body: [2, 3], timeout: .seconds(5)).body.count == 2)
+            #expect(try other.call(ServiceMessage.ping, body: [1], timeout: .seconds(5)).body.count == 1)
+            #expect(try channel.call(ServiceMessage.ping, body: [2, 3], timeout: .seconds(5)).body.count == 2)
             process.kill()
             process.finish()
+        }
+    }
+
+    @Test func channelFDMustBeAnOpenSeqpacketSocket() throws {
+        let exe = TestPaths.executable("bulwark-procfs")
+        let notSocket = try ProcessRunner.run(exe, ["--channel-fd", "0"], timeout: 10)   // stdin is a pipe
+        #expect(notSocket.exitCode == 1)
+        #expect(notSocket.stderr.contains("--channel-fd 0: getsockopt(SO_TYPE): ENOTSOCK"))
+        let closed = try ProcessRunner.run(exe, ["--channel-fd", "999"], timeout: 10)
+        #expect(closed.exitCode == 1)
+        #expect(closed.stderr.contains("--channel-fd 999: getsockopt(SO_TYPE): EBADF"))
+    }
+
+    @Test func listenPathInUseIsAClearError() throws {
+        try TestPaths.withScratchDirectory("svc") { dir in
+            let path = dir.appendingPathComponent("s").path
+            let existing = try UnixSocket.listen(path: path)
+            let result = try ProcessRunner.run(TestPaths.executable("bulwark-gofer"), ["--listen", path], timeout: 10)
+            #expect(result.exitCode == 1)
+            #expect(result.stderr.contains("--listen \(path): bind/listen: EADDRINUSE"))
+            _ = existing
+        }
+    }
+
+    /// Test runners spawn from threads that block most signals; the service must undo that.
+    @Test func serviceStopsOnSIGTERMWhateverItInherited() throws {
+        try TestPaths.withScratchDirectory("svc") { dir in
+            let (process, _) = try startListening("bulwark-netstack", in: dir)
+            #expect(statusField(process.pid, "SigBlk") == "0000000000000000")
+            process.kill(SIGTERM)
+            process.finish(seconds: 3)
+            #expect(process.process.terminationReason == .uncaughtSignal)
+            #expect(process.process.terminationStatus == SIGTERM)
         }
     }
 
@@ -102,7 +135,7 @@ import Wire
             try sendRaw(bad.rawValue, [0xde, 0xad, 0xbe, 0xef, 1, 2, 3])
             #expect(try receiveRaw(bad.rawValue) == nil)   // the service closed it
             let good = Channel(try UnixSocket.connect(path: path))
-            #expect(try good.call(0, body: [7], timeout: .seconds(5)).body.first == 7)
+            #expect(try good.call(ServiceMessage.ping, body: [7], timeout: .seconds(5)).body.first == 7)
             process.kill()
             process.finish()
         }
@@ -113,7 +146,7 @@ import Wire
         let pid = try spawnWithChannel("bulwark-netstack", pair.second)
         _ = Glibc.close(pair.second)
         let channel = Channel(OwnedFD(adopting: pair.first))
-        let reply = try channel.call(0, body: Array("hi".utf8), timeout: .seconds(5))
+        let reply = try channel.call(ServiceMessage.ping, body: Array("hi".utf8), timeout: .seconds(5))
         #expect(String(decoding: reply.body, as: UTF8.self) == "hi")
         channel.close()
         let status = try #require(waitExit(pid))
@@ -135,9 +168,9 @@ import Wire
         let pid = try spawnWithChannel("bulwark-procfs", pair.second)
         _ = Glibc.close(pair.second)
         let channel = Channel(OwnedFD(adopting: pair.first))
-        _ = try channel.call(0, body: [], timeout: .seconds(5))
+        _ = try channel.call(ServiceMessage.ping, body: [], timeout: .seconds(5))
         kill(pid, SIGKILL)
-        let (result, seconds) = timed { Result { () throws(IPCError) in try channel.call(0, body: [1], timeout: .seconds(5)).messageID } }
+        let (result, seconds) = timed { Result { () throws(IPCError) in try channel.call(ServiceMessage.ping, body: [1], timeout: .seconds(5)).messageID } }
         switch result {
         case .failure(.peerClosed), .failure(.peerDied): break
         default: Issue.record("expected peerClosed/peerDied, got \(result)")

@@ -59,7 +59,7 @@ func echoThread(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     while true {
         do {
             let request = try channel.receive(timeout: nil)
-            try channel.reply(to: request.header, body: request.body)
+            try channel.reply(to: request.header, messageID: request.messageID, body: request.body)
         } catch {
             break
         }

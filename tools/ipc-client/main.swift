@@ -1,18 +1,30 @@
 // bulwark-ipc-client: sends one request to a running service and prints the reply.
 //   bulwark-ipc-client --connect PATH --message ID [--body HEX] [--timeout MS]
-// Prints the reply header and its body in hex (decoded later, once Protocol codecs exist).
+// Prints the reply header and its body in hex; with --channel, also the reply decoded by that channel's
+// generated codec.
 // Exit status: 0 reply, 1 error reply or IPC failure, 2 usage error.
 @preconcurrency import Glibc
 import HostOS
 import IPC
+import Protocol
+import Wire
+
+/// The channels whose replies --channel can decode.
+let channels: [String: any WireChannelMessage.Type] = [
+    Control.channelName: Control.Message.self,
+    Gofer.channelName: Gofer.Message.self,
+    Netstack.channelName: Netstack.Message.self,
+    Procfs.channelName: Procfs.Message.self,
+]
 
 func usage(_ problem: String? = nil) -> Never {
     if let problem { fputs("bulwark-ipc-client: \(problem)\n", stderr) }
     let text = """
-    usage: bulwark-ipc-client --connect PATH --message ID [--body HEX] [--timeout MS]
+    usage: bulwark-ipc-client --connect PATH --message ID [--body HEX] [--channel NAME] [--timeout MS]
       --connect PATH   the service's --listen socket
-      --message ID     message id (0 = Ping, echoed by every service)
+      --message ID     message id (65535 = Ping, echoed by every service)
       --body HEX       request body as hex digits (default: empty)
+      --channel NAME   also decode the reply with that channel's schema (control, gofer, netstack, procfs)
       --timeout MS     give up after MS milliseconds (default 5000)
 
     """
@@ -59,6 +71,7 @@ struct Request {
     var messageID: UInt16
     var body: [UInt8] = []
     var timeoutMS = 5000
+    var channel: (any WireChannelMessage.Type)?
 }
 
 func parse(_ args: [String]) -> Request {
@@ -66,6 +79,7 @@ func parse(_ args: [String]) -> Request {
     var messageID: UInt16?
     var body: [UInt8] = []
     var timeoutMS = 5000
+    var channel: (any WireChannelMessage.Type)?
     var i = 0
     func next(_ option: String) -> String {
         i += 1
@@ -84,6 +98,12 @@ func parse(_ args: [String]) -> Request {
             let text = next("--body")
             guard let bytes = parseHex(text) else { usage("--body needs hex digits, two per byte") }
             body = bytes
+        case "--channel":
+            let name = next("--channel")
+            guard let type = channels[name] else {
+                usage("--channel must be one of \(channels.keys.sorted().joined(separator: ", ")), got '\(name)'")
+            }
+            channel = type
         case "--timeout":
             let text = next("--timeout")
             guard let ms = Int(text), ms > 0 else { usage("--timeout needs a positive number of milliseconds") }
@@ -94,7 +114,7 @@ func parse(_ args: [String]) -> Request {
     }
     guard let path else { usage("--connect PATH is required") }
     guard let messageID else { usage("--message ID is required") }
-    return Request(path: path, messageID: messageID, body: body, timeoutMS: timeoutMS)
+    return Request(path: path, messageID: messageID, body: body, timeoutMS: timeoutMS, channel: channel)
 }
 
 func run(_ request: Request) -> Int32 {
@@ -109,6 +129,15 @@ func run(_ request: Request) -> Int32 {
         let h = reply.header
         print("reply: message=\(h.messageID) request=\(h.requestID) flags=0x\(String(h.flags.rawValue, radix: 16)) fds=\(h.fdCount) length=\(h.length)")
         print("body: \(hex(reply.body))")
+        if let channel = request.channel {
+            do {
+                let decoded = try channel.decode(messageID: h.messageID, view: try reply.view())
+                print("decoded: \(decoded.message)")
+            } catch {
+                print("decoded: (not a valid \(channel.channelName) message: \(error))")
+                return 1
+            }
+        }
         return 0
     } catch {
         if case let .remote(errno, message) = error {
