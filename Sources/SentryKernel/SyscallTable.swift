@@ -41,7 +41,7 @@ public enum SyscallTable {
         95, 96, 97, 98, 99, 100, 102, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118,
         119, 120, 121, 124, 127, 128, 130, 131, 132, 133, 157, 158, 160, 170, 171, 186, 200, 201, 202, 204,
         217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
-        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
+        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 436, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -227,6 +227,16 @@ extension Task {
             case .success(let d): return sysEpollWait(i(a0), a1, i(a2), deadline: d, maskAddr: a4)
             case .failure(let e): return errno(e)
             }
+        case 436: // close_range
+            guard a0 <= a1, a2 & ~UInt64(6) == 0 else { return errno(EINVAL) }
+            if a2 & 2 != 0 { fds = fds.copy() }   // CLOSE_RANGE_UNSHARE
+            let last = Int(min(a1, UInt64(fds.entries.count - 1 < 0 ? 0 : fds.entries.count - 1)))
+            if Int(min(a0, UInt64(Int.max))) <= last && !fds.entries.isEmpty {
+                for fd in Int(a0)...last where fds.entries[fd] != nil {
+                    if a2 & 4 != 0 { fds.entries[fd]!.cloexec = true } else { fds.entries[fd] = nil }
+                }
+            }
+            return 0
         case 221: return fds.get(i(a0)) == nil ? errno(EBADF) : 0   // fadvise64: advice may be ignored
         case 435: return errno(ENOSYS)   // clone3: deliberately ENOSYS so libc falls back to clone; not reported
         case 334: return errno(ENOSYS)   // rseq: deliberately not offered (glibc falls back); not reported
