@@ -23,6 +23,7 @@ public enum SyscallTable {
         72: "record locks -> ENOLCK",
         157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
+        41: "no socket families yet: EAFNOSUPPORT", 53: "no socket families yet: EAFNOSUPPORT",
         42: "no sockets yet: ENOTSOCK on any fd", 43: "no sockets yet", 44: "no sockets yet", 45: "no sockets yet",
         46: "no sockets yet", 47: "no sockets yet", 48: "no sockets yet", 49: "no sockets yet", 50: "no sockets yet",
         51: "no sockets yet", 52: "no sockets yet", 54: "no sockets yet", 55: "no sockets yet", 288: "no sockets yet",
@@ -201,6 +202,9 @@ extension Task {
             return 0
         case 318: return sysGetrandom(a0, i(a1), UInt32(truncatingIfNeeded: a2))
         case 322: return sysExecveat(i32(a0), a1, a2, a3, i32(a4))
+        case 41, 53:
+            // socket/socketpair: no socket families exist until the netstack and Unix sockets land.
+            return errno(EAFNOSUPPORT)
         case 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307:
             // Socket calls on descriptors: no sockets exist yet (networking comes with the netstack).
             return fds.get(i(a0)) == nil ? errno(EBADF) : errno(ENOTSOCK)

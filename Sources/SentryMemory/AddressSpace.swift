@@ -210,7 +210,7 @@ public final class AddressSpace {
         for v in vmas {
             if v.shared { n.vmas.append(v); continue }
             guard let b = Backing(file: file, length: Int(v.length)) else { return nil }
-            memcpy(file.pointer(b.offset), file.pointer(v.fileOffset), Int(v.length))
+            file.copySparse(from: v.fileOffset, to: b.offset, length: Int(v.length))
             var c = v
             c.backing = b
             c.backingOffset = 0

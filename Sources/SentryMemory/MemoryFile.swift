@@ -59,6 +59,21 @@ public final class MemoryFile: @unchecked Sendable {
         }
     }
 
+    /// Copies `length` bytes between two ranges of the file, skipping holes (never-touched pages stay
+    /// unallocated in the destination, which is fresh and therefore all holes).
+    public func copySparse(from src: Int, to dst: Int, length: Int) {
+        var off = src
+        let end = src + length
+        while off < end {
+            let data = Int(lseek(fd, off_t(off), 3 /* SEEK_DATA */))
+            if data < 0 || data >= end { return }
+            var hole = Int(lseek(fd, off_t(data), 4 /* SEEK_HOLE */))
+            if hole < 0 || hole > end { hole = end }
+            memcpy(base + dst + (data - src), base + data, hole - data)
+            off = hole
+        }
+    }
+
     @inline(__always) public func pointer(_ offset: Int) -> UnsafeMutableRawPointer { base + offset }
 }
 
