@@ -6,6 +6,8 @@ import Glibc
 
 final class BootstrapHostFS {
     let rootFD: Int32
+    /// The writable in-memory /tmp layered over the read-only root.
+    let tmpfs = Tmpfs()
 
     init?(rootfs: String) {
         let fd = Glibc.open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)
@@ -31,8 +33,14 @@ final class BootstrapHostFS {
     }
 
     /// Opens a file for the application.
-    func open(_ path: String, flags: Int32) -> KResult<FileDescription> {
+    func open(_ path: String, flags: Int32, mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0) -> KResult<FileDescription> {
         if let dev = deviceFile(path, flags: flags) { return .success(dev) }
+        if Tmpfs.contains(path) {
+            // tmpfs is the upper layer; names it does not have fall through to the rootfs's /tmp
+            // (read-only; directory listings of /tmp show only the tmpfs layer).
+            let r = tmpfs.open(path, flags: flags, mode: mode, uid: uid, gid: gid)
+            if case .failure(let e) = r, e == ENOENT || (e == EEXIST && path == Tmpfs.mountPoint) {} else { return r }
+        }
         let acc = flags & O_ACCMODE_
         if acc != O_RDONLY || flags & (O_CREAT | O_TRUNC) != 0 {
             // Existing file or not, a read-only file system refuses creation and writing.
@@ -62,6 +70,12 @@ final class BootstrapHostFS {
     /// stat/lstat of a path.
     func stat(_ path: String, followLinks: Bool, _ st: inout stat) -> Int32 {
         if let dev = deviceFile(path, flags: 0) { return Int32(dev.stat(&st)) }
+        if Tmpfs.contains(path) {
+            switch tmpfs.lookup(path, follow: followLinks) {
+            case .success(let n): n.fillStat(&st); return 0
+            case .failure(let e): if e != ENOENT { return -e }
+            }
+        }
         let fd = openHost(path, flags: O_PATH | (followLinks ? 0 : O_NOFOLLOW))
         if fd < 0 { return fd }
         defer { Glibc.close(fd) }
@@ -69,6 +83,12 @@ final class BootstrapHostFS {
     }
 
     func readlink(_ path: String) -> KResult<[UInt8]> {
+        if Tmpfs.contains(path) {
+            switch tmpfs.lookup(path, follow: false) {
+            case .success(let n): return n.kind == .symlink ? .success(n.data) : .failure(EINVAL)
+            case .failure(let e): if e != ENOENT { return .failure(e) }
+            }
+        }
         let fd = openHost(path, flags: O_PATH | O_NOFOLLOW)
         if fd < 0 { return .failure(-fd) }
         defer { Glibc.close(fd) }

@@ -33,8 +33,9 @@ public enum SyscallTable {
         228: "CPU-time clocks approximated by monotonic time since start",
         435: "deliberately ENOSYS: libc falls back to clone(2); not reported",
         334: "deliberately ENOSYS (glibc and others fall back); not reported",
-        2: "read-only bootstrap file system (writes -> EROFS)",
-        257: "read-only bootstrap file system (writes -> EROFS)",
+        83: "writable only under /tmp (tmpfs)", 87: "writable only under /tmp (tmpfs)", 82: "writable only under /tmp (tmpfs)",
+        2: "read-only bootstrap file system except the in-memory tmpfs at /tmp",
+        257: "read-only bootstrap file system except the in-memory tmpfs at /tmp",
     ]
     static let supportedNumbers: [Int] = [
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 28,
@@ -42,7 +43,7 @@ public enum SyscallTable {
         95, 96, 97, 98, 99, 100, 102, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118,
         119, 120, 121, 124, 127, 128, 130, 131, 132, 133, 157, 158, 160, 170, 171, 186, 200, 201, 202, 204,
         217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
-        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 436, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
+        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -123,10 +124,22 @@ extension Task {
         case 79: return sysGetcwd(a0, i(a1))
         case 80: return sysChdir(a0)
         case 81: return sysFchdir(i(a0))
-        case 83, 84, 86, 87, 88, 90, 92, 94, 133: return sysReadOnlyPath(AT_FDCWD_, a0)   // mkdir rmdir link unlink symlink chmod chown lchown mknod
-        case 82: return sysReadOnlyPath(AT_FDCWD_, a0)                                 // rename
+        case 83: return sysPathOp(AT_FDCWD_, a0, .mkdir(UInt32(truncatingIfNeeded: a1)))
+        case 84: return sysPathOp(AT_FDCWD_, a0, .rmdir)
+        case 87: return sysPathOp(AT_FDCWD_, a0, .unlink)
+        case 90: return sysPathOp(AT_FDCWD_, a0, .chmod(UInt32(truncatingIfNeeded: a1)))
+        case 88: return sysSymlinkat(a0, AT_FDCWD_, a1)
+        case 76: return sysPathOp(AT_FDCWD_, a0, .truncate(i(a1)))
+        case 77: return sysFtruncate(i(a0), i(a1))
+        case 74, 75: return fds.get(i(a0)) == nil ? errno(EBADF) : 0                 // fsync, fdatasync: nothing to flush
+        case 86, 92, 94, 133: return sysReadOnlyPath(AT_FDCWD_, a0)                    // link chown lchown mknod
+        case 82: return sysRenameat(AT_FDCWD_, a0, AT_FDCWD_, a1)
         case 89: return sysReadlinkat(AT_FDCWD_, a0, a1, i(a2))
-        case 91, 93: return fds.get(i(a0)) == nil ? errno(EBADF) : errno(EROFS)        // fchmod fchown
+        case 91:   // fchmod
+            guard let f = fds.get(i(a0)) else { return errno(EBADF) }
+            guard let t = f as? TmpfsFile else { return errno(EROFS) }
+            t.node.mode = UInt32(truncatingIfNeeded: a1) & 0o7777; return 0
+        case 93: return fds.get(i(a0)) == nil ? errno(EBADF) : (fds.get(i(a0)) is TmpfsFile ? 0 : errno(EROFS))   // fchown
         case 95: let o = fsctx.umask; fsctx.umask = UInt32(a0 & 0o777); return Int(o)
         case 96: return sysGettimeofday(a0, a1)
         case 97: return sysPrlimit(0, i(a0), 0, a1)
@@ -181,8 +194,13 @@ extension Task {
         case 234: return sysTgkill(i(a0), i(a1), i(a2))
         case 247: return sysWaitid(i(a0), i(a1), a2, i32(a3))
         case 257: return sysOpenat(i32(a0), a1, i32(a2), UInt32(truncatingIfNeeded: a3))
-        case 258, 259, 260, 263, 265, 266, 268: return sysReadOnlyPath(i32(a0), a1)  // mkdirat mknodat fchownat unlinkat linkat symlinkat fchmodat
-        case 264, 316: return sysReadOnlyPath(i32(a0), a1)                            // renameat(2)
+        case 258: return sysPathOp(i32(a0), a1, .mkdir(UInt32(truncatingIfNeeded: a2)))
+        case 263: return sysPathOp(i32(a0), a1, i32(a2) & 0x200 != 0 ? .rmdir : .unlink)
+        case 268: return sysPathOp(i32(a0), a1, .chmod(UInt32(truncatingIfNeeded: a2)))
+        case 266: return sysSymlinkat(a0, i32(a1), a2)
+        case 259, 260, 265: return sysReadOnlyPath(i32(a0), a1)                       // mknodat fchownat linkat
+        case 264: return sysRenameat(i32(a0), a1, i32(a2), a3)
+        case 316: return a4 & ~UInt64(1) != 0 ? errno(EINVAL) : sysRenameat(i32(a0), a1, i32(a2), a3)
         case 261: return errno(EROFS)                                                 // futimesat
         case 262: return sysNewfstatat(i32(a0), a1, a2, i32(a3))
         case 267: return sysReadlinkat(i32(a0), a1, a2, i(a3))
@@ -192,7 +210,9 @@ extension Task {
         case 271: return sysPpoll(a0, i(a1), a2, a3, i(a4))
         case 273: robustList = a0; return 0
         case 274: return errno(EPERM)
-        case 280: return errno(EROFS)   // utimensat
+        case 280:   // utimensat
+            if a1 == 0 { return fds.get(i(a0)) is TmpfsFile ? 0 : errno(EROFS) }
+            return sysPathOp(i32(a0), a1, .utimes)
         case 292: return sysDup3(i(a0), i(a1), i32(a2), allowSame: false)
         case 293: return sysPipe2(a0, i32(a1))
         case 302: return sysPrlimit(i(a0), i(a1), a2, a3)
