@@ -57,3 +57,30 @@ struct BusyboxTests {
         #expect(r.exitCode == Int32(128 + 9), "\(r)")
     }
 }
+
+@Suite("Sentry identity and scripts")
+struct IdentityAndScriptTests {
+    @Test func hostnameUnameAndIdsComeFromTheCommandLine() throws {
+        let r = try Sentry.run(["/bin/busybox", "sh", "-c", "hostname; uname -s; uname -n; id -u; id -g; echo $$"],
+                               extra: ["--hostname", "sbx-test", "--uid", "0", "--gid", "0"])
+        #expect(r.stdout == "sbx-test\nLinux\nsbx-test\n0\n0\n1\n")
+    }
+
+    @Test func shebangScriptsRunThroughTheirInterpreter() throws {
+        try TestPaths.withScratchDirectory { dir in
+            let script = dir.appendingPathComponent("hello.sh")
+            try "#!/bin/busybox sh\necho script \"$0\" \"$@\"\nexit 4\n".write(to: script, atomically: true, encoding: .utf8)
+            chmod(script.path, 0o755)
+            let sandboxed = try Sentry.run([script.path, "a", "b"])
+            let native = try Sentry.native([script.path, "a", "b"])
+            #expect(sandboxed.stdout == native.stdout)
+            #expect(sandboxed.stdout == "script \(script.path) a b\n")
+            #expect(sandboxed.exitCode == 4)
+        }
+    }
+
+    @Test func cwdOptionSetsTheWorkingDirectory() throws {
+        let r = try Sentry.run(["/bin/busybox", "pwd"], extra: ["--cwd", "/usr/bin"])
+        #expect(r.stdout == "/usr/bin\n")
+    }
+}
