@@ -26,8 +26,17 @@ final class BootstrapHostFS {
         return "/" + parts.joined(separator: "/")
     }
 
+    /// The host's /proc and /sys describe the host, not the sandbox: their contents are hidden (the
+    /// procfs service will provide /proc); the mount-point directories themselves appear empty.
+    static let hiddenMounts = ["/proc", "/sys"]
+    static func isHidden(_ path: String) -> Bool {
+        hiddenMounts.contains { path.hasPrefix($0 + "/") }
+    }
+    let emptyDir = TmpfsNode(kind: .dir, mode: 0o555)
+
     /// Opens a host fd for `path` (absolute inside the sandbox); returns fd or -errno.
     func openHost(_ path: String, flags: Int32) -> Int32 {
+        if BootstrapHostFS.isHidden(path) { return -ENOENT }
         let fd = bw_openat2_in_root(rootFD, path, UInt(UInt32(bitPattern: flags | O_CLOEXEC)), 0)
         return fd >= 0 ? fd : -Int32(errno)
     }
@@ -35,6 +44,11 @@ final class BootstrapHostFS {
     /// Opens a file for the application.
     func open(_ path: String, flags: Int32, mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0) -> KResult<FileDescription> {
         if let dev = deviceFile(path, flags: flags) { return .success(dev) }
+        if BootstrapHostFS.hiddenMounts.contains(path) && flags & O_ACCMODE_ == O_RDONLY && flags & O_CREAT == 0 {
+            let f = TmpfsFile(node: emptyDir, flags: flags)
+            f.path = path
+            return .success(f)
+        }
         if Tmpfs.contains(path) {
             // tmpfs is the upper layer; names it does not have fall through to the rootfs's /tmp
             // (read-only; directory listings of /tmp show only the tmpfs layer).
