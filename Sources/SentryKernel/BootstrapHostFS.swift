@@ -34,6 +34,19 @@ final class BootstrapHostFS {
     }
     let emptyDir = TmpfsNode(kind: .dir, mode: 0o555)
 
+    /// A host fd with a file's contents for the loader: the rootfs file itself, or for a tmpfs file a
+    /// sealed-in-spirit memfd copy (the loader only preads it).
+    func openForExec(_ path: String) -> Int32 {
+        if Tmpfs.contains(path), case .success(let node) = tmpfs.lookup(path), node.kind == .file {
+            let fd = bw_memfd_create("bulwark-exec", 1 /* MFD_CLOEXEC */)
+            if fd < 0 { return -errno }
+            let n = node.data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n != node.data.count { Glibc.close(fd); return -EIO }
+            return fd
+        }
+        return openHost(path, flags: O_RDONLY)
+    }
+
     /// Opens a host fd for `path` (absolute inside the sandbox); returns fd or -errno.
     func openHost(_ path: String, flags: Int32) -> Int32 {
         if BootstrapHostFS.isHidden(path) { return -ENOENT }

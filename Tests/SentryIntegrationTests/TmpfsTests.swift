@@ -42,6 +42,13 @@ struct TmpfsTests {
         #expect(!FileManager.default.fileExists(atPath: dir))
     }
 
+    @Test func scriptWrittenToTmpCanBeExecuted() throws {
+        let script = "printf '#!/bin/busybox sh\\necho ran $1\\nexit 6\\n' > /tmp/s.sh; chmod +x /tmp/s.sh; /tmp/s.sh ok"
+        let r = try Sentry.run(["/bin/busybox", "sh", "-c", script])
+        #expect(r.stdout == "ran ok\n", "\(r)")
+        #expect(r.exitCode == 6)
+    }
+
     @Test func restOfRootfsIsReadOnly() throws {
         let r = try Sentry.run(["/bin/busybox", "sh", "-c", "echo x > /etc/bulwark-nope || echo refused"])
         #expect(r.stdout == "refused\n")
