@@ -383,6 +383,27 @@ extension Task {
         return t.truncate(len)
     }
 
+    /// sendfile: a read into the scratch buffer then a write (at most 1 MiB per call, as a short count).
+    func sysSendfile(_ outFD: Int, _ inFD: Int, _ offAddr: UInt64, _ count: Int) -> Int {
+        guard let out = fds.get(outFD), out.writable, let inp = fds.get(inFD), inp.readable else { return errno(EBADF) }
+        guard count >= 0 else { return errno(EINVAL) }
+        let n = min(count, 1 << 20)
+        let tmp = scratch(n)
+        var r: Int
+        var off = 0
+        if offAddr != 0 {
+            guard let o = mm.read(offAddr, as: Int.self) else { return errno(EFAULT) }
+            off = o
+            r = inp.pread(self, tmp, o)
+        } else {
+            r = inp.read(self, tmp)
+        }
+        if r <= 0 { return r }
+        let w = out.write(self, UnsafeRawBufferPointer(rebasing: tmp[0..<r]))
+        if w > 0 && offAddr != 0 { _ = mm.write(offAddr, off + w) }
+        return w
+    }
+
     func sysStatfs(_ pathAddr: UInt64, _ buf: UInt64) -> Int {
         let path: String
         switch resolve(dirfd: AT_FDCWD_, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
