@@ -404,6 +404,35 @@ extension Task {
         return w
     }
 
+    /// copy_file_range: read then write through the scratch buffer (at most 1 MiB per call).
+    func sysCopyFileRange(_ inFD: Int, _ inOff: UInt64, _ outFD: Int, _ outOff: UInt64, _ count: Int, _ flags: UInt32) -> Int {
+        guard flags == 0 else { return errno(EINVAL) }
+        guard let inp = fds.get(inFD), inp.readable, let out = fds.get(outFD), out.writable else { return errno(EBADF) }
+        if inp.isDirectory || out.isDirectory { return errno(EISDIR) }
+        let n = min(max(count, 0), 1 << 20)
+        let tmp = scratch(n)
+        var r: Int
+        var ioff = 0, ooff = 0
+        if inOff != 0 {
+            guard let o = mm.read(inOff, as: Int.self) else { return errno(EFAULT) }
+            ioff = o
+            r = inp.pread(self, tmp, o)
+        } else { r = inp.read(self, tmp) }
+        if r <= 0 { return r }
+        let data = UnsafeRawBufferPointer(rebasing: tmp[0..<r])
+        var w: Int
+        if outOff != 0 {
+            guard let o = mm.read(outOff, as: Int.self) else { return errno(EFAULT) }
+            ooff = o
+            w = out.pwrite(self, data, o)
+        } else { w = out.write(self, data) }
+        if w > 0 {
+            if inOff != 0 { _ = mm.write(inOff, ioff + w) }
+            if outOff != 0 { _ = mm.write(outOff, ooff + w) }
+        }
+        return w
+    }
+
     func sysStatfs(_ pathAddr: UInt64, _ buf: UInt64) -> Int {
         let path: String
         switch resolve(dirfd: AT_FDCWD_, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }

@@ -43,7 +43,7 @@ public enum SyscallTable {
         95, 96, 97, 98, 99, 100, 102, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118,
         119, 120, 121, 124, 127, 128, 130, 131, 132, 133, 157, 158, 160, 170, 171, 186, 200, 201, 202, 204,
         217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
-        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 40, 295, 296, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
+        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 40, 85, 326, 295, 296, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -253,6 +253,8 @@ extension Task {
             }
         case 295: return sysReadv(i(a0), a1, i(a2), offset: i(a3) < 0 ? nil : i(a3))    // preadv
         case 296: return sysWritev(i(a0), a1, i(a2), offset: i(a3) < 0 ? nil : i(a3))   // pwritev
+        case 85: return sysOpenat(AT_FDCWD_, a0, O_CREAT | O_WRONLY | O_TRUNC, UInt32(truncatingIfNeeded: a1))   // creat
+        case 326: return sysCopyFileRange(i(a0), a1, i(a2), a3, i(a4), UInt32(truncatingIfNeeded: a5))
         case 40: return sysSendfile(i(a0), i(a1), a2, i(a3))
         case 436: // close_range
             guard a0 <= a1, a2 & ~UInt64(6) == 0 else { return errno(EINVAL) }

@@ -40,4 +40,5 @@ struct KernelAreaTests {
     @Test func memoryMmapMprotectSegvHandler() throws { try compare("memory") }
     @Test func forkExecWait() throws { try compare("forkexec") }
     @Test func pollEpollEventfdTimerfdTimers() throws { try compare("events") }
+    @Test func execAndExitFromThreads() throws { try compare("threadexec") }
 }
