@@ -48,6 +48,7 @@ let package = Package(
         .target(name: "SentryKernel",
                 dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "LinuxABI", "HostOS"],
                 path: "Sources/SentryKernel", swiftSettings: sentrySwift),
+        .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 
         // ---- Other services' libraries -----------------------------------------------------
         .target(name: "GoferServer", dependencies: ["ServiceKit", "Protocol", "HostOS"], path: "Sources/GoferServer"),
@@ -77,8 +78,10 @@ let package = Package(
         // ---- Tests --------------------------------------------------------------------------
         .testTarget(name: "HostOSTests", dependencies: ["HostOS", "TestSupport"], path: "Tests/HostOSTests"),
         .testTarget(name: "LinuxABITests", dependencies: ["LinuxABI", "TestSupport"], path: "Tests/LinuxABITests"),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "Protocol", "TestSupport"], path: "Tests/WireTests"),
-        .testTarget(name: "IPCTests", dependencies: ["IPC", "ServiceKit", "HostOS", "TestSupport"], path: "Tests/IPCTests"),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Protocol", "TestSupport", "bulwark-ipc-dump"], path: "Tests/WireTests"),
+        .testTarget(name: "IPCTests", dependencies: ["IPC", "ServiceKit", "HostOS", "TestSupport",
+                                                 "bulwark-gofer", "bulwark-netstack", "bulwark-procfs", "bulwark-ipc-client"],
+                    path: "Tests/IPCTests"),
         .testTarget(name: "SentryTests",
                     dependencies: ["SentryKernel", "SentryMemory", "SentryLoader", "SentryPlatform", "TestSupport"],
                     path: "Tests/SentryTests"),
@@ -87,5 +90,7 @@ let package = Package(
         .testTarget(name: "OCIRuntimeTests", dependencies: ["OCIRuntime", "TestSupport", "bulwark", "bulwark-sentry"],
                     path: "Tests/OCIRuntimeTests"),
         .testTarget(name: "NetstackCoreTests", dependencies: ["NetstackCore"], path: "Tests/NetstackCoreTests"),
+        .testTarget(name: "SentryVDSOTests", dependencies: ["SentryVDSO", "HostOS", "LinuxABI", "TestSupport"],
+                    path: "Tests/SentryVDSOTests"),
     ]
 )

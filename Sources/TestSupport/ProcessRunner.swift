@@ -75,6 +75,13 @@ public enum ProcessRunner {
         let outData = DataCollector(), errData = DataCollector()
         outPipe.fileHandleForReading.readabilityHandler = { h in outData.append(h.availableData) }
         errPipe.fileHandleForReading.readabilityHandler = { h in errData.append(h.availableData) }
+        // Test workers may run with signals blocked (dispatch threads do), and Foundation's Process
+        // hands its spawning thread's mask to the child. A program run for comparison must start like one
+        // run from a shell: spawn with an empty mask, then restore this thread's mask.
+        var everything = sigset_t(), saved = sigset_t()
+        sigemptyset(&everything)
+        pthread_sigmask(SIG_SETMASK, &everything, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
         try process.run()
         inPipe.fileHandleForWriting.write(Data(stdin.utf8))
         try? inPipe.fileHandleForWriting.close()

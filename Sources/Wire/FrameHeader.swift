@@ -91,6 +91,12 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupportedVersion(UInt8)
     case unknownMessage(UInt16)
     case malformed(String)
+    /// A body offset or length points outside the message, or backwards into what refers to it.
+    case badOffset(offset: Int, length: Int, bound: Int)
+    /// A string, vector, field count, nesting depth or decode budget is over its limit.
+    case limitExceeded(what: String, value: Int, limit: Int)
+    /// A body's fd field names a descriptor index that was not received with the message.
+    case badFDIndex(index: Int, received: Int)
 
     public var description: String {
         switch self {
@@ -101,6 +107,10 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .unsupportedVersion(v): return "unsupported wire version \(v)"
         case let .unknownMessage(id): return "unknown message id \(id)"
         case let .malformed(why): return "malformed message: \(why)"
+        case let .badOffset(offset, length, bound):
+            return "bad offset: \(length) bytes at \(offset) are outside \(bound)"
+        case let .limitExceeded(what, value, limit): return "\(what) \(value) exceeds the limit \(limit)"
+        case let .badFDIndex(index, received): return "fd index \(index) but only \(received) fds received"
         }
     }
 }

@@ -1,6 +1,4 @@
-// bulwark: thin executable; the logic lives in its library under Sources/.
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
-fputs("bulwark: not implemented yet\n", stderr)
-exit(2)
+// bulwark: the OCI runtime CLI; the logic lives in Sources/OCIRuntime.
+import OCIRuntime
+
+BulwarkMain.main()

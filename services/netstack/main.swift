@@ -1,6 +1,11 @@
-// bulwark-netstack: thin executable; the logic lives in its library under Sources/.
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
-fputs("bulwark-netstack: not implemented yet\n", stderr)
-exit(2)
+// bulwark-netstack: thin executable; the logic lives in its library under Sources/. ServiceKit handles
+// options, capability drop, the seccomp allowlist and the request loop (Ping is built in).
+import HostOS
+import ServiceKit
+
+ServiceMain.run(ServiceDefinition(
+    name: "bulwark-netstack",
+    summary: "user-space TCP/IP for the Sentry",
+    // Host syscalls beyond ServiceKit's base policy, each with its reason. None yet: the only
+    // request served so far is Ping.
+    policy: SeccompPolicy(name: "netstack", rules: [])))

@@ -53,12 +53,7 @@ static inline long bw_waitpid(long pid, int *status) {
         if (errno != EINTR) return -errno;
     }
 }
-static inline int bw_wifexited(int s) { return WIFEXITED(s); }
-static inline int bw_wexitstatus(int s) { return WEXITSTATUS(s); }
-static inline int bw_wifsignaled(int s) { return WIFSIGNALED(s); }
-static inline int bw_wtermsig(int s) { return WTERMSIG(s); }
-static inline int bw_wifstopped(int s) { return WIFSTOPPED(s); }
-static inline int bw_wstopsig(int s) { return WSTOPSIG(s); }
+#include "bulwark_wait.h"
 
 static inline int bw_memfd_create(const char *name, unsigned flags) { return (int)syscall(SYS_memfd_create, name, flags); }
 static inline int bw_kill_pid(long pid, int sig) { return (int)syscall(SYS_kill, pid, sig); }

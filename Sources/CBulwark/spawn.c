@@ -1,0 +1,115 @@
+// fork + exec for the launcher (supervisor, Sentry, OCI hooks). Everything the child runs before execve
+// is async-signal-safe: raw syscalls and no allocation, because the parent is a multi-threaded Swift
+// process. Failure in the child is reported to the parent as an errno through a CLOEXEC pipe.
+#define _GNU_SOURCE
+#include "bulwark_spawn.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void child_fail(int report_fd, int err) {
+    // A short write here cannot be retried meaningfully; the parent then sees a generic failure.
+    ssize_t ignored = write(report_fd, &err, sizeof(err));
+    (void)ignored;
+    _exit(127);
+}
+
+static void child_run(const struct bw_spawn_attr *attr, int report_fd, pid_t parent) {
+    if (attr->reset_signals) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; sig++) {
+            if (sig == SIGKILL || sig == SIGSTOP) continue;
+            sigaction(sig, &dfl, NULL);  // fails harmlessly for the glibc-reserved signals
+        }
+        sigset_t empty;
+        sigemptyset(&empty);
+        sigprocmask(SIG_SETMASK, &empty, NULL);
+    }
+    if (attr->new_session && setsid() < 0) child_fail(report_fd, errno);
+    if (attr->parent_death_signal) {
+        if (prctl(PR_SET_PDEATHSIG, (unsigned long)attr->parent_death_signal, 0, 0, 0) < 0)
+            child_fail(report_fd, errno);
+        // The parent may have died before prctl took effect.
+        if (getppid() != parent) _exit(127);
+    }
+    // Move the stdio sources above 2 first, so one source being another target's number is harmless.
+    int sources[3] = {attr->stdin_fd, attr->stdout_fd, attr->stderr_fd};
+    int moved[3] = {-1, -1, -1};
+    for (int i = 0; i < 3; i++) {
+        if (sources[i] < 0) continue;
+        moved[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, 3);
+        if (moved[i] < 0) child_fail(report_fd, errno);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (moved[i] < 0) continue;
+        if (dup2(moved[i], i) < 0) child_fail(report_fd, errno);  // dup2 clears CLOEXEC on i
+    }
+    for (int i = 0; i < attr->keep_count; i++) {
+        int fd = attr->keep_fds[i];
+        int flags = fcntl(fd, F_GETFD);
+        if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) child_fail(report_fd, errno);
+    }
+    if (attr->cwd && chdir(attr->cwd) < 0) child_fail(report_fd, errno);
+    execve(attr->path, attr->argv, attr->envp ? attr->envp : environ);
+    child_fail(report_fd, errno);
+}
+
+int bw_spawn(const struct bw_spawn_attr *attr, pid_t *child_pid) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) < 0) return errno;
+    // Buffered stdio would otherwise be flushed twice (once by the child if exec fails late).
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno;
+        close(report[0]);
+        close(report[1]);
+        return err;
+    }
+    if (pid == 0) {
+        close(report[0]);
+        child_run(attr, report[1], parent);
+    }
+    close(report[1]);
+    int child_errno = 0;
+    ssize_t n;
+    do {
+        n = read(report[0], &child_errno, sizeof(child_errno));
+    } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == 0) {  // EOF: execve succeeded and closed the CLOEXEC write end
+        *child_pid = pid;
+        return 0;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    return (n == (ssize_t)sizeof(child_errno) && child_errno != 0) ? child_errno : EIO;
+}
+
+int bw_sigtimedwait_ms(const sigset_t *set, long timeout_ms) {
+    struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+    return sigtimedwait(set, NULL, &ts);
+}
+
+void bw_die_by_signal(int sig) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, NULL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    sigprocmask(SIG_UNBLOCK, &one, NULL);
+    kill(getpid(), sig);
+}

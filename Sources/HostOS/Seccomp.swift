@@ -1,0 +1,122 @@
+// Seccomp allowlists written as data (one entry per host syscall, with the reason it is needed),
+// compiled by libseccomp. Default action: kill the whole process. Installing also sets no_new_privs.
+import CBulwark
+import CSeccomp
+import Glibc
+import LinuxABI
+
+/// One allowed host system call and why the process needs it.
+public struct SeccompRule: Sendable, Equatable {
+    public let syscall: String
+    public let reason: String
+    public init(_ syscall: String, _ reason: String) {
+        self.syscall = syscall
+        self.reason = reason
+    }
+}
+
+/// An allowlist: every syscall not listed kills the process with SIGSYS.
+public struct SeccompPolicy: Sendable, Equatable {
+    public var name: String
+    public var rules: [SeccompRule]
+    public init(name: String, rules: [SeccompRule]) {
+        self.name = name
+        self.rules = rules
+    }
+
+    /// This policy plus `other`'s rules (for a base policy extended per service).
+    public func adding(_ other: SeccompPolicy) -> SeccompPolicy {
+        SeccompPolicy(name: "\(name)+\(other.name)", rules: rules + other.rules)
+    }
+
+    /// This policy without the named syscalls (tests use it to forbid one call).
+    public func removing(_ names: Set<String>) -> SeccompPolicy {
+        SeccompPolicy(name: name, rules: rules.filter { !names.contains($0.syscall) })
+    }
+}
+
+public enum SeccompError: Error, Equatable, CustomStringConvertible {
+    /// A policy names a syscall libseccomp does not know on this architecture.
+    case unknownSyscall(String)
+    /// A libseccomp call failed with this (negative) errno.
+    case library(call: String, errno: Errno)
+    case host(HostError)
+
+    public var description: String {
+        switch self {
+        case .unknownSyscall(let name): return "seccomp: unknown syscall \(name)"
+        case .library(let call, let errno): return "seccomp: \(call): \(errno.name)"
+        case .host(let error): return "seccomp: \(error)"
+        }
+    }
+}
+
+public enum Seccomp {
+    /// prctl(PR_SET_NO_NEW_PRIVS, 1): execve can no longer gain privileges; required for an
+    /// unprivileged filter install.
+    public static func setNoNewPrivileges() throws(HostError) {
+        _ = try hostCall("prctl(PR_SET_NO_NEW_PRIVS)") { bw_prctl(38, 1, 0, 0, 0) }
+    }
+
+    /// The syscall number of `name` on this architecture, or nil.
+    public static func number(of name: String) -> Int32? {
+        let nr = seccomp_syscall_resolve_name(name)
+        return nr == __NR_SCMP_ERROR ? nil : nr
+    }
+
+    /// Sets no_new_privs and loads `policy` into the kernel for every thread of this process
+    /// (SCMP_FLTATR_CTL_TSYNC). From here on, any syscall not in the policy kills the process.
+    public static func install(_ policy: SeccompPolicy) throws(SeccompError) {
+        let ctx = try makeContext(policy)
+        defer { seccomp_release(ctx) }
+        do { try setNoNewPrivileges() } catch { throw .host(error) }
+        try check("seccomp_attr_set(TSYNC)", seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1))
+        try check("seccomp_load", seccomp_load(ctx))
+    }
+
+    /// The classic-BPF program for `policy`, as raw sock_filter instructions (8 bytes each), for a
+    /// child process to install with prctl(PR_SET_SECCOMP) without calling libseccomp after fork.
+    public static func compile(_ policy: SeccompPolicy) throws(SeccompError) -> [UInt8] {
+        let ctx = try makeContext(policy)
+        defer { seccomp_release(ctx) }
+        let pipe: FDPair
+        do { pipe = try FileIO.pipe() } catch { throw .host(error) }
+        // A filter is at most 4096 instructions (32 KiB), below the pipe's 64 KiB capacity.
+        try check("seccomp_export_bpf", seccomp_export_bpf(ctx, pipe.write.rawValue))
+        var program: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let readEnd = pipe.read.rawValue
+        _ = Glibc.close(pipe.second.release())
+        while true {
+            let n = chunk.withUnsafeMutableBytes { b in Glibc.read(readEnd, b.baseAddress, b.count) }
+            if n < 0 && bw_errno() == EINTR { continue }
+            if n < 0 { throw .host(HostError(call: "read", errno: Errno(rawValue: bw_errno()))) }
+            if n == 0 { break }
+            program += chunk[..<n]
+        }
+        return program
+    }
+
+    private static func makeContext(_ policy: SeccompPolicy) throws(SeccompError) -> scmp_filter_ctx {
+        guard let ctx = seccomp_init(SCMP_ACT_KILL_PROCESS) else {
+            throw .library(call: "seccomp_init", errno: .ENOMEM)
+        }
+        var seen = Set<String>()
+        for rule in policy.rules where seen.insert(rule.syscall).inserted {
+            guard let nr = number(of: rule.syscall) else {
+                seccomp_release(ctx)
+                throw .unknownSyscall(rule.syscall)
+            }
+            let rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 0, nil)
+            if rc < 0 {
+                seccomp_release(ctx)
+                throw .library(call: "seccomp_rule_add_array(\(rule.syscall))", errno: Errno(rawValue: -rc))
+            }
+        }
+        return ctx
+    }
+
+    private static func check(_ call: String, _ rc: Int32) throws(SeccompError) {
+        if rc < 0 { throw .library(call: call, errno: Errno(rawValue: -rc)) }
+    }
+}

@@ -1,0 +1,10 @@
+// The host CPU's time-stamp counter, read the way Bulwark's vDSO reads it (used to calibrate it).
+import CBulwark
+
+public enum TSC {
+    /// The current TSC value (lfence; rdtsc).
+    @inlinable public static func read() -> UInt64 { bw_rdtsc_ordered() }
+
+    /// IA32_TSC_AUX via rdtscp: Linux keeps (node << 12) | cpu there. Only call when the CPU has rdtscp.
+    @inlinable public static func auxiliary() -> UInt32 { bw_rdtscp_aux() }
+}

@@ -1,0 +1,419 @@
+// The stack object: interfaces, routes, the neighbour table, IPv4 input and output, and timers.
+// Everything runs on the caller's thread: `poll()` drains the links and fires due timers; the clock and
+// the links are injected, so a test drives the stack deterministically.
+
+public struct StackConfig: Sendable {
+    /// Seeds the random source (ISNs, ephemeral ports, IP identifications).
+    public var seed: UInt64 = 1
+    public var reassemblyMemoryLimit = 4 << 20
+    public var reassemblyTimeout: Int64 = 30 * Time.second
+    public var arpRetryInterval: Int64 = 1 * Time.second
+    public var arpAttempts = 3
+    /// How long a resolved neighbour is trusted before it is resolved again.
+    public var arpReachableTime: Int64 = 60 * Time.second
+    public var arpPendingLimit = 32
+    public var udpReceiveBufferBytes = 212_992
+    public var tcp = TCPConfig()
+
+    public init() {}
+}
+
+public final class NetworkInterface {
+    public let index: Int
+    public let name: String
+    public let mac: MACAddress
+    public let address: IPv4Address
+    public let prefixLength: Int
+    public let mtu: Int
+    let link: (any Link)?
+
+    init(index: Int, name: String, mac: MACAddress, address: IPv4Address, prefixLength: Int, mtu: Int, link: (any Link)?) {
+        self.index = index
+        self.name = name
+        self.mac = mac
+        self.address = address
+        self.prefixLength = prefixLength
+        self.mtu = mtu
+        self.link = link
+    }
+
+    /// IPv6 addresses with their on-link prefix lengths (a link-local one is made from the MAC).
+    public internal(set) var ipv6: [IPv6InterfaceAddress] = []
+
+    public var isLoopback: Bool { link == nil }
+    var subnetBroadcast: IPv4Address {
+        IPv4Address(raw: address.raw | ~IPv4Address.mask(prefix: prefixLength))
+    }
+}
+
+public struct IPv6InterfaceAddress: Equatable, Sendable {
+    public var address: IPv6Address
+    public var prefixLength: Int
+}
+
+public struct Route: Equatable, Sendable {
+    public var destination: IPv4Address
+    public var prefixLength: Int
+    public var gateway: IPv4Address?
+    public var interface: Int
+
+    public init(destination: IPv4Address, prefixLength: Int, gateway: IPv4Address?, interface: Int) {
+        self.destination = destination
+        self.prefixLength = prefixLength
+        self.gateway = gateway
+        self.interface = interface
+    }
+
+    func matches(_ a: IPv4Address) -> Bool {
+        let m = IPv4Address.mask(prefix: prefixLength)
+        return a.raw & m == destination.raw & m
+    }
+}
+
+/// The outcome of a route lookup: where to send and which source address to use.
+struct RouteResult {
+    var interface: NetworkInterface
+    var nextHop: IPv4Address
+    var source: IPv4Address
+    var isLocal: Bool
+}
+
+struct NeighbourKey: Hashable {
+    var interface: Int
+    var address: IPv4Address
+}
+
+struct Neighbour {
+    var mac: MACAddress?
+    /// IPv4 packets (with Ethernet headroom) waiting for resolution.
+    var pending: [[UInt8]] = []
+    var attempts = 0
+    /// Next request when unresolved; expiry when resolved.
+    var deadline: Int64
+}
+
+/// Counters for tests and diagnostics.
+public struct StackStats: Sendable {
+    public var framesIn = 0
+    public var framesOut = 0
+    public var malformed = 0
+    public var badChecksum = 0
+    public var arpRequestsSent = 0
+    public var icmpEchoRepliesSent = 0
+    public var icmpUnreachableSent = 0
+    public var droppedNoRoute = 0
+    public var droppedUnresolved = 0
+    public var tcpSegmentsIn = 0
+    public var tcpSegmentsOut = 0
+    public var tcpRetransmits = 0
+    public var tcpResetsSent = 0
+    public var tcpChallengeACKs = 0
+    public var tcpSynDropped = 0
+    public var ipv6Dropped = 0
+    public var ndpSolicitationsSent = 0
+}
+
+/// An ICMP echo reply received for `ping`.
+public struct EchoReply: Equatable, Sendable {
+    public var from: IPv4Address
+    public var identifier: UInt16
+    public var sequence: UInt16
+    public var payload: [UInt8]
+}
+
+public final class NetworkStack {
+    /// Headroom reserved in front of every outgoing IPv4 packet for the Ethernet header.
+    static let linkHeadroom = EthernetHeader.length
+    /// Offset of the transport header in a packet built by the stack.
+    static let transportOffset = EthernetHeader.length + IPv4Header.minLength
+
+    let clock: any NetClock
+    public internal(set) var config: StackConfig
+    var rng: SplitMix64
+    public internal(set) var stats = StackStats()
+
+    public private(set) var interfaces: [NetworkInterface] = []
+    public private(set) var routes: [Route] = []
+    var neighbours: [NeighbourKey: Neighbour] = [:]
+    var neighbours6: [Neighbour6Key: Neighbour] = [:]
+    var ipv6Gateway: (address: IPv6Address, interface: Int)?
+    /// ICMPv6 echo replies received (the answer to `ping6`), oldest first.
+    public var echoReplies6: [EchoReply6] = []
+    var loopbackQueue: [[UInt8]] = []
+    let reassembler: IPv4Reassembler
+    var ipIdentification: UInt16
+
+    // Sockets.
+    var nextSocketID: Int32 = 3
+    var udpSockets: [SocketID: UDPSocket] = [:]
+    var tcpSockets: [SocketID: TCPSocket] = [:]
+    /// Established and embryonic connections by 4-tuple; listeners by local address.
+    var tcpConnections: [ConnectionKey: TCPSocket] = [:]
+    var tcpListeners: [SocketAddress: TCPSocket] = [:]
+
+    /// Sockets whose readiness may have changed since `takeChangedSockets()` was last called.
+    var changed = Set<SocketID>()
+    var timerScratch: [TCPSocket] = []
+    /// Tests pin the initial sequence number here (e.g. just below 2^32 to cross the wrap).
+    var isnOverride: UInt32?
+
+    /// Echo replies received (the answer to `ping`), oldest first.
+    public var echoReplies: [EchoReply] = []
+
+    public init(clock: any NetClock, config: StackConfig = StackConfig()) {
+        self.clock = clock
+        self.config = config
+        rng = SplitMix64(seed: config.seed)
+        reassembler = IPv4Reassembler(memoryLimit: config.reassemblyMemoryLimit, timeout: config.reassemblyTimeout)
+        ipIdentification = UInt16(truncatingIfNeeded: rng.next())
+        interfaces.append(NetworkInterface(index: 0, name: "lo", mac: .zero, address: .loopback, prefixLength: 8,
+                                           mtu: 65536, link: nil))
+        routes.append(Route(destination: IPv4Address(127, 0, 0, 0), prefixLength: 8, gateway: nil, interface: 0))
+        interfaces[0].ipv6 = [IPv6InterfaceAddress(address: .loopback, prefixLength: 128)]
+    }
+
+    var now: Int64 { clock.nanoseconds }
+
+    // MARK: Configuration
+
+    /// Adds an Ethernet interface and its connected route; returns its index.
+    @discardableResult
+    public func addInterface(name: String, mac: MACAddress, address: IPv4Address, prefixLength: Int, mtu: Int = 1500,
+                             link: any Link) -> Int {
+        let i = interfaces.count
+        interfaces.append(NetworkInterface(index: i, name: name, mac: mac, address: address,
+                                           prefixLength: max(0, min(32, prefixLength)), mtu: max(68, mtu), link: link))
+        interfaces[i].ipv6 = [IPv6InterfaceAddress(address: .linkLocal(mac: mac), prefixLength: 64)]
+        let m = IPv4Address.mask(prefix: prefixLength)
+        routes.append(Route(destination: IPv4Address(raw: address.raw & m), prefixLength: prefixLength, gateway: nil, interface: i))
+        return i
+    }
+
+    public func addRoute(_ r: Route) throws(NetErrno) {
+        guard r.interface >= 0, r.interface < interfaces.count, (0...32).contains(r.prefixLength) else { throw .EINVAL }
+        routes.append(r)
+    }
+
+    public func setDefaultGateway(_ gw: IPv4Address, interface: Int) throws(NetErrno) {
+        routes.removeAll { $0.prefixLength == 0 }
+        try addRoute(Route(destination: .any, prefixLength: 0, gateway: gw, interface: interface))
+    }
+
+    func isLocalAddress(_ a: IPv4Address) -> Bool {
+        if a.isLoopback { return true }
+        for i in interfaces where i.address == a { return true }
+        return false
+    }
+
+    /// Longest-prefix match. Packets to one of our own addresses go through loopback.
+    func route(to dst: IPv4Address) -> RouteResult? {
+        if isLocalAddress(dst) {
+            return RouteResult(interface: interfaces[0], nextHop: dst, source: dst.isLoopback ? .loopback : dst, isLocal: true)
+        }
+        if dst.isBroadcast {
+            guard interfaces.count > 1 else { return nil }
+            return RouteResult(interface: interfaces[1], nextHop: dst, source: interfaces[1].address, isLocal: false)
+        }
+        var best: Route?
+        for r in routes where r.matches(dst) {
+            if best == nil || r.prefixLength > best!.prefixLength { best = r }
+        }
+        guard let r = best else { return nil }
+        let ifc = interfaces[r.interface]
+        return RouteResult(interface: ifc, nextHop: r.gateway ?? dst, source: ifc.address, isLocal: ifc.isLoopback)
+    }
+
+    // MARK: Driving
+
+    /// Processes every received frame and looped-back packet and fires due timers.
+    public func poll() {
+        var rounds = 0
+        var progress = true
+        while progress && rounds < 64 {
+            progress = false
+            rounds += 1
+            for ifc in interfaces {
+                guard let link = ifc.link else { continue }
+                var n = 0
+                while n < 1024, let f = link.receive() {
+                    n += 1
+                    progress = true
+                    stats.framesIn += 1
+                    handleFrame(f, on: ifc)
+                }
+            }
+            if !loopbackQueue.isEmpty {
+                progress = true
+                let q = loopbackQueue
+                loopbackQueue.removeAll(keepingCapacity: true)
+                for p in q {
+                    if p.count > NetworkStack.linkHeadroom && p[NetworkStack.linkHeadroom] >> 4 == 6 {
+                        handleIPv6(p, at: NetworkStack.linkHeadroom, on: interfaces[0])
+                    } else {
+                        handleIPv4(p, at: NetworkStack.linkHeadroom, on: interfaces[0])
+                    }
+                }
+            }
+            runTimers()
+        }
+    }
+
+    /// The earliest time at which `poll()` has timer work to do, if any.
+    public var nextDeadline: Int64? {
+        if !loopbackQueue.isEmpty { return now }
+        var d: Int64? = reassembler.nextDeadline
+        func consider(_ t: Int64?) {
+            if let t, d == nil || t < d! { d = t }
+        }
+        for n in neighbours.values { consider(n.deadline) }
+        for n in neighbours6.values { consider(n.deadline) }
+        for c in tcpConnections.values { consider(c.nextDeadline) }
+        return d
+    }
+
+    func runTimers() {
+        let t = now
+        reassembler.expire(now: t)
+        for (k, n) in neighbours where n.deadline <= t { neighbourTimer(k) }
+        for (k, n) in neighbours6 where n.deadline <= t { neighbour6Timer(k) }
+        tcpTimers(now: t)
+    }
+
+    /// The sockets whose readiness may have changed since the last call (for epoll-style waiting:
+    /// recompute `readiness` for these only).
+    public func takeChangedSockets() -> Set<SocketID> {
+        defer { changed.removeAll(keepingCapacity: true) }
+        return changed
+    }
+
+    func touch(_ c: TCPSocket) {
+        if let id = c.id {
+            changed.insert(id)
+        } else if let lid = c.listener?.id {
+            changed.insert(lid)
+        }
+    }
+
+    // MARK: Input
+
+    func handleFrame(_ f: [UInt8], on ifc: NetworkInterface) {
+        let eth: EthernetHeader
+        do { eth = try EthernetHeader.parse(f) } catch { stats.malformed += 1; return }
+        guard eth.destination == ifc.mac || eth.destination.isBroadcast || eth.destination.isMulticast else { return }
+        switch eth.etherType {
+        case EtherType.arp: handleARP(f, on: ifc)
+        case EtherType.ipv4: handleIPv4(f, at: EthernetHeader.length, on: ifc)
+        case EtherType.ipv6: handleIPv6(f, at: EthernetHeader.length, on: ifc)
+        default: break
+        }
+    }
+
+    func handleIPv4(_ b: [UInt8], at o: Int, on ifc: NetworkInterface) {
+        let h: IPv4Header
+        do { h = try IPv4Header.parse(b, at: o) } catch {
+            if error == .badChecksum { stats.badChecksum += 1 } else { stats.malformed += 1 }
+            return
+        }
+        // No forwarding: accept only what is addressed to us (or broadcast on this link).
+        let forUs = isLocalAddress(h.destination) || h.destination.isBroadcast
+            || (!ifc.isLoopback && h.destination == ifc.subnetBroadcast)
+        guard forUs else { return }
+        // Martians: loopback addresses arriving on a real link.
+        if !ifc.isLoopback && (h.source.isLoopback || h.destination.isLoopback) { return }
+        let payload = (o + h.headerLength)..<(o + h.totalLength)
+        if h.isFragment {
+            guard let (first, whole) = reassembler.add(h, b, payload: payload, now: now) else { return }
+            var full = first
+            full.moreFragments = false
+            full.fragmentOffset = 0
+            full.totalLength = first.headerLength + whole.count
+            deliver(full, whole, 0..<whole.count, on: ifc)
+        } else {
+            deliver(h, b, payload, on: ifc)
+        }
+    }
+
+    func deliver(_ h: IPv4Header, _ b: [UInt8], _ payload: Range<Int>, on ifc: NetworkInterface) {
+        switch h.proto {
+        case IPProtocol.icmp: handleICMP(h, b, payload)
+        case IPProtocol.udp: handleUDP(h, b, payload)
+        case IPProtocol.tcp: handleTCP(h, b, payload)
+        default:
+            sendICMPError(type: ICMPType.destinationUnreachable, code: ICMPUnreachableCode.proto, about: h, b, payload)
+        }
+    }
+
+    // MARK: Output
+
+    /// A zeroed buffer for a packet whose transport part (header + payload) is `transportLength` bytes.
+    func makePacket(transportLength: Int) -> [UInt8] {
+        [UInt8](repeating: 0, count: NetworkStack.transportOffset + transportLength)
+    }
+
+    /// Fills in the IPv4 header of `p` (built by `makePacket`) and sends it along `r`.
+    /// Returns false when it could not be sent (too big with DF set, no link).
+    @discardableResult
+    func ipOutput(_ p: consuming [UInt8], proto: UInt8, source: IPv4Address, destination: IPv4Address,
+                  route r: RouteResult, dontFragment: Bool = false, ttl: UInt8 = 64) -> Bool {
+        var h = IPv4Header()
+        h.totalLength = p.count - NetworkStack.linkHeadroom
+        h.identification = ipIdentification
+        ipIdentification &+= 1
+        h.dontFragment = dontFragment
+        h.ttl = ttl
+        h.proto = proto
+        h.source = source
+        h.destination = destination
+        guard h.totalLength <= 65535 else { return false }
+        if r.isLocal || r.interface.isLoopback {
+            h.write(into: &p, at: NetworkStack.linkHeadroom)
+            loopbackQueue.append(p)
+            return true
+        }
+        if h.totalLength <= r.interface.mtu {
+            h.write(into: &p, at: NetworkStack.linkHeadroom)
+            linkOutput(p, route: r)
+            return true
+        }
+        guard !dontFragment else { return false }
+        // Fragment: every piece but the last carries a multiple of 8 bytes.
+        let payloadStart = NetworkStack.transportOffset
+        let per = (r.interface.mtu - IPv4Header.minLength) & ~7
+        var off = 0
+        let total = p.count - payloadStart
+        while off < total {
+            let n = min(per, total - off)
+            var f = makePacket(transportLength: n)
+            f.replaceSubrange(payloadStart..<(payloadStart + n), with: p[(payloadStart + off)..<(payloadStart + off + n)])
+            var fh = h
+            fh.totalLength = IPv4Header.minLength + n
+            fh.fragmentOffset = off
+            fh.moreFragments = off + n < total
+            fh.write(into: &f, at: NetworkStack.linkHeadroom)
+            linkOutput(f, route: r)
+            off += n
+        }
+        return true
+    }
+
+    /// Adds the Ethernet header and transmits, resolving the next hop first if needed.
+    func linkOutput(_ p: consuming [UInt8], route r: RouteResult) {
+        let ifc = r.interface
+        guard let link = ifc.link else { return }
+        let dstMAC: MACAddress
+        if r.nextHop.isBroadcast || r.nextHop == ifc.subnetBroadcast {
+            dstMAC = .broadcast
+        } else {
+            let key = NeighbourKey(interface: ifc.index, address: r.nextHop)
+            if let mac = neighbours[key]?.mac {
+                dstMAC = mac
+            } else {
+                queueForResolution(p, key: key)
+                return
+            }
+        }
+        EthernetHeader(destination: dstMAC, source: ifc.mac, etherType: EtherType.ipv4).write(into: &p)
+        stats.framesOut += 1
+        link.transmit(p)
+    }
+}

@@ -1,0 +1,485 @@
+// TCP input: demultiplexing and the SEGMENT ARRIVES processing of RFC 9293 3.10.7, with RFC 5961
+// checks for RST and SYN, RFC 7323 options, NewReno loss recovery (RFC 6582) and out-of-order
+// reassembly in the receive ring.
+
+extension NetworkStack {
+    func handleTCP(_ h: IPv4Header, _ b: [UInt8], _ payload: Range<Int>) {
+        let seg: TCPHeader
+        do { seg = try TCPHeader.parse(b, payload, source: h.source, destination: h.destination) } catch {
+            if error == .badChecksum { stats.badChecksum += 1 } else { stats.malformed += 1 }
+            return
+        }
+        guard !h.destination.isBroadcast, !h.destination.isMulticast, seg.sourcePort != 0, seg.destinationPort != 0 else { return }
+        stats.tcpSegmentsIn += 1
+        let data = (payload.lowerBound + seg.headerLength)..<payload.upperBound
+        let local = SocketAddress(h.destination, seg.destinationPort)
+        let remote = SocketAddress(h.source, seg.sourcePort)
+        if let c = tcpConnections[ConnectionKey(local: local, remote: remote)] {
+            tcpInput(c, seg, b, data, ip: h)
+            touch(c)
+            return
+        }
+        if let l = tcpListeners[local] ?? tcpListeners[SocketAddress(.any, local.port)], l.state == .listen {
+            listenInput(l, seg, data, ip: h, local: local, remote: remote)
+            return
+        }
+        sendStatelessReset(to: h, seg, payloadLength: data.count)
+    }
+
+    /// Picks the ISN, our window scale and MSS for a new connection towards `remote`.
+    func setUpConnection(_ c: TCPSocket, route rt: RouteResult) {
+        let cfg = config.tcp
+        c.iss = isnOverride ?? rng.next32()  // RFC 6528 asks for unpredictability; the seeded source gives it in tests
+        c.sndUna = c.iss
+        c.sndNxt = c.iss &+ 1
+        c.sndMax = c.iss &+ 1
+        c.recover = c.iss
+        c.tsOffset = rng.next32()
+        let linkMSS = (rt.isLocal ? 65536 : rt.interface.mtu) - 40
+        c.advertisedMSS = min(linkMSS, 65495)
+        var shift: UInt8 = 0
+        while shift < 14 && (cfg.receiveBufferSize >> Int(shift)) > 65535 { shift += 1 }
+        c.rcvScale = cfg.windowScaling ? shift : 0
+        c.wantScale = cfg.windowScaling
+        c.rto = cfg.initialRTO
+        c.retries = 0
+        c.timedAt = now
+    }
+
+    /// Applies the options of the peer's SYN (RFC 7323 and 2018: both sides must offer).
+    func applySynOptions(_ c: TCPSocket, _ seg: TCPHeader) {
+        let cfg = config.tcp
+        if cfg.windowScaling, let ws = seg.options.windowScale, c.wantScale {
+            c.sndScale = ws
+        } else {
+            c.sndScale = 0
+            c.rcvScale = 0
+            c.wantScale = false
+        }
+        if cfg.timestamps, let tsv = seg.options.timestampValue {
+            c.timestampsOn = true
+            c.tsRecent = tsv
+        }
+        c.sackOn = cfg.sack && seg.options.sackPermitted
+        let peerMSS = Int(seg.options.mss ?? 536)
+        c.mss = max(64, min(peerMSS, c.advertisedMSS) - (c.timestampsOn ? 12 : 0))
+        c.cwnd = c.mss * cfg.initialCongestionWindowSegments
+    }
+
+    func listenInput(_ l: TCPSocket, _ seg: TCPHeader, _ data: Range<Int>, ip h: IPv4Header,
+                     local: SocketAddress, remote: SocketAddress) {
+        if seg.flags.contains(.rst) { return }
+        if seg.flags.contains(.ack) {
+            sendStatelessReset(to: h, seg, payloadLength: data.count)
+            return
+        }
+        guard seg.flags.contains(.syn), !seg.flags.contains(.fin) else { return }
+        // SYN backlog: no syncookies; a full listener drops the SYN and the client retries.
+        guard l.embryonic + l.acceptQueue.count < l.backlog else {
+            stats.tcpSynDropped += 1
+            return
+        }
+        guard let rt = route(to: remote.address) else { return }
+        let c = TCPSocket(id: nil, stack: self)
+        c.local = local
+        c.remote = remote
+        c.listener = l
+        c.noDelay = l.noDelay
+        c.keepalive = l.keepalive
+        setUpConnection(c, route: rt)
+        c.irs = seg.sequence
+        c.rcvNxt = seg.sequence &+ 1
+        applySynOptions(c, seg)
+        c.sndWnd = UInt32(seg.window)
+        c.maxSndWnd = c.sndWnd
+        c.sndWl1 = seg.sequence
+        c.state = .synReceived
+        tcpConnections[ConnectionKey(local: local, remote: remote)] = c
+        l.embryonic += 1
+        sendSYN(c)
+    }
+
+    func synSentInput(_ c: TCPSocket, _ seg: TCPHeader, ip h: IPv4Header) {
+        var ackOK = false
+        if seg.flags.contains(.ack) {
+            let a = seg.acknowledgment
+            guard seqGT(a, c.iss), seqLE(a, c.sndMax) else {
+                sendStatelessReset(to: h, seg, payloadLength: 0)
+                return
+            }
+            ackOK = true
+        }
+        if seg.flags.contains(.rst) {
+            if ackOK { tcpRemove(c, error: .ECONNREFUSED) }
+            return
+        }
+        guard seg.flags.contains(.syn) else { return }
+        c.irs = seg.sequence
+        c.rcvNxt = seg.sequence &+ 1
+        applySynOptions(c, seg)
+        c.sndWnd = UInt32(seg.window)  // the window of a SYN is never scaled
+        c.maxSndWnd = c.sndWnd
+        c.sndWl1 = seg.sequence
+        c.sndWl2 = seg.acknowledgment
+        if ackOK {
+            c.sndUna = seg.acknowledgment
+            established(c)
+            sendACKNow(c)
+        } else {
+            // Simultaneous open (RFC 9293 figure 7).
+            c.state = .synReceived
+            emit(c, seq: c.iss, flags: [.syn, .ack])
+        }
+    }
+
+    /// The handshake completed: timers, RTT sample from the SYN, and the listener's accept queue.
+    func established(_ c: TCPSocket) {
+        c.state = .established
+        c.wasConnected = true
+        if c.retries == 0 { updateRTT(c, now - c.timedAt) }  // Karn: no sample from a retransmitted SYN
+        c.retries = 0
+        c.rto = baseRTO(c)
+        c.rtoDeadline = nil
+        c.timedSeq = nil
+        if c.keepalive { c.keepaliveDeadline = now + config.tcp.keepaliveIdle }
+        if let l = c.listener, c.id == nil {
+            l.embryonic -= 1
+            l.acceptQueue.append(c)
+        }
+        if c.finQueued { c.state = .finWait1 }
+    }
+
+    func updateRTT(_ c: TCPSocket, _ sample: Int64) {
+        let r = max(sample, 1000)
+        if !c.hasRTT {
+            c.srtt = r
+            c.rttvar = r / 2
+            c.hasRTT = true
+        } else {
+            c.rttvar = (3 * c.rttvar + abs(c.srtt - r)) / 4
+            c.srtt = (7 * c.srtt + r) / 8
+        }
+        c.rto = baseRTO(c)
+    }
+
+    func baseRTO(_ c: TCPSocket) -> Int64 {
+        let cfg = config.tcp
+        guard c.hasRTT else { return cfg.initialRTO }
+        return min(max(c.srtt + max(Time.millisecond, 4 * c.rttvar), cfg.minRTO), cfg.maxRTO)
+    }
+
+    func enterTimeWait(_ c: TCPSocket) {
+        c.state = .timeWait
+        c.rtoDeadline = nil
+        c.persistDeadline = nil
+        c.keepaliveDeadline = nil
+        c.closeDeadline = now + config.tcp.timeWait
+    }
+
+    func tcpInput(_ c: TCPSocket, _ segIn: TCPHeader, _ b: [UInt8], _ dataIn: Range<Int>, ip h: IPv4Header) {
+        switch c.state {
+        case .synSent:
+            synSentInput(c, segIn, ip: h)
+            tcpOutput(c)
+            return
+        case .closed, .listen:
+            return
+        default:
+            break
+        }
+        var seg = segIn
+        let data = dataIn
+        if c.keepalive {
+            c.keepaliveSent = 0
+            c.keepaliveDeadline = now + config.tcp.keepaliveIdle
+        }
+        // A retransmitted SYN,ACK in a simultaneous open carries the SYN we already counted.
+        if seg.flags.contains(.syn) && seg.sequence == c.irs && c.state == .synReceived {
+            seg.flags.remove(.syn)
+            seg.sequence &+= 1
+        }
+        let segLen = UInt32(data.count) + (seg.flags.contains(.syn) ? 1 : 0) + (seg.flags.contains(.fin) ? 1 : 0)
+        let wnd = UInt32(c.receiveBuffer.free)
+        let seq = seg.sequence
+
+        // RFC 5961 3.2: only an RST at exactly rcvNxt resets; one elsewhere in the window gets a challenge ACK.
+        if seg.flags.contains(.rst) {
+            if seq == c.rcvNxt {
+                resetReceived(c)
+            } else if seqGE(seq, c.rcvNxt) && seqLT(seq, c.rcvNxt &+ max(wnd, 1)) {
+                stats.tcpChallengeACKs += 1
+                sendACKNow(c)
+            }
+            return
+        }
+
+        // Sequence number acceptability (RFC 9293 3.10.7.4, first check).
+        let acceptable: Bool
+        if segLen == 0 {
+            acceptable = wnd == 0 ? seq == c.rcvNxt : (seqGE(seq, c.rcvNxt) && seqLT(seq, c.rcvNxt &+ wnd))
+        } else if wnd == 0 {
+            acceptable = false
+        } else {
+            let last = seq &+ segLen &- 1
+            acceptable = (seqGE(seq, c.rcvNxt) && seqLT(seq, c.rcvNxt &+ wnd))
+                || (seqGE(last, c.rcvNxt) && seqLT(last, c.rcvNxt &+ wnd))
+        }
+        if !acceptable {
+            // Zero-window probes, old duplicates and keepalives land here: answer with our state.
+            if c.state == .timeWait && seg.flags.contains(.fin) { c.closeDeadline = now + config.tcp.timeWait }
+            sendACKNow(c)
+            return
+        }
+        // RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK.
+        if seg.flags.contains(.syn) {
+            stats.tcpChallengeACKs += 1
+            sendACKNow(c)
+            return
+        }
+        guard seg.flags.contains(.ack) else { return }
+        if c.timestampsOn, let tsv = seg.options.timestampValue, seqLE(seq, c.rcvNxt) { c.tsRecent = tsv }
+
+        let ack = seg.acknowledgment
+        if c.state == .synReceived {
+            guard seqGT(ack, c.sndUna), seqLE(ack, c.sndMax) else {
+                sendStatelessReset(to: h, seg, payloadLength: data.count)
+                return
+            }
+            c.sndUna = c.iss &+ 1
+            c.sndWnd = UInt32(seg.window) << UInt32(c.sndScale)
+            c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
+            c.sndWl1 = seq
+            c.sndWl2 = ack
+            established(c)
+        }
+
+        // ACK processing.
+        if seqGT(ack, c.sndMax) {
+            sendACKNow(c)  // acknowledges something never sent
+            return
+        }
+        let newWindow = UInt32(seg.window) << UInt32(c.sndScale)
+        var finAcked = false
+        if seqGT(ack, c.sndUna) {
+            finAcked = newAck(c, seg, ack)
+        } else if ack == c.sndUna && data.isEmpty && !seg.flags.contains(.fin) && newWindow == c.sndWnd
+                    && c.sndMax != c.sndUna && c.sndWnd > 0 {
+            duplicateAck(c)
+        }
+        if seqLT(c.sndWl1, seq) || (c.sndWl1 == seq && seqLE(c.sndWl2, ack)) {
+            c.sndWnd = newWindow
+            c.maxSndWnd = max(c.maxSndWnd, newWindow)
+            c.sndWl1 = seq
+            c.sndWl2 = ack
+        }
+        switch c.state {
+        case .finWait1 where finAcked:
+            c.state = .finWait2
+            if c.orphaned { c.closeDeadline = now + config.tcp.finWait2Timeout }
+        case .closing where finAcked:
+            enterTimeWait(c)
+        case .lastAck where finAcked:
+            tcpRemove(c, error: nil)
+            return
+        case .timeWait:
+            if seg.flags.contains(.fin) {
+                sendACKNow(c)
+                c.closeDeadline = now + config.tcp.timeWait
+            }
+            return
+        default:
+            break
+        }
+
+        // Segment text and FIN.
+        switch c.state {
+        case .established, .finWait1, .finWait2:
+            receiveData(c, seg, b, data)
+        default:
+            break  // CLOSE-WAIT, CLOSING, LAST-ACK: the peer's FIN came already
+        }
+        tcpOutput(c)
+    }
+
+    /// Returns true when this ACK covers our FIN.
+    private func newAck(_ c: TCPSocket, _ seg: TCPHeader, _ ack: UInt32) -> Bool {
+        let acked = Int(ack &- c.sndUna)
+        if c.timestampsOn, seg.options.timestampValue != nil, seg.options.timestampEcho != 0 {
+            let ms = Int64(Int32(bitPattern: tcpTimestamp(c) &- seg.options.timestampEcho))
+            if ms >= 0 && ms < 60_000 { updateRTT(c, ms * Time.millisecond) }
+        } else if let t = c.timedSeq, seqGT(ack, t) {
+            updateRTT(c, now - c.timedAt)
+            c.timedSeq = nil
+        }
+        let dataAcked = min(acked, c.sendBuffer.count)
+        c.sendBuffer.drop(dataAcked)
+        let finAcked = c.finQueued && acked > dataAcked
+        c.sndUna = ack
+        if seqLT(c.sndNxt, c.sndUna) { c.sndNxt = c.sndUna }
+        c.retries = 0
+        c.rto = baseRTO(c)
+        var partial = false
+        if c.inRecovery {
+            if seqGE(ack, c.recover) {
+                c.cwnd = min(c.ssthresh, max(c.flightSize, c.mss) + c.mss)
+                c.inRecovery = false
+                c.dupAcks = 0
+            } else {
+                // Partial ACK: the next hole is lost too; resend it now (RFC 6582 3.2 step 5).
+                partial = true
+                retransmitFirst(c)
+                c.cwnd = max(c.cwnd - acked + (acked >= c.mss ? c.mss : 0), c.mss)
+                c.rtoDeadline = now + c.rto
+            }
+        } else {
+            c.dupAcks = 0
+            if c.cwnd < c.ssthresh {
+                c.cwnd += min(acked, c.mss)
+            } else {
+                c.cwnd += max(1, c.mss * c.mss / max(c.cwnd, 1))
+            }
+        }
+        if c.sndUna == c.sndMax {
+            c.rtoDeadline = nil
+        } else if !partial {
+            c.rtoDeadline = now + c.rto
+        }
+        return finAcked
+    }
+
+    private func duplicateAck(_ c: TCPSocket) {
+        c.dupAcks += 1
+        if c.inRecovery {
+            c.cwnd += c.mss  // each dup ACK means a segment left the network
+        } else if c.dupAcks == 3 && seqGT(c.sndUna, c.recover) {  // RFC 6582 3.2 step 2
+            c.ssthresh = max(c.flightSize / 2, 2 * c.mss)
+            c.recover = c.sndMax
+            c.inRecovery = true
+            c.timedSeq = nil
+            retransmitFirst(c)
+            c.cwnd = c.ssthresh + 3 * c.mss
+        }
+    }
+
+    /// Resends the first unacknowledged segment (or the FIN, if only it is outstanding).
+    func retransmitFirst(_ c: TCPSocket) {
+        stats.tcpRetransmits += 1
+        let n = min(c.mss, c.sendBuffer.count)
+        if n > 0 {
+            let fin = c.finQueued && n == c.sendBuffer.count && c.sndMax == c.sndUna &+ UInt32(n) &+ 1
+            emit(c, seq: c.sndUna, flags: fin ? [.ack, .psh, .fin] : [.ack], offset: 0, length: n)
+        } else if c.finQueued {
+            emit(c, seq: c.sndUna, flags: [.ack, .fin])
+        }
+    }
+
+    private func resetReceived(_ c: TCPSocket) {
+        switch c.state {
+        case .synReceived:
+            // A passive open goes back to the listener (the embryo is dropped); an active one is refused.
+            tcpRemove(c, error: c.listener != nil ? nil : .ECONNREFUSED)
+        case .established, .finWait1, .finWait2, .closeWait:
+            tcpRemove(c, error: .ECONNRESET)
+        default:
+            tcpRemove(c, error: nil)
+        }
+    }
+
+    private func receiveData(_ c: TCPSocket, _ seg: TCPHeader, _ b: [UInt8], _ dataIn: Range<Int>) {
+        var seq = seg.sequence
+        var r = dataIn
+        var fin = seg.flags.contains(.fin)
+        if seqLT(seq, c.rcvNxt) {
+            let skip = Int(c.rcvNxt &- seq)
+            if skip > r.count {
+                r = r.upperBound..<r.upperBound
+                if skip > dataIn.count { fin = false }  // the FIN is old too
+            } else {
+                r = (r.lowerBound + skip)..<r.upperBound
+            }
+            seq = c.rcvNxt
+        }
+        let offset = Int(seq &- c.rcvNxt)
+        let room = c.receiveBuffer.free
+        if offset + r.count > room {
+            r = r.lowerBound..<(r.lowerBound + max(0, room - offset))
+            fin = false
+        }
+        if !r.isEmpty {
+            if offset == 0 {
+                c.receiveBuffer.write(b, r, atOffset: c.receiveBuffer.count)
+                c.receiveBuffer.commit(r.count)
+                c.rcvNxt &+= UInt32(r.count)
+                var filled = false
+                while let first = c.outOfOrder.first, seqLE(first.start, c.rcvNxt) {
+                    if seqGT(first.end, c.rcvNxt) {
+                        c.receiveBuffer.commit(Int(first.end &- c.rcvNxt))
+                        c.rcvNxt = first.end
+                    }
+                    c.outOfOrder.removeFirst()
+                    filled = true
+                }
+                c.ackPending = true
+                c.segmentsUnacked += 1
+                if filled || !c.outOfOrder.isEmpty || c.segmentsUnacked >= 2 {
+                    c.delayedAckDeadline = nil  // ACK at once (RFC 5681 4.2)
+                } else if c.delayedAckDeadline == nil {
+                    c.delayedAckDeadline = now + config.tcp.delayedAckTimeout
+                }
+            } else if c.outOfOrder.count >= TCPSocket.maxOutOfOrderRanges {
+                // A peer spraying tiny disjoint segments gets them dropped, not an unbounded list.
+                c.ackPending = true
+                c.delayedAckDeadline = nil
+            } else {
+                c.receiveBuffer.write(b, r, atOffset: c.receiveBuffer.count + offset)
+                insertOutOfOrder(c, seq, seq &+ UInt32(r.count))
+                c.ackPending = true
+                c.delayedAckDeadline = nil  // a duplicate ACK at once, for fast retransmit
+            }
+        }
+        if fin && seq &+ UInt32(r.count) == c.rcvNxt && c.outOfOrder.isEmpty {
+            c.rcvNxt &+= 1
+            c.finReceived = true
+            c.ackPending = true
+            c.delayedAckDeadline = nil
+            switch c.state {
+            case .established: c.state = .closeWait
+            case .finWait1:
+                // Our FIN is not yet acknowledged (else we would be in FIN-WAIT-2): simultaneous close.
+                c.state = .closing
+            case .finWait2: enterTimeWait(c)
+            default: break
+            }
+        }
+    }
+
+    private func insertOutOfOrder(_ c: TCPSocket, _ start: UInt32, _ end: UInt32) {
+        var s = start, e = end
+        var out: [(start: UInt32, end: UInt32)] = []
+        out.reserveCapacity(c.outOfOrder.count + 1)
+        var placed = false
+        for blk in c.outOfOrder {
+            if seqLT(blk.end, s) {
+                out.append(blk)
+            } else if seqGT(blk.start, e) {
+                if !placed { out.append((s, e)); placed = true }
+                out.append(blk)
+            } else {
+                if seqLT(blk.start, s) { s = blk.start }
+                if seqGT(blk.end, e) { e = blk.end }
+            }
+        }
+        if !placed { out.append((s, e)) }
+        c.outOfOrder = out
+    }
+
+    /// ICMP errors for TCP: a port/protocol unreachable during SYN-SENT refuses the connection;
+    /// elsewhere they are soft errors (RFC 1122 4.2.3.9), ignored here.
+    func tcpUnreachable(local: SocketAddress, remote: SocketAddress, code: UInt8, sequence: UInt32) {
+        guard let c = tcpConnections[ConnectionKey(local: local, remote: remote)], c.state == .synSent else { return }
+        guard seqGE(sequence, c.sndUna), seqLT(sequence, c.sndMax) else { return }
+        if code == ICMPUnreachableCode.port || code == ICMPUnreachableCode.proto {
+            tcpRemove(c, error: .ECONNREFUSED)
+        }
+    }
+}

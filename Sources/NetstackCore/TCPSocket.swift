@@ -1,0 +1,175 @@
+// The TCP control block and its configuration (RFC 9293 3.3.1).
+
+public struct TCPConfig: Sendable {
+    public var initialRTO: Int64 = 1 * Time.second       // RFC 6298 2.1
+    public var minRTO: Int64 = 200 * Time.millisecond    // Linux's floor (RFC 6298 says 1 s; it allows lower)
+    public var maxRTO: Int64 = 60 * Time.second
+    public var synRetries = 6
+    public var dataRetries = 15
+    /// TIME-WAIT lasts this long (2 MSL; Linux uses 60 s).
+    public var timeWait: Int64 = 60 * Time.second
+    public var finWait2Timeout: Int64 = 60 * Time.second
+    public var delayedAckTimeout: Int64 = 40 * Time.millisecond
+    public var sendBufferSize = 256 * 1024
+    public var receiveBufferSize = 256 * 1024
+    public var initialCongestionWindowSegments = 10     // RFC 6928
+    public var windowScaling = true
+    public var timestamps = true
+    public var sack = true
+    public var keepaliveIdle: Int64 = 7200 * Time.second
+    public var keepaliveInterval: Int64 = 75 * Time.second
+    public var keepaliveProbes = 9
+    public var maxPersistInterval: Int64 = 60 * Time.second
+
+    public init() {}
+}
+
+public enum TCPState: Sendable {
+    case closed, listen, synSent, synReceived, established, finWait1, finWait2, closeWait, closing, lastAck, timeWait
+}
+
+struct ConnectionKey: Hashable {
+    var local: SocketAddress
+    var remote: SocketAddress
+}
+
+/// One TCP endpoint: a listener, or a connection (embryonic, established or closing).
+final class TCPSocket {
+    var id: SocketID?
+    unowned let stack: NetworkStack
+    var state: TCPState = .closed
+    var local: SocketAddress?
+    var remote: SocketAddress?
+    var pendingError: NetErrno?
+    /// The user closed the socket: the connection lives on only to finish.
+    var orphaned = false
+    var noDelay = false
+    var keepalive = false
+    var reuseAddress = false
+    /// The connection was established once (decides ENOTCONN versus EOF/EPIPE after it ends).
+    var wasConnected = false
+
+    // Listener state.
+    var backlog = 0
+    var acceptQueue: [TCPSocket] = []
+    var embryonic = 0
+    weak var listener: TCPSocket?
+
+    // Send sequence space.
+    var iss: UInt32 = 0
+    var sndUna: UInt32 = 0
+    var sndNxt: UInt32 = 0
+    /// Highest sequence number sent so far (sndNxt goes back to sndUna on a timeout).
+    var sndMax: UInt32 = 0
+    var sndWnd: UInt32 = 0
+    var maxSndWnd: UInt32 = 0
+    var sndWl1: UInt32 = 0
+    var sndWl2: UInt32 = 0
+    var sendBuffer: ByteRing
+    var finQueued = false
+
+    // Receive sequence space.
+    var irs: UInt32 = 0
+    var rcvNxt: UInt32 = 0
+    var receiveBuffer: ByteRing
+    /// Out-of-order data held in `receiveBuffer` past its count: sorted, disjoint [start, end) ranges.
+    var outOfOrder: [(start: UInt32, end: UInt32)] = []
+    static let maxOutOfOrderRanges = 64
+    var finReceived = false
+    var readShut = false
+    var lastAdvertisedWindow: UInt32 = 0
+
+    // Negotiated options.
+    var mss = 536            // what we send per segment
+    var advertisedMSS = 1460
+    var sndScale: UInt8 = 0  // shift applied to the peer's window field
+    var rcvScale: UInt8 = 0  // shift applied to our window field
+    var wantScale = false
+    var timestampsOn = false
+    var tsRecent: UInt32 = 0
+    var tsOffset: UInt32 = 0
+    var sackOn = false
+
+    // RTT and retransmission (RFC 6298).
+    var srtt: Int64 = 0
+    var rttvar: Int64 = 0
+    var hasRTT = false
+    var rto: Int64
+    var retries = 0
+    var rtoDeadline: Int64?
+    var timedSeq: UInt32?
+    var timedAt: Int64 = 0
+
+    // Congestion control (RFC 5681, NewReno RFC 6582).
+    var cwnd = 0
+    var ssthresh = Int.max / 2
+    var dupAcks = 0
+    var inRecovery = false
+    var recover: UInt32 = 0
+
+    // Other timers.
+    var ackPending = false
+    var segmentsUnacked = 0
+    var delayedAckDeadline: Int64?
+    var persistDeadline: Int64?
+    var persistBackoff = 0
+    var keepaliveDeadline: Int64?
+    var keepaliveSent = 0
+    var closeDeadline: Int64?   // TIME-WAIT and orphaned FIN-WAIT-2
+
+    init(id: SocketID?, stack: NetworkStack, bufferSizes: Bool = false) {
+        self.id = id
+        self.stack = stack
+        let c = stack.config.tcp
+        sendBuffer = ByteRing(capacity: c.sendBufferSize)
+        receiveBuffer = ByteRing(capacity: c.receiveBufferSize)
+        rto = c.initialRTO
+    }
+
+    var key: ConnectionKey? {
+        guard let l = local, let r = remote else { return nil }
+        return ConnectionKey(local: l, remote: r)
+    }
+
+    var isSynchronized: Bool {
+        switch state {
+        case .closed, .listen, .synSent: return false
+        default: return true
+        }
+    }
+
+    /// Bytes sent and not yet acknowledged (a sent FIN counts one).
+    var flightSize: Int { Int(sndMax &- sndUna) }
+
+    var nextDeadline: Int64? {
+        var d = Int64.max
+        if let t = rtoDeadline, t < d { d = t }
+        if let t = delayedAckDeadline, t < d { d = t }
+        if let t = persistDeadline, t < d { d = t }
+        if let t = keepaliveDeadline, t < d { d = t }
+        if let t = closeDeadline, t < d { d = t }
+        return d == Int64.max ? nil : d
+    }
+
+    var readiness: Readiness {
+        var r: Readiness = []
+        if state == .listen {
+            if !acceptQueue.isEmpty { r.insert(.readable) }
+            return r
+        }
+        if receiveBuffer.count > 0 || finReceived || readShut { r.insert(.readable) }
+        if finReceived { r.insert(.readHup) }
+        if pendingError != nil { r.insert([.error, .readable]) }
+        if (state == .established || state == .closeWait) && !finQueued && sendBuffer.free >= min(2048, sendBuffer.capacity) {
+            r.insert(.writable)
+        }
+        // As Linux's tcp_poll: a closed socket is HUP and writable (so a failed connect wakes the
+        // writer); one that was connected has both directions shut, so it is readable (EOF) too.
+        if state == .closed {
+            r.insert([.hup, .writable])
+            if wasConnected { r.insert([.readable, .readHup]) }
+        }
+        if finReceived && finQueued { r.insert(.hup) }
+        return r
+    }
+}

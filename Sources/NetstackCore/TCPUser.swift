@@ -1,0 +1,222 @@
+// The user side of TCP (RFC 9293 3.10.1-3.10.6): bind, listen, accept, connect, send, receive,
+// shutdown, close, as non-blocking calls returning Linux errno values.
+
+public enum SocketOption: Sendable {
+    case noDelay(Bool)     // TCP_NODELAY
+    case keepAlive(Bool)   // SO_KEEPALIVE
+    case reuseAddress(Bool) // SO_REUSEADDR: bind despite connections (not listeners) on the port
+}
+
+extension NetworkStack {
+    func tcpPortInUse(_ port: UInt16, address: IPv4Address, reuse: Bool = false) -> Bool {
+        func clash(_ t: TCPSocket) -> Bool {
+            guard let l = t.local, l.port == port else { return false }
+            if reuse && t.state != .listen { return false }
+            return address.isAny || l.address.isAny || l.address == address
+        }
+        for t in tcpSockets.values where clash(t) { return true }
+        for t in tcpConnections.values where clash(t) { return true }
+        return false
+    }
+
+    func tcpBind(_ t: TCPSocket, _ addr: SocketAddress) throws(NetErrno) {
+        guard t.local == nil, t.state == .closed else { throw .EINVAL }
+        guard addr.address.isAny || isLocalAddress(addr.address) else { throw .EADDRNOTAVAIL }
+        var port = addr.port
+        if port == 0 {
+            guard let p = ephemeralPort(inUse: { tcpPortInUse($0, address: addr.address) }) else { throw .EADDRINUSE }
+            port = p
+        } else if tcpPortInUse(port, address: addr.address, reuse: t.reuseAddress) {
+            throw .EADDRINUSE
+        }
+        t.local = SocketAddress(addr.address, port)
+    }
+
+    func tcpListen(_ t: TCPSocket, backlog: Int) throws(NetErrno) {
+        let b = max(1, min(backlog, 4096))
+        if t.state == .listen {
+            t.backlog = b
+            return
+        }
+        guard t.state == .closed, !t.wasConnected else { throw .EINVAL }
+        if t.local == nil { try tcpBind(t, SocketAddress(.any, 0)) }
+        guard tcpListeners[t.local!] == nil else { throw .EADDRINUSE }
+        t.state = .listen
+        t.backlog = b
+        tcpListeners[t.local!] = t
+    }
+
+    func tcpAccept(_ t: TCPSocket) throws(NetErrno) -> (SocketID, SocketAddress) {
+        guard t.state == .listen else { throw .EINVAL }
+        guard !t.acceptQueue.isEmpty else { throw .EAGAIN }
+        let c = t.acceptQueue.removeFirst()
+        let id = SocketID(raw: nextSocketID)
+        nextSocketID &+= 1
+        c.id = id
+        c.listener = nil
+        tcpSockets[id] = c
+        return (id, c.remote!)
+    }
+
+    func tcpConnect(_ t: TCPSocket, _ addr: SocketAddress) throws(NetErrno) {
+        switch t.state {
+        case .synSent, .synReceived: throw .EALREADY
+        case .listen: throw .EINVAL
+        case .closed:
+            if t.wasConnected { throw .EISCONN }
+        default: throw .EISCONN
+        }
+        guard addr.port != 0 else { throw .ECONNREFUSED }
+        let dst = addr.address.isAny ? IPv4Address.loopback : addr.address  // as Linux does for 0.0.0.0
+        guard !dst.isBroadcast, !dst.isMulticast else { throw .ENETUNREACH }
+        guard let rt = route(to: dst) else { throw .ENETUNREACH }
+        let remote = SocketAddress(dst, addr.port)
+        if t.local == nil {
+            let src = rt.source
+            guard let p = ephemeralPort(inUse: { p in
+                self.tcpConnections[ConnectionKey(local: SocketAddress(src, p), remote: remote)] != nil
+                    || self.tcpListeners[SocketAddress(src, p)] != nil || self.tcpListeners[SocketAddress(.any, p)] != nil
+                    || self.tcpSockets.values.contains { $0.local?.port == p }
+            }) else { throw .EADDRNOTAVAIL }
+            t.local = SocketAddress(src, p)
+        } else if t.local!.address.isAny {
+            t.local!.address = rt.source
+        }
+        let key = ConnectionKey(local: t.local!, remote: remote)
+        guard tcpConnections[key] == nil else { throw .EADDRNOTAVAIL }
+        t.remote = remote
+        t.pendingError = nil
+        setUpConnection(t, route: rt)
+        t.state = .synSent
+        tcpConnections[key] = t
+        sendSYN(t)
+        throw .EINPROGRESS
+    }
+
+    func tcpSend(_ t: TCPSocket, _ data: [UInt8]) throws(NetErrno) -> Int {
+        if let e = t.pendingError {
+            t.pendingError = nil
+            throw e
+        }
+        switch t.state {
+        case .synSent, .synReceived: throw .EAGAIN
+        case .established, .closeWait: break
+        case .closed: throw t.wasConnected ? .EPIPE : .ENOTCONN
+        case .listen: throw .ENOTCONN
+        default: throw .EPIPE
+        }
+        if t.finQueued { throw .EPIPE }
+        if data.isEmpty { return 0 }
+        let n = t.sendBuffer.append(data)
+        guard n > 0 else { throw .EAGAIN }
+        tcpOutput(t)
+        return n
+    }
+
+    func tcpReceive(_ t: TCPSocket, max: Int) throws(NetErrno) -> [UInt8] {
+        if t.receiveBuffer.count > 0 && max > 0 {
+            let d = t.receiveBuffer.read(max: max)
+            maybeWindowUpdate(t)
+            return d
+        }
+        if let e = t.pendingError {
+            t.pendingError = nil
+            throw e
+        }
+        if t.finReceived || t.readShut { return [] }
+        switch t.state {
+        case .listen: throw .ENOTCONN
+        case .closed: if t.wasConnected { return [] } else { throw .ENOTCONN }
+        default: throw .EAGAIN
+        }
+    }
+
+    /// After the user reads, tell the peer when the window opened enough to matter (RFC 1122 4.2.3.3).
+    func maybeWindowUpdate(_ t: TCPSocket) {
+        guard t.isSynchronized, t.state != .timeWait, !t.finReceived else { return }
+        let free = UInt32(t.receiveBuffer.free)
+        let threshold = UInt32(min(t.receiveBuffer.capacity / 2, 2 * t.mss))
+        if free >= t.lastAdvertisedWindow &+ threshold || (t.lastAdvertisedWindow < UInt32(t.mss) && free >= UInt32(t.mss)) {
+            sendACKNow(t)
+        }
+    }
+
+    /// Queues our FIN after the data already buffered.
+    func startClose(_ t: TCPSocket) {
+        guard !t.finQueued else { return }
+        switch t.state {
+        case .established:
+            t.finQueued = true
+            t.state = .finWait1
+        case .closeWait:
+            t.finQueued = true
+            t.state = .lastAck
+        case .synReceived:
+            t.finQueued = true  // sent once the handshake completes
+            return
+        default:
+            return
+        }
+        tcpOutput(t)
+    }
+
+    func tcpShutdown(_ t: TCPSocket, _ how: ShutdownHow) throws(NetErrno) {
+        switch t.state {
+        case .closed, .listen, .synSent: throw .ENOTCONN
+        default: break
+        }
+        if how != .write { t.readShut = true }
+        if how != .read { startClose(t) }
+    }
+
+    func tcpClose(_ t: TCPSocket) {
+        t.orphaned = true
+        t.id = nil
+        switch t.state {
+        case .listen:
+            if let l = t.local, tcpListeners[l] === t { tcpListeners[l] = nil }
+            for c in t.acceptQueue { c.listener = nil; tcpAbort(c, error: nil, sendReset: true) }
+            t.acceptQueue.removeAll()
+            for c in tcpConnections.values where c.listener === t { tcpAbort(c, error: nil, sendReset: true) }
+            t.state = .closed
+        case .closed:
+            break
+        case .synSent:
+            tcpRemove(t, error: nil)
+        case .synReceived, .established, .closeWait:
+            if t.receiveBuffer.count > 0 {
+                tcpAbort(t, error: nil, sendReset: true)  // unread data is lost: say so (RFC 2525 2.17)
+            } else {
+                startClose(t)
+            }
+        case .finWait2:
+            t.closeDeadline = now + config.tcp.finWait2Timeout
+        case .finWait1, .closing, .lastAck, .timeWait:
+            break
+        }
+    }
+
+    public func setOption(_ s: SocketID, _ opt: SocketOption) throws(NetErrno) {
+        guard let t = tcpSockets[s] else { throw udpSockets[s] != nil ? .ENOPROTOOPT : .EBADF }
+        switch opt {
+        case .noDelay(let on):
+            t.noDelay = on
+            if on { tcpOutput(t) }
+        case .reuseAddress(let on):
+            t.reuseAddress = on
+        case .keepAlive(let on):
+            t.keepalive = on
+            if on && (t.state == .established || t.state == .closeWait) {
+                t.keepaliveDeadline = now + config.tcp.keepaliveIdle
+            } else if !on {
+                t.keepaliveDeadline = nil
+            }
+        }
+    }
+
+    /// The TCP state of a socket, for diagnostics and tests (nil for other sockets).
+    public func tcpState(_ s: SocketID) -> TCPState? { tcpSockets[s]?.state }
+
+    /// Number of TCP connections the stack still tracks (including orphans in TIME-WAIT).
+    public var tcpConnectionCount: Int { tcpConnections.count }
+}

@@ -1,0 +1,236 @@
+// What create, start and run share: checking the bundle, building the Sentry's command line, spawning the
+// supervisor, running hooks, and releasing the supervisor through exec.fifo.
+//
+// Topology: `bulwark create` spawns `bulwark supervise` (its pid goes to --pid-file and state.json) and
+// exits. The supervisor blocks opening exec.fifo for writing until `bulwark start` opens it for reading,
+// then spawns bulwark-sentry, reports "ok" (or the spawn error) through the FIFO, forwards signals to the
+// Sentry, and exits with its status (or dies by the same signal).
+import Foundation
+import Glibc
+import HostOS
+
+struct CreateRequest {
+    var id: String
+    var bundle: String?
+    var pidFile: String?
+    var consoleSocket: String?
+    /// `run` in the foreground: a terminal can be the caller's own stdio.
+    var foreground: Bool
+}
+
+enum ContainerLauncher {
+    /// The Sentry executable: next to this `bulwark`, unless the hidden --sentry-binary says otherwise.
+    static func sentryPath(override: String?) throws(RuntimeError) -> String {
+        if let override { return override }
+        let me: String
+        do { me = try FileSystem.currentExecutable() } catch { throw RuntimeError("readlink /proc/self/exe", error) }
+        return (me as NSString).deletingLastPathComponent + "/bulwark-sentry"
+    }
+
+    /// The Sentry's command line (its contract: `bulwark-sentry run --rootfs DIR ... -- PROGRAM [ARG...]`).
+    static func sentryArguments(sentry: String, config: OCIConfig, process: OCIConfig.Process, rootfs: String,
+                                id: String, globals: GlobalOptions) -> [String] {
+        var args = [sentry, "run", "--rootfs", rootfs, "--cwd", process.cwd]
+        for entry in process.env { args += ["--env", entry] }
+        if let hostname = config.hostname, !hostname.isEmpty { args += ["--hostname", hostname] }
+        args += ["--uid", String(process.user.uid), "--gid", String(process.user.gid)]
+        if globals.strace { args.append("--strace") }
+        if let dir = globals.debugLog { args += ["--log", "\(dir)/\(id).sentry.log"] }
+        args.append("--")
+        return args + process.args
+    }
+
+    /// `create`: returns the record written to state.json.
+    static func create(_ request: CreateRequest, globals: GlobalOptions, sentryOverride: String?) throws(RuntimeError) -> ContainerRecord {
+        try ContainerID.validate(request.id)
+        let cwd = FileManager.default.currentDirectoryPath
+        var bundle = request.bundle ?? cwd
+        if !bundle.hasPrefix("/") { bundle = (cwd as NSString).appendingPathComponent(bundle) }
+        bundle = (bundle as NSString).standardizingPath
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: bundle, isDirectory: &isDirectory) else {
+            throw RuntimeError("chdir \(bundle): no such file or directory")
+        }
+        guard isDirectory.boolValue else { throw RuntimeError("chdir \(bundle): not a directory") }
+        let config = try OCIConfig.load(bundle: bundle)
+        guard let process = config.process else {
+            throw RuntimeError("config.json: process: is required to create a container")
+        }
+        guard let root = config.root else { throw RuntimeError("config.json: root: is required") }
+        if request.consoleSocket != nil {
+            throw RuntimeError("--console-socket: not implemented yet (terminals are not supported)")
+        }
+        if process.terminal && !request.foreground {
+            throw RuntimeError("cannot allocate tty if bulwark will detach without setting console socket")
+        }
+        if !config.hooks.createContainer.isEmpty || !config.hooks.startContainer.isEmpty {
+            throw RuntimeError("config.json: hooks: createContainer and startContainer hooks are not implemented yet")
+        }
+        let rootfs = root.path.hasPrefix("/") ? root.path : (bundle as NSString).appendingPathComponent(root.path)
+        guard FileManager.default.fileExists(atPath: rootfs, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw RuntimeError("rootfs (\(rootfs)) does not exist")
+        }
+        let sentry = try sentryPath(override: sentryOverride)
+        guard FileSystem.isExecutable(sentry) else {
+            throw RuntimeError("the Sentry executable \(sentry) is missing or not executable")
+        }
+
+        let dir = ContainerDirectory(root: globals.root, id: request.id)
+        try dir.create()
+        var supervisor: pid_t = 0
+        do throws(RuntimeError) {
+            do { try FileSystem.makeFifo(dir.fifo, mode: 0o600) } catch { throw RuntimeError("mkfifo \(dir.fifo)", error) }
+            let sentryArgs = sentryArguments(sentry: sentry, config: config, process: process, rootfs: rootfs,
+                                             id: request.id, globals: globals)
+            supervisor = try spawnSupervisor(id: request.id, globals: globals, sentryArgs: sentryArgs)
+            guard let start = ProcessTable.startTime(of: supervisor) else {
+                throw RuntimeError("the supervisor (pid \(supervisor)) exited during create")
+            }
+            let record = ContainerRecord(
+                id: request.id, pid: supervisor, pidStartTime: start, bundle: bundle, rootfs: rootfs,
+                created: timestampNow(), owner: "", annotations: config.annotations,
+                poststart: config.hooks.poststart.map(StoredHook.init),
+                poststop: config.hooks.poststop.map(StoredHook.init))
+            try dir.writeRecord(record)
+            let state = HookRunner.stateJSON(id: request.id, status: .creating, pid: supervisor, bundle: bundle,
+                                             annotations: config.annotations)
+            try HookRunner.run(config.hooks.prestart, kind: "prestart", state: state)
+            try HookRunner.run(config.hooks.createRuntime, kind: "createRuntime", state: state)
+            if let pidFile = request.pidFile {
+                let path = pidFile.hasPrefix("/") ? pidFile : (cwd as NSString).appendingPathComponent(pidFile)
+                do {
+                    try FileSystem.writeAtomically(path, Array(String(supervisor).utf8), mode: 0o644)
+                } catch {
+                    throw RuntimeError("write pid file \(path)", error)
+                }
+            }
+            return record
+        } catch {
+            if supervisor > 0 {
+                try? ProcessSpawn.signal(supervisor, SIGKILL)
+                _ = try? ProcessSpawn.wait(supervisor)
+            }
+            try? dir.remove()
+            throw error
+        }
+    }
+
+    /// Spawns `bulwark supervise` and waits (bounded) until it reports that it is ready.
+    static func spawnSupervisor(id: String, globals: GlobalOptions, sentryArgs: [String]) throws(RuntimeError) -> pid_t {
+        let ready: PipeEnds
+        do { ready = try PipeEnds.make() } catch { throw RuntimeError("pipe", error) }
+        let readEnd = ready.read, writeEnd = ready.write
+        let me: String
+        do { me = try FileSystem.currentExecutable() } catch { throw RuntimeError("readlink /proc/self/exe", error) }
+        var options = SpawnOptions(
+            path: me,
+            arguments: [me] + globals.forwarded + ["supervise", "--ready-fd", String(writeEnd.rawValue), id, "--"]
+                + sentryArgs)
+        options.inheritedDescriptors = [writeEnd.rawValue]
+        let pid: pid_t
+        do { pid = try ProcessSpawn.spawn(options) } catch { throw RuntimeError("fork/exec \(me)", error) }
+        writeEnd.close()
+        var message: [UInt8] = []
+        var scratch = [UInt8](repeating: 0, count: 512)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            guard (try? Poll.waitReadable(readEnd.rawValue, milliseconds: 100)) == true else { continue }
+            let n = scratch.withUnsafeMutableBytes { (try? FileIO.read(readEnd.rawValue, into: $0)) ?? 0 }
+            if n == 0 { break }
+            message += scratch[0..<n]
+        }
+        readEnd.close()
+        let text = String(decoding: message, as: UTF8.self)
+        guard text == "ok" else {
+            try? ProcessSpawn.signal(pid, SIGKILL)
+            _ = try? ProcessSpawn.wait(pid)
+            throw RuntimeError(text.isEmpty ? "the supervisor did not start" : "supervisor: \(text)")
+        }
+        return pid
+    }
+
+    /// `start`: releases the supervisor, which spawns the Sentry; then the poststart hooks.
+    static func start(id: String, globals: GlobalOptions, logger: Logger) throws(RuntimeError) {
+        try ContainerID.validate(id)
+        let dir = ContainerDirectory(root: globals.root, id: id)
+        let record = try dir.readRecord()
+        switch dir.status(of: record) {
+        case .created: break
+        case .running: throw RuntimeError("cannot start an already running container")
+        case .stopped: throw RuntimeError("cannot start a container that has stopped")
+        case .creating: throw RuntimeError("cannot start a container that is still being created")
+        }
+        // O_NONBLOCK so a supervisor that died cannot leave us blocked in open(); poll below is bounded.
+        let fifo: OwnedFD
+        do {
+            fifo = try FileSystem.open(dir.fifo, flags: O_RDONLY | O_NONBLOCK)
+        } catch {
+            throw RuntimeError("open \(dir.fifo)", error)
+        }
+        var message: [UInt8] = []
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        let deadline = Date().addingTimeInterval(30)
+        var finished = false
+        while !finished {
+            guard Date() < deadline else { throw RuntimeError("timed out waiting for the supervisor to start the Sentry") }
+            if (try? Poll.waitReadable(fifo.rawValue, milliseconds: 100)) != true {
+                if !ProcessTable.isAlive(pid: record.pid, startTime: record.pidStartTime) { break }
+                continue
+            }
+            do throws(HostError) {
+                let raw = fifo.rawValue
+                let n = try readSome(raw, into: &scratch)
+                if n == 0 { finished = true } else { message += scratch[0..<n] }
+            } catch where error.errno == .EAGAIN {
+                continue
+            } catch {
+                throw RuntimeError("read \(dir.fifo)", error)
+            }
+        }
+        fifo.close()
+        try? FileSystem.unlink(dir.fifo)
+        let text = String(decoding: message, as: UTF8.self)
+        guard text == "ok" else {
+            throw RuntimeError(text.isEmpty ? "the supervisor exited before starting the container" : text)
+        }
+        let state = HookRunner.stateJSON(id: id, status: .running, pid: record.pid, bundle: record.bundle,
+                                         annotations: record.annotations)
+        do {
+            try HookRunner.run(record.poststart.map(\.hook), kind: "poststart", state: state)
+        } catch {
+            logger.warning(error.message)
+        }
+    }
+
+    /// Runs the poststop hooks (failures are warnings) and removes the container's directory.
+    static func destroy(_ dir: ContainerDirectory, record: ContainerRecord, logger: Logger) throws(RuntimeError) {
+        let state = HookRunner.stateJSON(id: record.id, status: .stopped, pid: 0, bundle: record.bundle,
+                                         annotations: record.annotations)
+        do {
+            try HookRunner.run(record.poststop.map(\.hook), kind: "poststop", state: state)
+        } catch {
+            logger.warning(error.message)
+        }
+        try dir.remove()
+    }
+
+    /// Kills the supervisor and everything under it with SIGKILL and waits (bounded) until it is gone.
+    static func killAll(_ dir: ContainerDirectory, record: ContainerRecord) throws(RuntimeError) {
+        guard ProcessTable.isAlive(pid: record.pid, startTime: record.pidStartTime) else { return }
+        let tree = ProcessTable.descendants(of: record.pid)
+        for pid in tree { try? ProcessSpawn.signal(pid, SIGKILL) }
+        let deadline = Date().addingTimeInterval(5)
+        while ProcessTable.isAlive(pid: record.pid, startTime: record.pidStartTime) {
+            guard Date() < deadline else { throw RuntimeError("container \(record.id) did not die after SIGKILL") }
+            usleep(5000)
+        }
+    }
+}
+
+/// One read(2) into `buffer` (untyped closure inside, see the compiler pitfall in docs/ARCHITECTURE.md).
+func readSome(_ fd: Int32, into buffer: inout [UInt8]) throws(HostError) -> Int {
+    let result: Result<Int, HostError> = buffer.withUnsafeMutableBytes { raw in
+        do throws(HostError) { return .success(try FileIO.read(fd, into: raw)) } catch { return .failure(error) }
+    }
+    return try result.get()
+}

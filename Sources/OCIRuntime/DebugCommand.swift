@@ -1,0 +1,15 @@
+// `bulwark debug`: accepted for runc/runsc compatibility; not implemented yet.
+import ArgumentParser
+
+struct DebugCommand: RuntimeCommand {
+    static let configuration = CommandConfiguration(commandName: "debug", abstract: "Inspect a running sandbox (not implemented yet).")
+
+    @OptionGroup var globals: GlobalOptions
+
+    /// Everything else on the command line is accepted so the error below is the one reported.
+    @Argument(parsing: .allUnrecognized) var rest: [String] = []
+
+    func execute() throws(RuntimeError) -> Int32 {
+        throw notImplemented("debug")
+    }
+}

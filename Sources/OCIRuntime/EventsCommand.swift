@@ -1,0 +1,15 @@
+// `bulwark events`: accepted for runc/runsc compatibility; not implemented yet.
+import ArgumentParser
+
+struct EventsCommand: RuntimeCommand {
+    static let configuration = CommandConfiguration(commandName: "events", abstract: "Display container events (not implemented yet).")
+
+    @OptionGroup var globals: GlobalOptions
+
+    /// Everything else on the command line is accepted so the error below is the one reported.
+    @Argument(parsing: .allUnrecognized) var rest: [String] = []
+
+    func execute() throws(RuntimeError) -> Int32 {
+        throw notImplemented("events")
+    }
+}

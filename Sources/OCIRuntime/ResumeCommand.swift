@@ -1,0 +1,15 @@
+// `bulwark resume`: accepted for runc/runsc compatibility; not implemented yet.
+import ArgumentParser
+
+struct ResumeCommand: RuntimeCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Resume a paused container (not implemented yet).")
+
+    @OptionGroup var globals: GlobalOptions
+
+    /// Everything else on the command line is accepted so the error below is the one reported.
+    @Argument(parsing: .allUnrecognized) var rest: [String] = []
+
+    func execute() throws(RuntimeError) -> Int32 {
+        throw notImplemented("resume")
+    }
+}

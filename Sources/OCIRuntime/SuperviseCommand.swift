@@ -1,0 +1,80 @@
+// `bulwark supervise` (internal, started by create): the process whose pid is the container's pid. It
+// waits on exec.fifo for `start`, spawns the Sentry, forwards signals to it, records its exit in
+// exit.json and exits with the same status (or dies by the same signal), because containerd's shim waits
+// on this pid.
+import ArgumentParser
+@preconcurrency import Glibc
+import HostOS
+
+struct SuperviseCommand: RuntimeCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "supervise", abstract: "Internal: supervise one container (started by create).",
+        shouldDisplay: false)
+
+    @OptionGroup var globals: GlobalOptions
+
+    @Option(name: .customLong("ready-fd"), help: "Descriptor on which to report readiness to create.")
+    var readyFD: Int32
+
+    @Argument var id: String
+
+    @Argument(parsing: .postTerminator) var sentry: [String]
+
+    func execute() throws(RuntimeError) -> Int32 {
+        let dir = ContainerDirectory(root: globals.root, id: id)
+        let logger = Logger(globals)
+        guard let sentryPath = sentry.first else { throw RuntimeError("supervise: no Sentry command line") }
+        let ready = OwnedFD(adopting: readyFD)
+        let ok = Array("ok".utf8)
+        _ = ok.withUnsafeBytes { try? FileIO.writeAll(readyFD, $0) }
+        ready.close()
+
+        // Blocks until `start` opens the FIFO for reading. Signals keep their default action meanwhile, so
+        // `kill` of a created container ends this process.
+        let fifo: OwnedFD
+        do { fifo = try FileSystem.open(dir.fifo, flags: O_WRONLY) } catch { throw RuntimeError("open \(dir.fifo)", error) }
+        let fifoFD = fifo.rawValue
+
+        let forwarded = Signals.forwardableSet()
+        do { try Signals.block(forwarded) } catch { throw RuntimeError("sigprocmask", error) }
+        var options = SpawnOptions(path: sentryPath, arguments: sentry)
+        options.parentDeathSignal = SIGKILL  // the Sentry must not outlive its supervisor
+        let child: pid_t
+        do {
+            child = try ProcessSpawn.spawn(options)
+        } catch {
+            let text = Array("starting the Sentry: fork/exec \(sentryPath): \(describe(error.errno))".utf8)
+            _ = text.withUnsafeBytes { try? FileIO.writeAll(fifoFD, $0) }
+            fifo.close()
+            try? dir.writeJSON(ExitRecord(exitStatus: 127, signal: nil), to: dir.exitFile)
+            return 127
+        }
+        do {
+            try FileSystem.writeAtomically(dir.sentryPidFile, Array(String(child).utf8), mode: 0o600)
+        } catch {
+            logger.warning("write \(dir.sentryPidFile): \(error)")
+        }
+        _ = ok.withUnsafeBytes { try? FileIO.writeAll(fifoFD, $0) }
+        fifo.close()
+        try? FileSystem.unlink(dir.fifo)
+
+        var status: ExitStatus?
+        while status == nil {
+            let signal: Int32?
+            do { signal = try Signals.wait(forwarded, milliseconds: 500) } catch { throw RuntimeError("sigtimedwait", error) }
+            if let signal, signal != SIGCHLD {
+                try? ProcessSpawn.signal(child, signal)
+            }
+            do { status = try ProcessSpawn.poll(child) } catch { throw RuntimeError("waitpid", error) }
+        }
+        let signal: Int32? = if case .signaled(let s) = status! { s } else { nil }
+        try? dir.writeJSON(ExitRecord(exitStatus: status!.shellStatus, signal: signal), to: dir.exitFile)
+        logger.debug("container \(id): the Sentry ended with \(status!)")
+        if let signal {
+            var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &noCore)  // dying "by the same signal" must not dump our core
+            Signals.dieBySignal(signal)
+        }
+        return status!.shellStatus
+    }
+}

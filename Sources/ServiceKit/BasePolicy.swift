@@ -1,0 +1,29 @@
+// The host syscalls every service needs once it serves requests (the seccomp base, as data).
+// Anything before the filter (argument parsing, socket setup, capability drop) is not listed.
+import HostOS
+
+public enum ServiceKitPolicy {
+    public static let base = SeccompPolicy(name: "servicekit", rules: [
+        SeccompRule("recvmsg", "receive requests and their descriptors"),
+        SeccompRule("sendmsg", "send replies and descriptors"),
+        SeccompRule("setsockopt", "SO_RCVTIMEO/SO_SNDTIMEO per channel"),
+        SeccompRule("accept4", "--listen mode: accept debugging clients"),
+        SeccompRule("epoll_create1", "--listen mode: the one epoll set, made when serving starts"),
+        SeccompRule("epoll_wait", "--listen mode: wait for connections and requests"),
+        SeccompRule("epoll_ctl", "--listen mode: add and remove connections"),
+        SeccompRule("close", "close descriptors after passing them and finished connections"),
+        SeccompRule("write", "diagnostics on stderr"),
+        SeccompRule("read", "reads on descriptors the service owns"),
+        SeccompRule("mmap", "the allocator: new arenas and large blocks"),
+        SeccompRule("munmap", "the allocator: release large blocks"),
+        SeccompRule("mremap", "the allocator: grow large blocks"),
+        SeccompRule("mprotect", "the allocator: arena setup"),
+        SeccompRule("brk", "the allocator: main heap"),
+        SeccompRule("madvise", "the allocator: return free pages"),
+        SeccompRule("futex", "Swift runtime and allocator locks"),
+        SeccompRule("getrandom", "Swift's per-process hash seed (first Dictionary/Set use)"),
+        SeccompRule("clock_gettime", "deadlines (vDSO fallback)"),
+        SeccompRule("exit", "thread exit"),
+        SeccompRule("exit_group", "process exit"),
+    ])
+}

@@ -1,0 +1,52 @@
+# Shared pieces of the benchmark scripts (sourced, not run).
+
+# Installs runc and runsc (Debian packages) when they are missing; tools/install-deps lists them too.
+bench_need_runtimes() {
+  local missing=()
+  command -v runc >/dev/null || missing+=(runc)
+  command -v runsc >/dev/null || missing+=(runsc)
+  ((${#missing[@]})) || return 0
+  echo "installing ${missing[*]} for the comparison ..." >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# bench_table DIR "rt1 rt2 ...": DIR/<rt> holds "<case> <iterations> <value>" lines, DIR/<rt>.na a reason
+# why that runtime has no figures. Prints one row per case with the ratios the project tracks.
+bench_table() {
+  python3 - "$1" $2 <<'PY'
+import os, sys
+d, runtimes = sys.argv[1], sys.argv[2:]
+vals, na, order = {}, {}, []
+for rt in runtimes:
+    p = os.path.join(d, rt)
+    if os.path.exists(p + ".na"):
+        na[rt] = open(p + ".na").read().strip()
+    vals[rt] = {}
+    if os.path.exists(p):
+        for line in open(p):
+            f = line.split()
+            if len(f) == 3:
+                try: vals[rt][f[0]] = float(f[2])
+                except ValueError: continue
+                if f[0] not in order: order.append(f[0])
+def cell(rt, c):
+    if rt in na: return na[rt] if c == order[0] else "n/a"
+    v = vals[rt].get(c)
+    return "n/a (no result)" if v is None else f"{v:.1f}"
+def ratio(a, b, c):
+    x, y = vals.get(a, {}).get(c), vals.get(b, {}).get(c)
+    return f"{x / y:.2f}" if x is not None and y else "n/a"
+cols = ["case"] + [f"{rt} ns/op" for rt in runtimes]
+ratios = [(a, b) for a, b in (("bulwark", "runsc"), ("bulwark", "native"), ("runc", "native"))
+          if a in runtimes and b in runtimes]
+cols += [f"{a}/{b}" for a, b in ratios]
+rows = [[c] + [cell(rt, c) for rt in runtimes] + [ratio(a, b, c) for a, b in ratios] for c in order]
+if not rows:
+    print("no results:", "; ".join(f"{k}: {v}" for k, v in na.items()) or "nothing ran"); sys.exit(1)
+w = [max(len(str(r[i])) for r in rows + [cols]) for i in range(len(cols))]
+print(" | ".join(s.ljust(w[i]) for i, s in enumerate(cols)))
+print("-|-".join("-" * x for x in w))
+for r in rows: print(" | ".join(str(s).ljust(w[i]) for i, s in enumerate(r)))
+for rt, why in na.items(): print(f"{rt}: {why}")
+PY
+}
