@@ -7,6 +7,33 @@ import SentryMemory
 import SentryPlatform
 
 public enum SentryCommand {
+    /// Host signals the Sentry forwards to the application's init (e.g. the launcher's `kill`).
+    static let forwarded: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]
+
+    /// Blocks the forwarded signals in every Sentry thread (set before any thread starts, so all
+    /// inherit it) and forwards them from one sigwait thread to pid 1.
+    static func startSignalForwarder() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in forwarded { sigaddset(&set, s) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        var th = pthread_t()
+        pthread_create(&th, nil, { _ in
+            var set = sigset_t()
+            sigemptyset(&set)
+            for s in SentryCommand.forwarded { sigaddset(&set, s) }
+            while true {
+                var sig: Int32 = 0
+                if sigwait(&set, &sig) != 0 { continue }
+                let k = Kernel.shared!
+                k.lock()
+                if let initTG = k.threadGroups[1] { k.sendSignal(to: initTG, SigInfo(signo: sig, code: 0)) }
+                k.unlock()
+            }
+        }, nil)
+        pthread_detach(th)
+    }
+
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
                               [--strace] [--log FILE] -- PROGRAM [ARG...]
@@ -112,6 +139,7 @@ public enum SentryCommand {
         }
         let kernel = Kernel(config: config, memory: memory, fs: fs)
         Kernel.shared = kernel
+        startSignalForwarder()
         kernel.startInit(image: image)
         let status = kernel.waitForInit()
         fflush(stdout)

@@ -84,3 +84,18 @@ struct IdentityAndScriptTests {
         #expect(r.stdout == "/usr/bin\n")
     }
 }
+
+@Suite("Sentry host signals")
+struct HostSignalTests {
+    @Test func sigtermToTheSentryReachesInit() throws {
+        // The Sentry forwards SIGTERM to pid 1; sh's trap handler runs and exits 7.
+        let script = "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done"
+        // A host shell starts the Sentry in the background and sends SIGTERM to the Sentry process.
+        let sentry = Sentry.binary
+        let outer = "\(sentry) run --rootfs / -- /bin/busybox sh -c \"\(script.replacingOccurrences(of: "\"", with: "\\\""))\" & p=$!; sleep 0.5; kill -TERM $p; wait $p; echo status $?"
+        let r = try ProcessRunner.run("/bin/sh", ["-c", outer], timeout: 20)
+        #expect(r.stdout.contains("ready\n"))
+        #expect(r.stdout.contains("got TERM\n"))
+        #expect(r.stdout.contains("status 7\n"), "\(r)")
+    }
+}
