@@ -29,6 +29,7 @@ public enum SyscallTable {
         51: "no sockets yet", 52: "no sockets yet", 54: "no sockets yet", 55: "no sockets yet", 288: "no sockets yet",
         299: "no sockets yet", 307: "no sockets yet",
         232: "level-triggered; EPOLLET treated as level-triggered", 281: "level-triggered", 441: "level-triggered",
+        222: "SIGEV_SIGNAL/NONE/THREAD_ID; no SIGEV_THREAD (libc builds it on THREAD_ID)", 225: "overruns not counted",
         38: "ITIMER_REAL only", 36: "ITIMER_REAL only",
         228: "CPU-time clocks approximated by monotonic time since start",
         435: "deliberately ENOSYS: libc falls back to clone(2); not reported",
@@ -43,7 +44,7 @@ public enum SyscallTable {
         95, 96, 97, 98, 99, 100, 102, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118,
         119, 120, 121, 124, 127, 128, 130, 131, 132, 133, 157, 158, 160, 170, 171, 186, 200, 201, 202, 204,
         217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
-        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 40, 85, 326, 295, 296, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
+        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 222, 223, 224, 225, 226, 40, 85, 326, 295, 296, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -255,6 +256,11 @@ extension Task {
         case 296: return sysWritev(i(a0), a1, i(a2), offset: i(a3) < 0 ? nil : i(a3))   // pwritev
         case 85: return sysOpenat(AT_FDCWD_, a0, O_CREAT | O_WRONLY | O_TRUNC, UInt32(truncatingIfNeeded: a1))   // creat
         case 326: return sysCopyFileRange(i(a0), a1, i(a2), a3, i(a4), UInt32(truncatingIfNeeded: a5))
+        case 222: return sysTimerCreate(i32(a0), a1, a2)
+        case 223: return sysTimerSettime(i(a0), i32(a1), a2, a3)
+        case 224: return sysTimerGettime(i(a0), a1)
+        case 225: return posixTimer(i(a0)) == nil ? errno(EINVAL) : 0   // timer_getoverrun: overruns not counted
+        case 226: return sysTimerDelete(i(a0))
         case 40: return sysSendfile(i(a0), i(a1), a2, i(a3))
         case 436: // close_range
             guard a0 <= a1, a2 & ~UInt64(6) == 0 else { return errno(EINVAL) }
