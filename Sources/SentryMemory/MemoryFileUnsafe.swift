@@ -1,5 +1,8 @@
 // The memory file: one memfd holding all application memory. The Sentry maps all of it once, so
 // copy-in/copy-out is a bounds-checked memcpy; stubs map ranges of it MAP_SHARED|MAP_FIXED.
+// SAFETY: `base` maps the whole file (`capacity` bytes) for the Sentry's lifetime and is never
+// unmapped; `pointer(offset)` is only called with offsets of allocated Backing ranges (which lie inside
+// the capacity); copySparse stays inside [src, src+length) and the fresh destination of equal length.
 import CBulwark
 import Glibc
 
