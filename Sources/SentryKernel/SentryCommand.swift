@@ -25,7 +25,7 @@ public enum SentryCommand {
             while true {
                 var sig: Int32 = 0
                 if sigwait(&set, &sig) != 0 { continue }
-                let k = Kernel.shared!
+                guard let k = Kernel.shared else { continue }
                 k.lock()
                 if let initTG = k.threadGroups[1] { k.sendSignal(to: initTG, SigInfo(signo: sig, code: 0)) }
                 k.unlock()
@@ -122,9 +122,12 @@ public enum SentryCommand {
         if st.st_mode & S_IFMT != S_IFREG || st.st_mode & 0o111 == 0 { return fail("\(name): Permission denied", 126) }
 
         signal(SIGPIPE, SIG_IGN)
+        // Before any other thread exists, so every Sentry thread inherits the blocked set.
+        startSignalForwarder()
         let setup = Platform.setUp()
         if setup != 0 { return fail("cannot map the stub page (errno \(-setup))", 125) }
         guard let memory = MemoryFile() else { return fail("cannot create the memory file", 125) }
+        VDSOMapping.install(memory: memory)
 
         var req = LoadRequest(path: path, argv: program, envp: env)
         req.uid = uid
@@ -139,7 +142,6 @@ public enum SentryCommand {
         }
         let kernel = Kernel(config: config, memory: memory, fs: fs)
         Kernel.shared = kernel
-        startSignalForwarder()
         kernel.startInit(image: image)
         let status = kernel.waitForInit()
         fflush(stdout)
