@@ -81,7 +81,7 @@ struct CommandTests {
     @Test func detachedRunThenWait() throws {
         try LauncherFixture.with { f in
             let bundle = try f.makeBundle()
-            let sentry = try f.makeStandInSentry("sleep 0.3; exit 6")
+            let sentry = try f.makeStandInSentry("sleep 3; exit 6")
             let r = try f.run(["run", "--detach", "--bundle", bundle, "--sentry-binary", sentry, "dw"])
             #expect(r.exitCode == 0, "\(r)")
             #expect(try f.status("dw") == "running")

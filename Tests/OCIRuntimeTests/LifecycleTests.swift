@@ -145,11 +145,11 @@ struct LifecycleTests {
     @Test func runForwardsSignals() throws {
         try LauncherFixture.with { f in
             let bundle = try f.makeBundle()
-            let sentry = try f.makeStandInSentry("trap 'exit 42' TERM; while :; do sleep 0.05; done")
+            let sentry = try f.makeStandInSentry("trap 'exit 42' TERM; touch \"$0.ready\"; while :; do sleep 0.05; done")
             let script = "\(shellQuote(f.bulwark)) --root \(shellQuote(f.root)) run --bundle \(shellQuote(bundle)) "
                 + "--sentry-binary \(shellQuote(sentry)) sig </dev/null >/dev/null 2>&1 & p=$!; "
-                + "i=0; while [ ! -e \(shellQuote(sentry)).args ] && [ $i -lt 200 ]; do sleep 0.02; i=$((i+1)); done; "
-                + "sleep 0.2; kill -TERM $p; wait $p; echo status=$?"
+                + "i=0; while [ ! -e \(shellQuote(sentry)).ready ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done; "
+                + "kill -TERM $p; wait $p; echo status=$?"
             let r = try ProcessRunner.shell(script, timeout: 20)
             #expect(r.stdout.contains("status=42"), "\(r)")
         }
