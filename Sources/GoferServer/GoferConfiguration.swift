@@ -15,11 +15,14 @@ public struct GoferMount: Equatable, Sendable {
 
 public struct GoferConfiguration: Equatable, Sendable {
     public var mounts: [GoferMount]
+    /// Bound of the node table (each node holds one O_PATH descriptor).
+    public var maxNodes = 65_536
 
     public static let options: [ServiceOption] = [
         ServiceOption("--root", value: "DIR", help: "the container's root directory (mount 0)"),
         ServiceOption("--mount", value: "LIST", help: "bind mounts SRC:DST[:ro], comma-separated (mounts 1...)"),
         ServiceOption("--read-only", help: "refuse every write to the root (EROFS)"),
+        ServiceOption("--max-nodes", value: "N", help: "most nodes (open fids) at once (default 65536)"),
     ]
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -40,6 +43,11 @@ public struct GoferConfiguration: Equatable, Sendable {
                 mounts.append(GoferMount(source: parts[0], destination: parts[1], readOnly: parts.count == 3 && parts[2] == "ro"))
             }
         }
-        return GoferConfiguration(mounts: mounts)
+        var configuration = GoferConfiguration(mounts: mounts)
+        if let text = values["--max-nodes"] {
+            guard let n = Int(text), n > 0, n <= 1 << 20 else { throw Invalid(description: "--max-nodes: '\(text)' is not 1...1048576") }
+            configuration.maxNodes = n
+        }
+        return configuration
     }
 }

@@ -25,9 +25,9 @@ public final class GoferServer {
 
     /// Opens every mount root and /proc/self/fd (before seccomp forbids nothing we use, but early
     /// errors are clearer at setup).
-    public init(_ configuration: GoferConfiguration, nodeLimit: Int = 65_536) throws {
+    public init(_ configuration: GoferConfiguration) throws {
         self.configuration = configuration
-        self.nodes = NodeTable(limit: nodeLimit)
+        self.nodes = NodeTable(limit: configuration.maxNodes)
         for mount in configuration.mounts {
             let fd = try FileSystem.open(mount.source, flags: oPath | O_DIRECTORY | O_CLOEXEC)
             mountRoots.append(fd.release())
