@@ -81,6 +81,32 @@ import Wire
         #expect(throws: IPCError.self) { try c.stat(root.fid) }
     }
 
+    /// Started bare (as ServiceKit's generic tests do), the gofer answers but serves no mount.
+    @Test func withoutRootEveryAttachIsENOENT() throws {
+        let pair = try UnixSocket.pair().releaseBoth()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, pair.second, 3)
+        let path = TestPaths.executable("bulwark-gofer")
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), strdup("--channel-fd"), strdup("3"), nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        #expect(posix_spawn(&pid, path, &actions, nil, argv, environ) == 0)
+        _ = Glibc.close(pair.second)
+        let client = GoferClient(Channel(OwnedFD(adopting: pair.first)))
+        #expect(remoteErrno { try client.attach() } == .ENOENT)
+        client.channel.close()
+        var status: Int32 = 0
+        var exited = false
+        for _ in 0..<2500 {
+            if waitpid(pid, &status, WNOHANG) == pid { exited = true; break }
+            usleep(2000)
+        }
+        if !exited { kill(pid, SIGKILL); _ = waitpid(pid, &status, 0) }
+        #expect(exited && status == 0)   // exit 0 when the client closes
+    }
+
     /// Once serving, the gofer runs under its seccomp filter with no capabilities left.
     @Test func goferServesUnderSeccompWithoutCapabilities() throws {
         let gofer = try GoferFixture()
@@ -128,7 +154,7 @@ import Wire
     @Test func badOptionsAreUsageErrors() throws {
         let socket = "/tmp/gofer-options-\(getpid()).sock"
         defer { unlink(socket) }
-        for (args, message) in [([String](), "--root DIR is required"),
+        for (args, message) in [(["--mount", "/tmp:/x"], "--mount and --read-only need --root DIR"),
                                 (["--root", "/nonexistent-gofer-root"], "ENOENT"),
                                 (["--root", "/tmp", "--mount", "nocolon"], "is not SRC:DST[:ro]")] {
             unlink(socket)
