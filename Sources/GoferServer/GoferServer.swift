@@ -134,7 +134,8 @@ public final class GoferServer {
     /// whole walk and releases the nodes it made.
     func walk(_ dir: UInt64, _ names: [String]) throws(ServiceFailure) -> [Gofer.Inode] {
         guard names.count <= 256 else { throw ServiceFailure(.EINVAL, "gofer: walk of \(names.count) components (max 256)") }
-        var (current, readOnly) = try nodes.lookup(dir)
+        let (start, readOnly) = try nodes.lookup(dir)
+        var current = start
         var inodes: [Gofer.Inode] = []
         do throws(ServiceFailure) {
             for name in names {
@@ -154,7 +155,6 @@ public final class GoferServer {
             for inode in inodes { nodes.remove(inode.fid) }
             throw error
         }
-        _ = readOnly
         return inodes
     }
 

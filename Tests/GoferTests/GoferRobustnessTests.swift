@@ -19,11 +19,11 @@ import Wire
         let root = try c.attach()
         // A well-framed request whose body is garbage.
         for body: [UInt8] in [[1, 2, 3], [], [UInt8](repeating: 0xff, count: 64)] {
-            #expect(remoteErrno { try c.channel.call(Gofer.Walk.messageID, body: body, timeout: .seconds(5)) } == .EINVAL)
+            #expect(remoteErrno { _ = try c.channel.call(Gofer.Walk.messageID, body: body, timeout: .seconds(5)) } == .EINVAL)
         }
         // An id no schema defines, and reply-only ids sent as requests.
-        #expect(remoteErrno { try c.channel.call(999, body: [], timeout: .seconds(5)) } == .ENOSYS)
-        #expect(remoteErrno { try c.channel.call(Gofer.WalkReply.messageID, body: [], timeout: .seconds(5)) } == .ENOSYS)
+        #expect(remoteErrno { _ = try c.channel.call(999, body: [], timeout: .seconds(5)) } == .ENOSYS)
+        #expect(remoteErrno { _ = try c.channel.call(Gofer.WalkReply.messageID, body: [], timeout: .seconds(5)) } == .ENOSYS)
         // Unknown node ids everywhere.
         let bogus: UInt64 = 0x7777_0000_0042
         #expect(remoteErrno { try c.walk(bogus, ["f"]) } == .EBADF)
