@@ -64,6 +64,11 @@ import Testing
         #expect(openErrno(c, root.fid, flags: O_RDONLY) == .EISDIR)
         reader.close()
         writer.close()
+        // A node follows its inode, not its name: after a rename, Open still reaches the same file.
+        try FileManager.default.moveItem(atPath: gofer.root + "/f", toPath: gofer.root + "/renamed")
+        let moved = try c.open(f.fid, flags: O_RDONLY)
+        #expect(readAll(moved.rawValue) == "rewritten")
+        moved.close()
     }
 
     @Test func createMkdirSymlinkLinkMknodMakeHostFiles() throws {

@@ -36,6 +36,34 @@ import Wire
         #expect(try c.walk(root.fid, ["f"]).count == 1)
     }
 
+    /// Random bodies for every gofer message id: each gets a reply (an error, or success for a body
+    /// that happens to decode), the gofer never dies, and nothing appears outside the root.
+    @Test func randomBodiesForEveryMessageIdNeverKillTheGofer() throws {
+        let gofer = try GoferFixture { p in
+            _ = FileManager.default.createFile(atPath: p.root + "/f", contents: nil)
+        }
+        let c = gofer.client
+        let root = try c.attach()
+        var generator = SystemRandomNumberGenerator()
+        var replies = 0
+        for id in UInt16(1)...36 {
+            for _ in 0..<20 {
+                let length = Int.random(in: 0...96, using: &generator)
+                let body = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                do {
+                    _ = try c.channel.call(id, body: body, timeout: .seconds(5))
+                    replies += 1
+                } catch {
+                    guard case .remote = error else { Issue.record("id \(id): \(error)"); return }
+                    replies += 1
+                }
+            }
+        }
+        #expect(replies == 36 * 20)
+        #expect(try c.walk(root.fid, ["f"]).count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: gofer.outside) == ["secret"])
+    }
+
     @Test func nodeTableIsBoundedAndReleasedNodesAreReused() throws {
         let gofer = try GoferFixture(["--max-nodes", "50"]) { p in
             _ = FileManager.default.createFile(atPath: p.root + "/f", contents: nil)
