@@ -16,7 +16,8 @@ INCLUDE_DIRS = ["/usr/include", "/usr/include/x86_64-linux-gnu"]
 C_HEADERS = ["linux/types.h", "linux/signal.h", "asm/siginfo.h", "linux/fcntl.h", "asm/mman.h", "linux/mman.h",
              "linux/sched.h", "linux/wait.h", "linux/futex.h", "linux/auxvec.h", "asm/ioctls.h",
              "linux/eventpoll.h", "asm/poll.h", "linux/stat.h", "linux/resource.h", "linux/time.h",
-             "asm/prctl.h", "linux/prctl.h", "asm/termbits.h", "linux/serial.h"]
+             "asm/prctl.h", "linux/prctl.h", "asm/termbits.h", "linux/serial.h", "linux/fs.h", "linux/memfd.h",
+             "linux/random.h", "asm/socket.h", "linux/inotify.h", "linux/close_range.h"]
 # No libc header: <linux/stat.h> hides S_IF* when __GLIBC__ is defined, so printf is declared by hand.
 # x86's <asm/signal.h> defines SIGRTMAX as _NSIG but declares _NSIG only inside the kernel: it is 64.
 C_PROLOGUE = ["extern int printf(const char *, ...);", "#define _NSIG 64"]
@@ -82,7 +83,7 @@ GROUPS = [
      ["asm-generic/ioctls.h"], r"(TC|TIOC|FIO)[A-Z0-9_]+", set()),
     ("PollEvents", "options", "UInt16", "poll(2) event bits, <asm-generic/poll.h>.",
      ["asm-generic/poll.h"], r"POLL[A-Z]+", {"POLLFREE"}),
-    ("Epoll", "consts", "UInt32", "epoll_ctl operations, event bits and EPOLL_CLOEXEC, <linux/eventpoll.h>.",
+    ("EpollConstants", "consts", "UInt32", "epoll_ctl operations, event bits and EPOLL_CLOEXEC, <linux/eventpoll.h>.",
      ["linux/eventpoll.h"], r"EPOLL[A-Z_]*", {"EPOLL_PACKED"}),
     ("RLimitResource", "value", "Int32", "getrlimit/prlimit64 resources, <asm-generic/resource.h>.",
      ["asm-generic/resource.h"], r"RLIMIT_[A-Z]+|RLIM_NLIMITS", set()),
@@ -94,6 +95,25 @@ GROUPS = [
      ["linux/time.h"], r"TIMER_ABSTIME|ITIMER_[A-Z]+", set()),
     ("ArchPrctl", "value", "Int32", "arch_prctl(2) codes (ARCH_SET_FS, ...), <asm/prctl.h>.",
      ["asm/prctl.h"], r"ARCH_[A-Z0-9_]+", set()),
+    ("SeekWhence", "value", "Int32", "lseek(2) whence (SEEK_SET ... SEEK_HOLE), <linux/fs.h>.",
+     ["linux/fs.h"], r"SEEK_(SET|CUR|END|DATA|HOLE)", set()),
+    ("RenameFlags", "options", "UInt32", "renameat2(2) flags, <linux/fs.h>.", ["linux/fs.h"], r"RENAME_[A-Z]+", set()),
+    ("MemfdFlags", "options", "UInt32", "memfd_create(2) flags (MFD_HUGE_* sizes excluded), <linux/memfd.h>.",
+     ["linux/memfd.h"], r"MFD_(CLOEXEC|ALLOW_SEALING|HUGETLB|NOEXEC_SEAL|EXEC)", set()),
+    ("GetrandomFlags", "options", "UInt32", "getrandom(2) flags, <linux/random.h>.", ["linux/random.h"],
+     r"GRND_[A-Z]+", set()),
+    ("SocketConstants", "consts", "Int32",
+     "SOL_SOCKET and its SO_* options, <asm-generic/socket.h>; x86-64 uses the *_OLD timestamp/timeout numbers "
+     "(the unsuffixed names depend on the libc's time_t and are left out).",
+     ["asm-generic/socket.h"], r"SOL_SOCKET|SO_[A-Z0-9_]+",
+     {"SO_TIMESTAMP", "SO_TIMESTAMPNS", "SO_TIMESTAMPING", "SO_RCVTIMEO", "SO_SNDTIMEO"}),
+    ("TermiosConstants", "consts", "UInt32",
+     "struct termios flag bits, c_cc indices and baud rates, <asm-generic/termbits.h> and termbits-common.h.",
+     ["asm-generic/termbits-common.h", "asm-generic/termbits.h"], r"[A-Z][A-Z0-9_]*", set()),
+    ("Inotify", "consts", "UInt32", "inotify event bits and inotify_init1 flags, <linux/inotify.h>.",
+     ["linux/inotify.h"], r"IN_[A-Z_]+", set()),
+    ("CloseRangeFlags", "options", "UInt32", "close_range(2) flags, <linux/close_range.h>.",
+     ["linux/close_range.h"], r"CLOSE_RANGE_[A-Z]+", set()),
     ("Prctl", "consts", "Int64", "prctl(2) options and their arguments (PR_*), <linux/prctl.h>.",
      ["linux/prctl.h"], r"PR_[A-Z0-9_]+", set()),
 ]
@@ -167,7 +187,7 @@ def swift_name(n):
 # Literal style per group: options in hex, file modes and open flags in octal (as the headers write them),
 # everything else decimal when small and hex when it is a bit pattern.
 OCTAL = {"FileMode", "OpenFlags"}
-HEX = {"IoctlRequest", "Epoll"}
+HEX = {"IoctlRequest", "EpollConstants"}
 
 
 def literal(v, group, kind):

@@ -43,13 +43,19 @@ extension FixedBytes {
     /// Copies `count` bytes from `buffer` at `offset`; the caller has checked the bounds.
     @inlinable
     public init(loading buffer: UnsafeRawBufferPointer, at offset: Int) {
-        self.init()
-        for i in 0..<count { storage[i] = buffer[offset + i] }
+        var bytes = InlineArray<count, UInt8>(repeating: 0)
+        var span = bytes.mutableSpan
+        span.withUnsafeMutableBytes { destination in
+            destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)]))
+        }
+        self.init(storage: bytes)
     }
 
     /// Copies the bytes into `buffer` at `offset`; the caller has checked the bounds.
     @inlinable
     public func store(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
-        for i in 0..<count { buffer[offset + i] = storage[i] }
+        storage.span.withUnsafeBytes { source in
+            UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + count)]).copyMemory(from: source)
+        }
     }
 }

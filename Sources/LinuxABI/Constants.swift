@@ -956,7 +956,7 @@ public struct PollEvents: OptionSet, Hashable, Sendable {
 }
 
 /// epoll_ctl operations, event bits and EPOLL_CLOEXEC, <linux/eventpoll.h>.
-public enum Epoll {
+public enum EpollConstants {
     public static let EPOLL_CLOEXEC: UInt32 = 0x80000
     public static let EPOLL_CTL_ADD: UInt32 = 1
     public static let EPOLL_CTL_DEL: UInt32 = 2
@@ -1197,6 +1197,340 @@ public struct ArchPrctl: RawRepresentable, Hashable, Sendable, CustomStringConve
     }
 
     public var description: String { name }
+}
+
+/// lseek(2) whence (SEEK_SET ... SEEK_HOLE), <linux/fs.h>.
+public struct SeekWhence: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: Int32
+    @inlinable public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    public static let SEEK_SET = SeekWhence(rawValue: 0)
+    public static let SEEK_CUR = SeekWhence(rawValue: 1)
+    public static let SEEK_END = SeekWhence(rawValue: 2)
+    public static let SEEK_DATA = SeekWhence(rawValue: 3)
+    public static let SEEK_HOLE = SeekWhence(rawValue: 4)
+
+    /// The symbolic name, or "SeekWhence(N)" for a value Linux does not name.
+    public var name: String {
+        switch rawValue {
+        case 0: return "SEEK_SET"
+        case 1: return "SEEK_CUR"
+        case 2: return "SEEK_END"
+        case 3: return "SEEK_DATA"
+        case 4: return "SEEK_HOLE"
+        default: return "SeekWhence(\(rawValue))"
+        }
+    }
+
+    /// Looks a symbolic name up; nil for an unknown name.
+    public init?(name: String) {
+        switch name {
+        case "SEEK_CUR": self.init(rawValue: 1)
+        case "SEEK_DATA": self.init(rawValue: 3)
+        case "SEEK_END": self.init(rawValue: 2)
+        case "SEEK_HOLE": self.init(rawValue: 4)
+        case "SEEK_SET": self.init(rawValue: 0)
+        default: return nil
+        }
+    }
+
+    public var description: String { name }
+}
+
+/// renameat2(2) flags, <linux/fs.h>.
+public struct RenameFlags: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let RENAME_NOREPLACE = RenameFlags(rawValue: 1)
+    public static let RENAME_EXCHANGE = RenameFlags(rawValue: 2)
+    public static let RENAME_WHITEOUT = RenameFlags(rawValue: 4)
+}
+
+/// memfd_create(2) flags (MFD_HUGE_* sizes excluded), <linux/memfd.h>.
+public struct MemfdFlags: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let MFD_CLOEXEC = MemfdFlags(rawValue: 1)
+    public static let MFD_ALLOW_SEALING = MemfdFlags(rawValue: 2)
+    public static let MFD_HUGETLB = MemfdFlags(rawValue: 4)
+}
+
+/// getrandom(2) flags, <linux/random.h>.
+public struct GetrandomFlags: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let GRND_NONBLOCK = GetrandomFlags(rawValue: 1)
+    public static let GRND_RANDOM = GetrandomFlags(rawValue: 2)
+    public static let GRND_INSECURE = GetrandomFlags(rawValue: 4)
+}
+
+/// SOL_SOCKET and its SO_* options, <asm-generic/socket.h>; x86-64 uses the *_OLD timestamp/timeout numbers (the unsuffixed names depend on the libc's time_t and are left out).
+public enum SocketConstants {
+    public static let SOL_SOCKET: Int32 = 1
+    public static let SO_DEBUG: Int32 = 1
+    public static let SO_REUSEADDR: Int32 = 2
+    public static let SO_TYPE: Int32 = 3
+    public static let SO_ERROR: Int32 = 4
+    public static let SO_DONTROUTE: Int32 = 5
+    public static let SO_BROADCAST: Int32 = 6
+    public static let SO_SNDBUF: Int32 = 7
+    public static let SO_RCVBUF: Int32 = 8
+    public static let SO_SNDBUFFORCE: Int32 = 32
+    public static let SO_RCVBUFFORCE: Int32 = 33
+    public static let SO_KEEPALIVE: Int32 = 9
+    public static let SO_OOBINLINE: Int32 = 10
+    public static let SO_NO_CHECK: Int32 = 11
+    public static let SO_PRIORITY: Int32 = 12
+    public static let SO_LINGER: Int32 = 13
+    public static let SO_BSDCOMPAT: Int32 = 14
+    public static let SO_REUSEPORT: Int32 = 15
+    public static let SO_PASSCRED: Int32 = 16
+    public static let SO_PEERCRED: Int32 = 17
+    public static let SO_RCVLOWAT: Int32 = 18
+    public static let SO_SNDLOWAT: Int32 = 19
+    public static let SO_RCVTIMEO_OLD: Int32 = 20
+    public static let SO_SNDTIMEO_OLD: Int32 = 21
+    public static let SO_SECURITY_AUTHENTICATION: Int32 = 22
+    public static let SO_SECURITY_ENCRYPTION_TRANSPORT: Int32 = 23
+    public static let SO_SECURITY_ENCRYPTION_NETWORK: Int32 = 24
+    public static let SO_BINDTODEVICE: Int32 = 25
+    public static let SO_ATTACH_FILTER: Int32 = 26
+    public static let SO_DETACH_FILTER: Int32 = 27
+    public static let SO_GET_FILTER: Int32 = 26
+    public static let SO_PEERNAME: Int32 = 28
+    public static let SO_ACCEPTCONN: Int32 = 30
+    public static let SO_PEERSEC: Int32 = 31
+    public static let SO_PASSSEC: Int32 = 34
+    public static let SO_MARK: Int32 = 36
+    public static let SO_PROTOCOL: Int32 = 38
+    public static let SO_DOMAIN: Int32 = 39
+    public static let SO_RXQ_OVFL: Int32 = 40
+    public static let SO_WIFI_STATUS: Int32 = 41
+    public static let SO_PEEK_OFF: Int32 = 42
+    public static let SO_NOFCS: Int32 = 43
+    public static let SO_LOCK_FILTER: Int32 = 44
+    public static let SO_SELECT_ERR_QUEUE: Int32 = 45
+    public static let SO_BUSY_POLL: Int32 = 46
+    public static let SO_MAX_PACING_RATE: Int32 = 47
+    public static let SO_BPF_EXTENSIONS: Int32 = 48
+    public static let SO_INCOMING_CPU: Int32 = 49
+    public static let SO_ATTACH_BPF: Int32 = 50
+    public static let SO_DETACH_BPF: Int32 = 27
+    public static let SO_ATTACH_REUSEPORT_CBPF: Int32 = 51
+    public static let SO_ATTACH_REUSEPORT_EBPF: Int32 = 52
+    public static let SO_CNX_ADVICE: Int32 = 53
+    public static let SO_MEMINFO: Int32 = 55
+    public static let SO_INCOMING_NAPI_ID: Int32 = 56
+    public static let SO_COOKIE: Int32 = 57
+    public static let SO_PEERGROUPS: Int32 = 59
+    public static let SO_ZEROCOPY: Int32 = 60
+    public static let SO_TXTIME: Int32 = 61
+    public static let SO_BINDTOIFINDEX: Int32 = 62
+    public static let SO_TIMESTAMP_OLD: Int32 = 29
+    public static let SO_TIMESTAMPNS_OLD: Int32 = 35
+    public static let SO_TIMESTAMPING_OLD: Int32 = 37
+    public static let SO_TIMESTAMP_NEW: Int32 = 63
+    public static let SO_TIMESTAMPNS_NEW: Int32 = 64
+    public static let SO_TIMESTAMPING_NEW: Int32 = 65
+    public static let SO_RCVTIMEO_NEW: Int32 = 66
+    public static let SO_SNDTIMEO_NEW: Int32 = 67
+    public static let SO_DETACH_REUSEPORT_BPF: Int32 = 68
+    public static let SO_PREFER_BUSY_POLL: Int32 = 69
+    public static let SO_BUSY_POLL_BUDGET: Int32 = 70
+    public static let SO_NETNS_COOKIE: Int32 = 71
+    public static let SO_BUF_LOCK: Int32 = 72
+    public static let SO_RESERVE_MEM: Int32 = 73
+    public static let SO_TXREHASH: Int32 = 74
+    public static let SO_RCVMARK: Int32 = 75
+}
+
+/// struct termios flag bits, c_cc indices and baud rates, <asm-generic/termbits.h> and termbits-common.h.
+public enum TermiosConstants {
+    public static let IGNBRK: UInt32 = 1
+    public static let BRKINT: UInt32 = 2
+    public static let IGNPAR: UInt32 = 4
+    public static let PARMRK: UInt32 = 8
+    public static let INPCK: UInt32 = 16
+    public static let ISTRIP: UInt32 = 32
+    public static let INLCR: UInt32 = 64
+    public static let IGNCR: UInt32 = 128
+    public static let ICRNL: UInt32 = 0x100
+    public static let IXANY: UInt32 = 0x800
+    public static let OPOST: UInt32 = 1
+    public static let OCRNL: UInt32 = 8
+    public static let ONOCR: UInt32 = 16
+    public static let ONLRET: UInt32 = 32
+    public static let OFILL: UInt32 = 64
+    public static let OFDEL: UInt32 = 128
+    public static let B0: UInt32 = 0
+    public static let B50: UInt32 = 1
+    public static let B75: UInt32 = 2
+    public static let B110: UInt32 = 3
+    public static let B134: UInt32 = 4
+    public static let B150: UInt32 = 5
+    public static let B200: UInt32 = 6
+    public static let B300: UInt32 = 7
+    public static let B600: UInt32 = 8
+    public static let B1200: UInt32 = 9
+    public static let B1800: UInt32 = 10
+    public static let B2400: UInt32 = 11
+    public static let B4800: UInt32 = 12
+    public static let B9600: UInt32 = 13
+    public static let B19200: UInt32 = 14
+    public static let B38400: UInt32 = 15
+    public static let EXTA: UInt32 = 14
+    public static let EXTB: UInt32 = 15
+    public static let ADDRB: UInt32 = 0x20000000
+    public static let CMSPAR: UInt32 = 0x40000000
+    public static let CRTSCTS: UInt32 = 0x80000000
+    public static let IBSHIFT: UInt32 = 16
+    public static let TCOOFF: UInt32 = 0
+    public static let TCOON: UInt32 = 1
+    public static let TCIOFF: UInt32 = 2
+    public static let TCION: UInt32 = 3
+    public static let TCIFLUSH: UInt32 = 0
+    public static let TCOFLUSH: UInt32 = 1
+    public static let TCIOFLUSH: UInt32 = 2
+    public static let NCCS: UInt32 = 19
+    public static let VINTR: UInt32 = 0
+    public static let VQUIT: UInt32 = 1
+    public static let VERASE: UInt32 = 2
+    public static let VKILL: UInt32 = 3
+    public static let VEOF: UInt32 = 4
+    public static let VTIME: UInt32 = 5
+    public static let VMIN: UInt32 = 6
+    public static let VSWTC: UInt32 = 7
+    public static let VSTART: UInt32 = 8
+    public static let VSTOP: UInt32 = 9
+    public static let VSUSP: UInt32 = 10
+    public static let VEOL: UInt32 = 11
+    public static let VREPRINT: UInt32 = 12
+    public static let VDISCARD: UInt32 = 13
+    public static let VWERASE: UInt32 = 14
+    public static let VLNEXT: UInt32 = 15
+    public static let VEOL2: UInt32 = 16
+    public static let IUCLC: UInt32 = 0x200
+    public static let IXON: UInt32 = 0x400
+    public static let IXOFF: UInt32 = 0x1000
+    public static let IMAXBEL: UInt32 = 0x2000
+    public static let IUTF8: UInt32 = 0x4000
+    public static let OLCUC: UInt32 = 2
+    public static let ONLCR: UInt32 = 4
+    public static let NLDLY: UInt32 = 0x100
+    public static let NL0: UInt32 = 0
+    public static let NL1: UInt32 = 0x100
+    public static let CRDLY: UInt32 = 0x600
+    public static let CR0: UInt32 = 0
+    public static let CR1: UInt32 = 0x200
+    public static let CR2: UInt32 = 0x400
+    public static let CR3: UInt32 = 0x600
+    public static let TABDLY: UInt32 = 0x1800
+    public static let TAB0: UInt32 = 0
+    public static let TAB1: UInt32 = 0x800
+    public static let TAB2: UInt32 = 0x1000
+    public static let TAB3: UInt32 = 0x1800
+    public static let XTABS: UInt32 = 0x1800
+    public static let BSDLY: UInt32 = 0x2000
+    public static let BS0: UInt32 = 0
+    public static let BS1: UInt32 = 0x2000
+    public static let VTDLY: UInt32 = 0x4000
+    public static let VT0: UInt32 = 0
+    public static let VT1: UInt32 = 0x4000
+    public static let FFDLY: UInt32 = 0x8000
+    public static let FF0: UInt32 = 0
+    public static let FF1: UInt32 = 0x8000
+    public static let CBAUD: UInt32 = 0x100f
+    public static let CSIZE: UInt32 = 48
+    public static let CS5: UInt32 = 0
+    public static let CS6: UInt32 = 16
+    public static let CS7: UInt32 = 32
+    public static let CS8: UInt32 = 48
+    public static let CSTOPB: UInt32 = 64
+    public static let CREAD: UInt32 = 128
+    public static let PARENB: UInt32 = 0x100
+    public static let PARODD: UInt32 = 0x200
+    public static let HUPCL: UInt32 = 0x400
+    public static let CLOCAL: UInt32 = 0x800
+    public static let CBAUDEX: UInt32 = 0x1000
+    public static let BOTHER: UInt32 = 0x1000
+    public static let B57600: UInt32 = 0x1001
+    public static let B115200: UInt32 = 0x1002
+    public static let B230400: UInt32 = 0x1003
+    public static let B460800: UInt32 = 0x1004
+    public static let B500000: UInt32 = 0x1005
+    public static let B576000: UInt32 = 0x1006
+    public static let B921600: UInt32 = 0x1007
+    public static let B1000000: UInt32 = 0x1008
+    public static let B1152000: UInt32 = 0x1009
+    public static let B1500000: UInt32 = 0x100a
+    public static let B2000000: UInt32 = 0x100b
+    public static let B2500000: UInt32 = 0x100c
+    public static let B3000000: UInt32 = 0x100d
+    public static let B3500000: UInt32 = 0x100e
+    public static let B4000000: UInt32 = 0x100f
+    public static let CIBAUD: UInt32 = 0x100f0000
+    public static let ISIG: UInt32 = 1
+    public static let ICANON: UInt32 = 2
+    public static let XCASE: UInt32 = 4
+    public static let ECHO: UInt32 = 8
+    public static let ECHOE: UInt32 = 16
+    public static let ECHOK: UInt32 = 32
+    public static let ECHONL: UInt32 = 64
+    public static let NOFLSH: UInt32 = 128
+    public static let TOSTOP: UInt32 = 0x100
+    public static let ECHOCTL: UInt32 = 0x200
+    public static let ECHOPRT: UInt32 = 0x400
+    public static let ECHOKE: UInt32 = 0x800
+    public static let FLUSHO: UInt32 = 0x1000
+    public static let PENDIN: UInt32 = 0x4000
+    public static let IEXTEN: UInt32 = 0x8000
+    public static let EXTPROC: UInt32 = 0x10000
+    public static let TCSANOW: UInt32 = 0
+    public static let TCSADRAIN: UInt32 = 1
+    public static let TCSAFLUSH: UInt32 = 2
+}
+
+/// inotify event bits and inotify_init1 flags, <linux/inotify.h>.
+public enum Inotify {
+    public static let IN_ACCESS: UInt32 = 1
+    public static let IN_MODIFY: UInt32 = 2
+    public static let IN_ATTRIB: UInt32 = 4
+    public static let IN_CLOSE_WRITE: UInt32 = 8
+    public static let IN_CLOSE_NOWRITE: UInt32 = 16
+    public static let IN_OPEN: UInt32 = 32
+    public static let IN_MOVED_FROM: UInt32 = 64
+    public static let IN_MOVED_TO: UInt32 = 128
+    public static let IN_CREATE: UInt32 = 0x100
+    public static let IN_DELETE: UInt32 = 0x200
+    public static let IN_DELETE_SELF: UInt32 = 0x400
+    public static let IN_MOVE_SELF: UInt32 = 0x800
+    public static let IN_UNMOUNT: UInt32 = 0x2000
+    public static let IN_Q_OVERFLOW: UInt32 = 0x4000
+    public static let IN_IGNORED: UInt32 = 0x8000
+    public static let IN_CLOSE: UInt32 = 24
+    public static let IN_MOVE: UInt32 = 192
+    public static let IN_ONLYDIR: UInt32 = 0x1000000
+    public static let IN_DONT_FOLLOW: UInt32 = 0x2000000
+    public static let IN_EXCL_UNLINK: UInt32 = 0x4000000
+    public static let IN_MASK_CREATE: UInt32 = 0x10000000
+    public static let IN_MASK_ADD: UInt32 = 0x20000000
+    public static let IN_ISDIR: UInt32 = 0x40000000
+    public static let IN_ONESHOT: UInt32 = 0x80000000
+    public static let IN_ALL_EVENTS: UInt32 = 0xfff
+    public static let IN_CLOEXEC: UInt32 = 0x80000
+    public static let IN_NONBLOCK: UInt32 = 0x800
+}
+
+/// close_range(2) flags, <linux/close_range.h>.
+public struct CloseRangeFlags: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let CLOSE_RANGE_UNSHARE = CloseRangeFlags(rawValue: 2)
+    public static let CLOSE_RANGE_CLOEXEC = CloseRangeFlags(rawValue: 4)
 }
 
 /// prctl(2) options and their arguments (PR_*), <linux/prctl.h>.

@@ -6,6 +6,7 @@ public struct FixedBytes<let count: Int>: Hashable, Sendable, CustomStringConver
 
     /// All zero.
     @inlinable public init() { storage = InlineArray(repeating: 0) }
+    @inlinable public init(storage: InlineArray<count, UInt8>) { self.storage = storage }
 
     /// The first `count` bytes of `bytes`, zero-filled after (longer input is cut).
     @inlinable public init(_ bytes: some Sequence<UInt8>) {

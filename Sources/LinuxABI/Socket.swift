@@ -78,8 +78,34 @@ public struct SockAddrUn: ABIStruct {
         self.sun_family = sun_family; self.sun_path = sun_path
     }
 
+    /// A path address (cut to 108 bytes; like Linux, a full 108-byte path has no NUL).
+    public init(path: some Collection<UInt8>) {
+        self.init(sun_family: AddressFamily.unix, sun_path: FixedBytes(path))
+    }
+
     /// An abstract-namespace address starts with a NUL byte in sun_path.
     public var isAbstract: Bool { sun_path[0] == 0 }
+
+    /// The name the guest meant, given the addrlen it passed (as Linux reads it): for an abstract address
+    /// every byte after the leading NUL up to addrlen (NULs included); for a path, the bytes up to the
+    /// first NUL or addrlen. Empty for addrlen <= 2 (an unnamed socket).
+    public func name(addressLength: Int) -> [UInt8] {
+        let n = max(0, min(addressLength - 2, SockAddrUn.pathCapacity))
+        if n == 0 { return [] }
+        if isAbstract { return (1..<n).map { sun_path[$0] } }
+        var end = 0
+        while end < n, sun_path[end] != 0 { end += 1 }
+        return (0..<end).map { sun_path[$0] }
+    }
+
+    /// The addrlen Linux reports for this address (getsockname/accept): family + path + NUL for a path,
+    /// family + the abstract name's given length otherwise (pass it as `abstractLength`).
+    public func addressLength(abstractLength: Int? = nil) -> Int {
+        if isAbstract { return 2 + 1 + (abstractLength ?? 0) }
+        var end = 0
+        while end < SockAddrUn.pathCapacity, sun_path[end] != 0 { end += 1 }
+        return 2 + end + (end < SockAddrUn.pathCapacity ? 1 : 0)
+    }
 
     public static let size = 110
     public static let minimumSize = 2

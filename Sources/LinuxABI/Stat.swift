@@ -65,7 +65,15 @@ public struct StatxTimestamp: ABIStruct {
     ])
     @inlinable public init(decoding b: UnsafeRawBufferPointer) throws(ABIError) {
         try ABIError.check(b, 16)
-        tv_sec = b.abiLoad(0); tv_nsec = b.abiLoad(8)
+        self.init(embeddedIn: b, at: 0)
+    }
+    /// Reads at `o` in a buffer whose length the embedding struct has checked.
+    @inlinable @inline(__always) init(embeddedIn b: UnsafeRawBufferPointer, at o: Int) {
+        tv_sec = b.abiLoad(o); tv_nsec = b.abiLoad(o + 8)
+    }
+    /// Writes at `o` in a buffer the embedding struct has prepared (reserved bytes stay zero).
+    @inlinable @inline(__always) func store(embeddedIn b: UnsafeMutableRawBufferPointer, at o: Int) {
+        b.abiStore(tv_sec, o); b.abiStore(tv_nsec, o + 8)
     }
     @inlinable public func encode(into b: UnsafeMutableRawBufferPointer) {
         b.abiPrepare(16); b.abiStore(tv_sec, 0); b.abiStore(tv_nsec, 8)
@@ -121,8 +129,8 @@ public struct Statx: ABIStruct {
         stx_nlink = b.abiLoad(16); stx_uid = b.abiLoad(20); stx_gid = b.abiLoad(24); stx_mode = b.abiLoad(28)
         stx_ino = b.abiLoad(32); stx_size = b.abiLoad(40); stx_blocks = b.abiLoad(48)
         stx_attributes_mask = b.abiLoad(56)
-        stx_atime = try StatxTimestamp(decoding: b, at: 64); stx_btime = try StatxTimestamp(decoding: b, at: 80)
-        stx_ctime = try StatxTimestamp(decoding: b, at: 96); stx_mtime = try StatxTimestamp(decoding: b, at: 112)
+        stx_atime = StatxTimestamp(embeddedIn: b, at: 64); stx_btime = StatxTimestamp(embeddedIn: b, at: 80)
+        stx_ctime = StatxTimestamp(embeddedIn: b, at: 96); stx_mtime = StatxTimestamp(embeddedIn: b, at: 112)
         stx_rdev_major = b.abiLoad(128); stx_rdev_minor = b.abiLoad(132)
         stx_dev_major = b.abiLoad(136); stx_dev_minor = b.abiLoad(140)
         stx_mnt_id = b.abiLoad(144); stx_dio_mem_align = b.abiLoad(152); stx_dio_offset_align = b.abiLoad(156)
@@ -133,8 +141,8 @@ public struct Statx: ABIStruct {
         b.abiStore(stx_nlink, 16); b.abiStore(stx_uid, 20); b.abiStore(stx_gid, 24); b.abiStore(stx_mode, 28)
         b.abiStore(stx_ino, 32); b.abiStore(stx_size, 40); b.abiStore(stx_blocks, 48)
         b.abiStore(stx_attributes_mask, 56)
-        stx_atime.encode(into: b, at: 64); stx_btime.encode(into: b, at: 80)
-        stx_ctime.encode(into: b, at: 96); stx_mtime.encode(into: b, at: 112)
+        stx_atime.store(embeddedIn: b, at: 64); stx_btime.store(embeddedIn: b, at: 80)
+        stx_ctime.store(embeddedIn: b, at: 96); stx_mtime.store(embeddedIn: b, at: 112)
         b.abiStore(stx_rdev_major, 128); b.abiStore(stx_rdev_minor, 132)
         b.abiStore(stx_dev_major, 136); b.abiStore(stx_dev_minor, 140)
         b.abiStore(stx_mnt_id, 144); b.abiStore(stx_dio_mem_align, 152); b.abiStore(stx_dio_offset_align, 156)

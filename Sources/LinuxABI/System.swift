@@ -56,7 +56,7 @@ public struct RUsage: ABIStruct {
     ])
     @inlinable public init(decoding b: UnsafeRawBufferPointer) throws(ABIError) {
         try ABIError.check(b, 144)
-        ru_utime = try Timeval(decoding: b, at: 0); ru_stime = try Timeval(decoding: b, at: 16)
+        ru_utime = Timeval(embeddedIn: b, at: 0); ru_stime = Timeval(embeddedIn: b, at: 16)
         ru_maxrss = b.abiLoad(32); ru_ixrss = b.abiLoad(40); ru_idrss = b.abiLoad(48); ru_isrss = b.abiLoad(56)
         ru_minflt = b.abiLoad(64); ru_majflt = b.abiLoad(72); ru_nswap = b.abiLoad(80); ru_inblock = b.abiLoad(88)
         ru_oublock = b.abiLoad(96); ru_msgsnd = b.abiLoad(104); ru_msgrcv = b.abiLoad(112)
@@ -64,7 +64,7 @@ public struct RUsage: ABIStruct {
     }
     @inlinable public func encode(into b: UnsafeMutableRawBufferPointer) {
         b.abiPrepare(144)
-        ru_utime.encode(into: b, at: 0); ru_stime.encode(into: b, at: 16)
+        ru_utime.store(embeddedIn: b, at: 0); ru_stime.store(embeddedIn: b, at: 16)
         b.abiStore(ru_maxrss, 32); b.abiStore(ru_ixrss, 40); b.abiStore(ru_idrss, 48); b.abiStore(ru_isrss, 56)
         b.abiStore(ru_minflt, 64); b.abiStore(ru_majflt, 72); b.abiStore(ru_nswap, 80); b.abiStore(ru_inblock, 88)
         b.abiStore(ru_oublock, 96); b.abiStore(ru_msgsnd, 104); b.abiStore(ru_msgrcv, 112)

@@ -18,6 +18,14 @@ public struct Timespec: ABIStruct {
     @inlinable public func encode(into b: UnsafeMutableRawBufferPointer) {
         b.abiPrepare(16); b.abiStore(tv_sec, 0); b.abiStore(tv_nsec, 8)
     }
+    /// Reads at `o` in a buffer whose length the embedding struct has checked.
+    @inlinable @inline(__always) init(embeddedIn b: UnsafeRawBufferPointer, at o: Int) {
+        tv_sec = b.abiLoad(o); tv_nsec = b.abiLoad(o + 8)
+    }
+    /// Writes at `o` in a buffer the embedding struct has prepared.
+    @inlinable @inline(__always) func store(embeddedIn b: UnsafeMutableRawBufferPointer, at o: Int) {
+        b.abiStore(tv_sec, o); b.abiStore(tv_nsec, o + 8)
+    }
     /// True when tv_nsec is in 0..<1_000_000_000 (what the kernel checks before EINVAL).
     public var isValid: Bool { tv_nsec >= 0 && tv_nsec < 1_000_000_000 }
 }
@@ -39,6 +47,12 @@ public struct Timeval: ABIStruct {
     @inlinable public func encode(into b: UnsafeMutableRawBufferPointer) {
         b.abiPrepare(16); b.abiStore(tv_sec, 0); b.abiStore(tv_usec, 8)
     }
+    @inlinable @inline(__always) init(embeddedIn b: UnsafeRawBufferPointer, at o: Int) {
+        tv_sec = b.abiLoad(o); tv_usec = b.abiLoad(o + 8)
+    }
+    @inlinable @inline(__always) func store(embeddedIn b: UnsafeMutableRawBufferPointer, at o: Int) {
+        b.abiStore(tv_sec, o); b.abiStore(tv_usec, o + 8)
+    }
     /// True when tv_usec is in 0..<1_000_000.
     public var isValid: Bool { tv_usec >= 0 && tv_usec < 1_000_000 }
 }
@@ -57,10 +71,10 @@ public struct ITimerSpec: ABIStruct {
     ])
     @inlinable public init(decoding b: UnsafeRawBufferPointer) throws(ABIError) {
         try ABIError.check(b, 32)
-        it_interval = try Timespec(decoding: b, at: 0); it_value = try Timespec(decoding: b, at: 16)
+        it_interval = Timespec(embeddedIn: b, at: 0); it_value = Timespec(embeddedIn: b, at: 16)
     }
     @inlinable public func encode(into b: UnsafeMutableRawBufferPointer) {
-        b.abiPrepare(32); it_interval.encode(into: b, at: 0); it_value.encode(into: b, at: 16)
+        b.abiPrepare(32); it_interval.store(embeddedIn: b, at: 0); it_value.store(embeddedIn: b, at: 16)
     }
 }
 
@@ -78,10 +92,10 @@ public struct ITimerVal: ABIStruct {
     ])
     @inlinable public init(decoding b: UnsafeRawBufferPointer) throws(ABIError) {
         try ABIError.check(b, 32)
-        it_interval = try Timeval(decoding: b, at: 0); it_value = try Timeval(decoding: b, at: 16)
+        it_interval = Timeval(embeddedIn: b, at: 0); it_value = Timeval(embeddedIn: b, at: 16)
     }
     @inlinable public func encode(into b: UnsafeMutableRawBufferPointer) {
-        b.abiPrepare(32); it_interval.encode(into: b, at: 0); it_value.encode(into: b, at: 16)
+        b.abiPrepare(32); it_interval.store(embeddedIn: b, at: 0); it_value.store(embeddedIn: b, at: 16)
     }
 }
 

@@ -67,6 +67,8 @@ let allCases: [ABICase] = [
     ABICase(SockAddrIn.self), ABICase(SockAddrIn6.self), ABICase(SockAddrUn.self), ABICase(SockAddrNl.self),
     ABICase(MsgHdr.self, .libc), ABICase(CMsgHdr.self, .libc), ABICase(UCred.self, .libc),
     ABICase(Termios.self), ABICase(WinSize.self),
+    ABICase(SigContext.self), ABICase(FPState.self), ABICase(UContext.self), ABICase(RTSigFrame.self),
+    ABICase(CloneArgs.self), ABICase(Flock.self), ABICase(StatFS.self),
 ]
 
 /// Something whose value is a plain byte array (FixedBytes of any length).

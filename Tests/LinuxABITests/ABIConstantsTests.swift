@@ -59,14 +59,25 @@ struct N: Sendable {
         N("TCGETS", IoctlRequest.TCGETS), N("TIOCGWINSZ", IoctlRequest.TIOCGWINSZ),
         N("FIONREAD", IoctlRequest.FIONREAD), N("TIOCSPGRP", IoctlRequest.TIOCSPGRP),
         N("POLLIN", PollEvents.POLLIN.rawValue), N("POLLRDHUP", PollEvents.POLLRDHUP.rawValue),
-        N("EPOLLIN", Epoll.EPOLLIN), N("EPOLLET", Epoll.EPOLLET), N("EPOLL_CTL_MOD", Epoll.EPOLL_CTL_MOD),
-        N("EPOLLEXCLUSIVE", Epoll.EPOLLEXCLUSIVE),
+        N("EPOLLIN", EpollConstants.EPOLLIN), N("EPOLLET", EpollConstants.EPOLLET), N("EPOLL_CTL_MOD", EpollConstants.EPOLL_CTL_MOD),
+        N("EPOLLEXCLUSIVE", EpollConstants.EPOLLEXCLUSIVE),
         N("RLIMIT_NOFILE", RLimitResource.RLIMIT_NOFILE.rawValue),
         N("RLIMIT_STACK", RLimitResource.RLIMIT_STACK.rawValue), N("RUSAGE_THREAD", ResourceConstants.RUSAGE_THREAD),
         N("CLOCK_MONOTONIC", ClockID.CLOCK_MONOTONIC.rawValue), N("CLOCK_BOOTTIME", ClockID.CLOCK_BOOTTIME.rawValue),
         N("TIMER_ABSTIME", TimerConstants.TIMER_ABSTIME),
         N("PR_SET_NAME", Prctl.PR_SET_NAME), N("PR_SET_NO_NEW_PRIVS", Prctl.PR_SET_NO_NEW_PRIVS),
         N("PR_SET_SECCOMP", Prctl.PR_SET_SECCOMP),
+        N("SEEK_DATA", SeekWhence.SEEK_DATA.rawValue), N("SEEK_HOLE", SeekWhence.SEEK_HOLE.rawValue),
+        N("RENAME_NOREPLACE", RenameFlags.RENAME_NOREPLACE.rawValue), N("RENAME_EXCHANGE", RenameFlags.RENAME_EXCHANGE.rawValue),
+        N("MFD_CLOEXEC", MemfdFlags.MFD_CLOEXEC.rawValue), N("MFD_ALLOW_SEALING", MemfdFlags.MFD_ALLOW_SEALING.rawValue),
+        N("GRND_NONBLOCK", GetrandomFlags.GRND_NONBLOCK.rawValue), N("GRND_RANDOM", GetrandomFlags.GRND_RANDOM.rawValue),
+        N("SOL_SOCKET", SocketConstants.SOL_SOCKET), N("SO_PEERCRED", SocketConstants.SO_PEERCRED),
+        N("SO_REUSEADDR", SocketConstants.SO_REUSEADDR), N("SO_RCVBUF", SocketConstants.SO_RCVBUF),
+        N("SO_RCVTIMEO", SocketConstants.SO_RCVTIMEO_OLD),      // glibc's 64-bit time_t picks the _OLD number
+        N("ICANON", TermiosConstants.ICANON), N("ECHO", TermiosConstants.ECHO), N("ISIG", TermiosConstants.ISIG),
+        N("VMIN", TermiosConstants.VMIN), N("VEOF", TermiosConstants.VEOF), N("B38400", TermiosConstants.B38400),
+        N("CSIZE", TermiosConstants.CSIZE), N("OPOST", TermiosConstants.OPOST), N("ICRNL", TermiosConstants.ICRNL),
+        N("IN_CLOSE_WRITE", Inotify.IN_CLOSE_WRITE), N("IN_NONBLOCK", Inotify.IN_NONBLOCK),
         N("S_IFMT", FileMode.S_IFMT), N("S_IFDIR", FileMode.S_IFDIR), N("S_ISUID", FileMode.S_ISUID),
     ]
 
@@ -89,6 +100,11 @@ struct N: Sendable {
             #include <time.h>
             #include <sys/prctl.h>
             #include <sys/stat.h>
+            #include <sys/random.h>
+            #include <sys/socket.h>
+            #include <termios.h>
+            #include <sys/inotify.h>
+            #include <unistd.h>
             int main(void) {
 
             """

@@ -29,6 +29,18 @@ enum KernelProgram {
             printf("\n");
         }
 
+        #include <setjmp.h>
+        static sigjmp_buf fault_jump;
+        static unsigned char fault_info[128], fault_uc[304], fault_fp[512], fault_frame[440];
+        static void on_segv(int sig, siginfo_t *si, void *uc) {
+            (void)sig;
+            memcpy(fault_info, si, 128);
+            memcpy(fault_uc, uc, 304);
+            memcpy(fault_frame, (char *)uc - 8, 440);   /* the rt_sigframe starts 8 bytes below uc */
+            unsigned long fp; memcpy(&fp, (char *)uc + 40 + 184, 8);   /* uc_mcontext.fpstate */
+            if (fp) memcpy(fault_fp, (void *)fp, 512);
+            siglongjmp(fault_jump, 1);
+        }
         static unsigned char handled[128];
         static void on_usr1(int sig, siginfo_t *si, void *uc) { (void)sig; (void)uc; memcpy(handled, si, 128); }
 
@@ -77,6 +89,17 @@ enum KernelProgram {
             sigqueue(getpid(), SIGUSR1, v);
             hex("handled", handled, 128);
             printf("self.pid %d\nself.uid %u\n", (int)getpid(), (unsigned)getuid());
+
+            /* a real page fault: the kernel's siginfo, ucontext and FPU state as the handler sees them */
+            struct sigaction sv; memset(&sv, 0, sizeof sv);
+            sv.sa_sigaction = on_segv; sv.sa_flags = SA_SIGINFO; sigemptyset(&sv.sa_mask);
+            sigaction(SIGSEGV, &sv, NULL);
+            sigset_t segv; sigemptyset(&segv); sigaddset(&segv, SIGSEGV); sigprocmask(SIG_UNBLOCK, &segv, NULL);
+            if (sigsetjmp(fault_jump, 1) == 0) { *(volatile int *)0x1234 = 1; return 20; }
+            hex("faultinfo", fault_info, 128);
+            hex("faultuc", fault_uc, 304);
+            hex("faultfp", fault_fp, 512);
+            hex("faultframe", fault_frame, 440);
 
             /* rt_sigaction(2) reads back the kernel's struct sigaction (8-byte mask) */
             unsigned char old[32]; memset(old, 0, sizeof old);
@@ -252,6 +275,31 @@ enum KernelProgram {
         #expect(si.si_int == 1234)
     }
 
+    @Test func pageFaultSignalFrame() throws {
+        let o = try run()
+        let si = try SigInfo(bytes: try #require(o.bytes["faultinfo"]))
+        #expect(si.si_signo == Signal.SIGSEGV.rawValue)
+        #expect(si.si_code == SigInfoCode.SEGV_MAPERR)
+        #expect(si.si_addr == 0x1234)
+        let uc = try UContext(bytes: try #require(o.bytes["faultuc"]))
+        #expect(uc.uc_mcontext.cr2 == 0x1234)
+        #expect(uc.uc_mcontext.trapno == 14)                 // #PF
+        #expect(uc.uc_mcontext.err & 2 != 0)                 // a write
+        #expect(uc.uc_mcontext.rip != 0 && uc.uc_mcontext.rsp != 0 && uc.uc_mcontext.fpstate != 0)
+        #expect(uc.uc_mcontext.cs == 0x33)                   // the 64-bit user code segment
+        #expect(uc.uc_flags & 2 != 0)                        // UC_SIGCONTEXT_SS
+        #expect(!uc.uc_sigmask.contains(Signal.SIGSEGV.rawValue))
+        let frame = try RTSigFrame(bytes: try #require(o.bytes["faultframe"]))
+        #expect(frame.uc == uc)                              // the kernel put info right after uc, as declared
+        #expect(frame.info.si_addr == 0x1234 && frame.info.si_signo == Signal.SIGSEGV.rawValue)
+        #expect(frame.pretcode != 0)                         // glibc's __restore_rt
+        let fp = try FPState(bytes: try #require(o.bytes["faultfp"]))
+        #expect(fp.mxcsr & 0xffc0 == 0x1f80)                 // all SSE exceptions masked, as at process start
+        if uc.uc_flags & 1 != 0 {                            // UC_FP_XSTATE: an XSAVE area follows
+            #expect(fp.sw_reserved.load(0, as: UInt32.self) == FPState.xstateMagic1)
+        }
+    }
+
     @Test func rtSigactionReadsTheKernelStruct() throws {
         let o = try run()
         let sa = try SigAction(bytes: try #require(o.bytes["sigaction"]))
@@ -266,7 +314,7 @@ enum KernelProgram {
         let o = try run()
         let bytes = try #require(o.bytes["epoll"])
         let ev = try EpollEvent(bytes: bytes)
-        #expect(ev.events == Epoll.EPOLLIN)
+        #expect(ev.events == EpollConstants.EPOLLIN)
         #expect(ev.data == 0x1122_3344_5566_7788)
         #expect(bytes[12...].allSatisfy { $0 == 0 })   // one event occupies exactly 12 bytes
     }

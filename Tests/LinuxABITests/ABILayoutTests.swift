@@ -21,6 +21,10 @@ import LinuxABI
 /// - struct linux_dirent64 is not in the uapi headers: it is declared below exactly as the kernel's
 ///   include/linux/dirent.h declares it (u64 d_ino; s64 d_off; unsigned short d_reclen;
 ///   unsigned char d_type; char d_name[];), using the uapi types from <linux/types.h>.
+/// - struct sigcontext, struct _fpstate_64: <asm/sigcontext.h>; struct ucontext: <asm/ucontext.h>;
+///   struct clone_args: <linux/sched.h>; struct flock: <asm/fcntl.h>; struct statfs: <asm/statfs.h>.
+/// - struct rt_sigframe is not in the uapi headers: declared below as the kernel's
+///   arch/x86/include/asm/sigframe.h declares it for x86-64 (pretcode, struct ucontext uc, struct siginfo info).
 /// - msghdr, cmsghdr, ucred: glibc <sys/socket.h> (_GNU_SOURCE); the kernel's user_msghdr
 ///   (include/linux/socket.h, not uapi) has the same layout on x86-64.
 enum LayoutProgram {
@@ -47,6 +51,12 @@ enum LayoutProgram {
             #include <linux/netlink.h>
             #include <asm/termbits.h>
             #include <asm/termios.h>
+            #include <asm/sigcontext.h>
+            #include <asm/ucontext.h>
+            #include <linux/sched.h>
+            #include <asm/fcntl.h>
+            #include <asm/statfs.h>
+            struct rt_sigframe { char *pretcode; struct ucontext uc; struct siginfo info; };
             struct linux_dirent64 { __u64 d_ino; __s64 d_off; unsigned short d_reclen; unsigned char d_type; char d_name[]; };
             """,
         .libc: """

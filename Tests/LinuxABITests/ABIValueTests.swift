@@ -34,3 +34,23 @@ import LinuxABI
         }
     }
 }
+
+@Suite struct SockAddrUnTests {
+    @Test func pathAndAbstractNamesFollowAddrlen() throws {
+        let path = SockAddrUn(path: "/tmp/s".utf8)
+        #expect(path.name(addressLength: 110) == Array("/tmp/s".utf8))
+        #expect(path.name(addressLength: 2 + 3) == Array("/tm".utf8))   // addrlen cuts the path
+        #expect(path.name(addressLength: 2).isEmpty)                       // unnamed
+        #expect(path.addressLength() == 2 + 6 + 1)
+        // Abstract: a leading NUL, then bytes counted by addrlen (a NUL inside is part of the name).
+        let abstractBytes: [UInt8] = [1, 0, 0, 0x61, 0, 0x62, 0x63]        // family AF_UNIX, "\0a\0bc"
+        let a = try SockAddrUn(bytes: abstractBytes)
+        #expect(a.isAbstract)
+        #expect(a.name(addressLength: abstractBytes.count) == [0x61, 0, 0x62, 0x63])
+        #expect(a.addressLength(abstractLength: 4) == abstractBytes.count)
+        // A full 108-byte path has no NUL and reports addrlen 110.
+        let full = SockAddrUn(path: [UInt8](repeating: 0x78, count: 200))
+        #expect(full.name(addressLength: 110).count == 108)
+        #expect(full.addressLength() == 110)
+    }
+}
