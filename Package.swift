@@ -74,6 +74,7 @@ let package = Package(
         .executableTarget(name: "bulwark-ipc-client", dependencies: ["IPC", "Protocol"], path: "tools/ipc-client"),
         .executableTarget(name: "bulwark-ipc-dump", dependencies: ["Wire", "Protocol"], path: "tools/ipc-dump"),
         .executableTarget(name: "bulwark-bench-ipc", dependencies: ["IPC", "HostOS"], path: "tools/bench-ipc"),
+        .executableTarget(name: "bulwark-gofer-fuse", dependencies: ["GoferServer", "CFuse"], path: "tools/gofer-fuse"),
 
         // ---- Tests --------------------------------------------------------------------------
         .testTarget(name: "HostOSTests", dependencies: ["HostOS", "TestSupport"], path: "Tests/HostOSTests"),
@@ -92,5 +93,8 @@ let package = Package(
         .testTarget(name: "NetstackCoreTests", dependencies: ["NetstackCore"], path: "Tests/NetstackCoreTests"),
         .testTarget(name: "SentryVDSOTests", dependencies: ["SentryVDSO", "HostOS", "LinuxABI", "TestSupport"],
                     path: "Tests/SentryVDSOTests"),
+        .testTarget(name: "GoferTests", dependencies: ["GoferServer", "IPC", "Protocol", "TestSupport", "bulwark-gofer",
+                                                   "bulwark-gofer-fuse"],
+                    path: "Tests/GoferTests"),
     ]
 )

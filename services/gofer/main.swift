@@ -1,11 +1,16 @@
-// bulwark-gofer: thin executable; the logic lives in its library under Sources/. ServiceKit handles
-// options, capability drop, the seccomp allowlist and the request loop (Ping is built in).
+// bulwark-gofer: thin executable; the logic lives in GoferServer. ServiceKit handles options,
+// capability drop, the seccomp allowlist and the request loop (Ping is built in).
+import GoferServer
 import HostOS
 import ServiceKit
 
 ServiceMain.run(ServiceDefinition(
     name: "bulwark-gofer",
-    summary: "serves the container's files to the Sentry",
-    // Host syscalls beyond ServiceKit's base policy, each with its reason. None yet: the only
-    // request served so far is Ping.
-    policy: SeccompPolicy(name: "gofer", rules: [])))
+    summary: "serves the container's files to the Sentry (the only process that opens them)",
+    options: GoferConfiguration.options,
+    policy: GoferPolicy.policy,
+    // No capabilities: the gofer acts on files with its own uid. See docs/ARCHITECTURE.md "Gofer".
+    keptCapabilities: [],
+    makeHandlers: { options in
+        try GoferServer(try GoferConfiguration.parse(options.values)).handlers()
+    }))
