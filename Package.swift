@@ -74,6 +74,8 @@ let package = Package(
         .executableTarget(name: "bulwark-ipc-client", dependencies: ["IPC", "Protocol"], path: "tools/ipc-client"),
         .executableTarget(name: "bulwark-ipc-dump", dependencies: ["Wire", "Protocol"], path: "tools/ipc-dump"),
         .executableTarget(name: "bulwark-bench-ipc", dependencies: ["IPC", "HostOS"], path: "tools/bench-ipc"),
+        .executableTarget(name: "bulwark-netstack-probe", dependencies: ["NetstackServer", "NetstackCore", "HostOS"],
+                          path: "tools/netstack-probe"),
 
         // ---- Tests --------------------------------------------------------------------------
         .testTarget(name: "HostOSTests", dependencies: ["HostOS", "TestSupport"], path: "Tests/HostOSTests"),
@@ -92,5 +94,9 @@ let package = Package(
         .testTarget(name: "NetstackCoreTests", dependencies: ["NetstackCore"], path: "Tests/NetstackCoreTests"),
         .testTarget(name: "SentryVDSOTests", dependencies: ["SentryVDSO", "HostOS", "LinuxABI", "TestSupport"],
                     path: "Tests/SentryVDSOTests"),
+        .testTarget(name: "NetstackServerTests",
+                    dependencies: ["NetstackServer", "NetstackCore", "IPC", "Protocol", "TestSupport", "HostOS",
+                                   "bulwark-netstack", "bulwark-netstack-probe"],
+                    path: "Tests/NetstackServerTests"),
     ]
 )
