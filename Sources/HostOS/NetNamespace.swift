@@ -13,37 +13,41 @@ public enum NetNamespace {
 /// is gathered into fixed blocks and each full block is hashed (word-wise) into the running value.
 public struct StreamChecksum {
     public static let blockSize = 1 << 20
-    private var block: [UInt8] = []
+    private var block: [UInt8] = [UInt8](repeating: 0, count: StreamChecksum.blockSize)
+    private var filled = 0
     public private(set) var value: UInt64 = 0
     public private(set) var count = 0
 
-    public init() { block.reserveCapacity(StreamChecksum.blockSize) }
+    public init() {}
 
     public mutating func add(_ bytes: UnsafeRawBufferPointer) {
         count += bytes.count
         var rest = bytes
         while !rest.isEmpty {
-            if block.isEmpty && rest.count >= StreamChecksum.blockSize {
+            if filled == 0 && rest.count >= StreamChecksum.blockSize {
                 value = bw_fast_checksum(value, rest.baseAddress, StreamChecksum.blockSize)
                 rest = UnsafeRawBufferPointer(rebasing: rest[StreamChecksum.blockSize...])
                 continue
             }
-            let take = min(StreamChecksum.blockSize - block.count, rest.count)
-            block.append(contentsOf: rest[0..<take])
+            let take = min(StreamChecksum.blockSize - filled, rest.count)
+            let at = filled
+            block.withUnsafeMutableBytes { dst in
+                UnsafeMutableRawBufferPointer(rebasing: dst[at..<(at + take)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: rest[0..<take]))
+            }
+            filled += take
             rest = UnsafeRawBufferPointer(rebasing: rest[take...])
-            if block.count == StreamChecksum.blockSize { flush() }
+            if filled == StreamChecksum.blockSize {
+                value = block.withUnsafeBytes { bw_fast_checksum(value, $0.baseAddress, $0.count) }
+                filled = 0
+            }
         }
     }
 
     public mutating func add(_ bytes: [UInt8]) { bytes.withUnsafeBytes { add($0) } }
 
-    private mutating func flush() {
-        value = block.withUnsafeBytes { bw_fast_checksum(value, $0.baseAddress, $0.count) }
-        block.removeAll(keepingCapacity: true)
-    }
-
     /// The checksum of everything added so far.
     public func finish() -> UInt64 {
-        block.withUnsafeBytes { bw_fast_checksum(value, $0.baseAddress, $0.count) }
+        block.withUnsafeBytes { bw_fast_checksum(value, $0.baseAddress, filled) }
     }
 }

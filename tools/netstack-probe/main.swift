@@ -43,6 +43,9 @@ guard let interfaceName else { fail("--interface NAME is required") }
 let clock = MonotonicClock()
 var config = StackConfig()
 config.seed = UInt64(truncatingIfNeeded: clock.nanoseconds)
+// Bulk transfers: a 4 MiB window keeps the kernel peer from stalling on our receive window.
+config.tcp.receiveBufferSize = 4 << 20
+config.tcp.sendBufferSize = 4 << 20
 let stack = NetworkStack(clock: clock, config: config)
 let setup: HostInterfaceSetup
 do { setup = try HostInterface.attach(interfaceName, to: stack, takeOver: true) } catch { fail("\(error)") }
