@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "SentryVDSOTests", dependencies: ["SentryVDSO", "HostOS", "LinuxABI", "TestSupport"],
                     path: "Tests/SentryVDSOTests"),
         .testTarget(name: "NetstackServerTests",
-                    dependencies: ["NetstackServer", "NetstackCore", "IPC", "Protocol", "TestSupport", "HostOS",
+                    dependencies: ["NetstackServer", "NetstackCore", "IPC", "Protocol", "TestSupport", "HostOS", "LinuxABI", "Wire",
                                    "bulwark-netstack", "bulwark-netstack-probe"],
                     path: "Tests/NetstackServerTests"),
     ]

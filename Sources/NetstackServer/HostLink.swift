@@ -106,6 +106,13 @@ public final class HostNetLoop {
 
     public func add(_ link: PacketLink) { links.append(link) }
 
+    /// Waits without touching the stack until a frame arrives or `milliseconds` pass (for a driver
+    /// thread that locks the stack only around `poll()`).
+    public func waitForFrames(milliseconds: Int32) {
+        var fds = links.map { pollfd(fd: $0.socket.fd.rawValue, events: Int16(POLLIN), revents: 0) }
+        _ = Glibc.poll(&fds, nfds_t(fds.count), milliseconds)
+    }
+
     /// One round: wait at most `maxWaitMilliseconds` (less if a timer is due), then process.
     /// Returns the revents of `extraFDs`, in order.
     @discardableResult
