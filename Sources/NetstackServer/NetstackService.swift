@@ -44,16 +44,27 @@ public final class NetstackService: @unchecked Sendable {
 
     // MARK: Driver thread (only with a host interface)
 
+    private var started: [Int32] = [-1, -1]
+
+    /// Starts the driver and waits until it runs: a new thread's own start-up syscalls (rseq,
+    /// set_robust_list, its signal mask) must happen before ServiceKit installs the seccomp filter.
     private func startDriver() {
+        _ = pipe(&started)
         var thread = pthread_t()
         let me = Unmanaged.passRetained(self).toOpaque()
         _ = pthread_create(&thread, nil, { arg in
             Unmanaged<NetstackService>.fromOpaque(arg!).takeUnretainedValue().drive()
             return nil
         }, me)
+        var byte: UInt8 = 0
+        _ = read(started[0], &byte, 1)
+        Glibc.close(started[0])
     }
 
     private func drive() {
+        var byte: UInt8 = 1
+        _ = write(started[1], &byte, 1)
+        Glibc.close(started[1])
         guard let loop = hostLoop else { return }
         while true {
             pthread_mutex_lock(&lock)

@@ -3,6 +3,9 @@
 import Foundation
 import Glibc
 import HostOS
+import IPC
+import Protocol
+import Wire
 import NetstackServer
 import Testing
 import TestSupport
@@ -139,5 +142,57 @@ struct KernelInteropTests {
         let mb = Double(bulkBytes) / 1e6
         print("netstack interop: \(Int(mb)) MB kernel->netstack \(String(format: "%.1f", mb / upSeconds)) MB/s, "
               + "netstack->kernel \(String(format: "%.1f", mb / downSeconds)) MB/s")
+    }
+}
+
+/// The service itself on a veth end: requests create a listener; the kernel connects and pings.
+@Suite(.serialized, .enabled(if: InteropNet.unavailableReason == nil,
+                             "skipped: \(InteropNet.unavailableReason ?? "")"))
+struct ServiceInterfaceTests {
+    @Test func serviceTakesOverInterfaceAndAcceptsKernelConnection() throws {
+        let net = try InteropNet()
+        defer { net.close() }
+        let path = net.scratch.appendingPathComponent("svc").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = ["netns", "exec", net.stackNS, TestPaths.executable("bulwark-netstack"),
+                       "--listen", path, "--network", "sandbox", "--interface", net.stackIf]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        let deadline = Date().addingTimeInterval(10)
+        var fd: OwnedFD?
+        while fd == nil {
+            fd = try? UnixSocket.connect(path: path)
+            if fd == nil {
+                try #require(Date() < deadline && p.isRunning, "service did not start")
+                usleep(10_000)
+            }
+        }
+        let channel = Channel(fd!)
+        var writer = MessageWriter()
+        func call<R: WireRequest>(_ r: R) throws -> R.Reply {
+            var fds = ReceivedFDs()
+            return try channel.call(r, writer: &writer, receivedFDs: &fds, timeout: .seconds(5))
+        }
+        let l = try call(Netstack.Socket(family: 2, type: 1)).handle
+        _ = try call(Netstack.Bind(handle: l, address: Netstack.SocketAddress(family: 2, port: 8000, address: [0, 0, 0, 0])))
+        _ = try call(Netstack.Listen(handle: l, backlog: 4))
+
+        let ping = try ProcessRunner.shell("ip netns exec \(net.kernelNS) ping -c 2 -i 0.2 -W 2 \(net.stackIP)", timeout: 15)
+        #expect(ping.exitCode == 0, "\(ping.stdout)")
+        let target = net.stackIP
+        let s = try net.inKernelNamespace { try KernelSocket.connectTCP(target, 8000) }
+        var accepted: Netstack.AcceptReply?
+        for _ in 0..<100 where accepted == nil {
+            accepted = try? call(Netstack.Accept(handle: l))
+            if accepted == nil { usleep(20_000) }
+        }
+        let a = try #require(accepted)
+        let kernelBytes = net.kernelIP.split(separator: ".").map { UInt8($0)! }
+        #expect(a.peer.address == kernelBytes)
+        _ = try call(Netstack.Close(handle: a.handle))
+        // The close reaches the kernel as a FIN: its read sees end of stream.
+        #expect(try s.readAll(until: Date().addingTimeInterval(5)).isEmpty)
     }
 }
