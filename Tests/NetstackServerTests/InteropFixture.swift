@@ -85,8 +85,12 @@ final class InteropNet {
     /// Runs `body` on a fresh thread inside the kernel-side namespace: sockets it creates belong
     /// there and can then be used from any thread.
     func inKernelNamespace<T>(_ body: @escaping @Sendable () throws -> T) throws -> T {
+        try inNamespace("/run/netns/\(kernelNS)", body)
+    }
+
+    /// Runs `body` on a fresh thread inside the network namespace at `path`.
+    func inNamespace<T>(_ path: String, _ body: @escaping @Sendable () throws -> T) throws -> T {
         let box = ResultBox<T>()
-        let path = "/run/netns/\(kernelNS)"
         let t = Thread {
             do {
                 try NetNamespace.enter(path: path)
