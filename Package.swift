@@ -75,6 +75,8 @@ let package = Package(
         .executableTarget(name: "bulwark-ipc-dump", dependencies: ["Wire", "Protocol"], path: "tools/ipc-dump"),
         .executableTarget(name: "bulwark-bench-ipc", dependencies: ["IPC", "HostOS"], path: "tools/bench-ipc"),
         .executableTarget(name: "bulwark-gofer-fuse", dependencies: ["GoferServer", "CFuse"], path: "tools/gofer-fuse"),
+        .executableTarget(name: "bulwark-netstack-probe", dependencies: ["NetstackServer", "NetstackCore", "HostOS"],
+                          path: "tools/netstack-probe"),
 
         // ---- Tests --------------------------------------------------------------------------
         .testTarget(name: "HostOSTests", dependencies: ["HostOS", "TestSupport"], path: "Tests/HostOSTests"),
@@ -96,5 +98,9 @@ let package = Package(
         .testTarget(name: "GoferTests", dependencies: ["GoferServer", "IPC", "Protocol", "TestSupport", "bulwark-gofer",
                                                    "bulwark-gofer-fuse"],
                     path: "Tests/GoferTests"),
+        .testTarget(name: "NetstackServerTests",
+                    dependencies: ["NetstackServer", "NetstackCore", "IPC", "Protocol", "TestSupport", "HostOS", "LinuxABI", "Wire",
+                                   "bulwark-netstack", "bulwark-netstack-probe"],
+                    path: "Tests/NetstackServerTests"),
     ]
 )

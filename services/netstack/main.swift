@@ -1,11 +1,34 @@
-// bulwark-netstack: thin executable; the logic lives in its library under Sources/. ServiceKit handles
-// options, capability drop, the seccomp allowlist and the request loop (Ping is built in).
+// bulwark-netstack: thin executable; the logic lives in NetstackServer. ServiceKit handles options,
+// capability drop, the seccomp allowlist and the request loop (Ping is built in).
 import HostOS
+import NetstackServer
 import ServiceKit
 
 ServiceMain.run(ServiceDefinition(
     name: "bulwark-netstack",
     summary: "user-space TCP/IP for the Sentry",
-    // Host syscalls beyond ServiceKit's base policy, each with its reason. None yet: the only
-    // request served so far is Ping.
-    policy: SeccompPolicy(name: "netstack", rules: [])))
+    options: [
+        ServiceOption("--interface", value: "NAME", help: "host interface to take over (AF_PACKET; its addresses move to the netstack)"),
+        ServiceOption("--network", value: "sandbox|none", help: "none: loopback only (default); sandbox: use --interface"),
+    ],
+    // Host syscalls beyond ServiceKit's base policy, each with its reason.
+    policy: SeccompPolicy(name: "netstack", rules: [
+        SeccompRule("poll", "driver thread: wait for frames or the stack's next timer"),
+        SeccompRule("recvfrom", "driver thread: read frames from the AF_PACKET socket"),
+        SeccompRule("sendto", "send frames on the AF_PACKET socket"),
+        SeccompRule("clock_gettime", "the stack's monotonic clock (vDSO fallback)"),
+    ]),
+    makeHandlers: { options in
+        let network = options.values["--network"] ?? "none"
+        let interface = options.values["--interface"]
+        switch network {
+        case "none":
+            guard interface == nil else { throw NetstackSetupError(description: "--interface needs --network sandbox") }
+            return try NetstackService(interface: nil).handlers()
+        case "sandbox":
+            guard let interface else { throw NetstackSetupError(description: "--network sandbox needs --interface NAME") }
+            return try NetstackService(interface: interface).handlers()
+        default:
+            throw NetstackSetupError(description: "--network must be sandbox or none, not \(network)")
+        }
+    }))

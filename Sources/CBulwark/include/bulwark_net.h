@@ -1,0 +1,45 @@
+// Host networking for bulwark-netstack: an AF_PACKET socket on one interface, and the rtnetlink
+// queries that read (and take over) that interface's configuration. Plain C because the netlink
+// message walk is pointer arithmetic over kernel-defined layouts.
+#ifndef BULWARK_NET_H
+#define BULWARK_NET_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BW_NET_MAX_ADDRS 8
+
+struct bw_net_addr {
+    int family;            // AF_INET or AF_INET6
+    int prefix;
+    uint8_t bytes[16];     // network order; 4 used for AF_INET
+};
+
+struct bw_net_interface {
+    int ifindex;
+    int mtu;
+    int up;                // IFF_UP
+    uint8_t mac[6];
+    int address_count;
+    struct bw_net_addr addresses[BW_NET_MAX_ADDRS];
+    int has_gateway4;
+    uint8_t gateway4[4];
+    int has_gateway6;
+    uint8_t gateway6[16];
+};
+
+/// socket(AF_PACKET, SOCK_RAW, ETH_P_ALL) bound to `ifname`, non-blocking, close-on-exec, own
+/// outgoing frames ignored, larger buffers. Returns the fd, or -1 with errno set.
+int bw_packet_open(const char *ifname, int *ifindex_out);
+/// One received frame (not one we sent), or -1 with errno (EAGAIN when none is waiting).
+ssize_t bw_packet_recv(int fd, void *buffer, size_t capacity);
+/// Reads the link (MAC, MTU), its addresses and default routes over NETLINK_ROUTE.
+/// Returns 0, or -1 with errno (ENODEV when the interface does not exist).
+int bw_netlink_read_interface(const char *ifname, struct bw_net_interface *out);
+/// RTM_DELADDR for one address of `ifindex`: the host kernel stops answering for it.
+int bw_netlink_delete_address(int ifindex, const struct bw_net_addr *addr);
+/// A fast 64-bit checksum of a buffer (word-wise multiply-xor), for bulk transfer checks.
+uint64_t bw_fast_checksum(uint64_t seed, const void *data, size_t length);
+/// Enters the network namespace at `path` (setns on this thread). Returns 0 or -1 with errno.
+int bw_enter_netns(const char *path);
+#endif

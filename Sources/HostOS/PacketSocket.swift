@@ -1,0 +1,34 @@
+// An AF_PACKET raw socket bound to one interface: whole Ethernet frames in and out, for the
+// netstack's host link. Non-blocking; the caller waits with poll/epoll on `fd`.
+import CBulwark
+import Glibc
+
+public final class PacketSocket {
+    public let fd: OwnedFD
+    public let interfaceIndex: Int32
+    private var buffer: [UInt8]
+
+    /// Opens the socket on `interface` (needs CAP_NET_RAW in the interface's network namespace).
+    /// `maxFrame` bounds a received frame (MTU + Ethernet header); longer ones are dropped.
+    public init(interface: String, maxFrame: Int) throws(HostError) {
+        var index: Int32 = 0
+        let raw = try hostCall("socket(AF_PACKET)") { bw_packet_open(interface, &index) }
+        fd = OwnedFD(adopting: raw)
+        interfaceIndex = index
+        buffer = [UInt8](repeating: 0, count: max(64, maxFrame))
+    }
+
+    /// The next received frame, or nil when none is waiting (EAGAIN) or on error.
+    public func receive() -> [UInt8]? {
+        let n = buffer.withUnsafeMutableBytes { bw_packet_recv(fd.rawValue, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        return Array(buffer[0..<n])
+    }
+
+    /// Sends one frame. Returns false when the kernel would block (queue full) or refused it.
+    @discardableResult
+    public func send(_ frame: [UInt8]) -> Bool {
+        let n = frame.withUnsafeBytes { Glibc.send(fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        return n == frame.count
+    }
+}

@@ -1,0 +1,132 @@
+// The netstack's host side: a real monotonic clock, an AF_PACKET link on a named interface, taking
+// the interface's configuration over from the host kernel, and the poll loop that drives the stack.
+import Glibc
+import HostOS
+import NetstackCore
+
+/// CLOCK_MONOTONIC in nanoseconds.
+public final class MonotonicClock: NetClock {
+    public init() {}
+    public var nanoseconds: Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}
+
+/// A NetstackCore `Link` over an AF_PACKET socket. Frames the kernel cannot queue are dropped
+/// (the Link contract allows it; TCP retransmits), after a short wait for room.
+public final class PacketLink: Link {
+    public let socket: PacketSocket
+    public private(set) var dropped = 0
+
+    public init(socket: PacketSocket) { self.socket = socket }
+
+    public func transmit(_ frame: [UInt8]) {
+        if socket.send(frame) { return }
+        // Queue full: wait up to 5 ms for room once, then drop.
+        _ = try? Poll.wait(socket.fd.rawValue, for: Poll.writable, timeoutMilliseconds: 5)
+        if !socket.send(frame) { dropped += 1 }
+    }
+
+    public func receive() -> [UInt8]? { socket.receive() }
+}
+
+public struct HostLinkError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// What the netstack took from the host interface.
+public struct HostInterfaceSetup {
+    public var interfaceIndex: Int      // in the NetworkStack
+    public var link: PacketLink
+    public var host: NetlinkInterface
+}
+
+public enum HostInterface {
+    /// Reads `name` over rtnetlink, opens the packet socket, adds the interface (first IPv4 address,
+    /// every IPv6 address that is not link-local, default routes, MTU) to `stack` and, when
+    /// `takeOver`, removes those addresses from the host kernel so that only the netstack answers
+    /// for them (as runsc does): the kernel then neither replies to ARP/ICMP nor resets TCP.
+    public static func attach(_ name: String, to stack: NetworkStack, takeOver: Bool) throws -> HostInterfaceSetup {
+        let info = try Netlink.readInterface(name)
+        guard info.mac.count == 6, info.mtu >= 68 else {
+            throw HostLinkError(description: "\(name): not an Ethernet interface (mtu \(info.mtu))")
+        }
+        guard let v4 = info.addresses.first(where: { !$0.isIPv6 }) else {
+            throw HostLinkError(description: "\(name): no IPv4 address to take over")
+        }
+        let sock = try PacketSocket(interface: name, maxFrame: info.mtu + 18)
+        let link = PacketLink(socket: sock)
+        let m = info.mac
+        let mac = MACAddress(m[0], m[1], m[2], m[3], m[4], m[5])
+        let b = v4.bytes
+        let index = stack.addInterface(name: name, mac: mac, address: IPv4Address(b[0], b[1], b[2], b[3]),
+                                       prefixLength: v4.prefixLength, mtu: info.mtu, link: link)
+        for a in info.addresses where a.isIPv6 && !(a.bytes[0] == 0xfe && a.bytes[1] & 0xc0 == 0x80) {
+            try stack.addIPv6Address(ipv6(a.bytes), prefixLength: a.prefixLength, interface: index)
+        }
+        if let g = info.gateway4 { try stack.setDefaultGateway(IPv4Address(g[0], g[1], g[2], g[3]), interface: index) }
+        if let g = info.gateway6 { try stack.setIPv6DefaultGateway(ipv6(g), interface: index) }
+        if takeOver {
+            for a in info.addresses { try Netlink.deleteAddress(a, interfaceIndex: info.index) }
+            // Without this the kernel would add a new link-local address and answer NDP for it.
+            disableKernelIPv6(name)
+        }
+        return HostInterfaceSetup(interfaceIndex: index, link: link, host: info)
+    }
+
+    static func disableKernelIPv6(_ name: String) {
+        guard !name.contains("/"), !name.hasPrefix(".") else { return }
+        let fd = open("/proc/sys/net/ipv6/conf/\(name)/disable_ipv6", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = write(fd, "1\n", 2)
+        close(fd)
+    }
+
+    static func ipv6(_ b: [UInt8]) -> IPv6Address {
+        var hi: UInt64 = 0, lo: UInt64 = 0
+        for i in 0..<8 { hi = hi << 8 | UInt64(b[i]) }
+        for i in 8..<16 { lo = lo << 8 | UInt64(b[i]) }
+        return IPv6Address(high: hi, low: lo)
+    }
+}
+
+/// Drives a stack from its packet links: waits (poll) for frames or the stack's next deadline,
+/// then runs `stack.poll()`. `extraFDs` (e.g. the IPC channel) also end the wait.
+public final class HostNetLoop {
+    public let stack: NetworkStack
+    public let clock: MonotonicClock
+    private var links: [PacketLink] = []
+
+    public init(stack: NetworkStack, clock: MonotonicClock) {
+        self.stack = stack
+        self.clock = clock
+    }
+
+    public func add(_ link: PacketLink) { links.append(link) }
+
+    /// Waits without touching the stack until a frame arrives or `milliseconds` pass (for a driver
+    /// thread that locks the stack only around `poll()`).
+    public func waitForFrames(milliseconds: Int32) {
+        var fds = links.map { pollfd(fd: $0.socket.fd.rawValue, events: Int16(POLLIN), revents: 0) }
+        _ = Glibc.poll(&fds, nfds_t(fds.count), milliseconds)
+    }
+
+    /// One round: wait at most `maxWaitMilliseconds` (less if a timer is due), then process.
+    /// Returns the revents of `extraFDs`, in order.
+    @discardableResult
+    public func runOnce(maxWaitMilliseconds: Int32, extraFDs: [Int32] = []) -> [Int16] {
+        stack.poll()
+        var wait = maxWaitMilliseconds
+        if let d = stack.nextDeadline {
+            let ms = (d - clock.nanoseconds + 999_999) / 1_000_000
+            wait = Int32(max(0, min(Int64(wait), ms)))
+        }
+        var fds = links.map { pollfd(fd: $0.socket.fd.rawValue, events: Int16(POLLIN), revents: 0) }
+        fds += extraFDs.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
+        stack.poll()
+        return fds[links.count...].map(\.revents)
+    }
+}

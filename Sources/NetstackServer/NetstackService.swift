@@ -1,0 +1,216 @@
+// bulwark-netstack's request handlers: the netstack.schema socket operations, each mapped onto
+// NetstackCore's socket API. One NetworkStack per service, guarded by one lock: requests run on the
+// ServiceKit thread, and with --interface a driver thread feeds frames and fires timers.
+import Glibc
+import HostOS
+import IPC
+import LinuxABI
+import NetstackCore
+import Protocol
+import ServiceKit
+import Wire
+
+public final class NetstackService: @unchecked Sendable {
+    public let stack: NetworkStack
+    let clock = MonotonicClock()
+    private var lock = pthread_mutex_t()
+    private var hostLoop: HostNetLoop?
+
+    /// `interface`: take over this host interface (AF_PACKET); nil for loopback only (--network none).
+    public init(interface: String?) throws {
+        var config = StackConfig()
+        config.seed = UInt64(truncatingIfNeeded: clock.nanoseconds)
+        stack = NetworkStack(clock: clock, config: config)
+        pthread_mutex_init(&lock, nil)
+        if let interface {
+            let setup = try HostInterface.attach(interface, to: stack, takeOver: true)
+            let loop = HostNetLoop(stack: stack, clock: clock)
+            loop.add(setup.link)
+            hostLoop = loop
+            startDriver()
+        }
+    }
+
+    /// Runs `body` with the stack locked, then lets the stack process what the call queued (loopback
+    /// packets, segments to send).
+    func locked<T>(_ body: () throws(NetErrno) -> T) throws(ServiceFailure) -> T {
+        pthread_mutex_lock(&lock)
+        defer {
+            stack.poll()
+            pthread_mutex_unlock(&lock)
+        }
+        do { return try body() } catch { throw ServiceFailure(Errno(rawValue: error.rawValue), "\(error)") }
+    }
+
+    // MARK: Driver thread (only with a host interface)
+
+    private var started: [Int32] = [-1, -1]
+
+    /// Starts the driver and waits until it runs: a new thread's own start-up syscalls (rseq,
+    /// set_robust_list, its signal mask) must happen before ServiceKit installs the seccomp filter.
+    private func startDriver() {
+        _ = pipe(&started)
+        var thread = pthread_t()
+        let me = Unmanaged.passRetained(self).toOpaque()
+        _ = pthread_create(&thread, nil, { arg in
+            Unmanaged<NetstackService>.fromOpaque(arg!).takeUnretainedValue().drive()
+            return nil
+        }, me)
+        var byte: UInt8 = 0
+        _ = read(started[0], &byte, 1)
+        Glibc.close(started[0])
+    }
+
+    private func drive() {
+        var byte: UInt8 = 1
+        _ = write(started[1], &byte, 1)
+        Glibc.close(started[1])
+        guard let loop = hostLoop else { return }
+        while true {
+            pthread_mutex_lock(&lock)
+            stack.poll()
+            var wait: Int32 = 50
+            if let d = stack.nextDeadline {
+                wait = Int32(max(0, min(50, (d - clock.nanoseconds + 999_999) / 1_000_000)))
+            }
+            pthread_mutex_unlock(&lock)
+            loop.waitForFrames(milliseconds: wait)
+        }
+    }
+
+    // MARK: Handlers
+
+    public func handlers() -> HandlerTable {
+        typealias N = Netstack
+        var t = HandlerTable()
+        t.register(N.Socket.messageID) { [self] req, reply throws(ServiceFailure) in
+            let m = try decode(req, N.Socket.self)
+            let family: NetstackCore.AddressFamily
+            switch m.family {
+            case 2: family = .inet
+            case 10: family = .inet6
+            default: throw ServiceFailure(.EAFNOSUPPORT, "family \(m.family)")
+            }
+            let type: SocketType
+            switch m.type & 0xf {
+            case 1: type = .stream
+            case 2: type = .datagram
+            default: throw ServiceFailure(.ESOCKTNOSUPPORT, "type \(m.type)")
+            }
+            let id = try locked { () throws(NetErrno) in stack.socket(type, family: family) }
+            reply.encode(N.SocketReply(handle: UInt64(UInt32(bitPattern: id.raw))))
+        }
+        t.register(N.Bind.messageID) { [self] req, reply throws(ServiceFailure) in
+            let m = try decode(req, N.Bind.self)
+            let a = try address(m.address)
+            try locked { () throws(NetErrno) in try stack.bind(socket(m.handle), a) }
+            reply.encode(N.EmptyReply())
+        }
+        t.register(N.Listen.messageID) { [self] req, reply throws(ServiceFailure) in
+            let m = try decode(req, N.Listen.self)
+            try locked { () throws(NetErrno) in try stack.listen(socket(m.handle), backlog: Int(m.backlog)) }
+            reply.encode(N.EmptyReply())
+        }
+        t.register(N.Accept.messageID) { [self] req, reply throws(ServiceFailure) in
+            let m = try decode(req, N.Accept.self)
+            let (s, peer) = try locked { () throws(NetErrno) in try stack.accept(socket(m.handle)) }
+            reply.encode(N.AcceptReply(handle: UInt64(UInt32(bitPattern: s.raw)), peer: wire(peer)))
+        }
+        t.register(N.Connect.messageID) { [self] req, reply throws(ServiceFailure) in
+            let m = try decode(req, N.Connect.self)
+            let a = try address(m.address)
+            try locked { () throws(NetErrno) in try stack.connect(socket(m.handle), a) }
+            reply.encode(N.EmptyReply())
+        }
+        t.register(N.Shutdown.messageID) { [self] req, reply throws(ServiceFailure) in
+            let m = try decode(req, N.Shutdown.self)
+            let how: ShutdownHow
+            switch m.how {
+            case 0: how = .read
+            case 1: how = .write
+            case 2: how = .both
+            default: throw ServiceFailure(.EINVAL, "shutdown how \(m.how)")
+            }
+            try locked { () throws(NetErrno) in try stack.shutdown(socket(m.handle), how) }
+            reply.encode(N.EmptyReply())
+        }
+        t.register(N.SetOption.messageID) { [self] req, reply throws(ServiceFailure) in
+            let m = try decode(req, N.SetOption.self)
+            guard m.value.count >= 4 else { throw ServiceFailure(.EINVAL, "option value shorter than an int") }
+            let v = Int(Int32(bitPattern: UInt32(m.value[0]) | UInt32(m.value[1]) << 8 | UInt32(m.value[2]) << 16 | UInt32(m.value[3]) << 24))
+            let opt: SocketOption
+            switch (m.level, m.name) {
+            case (1, 2): opt = .reuseAddress(v != 0)
+            case (1, 6): opt = .broadcast(v != 0)
+            case (1, 7): opt = .sendBuffer(v)
+            case (1, 8): opt = .receiveBuffer(v)
+            case (1, 9): opt = .keepAlive(v != 0)
+            case (6, 1): opt = .noDelay(v != 0)
+            case (41, 26): opt = .v6Only(v != 0)
+            default: throw ServiceFailure(.ENOPROTOOPT, "option \(m.level)/\(m.name) not implemented")
+            }
+            try locked { () throws(NetErrno) in try stack.setOption(socket(m.handle), opt) }
+            reply.encode(N.EmptyReply())
+        }
+        t.register(N.GetOption.messageID) { [self] req, reply throws(ServiceFailure) in
+            let m = try decode(req, N.GetOption.self)
+            let value: Int32
+            switch (m.level, m.name) {
+            case (1, 4):   // SO_ERROR, cleared by reading as on Linux
+                value = try locked { () throws(NetErrno) in stack.socketError(try socket(m.handle))?.rawValue ?? 0 }
+            default: throw ServiceFailure(.ENOPROTOOPT, "option \(m.level)/\(m.name) not implemented")
+            }
+            let u = UInt32(bitPattern: value)
+            reply.encode(N.GetOptionReply(value: [UInt8(u & 0xff), UInt8(u >> 8 & 0xff), UInt8(u >> 16 & 0xff), UInt8(u >> 24)]))
+        }
+        t.register(N.GetName.messageID) { [self] req, reply throws(ServiceFailure) in
+            let m = try decode(req, N.GetName.self)
+            let a = try locked { () throws(NetErrno) in
+                m.peer ? try stack.peerAddress(socket(m.handle)) : try stack.localAddress(socket(m.handle))
+            }
+            reply.encode(N.GetNameReply(address: wire(a)))
+        }
+        t.register(N.Close.messageID) { [self] req, reply throws(ServiceFailure) in
+            let m = try decode(req, N.Close.self)
+            try locked { () throws(NetErrno) in try stack.close(socket(m.handle)) }
+            reply.encode(N.EmptyReply())
+        }
+        return t
+    }
+
+    func socket(_ handle: UInt64) throws(NetErrno) -> SocketID {
+        guard handle <= UInt64(UInt32.max) else { throw .EBADF }
+        return SocketID(raw: Int32(bitPattern: UInt32(handle)))
+    }
+
+    func decode<M: WireMessage>(_ req: borrowing Message, _: M.Type) throws(ServiceFailure) -> M {
+        do { return try M.decode(try req.view()) } catch { throw ServiceFailure(.EINVAL, "malformed \(M.self): \(error)") }
+    }
+
+    func address(_ a: Netstack.SocketAddress) throws(ServiceFailure) -> SocketAddress {
+        let b = a.address
+        switch (a.family, b.count) {
+        case (2, 4): return SocketAddress(IPv4Address(b[0], b[1], b[2], b[3]), a.port)
+        case (10, 16): return SocketAddress(HostInterface.ipv6(b), a.port)
+        default: throw ServiceFailure(.EAFNOSUPPORT, "address family \(a.family) with \(b.count) bytes")
+        }
+    }
+
+    func wire(_ a: SocketAddress) -> Netstack.SocketAddress {
+        switch a.ip {
+        case .v4(let v):
+            let r = v.raw
+            return .init(family: 2, port: a.port, address: [UInt8(r >> 24), UInt8(r >> 16 & 0xff), UInt8(r >> 8 & 0xff), UInt8(r & 0xff)])
+        case .v6(let v):
+            var bytes: [UInt8] = []
+            for k in (0..<8).reversed() { bytes.append(UInt8(truncatingIfNeeded: v.high >> (8 * UInt64(k)))) }
+            for k in (0..<8).reversed() { bytes.append(UInt8(truncatingIfNeeded: v.low >> (8 * UInt64(k)))) }
+            return .init(family: 10, port: a.port, address: bytes)
+        }
+    }
+}
+
+public struct NetstackSetupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
+}
