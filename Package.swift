@@ -92,5 +92,7 @@ let package = Package(
         .testTarget(name: "NetstackCoreTests", dependencies: ["NetstackCore"], path: "Tests/NetstackCoreTests"),
         .testTarget(name: "SentryVDSOTests", dependencies: ["SentryVDSO", "HostOS", "LinuxABI", "TestSupport"],
                     path: "Tests/SentryVDSOTests"),
+        .testTarget(name: "ProcfsTests", dependencies: ["ProcfsServer", "IPC", "Protocol", "TestSupport", "bulwark-procfs"],
+                    path: "Tests/ProcfsTests"),
     ]
 )
