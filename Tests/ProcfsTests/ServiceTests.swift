@@ -156,6 +156,45 @@ import Wire
         #expect(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < 2.5)
     }
 
+    /// The server dies while a request is outstanding (stopped first, so the request is surely in flight).
+    @Test func serverKilledDuringARequestEndsItCleanly() throws {
+        let h = try ProcfsHarness(timeout: .seconds(3))
+        defer { h.stop() }
+        let snapshot = Procfs.Snapshot(tasks: Self.tasks)
+        #expect(try h.read("proc/1/comm", snapshot) == "init\n")
+        kill(h.pid, SIGSTOP)
+        let serverPID = h.pid
+        let killer = Thread { usleep(100_000); kill(serverPID, SIGKILL) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        killer.start()
+        do throws(ProcfsClientError) {
+            _ = try h.client.read("proc/1/status", pid: 1, tid: 1, snapshot: snapshot)
+            Issue.record("read succeeded although the server was killed")
+        } catch {
+            guard case .transport = error else { Issue.record("expected a transport error, got \(error)"); return }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        #expect(seconds >= 0.09 && seconds < 2.5, "\(seconds) s")
+    }
+
+    /// A stalled server (stopped, never answers) costs the caller the client's timeout, then EIO.
+    @Test func stalledServerTimesOut() throws {
+        let h = try ProcfsHarness(timeout: .milliseconds(300))
+        defer { kill(h.pid, SIGKILL); h.stop() }
+        let snapshot = Procfs.Snapshot(tasks: Self.tasks)
+        #expect(try h.read("proc/1/comm", snapshot) == "init\n")
+        kill(h.pid, SIGSTOP)
+        let start = DispatchTime.now().uptimeNanoseconds
+        do throws(ProcfsClientError) {
+            _ = try h.client.read("proc/1/status", pid: 1, tid: 1, snapshot: snapshot)
+            Issue.record("read succeeded although the server is stopped")
+        } catch {
+            #expect(error.guestErrno == .EIO)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        #expect(seconds >= 0.25 && seconds < 2, "\(seconds) s")
+    }
+
     @Test func serverRunsUnderSeccompWithNoExtraSyscalls() throws {
         #expect(ProcfsService.policyRules.isEmpty)
         try withProcfs { h in
@@ -175,7 +214,10 @@ import Wire
             let start = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<n { _ = try h.client.read("proc/self/status", pid: getpid(), tid: getpid(), snapshot: snapshot) }
             let micros = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3 / Double(n)
-            print("procfs: proc/self/status round trip \(micros) us")
+            let pingStart = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<n { _ = try h.client.channel.call(0xFFFF, body: [1, 2, 3], timeout: .seconds(2)) }
+            let ping = Double(DispatchTime.now().uptimeNanoseconds - pingStart) / 1e3 / Double(n)
+            print("procfs: proc/self/status round trip \(micros) us, ping \(ping) us")
             #expect(micros < 5000)
         }
     }
