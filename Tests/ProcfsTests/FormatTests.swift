@@ -106,8 +106,12 @@ import Testing
         let host = try HostProc.text("/proc/self/mountinfo")
         var snapshot = Procfs.Snapshot(tasks: [Procfs.TaskInfo(pid: getpid(), tgid: getpid())])
         snapshot.mounts = HostProc.mounts(host)
-        let ours = try withProcfs { try $0.read("proc/self/mountinfo", snapshot) }
+        let (ours, mounts) = try withProcfs { h in
+            (try h.read("proc/self/mountinfo", snapshot), try h.read("proc/self/mounts", snapshot))
+        }
         #expect(ours == HostProc.withoutOptionalFields(host))
+        // /proc/mounts from the same entries: "source mountpoint type options 0 0".
+        #expect(mounts == (try HostProc.text("/proc/self/mounts")))
     }
 
     @Test func fdDirectoryMatchesHost() throws {
