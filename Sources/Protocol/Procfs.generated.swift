@@ -346,6 +346,37 @@ public enum Procfs {
             let f_root = try t.string(75, budget: &budget) ?? ""
             return TaskInfo(pid: f_pid, tgid: f_tgid, ppid: f_ppid, pgid: f_pgid, sid: f_sid, comm: f_comm, state: f_state, uids: f_uids, gids: f_gids, groups: f_groups, threads: f_threads, nice: f_nice, umask: f_umask, ttyNr: f_ttyNr, tpgid: f_tpgid, flags: f_flags, minorFaults: f_minorFaults, majorFaults: f_majorFaults, startTimeTicks: f_startTimeTicks, userTimeTicks: f_userTimeTicks, systemTimeTicks: f_systemTimeTicks, vmPeakKB: f_vmPeakKB, vmSizeKB: f_vmSizeKB, vmLckKB: f_vmLckKB, vmHWMKB: f_vmHWMKB, vmRSSKB: f_vmRSSKB, rssAnonKB: f_rssAnonKB, rssFileKB: f_rssFileKB, rssShmemKB: f_rssShmemKB, vmDataKB: f_vmDataKB, vmStkKB: f_vmStkKB, vmExeKB: f_vmExeKB, vmLibKB: f_vmLibKB, vmPTEKB: f_vmPTEKB, startCode: f_startCode, endCode: f_endCode, startStack: f_startStack, startData: f_startData, endData: f_endData, startBrk: f_startBrk, argStart: f_argStart, argEnd: f_argEnd, envStart: f_envStart, envEnd: f_envEnd, exitSignal: f_exitSignal, processor: f_processor, fdSize: f_fdSize, sigQueued: f_sigQueued, sigQueueLimit: f_sigQueueLimit, sigPending: f_sigPending, shdPending: f_shdPending, sigBlocked: f_sigBlocked, sigIgnored: f_sigIgnored, sigCaught: f_sigCaught, capInheritable: f_capInheritable, capPermitted: f_capPermitted, capEffective: f_capEffective, capBounding: f_capBounding, capAmbient: f_capAmbient, noNewPrivs: f_noNewPrivs, seccompMode: f_seccompMode, oomScoreAdj: f_oomScoreAdj, voluntarySwitches: f_voluntarySwitches, involuntarySwitches: f_involuntarySwitches, readChars: f_readChars, writtenChars: f_writtenChars, readSyscalls: f_readSyscalls, writeSyscalls: f_writeSyscalls, readBytes: f_readBytes, writeBytes: f_writeBytes, cmdline: f_cmdline, environ: f_environ, auxv: f_auxv, exe: f_exe, cwd: f_cwd, root: f_root)
         }
+
+        /// Zero-copy, checked accessors over a received TaskInfo; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var pid: Int32 { get throws(WireError) { try table.scalar(0, Int32.self) ?? 0 } }
+            public var tgid: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var ppid: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
+            public var comm: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(3, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var state: UInt8 { get throws(WireError) { try table.scalar(4, UInt8.self) ?? 0 } }
+            public var uid: UInt32 { get throws(WireError) { try table.scalar(5, UInt32.self) ?? 0 } }
+            public var euid: UInt32 { get throws(WireError) { try table.scalar(6, UInt32.self) ?? 0 } }
+            public var gid: UInt32 { get throws(WireError) { try table.scalar(7, UInt32.self) ?? 0 } }
+            public var egid: UInt32 { get throws(WireError) { try table.scalar(8, UInt32.self) ?? 0 } }
+            public var threads: UInt32 { get throws(WireError) { try table.scalar(9, UInt32.self) ?? 0 } }
+            public var nice: Int32 { get throws(WireError) { try table.scalar(10, Int32.self) ?? 0 } }
+            public var startTimeTicks: UInt64 { get throws(WireError) { try table.scalar(11, UInt64.self) ?? 0 } }
+            public var userTimeTicks: UInt64 { get throws(WireError) { try table.scalar(12, UInt64.self) ?? 0 } }
+            public var systemTimeTicks: UInt64 { get throws(WireError) { try table.scalar(13, UInt64.self) ?? 0 } }
+            public var vmSizeKB: UInt64 { get throws(WireError) { try table.scalar(14, UInt64.self) ?? 0 } }
+            public var vmRSSKB: UInt64 { get throws(WireError) { try table.scalar(15, UInt64.self) ?? 0 } }
+            public var vmPeakKB: UInt64 { get throws(WireError) { try table.scalar(16, UInt64.self) ?? 0 } }
+            public var vmDataKB: UInt64 { get throws(WireError) { try table.scalar(17, UInt64.self) ?? 0 } }
+            public var vmStackKB: UInt64 { get throws(WireError) { try table.scalar(18, UInt64.self) ?? 0 } }
+            public var cmdline: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(19, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var environ: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(20, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var exe: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(21, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var cwd: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(22, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var root: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(23, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
     }
 
     /// One line of /proc/<pid>/maps (and one block of smaps).
@@ -408,6 +439,21 @@ public enum Procfs {
             let f_anonymousKB = try t.scalar(9, UInt64.self) ?? 0
             return MapEntry(start: f_start, end: f_end, permissions: f_permissions, offset: f_offset, devMajor: f_devMajor, devMinor: f_devMinor, inode: f_inode, path: f_path, rssKB: f_rssKB, anonymousKB: f_anonymousKB)
         }
+
+        /// Zero-copy, checked accessors over a received MapEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var start: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var end: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var permissions: UInt8 { get throws(WireError) { try table.scalar(2, UInt8.self) ?? 0 } }
+            public var offset: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+            public var devMajor: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+            public var devMinor: UInt32 { get throws(WireError) { try table.scalar(5, UInt32.self) ?? 0 } }
+            public var inode: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
+            public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(7, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
     }
 
     /// One descriptor of /proc/<pid>/fd and fdinfo.
@@ -451,6 +497,18 @@ public enum Procfs {
             let f_mountID = try t.scalar(4, UInt32.self) ?? 0
             let f_inode = try t.scalar(5, UInt64.self) ?? 0
             return FDEntry(fd: f_fd, target: f_target, flags: f_flags, position: f_position, mountID: f_mountID, inode: f_inode)
+        }
+
+        /// Zero-copy, checked accessors over a received FDEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var fd: Int32 { get throws(WireError) { try table.scalar(0, Int32.self) ?? 0 } }
+            public var target: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var position: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+            public var mountID: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
         }
     }
 
@@ -512,6 +570,23 @@ public enum Procfs {
             let f_superOptions = try t.string(9, budget: &budget) ?? ""
             return MountEntry(mountID: f_mountID, parentID: f_parentID, devMajor: f_devMajor, devMinor: f_devMinor, root: f_root, mountPoint: f_mountPoint, options: f_options, fsType: f_fsType, source: f_source, superOptions: f_superOptions)
         }
+
+        /// Zero-copy, checked accessors over a received MountEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var mountID: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var parentID: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+            public var devMajor: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var devMinor: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var root: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(4, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var mountPoint: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(5, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var options: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(6, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var fsType: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(7, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var source: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(8, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var superOptions: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(9, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
     }
 
     /// One line of /proc/<pid>/limits.
@@ -543,6 +618,16 @@ public enum Procfs {
             let f_soft = try t.scalar(1, UInt64.self) ?? 0
             let f_hard = try t.scalar(2, UInt64.self) ?? 0
             return LimitEntry(resource: f_resource, soft: f_soft, hard: f_hard)
+        }
+
+        /// Zero-copy, checked accessors over a received LimitEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var resource: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var soft: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var hard: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
         }
     }
 
@@ -763,6 +848,27 @@ public enum Procfs {
             let f_bootID = try t.string(27, budget: &budget) ?? ""
             return Snapshot(tasks: f_tasks, maps: f_maps, fds: f_fds, mounts: f_mounts, limits: f_limits, uptimeNanos: f_uptimeNanos, idleNanos: f_idleNanos, bootTimeSeconds: f_bootTimeSeconds, memTotalKB: f_memTotalKB, memFreeKB: f_memFreeKB, memAvailableKB: f_memAvailableKB, buffersKB: f_buffersKB, cachedKB: f_cachedKB, swapTotalKB: f_swapTotalKB, swapFreeKB: f_swapFreeKB, loadAverage: f_loadAverage, runnable: f_runnable, lastPID: f_lastPID, hostname: f_hostname, domainname: f_domainname, kernelRelease: f_kernelRelease, kernelVersion: f_kernelVersion, cpuCount: f_cpuCount, cpuTimes: f_cpuTimes, contextSwitches: f_contextSwitches, processesCreated: f_processesCreated, tunables: f_tunables, bootID: f_bootID)
         }
+
+        /// Zero-copy, checked accessors over a received Snapshot; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var tasks: TableVector? { get throws(WireError) { try table.tableVector(0) } }
+            public var maps: TableVector? { get throws(WireError) { try table.tableVector(1) } }
+            public var fds: TableVector? { get throws(WireError) { try table.tableVector(2) } }
+            public var mounts: TableVector? { get throws(WireError) { try table.tableVector(3) } }
+            public var limits: TableVector? { get throws(WireError) { try table.tableVector(4) } }
+            public var uptimeNanos: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
+            public var idleNanos: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
+            public var memTotalKB: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
+            public var memFreeKB: UInt64 { get throws(WireError) { try table.scalar(8, UInt64.self) ?? 0 } }
+            public var memAvailableKB: UInt64 { get throws(WireError) { try table.scalar(9, UInt64.self) ?? 0 } }
+            public var loadAverage: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(10, UInt32.self) } }
+            public var hostname: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(11, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var kernelRelease: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(12, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var cpuCount: UInt32 { get throws(WireError) { try table.scalar(13, UInt32.self) ?? 0 } }
+        }
     }
 
     /// Renders the file at `path` (relative to the mount: "proc/self/status", "proc/meminfo",
@@ -803,6 +909,20 @@ public enum Procfs {
             let f_snapshot = try t.decodeTable(3, Snapshot.self, budget: &budget) ?? Snapshot()
             return ReadFile(path: f_path, callerPID: f_callerPID, callerTID: f_callerTID, snapshot: f_snapshot)
         }
+
+        /// Zero-copy, checked accessors over a received ReadFile; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var callerPID: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var callerTID: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
+            public var offset: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+            public var maxBytes: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+            public var snapshot: Snapshot.View? { get throws(WireError) { try table.table(5).map { Snapshot.View($0) } } }
+        }
     }
 
     /// The whole rendered file, or a symlink's target when `isLink`.
@@ -830,6 +950,17 @@ public enum Procfs {
             let f_content = try t.bytes(0, budget: &budget) ?? []
             let f_isLink = try t.bool(1) ?? false
             return FileContent(content: f_content, isLink: f_isLink)
+        }
+
+        /// Zero-copy, checked accessors over a received ReadFileReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var content: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var eof: Bool { get throws(WireError) { try table.bool(1) ?? false } }
+            public var totalSize: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
         }
     }
 
@@ -868,6 +999,18 @@ public enum Procfs {
             let f_snapshot = try t.decodeTable(3, Snapshot.self, budget: &budget) ?? Snapshot()
             return ListDirectory(path: f_path, callerPID: f_callerPID, callerTID: f_callerTID, snapshot: f_snapshot)
         }
+
+        /// Zero-copy, checked accessors over a received ListDirectory; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var callerPID: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var callerTID: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
+            public var snapshot: Snapshot.View? { get throws(WireError) { try table.table(3).map { Snapshot.View($0) } } }
+        }
     }
 
     public struct ProcEntry: WireTable {
@@ -897,6 +1040,16 @@ public enum Procfs {
             let f_type = try t.scalar(1, UInt8.self) ?? 0
             let f_inode = try t.scalar(2, UInt64.self) ?? 0
             return ProcEntry(name: f_name, type: f_type, inode: f_inode)
+        }
+
+        /// Zero-copy, checked accessors over a received ProcEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var type: UInt8 { get throws(WireError) { try table.scalar(1, UInt8.self) ?? 0 } }
+            public var inode: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
         }
     }
 
@@ -996,6 +1149,15 @@ public enum Procfs {
             let f_targetPID = try t.scalar(1, Int32.self) ?? 0
             let f_value = try t.string(2, budget: &budget) ?? ""
             return WriteResult(key: f_key, targetPID: f_targetPID, value: f_value)
+        }
+
+        /// Zero-copy, checked accessors over a received ListDirectoryReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var entries: TableVector? { get throws(WireError) { try table.tableVector(0) } }
         }
     }
 
