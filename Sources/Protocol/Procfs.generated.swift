@@ -355,27 +355,79 @@ public enum Procfs {
             public var pid: Int32 { get throws(WireError) { try table.scalar(0, Int32.self) ?? 0 } }
             public var tgid: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
             public var ppid: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
-            public var comm: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(3, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var state: UInt8 { get throws(WireError) { try table.scalar(4, UInt8.self) ?? 0 } }
-            public var uid: UInt32 { get throws(WireError) { try table.scalar(5, UInt32.self) ?? 0 } }
-            public var euid: UInt32 { get throws(WireError) { try table.scalar(6, UInt32.self) ?? 0 } }
-            public var gid: UInt32 { get throws(WireError) { try table.scalar(7, UInt32.self) ?? 0 } }
-            public var egid: UInt32 { get throws(WireError) { try table.scalar(8, UInt32.self) ?? 0 } }
-            public var threads: UInt32 { get throws(WireError) { try table.scalar(9, UInt32.self) ?? 0 } }
-            public var nice: Int32 { get throws(WireError) { try table.scalar(10, Int32.self) ?? 0 } }
-            public var startTimeTicks: UInt64 { get throws(WireError) { try table.scalar(11, UInt64.self) ?? 0 } }
-            public var userTimeTicks: UInt64 { get throws(WireError) { try table.scalar(12, UInt64.self) ?? 0 } }
-            public var systemTimeTicks: UInt64 { get throws(WireError) { try table.scalar(13, UInt64.self) ?? 0 } }
-            public var vmSizeKB: UInt64 { get throws(WireError) { try table.scalar(14, UInt64.self) ?? 0 } }
-            public var vmRSSKB: UInt64 { get throws(WireError) { try table.scalar(15, UInt64.self) ?? 0 } }
-            public var vmPeakKB: UInt64 { get throws(WireError) { try table.scalar(16, UInt64.self) ?? 0 } }
-            public var vmDataKB: UInt64 { get throws(WireError) { try table.scalar(17, UInt64.self) ?? 0 } }
-            public var vmStackKB: UInt64 { get throws(WireError) { try table.scalar(18, UInt64.self) ?? 0 } }
-            public var cmdline: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(19, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var environ: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(20, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var exe: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(21, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var cwd: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(22, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var root: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(23, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var pgid: Int32 { get throws(WireError) { try table.scalar(3, Int32.self) ?? 0 } }
+            public var sid: Int32 { get throws(WireError) { try table.scalar(4, Int32.self) ?? 0 } }
+            public var comm: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(5, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var state: UInt8 { get throws(WireError) { try table.scalar(6, UInt8.self) ?? 0 } }
+            public var uids: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(7, UInt32.self) } }
+            public var gids: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(8, UInt32.self) } }
+            public var groups: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(9, UInt32.self) } }
+            public var threads: UInt32 { get throws(WireError) { try table.scalar(10, UInt32.self) ?? 0 } }
+            public var nice: Int32 { get throws(WireError) { try table.scalar(11, Int32.self) ?? 0 } }
+            public var umask: UInt32 { get throws(WireError) { try table.scalar(12, UInt32.self) ?? 0 } }
+            public var ttyNr: Int32 { get throws(WireError) { try table.scalar(13, Int32.self) ?? 0 } }
+            public var tpgid: Int32 { get throws(WireError) { try table.scalar(14, Int32.self) ?? 0 } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(15, UInt32.self) ?? 0 } }
+            public var minorFaults: UInt64 { get throws(WireError) { try table.scalar(16, UInt64.self) ?? 0 } }
+            public var majorFaults: UInt64 { get throws(WireError) { try table.scalar(17, UInt64.self) ?? 0 } }
+            public var startTimeTicks: UInt64 { get throws(WireError) { try table.scalar(18, UInt64.self) ?? 0 } }
+            public var userTimeTicks: UInt64 { get throws(WireError) { try table.scalar(19, UInt64.self) ?? 0 } }
+            public var systemTimeTicks: UInt64 { get throws(WireError) { try table.scalar(20, UInt64.self) ?? 0 } }
+            public var vmPeakKB: UInt64 { get throws(WireError) { try table.scalar(21, UInt64.self) ?? 0 } }
+            public var vmSizeKB: UInt64 { get throws(WireError) { try table.scalar(22, UInt64.self) ?? 0 } }
+            public var vmLckKB: UInt64 { get throws(WireError) { try table.scalar(23, UInt64.self) ?? 0 } }
+            public var vmHWMKB: UInt64 { get throws(WireError) { try table.scalar(24, UInt64.self) ?? 0 } }
+            public var vmRSSKB: UInt64 { get throws(WireError) { try table.scalar(25, UInt64.self) ?? 0 } }
+            public var rssAnonKB: UInt64 { get throws(WireError) { try table.scalar(26, UInt64.self) ?? 0 } }
+            public var rssFileKB: UInt64 { get throws(WireError) { try table.scalar(27, UInt64.self) ?? 0 } }
+            public var rssShmemKB: UInt64 { get throws(WireError) { try table.scalar(28, UInt64.self) ?? 0 } }
+            public var vmDataKB: UInt64 { get throws(WireError) { try table.scalar(29, UInt64.self) ?? 0 } }
+            public var vmStkKB: UInt64 { get throws(WireError) { try table.scalar(30, UInt64.self) ?? 0 } }
+            public var vmExeKB: UInt64 { get throws(WireError) { try table.scalar(31, UInt64.self) ?? 0 } }
+            public var vmLibKB: UInt64 { get throws(WireError) { try table.scalar(32, UInt64.self) ?? 0 } }
+            public var vmPTEKB: UInt64 { get throws(WireError) { try table.scalar(33, UInt64.self) ?? 0 } }
+            public var startCode: UInt64 { get throws(WireError) { try table.scalar(34, UInt64.self) ?? 0 } }
+            public var endCode: UInt64 { get throws(WireError) { try table.scalar(35, UInt64.self) ?? 0 } }
+            public var startStack: UInt64 { get throws(WireError) { try table.scalar(36, UInt64.self) ?? 0 } }
+            public var startData: UInt64 { get throws(WireError) { try table.scalar(37, UInt64.self) ?? 0 } }
+            public var endData: UInt64 { get throws(WireError) { try table.scalar(38, UInt64.self) ?? 0 } }
+            public var startBrk: UInt64 { get throws(WireError) { try table.scalar(39, UInt64.self) ?? 0 } }
+            public var argStart: UInt64 { get throws(WireError) { try table.scalar(40, UInt64.self) ?? 0 } }
+            public var argEnd: UInt64 { get throws(WireError) { try table.scalar(41, UInt64.self) ?? 0 } }
+            public var envStart: UInt64 { get throws(WireError) { try table.scalar(42, UInt64.self) ?? 0 } }
+            public var envEnd: UInt64 { get throws(WireError) { try table.scalar(43, UInt64.self) ?? 0 } }
+            public var exitSignal: Int32 { get throws(WireError) { try table.scalar(44, Int32.self) ?? 0 } }
+            public var processor: Int32 { get throws(WireError) { try table.scalar(45, Int32.self) ?? 0 } }
+            public var fdSize: UInt32 { get throws(WireError) { try table.scalar(46, UInt32.self) ?? 0 } }
+            public var sigQueued: UInt32 { get throws(WireError) { try table.scalar(47, UInt32.self) ?? 0 } }
+            public var sigQueueLimit: UInt32 { get throws(WireError) { try table.scalar(48, UInt32.self) ?? 0 } }
+            public var sigPending: UInt64 { get throws(WireError) { try table.scalar(49, UInt64.self) ?? 0 } }
+            public var shdPending: UInt64 { get throws(WireError) { try table.scalar(50, UInt64.self) ?? 0 } }
+            public var sigBlocked: UInt64 { get throws(WireError) { try table.scalar(51, UInt64.self) ?? 0 } }
+            public var sigIgnored: UInt64 { get throws(WireError) { try table.scalar(52, UInt64.self) ?? 0 } }
+            public var sigCaught: UInt64 { get throws(WireError) { try table.scalar(53, UInt64.self) ?? 0 } }
+            public var capInheritable: UInt64 { get throws(WireError) { try table.scalar(54, UInt64.self) ?? 0 } }
+            public var capPermitted: UInt64 { get throws(WireError) { try table.scalar(55, UInt64.self) ?? 0 } }
+            public var capEffective: UInt64 { get throws(WireError) { try table.scalar(56, UInt64.self) ?? 0 } }
+            public var capBounding: UInt64 { get throws(WireError) { try table.scalar(57, UInt64.self) ?? 0 } }
+            public var capAmbient: UInt64 { get throws(WireError) { try table.scalar(58, UInt64.self) ?? 0 } }
+            public var noNewPrivs: Bool { get throws(WireError) { try table.bool(59) ?? false } }
+            public var seccompMode: UInt8 { get throws(WireError) { try table.scalar(60, UInt8.self) ?? 0 } }
+            public var oomScoreAdj: Int32 { get throws(WireError) { try table.scalar(61, Int32.self) ?? 0 } }
+            public var voluntarySwitches: UInt64 { get throws(WireError) { try table.scalar(62, UInt64.self) ?? 0 } }
+            public var involuntarySwitches: UInt64 { get throws(WireError) { try table.scalar(63, UInt64.self) ?? 0 } }
+            public var readChars: UInt64 { get throws(WireError) { try table.scalar(64, UInt64.self) ?? 0 } }
+            public var writtenChars: UInt64 { get throws(WireError) { try table.scalar(65, UInt64.self) ?? 0 } }
+            public var readSyscalls: UInt64 { get throws(WireError) { try table.scalar(66, UInt64.self) ?? 0 } }
+            public var writeSyscalls: UInt64 { get throws(WireError) { try table.scalar(67, UInt64.self) ?? 0 } }
+            public var readBytes: UInt64 { get throws(WireError) { try table.scalar(68, UInt64.self) ?? 0 } }
+            public var writeBytes: UInt64 { get throws(WireError) { try table.scalar(69, UInt64.self) ?? 0 } }
+            public var cmdline: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(70, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var environ: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(71, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var auxv: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(72, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var exe: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(73, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var cwd: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(74, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var root: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(75, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
         }
     }
 
@@ -453,6 +505,8 @@ public enum Procfs {
             public var devMinor: UInt32 { get throws(WireError) { try table.scalar(5, UInt32.self) ?? 0 } }
             public var inode: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
             public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(7, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var rssKB: UInt64 { get throws(WireError) { try table.scalar(8, UInt64.self) ?? 0 } }
+            public var anonymousKB: UInt64 { get throws(WireError) { try table.scalar(9, UInt64.self) ?? 0 } }
         }
     }
 
@@ -509,6 +563,7 @@ public enum Procfs {
             public var flags: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
             public var position: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
             public var mountID: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+            public var inode: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
         }
     }
 
@@ -679,6 +734,21 @@ public enum Procfs {
             let f_steal = try t.scalar(7, UInt64.self) ?? 0
             return CPUTimes(user: f_user, nice: f_nice, system: f_system, idle: f_idle, iowait: f_iowait, irq: f_irq, softirq: f_softirq, steal: f_steal)
         }
+
+        /// Zero-copy, checked accessors over a received CPUTimes; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var user: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var nice: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var system: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
+            public var idle: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+            public var iowait: UInt64 { get throws(WireError) { try table.scalar(4, UInt64.self) ?? 0 } }
+            public var irq: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
+            public var softirq: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
+            public var steal: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
+        }
     }
 
     /// A writable or readable tunable under /proc/sys, by its path relative to /proc/sys
@@ -705,6 +775,15 @@ public enum Procfs {
             let f_name = try t.string(0, budget: &budget) ?? ""
             let f_value = try t.string(1, budget: &budget) ?? ""
             return Tunable(name: f_name, value: f_value)
+        }
+
+        /// Zero-copy, checked accessors over a received Tunable; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var value: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
         }
     }
 
@@ -861,13 +940,27 @@ public enum Procfs {
             public var limits: TableVector? { get throws(WireError) { try table.tableVector(4) } }
             public var uptimeNanos: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
             public var idleNanos: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
-            public var memTotalKB: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
-            public var memFreeKB: UInt64 { get throws(WireError) { try table.scalar(8, UInt64.self) ?? 0 } }
-            public var memAvailableKB: UInt64 { get throws(WireError) { try table.scalar(9, UInt64.self) ?? 0 } }
-            public var loadAverage: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(10, UInt32.self) } }
-            public var hostname: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(11, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var kernelRelease: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(12, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var cpuCount: UInt32 { get throws(WireError) { try table.scalar(13, UInt32.self) ?? 0 } }
+            public var bootTimeSeconds: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
+            public var memTotalKB: UInt64 { get throws(WireError) { try table.scalar(8, UInt64.self) ?? 0 } }
+            public var memFreeKB: UInt64 { get throws(WireError) { try table.scalar(9, UInt64.self) ?? 0 } }
+            public var memAvailableKB: UInt64 { get throws(WireError) { try table.scalar(10, UInt64.self) ?? 0 } }
+            public var buffersKB: UInt64 { get throws(WireError) { try table.scalar(11, UInt64.self) ?? 0 } }
+            public var cachedKB: UInt64 { get throws(WireError) { try table.scalar(12, UInt64.self) ?? 0 } }
+            public var swapTotalKB: UInt64 { get throws(WireError) { try table.scalar(13, UInt64.self) ?? 0 } }
+            public var swapFreeKB: UInt64 { get throws(WireError) { try table.scalar(14, UInt64.self) ?? 0 } }
+            public var loadAverage: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(15, UInt32.self) } }
+            public var runnable: UInt32 { get throws(WireError) { try table.scalar(16, UInt32.self) ?? 0 } }
+            public var lastPID: Int32 { get throws(WireError) { try table.scalar(17, Int32.self) ?? 0 } }
+            public var hostname: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(18, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var domainname: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(19, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var kernelRelease: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(20, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var kernelVersion: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(21, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var cpuCount: UInt32 { get throws(WireError) { try table.scalar(22, UInt32.self) ?? 0 } }
+            public var cpuTimes: TableVector? { get throws(WireError) { try table.tableVector(23) } }
+            public var contextSwitches: UInt64 { get throws(WireError) { try table.scalar(24, UInt64.self) ?? 0 } }
+            public var processesCreated: UInt64 { get throws(WireError) { try table.scalar(25, UInt64.self) ?? 0 } }
+            public var tunables: TableVector? { get throws(WireError) { try table.tableVector(26) } }
+            public var bootID: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(27, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
         }
     }
 
@@ -919,9 +1012,7 @@ public enum Procfs {
             public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
             public var callerPID: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
             public var callerTID: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
-            public var offset: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
-            public var maxBytes: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
-            public var snapshot: Snapshot.View? { get throws(WireError) { try table.table(5).map { Snapshot.View($0) } } }
+            public var snapshot: Snapshot.View? { get throws(WireError) { try table.table(3).map { Snapshot.View($0) } } }
         }
     }
 
@@ -952,15 +1043,14 @@ public enum Procfs {
             return FileContent(content: f_content, isLink: f_isLink)
         }
 
-        /// Zero-copy, checked accessors over a received ReadFileReply; valid while the receive buffer is.
+        /// Zero-copy, checked accessors over a received FileContent; valid while the receive buffer is.
         /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
         public struct View {
             public let table: TableView
             public init(_ table: TableView) { self.table = table }
             public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
             public var content: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var eof: Bool { get throws(WireError) { try table.bool(1) ?? false } }
-            public var totalSize: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
+            public var isLink: Bool { get throws(WireError) { try table.bool(1) ?? false } }
         }
     }
 
@@ -1074,6 +1164,15 @@ public enum Procfs {
             let f_entries = try t.decodeTables(0, ProcEntry.self, budget: &budget) ?? []
             return DirectoryListing(entries: f_entries)
         }
+
+        /// Zero-copy, checked accessors over a received DirectoryListing; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var entries: TableVector? { get throws(WireError) { try table.tableVector(0) } }
+        }
     }
 
     /// Validates a write Linux allows (comm, oom_score_adj, /proc/sys tunables). The server does not
@@ -1116,6 +1215,19 @@ public enum Procfs {
             let f_snapshot = try t.decodeTable(4, Snapshot.self, budget: &budget) ?? Snapshot()
             return WriteFile(path: f_path, callerPID: f_callerPID, callerTID: f_callerTID, data: f_data, snapshot: f_snapshot)
         }
+
+        /// Zero-copy, checked accessors over a received WriteFile; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var callerPID: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var callerTID: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
+            public var data: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(3, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var snapshot: Snapshot.View? { get throws(WireError) { try table.table(4).map { Snapshot.View($0) } } }
+        }
     }
 
     public struct WriteResult: WireMessage {
@@ -1151,13 +1263,15 @@ public enum Procfs {
             return WriteResult(key: f_key, targetPID: f_targetPID, value: f_value)
         }
 
-        /// Zero-copy, checked accessors over a received ListDirectoryReply; valid while the receive buffer is.
+        /// Zero-copy, checked accessors over a received WriteResult; valid while the receive buffer is.
         /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
         public struct View {
             public let table: TableView
             public init(_ table: TableView) { self.table = table }
             public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
-            public var entries: TableVector? { get throws(WireError) { try table.tableVector(0) } }
+            public var key: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var targetPID: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var value: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(2, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
         }
     }
 

@@ -125,10 +125,9 @@ import Wire
             }
             // A snapshot whose task list points outside the body.
             var w = MessageWriter()
-            Procfs.ReadFile(path: "proc/1/status", callerPID: 1, callerTID: 1,
-                            snapshot: Procfs.Snapshot(tasks: Self.tasks)).encode(into: &w)
-            _ = try w.finish(messageID: Procfs.ReadFile.messageID, requestID: 1, flags: [], fdCount: 0)
-            var body = Array(w.storage.dropFirst(16))
+            try w.encode(Procfs.ReadFile(path: "proc/1/status", callerPID: 1, callerTID: 1,
+                                         snapshot: Procfs.Snapshot(tasks: Self.tasks)), requestID: 1, flags: [])
+            var body = Array(w.body)
             for i in stride(from: body.count - 40, to: body.count, by: 4) { body[i] = 0xff }
             do {
                 _ = try h.client.channel.call(Procfs.ReadFile.messageID, body: body, timeout: .seconds(2))
