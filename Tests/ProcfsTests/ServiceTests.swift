@@ -57,6 +57,14 @@ import Wire
             #expect(try h.client.read("proc/1/ns/pid", pid: 42, tid: 43, snapshot: snapshot) == .link("pid:[4026531836]"))
             let sysctl = try h.client.list("proc/sys/kernel", pid: 1, tid: 1, snapshot: snapshot).map(\.name)
             #expect(sysctl.contains("hostname") && sysctl.contains("random") && sysctl.contains("yama"))
+            var twoCPUs = snapshot
+            twoCPUs.cpuCount = 2
+            let cpu = try h.client.list("sys/devices/system/cpu", pid: 1, tid: 1, snapshot: twoCPUs)
+            #expect(Set(cpu.map(\.name)).isSuperset(of: ["online", "possible", "present", "cpu0", "cpu1"]))
+            #expect(cpu.first { $0.name == "cpu1" }?.type == 4)
+            #expect(try h.read("sys/devices/system/cpu/present", twoCPUs) == "0-1\n")
+            #expect(try h.read("proc/sys/fs/nr_open", twoCPUs) == "1048576\n")
+            #expect(try h.read("sys/fs/cgroup/cgroup.procs", twoCPUs) == "1\n5\n42\n")
         }
     }
 
