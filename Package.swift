@@ -102,5 +102,7 @@ let package = Package(
                     dependencies: ["NetstackServer", "NetstackCore", "IPC", "Protocol", "TestSupport", "HostOS", "LinuxABI", "Wire",
                                    "bulwark-netstack", "bulwark-netstack-probe"],
                     path: "Tests/NetstackServerTests"),
+        .testTarget(name: "ProcfsTests", dependencies: ["ProcfsServer", "IPC", "Protocol", "TestSupport", "bulwark-procfs"],
+                    path: "Tests/ProcfsTests"),
     ]
 )

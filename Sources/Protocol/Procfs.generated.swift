@@ -2,68 +2,185 @@
 // tools/check-generated (or bulwark-protogen) instead.
 import Wire
 
-/// The procfs channel: the Sentry asks bulwark-procfs to render a /proc file or directory. The Sentry
-/// owns the state; each request carries a snapshot of what the file shows, and the service only
-/// formats it (so a bug in formatting cannot reach kernel state).
+/// The procfs channel: the Sentry asks bulwark-procfs to render a /proc or /sys file or directory. The
+/// Sentry owns the state; each request carries a snapshot of what the file shows, and the service only
+/// parses the path and formats (so a bug in formatting cannot reach kernel state). One request per read.
 public enum Procfs {
     public static let channelName = "procfs"
 
     /// One task (thread group leader or thread) as /proc/<pid>/stat and status show it.
     public struct TaskInfo: WireTable {
-        public static let fieldCount = 24
+        public static let fieldCount = 76
 
+        /// thread id (equals tgid for a leader)
         public var pid: Int32
         public var tgid: Int32
         public var ppid: Int32
+        public var pgid: Int32
+        public var sid: Int32
         /// at most 15 bytes, as in Linux
         public var comm: String
-        /// 'R', 'S', 'D', 'Z', 'T', ...
+        /// 'R', 'S', 'D', 'Z', 'T', 't', 'X', 'I'
         public var state: UInt8
-        public var uid: UInt32
-        public var euid: UInt32
-        public var gid: UInt32
-        public var egid: UInt32
+        /// real, effective, saved, filesystem
+        public var uids: [UInt32]
+        /// real, effective, saved, filesystem
+        public var gids: [UInt32]
+        /// supplementary groups
+        public var groups: [UInt32]
         public var threads: UInt32
         public var nice: Int32
+        public var umask: UInt32
+        public var ttyNr: Int32
+        public var tpgid: Int32
+        /// PF_* as stat field 9
+        public var flags: UInt32
+        public var minorFaults: UInt64
+        public var majorFaults: UInt64
         /// since boot, in clock ticks
         public var startTimeTicks: UInt64
         public var userTimeTicks: UInt64
         public var systemTimeTicks: UInt64
-        public var vmSizeKB: UInt64
-        public var vmRSSKB: UInt64
         public var vmPeakKB: UInt64
+        public var vmSizeKB: UInt64
+        public var vmLckKB: UInt64
+        public var vmHWMKB: UInt64
+        public var vmRSSKB: UInt64
+        public var rssAnonKB: UInt64
+        public var rssFileKB: UInt64
+        public var rssShmemKB: UInt64
         public var vmDataKB: UInt64
-        public var vmStackKB: UInt64
+        public var vmStkKB: UInt64
+        public var vmExeKB: UInt64
+        public var vmLibKB: UInt64
+        public var vmPTEKB: UInt64
+        public var startCode: UInt64
+        public var endCode: UInt64
+        public var startStack: UInt64
+        public var startData: UInt64
+        public var endData: UInt64
+        public var startBrk: UInt64
+        public var argStart: UInt64
+        public var argEnd: UInt64
+        public var envStart: UInt64
+        public var envEnd: UInt64
+        public var exitSignal: Int32
+        public var processor: Int32
+        public var fdSize: UInt32
+        public var sigQueued: UInt32
+        public var sigQueueLimit: UInt32
+        /// bit n-1 = signal n
+        public var sigPending: UInt64
+        public var shdPending: UInt64
+        public var sigBlocked: UInt64
+        public var sigIgnored: UInt64
+        public var sigCaught: UInt64
+        public var capInheritable: UInt64
+        public var capPermitted: UInt64
+        public var capEffective: UInt64
+        public var capBounding: UInt64
+        public var capAmbient: UInt64
+        public var noNewPrivs: Bool
+        public var seccompMode: UInt8
+        public var oomScoreAdj: Int32
+        public var voluntarySwitches: UInt64
+        public var involuntarySwitches: UInt64
+        /// /proc/<pid>/io rchar
+        public var readChars: UInt64
+        /// wchar
+        public var writtenChars: UInt64
+        /// syscr
+        public var readSyscalls: UInt64
+        /// syscw
+        public var writeSyscalls: UInt64
+        /// read_bytes (storage)
+        public var readBytes: UInt64
+        /// write_bytes (storage)
+        public var writeBytes: UInt64
         /// NUL-separated, as /proc/<pid>/cmdline
         public var cmdline: [UInt8]
         /// NUL-separated
         public var environ: [UInt8]
+        /// the raw auxiliary vector (pairs of u64)
+        public var auxv: [UInt8]
         public var exe: String
         public var cwd: String
         public var root: String
 
-        public init(pid: Int32 = 0, tgid: Int32 = 0, ppid: Int32 = 0, comm: String = "", state: UInt8 = 0, uid: UInt32 = 0, euid: UInt32 = 0, gid: UInt32 = 0, egid: UInt32 = 0, threads: UInt32 = 0, nice: Int32 = 0, startTimeTicks: UInt64 = 0, userTimeTicks: UInt64 = 0, systemTimeTicks: UInt64 = 0, vmSizeKB: UInt64 = 0, vmRSSKB: UInt64 = 0, vmPeakKB: UInt64 = 0, vmDataKB: UInt64 = 0, vmStackKB: UInt64 = 0, cmdline: [UInt8] = [], environ: [UInt8] = [], exe: String = "", cwd: String = "", root: String = "") {
+        public init(pid: Int32 = 0, tgid: Int32 = 0, ppid: Int32 = 0, pgid: Int32 = 0, sid: Int32 = 0, comm: String = "", state: UInt8 = 0, uids: [UInt32] = [], gids: [UInt32] = [], groups: [UInt32] = [], threads: UInt32 = 0, nice: Int32 = 0, umask: UInt32 = 0, ttyNr: Int32 = 0, tpgid: Int32 = 0, flags: UInt32 = 0, minorFaults: UInt64 = 0, majorFaults: UInt64 = 0, startTimeTicks: UInt64 = 0, userTimeTicks: UInt64 = 0, systemTimeTicks: UInt64 = 0, vmPeakKB: UInt64 = 0, vmSizeKB: UInt64 = 0, vmLckKB: UInt64 = 0, vmHWMKB: UInt64 = 0, vmRSSKB: UInt64 = 0, rssAnonKB: UInt64 = 0, rssFileKB: UInt64 = 0, rssShmemKB: UInt64 = 0, vmDataKB: UInt64 = 0, vmStkKB: UInt64 = 0, vmExeKB: UInt64 = 0, vmLibKB: UInt64 = 0, vmPTEKB: UInt64 = 0, startCode: UInt64 = 0, endCode: UInt64 = 0, startStack: UInt64 = 0, startData: UInt64 = 0, endData: UInt64 = 0, startBrk: UInt64 = 0, argStart: UInt64 = 0, argEnd: UInt64 = 0, envStart: UInt64 = 0, envEnd: UInt64 = 0, exitSignal: Int32 = 0, processor: Int32 = 0, fdSize: UInt32 = 0, sigQueued: UInt32 = 0, sigQueueLimit: UInt32 = 0, sigPending: UInt64 = 0, shdPending: UInt64 = 0, sigBlocked: UInt64 = 0, sigIgnored: UInt64 = 0, sigCaught: UInt64 = 0, capInheritable: UInt64 = 0, capPermitted: UInt64 = 0, capEffective: UInt64 = 0, capBounding: UInt64 = 0, capAmbient: UInt64 = 0, noNewPrivs: Bool = false, seccompMode: UInt8 = 0, oomScoreAdj: Int32 = 0, voluntarySwitches: UInt64 = 0, involuntarySwitches: UInt64 = 0, readChars: UInt64 = 0, writtenChars: UInt64 = 0, readSyscalls: UInt64 = 0, writeSyscalls: UInt64 = 0, readBytes: UInt64 = 0, writeBytes: UInt64 = 0, cmdline: [UInt8] = [], environ: [UInt8] = [], auxv: [UInt8] = [], exe: String = "", cwd: String = "", root: String = "") {
             self.pid = pid
             self.tgid = tgid
             self.ppid = ppid
+            self.pgid = pgid
+            self.sid = sid
             self.comm = comm
             self.state = state
-            self.uid = uid
-            self.euid = euid
-            self.gid = gid
-            self.egid = egid
+            self.uids = uids
+            self.gids = gids
+            self.groups = groups
             self.threads = threads
             self.nice = nice
+            self.umask = umask
+            self.ttyNr = ttyNr
+            self.tpgid = tpgid
+            self.flags = flags
+            self.minorFaults = minorFaults
+            self.majorFaults = majorFaults
             self.startTimeTicks = startTimeTicks
             self.userTimeTicks = userTimeTicks
             self.systemTimeTicks = systemTimeTicks
-            self.vmSizeKB = vmSizeKB
-            self.vmRSSKB = vmRSSKB
             self.vmPeakKB = vmPeakKB
+            self.vmSizeKB = vmSizeKB
+            self.vmLckKB = vmLckKB
+            self.vmHWMKB = vmHWMKB
+            self.vmRSSKB = vmRSSKB
+            self.rssAnonKB = rssAnonKB
+            self.rssFileKB = rssFileKB
+            self.rssShmemKB = rssShmemKB
             self.vmDataKB = vmDataKB
-            self.vmStackKB = vmStackKB
+            self.vmStkKB = vmStkKB
+            self.vmExeKB = vmExeKB
+            self.vmLibKB = vmLibKB
+            self.vmPTEKB = vmPTEKB
+            self.startCode = startCode
+            self.endCode = endCode
+            self.startStack = startStack
+            self.startData = startData
+            self.endData = endData
+            self.startBrk = startBrk
+            self.argStart = argStart
+            self.argEnd = argEnd
+            self.envStart = envStart
+            self.envEnd = envEnd
+            self.exitSignal = exitSignal
+            self.processor = processor
+            self.fdSize = fdSize
+            self.sigQueued = sigQueued
+            self.sigQueueLimit = sigQueueLimit
+            self.sigPending = sigPending
+            self.shdPending = shdPending
+            self.sigBlocked = sigBlocked
+            self.sigIgnored = sigIgnored
+            self.sigCaught = sigCaught
+            self.capInheritable = capInheritable
+            self.capPermitted = capPermitted
+            self.capEffective = capEffective
+            self.capBounding = capBounding
+            self.capAmbient = capAmbient
+            self.noNewPrivs = noNewPrivs
+            self.seccompMode = seccompMode
+            self.oomScoreAdj = oomScoreAdj
+            self.voluntarySwitches = voluntarySwitches
+            self.involuntarySwitches = involuntarySwitches
+            self.readChars = readChars
+            self.writtenChars = writtenChars
+            self.readSyscalls = readSyscalls
+            self.writeSyscalls = writeSyscalls
+            self.readBytes = readBytes
+            self.writeBytes = writeBytes
             self.cmdline = cmdline
             self.environ = environ
+            self.auxv = auxv
             self.exe = exe
             self.cwd = cwd
             self.root = root
@@ -74,27 +191,79 @@ public enum Procfs {
             writer.field(t, 0, pid)
             writer.field(t, 1, tgid)
             writer.field(t, 2, ppid)
-            writer.field(t, 3, comm)
-            writer.field(t, 4, state)
-            writer.field(t, 5, uid)
-            writer.field(t, 6, euid)
-            writer.field(t, 7, gid)
-            writer.field(t, 8, egid)
-            writer.field(t, 9, threads)
-            writer.field(t, 10, nice)
-            writer.field(t, 11, startTimeTicks)
-            writer.field(t, 12, userTimeTicks)
-            writer.field(t, 13, systemTimeTicks)
-            writer.field(t, 14, vmSizeKB)
-            writer.field(t, 15, vmRSSKB)
-            writer.field(t, 16, vmPeakKB)
-            writer.field(t, 17, vmDataKB)
-            writer.field(t, 18, vmStackKB)
-            writer.field(t, 19, bytes: cmdline)
-            writer.field(t, 20, bytes: environ)
-            writer.field(t, 21, exe)
-            writer.field(t, 22, cwd)
-            writer.field(t, 23, root)
+            writer.field(t, 3, pgid)
+            writer.field(t, 4, sid)
+            writer.field(t, 5, comm)
+            writer.field(t, 6, state)
+            writer.field(t, 7, vector: uids)
+            writer.field(t, 8, vector: gids)
+            writer.field(t, 9, vector: groups)
+            writer.field(t, 10, threads)
+            writer.field(t, 11, nice)
+            writer.field(t, 12, umask)
+            writer.field(t, 13, ttyNr)
+            writer.field(t, 14, tpgid)
+            writer.field(t, 15, flags)
+            writer.field(t, 16, minorFaults)
+            writer.field(t, 17, majorFaults)
+            writer.field(t, 18, startTimeTicks)
+            writer.field(t, 19, userTimeTicks)
+            writer.field(t, 20, systemTimeTicks)
+            writer.field(t, 21, vmPeakKB)
+            writer.field(t, 22, vmSizeKB)
+            writer.field(t, 23, vmLckKB)
+            writer.field(t, 24, vmHWMKB)
+            writer.field(t, 25, vmRSSKB)
+            writer.field(t, 26, rssAnonKB)
+            writer.field(t, 27, rssFileKB)
+            writer.field(t, 28, rssShmemKB)
+            writer.field(t, 29, vmDataKB)
+            writer.field(t, 30, vmStkKB)
+            writer.field(t, 31, vmExeKB)
+            writer.field(t, 32, vmLibKB)
+            writer.field(t, 33, vmPTEKB)
+            writer.field(t, 34, startCode)
+            writer.field(t, 35, endCode)
+            writer.field(t, 36, startStack)
+            writer.field(t, 37, startData)
+            writer.field(t, 38, endData)
+            writer.field(t, 39, startBrk)
+            writer.field(t, 40, argStart)
+            writer.field(t, 41, argEnd)
+            writer.field(t, 42, envStart)
+            writer.field(t, 43, envEnd)
+            writer.field(t, 44, exitSignal)
+            writer.field(t, 45, processor)
+            writer.field(t, 46, fdSize)
+            writer.field(t, 47, sigQueued)
+            writer.field(t, 48, sigQueueLimit)
+            writer.field(t, 49, sigPending)
+            writer.field(t, 50, shdPending)
+            writer.field(t, 51, sigBlocked)
+            writer.field(t, 52, sigIgnored)
+            writer.field(t, 53, sigCaught)
+            writer.field(t, 54, capInheritable)
+            writer.field(t, 55, capPermitted)
+            writer.field(t, 56, capEffective)
+            writer.field(t, 57, capBounding)
+            writer.field(t, 58, capAmbient)
+            writer.field(t, 59, noNewPrivs)
+            writer.field(t, 60, seccompMode)
+            writer.field(t, 61, oomScoreAdj)
+            writer.field(t, 62, voluntarySwitches)
+            writer.field(t, 63, involuntarySwitches)
+            writer.field(t, 64, readChars)
+            writer.field(t, 65, writtenChars)
+            writer.field(t, 66, readSyscalls)
+            writer.field(t, 67, writeSyscalls)
+            writer.field(t, 68, readBytes)
+            writer.field(t, 69, writeBytes)
+            writer.field(t, 70, bytes: cmdline)
+            writer.field(t, 71, bytes: environ)
+            writer.field(t, 72, bytes: auxv)
+            writer.field(t, 73, exe)
+            writer.field(t, 74, cwd)
+            writer.field(t, 75, root)
             return t.offset
         }
 
@@ -102,28 +271,80 @@ public enum Procfs {
             let f_pid = try t.scalar(0, Int32.self) ?? 0
             let f_tgid = try t.scalar(1, Int32.self) ?? 0
             let f_ppid = try t.scalar(2, Int32.self) ?? 0
-            let f_comm = try t.string(3, budget: &budget) ?? ""
-            let f_state = try t.scalar(4, UInt8.self) ?? 0
-            let f_uid = try t.scalar(5, UInt32.self) ?? 0
-            let f_euid = try t.scalar(6, UInt32.self) ?? 0
-            let f_gid = try t.scalar(7, UInt32.self) ?? 0
-            let f_egid = try t.scalar(8, UInt32.self) ?? 0
-            let f_threads = try t.scalar(9, UInt32.self) ?? 0
-            let f_nice = try t.scalar(10, Int32.self) ?? 0
-            let f_startTimeTicks = try t.scalar(11, UInt64.self) ?? 0
-            let f_userTimeTicks = try t.scalar(12, UInt64.self) ?? 0
-            let f_systemTimeTicks = try t.scalar(13, UInt64.self) ?? 0
-            let f_vmSizeKB = try t.scalar(14, UInt64.self) ?? 0
-            let f_vmRSSKB = try t.scalar(15, UInt64.self) ?? 0
-            let f_vmPeakKB = try t.scalar(16, UInt64.self) ?? 0
-            let f_vmDataKB = try t.scalar(17, UInt64.self) ?? 0
-            let f_vmStackKB = try t.scalar(18, UInt64.self) ?? 0
-            let f_cmdline = try t.bytes(19, budget: &budget) ?? []
-            let f_environ = try t.bytes(20, budget: &budget) ?? []
-            let f_exe = try t.string(21, budget: &budget) ?? ""
-            let f_cwd = try t.string(22, budget: &budget) ?? ""
-            let f_root = try t.string(23, budget: &budget) ?? ""
-            return TaskInfo(pid: f_pid, tgid: f_tgid, ppid: f_ppid, comm: f_comm, state: f_state, uid: f_uid, euid: f_euid, gid: f_gid, egid: f_egid, threads: f_threads, nice: f_nice, startTimeTicks: f_startTimeTicks, userTimeTicks: f_userTimeTicks, systemTimeTicks: f_systemTimeTicks, vmSizeKB: f_vmSizeKB, vmRSSKB: f_vmRSSKB, vmPeakKB: f_vmPeakKB, vmDataKB: f_vmDataKB, vmStackKB: f_vmStackKB, cmdline: f_cmdline, environ: f_environ, exe: f_exe, cwd: f_cwd, root: f_root)
+            let f_pgid = try t.scalar(3, Int32.self) ?? 0
+            let f_sid = try t.scalar(4, Int32.self) ?? 0
+            let f_comm = try t.string(5, budget: &budget) ?? ""
+            let f_state = try t.scalar(6, UInt8.self) ?? 0
+            let f_uids = try t.scalars(7, UInt32.self, budget: &budget) ?? []
+            let f_gids = try t.scalars(8, UInt32.self, budget: &budget) ?? []
+            let f_groups = try t.scalars(9, UInt32.self, budget: &budget) ?? []
+            let f_threads = try t.scalar(10, UInt32.self) ?? 0
+            let f_nice = try t.scalar(11, Int32.self) ?? 0
+            let f_umask = try t.scalar(12, UInt32.self) ?? 0
+            let f_ttyNr = try t.scalar(13, Int32.self) ?? 0
+            let f_tpgid = try t.scalar(14, Int32.self) ?? 0
+            let f_flags = try t.scalar(15, UInt32.self) ?? 0
+            let f_minorFaults = try t.scalar(16, UInt64.self) ?? 0
+            let f_majorFaults = try t.scalar(17, UInt64.self) ?? 0
+            let f_startTimeTicks = try t.scalar(18, UInt64.self) ?? 0
+            let f_userTimeTicks = try t.scalar(19, UInt64.self) ?? 0
+            let f_systemTimeTicks = try t.scalar(20, UInt64.self) ?? 0
+            let f_vmPeakKB = try t.scalar(21, UInt64.self) ?? 0
+            let f_vmSizeKB = try t.scalar(22, UInt64.self) ?? 0
+            let f_vmLckKB = try t.scalar(23, UInt64.self) ?? 0
+            let f_vmHWMKB = try t.scalar(24, UInt64.self) ?? 0
+            let f_vmRSSKB = try t.scalar(25, UInt64.self) ?? 0
+            let f_rssAnonKB = try t.scalar(26, UInt64.self) ?? 0
+            let f_rssFileKB = try t.scalar(27, UInt64.self) ?? 0
+            let f_rssShmemKB = try t.scalar(28, UInt64.self) ?? 0
+            let f_vmDataKB = try t.scalar(29, UInt64.self) ?? 0
+            let f_vmStkKB = try t.scalar(30, UInt64.self) ?? 0
+            let f_vmExeKB = try t.scalar(31, UInt64.self) ?? 0
+            let f_vmLibKB = try t.scalar(32, UInt64.self) ?? 0
+            let f_vmPTEKB = try t.scalar(33, UInt64.self) ?? 0
+            let f_startCode = try t.scalar(34, UInt64.self) ?? 0
+            let f_endCode = try t.scalar(35, UInt64.self) ?? 0
+            let f_startStack = try t.scalar(36, UInt64.self) ?? 0
+            let f_startData = try t.scalar(37, UInt64.self) ?? 0
+            let f_endData = try t.scalar(38, UInt64.self) ?? 0
+            let f_startBrk = try t.scalar(39, UInt64.self) ?? 0
+            let f_argStart = try t.scalar(40, UInt64.self) ?? 0
+            let f_argEnd = try t.scalar(41, UInt64.self) ?? 0
+            let f_envStart = try t.scalar(42, UInt64.self) ?? 0
+            let f_envEnd = try t.scalar(43, UInt64.self) ?? 0
+            let f_exitSignal = try t.scalar(44, Int32.self) ?? 0
+            let f_processor = try t.scalar(45, Int32.self) ?? 0
+            let f_fdSize = try t.scalar(46, UInt32.self) ?? 0
+            let f_sigQueued = try t.scalar(47, UInt32.self) ?? 0
+            let f_sigQueueLimit = try t.scalar(48, UInt32.self) ?? 0
+            let f_sigPending = try t.scalar(49, UInt64.self) ?? 0
+            let f_shdPending = try t.scalar(50, UInt64.self) ?? 0
+            let f_sigBlocked = try t.scalar(51, UInt64.self) ?? 0
+            let f_sigIgnored = try t.scalar(52, UInt64.self) ?? 0
+            let f_sigCaught = try t.scalar(53, UInt64.self) ?? 0
+            let f_capInheritable = try t.scalar(54, UInt64.self) ?? 0
+            let f_capPermitted = try t.scalar(55, UInt64.self) ?? 0
+            let f_capEffective = try t.scalar(56, UInt64.self) ?? 0
+            let f_capBounding = try t.scalar(57, UInt64.self) ?? 0
+            let f_capAmbient = try t.scalar(58, UInt64.self) ?? 0
+            let f_noNewPrivs = try t.bool(59) ?? false
+            let f_seccompMode = try t.scalar(60, UInt8.self) ?? 0
+            let f_oomScoreAdj = try t.scalar(61, Int32.self) ?? 0
+            let f_voluntarySwitches = try t.scalar(62, UInt64.self) ?? 0
+            let f_involuntarySwitches = try t.scalar(63, UInt64.self) ?? 0
+            let f_readChars = try t.scalar(64, UInt64.self) ?? 0
+            let f_writtenChars = try t.scalar(65, UInt64.self) ?? 0
+            let f_readSyscalls = try t.scalar(66, UInt64.self) ?? 0
+            let f_writeSyscalls = try t.scalar(67, UInt64.self) ?? 0
+            let f_readBytes = try t.scalar(68, UInt64.self) ?? 0
+            let f_writeBytes = try t.scalar(69, UInt64.self) ?? 0
+            let f_cmdline = try t.bytes(70, budget: &budget) ?? []
+            let f_environ = try t.bytes(71, budget: &budget) ?? []
+            let f_auxv = try t.bytes(72, budget: &budget) ?? []
+            let f_exe = try t.string(73, budget: &budget) ?? ""
+            let f_cwd = try t.string(74, budget: &budget) ?? ""
+            let f_root = try t.string(75, budget: &budget) ?? ""
+            return TaskInfo(pid: f_pid, tgid: f_tgid, ppid: f_ppid, pgid: f_pgid, sid: f_sid, comm: f_comm, state: f_state, uids: f_uids, gids: f_gids, groups: f_groups, threads: f_threads, nice: f_nice, umask: f_umask, ttyNr: f_ttyNr, tpgid: f_tpgid, flags: f_flags, minorFaults: f_minorFaults, majorFaults: f_majorFaults, startTimeTicks: f_startTimeTicks, userTimeTicks: f_userTimeTicks, systemTimeTicks: f_systemTimeTicks, vmPeakKB: f_vmPeakKB, vmSizeKB: f_vmSizeKB, vmLckKB: f_vmLckKB, vmHWMKB: f_vmHWMKB, vmRSSKB: f_vmRSSKB, rssAnonKB: f_rssAnonKB, rssFileKB: f_rssFileKB, rssShmemKB: f_rssShmemKB, vmDataKB: f_vmDataKB, vmStkKB: f_vmStkKB, vmExeKB: f_vmExeKB, vmLibKB: f_vmLibKB, vmPTEKB: f_vmPTEKB, startCode: f_startCode, endCode: f_endCode, startStack: f_startStack, startData: f_startData, endData: f_endData, startBrk: f_startBrk, argStart: f_argStart, argEnd: f_argEnd, envStart: f_envStart, envEnd: f_envEnd, exitSignal: f_exitSignal, processor: f_processor, fdSize: f_fdSize, sigQueued: f_sigQueued, sigQueueLimit: f_sigQueueLimit, sigPending: f_sigPending, shdPending: f_shdPending, sigBlocked: f_sigBlocked, sigIgnored: f_sigIgnored, sigCaught: f_sigCaught, capInheritable: f_capInheritable, capPermitted: f_capPermitted, capEffective: f_capEffective, capBounding: f_capBounding, capAmbient: f_capAmbient, noNewPrivs: f_noNewPrivs, seccompMode: f_seccompMode, oomScoreAdj: f_oomScoreAdj, voluntarySwitches: f_voluntarySwitches, involuntarySwitches: f_involuntarySwitches, readChars: f_readChars, writtenChars: f_writtenChars, readSyscalls: f_readSyscalls, writeSyscalls: f_writeSyscalls, readBytes: f_readBytes, writeBytes: f_writeBytes, cmdline: f_cmdline, environ: f_environ, auxv: f_auxv, exe: f_exe, cwd: f_cwd, root: f_root)
         }
 
         /// Zero-copy, checked accessors over a received TaskInfo; valid while the receive buffer is.
@@ -134,33 +355,85 @@ public enum Procfs {
             public var pid: Int32 { get throws(WireError) { try table.scalar(0, Int32.self) ?? 0 } }
             public var tgid: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
             public var ppid: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
-            public var comm: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(3, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var state: UInt8 { get throws(WireError) { try table.scalar(4, UInt8.self) ?? 0 } }
-            public var uid: UInt32 { get throws(WireError) { try table.scalar(5, UInt32.self) ?? 0 } }
-            public var euid: UInt32 { get throws(WireError) { try table.scalar(6, UInt32.self) ?? 0 } }
-            public var gid: UInt32 { get throws(WireError) { try table.scalar(7, UInt32.self) ?? 0 } }
-            public var egid: UInt32 { get throws(WireError) { try table.scalar(8, UInt32.self) ?? 0 } }
-            public var threads: UInt32 { get throws(WireError) { try table.scalar(9, UInt32.self) ?? 0 } }
-            public var nice: Int32 { get throws(WireError) { try table.scalar(10, Int32.self) ?? 0 } }
-            public var startTimeTicks: UInt64 { get throws(WireError) { try table.scalar(11, UInt64.self) ?? 0 } }
-            public var userTimeTicks: UInt64 { get throws(WireError) { try table.scalar(12, UInt64.self) ?? 0 } }
-            public var systemTimeTicks: UInt64 { get throws(WireError) { try table.scalar(13, UInt64.self) ?? 0 } }
-            public var vmSizeKB: UInt64 { get throws(WireError) { try table.scalar(14, UInt64.self) ?? 0 } }
-            public var vmRSSKB: UInt64 { get throws(WireError) { try table.scalar(15, UInt64.self) ?? 0 } }
-            public var vmPeakKB: UInt64 { get throws(WireError) { try table.scalar(16, UInt64.self) ?? 0 } }
-            public var vmDataKB: UInt64 { get throws(WireError) { try table.scalar(17, UInt64.self) ?? 0 } }
-            public var vmStackKB: UInt64 { get throws(WireError) { try table.scalar(18, UInt64.self) ?? 0 } }
-            public var cmdline: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(19, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var environ: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(20, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var exe: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(21, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var cwd: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(22, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var root: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(23, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var pgid: Int32 { get throws(WireError) { try table.scalar(3, Int32.self) ?? 0 } }
+            public var sid: Int32 { get throws(WireError) { try table.scalar(4, Int32.self) ?? 0 } }
+            public var comm: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(5, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var state: UInt8 { get throws(WireError) { try table.scalar(6, UInt8.self) ?? 0 } }
+            public var uids: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(7, UInt32.self) } }
+            public var gids: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(8, UInt32.self) } }
+            public var groups: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(9, UInt32.self) } }
+            public var threads: UInt32 { get throws(WireError) { try table.scalar(10, UInt32.self) ?? 0 } }
+            public var nice: Int32 { get throws(WireError) { try table.scalar(11, Int32.self) ?? 0 } }
+            public var umask: UInt32 { get throws(WireError) { try table.scalar(12, UInt32.self) ?? 0 } }
+            public var ttyNr: Int32 { get throws(WireError) { try table.scalar(13, Int32.self) ?? 0 } }
+            public var tpgid: Int32 { get throws(WireError) { try table.scalar(14, Int32.self) ?? 0 } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(15, UInt32.self) ?? 0 } }
+            public var minorFaults: UInt64 { get throws(WireError) { try table.scalar(16, UInt64.self) ?? 0 } }
+            public var majorFaults: UInt64 { get throws(WireError) { try table.scalar(17, UInt64.self) ?? 0 } }
+            public var startTimeTicks: UInt64 { get throws(WireError) { try table.scalar(18, UInt64.self) ?? 0 } }
+            public var userTimeTicks: UInt64 { get throws(WireError) { try table.scalar(19, UInt64.self) ?? 0 } }
+            public var systemTimeTicks: UInt64 { get throws(WireError) { try table.scalar(20, UInt64.self) ?? 0 } }
+            public var vmPeakKB: UInt64 { get throws(WireError) { try table.scalar(21, UInt64.self) ?? 0 } }
+            public var vmSizeKB: UInt64 { get throws(WireError) { try table.scalar(22, UInt64.self) ?? 0 } }
+            public var vmLckKB: UInt64 { get throws(WireError) { try table.scalar(23, UInt64.self) ?? 0 } }
+            public var vmHWMKB: UInt64 { get throws(WireError) { try table.scalar(24, UInt64.self) ?? 0 } }
+            public var vmRSSKB: UInt64 { get throws(WireError) { try table.scalar(25, UInt64.self) ?? 0 } }
+            public var rssAnonKB: UInt64 { get throws(WireError) { try table.scalar(26, UInt64.self) ?? 0 } }
+            public var rssFileKB: UInt64 { get throws(WireError) { try table.scalar(27, UInt64.self) ?? 0 } }
+            public var rssShmemKB: UInt64 { get throws(WireError) { try table.scalar(28, UInt64.self) ?? 0 } }
+            public var vmDataKB: UInt64 { get throws(WireError) { try table.scalar(29, UInt64.self) ?? 0 } }
+            public var vmStkKB: UInt64 { get throws(WireError) { try table.scalar(30, UInt64.self) ?? 0 } }
+            public var vmExeKB: UInt64 { get throws(WireError) { try table.scalar(31, UInt64.self) ?? 0 } }
+            public var vmLibKB: UInt64 { get throws(WireError) { try table.scalar(32, UInt64.self) ?? 0 } }
+            public var vmPTEKB: UInt64 { get throws(WireError) { try table.scalar(33, UInt64.self) ?? 0 } }
+            public var startCode: UInt64 { get throws(WireError) { try table.scalar(34, UInt64.self) ?? 0 } }
+            public var endCode: UInt64 { get throws(WireError) { try table.scalar(35, UInt64.self) ?? 0 } }
+            public var startStack: UInt64 { get throws(WireError) { try table.scalar(36, UInt64.self) ?? 0 } }
+            public var startData: UInt64 { get throws(WireError) { try table.scalar(37, UInt64.self) ?? 0 } }
+            public var endData: UInt64 { get throws(WireError) { try table.scalar(38, UInt64.self) ?? 0 } }
+            public var startBrk: UInt64 { get throws(WireError) { try table.scalar(39, UInt64.self) ?? 0 } }
+            public var argStart: UInt64 { get throws(WireError) { try table.scalar(40, UInt64.self) ?? 0 } }
+            public var argEnd: UInt64 { get throws(WireError) { try table.scalar(41, UInt64.self) ?? 0 } }
+            public var envStart: UInt64 { get throws(WireError) { try table.scalar(42, UInt64.self) ?? 0 } }
+            public var envEnd: UInt64 { get throws(WireError) { try table.scalar(43, UInt64.self) ?? 0 } }
+            public var exitSignal: Int32 { get throws(WireError) { try table.scalar(44, Int32.self) ?? 0 } }
+            public var processor: Int32 { get throws(WireError) { try table.scalar(45, Int32.self) ?? 0 } }
+            public var fdSize: UInt32 { get throws(WireError) { try table.scalar(46, UInt32.self) ?? 0 } }
+            public var sigQueued: UInt32 { get throws(WireError) { try table.scalar(47, UInt32.self) ?? 0 } }
+            public var sigQueueLimit: UInt32 { get throws(WireError) { try table.scalar(48, UInt32.self) ?? 0 } }
+            public var sigPending: UInt64 { get throws(WireError) { try table.scalar(49, UInt64.self) ?? 0 } }
+            public var shdPending: UInt64 { get throws(WireError) { try table.scalar(50, UInt64.self) ?? 0 } }
+            public var sigBlocked: UInt64 { get throws(WireError) { try table.scalar(51, UInt64.self) ?? 0 } }
+            public var sigIgnored: UInt64 { get throws(WireError) { try table.scalar(52, UInt64.self) ?? 0 } }
+            public var sigCaught: UInt64 { get throws(WireError) { try table.scalar(53, UInt64.self) ?? 0 } }
+            public var capInheritable: UInt64 { get throws(WireError) { try table.scalar(54, UInt64.self) ?? 0 } }
+            public var capPermitted: UInt64 { get throws(WireError) { try table.scalar(55, UInt64.self) ?? 0 } }
+            public var capEffective: UInt64 { get throws(WireError) { try table.scalar(56, UInt64.self) ?? 0 } }
+            public var capBounding: UInt64 { get throws(WireError) { try table.scalar(57, UInt64.self) ?? 0 } }
+            public var capAmbient: UInt64 { get throws(WireError) { try table.scalar(58, UInt64.self) ?? 0 } }
+            public var noNewPrivs: Bool { get throws(WireError) { try table.bool(59) ?? false } }
+            public var seccompMode: UInt8 { get throws(WireError) { try table.scalar(60, UInt8.self) ?? 0 } }
+            public var oomScoreAdj: Int32 { get throws(WireError) { try table.scalar(61, Int32.self) ?? 0 } }
+            public var voluntarySwitches: UInt64 { get throws(WireError) { try table.scalar(62, UInt64.self) ?? 0 } }
+            public var involuntarySwitches: UInt64 { get throws(WireError) { try table.scalar(63, UInt64.self) ?? 0 } }
+            public var readChars: UInt64 { get throws(WireError) { try table.scalar(64, UInt64.self) ?? 0 } }
+            public var writtenChars: UInt64 { get throws(WireError) { try table.scalar(65, UInt64.self) ?? 0 } }
+            public var readSyscalls: UInt64 { get throws(WireError) { try table.scalar(66, UInt64.self) ?? 0 } }
+            public var writeSyscalls: UInt64 { get throws(WireError) { try table.scalar(67, UInt64.self) ?? 0 } }
+            public var readBytes: UInt64 { get throws(WireError) { try table.scalar(68, UInt64.self) ?? 0 } }
+            public var writeBytes: UInt64 { get throws(WireError) { try table.scalar(69, UInt64.self) ?? 0 } }
+            public var cmdline: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(70, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var environ: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(71, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var auxv: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(72, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var exe: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(73, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var cwd: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(74, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var root: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(75, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
         }
     }
 
-    /// One line of /proc/<pid>/maps.
+    /// One line of /proc/<pid>/maps (and one block of smaps).
     public struct MapEntry: WireTable {
-        public static let fieldCount = 8
+        public static let fieldCount = 10
 
         public var start: UInt64
         public var end: UInt64
@@ -172,8 +445,12 @@ public enum Procfs {
         public var inode: UInt64
         /// file name or [heap], [stack], [vdso]; empty for anonymous
         public var path: String
+        /// smaps Rss
+        public var rssKB: UInt64
+        /// smaps Anonymous
+        public var anonymousKB: UInt64
 
-        public init(start: UInt64 = 0, end: UInt64 = 0, permissions: UInt8 = 0, offset: UInt64 = 0, devMajor: UInt32 = 0, devMinor: UInt32 = 0, inode: UInt64 = 0, path: String = "") {
+        public init(start: UInt64 = 0, end: UInt64 = 0, permissions: UInt8 = 0, offset: UInt64 = 0, devMajor: UInt32 = 0, devMinor: UInt32 = 0, inode: UInt64 = 0, path: String = "", rssKB: UInt64 = 0, anonymousKB: UInt64 = 0) {
             self.start = start
             self.end = end
             self.permissions = permissions
@@ -182,6 +459,8 @@ public enum Procfs {
             self.devMinor = devMinor
             self.inode = inode
             self.path = path
+            self.rssKB = rssKB
+            self.anonymousKB = anonymousKB
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
@@ -194,6 +473,8 @@ public enum Procfs {
             writer.field(t, 5, devMinor)
             writer.field(t, 6, inode)
             writer.field(t, 7, path)
+            writer.field(t, 8, rssKB)
+            writer.field(t, 9, anonymousKB)
             return t.offset
         }
 
@@ -206,7 +487,9 @@ public enum Procfs {
             let f_devMinor = try t.scalar(5, UInt32.self) ?? 0
             let f_inode = try t.scalar(6, UInt64.self) ?? 0
             let f_path = try t.string(7, budget: &budget) ?? ""
-            return MapEntry(start: f_start, end: f_end, permissions: f_permissions, offset: f_offset, devMajor: f_devMajor, devMinor: f_devMinor, inode: f_inode, path: f_path)
+            let f_rssKB = try t.scalar(8, UInt64.self) ?? 0
+            let f_anonymousKB = try t.scalar(9, UInt64.self) ?? 0
+            return MapEntry(start: f_start, end: f_end, permissions: f_permissions, offset: f_offset, devMajor: f_devMajor, devMinor: f_devMinor, inode: f_inode, path: f_path, rssKB: f_rssKB, anonymousKB: f_anonymousKB)
         }
 
         /// Zero-copy, checked accessors over a received MapEntry; valid while the receive buffer is.
@@ -222,12 +505,14 @@ public enum Procfs {
             public var devMinor: UInt32 { get throws(WireError) { try table.scalar(5, UInt32.self) ?? 0 } }
             public var inode: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
             public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(7, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var rssKB: UInt64 { get throws(WireError) { try table.scalar(8, UInt64.self) ?? 0 } }
+            public var anonymousKB: UInt64 { get throws(WireError) { try table.scalar(9, UInt64.self) ?? 0 } }
         }
     }
 
     /// One descriptor of /proc/<pid>/fd and fdinfo.
     public struct FDEntry: WireTable {
-        public static let fieldCount = 5
+        public static let fieldCount = 6
 
         public var fd: Int32
         /// what readlink shows: a path, "pipe:[123]", "socket:[456]"
@@ -236,13 +521,15 @@ public enum Procfs {
         public var flags: UInt32
         public var position: UInt64
         public var mountID: UInt32
+        public var inode: UInt64
 
-        public init(fd: Int32 = 0, target: String = "", flags: UInt32 = 0, position: UInt64 = 0, mountID: UInt32 = 0) {
+        public init(fd: Int32 = 0, target: String = "", flags: UInt32 = 0, position: UInt64 = 0, mountID: UInt32 = 0, inode: UInt64 = 0) {
             self.fd = fd
             self.target = target
             self.flags = flags
             self.position = position
             self.mountID = mountID
+            self.inode = inode
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
@@ -252,6 +539,7 @@ public enum Procfs {
             writer.field(t, 2, flags)
             writer.field(t, 3, position)
             writer.field(t, 4, mountID)
+            writer.field(t, 5, inode)
             return t.offset
         }
 
@@ -261,7 +549,8 @@ public enum Procfs {
             let f_flags = try t.scalar(2, UInt32.self) ?? 0
             let f_position = try t.scalar(3, UInt64.self) ?? 0
             let f_mountID = try t.scalar(4, UInt32.self) ?? 0
-            return FDEntry(fd: f_fd, target: f_target, flags: f_flags, position: f_position, mountID: f_mountID)
+            let f_inode = try t.scalar(5, UInt64.self) ?? 0
+            return FDEntry(fd: f_fd, target: f_target, flags: f_flags, position: f_position, mountID: f_mountID, inode: f_inode)
         }
 
         /// Zero-copy, checked accessors over a received FDEntry; valid while the receive buffer is.
@@ -274,6 +563,7 @@ public enum Procfs {
             public var flags: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
             public var position: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
             public var mountID: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+            public var inode: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
         }
     }
 
@@ -287,9 +577,11 @@ public enum Procfs {
         public var devMinor: UInt32
         public var root: String
         public var mountPoint: String
+        /// per-mount options, e.g. "rw,nosuid,relatime"
         public var options: String
         public var fsType: String
         public var source: String
+        /// per-superblock options, e.g. "rw,size=65536k"
         public var superOptions: String
 
         public init(mountID: UInt32 = 0, parentID: UInt32 = 0, devMajor: UInt32 = 0, devMinor: UInt32 = 0, root: String = "", mountPoint: String = "", options: String = "", fsType: String = "", source: String = "", superOptions: String = "") {
@@ -394,11 +686,112 @@ public enum Procfs {
         }
     }
 
+    /// One CPU line of /proc/stat, in clock ticks.
+    public struct CPUTimes: WireTable {
+        public static let fieldCount = 8
+
+        public var user: UInt64
+        public var nice: UInt64
+        public var system: UInt64
+        public var idle: UInt64
+        public var iowait: UInt64
+        public var irq: UInt64
+        public var softirq: UInt64
+        public var steal: UInt64
+
+        public init(user: UInt64 = 0, nice: UInt64 = 0, system: UInt64 = 0, idle: UInt64 = 0, iowait: UInt64 = 0, irq: UInt64 = 0, softirq: UInt64 = 0, steal: UInt64 = 0) {
+            self.user = user
+            self.nice = nice
+            self.system = system
+            self.idle = idle
+            self.iowait = iowait
+            self.irq = irq
+            self.softirq = softirq
+            self.steal = steal
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, user)
+            writer.field(t, 1, nice)
+            writer.field(t, 2, system)
+            writer.field(t, 3, idle)
+            writer.field(t, 4, iowait)
+            writer.field(t, 5, irq)
+            writer.field(t, 6, softirq)
+            writer.field(t, 7, steal)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> CPUTimes {
+            let f_user = try t.scalar(0, UInt64.self) ?? 0
+            let f_nice = try t.scalar(1, UInt64.self) ?? 0
+            let f_system = try t.scalar(2, UInt64.self) ?? 0
+            let f_idle = try t.scalar(3, UInt64.self) ?? 0
+            let f_iowait = try t.scalar(4, UInt64.self) ?? 0
+            let f_irq = try t.scalar(5, UInt64.self) ?? 0
+            let f_softirq = try t.scalar(6, UInt64.self) ?? 0
+            let f_steal = try t.scalar(7, UInt64.self) ?? 0
+            return CPUTimes(user: f_user, nice: f_nice, system: f_system, idle: f_idle, iowait: f_iowait, irq: f_irq, softirq: f_softirq, steal: f_steal)
+        }
+
+        /// Zero-copy, checked accessors over a received CPUTimes; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var user: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var nice: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var system: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
+            public var idle: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+            public var iowait: UInt64 { get throws(WireError) { try table.scalar(4, UInt64.self) ?? 0 } }
+            public var irq: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
+            public var softirq: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
+            public var steal: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
+        }
+    }
+
+    /// A writable or readable tunable under /proc/sys, by its path relative to /proc/sys
+    /// (e.g. "kernel/pid_max"), with its current value without the trailing newline.
+    public struct Tunable: WireTable {
+        public static let fieldCount = 2
+
+        public var name: String
+        public var value: String
+
+        public init(name: String = "", value: String = "") {
+            self.name = name
+            self.value = value
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, name)
+            writer.field(t, 1, value)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Tunable {
+            let f_name = try t.string(0, budget: &budget) ?? ""
+            let f_value = try t.string(1, budget: &budget) ?? ""
+            return Tunable(name: f_name, value: f_value)
+        }
+
+        /// Zero-copy, checked accessors over a received Tunable; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var value: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
+    }
+
     /// The state a request may show. Fields not needed for the path may be left empty.
     public struct Snapshot: WireTable {
-        public static let fieldCount = 14
+        public static let fieldCount = 28
 
-        /// the tasks visible to the caller, for /proc and /proc/<pid>
+        /// the tasks visible to the caller (leaders and threads), for /proc and /proc/<pid>
         public var tasks: [TaskInfo]
         /// of the task named by the path
         public var maps: [MapEntry]
@@ -410,16 +803,36 @@ public enum Procfs {
         public var limits: [LimitEntry]
         public var uptimeNanos: UInt64
         public var idleNanos: UInt64
+        /// realtime of boot (the btime line of /proc/stat)
+        public var bootTimeSeconds: UInt64
         public var memTotalKB: UInt64
         public var memFreeKB: UInt64
         public var memAvailableKB: UInt64
+        public var buffersKB: UInt64
+        public var cachedKB: UInt64
+        public var swapTotalKB: UInt64
+        public var swapFreeKB: UInt64
         /// 1, 5, 15 minutes, times 65536
         public var loadAverage: [UInt32]
+        /// loadavg 4th field numerator
+        public var runnable: UInt32
+        public var lastPID: Int32
         public var hostname: String
+        public var domainname: String
+        /// e.g. "6.1.0"
         public var kernelRelease: String
+        /// e.g. "#1 SMP PREEMPT_DYNAMIC"
+        public var kernelVersion: String
         public var cpuCount: UInt32
+        /// index 0 = the sum line, then one per CPU
+        public var cpuTimes: [CPUTimes]
+        public var contextSwitches: UInt64
+        public var processesCreated: UInt64
+        /// overrides of /proc/sys defaults
+        public var tunables: [Tunable]
+        public var bootID: String
 
-        public init(tasks: [TaskInfo] = [], maps: [MapEntry] = [], fds: [FDEntry] = [], mounts: [MountEntry] = [], limits: [LimitEntry] = [], uptimeNanos: UInt64 = 0, idleNanos: UInt64 = 0, memTotalKB: UInt64 = 0, memFreeKB: UInt64 = 0, memAvailableKB: UInt64 = 0, loadAverage: [UInt32] = [], hostname: String = "", kernelRelease: String = "", cpuCount: UInt32 = 0) {
+        public init(tasks: [TaskInfo] = [], maps: [MapEntry] = [], fds: [FDEntry] = [], mounts: [MountEntry] = [], limits: [LimitEntry] = [], uptimeNanos: UInt64 = 0, idleNanos: UInt64 = 0, bootTimeSeconds: UInt64 = 0, memTotalKB: UInt64 = 0, memFreeKB: UInt64 = 0, memAvailableKB: UInt64 = 0, buffersKB: UInt64 = 0, cachedKB: UInt64 = 0, swapTotalKB: UInt64 = 0, swapFreeKB: UInt64 = 0, loadAverage: [UInt32] = [], runnable: UInt32 = 0, lastPID: Int32 = 0, hostname: String = "", domainname: String = "", kernelRelease: String = "", kernelVersion: String = "", cpuCount: UInt32 = 0, cpuTimes: [CPUTimes] = [], contextSwitches: UInt64 = 0, processesCreated: UInt64 = 0, tunables: [Tunable] = [], bootID: String = "") {
             self.tasks = tasks
             self.maps = maps
             self.fds = fds
@@ -427,13 +840,27 @@ public enum Procfs {
             self.limits = limits
             self.uptimeNanos = uptimeNanos
             self.idleNanos = idleNanos
+            self.bootTimeSeconds = bootTimeSeconds
             self.memTotalKB = memTotalKB
             self.memFreeKB = memFreeKB
             self.memAvailableKB = memAvailableKB
+            self.buffersKB = buffersKB
+            self.cachedKB = cachedKB
+            self.swapTotalKB = swapTotalKB
+            self.swapFreeKB = swapFreeKB
             self.loadAverage = loadAverage
+            self.runnable = runnable
+            self.lastPID = lastPID
             self.hostname = hostname
+            self.domainname = domainname
             self.kernelRelease = kernelRelease
+            self.kernelVersion = kernelVersion
             self.cpuCount = cpuCount
+            self.cpuTimes = cpuTimes
+            self.contextSwitches = contextSwitches
+            self.processesCreated = processesCreated
+            self.tunables = tunables
+            self.bootID = bootID
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
@@ -445,13 +872,27 @@ public enum Procfs {
             writer.field(t, 4, tables: limits)
             writer.field(t, 5, uptimeNanos)
             writer.field(t, 6, idleNanos)
-            writer.field(t, 7, memTotalKB)
-            writer.field(t, 8, memFreeKB)
-            writer.field(t, 9, memAvailableKB)
-            writer.field(t, 10, vector: loadAverage)
-            writer.field(t, 11, hostname)
-            writer.field(t, 12, kernelRelease)
-            writer.field(t, 13, cpuCount)
+            writer.field(t, 7, bootTimeSeconds)
+            writer.field(t, 8, memTotalKB)
+            writer.field(t, 9, memFreeKB)
+            writer.field(t, 10, memAvailableKB)
+            writer.field(t, 11, buffersKB)
+            writer.field(t, 12, cachedKB)
+            writer.field(t, 13, swapTotalKB)
+            writer.field(t, 14, swapFreeKB)
+            writer.field(t, 15, vector: loadAverage)
+            writer.field(t, 16, runnable)
+            writer.field(t, 17, lastPID)
+            writer.field(t, 18, hostname)
+            writer.field(t, 19, domainname)
+            writer.field(t, 20, kernelRelease)
+            writer.field(t, 21, kernelVersion)
+            writer.field(t, 22, cpuCount)
+            writer.field(t, 23, tables: cpuTimes)
+            writer.field(t, 24, contextSwitches)
+            writer.field(t, 25, processesCreated)
+            writer.field(t, 26, tables: tunables)
+            writer.field(t, 27, bootID)
             return t.offset
         }
 
@@ -463,14 +904,28 @@ public enum Procfs {
             let f_limits = try t.decodeTables(4, LimitEntry.self, budget: &budget) ?? []
             let f_uptimeNanos = try t.scalar(5, UInt64.self) ?? 0
             let f_idleNanos = try t.scalar(6, UInt64.self) ?? 0
-            let f_memTotalKB = try t.scalar(7, UInt64.self) ?? 0
-            let f_memFreeKB = try t.scalar(8, UInt64.self) ?? 0
-            let f_memAvailableKB = try t.scalar(9, UInt64.self) ?? 0
-            let f_loadAverage = try t.scalars(10, UInt32.self, budget: &budget) ?? []
-            let f_hostname = try t.string(11, budget: &budget) ?? ""
-            let f_kernelRelease = try t.string(12, budget: &budget) ?? ""
-            let f_cpuCount = try t.scalar(13, UInt32.self) ?? 0
-            return Snapshot(tasks: f_tasks, maps: f_maps, fds: f_fds, mounts: f_mounts, limits: f_limits, uptimeNanos: f_uptimeNanos, idleNanos: f_idleNanos, memTotalKB: f_memTotalKB, memFreeKB: f_memFreeKB, memAvailableKB: f_memAvailableKB, loadAverage: f_loadAverage, hostname: f_hostname, kernelRelease: f_kernelRelease, cpuCount: f_cpuCount)
+            let f_bootTimeSeconds = try t.scalar(7, UInt64.self) ?? 0
+            let f_memTotalKB = try t.scalar(8, UInt64.self) ?? 0
+            let f_memFreeKB = try t.scalar(9, UInt64.self) ?? 0
+            let f_memAvailableKB = try t.scalar(10, UInt64.self) ?? 0
+            let f_buffersKB = try t.scalar(11, UInt64.self) ?? 0
+            let f_cachedKB = try t.scalar(12, UInt64.self) ?? 0
+            let f_swapTotalKB = try t.scalar(13, UInt64.self) ?? 0
+            let f_swapFreeKB = try t.scalar(14, UInt64.self) ?? 0
+            let f_loadAverage = try t.scalars(15, UInt32.self, budget: &budget) ?? []
+            let f_runnable = try t.scalar(16, UInt32.self) ?? 0
+            let f_lastPID = try t.scalar(17, Int32.self) ?? 0
+            let f_hostname = try t.string(18, budget: &budget) ?? ""
+            let f_domainname = try t.string(19, budget: &budget) ?? ""
+            let f_kernelRelease = try t.string(20, budget: &budget) ?? ""
+            let f_kernelVersion = try t.string(21, budget: &budget) ?? ""
+            let f_cpuCount = try t.scalar(22, UInt32.self) ?? 0
+            let f_cpuTimes = try t.decodeTables(23, CPUTimes.self, budget: &budget) ?? []
+            let f_contextSwitches = try t.scalar(24, UInt64.self) ?? 0
+            let f_processesCreated = try t.scalar(25, UInt64.self) ?? 0
+            let f_tunables = try t.decodeTables(26, Tunable.self, budget: &budget) ?? []
+            let f_bootID = try t.string(27, budget: &budget) ?? ""
+            return Snapshot(tasks: f_tasks, maps: f_maps, fds: f_fds, mounts: f_mounts, limits: f_limits, uptimeNanos: f_uptimeNanos, idleNanos: f_idleNanos, bootTimeSeconds: f_bootTimeSeconds, memTotalKB: f_memTotalKB, memFreeKB: f_memFreeKB, memAvailableKB: f_memAvailableKB, buffersKB: f_buffersKB, cachedKB: f_cachedKB, swapTotalKB: f_swapTotalKB, swapFreeKB: f_swapFreeKB, loadAverage: f_loadAverage, runnable: f_runnable, lastPID: f_lastPID, hostname: f_hostname, domainname: f_domainname, kernelRelease: f_kernelRelease, kernelVersion: f_kernelVersion, cpuCount: f_cpuCount, cpuTimes: f_cpuTimes, contextSwitches: f_contextSwitches, processesCreated: f_processesCreated, tunables: f_tunables, bootID: f_bootID)
         }
 
         /// Zero-copy, checked accessors over a received Snapshot; valid while the receive buffer is.
@@ -485,38 +940,49 @@ public enum Procfs {
             public var limits: TableVector? { get throws(WireError) { try table.tableVector(4) } }
             public var uptimeNanos: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
             public var idleNanos: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
-            public var memTotalKB: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
-            public var memFreeKB: UInt64 { get throws(WireError) { try table.scalar(8, UInt64.self) ?? 0 } }
-            public var memAvailableKB: UInt64 { get throws(WireError) { try table.scalar(9, UInt64.self) ?? 0 } }
-            public var loadAverage: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(10, UInt32.self) } }
-            public var hostname: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(11, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var kernelRelease: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(12, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var cpuCount: UInt32 { get throws(WireError) { try table.scalar(13, UInt32.self) ?? 0 } }
+            public var bootTimeSeconds: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
+            public var memTotalKB: UInt64 { get throws(WireError) { try table.scalar(8, UInt64.self) ?? 0 } }
+            public var memFreeKB: UInt64 { get throws(WireError) { try table.scalar(9, UInt64.self) ?? 0 } }
+            public var memAvailableKB: UInt64 { get throws(WireError) { try table.scalar(10, UInt64.self) ?? 0 } }
+            public var buffersKB: UInt64 { get throws(WireError) { try table.scalar(11, UInt64.self) ?? 0 } }
+            public var cachedKB: UInt64 { get throws(WireError) { try table.scalar(12, UInt64.self) ?? 0 } }
+            public var swapTotalKB: UInt64 { get throws(WireError) { try table.scalar(13, UInt64.self) ?? 0 } }
+            public var swapFreeKB: UInt64 { get throws(WireError) { try table.scalar(14, UInt64.self) ?? 0 } }
+            public var loadAverage: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(15, UInt32.self) } }
+            public var runnable: UInt32 { get throws(WireError) { try table.scalar(16, UInt32.self) ?? 0 } }
+            public var lastPID: Int32 { get throws(WireError) { try table.scalar(17, Int32.self) ?? 0 } }
+            public var hostname: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(18, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var domainname: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(19, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var kernelRelease: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(20, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var kernelVersion: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(21, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var cpuCount: UInt32 { get throws(WireError) { try table.scalar(22, UInt32.self) ?? 0 } }
+            public var cpuTimes: TableVector? { get throws(WireError) { try table.tableVector(23) } }
+            public var contextSwitches: UInt64 { get throws(WireError) { try table.scalar(24, UInt64.self) ?? 0 } }
+            public var processesCreated: UInt64 { get throws(WireError) { try table.scalar(25, UInt64.self) ?? 0 } }
+            public var tunables: TableVector? { get throws(WireError) { try table.tableVector(26) } }
+            public var bootID: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(27, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
         }
     }
 
-    /// Renders the file at `path` (relative to /proc, e.g. "self/maps", "1/status", "meminfo").
+    /// Renders the file at `path` (relative to the mount: "proc/self/status", "proc/meminfo",
+    /// "sys/devices/system/cpu/online").
     public struct ReadFile: WireRequest {
-        public typealias Reply = ReadFileReply
+        public typealias Reply = FileContent
         public static let messageID: UInt16 = 1
         public static let name = "ReadFile"
-        public static let fieldCount = 6
+        public static let fieldCount = 4
 
         public var path: String
-        /// resolves "self" and "thread-self"
+        /// thread group id: resolves "self"
         public var callerPID: Int32
+        /// thread id: resolves "thread-self"
         public var callerTID: Int32
-        /// first byte wanted
-        public var offset: UInt64
-        public var maxBytes: UInt32
         public var snapshot: Snapshot
 
-        public init(path: String = "", callerPID: Int32 = 0, callerTID: Int32 = 0, offset: UInt64 = 0, maxBytes: UInt32 = 0, snapshot: Snapshot = Snapshot()) {
+        public init(path: String = "", callerPID: Int32 = 0, callerTID: Int32 = 0, snapshot: Snapshot = Snapshot()) {
             self.path = path
             self.callerPID = callerPID
             self.callerTID = callerTID
-            self.offset = offset
-            self.maxBytes = maxBytes
             self.snapshot = snapshot
         }
 
@@ -525,9 +991,7 @@ public enum Procfs {
             writer.field(t, 0, path)
             writer.field(t, 1, callerPID)
             writer.field(t, 2, callerTID)
-            writer.field(t, 3, offset)
-            writer.field(t, 4, maxBytes)
-            writer.field(t, 5, table: snapshot)
+            writer.field(t, 3, table: snapshot)
             return t.offset
         }
 
@@ -535,10 +999,8 @@ public enum Procfs {
             let f_path = try t.string(0, budget: &budget) ?? ""
             let f_callerPID = try t.scalar(1, Int32.self) ?? 0
             let f_callerTID = try t.scalar(2, Int32.self) ?? 0
-            let f_offset = try t.scalar(3, UInt64.self) ?? 0
-            let f_maxBytes = try t.scalar(4, UInt32.self) ?? 0
-            let f_snapshot = try t.decodeTable(5, Snapshot.self, budget: &budget) ?? Snapshot()
-            return ReadFile(path: f_path, callerPID: f_callerPID, callerTID: f_callerTID, offset: f_offset, maxBytes: f_maxBytes, snapshot: f_snapshot)
+            let f_snapshot = try t.decodeTable(3, Snapshot.self, budget: &budget) ?? Snapshot()
+            return ReadFile(path: f_path, callerPID: f_callerPID, callerTID: f_callerTID, snapshot: f_snapshot)
         }
 
         /// Zero-copy, checked accessors over a received ReadFile; valid while the receive buffer is.
@@ -550,59 +1012,51 @@ public enum Procfs {
             public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
             public var callerPID: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
             public var callerTID: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
-            public var offset: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
-            public var maxBytes: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
-            public var snapshot: Snapshot.View? { get throws(WireError) { try table.table(5).map { Snapshot.View($0) } } }
+            public var snapshot: Snapshot.View? { get throws(WireError) { try table.table(3).map { Snapshot.View($0) } } }
         }
     }
 
-    public struct ReadFileReply: WireMessage {
+    /// The whole rendered file, or a symlink's target when `isLink`.
+    public struct FileContent: WireMessage {
         public static let messageID: UInt16 = 2
-        public static let name = "ReadFileReply"
-        public static let fieldCount = 3
+        public static let name = "FileContent"
+        public static let fieldCount = 2
 
         public var content: [UInt8]
-        /// content reaches the end of the file
-        public var eof: Bool
-        /// of the whole rendered file
-        public var totalSize: UInt64
+        public var isLink: Bool
 
-        public init(content: [UInt8] = [], eof: Bool = false, totalSize: UInt64 = 0) {
+        public init(content: [UInt8] = [], isLink: Bool = false) {
             self.content = content
-            self.eof = eof
-            self.totalSize = totalSize
+            self.isLink = isLink
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
             let t = writer.beginTable(fieldCount: Self.fieldCount)
             writer.field(t, 0, bytes: content)
-            writer.field(t, 1, eof)
-            writer.field(t, 2, totalSize)
+            writer.field(t, 1, isLink)
             return t.offset
         }
 
-        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ReadFileReply {
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> FileContent {
             let f_content = try t.bytes(0, budget: &budget) ?? []
-            let f_eof = try t.bool(1) ?? false
-            let f_totalSize = try t.scalar(2, UInt64.self) ?? 0
-            return ReadFileReply(content: f_content, eof: f_eof, totalSize: f_totalSize)
+            let f_isLink = try t.bool(1) ?? false
+            return FileContent(content: f_content, isLink: f_isLink)
         }
 
-        /// Zero-copy, checked accessors over a received ReadFileReply; valid while the receive buffer is.
+        /// Zero-copy, checked accessors over a received FileContent; valid while the receive buffer is.
         /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
         public struct View {
             public let table: TableView
             public init(_ table: TableView) { self.table = table }
             public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
             public var content: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
-            public var eof: Bool { get throws(WireError) { try table.bool(1) ?? false } }
-            public var totalSize: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
+            public var isLink: Bool { get throws(WireError) { try table.bool(1) ?? false } }
         }
     }
 
-    /// Lists the directory at `path` (relative to /proc; "" for /proc itself).
+    /// Lists the directory at `path` ("proc", "proc/1/task", "sys/devices/system/cpu").
     public struct ListDirectory: WireRequest {
-        public typealias Reply = ListDirectoryReply
+        public typealias Reply = DirectoryListing
         public static let messageID: UInt16 = 3
         public static let name = "ListDirectory"
         public static let fieldCount = 4
@@ -653,7 +1107,7 @@ public enum Procfs {
         public static let fieldCount = 3
 
         public var name: String
-        /// DT_DIR, DT_REG, DT_LNK
+        /// DT_DIR 4, DT_REG 8, DT_LNK 10
         public var type: UInt8
         public var inode: UInt64
 
@@ -689,9 +1143,9 @@ public enum Procfs {
         }
     }
 
-    public struct ListDirectoryReply: WireMessage {
+    public struct DirectoryListing: WireMessage {
         public static let messageID: UInt16 = 4
-        public static let name = "ListDirectoryReply"
+        public static let name = "DirectoryListing"
         public static let fieldCount = 1
 
         public var entries: [ProcEntry]
@@ -706,12 +1160,12 @@ public enum Procfs {
             return t.offset
         }
 
-        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ListDirectoryReply {
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> DirectoryListing {
             let f_entries = try t.decodeTables(0, ProcEntry.self, budget: &budget) ?? []
-            return ListDirectoryReply(entries: f_entries)
+            return DirectoryListing(entries: f_entries)
         }
 
-        /// Zero-copy, checked accessors over a received ListDirectoryReply; valid while the receive buffer is.
+        /// Zero-copy, checked accessors over a received DirectoryListing; valid while the receive buffer is.
         /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
         public struct View {
             public let table: TableView
@@ -721,13 +1175,115 @@ public enum Procfs {
         }
     }
 
+    /// Validates a write Linux allows (comm, oom_score_adj, /proc/sys tunables). The server does not
+    /// store anything: the Sentry stores `value` under `key`.
+    public struct WriteFile: WireRequest {
+        public typealias Reply = WriteResult
+        public static let messageID: UInt16 = 5
+        public static let name = "WriteFile"
+        public static let fieldCount = 5
+
+        public var path: String
+        public var callerPID: Int32
+        public var callerTID: Int32
+        public var data: [UInt8]
+        public var snapshot: Snapshot
+
+        public init(path: String = "", callerPID: Int32 = 0, callerTID: Int32 = 0, data: [UInt8] = [], snapshot: Snapshot = Snapshot()) {
+            self.path = path
+            self.callerPID = callerPID
+            self.callerTID = callerTID
+            self.data = data
+            self.snapshot = snapshot
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, path)
+            writer.field(t, 1, callerPID)
+            writer.field(t, 2, callerTID)
+            writer.field(t, 3, bytes: data)
+            writer.field(t, 4, table: snapshot)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> WriteFile {
+            let f_path = try t.string(0, budget: &budget) ?? ""
+            let f_callerPID = try t.scalar(1, Int32.self) ?? 0
+            let f_callerTID = try t.scalar(2, Int32.self) ?? 0
+            let f_data = try t.bytes(3, budget: &budget) ?? []
+            let f_snapshot = try t.decodeTable(4, Snapshot.self, budget: &budget) ?? Snapshot()
+            return WriteFile(path: f_path, callerPID: f_callerPID, callerTID: f_callerTID, data: f_data, snapshot: f_snapshot)
+        }
+
+        /// Zero-copy, checked accessors over a received WriteFile; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var callerPID: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var callerTID: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
+            public var data: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(3, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var snapshot: Snapshot.View? { get throws(WireError) { try table.table(4).map { Snapshot.View($0) } } }
+        }
+    }
+
+    public struct WriteResult: WireMessage {
+        public static let messageID: UInt16 = 6
+        public static let name = "WriteResult"
+        public static let fieldCount = 3
+
+        /// "comm", "oom_score_adj" or a tunable name such as "kernel/hostname"
+        public var key: String
+        /// the task written (0 for a system-wide tunable)
+        public var targetPID: Int32
+        /// the value to store, normalised (no trailing newline)
+        public var value: String
+
+        public init(key: String = "", targetPID: Int32 = 0, value: String = "") {
+            self.key = key
+            self.targetPID = targetPID
+            self.value = value
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, key)
+            writer.field(t, 1, targetPID)
+            writer.field(t, 2, value)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> WriteResult {
+            let f_key = try t.string(0, budget: &budget) ?? ""
+            let f_targetPID = try t.scalar(1, Int32.self) ?? 0
+            let f_value = try t.string(2, budget: &budget) ?? ""
+            return WriteResult(key: f_key, targetPID: f_targetPID, value: f_value)
+        }
+
+        /// Zero-copy, checked accessors over a received WriteResult; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var key: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var targetPID: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var value: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(2, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
+    }
+
     /// Every message of the channel, for dispatch by message id.
     public enum Message: WireChannelMessage {
         case errorReply(ErrorReply)
         case readFile(ReadFile)
-        case readFileReply(ReadFileReply)
+        case fileContent(FileContent)
         case listDirectory(ListDirectory)
-        case listDirectoryReply(ListDirectoryReply)
+        case directoryListing(DirectoryListing)
+        case writeFile(WriteFile)
+        case writeResult(WriteResult)
 
         public static let channelName = Procfs.channelName
 
@@ -735,9 +1291,11 @@ public enum Procfs {
             switch id {
             case ErrorReply.messageID: return ErrorReply.name
             case ReadFile.messageID: return ReadFile.name
-            case ReadFileReply.messageID: return ReadFileReply.name
+            case FileContent.messageID: return FileContent.name
             case ListDirectory.messageID: return ListDirectory.name
-            case ListDirectoryReply.messageID: return ListDirectoryReply.name
+            case DirectoryListing.messageID: return DirectoryListing.name
+            case WriteFile.messageID: return WriteFile.name
+            case WriteResult.messageID: return WriteResult.name
             default: return nil
             }
         }
@@ -746,9 +1304,11 @@ public enum Procfs {
             switch messageID {
             case ErrorReply.messageID: return .errorReply(try ErrorReply.decode(view))
             case ReadFile.messageID: return .readFile(try ReadFile.decode(view))
-            case ReadFileReply.messageID: return .readFileReply(try ReadFileReply.decode(view))
+            case FileContent.messageID: return .fileContent(try FileContent.decode(view))
             case ListDirectory.messageID: return .listDirectory(try ListDirectory.decode(view))
-            case ListDirectoryReply.messageID: return .listDirectoryReply(try ListDirectoryReply.decode(view))
+            case DirectoryListing.messageID: return .directoryListing(try DirectoryListing.decode(view))
+            case WriteFile.messageID: return .writeFile(try WriteFile.decode(view))
+            case WriteResult.messageID: return .writeResult(try WriteResult.decode(view))
             default: throw .unknownMessage(messageID)
             }
         }
@@ -757,9 +1317,11 @@ public enum Procfs {
             switch self {
             case .errorReply: return ErrorReply.messageID
             case .readFile: return ReadFile.messageID
-            case .readFileReply: return ReadFileReply.messageID
+            case .fileContent: return FileContent.messageID
             case .listDirectory: return ListDirectory.messageID
-            case .listDirectoryReply: return ListDirectoryReply.messageID
+            case .directoryListing: return DirectoryListing.messageID
+            case .writeFile: return WriteFile.messageID
+            case .writeResult: return WriteResult.messageID
             }
         }
 
@@ -767,9 +1329,11 @@ public enum Procfs {
             switch self {
             case .errorReply(let m): return m
             case .readFile(let m): return m
-            case .readFileReply(let m): return m
+            case .fileContent(let m): return m
             case .listDirectory(let m): return m
-            case .listDirectoryReply(let m): return m
+            case .directoryListing(let m): return m
+            case .writeFile(let m): return m
+            case .writeResult(let m): return m
             }
         }
 
@@ -777,9 +1341,11 @@ public enum Procfs {
             switch self {
             case .errorReply(let m): m.encode(into: &writer)
             case .readFile(let m): m.encode(into: &writer)
-            case .readFileReply(let m): m.encode(into: &writer)
+            case .fileContent(let m): m.encode(into: &writer)
             case .listDirectory(let m): m.encode(into: &writer)
-            case .listDirectoryReply(let m): m.encode(into: &writer)
+            case .directoryListing(let m): m.encode(into: &writer)
+            case .writeFile(let m): m.encode(into: &writer)
+            case .writeResult(let m): m.encode(into: &writer)
             }
         }
     }

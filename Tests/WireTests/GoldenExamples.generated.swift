@@ -530,19 +530,19 @@ extension Netstack.Event {
 
 extension Procfs.TaskInfo {
     static func example(_ v: Int) -> Self {
-        Self(pid: Int32(truncatingIfNeeded: -1_000_001 + v), tgid: Int32(truncatingIfNeeded: -2_000_001 + v), ppid: Int32(truncatingIfNeeded: -3_000_001 + v), comm: "comm-\(v)-é", state: UInt8(truncatingIfNeeded: 0xA4 + v), uid: UInt32(truncatingIfNeeded: 0xC1C2C354 + v), euid: UInt32(truncatingIfNeeded: 0xC1C2C364 + v), gid: UInt32(truncatingIfNeeded: 0xC1C2C374 + v), egid: UInt32(truncatingIfNeeded: 0xC1C2C384 + v), threads: UInt32(truncatingIfNeeded: 0xC1C2C394 + v), nice: Int32(truncatingIfNeeded: -11_000_001 + v), startTimeTicks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), userTimeTicks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), systemTimeTicks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), vmSizeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), vmRSSKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), vmPeakKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), vmDataKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), vmStackKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), cmdline: [0x00, 0xFF, 19, UInt8(truncatingIfNeeded: v)], environ: [0x00, 0xFF, 20, UInt8(truncatingIfNeeded: v)], exe: "exe-\(v)-é", cwd: "cwd-\(v)-é", root: "root-\(v)-é")
+        Self(pid: Int32(truncatingIfNeeded: -1_000_001 + v), tgid: Int32(truncatingIfNeeded: -2_000_001 + v), ppid: Int32(truncatingIfNeeded: -3_000_001 + v), pgid: Int32(truncatingIfNeeded: -4_000_001 + v), sid: Int32(truncatingIfNeeded: -5_000_001 + v), comm: "comm-\(v)-é", state: UInt8(truncatingIfNeeded: 0xA6 + v), uids: [UInt32(truncatingIfNeeded: 0xC1C2C374 + v), UInt32(truncatingIfNeeded: 0xC1C2C384 + v)], gids: [UInt32(truncatingIfNeeded: 0xC1C2C384 + v), UInt32(truncatingIfNeeded: 0xC1C2C394 + v)], groups: [UInt32(truncatingIfNeeded: 0xC1C2C394 + v), UInt32(truncatingIfNeeded: 0xC1C2C304 + v)], threads: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), nice: Int32(truncatingIfNeeded: -12_000_001 + v), umask: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), ttyNr: Int32(truncatingIfNeeded: -14_000_001 + v), tpgid: Int32(truncatingIfNeeded: -15_000_001 + v), flags: UInt32(truncatingIfNeeded: 0xC1C2C354 + v), minorFaults: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), majorFaults: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), startTimeTicks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), userTimeTicks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), systemTimeTicks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), vmPeakKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), vmSizeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), vmLckKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), vmHWMKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), vmRSSKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), rssAnonKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), rssFileKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), rssShmemKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), vmDataKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), vmStkKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), vmExeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), vmLibKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), vmPTEKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), startCode: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), endCode: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), startStack: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), startData: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), endData: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), startBrk: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), argStart: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), argEnd: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), envStart: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), envEnd: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), exitSignal: Int32(truncatingIfNeeded: -45_000_001 + v), processor: Int32(truncatingIfNeeded: -46_000_001 + v), fdSize: UInt32(truncatingIfNeeded: 0xC1C2C364 + v), sigQueued: UInt32(truncatingIfNeeded: 0xC1C2C374 + v), sigQueueLimit: UInt32(truncatingIfNeeded: 0xC1C2C384 + v), sigPending: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), shdPending: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), sigBlocked: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), sigIgnored: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), sigCaught: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), capInheritable: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), capPermitted: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), capEffective: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), capBounding: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), capAmbient: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), noNewPrivs: v % 2 == 0, seccompMode: UInt8(truncatingIfNeeded: 0xA0 + v), oomScoreAdj: Int32(truncatingIfNeeded: -62_000_001 + v), voluntarySwitches: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), involuntarySwitches: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), readChars: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), writtenChars: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), readSyscalls: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), writeSyscalls: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), readBytes: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), writeBytes: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), cmdline: [0x00, 0xFF, 70, UInt8(truncatingIfNeeded: v)], environ: [0x00, 0xFF, 71, UInt8(truncatingIfNeeded: v)], auxv: [0x00, 0xFF, 72, UInt8(truncatingIfNeeded: v)], exe: "exe-\(v)-é", cwd: "cwd-\(v)-é", root: "root-\(v)-é")
     }
 }
 
 extension Procfs.MapEntry {
     static func example(_ v: Int) -> Self {
-        Self(start: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), end: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), permissions: UInt8(truncatingIfNeeded: 0xA2 + v), offset: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), devMajor: UInt32(truncatingIfNeeded: 0xC1C2C344 + v), devMinor: UInt32(truncatingIfNeeded: 0xC1C2C354 + v), inode: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), path: "path-\(v)-é")
+        Self(start: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), end: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), permissions: UInt8(truncatingIfNeeded: 0xA2 + v), offset: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), devMajor: UInt32(truncatingIfNeeded: 0xC1C2C344 + v), devMinor: UInt32(truncatingIfNeeded: 0xC1C2C354 + v), inode: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), path: "path-\(v)-é", rssKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), anonymousKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v))
     }
 }
 
 extension Procfs.FDEntry {
     static func example(_ v: Int) -> Self {
-        Self(fd: Int32(truncatingIfNeeded: -1_000_001 + v), target: "target-\(v)-é", flags: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), position: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), mountID: UInt32(truncatingIfNeeded: 0xC1C2C344 + v))
+        Self(fd: Int32(truncatingIfNeeded: -1_000_001 + v), target: "target-\(v)-é", flags: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), position: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), mountID: UInt32(truncatingIfNeeded: 0xC1C2C344 + v), inode: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v))
     }
 }
 
@@ -558,22 +558,34 @@ extension Procfs.LimitEntry {
     }
 }
 
+extension Procfs.CPUTimes {
+    static func example(_ v: Int) -> Self {
+        Self(user: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), nice: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), system: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), idle: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), iowait: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), irq: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), softirq: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), steal: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v))
+    }
+}
+
+extension Procfs.Tunable {
+    static func example(_ v: Int) -> Self {
+        Self(name: "name-\(v)-é", value: "value-\(v)-é")
+    }
+}
+
 extension Procfs.Snapshot {
     static func example(_ v: Int) -> Self {
-        Self(tasks: [Procfs.TaskInfo.example(v), Procfs.TaskInfo.example(v + 1)], maps: [Procfs.MapEntry.example(v), Procfs.MapEntry.example(v + 1)], fds: [Procfs.FDEntry.example(v), Procfs.FDEntry.example(v + 1)], mounts: [Procfs.MountEntry.example(v), Procfs.MountEntry.example(v + 1)], limits: [Procfs.LimitEntry.example(v), Procfs.LimitEntry.example(v + 1)], uptimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), idleNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), memTotalKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), memFreeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), memAvailableKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), loadAverage: [UInt32(truncatingIfNeeded: 0xC1C2C304 + v), UInt32(truncatingIfNeeded: 0xC1C2C314 + v)], hostname: "hostname-\(v)-é", kernelRelease: "kernelRelease-\(v)-é", cpuCount: UInt32(truncatingIfNeeded: 0xC1C2C334 + v))
+        Self(tasks: [Procfs.TaskInfo.example(v), Procfs.TaskInfo.example(v + 1)], maps: [Procfs.MapEntry.example(v), Procfs.MapEntry.example(v + 1)], fds: [Procfs.FDEntry.example(v), Procfs.FDEntry.example(v + 1)], mounts: [Procfs.MountEntry.example(v), Procfs.MountEntry.example(v + 1)], limits: [Procfs.LimitEntry.example(v), Procfs.LimitEntry.example(v + 1)], uptimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), idleNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), bootTimeSeconds: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), memTotalKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), memFreeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), memAvailableKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), buffersKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), cachedKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), swapTotalKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), swapFreeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), loadAverage: [UInt32(truncatingIfNeeded: 0xC1C2C354 + v), UInt32(truncatingIfNeeded: 0xC1C2C364 + v)], runnable: UInt32(truncatingIfNeeded: 0xC1C2C364 + v), lastPID: Int32(truncatingIfNeeded: -18_000_001 + v), hostname: "hostname-\(v)-é", domainname: "domainname-\(v)-é", kernelRelease: "kernelRelease-\(v)-é", kernelVersion: "kernelVersion-\(v)-é", cpuCount: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), cpuTimes: [Procfs.CPUTimes.example(v), Procfs.CPUTimes.example(v + 1)], contextSwitches: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), processesCreated: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), tunables: [Procfs.Tunable.example(v), Procfs.Tunable.example(v + 1)], bootID: "bootID-\(v)-é")
     }
 }
 
 extension Procfs.ReadFile {
     static func example(_ v: Int) -> Self {
-        Self(path: "path-\(v)-é", callerPID: Int32(truncatingIfNeeded: -2_000_001 + v), callerTID: Int32(truncatingIfNeeded: -3_000_001 + v), offset: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), maxBytes: UInt32(truncatingIfNeeded: 0xC1C2C344 + v), snapshot: Procfs.Snapshot.example(v + 6))
+        Self(path: "path-\(v)-é", callerPID: Int32(truncatingIfNeeded: -2_000_001 + v), callerTID: Int32(truncatingIfNeeded: -3_000_001 + v), snapshot: Procfs.Snapshot.example(v + 4))
     }
     static let exampleFDCount = 0
 }
 
-extension Procfs.ReadFileReply {
+extension Procfs.FileContent {
     static func example(_ v: Int) -> Self {
-        Self(content: [0x00, 0xFF, 0, UInt8(truncatingIfNeeded: v)], eof: v % 2 == 0, totalSize: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v))
+        Self(content: [0x00, 0xFF, 0, UInt8(truncatingIfNeeded: v)], isLink: v % 2 == 0)
     }
     static let exampleFDCount = 0
 }
@@ -591,9 +603,23 @@ extension Procfs.ProcEntry {
     }
 }
 
-extension Procfs.ListDirectoryReply {
+extension Procfs.DirectoryListing {
     static func example(_ v: Int) -> Self {
         Self(entries: [Procfs.ProcEntry.example(v), Procfs.ProcEntry.example(v + 1)])
+    }
+    static let exampleFDCount = 0
+}
+
+extension Procfs.WriteFile {
+    static func example(_ v: Int) -> Self {
+        Self(path: "path-\(v)-é", callerPID: Int32(truncatingIfNeeded: -2_000_001 + v), callerTID: Int32(truncatingIfNeeded: -3_000_001 + v), data: [0x00, 0xFF, 3, UInt8(truncatingIfNeeded: v)], snapshot: Procfs.Snapshot.example(v + 5))
+    }
+    static let exampleFDCount = 0
+}
+
+extension Procfs.WriteResult {
+    static func example(_ v: Int) -> Self {
+        Self(key: "key-\(v)-é", targetPID: Int32(truncatingIfNeeded: -2_000_001 + v), value: "value-\(v)-é")
     }
     static let exampleFDCount = 0
 }
@@ -672,8 +698,10 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Netstack.Message.event(.example(0)), fdCount: Netstack.Event.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
     GoldenCase(Procfs.Message.readFile(.example(0)), fdCount: Procfs.ReadFile.exampleFDCount, flags: []),
-    GoldenCase(Procfs.Message.readFileReply(.example(0)), fdCount: Procfs.ReadFileReply.exampleFDCount, flags: [.reply]),
+    GoldenCase(Procfs.Message.fileContent(.example(0)), fdCount: Procfs.FileContent.exampleFDCount, flags: [.reply]),
     GoldenCase(Procfs.Message.listDirectory(.example(0)), fdCount: Procfs.ListDirectory.exampleFDCount, flags: []),
-    GoldenCase(Procfs.Message.listDirectoryReply(.example(0)), fdCount: Procfs.ListDirectoryReply.exampleFDCount, flags: [.reply]),
+    GoldenCase(Procfs.Message.directoryListing(.example(0)), fdCount: Procfs.DirectoryListing.exampleFDCount, flags: [.reply]),
+    GoldenCase(Procfs.Message.writeFile(.example(0)), fdCount: Procfs.WriteFile.exampleFDCount, flags: []),
+    GoldenCase(Procfs.Message.writeResult(.example(0)), fdCount: Procfs.WriteResult.exampleFDCount, flags: [.reply]),
     GoldenCase(Procfs.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
 ]

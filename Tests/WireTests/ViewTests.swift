@@ -36,13 +36,12 @@ import Wire
             #expect(last.baseAddress! >= raw.baseAddress! && last.baseAddress! + last.count <= raw.baseAddress! + raw.count)
             #expect(String(decoding: last, as: UTF8.self) == "x86_64-linux-gnu")
         }
-        let reply = Procfs.ReadFileReply(content: Array("cpu 1 2 3\n".utf8), eof: true, totalSize: 10)
+        let reply = Procfs.FileContent(content: Array("cpu 1 2 3\n".utf8), isLink: true)
         try w.encode(reply, requestID: 3, flags: [.reply])
         try w.withFrame { raw in
-            let view = try Procfs.ReadFileReply.View(try MessageView(frame: raw, receivedFDs: 0))
+            let view = try Procfs.FileContent.View(try MessageView(frame: raw, receivedFDs: 0))
             #expect(Array(try view.content) == reply.content)
-            #expect(try view.eof)
-            #expect(try view.totalSize == 10)
+            #expect(try view.isLink)
         }
     }
 

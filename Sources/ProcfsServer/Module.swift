@@ -1,1 +1,0 @@
-// Module ProcfsServer: see docs/ARCHITECTURE.md for its responsibility. Grown by the issue that owns it.
