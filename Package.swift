@@ -35,8 +35,9 @@ let package = Package(
         .target(name: "Wire", path: "Sources/Wire"),
         .target(name: "HostOS", dependencies: ["CBulwark", "CSeccomp", "CCap", "LinuxABI"], path: "Sources/HostOS"),
         .target(name: "Protocol", dependencies: ["Wire"], path: "Sources/Protocol"),
-        .target(name: "IPC", dependencies: ["Wire", "Protocol", "HostOS"], path: "Sources/IPC"),
-        .target(name: "ServiceKit", dependencies: ["IPC", "HostOS", "Protocol"], path: "Sources/ServiceKit"),
+        .target(name: "FaultInjection", dependencies: ["Wire", "LinuxABI"], path: "Sources/FaultInjection"),
+        .target(name: "IPC", dependencies: ["Wire", "Protocol", "HostOS", "FaultInjection"], path: "Sources/IPC"),
+        .target(name: "ServiceKit", dependencies: ["IPC", "HostOS", "Protocol", "FaultInjection"], path: "Sources/ServiceKit"),
 
         // ---- The Sentry (user-space kernel) ------------------------------------------------
         .target(name: "SentryPlatform", dependencies: ["CBulwark", "HostOS", "LinuxABI"],
@@ -92,5 +93,8 @@ let package = Package(
         .testTarget(name: "NetstackCoreTests", dependencies: ["NetstackCore"], path: "Tests/NetstackCoreTests"),
         .testTarget(name: "SentryVDSOTests", dependencies: ["SentryVDSO", "HostOS", "LinuxABI", "TestSupport"],
                     path: "Tests/SentryVDSOTests"),
+        .testTarget(name: "FaultInjectionTests", dependencies: ["FaultInjection", "IPC", "ServiceKit", "HostOS", "TestSupport",
+                                                            "bulwark-netstack", "bulwark-procfs"],
+                    path: "Tests/FaultInjectionTests"),
     ]
 )
