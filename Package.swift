@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(name: "bulwark-protogen", path: "tools/protogen"),
         .executableTarget(name: "bulwark-ipc-client", dependencies: ["IPC", "Protocol"], path: "tools/ipc-client"),
         .executableTarget(name: "bulwark-ipc-dump", dependencies: ["Wire", "Protocol"], path: "tools/ipc-dump"),
-        .executableTarget(name: "bulwark-bench-ipc", dependencies: ["IPC", "HostOS"], path: "tools/bench-ipc"),
+        .executableTarget(name: "bulwark-bench-ipc", dependencies: ["IPC", "HostOS", "FaultInjection"], path: "tools/bench-ipc"),
 
         // ---- Tests --------------------------------------------------------------------------
         .testTarget(name: "HostOSTests", dependencies: ["HostOS", "TestSupport"], path: "Tests/HostOSTests"),
