@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "SentryLoader", dependencies: ["SentryMemory", "LinuxABI", "HostOS"],
                 path: "Sources/SentryLoader", swiftSettings: sentrySwift),
         .target(name: "SentryKernel",
-                dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "LinuxABI", "HostOS"],
+                dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS"],
                 path: "Sources/SentryKernel", swiftSettings: sentrySwift),
         .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 

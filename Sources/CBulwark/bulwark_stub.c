@@ -21,6 +21,64 @@ static inline long raw6(long n, long a, long b, long c, long d, long e, long f) 
 
 static void put64(unsigned char *p, unsigned long v) { memcpy(p, &v, 8); }
 
+/// A memfd holding a tiny static ELF whose one PT_LOAD is the stub page at BW_STUB_ADDR and whose
+/// entry is the init routine. New stubs vfork+exec it: a fresh address space without copying the
+/// Sentry's page tables (much cheaper than forking the whole Sentry).
+static int stub_elf_fd = -1;
+
+static void make_stub_elf(const unsigned char *page) {
+    unsigned char img[2 * BW_STUB_SIZE];
+    memset(img, 0, sizeof img);
+    // ELF header
+    img[0] = 0x7f; img[1] = 'E'; img[2] = 'L'; img[3] = 'F';
+    img[4] = 2; img[5] = 1; img[6] = 1;                      // 64-bit, little endian, version
+    unsigned short u16;
+    unsigned int u32;
+    u16 = 2; memcpy(img + 16, &u16, 2);                      // ET_EXEC
+    u16 = 62; memcpy(img + 18, &u16, 2);                     // EM_X86_64
+    u32 = 1; memcpy(img + 20, &u32, 4);
+    put64(img + 24, BW_STUB_ADDR + 16);                      // e_entry: init routine
+    put64(img + 32, 64);                                     // e_phoff
+    u16 = 64; memcpy(img + 52, &u16, 2);                     // e_ehsize
+    u16 = 56; memcpy(img + 54, &u16, 2);                     // e_phentsize
+    u16 = 1; memcpy(img + 56, &u16, 2);                      // e_phnum
+    // PT_LOAD: file page 1 -> BW_STUB_ADDR, R+X
+    unsigned char *ph = img + 64;
+    u32 = 1; memcpy(ph, &u32, 4);
+    u32 = 5; memcpy(ph + 4, &u32, 4);
+    put64(ph + 8, BW_STUB_SIZE);
+    put64(ph + 16, BW_STUB_ADDR);
+    put64(ph + 24, BW_STUB_ADDR);
+    put64(ph + 32, BW_STUB_SIZE);
+    put64(ph + 40, BW_STUB_SIZE);
+    put64(ph + 48, BW_STUB_SIZE);
+    memcpy(img + BW_STUB_SIZE, page, BW_STUB_SIZE);
+    int fd = (int)syscall(SYS_memfd_create, "bulwark-stub", 1 /* MFD_CLOEXEC */);
+    if (fd < 0) return;
+    if (write(fd, img, sizeof img) != (ssize_t)sizeof img) { close(fd); return; }
+    stub_elf_fd = fd;
+}
+
+long bw_stub_spawn(int memfd) {
+    if (stub_elf_fd < 0) return -ENOSYS;
+    int elf = stub_elf_fd;
+    char *argv[] = { "bulwark-stub", 0 };
+    char *envp[] = { 0 };
+    unsigned long empty = 0;
+    pid_t pid = vfork();
+    if (pid == 0) {
+        // vfork child: shares the Sentry's memory until exec; raw syscalls only, never return.
+        raw6(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
+        raw6(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0, 0, 0);
+        if (memfd > 0) raw6(SYS_close_range, 0, memfd - 1, 4 /* CLOSE_RANGE_CLOEXEC */, 0, 0, 0);
+        raw6(SYS_close_range, memfd + 1, ~0U, 4, 0, 0, 0);
+        raw6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&empty, 0, 8, 0, 0);
+        raw6(SYS_execveat, elf, (long)"", (long)argv, (long)envp, 0x1000 /* AT_EMPTY_PATH */, 0);
+        for (;;) raw6(SYS_exit, 127, 0, 0, 0, 0, 0);
+    }
+    return pid < 0 ? -errno : pid;
+}
+
 int bw_stub_install(void) {
     void *p = mmap((void *)BW_STUB_ADDR, BW_STUB_SIZE, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -42,6 +100,7 @@ int bw_stub_install(void) {
     *q++ = 0x0f; *q++ = 0x05;                                      // syscall
     *q++ = 0xcc;                                                   // int3: "ready" stop
     *q++ = 0xeb; *q++ = 0xfd;                                      // jmp back to int3
+    make_stub_elf(c);
     if (mprotect(p, BW_STUB_SIZE, PROT_READ | PROT_EXEC) != 0) return -errno;
     return 0;
 }

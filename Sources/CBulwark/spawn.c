@@ -54,6 +54,15 @@ static void child_run(const struct bw_spawn_attr *attr, int report_fd, pid_t par
         if (moved[i] < 0) continue;
         if (dup2(moved[i], i) < 0) child_fail(report_fd, errno);  // dup2 clears CLOEXEC on i
     }
+    if (attr->cloexec_from >= 3) {
+        // close_range(CLOSE_RANGE_CLOEXEC) is Linux 5.11+; fall back to marking descriptors one by one.
+        if (syscall(SYS_close_range, (unsigned)attr->cloexec_from, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
+            for (int fd = attr->cloexec_from; fd < 65536; fd++) {
+                int flags = fcntl(fd, F_GETFD);
+                if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+            }
+        }
+    }
     for (int i = 0; i < attr->keep_count; i++) {
         int fd = attr->keep_fds[i];
         int flags = fcntl(fd, F_GETFD);

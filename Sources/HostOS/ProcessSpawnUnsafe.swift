@@ -25,6 +25,9 @@ public struct SpawnOptions: Sendable {
     public var parentDeathSignal: Int32?
     /// Start a new session (setsid).
     public var newSession = false
+    /// Descriptors from this number up (other than `inheritedDescriptors`) are not inherited, even
+    /// without CLOEXEC; nil inherits whatever the caller left open. Default: only 0, 1 and 2.
+    public var closeDescriptorsFrom: Int32? = 3
 
     public init(path: String, arguments: [String]) {
         self.path = path
@@ -81,7 +84,8 @@ public enum ProcessSpawn {
                                 keep_fds: keep.baseAddress, keep_count: Int32(keep.count),
                                 reset_signals: options.resetSignals ? 1 : 0,
                                 parent_death_signal: options.parentDeathSignal ?? 0,
-                                new_session: options.newSession ? 1 : 0)
+                                new_session: options.newSession ? 1 : 0,
+                                cloexec_from: options.closeDescriptorsFrom ?? -1)
                             return bw_spawn(&attr, &pid)
                         }
                     }

@@ -48,7 +48,7 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
         guard parts.count == 4 else { return nil }
         var v: UInt32 = 0
         for p in parts {
-            guard !p.isEmpty, p.count <= 3, let n = UInt8(p) else { return nil }
+            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0 >= "0" && $0 <= "9" }), let n = UInt8(p) else { return nil }
             v = v << 8 | UInt32(n)
         }
         raw = v
@@ -75,15 +75,98 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
     }
 }
 
-/// An IPv4 address and port (the sockaddr_in of this library).
+/// An IPv4 or IPv6 address.
+public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
+    case v4(IPv4Address)
+    case v6(IPv6Address)
+
+    public var isUnspecified: Bool {
+        switch self {
+        case .v4(let a): return a.isAny
+        case .v6(let a): return a.isUnspecified
+        }
+    }
+
+    public var isV6: Bool {
+        if case .v6 = self { return true }
+        return false
+    }
+
+    public var isMulticastOrBroadcast: Bool {
+        switch self {
+        case .v4(let a): return a.isMulticast || a.isBroadcast
+        case .v6(let a): return a.isMulticast
+        }
+    }
+
+    /// Whether a socket bound to this address receives packets for `dst`. `dual`: this is the IPv6
+    /// wildcard of a socket that also takes IPv4 (IPV6_V6ONLY off).
+    func accepts(_ dst: IPAddress, dual: Bool) -> Bool {
+        if self == dst { return true }
+        guard isUnspecified else { return false }
+        return isV6 == dst.isV6 || (dual && isV6)
+    }
+
+    /// The bind conflict rule: same family and a wildcard or equal address, or a dual-stack wildcard
+    /// against any address of either family.
+    func conflicts(dual: Bool, with o: IPAddress, otherDual: Bool) -> Bool {
+        if isV6 == o.isV6 { return isUnspecified || o.isUnspecified || self == o }
+        return (dual && isV6 && isUnspecified) || (otherDual && o.isV6 && o.isUnspecified)
+    }
+
+    public var description: String {
+        switch self {
+        case .v4(let a): return a.description
+        case .v6(let a): return "[\(a)]"
+        }
+    }
+}
+
+/// An address and port (sockaddr_in or sockaddr_in6 of this library).
 public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
-    public var address: IPv4Address
+    public var ip: IPAddress
     public var port: UInt16
 
     public init(_ address: IPv4Address, _ port: UInt16) {
-        self.address = address
+        ip = .v4(address)
         self.port = port
     }
 
-    public var description: String { "\(address):\(port)" }
+    public init(_ address: IPv6Address, _ port: UInt16) {
+        ip = .v6(address)
+        self.port = port
+    }
+
+    public init(ip: IPAddress, port: UInt16) {
+        self.ip = ip
+        self.port = port
+    }
+
+    /// The wildcard address of a family.
+    static func any(v6: Bool, port: UInt16 = 0) -> SocketAddress {
+        v6 ? SocketAddress(IPv6Address.unspecified, port) : SocketAddress(IPv4Address.any, port)
+    }
+
+    public var description: String { "\(ip):\(port)" }
+}
+
+/// Source and destination for an upper-layer checksum.
+enum PseudoHeader {
+    case v4(IPv4Address, IPv4Address)
+    case v6(IPv6Address, IPv6Address)
+
+    init?(source: IPAddress, destination: IPAddress) {
+        switch (source, destination) {
+        case (.v4(let s), .v4(let d)): self = .v4(s, d)
+        case (.v6(let s), .v6(let d)): self = .v6(s, d)
+        default: return nil
+        }
+    }
+
+    func checksum(_ b: [UInt8], _ range: Range<Int>, proto: UInt8) -> UInt16 {
+        switch self {
+        case .v4(let s, let d): return transportChecksum(b, range, source: s, destination: d, proto: proto)
+        case .v6(let s, let d): return transportChecksum6(b, range, source: s, destination: d, nextHeader: proto)
+        }
+    }
 }

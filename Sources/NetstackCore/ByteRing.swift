@@ -9,7 +9,7 @@ struct ByteRing {
     let capacity: Int
 
     init(capacity: Int) {
-        self.capacity = max(0, capacity)
+        self.capacity = max(1, capacity)  // never zero: offsets are taken modulo the capacity
         storage = []
     }
 
@@ -21,13 +21,34 @@ struct ByteRing {
     }
 
     /// Appends as much of `d` as fits; returns how much.
-    mutating func append(_ d: [UInt8]) -> Int {
+    mutating func append<C: Collection>(_ d: C) -> Int where C.Element == UInt8 {
         let n = min(d.count, free)
         guard n > 0 else { return 0 }
-        write(d, n == d.count ? 0..<d.count : 0..<n, atOffset: count)
+        ensureStorage()
+        var p = (head + count) % capacity
+        var i = d.startIndex
+        var left = n
+        while left > 0 {
+            let k = min(left, capacity - p)
+            let j = d.index(i, offsetBy: k)
+            storage.replaceSubrange(p..<(p + k), with: d[i..<j])
+            i = j
+            left -= k
+            p = (p + k) % capacity
+        }
         count += n
         return n
     }
+
+    /// Where bytes [offset, offset+n) of the ring lie in the storage: at most two runs.
+    func runs(offset: Int, count n: Int) -> (Range<Int>, Range<Int>) {
+        let p = (head + offset) % capacity
+        let first = min(n, capacity - p)
+        return (p..<(p + first), 0..<(n - first))
+    }
+
+    /// The storage, for the unsafe copy-out in ByteRingUnsafe.swift.
+    var bytes: [UInt8] { storage }
 
     /// Copies `src[range]` to `offset` bytes past the read position without changing `count`.
     /// The caller guarantees `offset + range.count <= capacity`.

@@ -1,12 +1,14 @@
-// IPv4 fragment reassembly under a memory limit with a timeout. Overlapping fragments are treated as
+// Fragment reassembly (IPv4, and IPv6 through the generic `add(key:...)`) under a memory limit
+// with a timeout. Overlapping fragments are treated as
 // an attack (as RFC 5722 does for IPv6): the whole datagram is discarded. An exact duplicate of a
 // fragment already held (same offset and length) is ignored, so a duplicating link does no harm.
 
 struct ReassemblyKey: Hashable {
-    var source: IPv4Address
-    var destination: IPv4Address
+    var source: IPAddress
+    var destination: IPAddress
+    /// IPv4: the protocol; IPv6: zero (RFC 8200 keys on addresses and identification only).
     var proto: UInt8
-    var identification: UInt16
+    var identification: UInt32
 }
 
 final class IPv4Reassembler {
@@ -19,7 +21,6 @@ final class IPv4Reassembler {
     private struct Pending {
         var fragments: [Fragment] = []  // sorted by offset, never overlapping
         var totalLength: Int?           // known once the last fragment (MF clear) arrived
-        var firstHeader: IPv4Header?    // header of the fragment at offset 0
         var bytes = 0
         var deadline: Int64
     }
@@ -42,19 +43,32 @@ final class IPv4Reassembler {
     /// Adds the fragment whose header is `h` and whose payload is `b[payload]`. Returns the header of
     /// the first fragment and the whole payload when the datagram is complete.
     func add(_ h: IPv4Header, _ b: [UInt8], payload: Range<Int>, now: Int64) -> (IPv4Header, [UInt8])? {
-        let key = ReassemblyKey(source: h.source, destination: h.destination, proto: h.proto, identification: h.identification)
+        let key = ReassemblyKey(source: .v4(h.source), destination: .v4(h.destination), proto: h.proto,
+                                identification: UInt32(h.identification))
+        guard let data = add(key: key, offset: h.fragmentOffset, more: h.moreFragments, b, payload: payload, now: now,
+                             maxLength: 65535 - 20) else { return nil }
+        var whole = h
+        whole.moreFragments = false
+        whole.fragmentOffset = 0
+        whole.totalLength = h.headerLength + data.count
+        return (whole, data)
+    }
+
+    /// Adds the fragment `b[payload]` at byte `offset` of datagram `key`; returns the whole payload
+    /// once complete.
+    func add(key: ReassemblyKey, offset start: Int, more: Bool, _ b: [UInt8], payload: Range<Int>, now: Int64,
+             maxLength: Int) -> [UInt8]? {
         let len = payload.count
-        let start = h.fragmentOffset
         let end = start + len
         // Every fragment but the last carries a multiple of 8 bytes; an empty fragment says nothing.
-        if len == 0 || (h.moreFragments && len % 8 != 0) || end > 65535 - 20 {
+        if len == 0 || (more && len % 8 != 0) || end > maxLength {
             drop(key)
             return nil
         }
         var p = pending.removeValue(forKey: key) ?? Pending(deadline: now + timeout)
         memoryUsed -= p.bytes
 
-        if !h.moreFragments {
+        if !more {
             if let t = p.totalLength, t != end { discarded += 1; return nil }
             if let last = p.fragments.last, last.end > end { discarded += 1; return nil }
             p.totalLength = end
@@ -91,14 +105,13 @@ final class IPv4Reassembler {
         }
         p.fragments.insert(Fragment(offset: start, data: Array(b[payload])), at: idx)
         p.bytes += len
-        if start == 0 { p.firstHeader = h }
 
-        if let total = p.totalLength, let first = p.firstHeader, p.bytes == total {
+        if let total = p.totalLength, p.bytes == total {
             // Non-overlapping fragments whose sizes add up to the total cover it exactly.
             var out = [UInt8]()
             out.reserveCapacity(total)
             for f in p.fragments { out.append(contentsOf: f.data) }
-            return (first, out)
+            return out
         }
         pending[key] = p
         memoryUsed += p.bytes

@@ -1,6 +1,7 @@
 // IPv6 network layer (first slice): addresses per interface, on-link routing and one default
 // gateway, neighbour discovery (RFC 4861 address resolution only: NS/NA, no router discovery or
-// NUD), ICMPv6 echo. UDP and TCP over IPv6 are not yet wired to sockets; such packets are dropped.
+// NUD), ICMPv6 echo and port unreachable, TCP/UDP delivery to AF_INET6 sockets, fragmentation of
+// oversized output and reassembly (shared with IPv4: memory limit, timeout, overlap discards).
 
 struct Neighbour6Key: Hashable {
     var interface: Int
@@ -67,7 +68,7 @@ extension NetworkStack {
         return nil
     }
 
-    func handleIPv6(_ b: [UInt8], at o: Int, on ifc: NetworkInterface) {
+    func handleIPv6(_ b: [UInt8], at o: Int, on ifc: NetworkInterface, reassembled: Bool = false) {
         let h: IPv6Header
         do { h = try IPv6Header.parse(b, at: o) } catch { stats.malformed += 1; return }
         let forUs = isLocalIPv6(h.destination) || h.destination == .allNodes
@@ -81,9 +82,44 @@ extension NetworkStack {
             return
         }
         switch proto {
+        case IPv6NextHeader.fragment:
+            guard !reassembled else { stats.ipv6Dropped += 1; return }  // no fragments inside fragments
+            handleFragment6(h, b, start..<payload.upperBound, on: ifc)
         case IPv6NextHeader.icmpv6: handleICMPv6(h, b, start..<payload.upperBound, on: ifc)
+        case IPv6NextHeader.tcp: handleTCP6(h, b, start..<payload.upperBound)
+        case IPv6NextHeader.udp: handleUDP6(h, b, start..<payload.upperBound)
         default: stats.ipv6Dropped += 1
         }
+    }
+
+    /// RFC 8200 4.5: the fragment header, then the fragmentable part. The reassembled payload is put
+    /// behind a rebuilt fixed header (extension headers before the fragment header are not kept) and
+    /// processed as a new packet.
+    private func handleFragment6(_ h: IPv6Header, _ b: [UInt8], _ r: Range<Int>, on ifc: NetworkInterface) {
+        guard r.count >= 8 else { stats.malformed += 1; return }
+        let o = r.lowerBound
+        let next = b[o]
+        let field = load16(b, o + 2)
+        let offset = Int(field & 0xfff8)
+        let more = field & 1 == 1
+        let data = (o + 8)..<r.upperBound
+        let whole: [UInt8]
+        if offset == 0 && !more {
+            whole = Array(b[data])  // an atomic fragment (RFC 6946)
+        } else {
+            let key = ReassemblyKey(source: .v6(h.source), destination: .v6(h.destination), proto: 0,
+                                    identification: load32(b, o + 4))
+            guard let w = reassembler.add(key: key, offset: offset, more: more, b, payload: data, now: now, maxLength: 65535)
+            else { return }
+            whole = w
+        }
+        var p = [UInt8](repeating: 0, count: NetworkStack.transportOffset6)
+        p.append(contentsOf: whole)
+        var nh = h
+        nh.nextHeader = next
+        nh.payloadLength = whole.count
+        nh.write(into: &p, at: NetworkStack.linkHeadroom)
+        handleIPv6(p, at: NetworkStack.linkHeadroom, on: ifc, reassembled: true)
     }
 
     func handleICMPv6(_ h: IPv6Header, _ b: [UInt8], _ r: Range<Int>, on ifc: NetworkInterface) {
@@ -103,6 +139,19 @@ extension NetworkStack {
             if echoReplies6.count < 1024 {
                 echoReplies6.append(EchoReply6(from: h.source, identifier: UInt16(truncatingIfNeeded: m.restOfHeader >> 16),
                                                sequence: UInt16(truncatingIfNeeded: m.restOfHeader), payload: Array(b[body])))
+            }
+        case ICMPv6Type.destinationUnreachable:
+            // The body (after 4 unused bytes, already in the header) quotes the offending packet.
+            guard body.count >= IPv6Header.length + 8, let inner = try? IPv6Header.parse(quote6(b, body), at: 0),
+                  isLocalIPv6(inner.source) else { return }
+            let q = body.lowerBound + IPv6Header.length
+            let local = SocketAddress(inner.source, load16(b, q)), remote = SocketAddress(inner.destination, load16(b, q + 2))
+            // ICMPv6 code 4 is "port unreachable" (ICMPv4 code 3).
+            let code = m.code == 4 ? ICMPUnreachableCode.port : ICMPUnreachableCode.host
+            if inner.nextHeader == IPv6NextHeader.udp {
+                udpUnreachable(local: local, remote: remote, code: code)
+            } else if inner.nextHeader == IPv6NextHeader.tcp {
+                tcpUnreachable(local: local, remote: remote, code: code, sequence: load32(b, q + 4))
             }
         case ICMPv6Type.neighborSolicitation:
             // RFC 4861 7.1.1: hop limit 255 proves the packet was not forwarded.
@@ -130,6 +179,26 @@ extension NetworkStack {
         default:
             break
         }
+    }
+
+    /// The quoted packet of an ICMPv6 error with its payload length cut to what was quoted.
+    private func quote6(_ b: [UInt8], _ body: Range<Int>) -> [UInt8] {
+        var q = Array(b[body])
+        if q.count >= IPv6Header.length, Int(load16(q, 4)) > q.count - IPv6Header.length {
+            store16(&q, 4, UInt16(q.count - IPv6Header.length))
+        }
+        return q
+    }
+
+    /// An ICMPv6 error about packet `h` (RFC 4443 2.4: never about errors or multicast; quote as much
+    /// as fits in the minimum MTU).
+    func sendICMPv6Error(type: UInt8, code: UInt8, about h: IPv6Header, _ b: [UInt8]) {
+        guard !h.destination.isMulticast, !h.source.isMulticast, !h.source.isUnspecified else { return }
+        let start = NetworkStack.linkHeadroom  // where every received or looped-back packet's IPv6 header sits
+        let end = min(b.count, start + IPv6Header.length + h.payloadLength, start + 1280 - 48)
+        guard end > start else { return }
+        sendICMPv6(type: type, code: code, rest: 0, body: Array(b[start..<end]), to: h.source,
+                   from: isLocalIPv6(h.destination) ? h.destination : nil)
     }
 
     func sendICMPv6(type: UInt8, code: UInt8, rest: UInt32, body: [UInt8], to dst: IPv6Address, from src: IPv6Address?,
@@ -161,7 +230,38 @@ extension NetworkStack {
             return true
         }
         let ifc = rt.interface
-        guard let link = ifc.link, IPv6Header.length + h.payloadLength <= ifc.mtu else { return false }
+        guard ifc.link != nil else { return false }
+        if IPv6Header.length + h.payloadLength > ifc.mtu {
+            // Only the source fragments in IPv6 (RFC 8200 4.5); there are no extension headers to keep.
+            let per = (ifc.mtu - IPv6Header.length - 8) & ~7
+            guard per >= 8 else { return false }
+            let id = rng.next32()
+            let start = NetworkStack.transportOffset6
+            let total = p.count - start
+            var off = 0
+            while off < total {
+                let n = min(per, total - off)
+                var f = [UInt8](repeating: 0, count: start + 8 + n)
+                f.replaceSubrange((start + 8)..<f.count, with: p[(start + off)..<(start + off + n)])
+                var fh = h
+                fh.nextHeader = IPv6NextHeader.fragment
+                fh.payloadLength = 8 + n
+                fh.write(into: &f, at: NetworkStack.linkHeadroom)
+                f[start] = nextHeader
+                store16(&f, start + 2, UInt16(off) | (off + n < total ? 1 : 0))
+                store32(&f, start + 4, id)
+                link6Output(f, route: rt, directMAC: directMAC)
+                off += n
+            }
+            return true
+        }
+        link6Output(p, route: rt, directMAC: directMAC)
+        return true
+    }
+
+    private func link6Output(_ p: consuming [UInt8], route rt: Route6Result, directMAC: MACAddress?) {
+        let ifc = rt.interface
+        guard let link = ifc.link else { return }
         let mac: MACAddress
         if rt.nextHop.isMulticast {
             mac = rt.nextHop.multicastMAC
@@ -171,14 +271,13 @@ extension NetworkStack {
             let key = Neighbour6Key(interface: ifc.index, address: rt.nextHop)
             guard let m = neighbours6[key]?.mac else {
                 queueForResolution6(p, key: key)
-                return true
+                return
             }
             mac = m
         }
         EthernetHeader(destination: mac, source: ifc.mac, etherType: EtherType.ipv6).write(into: &p)
         stats.framesOut += 1
         link.transmit(p)
-        return true
     }
 
     func learn6(_ key: Neighbour6Key, mac: MACAddress) {

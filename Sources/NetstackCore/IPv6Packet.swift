@@ -21,7 +21,7 @@ public struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
             if s.isEmpty { return [] }
             var out: [UInt16] = []
             for g in s.split(separator: ":", omittingEmptySubsequences: false) {
-                guard !g.isEmpty, g.count <= 4, let v = UInt16(g, radix: 16) else { return nil }
+                guard !g.isEmpty, g.count <= 4, g.allSatisfy(\.isHexDigit), let v = UInt16(g, radix: 16) else { return nil }
                 out.append(v)
             }
             return out
@@ -45,6 +45,15 @@ public struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
     public static let unspecified = IPv6Address(high: 0, low: 0)
     public static let loopback = IPv6Address(high: 0, low: 1)
     public static let allNodes = IPv6Address(high: 0xff02_0000_0000_0000, low: 1)
+
+    /// ::ffff:a.b.c.d, how a dual-stack IPv6 socket sees an IPv4 address (RFC 4291 2.5.5.2).
+    public init(v4Mapped a: IPv4Address) {
+        self.init(high: 0, low: 0xffff_0000_0000 | UInt64(a.raw))
+    }
+
+    public var v4Mapped: IPv4Address? {
+        high == 0 && low >> 32 == 0xffff ? IPv4Address(raw: UInt32(truncatingIfNeeded: low)) : nil
+    }
 
     public var isUnspecified: Bool { high == 0 && low == 0 }
     public var isLoopback: Bool { high == 0 && low == 1 }
@@ -182,8 +191,8 @@ public struct IPv6Header: Equatable, Sendable {
     }
 
     /// Walks hop-by-hop, routing and destination-options headers in `b[range]` (the payload) and
-    /// returns the upper-layer protocol and where its header starts. Fragments are refused as
-    /// unsupported (IPv6 reassembly is not implemented yet).
+    /// returns the upper-layer protocol and where its header starts. A fragment header stops the walk
+    /// and is returned as the protocol (the caller reassembles).
     public static func upperLayer(_ b: [UInt8], _ range: Range<Int>, first: UInt8) throws(ParseError) -> (UInt8, Int) {
         var next = first
         var o = range.lowerBound
@@ -195,8 +204,6 @@ public struct IPv6Header: Equatable, Sendable {
                 guard range.upperBound - o >= len else { throw .truncated }
                 next = b[o]
                 o += len
-            case IPv6NextHeader.fragment:
-                throw .unsupported
             default:
                 return (next, o)
             }

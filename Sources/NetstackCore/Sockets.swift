@@ -18,27 +18,54 @@ public enum ShutdownHow: Sendable {
 }
 
 extension NetworkStack {
-    public func socket(_ type: SocketType) -> SocketID {
+    public func socket(_ type: SocketType, family: AddressFamily = .inet) -> SocketID {
         let id = SocketID(raw: nextSocketID)
         nextSocketID &+= 1
         switch type {
-        case .datagram: udpSockets[id] = UDPSocket(id: id)
-        case .stream: tcpSockets[id] = TCPSocket(id: id, stack: self)
+        case .datagram: udpSockets[id] = UDPSocket(id: id, v6: family == .inet6)
+        case .stream: tcpSockets[id] = TCPSocket(id: id, stack: self, v6: family == .inet6)
         }
         return id
     }
 
+    /// The address the stack works with for one a user passed: an AF_INET6 socket's v4-mapped
+    /// address is IPv4 inside (allowed unless IPV6_V6ONLY); the wrong family is `wrong`.
+    func internalAddress(_ a: SocketAddress, v6: Bool, v6Only: Bool, wrong: NetErrno) throws(NetErrno) -> SocketAddress {
+        switch a.ip {
+        case .v4:
+            guard !v6 else { throw wrong }
+            return a
+        case .v6(let x):
+            guard v6 else { throw wrong }
+            if let m = x.v4Mapped {
+                guard !v6Only else { throw wrong }
+                return SocketAddress(m, a.port)
+            }
+            return a
+        }
+    }
+
+    /// What the user sees: IPv4 addresses on an AF_INET6 socket are shown v4-mapped.
+    func userAddress(_ a: SocketAddress, v6: Bool) -> SocketAddress {
+        if v6, case .v4(let x) = a.ip { return SocketAddress(IPv6Address(v4Mapped: x), a.port) }
+        return a
+    }
+
     public func bind(_ s: SocketID, _ addr: SocketAddress) throws(NetErrno) {
-        if let u = udpSockets[s] { return try udpBind(u, addr) }
-        if let t = tcpSockets[s] { return try tcpBind(t, addr) }
+        if let u = udpSockets[s] { return try udpBind(u, internalAddress(addr, v6: u.v6, v6Only: u.v6Only, wrong: .EINVAL)) }
+        if let t = tcpSockets[s] { return try tcpBind(t, internalAddress(addr, v6: t.v6, v6Only: t.v6Only, wrong: .EINVAL)) }
         throw .EBADF
     }
 
     /// connect(2). For TCP the first call returns EINPROGRESS; completion shows as writability, and
     /// failure as `socketError` (SO_ERROR).
     public func connect(_ s: SocketID, _ addr: SocketAddress) throws(NetErrno) {
-        if let u = udpSockets[s] { return try udpConnect(u, addr) }
-        if let t = tcpSockets[s] { return try tcpConnect(t, addr) }
+        if let u = udpSockets[s] {
+            return try udpConnect(u, internalAddress(addr, v6: u.v6, v6Only: u.v6Only, wrong: .EAFNOSUPPORT))
+        }
+        if let t = tcpSockets[s] {
+            return try tcpConnect(t, internalAddress(addr, v6: t.v6, v6Only: t.v6Only, wrong: .EAFNOSUPPORT))
+        }
         throw .EBADF
     }
 
@@ -52,7 +79,8 @@ extension NetworkStack {
     public func accept(_ s: SocketID) throws(NetErrno) -> (SocketID, SocketAddress) {
         if udpSockets[s] != nil { throw .EOPNOTSUPP }
         guard let t = tcpSockets[s] else { throw .EBADF }
-        return try tcpAccept(t)
+        let (id, peer) = try tcpAccept(t)
+        return (id, userAddress(peer, v6: t.v6))
     }
 
     /// send(2) on a connected socket: the number of bytes taken (TCP may take fewer than offered).
@@ -65,23 +93,31 @@ extension NetworkStack {
 
     @discardableResult
     public func sendTo(_ s: SocketID, _ data: [UInt8], to addr: SocketAddress) throws(NetErrno) -> Int {
-        if let u = udpSockets[s] { return try udpSend(u, data, to: addr) }
+        if let u = udpSockets[s] {
+            return try udpSend(u, data, to: internalAddress(addr, v6: u.v6, v6Only: u.v6Only, wrong: .EAFNOSUPPORT))
+        }
         if let t = tcpSockets[s] { return try tcpSend(t, data) }  // the address is ignored, as Linux does
         throw .EBADF
     }
 
     /// recv(2): up to `max` bytes; an empty result on TCP means end of stream. EAGAIN when nothing waits.
-    public func recv(_ s: SocketID, max: Int) throws(NetErrno) -> [UInt8] {
-        if let u = udpSockets[s] { return try udpReceive(u, max: max).0 }
-        if let t = tcpSockets[s] { return try tcpReceive(t, max: max) }
+    /// `peek` is MSG_PEEK: the data stays queued.
+    public func recv(_ s: SocketID, max requested: Int, peek: Bool = false) throws(NetErrno) -> [UInt8] {
+        let max = Swift.max(0, requested)
+        if let u = udpSockets[s] { return try udpReceive(u, max: max, peek: peek).0 }
+        if let t = tcpSockets[s] { return try tcpReceive(t, max: max, peek: peek) }
         throw .EBADF
     }
 
-    public func recvFrom(_ s: SocketID, max: Int) throws(NetErrno) -> ([UInt8], SocketAddress) {
-        if let u = udpSockets[s] { return try udpReceive(u, max: max) }
+    public func recvFrom(_ s: SocketID, max requested: Int, peek: Bool = false) throws(NetErrno) -> ([UInt8], SocketAddress) {
+        let max = Swift.max(0, requested)
+        if let u = udpSockets[s] {
+            let (d, from) = try udpReceive(u, max: max, peek: peek)
+            return (d, userAddress(from, v6: u.v6))
+        }
         if let t = tcpSockets[s] {
-            let d = try tcpReceive(t, max: max)
-            return (d, t.remote ?? SocketAddress(.any, 0))
+            let d = try tcpReceive(t, max: max, peek: peek)
+            return (d, userAddress(t.remote ?? SocketAddress.any(v6: t.v6), v6: t.v6))
         }
         throw .EBADF
     }
@@ -104,6 +140,26 @@ extension NetworkStack {
         tcpClose(t)
     }
 
+    /// FIONREAD/SIOCINQ: bytes readable now (for UDP, the size of the next datagram).
+    public func bytesReadable(_ s: SocketID) throws(NetErrno) -> Int {
+        if let u = udpSockets[s] { return u.hasData ? u.queue[u.queueHead].1.count : 0 }
+        if let t = tcpSockets[s] {
+            guard t.state != .listen else { throw .EINVAL }
+            return t.receiveBuffer.count
+        }
+        throw .EBADF
+    }
+
+    /// SIOCOUTQ: bytes in the send buffer not yet acknowledged (zero for UDP, which does not queue).
+    public func bytesUnacknowledged(_ s: SocketID) throws(NetErrno) -> Int {
+        if udpSockets[s] != nil { return 0 }
+        if let t = tcpSockets[s] {
+            guard t.state != .listen else { throw .EINVAL }
+            return t.sendBuffer.count
+        }
+        throw .EBADF
+    }
+
     public func readiness(_ s: SocketID) -> Readiness {
         if let u = udpSockets[s] { return u.readiness }
         if let t = tcpSockets[s] { return t.readiness }
@@ -118,16 +174,16 @@ extension NetworkStack {
     }
 
     public func localAddress(_ s: SocketID) throws(NetErrno) -> SocketAddress {
-        if let u = udpSockets[s] { return u.local ?? SocketAddress(.any, 0) }
-        if let t = tcpSockets[s] { return t.local ?? SocketAddress(.any, 0) }
+        if let u = udpSockets[s] { return userAddress(u.local ?? SocketAddress.any(v6: u.v6), v6: u.v6) }
+        if let t = tcpSockets[s] { return userAddress(t.local ?? SocketAddress.any(v6: t.v6), v6: t.v6) }
         throw .EBADF
     }
 
     public func peerAddress(_ s: SocketID) throws(NetErrno) -> SocketAddress {
-        if let u = udpSockets[s] { guard let r = u.remote else { throw .ENOTCONN }; return r }
+        if let u = udpSockets[s] { guard let r = u.remote else { throw .ENOTCONN }; return userAddress(r, v6: u.v6) }
         if let t = tcpSockets[s] {
             guard let r = t.remote, t.state != .closed, t.state != .listen, t.state != .synSent else { throw .ENOTCONN }
-            return r
+            return userAddress(r, v6: t.v6)
         }
         throw .EBADF
     }

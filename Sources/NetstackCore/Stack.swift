@@ -106,6 +106,9 @@ public struct StackStats: Sendable {
     public var tcpSegmentsIn = 0
     public var tcpSegmentsOut = 0
     public var tcpRetransmits = 0
+    public var tcpTimeouts = 0
+    public var tcpPAWSDropped = 0
+    public var tcpFastRetransmits = 0
     public var tcpResetsSent = 0
     public var tcpChallengeACKs = 0
     public var tcpSynDropped = 0
@@ -322,11 +325,7 @@ public final class NetworkStack {
         if !ifc.isLoopback && (h.source.isLoopback || h.destination.isLoopback) { return }
         let payload = (o + h.headerLength)..<(o + h.totalLength)
         if h.isFragment {
-            guard let (first, whole) = reassembler.add(h, b, payload: payload, now: now) else { return }
-            var full = first
-            full.moreFragments = false
-            full.fragmentOffset = 0
-            full.totalLength = first.headerLength + whole.count
+            guard let (full, whole) = reassembler.add(h, b, payload: payload, now: now) else { return }
             deliver(full, whole, 0..<whole.count, on: ifc)
         } else {
             deliver(h, b, payload, on: ifc)

@@ -9,25 +9,54 @@ extension NetworkStack {
             if error == .badChecksum { stats.badChecksum += 1 } else { stats.malformed += 1 }
             return
         }
-        guard !h.destination.isBroadcast, !h.destination.isMulticast, seg.sourcePort != 0, seg.destinationPort != 0 else { return }
+        guard !h.destination.isBroadcast, !h.destination.isMulticast else { return }
+        tcpArrived(seg, b, (payload.lowerBound + seg.headerLength)..<payload.upperBound,
+                   local: SocketAddress(h.destination, seg.destinationPort), remote: SocketAddress(h.source, seg.sourcePort))
+    }
+
+    func handleTCP6(_ h: IPv6Header, _ b: [UInt8], _ payload: Range<Int>) {
+        let seg: TCPHeader
+        do { seg = try TCPHeader.parse(b, payload, pseudo: .v6(h.source, h.destination)) } catch {
+            if error == .badChecksum { stats.badChecksum += 1 } else { stats.malformed += 1 }
+            return
+        }
+        guard !h.destination.isMulticast else { return }
+        tcpArrived(seg, b, (payload.lowerBound + seg.headerLength)..<payload.upperBound,
+                   local: SocketAddress(h.destination, seg.destinationPort), remote: SocketAddress(h.source, seg.sourcePort))
+    }
+
+    /// Demultiplexes a checked segment: connection, then listener, else a reset.
+    func tcpArrived(_ seg: TCPHeader, _ b: [UInt8], _ data: Range<Int>, local: SocketAddress, remote: SocketAddress) {
+        guard seg.sourcePort != 0, seg.destinationPort != 0 else { return }
         stats.tcpSegmentsIn += 1
-        let data = (payload.lowerBound + seg.headerLength)..<payload.upperBound
-        let local = SocketAddress(h.destination, seg.destinationPort)
-        let remote = SocketAddress(h.source, seg.sourcePort)
         if let c = tcpConnections[ConnectionKey(local: local, remote: remote)] {
-            tcpInput(c, seg, b, data, ip: h)
+            tcpInput(c, seg, b, data)
             touch(c)
             return
         }
-        if let l = tcpListeners[local] ?? tcpListeners[SocketAddress(.any, local.port)], l.state == .listen {
-            listenInput(l, seg, data, ip: h, local: local, remote: remote)
+        if let l = tcpListener(for: local), l.state == .listen {
+            listenInput(l, seg, data, local: local, remote: remote)
             return
         }
-        sendStatelessReset(to: h, seg, payloadLength: data.count)
+        sendStatelessReset(local: local, remote: remote, seg, payloadLength: data.count)
+    }
+
+    /// The listener for a local address: exact, then the family's wildcard, then a dual-stack [::].
+    func tcpListener(for local: SocketAddress) -> TCPSocket? {
+        if let l = tcpListeners[local] { return l }
+        if let l = tcpListeners[SocketAddress.any(v6: local.ip.isV6, port: local.port)] { return l }
+        if !local.ip.isV6, let l = tcpListeners[SocketAddress.any(v6: true, port: local.port)], l.dual { return l }
+        return nil
+    }
+
+    /// A reset answering `seg`, which arrived on connection `c`.
+    func resetReply(_ c: TCPSocket, _ seg: TCPHeader, payloadLength: Int) {
+        guard let l = c.local, let r = c.remote else { return }
+        sendStatelessReset(local: l, remote: r, seg, payloadLength: payloadLength)
     }
 
     /// Picks the ISN, our window scale and MSS for a new connection towards `remote`.
-    func setUpConnection(_ c: TCPSocket, route rt: RouteResult) {
+    func setUpConnection(_ c: TCPSocket, route rt: AnyRoute) {
         let cfg = config.tcp
         c.iss = isnOverride ?? rng.next32()  // RFC 6528 asks for unpredictability; the seeded source gives it in tests
         c.sndUna = c.iss
@@ -35,10 +64,9 @@ extension NetworkStack {
         c.sndMax = c.iss &+ 1
         c.recover = c.iss
         c.tsOffset = rng.next32()
-        let linkMSS = (rt.isLocal ? 65536 : rt.interface.mtu) - 40
-        c.advertisedMSS = min(linkMSS, 65495)
+        c.advertisedMSS = min(rt.mtu - rt.ipHeaderLength - TCPHeader.minLength, 65495)
         var shift: UInt8 = 0
-        while shift < 14 && (cfg.receiveBufferSize >> Int(shift)) > 65535 { shift += 1 }
+        while shift < 14 && (c.receiveBuffer.capacity >> Int(shift)) > 65535 { shift += 1 }
         c.rcvScale = cfg.windowScaling ? shift : 0
         c.wantScale = cfg.windowScaling
         c.rto = cfg.initialRTO
@@ -66,11 +94,10 @@ extension NetworkStack {
         c.cwnd = c.mss * cfg.initialCongestionWindowSegments
     }
 
-    func listenInput(_ l: TCPSocket, _ seg: TCPHeader, _ data: Range<Int>, ip h: IPv4Header,
-                     local: SocketAddress, remote: SocketAddress) {
+    func listenInput(_ l: TCPSocket, _ seg: TCPHeader, _ data: Range<Int>, local: SocketAddress, remote: SocketAddress) {
         if seg.flags.contains(.rst) { return }
         if seg.flags.contains(.ack) {
-            sendStatelessReset(to: h, seg, payloadLength: data.count)
+            sendStatelessReset(local: local, remote: remote, seg, payloadLength: data.count)
             return
         }
         guard seg.flags.contains(.syn), !seg.flags.contains(.fin) else { return }
@@ -79,8 +106,11 @@ extension NetworkStack {
             stats.tcpSynDropped += 1
             return
         }
-        guard let rt = route(to: remote.address) else { return }
-        let c = TCPSocket(id: nil, stack: self)
+        guard !remote.ip.isMulticastOrBroadcast, !remote.ip.isUnspecified, let rt = route(to: remote.ip) else { return }
+        let c = TCPSocket(id: nil, stack: self, v6: l.v6)
+        c.v6Only = l.v6Only
+        c.sendBuffer = ByteRing(capacity: l.sendBuffer.capacity)        // SO_SNDBUF/SO_RCVBUF are inherited
+        c.receiveBuffer = ByteRing(capacity: l.receiveBuffer.capacity)
         c.local = local
         c.remote = remote
         c.listener = l
@@ -99,12 +129,12 @@ extension NetworkStack {
         sendSYN(c)
     }
 
-    func synSentInput(_ c: TCPSocket, _ seg: TCPHeader, ip h: IPv4Header) {
+    func synSentInput(_ c: TCPSocket, _ seg: TCPHeader) {
         var ackOK = false
         if seg.flags.contains(.ack) {
             let a = seg.acknowledgment
             guard seqGT(a, c.iss), seqLE(a, c.sndMax) else {
-                sendStatelessReset(to: h, seg, payloadLength: 0)
+                resetReply(c, seg, payloadLength: 0)
                 return
             }
             ackOK = true
@@ -176,10 +206,10 @@ extension NetworkStack {
         c.closeDeadline = now + config.tcp.timeWait
     }
 
-    func tcpInput(_ c: TCPSocket, _ segIn: TCPHeader, _ b: [UInt8], _ dataIn: Range<Int>, ip h: IPv4Header) {
+    func tcpInput(_ c: TCPSocket, _ segIn: TCPHeader, _ b: [UInt8], _ dataIn: Range<Int>) {
         switch c.state {
         case .synSent:
-            synSentInput(c, segIn, ip: h)
+            synSentInput(c, segIn)
             tcpOutput(c)
             return
         case .closed, .listen:
@@ -213,6 +243,13 @@ extension NetworkStack {
             return
         }
 
+        // PAWS (RFC 7323 5.3 R1): a timestamp older than the last one recorded marks an old duplicate.
+        if c.timestampsOn, let tsv = seg.options.timestampValue, seqLT(tsv, c.tsRecent) {
+            stats.tcpPAWSDropped += 1
+            sendACKNow(c)
+            return
+        }
+
         // Sequence number acceptability (RFC 9293 3.10.7.4, first check).
         let acceptable: Bool
         if segLen == 0 {
@@ -242,7 +279,7 @@ extension NetworkStack {
         let ack = seg.acknowledgment
         if c.state == .synReceived {
             guard seqGT(ack, c.sndUna), seqLE(ack, c.sndMax) else {
-                sendStatelessReset(to: h, seg, payloadLength: data.count)
+                resetReply(c, seg, payloadLength: data.count)
                 return
             }
             c.sndUna = c.iss &+ 1
@@ -254,11 +291,15 @@ extension NetworkStack {
         }
 
         // ACK processing.
-        if seqGT(ack, c.sndMax) {
-            sendACKNow(c)  // acknowledges something never sent
+        // RFC 5961 5.2: acceptable ACKs lie in [sndUna - maxSndWnd, sndMax]; others (never sent, or
+        // far too old: a blind injection) get an ACK and are dropped.
+        if seqGT(ack, c.sndMax) || seqLT(ack, c.sndUna &- max(c.maxSndWnd, UInt32(c.mss))) {
+            stats.tcpChallengeACKs += 1
+            sendACKNow(c)
             return
         }
         let newWindow = UInt32(seg.window) << UInt32(c.sndScale)
+        if c.sackOn && seg.options.sack.count > 0 { recordSACK(c, seg.options.sack) }
         var finAcked = false
         if seqGT(ack, c.sndUna) {
             finAcked = newAck(c, seg, ack)
@@ -316,6 +357,10 @@ extension NetworkStack {
         let finAcked = c.finQueued && acked > dataAcked
         c.sndUna = ack
         if seqLT(c.sndNxt, c.sndUna) { c.sndNxt = c.sndUna }
+        if !c.sacked.isEmpty {
+            c.sacked.removeAll { seqLE($0.end, ack) }
+            if let f = c.sacked.first, seqLT(f.start, ack) { c.sacked[0].start = ack }
+        }
         c.retries = 0
         c.rto = baseRTO(c)
         var partial = false
@@ -327,7 +372,13 @@ extension NetworkStack {
             } else {
                 // Partial ACK: the next hole is lost too; resend it now (RFC 6582 3.2 step 5).
                 partial = true
-                retransmitFirst(c)
+                if c.sackOn && seqGT(c.highRxt, c.sndUna) {
+                    retransmitNextHole(c)  // the next hole was already resent from the SACK information
+                } else {
+                    retransmitFirst(c)
+                    let sent = c.sndUna &+ UInt32(min(c.mss, c.sendBuffer.count))
+                    if seqGT(sent, c.highRxt) { c.highRxt = sent }
+                }
                 c.cwnd = max(c.cwnd - acked + (acked >= c.mss ? c.mss : 0), c.mss)
                 c.rtoDeadline = now + c.rto
             }
@@ -351,14 +402,59 @@ extension NetworkStack {
         c.dupAcks += 1
         if c.inRecovery {
             c.cwnd += c.mss  // each dup ACK means a segment left the network
+            if c.sackOn { retransmitNextHole(c) }
         } else if c.dupAcks == 3 && seqGT(c.sndUna, c.recover) {  // RFC 6582 3.2 step 2
             c.ssthresh = max(c.flightSize / 2, 2 * c.mss)
             c.recover = c.sndMax
             c.inRecovery = true
             c.timedSeq = nil
+            stats.tcpFastRetransmits += 1
             retransmitFirst(c)
+            c.highRxt = c.sndUna &+ UInt32(min(c.mss, c.sendBuffer.count))
             c.cwnd = c.ssthresh + 3 * c.mss
         }
+    }
+
+    /// Merges the peer's SACK blocks (those that make sense: above sndUna, not beyond sndMax).
+    private func recordSACK(_ c: TCPSocket, _ blocks: SACKBlocks) {
+        for i in 0..<blocks.count {
+            var s = blocks[i].left
+            let e = blocks[i].right
+            guard seqLT(s, e), seqGT(e, c.sndUna), seqLE(e, c.sndMax) else { continue }
+            if seqLT(s, c.sndUna) { s = c.sndUna }
+            var out: [(start: UInt32, end: UInt32)] = []
+            var ns = s, ne = e
+            var placed = false
+            for r in c.sacked {
+                if seqLT(r.end, ns) {
+                    out.append(r)
+                } else if seqGT(r.start, ne) {
+                    if !placed { out.append((ns, ne)); placed = true }
+                    out.append(r)
+                } else {
+                    if seqLT(r.start, ns) { ns = r.start }
+                    if seqGT(r.end, ne) { ne = r.end }
+                }
+            }
+            if !placed { out.append((ns, ne)) }
+            if out.count > TCPSocket.maxSackedRanges { out.removeLast(out.count - TCPSocket.maxSackedRanges) }
+            c.sacked = out
+        }
+    }
+
+    /// In SACK recovery, resends the first hole above what was already resent (RFC 6675 NextSeg, rule 1).
+    private func retransmitNextHole(_ c: TCPSocket) {
+        guard let highest = c.sacked.last?.end else { return }
+        var seq = seqGT(c.highRxt, c.sndUna) ? c.highRxt : c.sndUna
+        for r in c.sacked where seqLE(r.start, seq) && seqLT(seq, r.end) { seq = r.end }
+        guard seqLT(seq, highest) else { return }
+        var len = min(c.mss, Int(highest &- seq))
+        if let n = c.sacked.first(where: { seqGT($0.start, seq) }) { len = min(len, Int(n.start &- seq)) }
+        let offset = Int(seq &- c.sndUna)
+        guard len > 0, offset + len <= c.sendBuffer.count else { return }
+        stats.tcpRetransmits += 1
+        emit(c, seq: seq, flags: [.ack], offset: offset, length: len)
+        c.highRxt = seq &+ UInt32(len)
     }
 
     /// Resends the first unacknowledged segment (or the FIN, if only it is outstanding).

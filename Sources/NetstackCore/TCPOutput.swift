@@ -11,12 +11,14 @@ extension NetworkStack {
         let free = UInt32(c.receiveBuffer.free)
         let w = min(free >> UInt32(c.rcvScale), 65535)
         c.lastAdvertisedWindow = w << UInt32(c.rcvScale)
+        c.lastAdvertisedEdge = c.rcvNxt &+ c.lastAdvertisedWindow
         return UInt16(w)
     }
 
     /// Sends one segment of connection `c`: `len` bytes from the send buffer at `offset`, with `flags`.
     func emit(_ c: TCPSocket, seq: UInt32, flags: TCPFlags, offset: Int = 0, length len: Int = 0) {
-        guard let l = c.local, let r = c.remote, let rt = route(to: r.address) else { stats.droppedNoRoute += 1; return }
+        guard let l = c.local, let r = c.remote, let rt = route(to: r.ip),
+              let pseudo = PseudoHeader(source: l.ip, destination: r.ip) else { stats.droppedNoRoute += 1; return }
         var h = TCPHeader()
         h.sourcePort = l.port
         h.destinationPort = r.port
@@ -44,12 +46,13 @@ extension NetworkStack {
             h.window = windowField(c)
         }
         let hl = h.encodedLength
-        var p = makePacket(transportLength: hl + len)
-        let o = NetworkStack.transportOffset
+        let v6 = r.ip.isV6
+        var p = makePacket(transportLength: hl + len, v6: v6)
+        let o = NetworkStack.transportOffset(v6: v6)
         if len > 0 { c.sendBuffer.copy(offset: offset, count: len, into: &p, at: o + hl) }
-        h.write(into: &p, o..<p.count, source: l.address, destination: r.address)
+        h.write(into: &p, o..<p.count, pseudo: pseudo)
         stats.tcpSegmentsOut += 1
-        ipOutput(p, proto: IPProtocol.tcp, source: l.address, destination: r.address, route: rt)
+        output(p, proto: IPProtocol.tcp, source: l.ip, destination: r.ip, route: rt)
         if flags.contains(.ack) {
             c.ackPending = false
             c.segmentsUnacked = 0
@@ -58,9 +61,11 @@ extension NetworkStack {
     }
 
     /// A reset for a segment that has no connection (RFC 9293 3.10.7.1).
-    func sendStatelessReset(to h: IPv4Header, _ seg: TCPHeader, payloadLength: Int) {
-        guard !seg.flags.contains(.rst), !h.destination.isBroadcast, !h.source.isBroadcast, !h.source.isMulticast else { return }
-        guard let rt = route(to: h.source) else { return }
+    /// `local` is the segment's destination (us), `remote` its source.
+    func sendStatelessReset(local: SocketAddress, remote: SocketAddress, _ seg: TCPHeader, payloadLength: Int) {
+        guard !seg.flags.contains(.rst), !local.ip.isMulticastOrBroadcast, !remote.ip.isMulticastOrBroadcast,
+              !remote.ip.isUnspecified else { return }
+        guard let rt = route(to: remote.ip), let pseudo = PseudoHeader(source: local.ip, destination: remote.ip) else { return }
         var t = TCPHeader()
         t.sourcePort = seg.destinationPort
         t.destinationPort = seg.sourcePort
@@ -74,10 +79,11 @@ extension NetworkStack {
             t.acknowledgment = seg.sequence &+ len
             t.flags = [.rst, .ack]
         }
-        var p = makePacket(transportLength: TCPHeader.minLength)
-        t.write(into: &p, NetworkStack.transportOffset..<p.count, source: h.destination, destination: h.source)
+        let v6 = remote.ip.isV6
+        var p = makePacket(transportLength: TCPHeader.minLength, v6: v6)
+        t.write(into: &p, NetworkStack.transportOffset(v6: v6)..<p.count, pseudo: pseudo)
         stats.tcpResetsSent += 1
-        ipOutput(p, proto: IPProtocol.tcp, source: h.destination, destination: h.source, route: rt)
+        output(p, proto: IPProtocol.tcp, source: local.ip, destination: remote.ip, route: rt)
     }
 
     func sendSYN(_ c: TCPSocket) {
@@ -96,7 +102,9 @@ extension NetworkStack {
         default: return
         }
         if seqLT(c.sndNxt, c.sndUna) { c.sndNxt = c.sndUna }
-        let window = Int(min(c.sndWnd, UInt32(clamping: c.cwnd)))
+        // Limited transmit (RFC 3042): the first two duplicate ACKs each let one new segment out.
+        let limited = c.inRecovery ? 0 : min(c.dupAcks, 2) * c.mss
+        let window = Int(min(c.sndWnd, UInt32(clamping: c.cwnd + limited)))
         var sentSomething = false
         while true {
             let inFlight = Int(c.sndNxt &- c.sndUna)
@@ -105,8 +113,17 @@ extension NetworkStack {
             let finSeq = c.sndUna &+ UInt32(buffered)
             let finNeeded = c.finQueued && seqLE(c.sndNxt, finSeq)
             let usable = window - inFlight
+            if unsent > 0 && usable > 0 && !c.sacked.isEmpty {
+                // Do not resend what the peer holds (after a timeout, sndNxt went back to sndUna).
+                if let r = c.sacked.first(where: { seqLE($0.start, c.sndNxt) && seqLT(c.sndNxt, $0.end) }) {
+                    let dataEnd = c.sndUna &+ UInt32(buffered)
+                    c.sndNxt = seqLT(r.end, dataEnd) ? r.end : dataEnd
+                    continue
+                }
+            }
             if unsent > 0 && usable > 0 {
-                let len = min(unsent, usable, c.mss)
+                var len = min(unsent, usable, c.mss)
+                if let n = c.sacked.first(where: { seqGT($0.start, c.sndNxt) }) { len = min(len, Int(n.start &- c.sndNxt)) }
                 // Nagle (RFC 896) and sender SWS avoidance (RFC 1122 4.2.3.4).
                 let full = len == c.mss
                 let last = len == unsent
@@ -194,6 +211,7 @@ extension NetworkStack {
     func retransmitTimeout(_ c: TCPSocket) {
         c.rtoDeadline = nil
         c.retries += 1
+        stats.tcpTimeouts += 1
         let cfg = config.tcp
         c.rto = min(c.rto * 2, cfg.maxRTO)
         c.timedSeq = nil
@@ -217,6 +235,8 @@ extension NetworkStack {
             c.ssthresh = max(c.flightSize / 2, 2 * c.mss)
             c.cwnd = c.mss
             c.inRecovery = false
+            // Keep the scoreboard once; a second timeout in a row forgets it, in case the peer reneged.
+            if c.retries >= 2 { c.sacked.removeAll() }
             c.dupAcks = 0
             c.recover = c.sndMax
             c.sndNxt = c.sndUna

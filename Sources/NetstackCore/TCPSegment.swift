@@ -164,15 +164,17 @@ public struct TCPHeader: Equatable, Sendable {
     /// `b[range.lowerBound + headerLength ..< range.upperBound]`.
     public static func parse(_ b: [UInt8], _ range: Range<Int>, source: IPv4Address,
                              destination: IPv4Address) throws(ParseError) -> TCPHeader {
+        try parse(b, range, pseudo: .v4(source, destination))
+    }
+
+    static func parse(_ b: [UInt8], _ range: Range<Int>, pseudo: PseudoHeader) throws(ParseError) -> TCPHeader {
         guard range.lowerBound >= 0, range.upperBound <= b.count else { throw .truncated }
         guard range.count >= minLength else { throw .truncated }
         let o = range.lowerBound
         let hl = Int(b[o + 12] >> 4) * 4
         guard hl >= minLength else { throw .badHeaderLength }
         guard hl <= range.count else { throw .truncated }
-        guard transportChecksum(b, range, source: source, destination: destination, proto: IPProtocol.tcp) == 0 else {
-            throw .badChecksum
-        }
+        guard pseudo.checksum(b, range, proto: IPProtocol.tcp) == 0 else { throw .badChecksum }
         var h = TCPHeader()
         h.sourcePort = load16(b, o)
         h.destinationPort = load16(b, o + 2)
@@ -192,6 +194,10 @@ public struct TCPHeader: Equatable, Sendable {
     /// Writes the header at `b[range.lowerBound...]` and the checksum over all of `b[range]`
     /// (header plus payload, already in place).
     public func write(into b: inout [UInt8], _ range: Range<Int>, source: IPv4Address, destination: IPv4Address) {
+        write(into: &b, range, pseudo: .v4(source, destination))
+    }
+
+    func write(into b: inout [UInt8], _ range: Range<Int>, pseudo: PseudoHeader) {
         let o = range.lowerBound
         let hl = encodedLength
         store16(&b, o, sourcePort)
@@ -204,6 +210,6 @@ public struct TCPHeader: Equatable, Sendable {
         store16(&b, o + 16, 0)
         store16(&b, o + 18, urgentPointer)
         options.write(into: &b, at: o + TCPHeader.minLength)
-        store16(&b, o + 16, transportChecksum(b, range, source: source, destination: destination, proto: IPProtocol.tcp))
+        store16(&b, o + 16, pseudo.checksum(b, range, proto: IPProtocol.tcp))
     }
 }

@@ -78,6 +78,8 @@ final class TCPSocket {
     var finReceived = false
     var readShut = false
     var lastAdvertisedWindow: UInt32 = 0
+    /// rcvNxt + the window in the last segment we sent: the right edge the peer knows.
+    var lastAdvertisedEdge: UInt32 = 0
 
     // Negotiated options.
     var mss = 536            // what we send per segment
@@ -106,6 +108,11 @@ final class TCPSocket {
     var dupAcks = 0
     var inRecovery = false
     var recover: UInt32 = 0
+    /// SACK scoreboard: sorted, disjoint ranges above sndUna the peer reported holding (RFC 2018).
+    var sacked: [(start: UInt32, end: UInt32)] = []
+    /// Highest sequence retransmitted in this recovery (RFC 6675 HighRxt).
+    var highRxt: UInt32 = 0
+    static let maxSackedRanges = 32
 
     // Other timers.
     var ackPending = false
@@ -117,9 +124,17 @@ final class TCPSocket {
     var keepaliveSent = 0
     var closeDeadline: Int64?   // TIME-WAIT and orphaned FIN-WAIT-2
 
-    init(id: SocketID?, stack: NetworkStack, bufferSizes: Bool = false) {
+    /// AF_INET6 socket.
+    let v6: Bool
+    /// IPV6_V6ONLY; off (the Linux default) lets an AF_INET6 socket bound to :: take IPv4 too.
+    var v6Only = false
+    /// Bound to the IPv6 wildcard and taking IPv4 as well.
+    var dual: Bool { v6 && !v6Only && (local?.ip.isUnspecified ?? true) }
+
+    init(id: SocketID?, stack: NetworkStack, v6: Bool) {
         self.id = id
         self.stack = stack
+        self.v6 = v6
         let c = stack.config.tcp
         sendBuffer = ByteRing(capacity: c.sendBufferSize)
         receiveBuffer = ByteRing(capacity: c.receiveBufferSize)
@@ -164,10 +179,11 @@ final class TCPSocket {
             r.insert(.writable)
         }
         // As Linux's tcp_poll: a closed socket is HUP and writable (so a failed connect wakes the
-        // writer); one that was connected has both directions shut, so it is readable (EOF) too.
+        // writer); one whose connection ended (or failed) has both directions shut, so it is
+        // readable (EOF or the error) too.
         if state == .closed {
             r.insert([.hup, .writable])
-            if wasConnected { r.insert([.readable, .readHup]) }
+            if wasConnected || pendingError != nil { r.insert([.readable, .readHup]) }
         }
         if finReceived && finQueued { r.insert(.hup) }
         return r

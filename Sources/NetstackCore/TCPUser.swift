@@ -5,14 +5,18 @@ public enum SocketOption: Sendable {
     case noDelay(Bool)     // TCP_NODELAY
     case keepAlive(Bool)   // SO_KEEPALIVE
     case reuseAddress(Bool) // SO_REUSEADDR: bind despite connections (not listeners) on the port
+    case v6Only(Bool)       // IPV6_V6ONLY, before bind; off by default as on Linux
+    case sendBuffer(Int)    // SO_SNDBUF (bytes of buffer; clamped to 4 KiB...16 MiB), before connect/listen
+    case receiveBuffer(Int) // SO_RCVBUF (likewise; it also decides the window scale)
+    case broadcast(Bool)    // SO_BROADCAST (UDP)
 }
 
 extension NetworkStack {
-    func tcpPortInUse(_ port: UInt16, address: IPv4Address, reuse: Bool = false) -> Bool {
+    func tcpPortInUse(_ port: UInt16, address: IPAddress, dual: Bool, reuse: Bool = false) -> Bool {
         func clash(_ t: TCPSocket) -> Bool {
             guard let l = t.local, l.port == port else { return false }
             if reuse && t.state != .listen { return false }
-            return address.isAny || l.address.isAny || l.address == address
+            return address.conflicts(dual: dual, with: l.ip, otherDual: t.dual)
         }
         for t in tcpSockets.values where clash(t) { return true }
         for t in tcpConnections.values where clash(t) { return true }
@@ -21,15 +25,16 @@ extension NetworkStack {
 
     func tcpBind(_ t: TCPSocket, _ addr: SocketAddress) throws(NetErrno) {
         guard t.local == nil, t.state == .closed else { throw .EINVAL }
-        guard addr.address.isAny || isLocalAddress(addr.address) else { throw .EADDRNOTAVAIL }
+        let dual = t.v6 && !t.v6Only && addr.ip.isUnspecified && addr.ip.isV6
+        guard addr.ip.isUnspecified || isLocal(addr.ip) else { throw .EADDRNOTAVAIL }
         var port = addr.port
         if port == 0 {
-            guard let p = ephemeralPort(inUse: { tcpPortInUse($0, address: addr.address) }) else { throw .EADDRINUSE }
+            guard let p = ephemeralPort(inUse: { tcpPortInUse($0, address: addr.ip, dual: dual) }) else { throw .EADDRINUSE }
             port = p
-        } else if tcpPortInUse(port, address: addr.address, reuse: t.reuseAddress) {
+        } else if tcpPortInUse(port, address: addr.ip, dual: dual, reuse: t.reuseAddress) {
             throw .EADDRINUSE
         }
-        t.local = SocketAddress(addr.address, port)
+        t.local = SocketAddress(ip: addr.ip, port: port)
     }
 
     func tcpListen(_ t: TCPSocket, backlog: Int) throws(NetErrno) {
@@ -39,7 +44,7 @@ extension NetworkStack {
             return
         }
         guard t.state == .closed, !t.wasConnected else { throw .EINVAL }
-        if t.local == nil { try tcpBind(t, SocketAddress(.any, 0)) }
+        if t.local == nil { try tcpBind(t, SocketAddress.any(v6: t.v6)) }
         guard tcpListeners[t.local!] == nil else { throw .EADDRINUSE }
         t.state = .listen
         t.backlog = b
@@ -67,20 +72,23 @@ extension NetworkStack {
         default: throw .EISCONN
         }
         guard addr.port != 0 else { throw .ECONNREFUSED }
-        let dst = addr.address.isAny ? IPv4Address.loopback : addr.address  // as Linux does for 0.0.0.0
-        guard !dst.isBroadcast, !dst.isMulticast else { throw .ENETUNREACH }
+        // Connecting to the wildcard address means this host, as Linux does for 0.0.0.0 and ::.
+        let dst: IPAddress = addr.ip.isUnspecified ? (addr.ip.isV6 ? .v6(.loopback) : .v4(.loopback)) : addr.ip
+        guard !dst.isMulticastOrBroadcast else { throw .ENETUNREACH }
         guard let rt = route(to: dst) else { throw .ENETUNREACH }
-        let remote = SocketAddress(dst, addr.port)
+        let remote = SocketAddress(ip: dst, port: addr.port)
         if t.local == nil {
             let src = rt.source
             guard let p = ephemeralPort(inUse: { p in
-                self.tcpConnections[ConnectionKey(local: SocketAddress(src, p), remote: remote)] != nil
-                    || self.tcpListeners[SocketAddress(src, p)] != nil || self.tcpListeners[SocketAddress(.any, p)] != nil
+                self.tcpConnections[ConnectionKey(local: SocketAddress(ip: src, port: p), remote: remote)] != nil
+                    || self.tcpListeners[SocketAddress(ip: src, port: p)] != nil
+                    || self.tcpListeners[SocketAddress.any(v6: src.isV6, port: p)] != nil
+                    || self.tcpListeners[SocketAddress.any(v6: true, port: p)] != nil
                     || self.tcpSockets.values.contains { $0.local?.port == p }
             }) else { throw .EADDRNOTAVAIL }
-            t.local = SocketAddress(src, p)
-        } else if t.local!.address.isAny {
-            t.local!.address = rt.source
+            t.local = SocketAddress(ip: src, port: p)
+        } else if t.local!.ip.isUnspecified {
+            t.local!.ip = rt.source
         }
         let key = ConnectionKey(local: t.local!, remote: remote)
         guard tcpConnections[key] == nil else { throw .EADDRNOTAVAIL }
@@ -93,7 +101,7 @@ extension NetworkStack {
         throw .EINPROGRESS
     }
 
-    func tcpSend(_ t: TCPSocket, _ data: [UInt8]) throws(NetErrno) -> Int {
+    func tcpSend<C: Collection>(_ t: TCPSocket, _ data: C) throws(NetErrno) -> Int where C.Element == UInt8 {
         if let e = t.pendingError {
             t.pendingError = nil
             throw e
@@ -113,8 +121,13 @@ extension NetworkStack {
         return n
     }
 
-    func tcpReceive(_ t: TCPSocket, max: Int) throws(NetErrno) -> [UInt8] {
+    func tcpReceive(_ t: TCPSocket, max: Int, peek: Bool = false) throws(NetErrno) -> [UInt8] {
         if t.receiveBuffer.count > 0 && max > 0 {
+            if peek {
+                var d = [UInt8]()
+                t.receiveBuffer.copy(offset: 0, count: min(max, t.receiveBuffer.count), into: &d)
+                return d
+            }
             let d = t.receiveBuffer.read(max: max)
             maybeWindowUpdate(t)
             return d
@@ -136,7 +149,9 @@ extension NetworkStack {
         guard t.isSynchronized, t.state != .timeWait, !t.finReceived else { return }
         let free = UInt32(t.receiveBuffer.free)
         let threshold = UInt32(min(t.receiveBuffer.capacity / 2, 2 * t.mss))
-        if free >= t.lastAdvertisedWindow &+ threshold || (t.lastAdvertisedWindow < UInt32(t.mss) && free >= UInt32(t.mss)) {
+        let edge = t.rcvNxt &+ free
+        let knownWindow = seqGT(t.lastAdvertisedEdge, t.rcvNxt) ? t.lastAdvertisedEdge &- t.rcvNxt : 0
+        if seqGE(edge, t.lastAdvertisedEdge &+ threshold) || (knownWindow < UInt32(t.mss) && free >= UInt32(t.mss)) {
             sendACKNow(t)
         }
     }
@@ -197,8 +212,37 @@ extension NetworkStack {
     }
 
     public func setOption(_ s: SocketID, _ opt: SocketOption) throws(NetErrno) {
+        if case .v6Only(let on) = opt {
+            if let u = udpSockets[s] {
+                guard u.v6 else { throw .ENOPROTOOPT }
+                guard u.local == nil else { throw .EINVAL }
+                u.v6Only = on
+                return
+            }
+            guard let t = tcpSockets[s] else { throw .EBADF }
+            guard t.v6 else { throw .ENOPROTOOPT }
+            guard t.local == nil else { throw .EINVAL }
+            t.v6Only = on
+            return
+        }
+        if case .receiveBuffer(let n) = opt, let u = udpSockets[s] {
+            u.receiveLimit = max(4096, min(n, 16 << 20))
+            return
+        }
+        if case .broadcast(let on) = opt, let u = udpSockets[s] {
+            u.broadcast = on
+            return
+        }
         guard let t = tcpSockets[s] else { throw udpSockets[s] != nil ? .ENOPROTOOPT : .EBADF }
         switch opt {
+        case .v6Only, .broadcast:
+            break  // handled above / meaningless for TCP (Linux accepts and ignores SO_BROADCAST)
+        case .sendBuffer(let n):
+            guard t.state == .closed, t.sendBuffer.isEmpty else { throw .EINVAL }
+            t.sendBuffer = ByteRing(capacity: max(4096, min(n, 16 << 20)))
+        case .receiveBuffer(let n):
+            guard t.state == .closed, t.receiveBuffer.isEmpty else { throw .EINVAL }
+            t.receiveBuffer = ByteRing(capacity: max(4096, min(n, 16 << 20)))
         case .noDelay(let on):
             t.noDelay = on
             if on { tcpOutput(t) }

@@ -43,7 +43,7 @@ public enum BulwarkMain {
         signal(SIGPIPE, SIG_IGN)
         let command: ParsableCommand
         do {
-            command = try Bulwark.parseAsRoot(arguments)
+            command = try Bulwark.parseAsRoot(normalizeGoFlags(arguments))
         } catch {
             let code = Bulwark.exitCode(for: error)
             let text = Bulwark.fullMessage(for: error)
@@ -51,7 +51,7 @@ public enum BulwarkMain {
                 print(text)
                 exit(0)
             }
-            Logger(fallbackGlobals(arguments)).error(text)
+            fallbackLogger(arguments).error(text)
             exit(1)
         }
         guard let runtime = command as? any RuntimeCommand else {
@@ -70,17 +70,41 @@ public enum BulwarkMain {
         }
     }
 
-    /// Best-effort --log/--log-format from raw arguments, for reporting a command-line error.
-    static func fallbackGlobals(_ arguments: [String]) -> GlobalOptions {
-        var globals = GlobalOptions()
+    /// Boolean flags written the Go way (`--debug=true`, `--overlay2=root:memory` as runsc takes it) become
+    /// plain flags or are dropped, so configurations written for runc/runsc parse here too.
+    static func normalizeGoFlags(_ arguments: [String]) -> [String] {
+        let booleans: Set<String> = ["debug", "strace", "overlay2", "rootless", "ignore-cgroups", "systemd-cgroup",
+                                     "detach", "force", "all", "quiet", "no-pivot", "no-new-keyring"]
+        var result: [String] = []
+        var terminated = false
+        for arg in arguments {
+            if terminated || arg == "--" {
+                terminated = true
+                result.append(arg)
+                continue
+            }
+            guard arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") else { result.append(arg); continue }
+            let name = String(arg[arg.index(arg.startIndex, offsetBy: 2)..<eq])
+            let value = String(arg[arg.index(after: eq)...])
+            guard booleans.contains(name) else { result.append(arg); continue }
+            if value == "false" || value == "none" { continue }
+            result.append("--\(name)")
+        }
+        return result
+    }
+
+    /// Best-effort --log/--log-format from raw arguments, for reporting a command-line error (a
+    /// GlobalOptions that was not parsed cannot be read).
+    static func fallbackLogger(_ arguments: [String]) -> Logger {
+        var globals = Logger(file: nil, format: .text)
         var i = 0
         while i < arguments.count {
             let arg = arguments[i]
             let value = i + 1 < arguments.count ? arguments[i + 1] : nil
-            if arg == "--log", let value { globals.log = value; i += 1 }
-            else if arg.hasPrefix("--log=") { globals.log = String(arg.dropFirst(6)) }
-            else if arg == "--log-format", let value { globals.logFormat = LogFormat(rawValue: value) ?? .text; i += 1 }
-            else if arg.hasPrefix("--log-format=") { globals.logFormat = LogFormat(rawValue: String(arg.dropFirst(13))) ?? .text }
+            if arg == "--log", let value { globals.file = value; i += 1 }
+            else if arg.hasPrefix("--log=") { globals.file = String(arg.dropFirst(6)) }
+            else if arg == "--log-format", let value { globals.format = LogFormat(rawValue: value) ?? .text; i += 1 }
+            else if arg.hasPrefix("--log-format=") { globals.format = LogFormat(rawValue: String(arg.dropFirst(13))) ?? .text }
             i += 1
         }
         return globals

@@ -16,6 +16,8 @@ struct CreateRequest {
     var consoleSocket: String?
     /// `run` in the foreground: a terminal can be the caller's own stdio.
     var foreground: Bool
+    /// Descriptors 3 ..< 3 + preserveFDs are passed on to the container (--preserve-fds).
+    var preserveFDs: Int = 0
 }
 
 enum ContainerLauncher {
@@ -75,14 +77,26 @@ enum ContainerLauncher {
             throw RuntimeError("the Sentry executable \(sentry) is missing or not executable")
         }
 
+        if let debugLog = globals.debugLog {
+            do {
+                try FileManager.default.createDirectory(atPath: debugLog, withIntermediateDirectories: true)
+            } catch {
+                throw RuntimeError("--debug-log \(debugLog): \(error.localizedDescription)")
+            }
+        }
+        let binds = try BindPlan.make(config: config, bundle: bundle, rootfs: rootfs)
         let dir = ContainerDirectory(root: globals.root, id: request.id)
         try dir.create()
         var supervisor: pid_t = 0
         do throws(RuntimeError) {
             do { try FileSystem.makeFifo(dir.fifo, mode: 0o600) } catch { throw RuntimeError("mkfifo \(dir.fifo)", error) }
+            if !binds.mounts.isEmpty { try dir.writeJSON(binds, to: dir.bindsFile) }
+            let network = NetworkPlan.make(config: config, mode: globals.network)
+            if network.action != .host { try dir.writeJSON(network, to: dir.networkFile) }
             let sentryArgs = sentryArguments(sentry: sentry, config: config, process: process, rootfs: rootfs,
                                              id: request.id, globals: globals)
-            supervisor = try spawnSupervisor(id: request.id, globals: globals, sentryArgs: sentryArgs)
+            supervisor = try spawnSupervisor(id: request.id, globals: globals, preserveFDs: request.preserveFDs,
+                                             sentryArgs: sentryArgs)
             guard let start = ProcessTable.startTime(of: supervisor) else {
                 throw RuntimeError("the supervisor (pid \(supervisor)) exited during create")
             }
@@ -116,7 +130,7 @@ enum ContainerLauncher {
     }
 
     /// Spawns `bulwark supervise` and waits (bounded) until it reports that it is ready.
-    static func spawnSupervisor(id: String, globals: GlobalOptions, sentryArgs: [String]) throws(RuntimeError) -> pid_t {
+    static func spawnSupervisor(id: String, globals: GlobalOptions, preserveFDs: Int, sentryArgs: [String]) throws(RuntimeError) -> pid_t {
         let ready: PipeEnds
         do { ready = try PipeEnds.make() } catch { throw RuntimeError("pipe", error) }
         let readEnd = ready.read, writeEnd = ready.write
@@ -124,9 +138,10 @@ enum ContainerLauncher {
         do { me = try FileSystem.currentExecutable() } catch { throw RuntimeError("readlink /proc/self/exe", error) }
         var options = SpawnOptions(
             path: me,
-            arguments: [me] + globals.forwarded + ["supervise", "--ready-fd", String(writeEnd.rawValue), id, "--"]
+            arguments: [me] + globals.forwarded + ["supervise", "--ready-fd", String(writeEnd.rawValue), "--preserve-fds", String(preserveFDs), id, "--"]
                 + sentryArgs)
         options.inheritedDescriptors = [writeEnd.rawValue]
+        options.closeDescriptorsFrom = 3 + Int32(preserveFDs)
         let pid: pid_t
         do { pid = try ProcessSpawn.spawn(options) } catch { throw RuntimeError("fork/exec \(me)", error) }
         writeEnd.close()
@@ -153,6 +168,8 @@ enum ContainerLauncher {
     static func start(id: String, globals: GlobalOptions, logger: Logger) throws(RuntimeError) {
         try ContainerID.validate(id)
         let dir = ContainerDirectory(root: globals.root, id: id)
+        let lock = dir.lock()
+        defer { _ = lock }
         let record = try dir.readRecord()
         switch dir.status(of: record) {
         case .created: break

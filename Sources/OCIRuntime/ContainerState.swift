@@ -65,6 +65,8 @@ public struct ContainerDirectory: Sendable {
     public var fifo: String { "\(path)/exec.fifo" }
     public var sentryPidFile: String { "\(path)/sentry.pid" }
     public var exitFile: String { "\(path)/exit.json" }
+    public var bindsFile: String { "\(path)/binds.json" }
+    public var networkFile: String { "\(path)/network.json" }
 
     public init(root: String, id: String) {
         self.root = root
@@ -87,6 +89,12 @@ public struct ContainerDirectory: Sendable {
             if error.errno == .EEXIST { throw RuntimeError("container with id exists: \(id)") }
             throw RuntimeError("mkdir \(path)", error)
         }
+    }
+
+    /// Serialises state changes of this container (start, delete) between bulwark processes; nil when
+    /// the directory does not exist (the caller then reports "container does not exist").
+    public func lock() -> FileLock? {
+        try? FileLock.exclusive(path)
     }
 
     public func writeRecord(_ record: ContainerRecord) throws(RuntimeError) {

@@ -33,7 +33,7 @@ struct CreateCommand: RuntimeCommand {
 
     func execute() throws(RuntimeError) -> Int32 {
         let request = CreateRequest(id: id, bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket,
-                                    foreground: false)
+                                    foreground: false, preserveFDs: max(0, preserveFDs))
         _ = try ContainerLauncher.create(request, globals: globals, sentryOverride: sentryBinary)
         return 0
     }

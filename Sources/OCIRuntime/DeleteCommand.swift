@@ -1,5 +1,5 @@
-// `bulwark delete`: removes a stopped container (poststop hooks, then its state); --force kills a running
-// one first, and succeeds for an id that does not exist (as runc does).
+// `bulwark delete`: removes a stopped or created container (poststop hooks, then its state); --force kills
+// a running one first, and succeeds for an id that does not exist (as runc does).
 import ArgumentParser
 
 struct DeleteCommand: RuntimeCommand {
@@ -18,6 +18,8 @@ struct DeleteCommand: RuntimeCommand {
         try ContainerID.validate(id)
         let logger = Logger(globals)
         let dir = ContainerDirectory(root: globals.root, id: id)
+        let lock = dir.lock()
+        defer { _ = lock }
         let record: ContainerRecord
         do {
             record = try dir.readRecord()
@@ -30,8 +32,10 @@ struct DeleteCommand: RuntimeCommand {
             throw error
         }
         let status = dir.status(of: record)
+        // Like runc: a created container (its application never started) is killed and deleted without
+        // --force; a running one needs --force.
         if status != .stopped {
-            guard force else {
+            guard force || status == .created else {
                 throw RuntimeError("cannot delete container \(id) that is not stopped: \(status.rawValue)")
             }
             try ContainerLauncher.killAll(dir, record: record)

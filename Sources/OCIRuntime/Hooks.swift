@@ -71,6 +71,12 @@ enum HookRunner {
             }
             do { status = try ProcessSpawn.poll(pid) } catch { throw RuntimeError("waitpid", error) }
         }
+        // What the hook wrote just before exiting (bounded: only what is already there).
+        while outputOpen, (try? Poll.waitReadable(outFD, milliseconds: 0)) == true, collected.count < 65536 {
+            let n = scratch.withUnsafeMutableBytes { (try? FileIO.read(outFD, into: $0)) ?? 0 }
+            if n == 0 { break }
+            collected += scratch[0..<n]
+        }
         outRead.close()
         guard status == .exited(0) else {
             let text = String(decoding: collected, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -10,9 +10,13 @@ public struct Logger: Sendable {
     public var debugEnabled: Bool
 
     public init(_ globals: GlobalOptions) {
-        file = globals.log
-        format = globals.logFormat
-        debugEnabled = globals.debug
+        self.init(file: globals.log, format: globals.logFormat, debug: globals.debug)
+    }
+
+    public init(file: String?, format: LogFormat, debug: Bool = false) {
+        self.file = file
+        self.format = format
+        self.debugEnabled = debug
     }
 
     /// Formats one line for the log file.

@@ -39,7 +39,7 @@ struct RunCommand: RuntimeCommand {
     func execute() throws(RuntimeError) -> Int32 {
         let logger = Logger(globals)
         let request = CreateRequest(id: id, bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket,
-                                    foreground: !detach)
+                                    foreground: !detach, preserveFDs: max(0, preserveFDs))
         let record = try ContainerLauncher.create(request, globals: globals, sentryOverride: sentryBinary)
         let dir = ContainerDirectory(root: globals.root, id: id)
         // Block the signals we forward before start, so none is lost between start and the wait loop.

@@ -3,6 +3,7 @@
 // exit.json and exits with the same status (or dies by the same signal), because containerd's shim waits
 // on this pid.
 import ArgumentParser
+import Foundation
 @preconcurrency import Glibc
 import HostOS
 
@@ -16,6 +17,9 @@ struct SuperviseCommand: RuntimeCommand {
     @Option(name: .customLong("ready-fd"), help: "Descriptor on which to report readiness to create.")
     var readyFD: Int32
 
+    @Option(name: .customLong("preserve-fds"), help: "Descriptors 3 ..< 3+N to pass on to the Sentry.")
+    var preserveFDs: Int32 = 0
+
     @Argument var id: String
 
     @Argument(parsing: .postTerminator) var sentry: [String]
@@ -26,6 +30,27 @@ struct SuperviseCommand: RuntimeCommand {
         guard let sentryPath = sentry.first else { throw RuntimeError("supervise: no Sentry command line") }
         let ready = OwnedFD(adopting: readyFD)
         let ok = Array("ok".utf8)
+        // Namespaces and bind mounts are made now, so a failure is reported by `create`, and the prestart
+        // hooks (run by create after this reports ready) see the container's network namespace.
+        do throws(RuntimeError) {
+            if let data = FileManager.default.contents(atPath: dir.networkFile) {
+                guard let plan = try? JSONDecoder().decode(NetworkPlan.self, from: data) else {
+                    throw RuntimeError("\(dir.networkFile): corrupt")
+                }
+                try plan.apply()
+            }
+            if let data = FileManager.default.contents(atPath: dir.bindsFile) {
+                guard let plan = try? JSONDecoder().decode(BindPlan.self, from: data) else {
+                    throw RuntimeError("\(dir.bindsFile): corrupt")
+                }
+                try plan.apply()
+            }
+        } catch {
+            let text = Array(error.message.utf8)
+            _ = text.withUnsafeBytes { try? FileIO.writeAll(readyFD, $0) }
+            ready.close()
+            return 1
+        }
         _ = ok.withUnsafeBytes { try? FileIO.writeAll(readyFD, $0) }
         ready.close()
 
@@ -38,6 +63,7 @@ struct SuperviseCommand: RuntimeCommand {
         let forwarded = Signals.forwardableSet()
         do { try Signals.block(forwarded) } catch { throw RuntimeError("sigprocmask", error) }
         var options = SpawnOptions(path: sentryPath, arguments: sentry)
+        options.closeDescriptorsFrom = 3 + preserveFDs
         options.parentDeathSignal = SIGKILL  // the Sentry must not outlive its supervisor
         let child: pid_t
         do {

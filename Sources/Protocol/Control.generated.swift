@@ -36,6 +36,16 @@ public enum Control {
             let f_launcherPID = try t.scalar(1, Int32.self) ?? 0
             return Hello(version: f_version, launcherPID: f_launcherPID)
         }
+
+        /// Zero-copy, checked accessors over a received Hello; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var version: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var launcherPID: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+        }
     }
 
     public struct HelloReply: WireMessage {
@@ -63,6 +73,16 @@ public enum Control {
             let f_version = try t.scalar(0, UInt32.self) ?? 0
             let f_sentryPID = try t.scalar(1, Int32.self) ?? 0
             return HelloReply(version: f_version, sentryPID: f_sentryPID)
+        }
+
+        /// Zero-copy, checked accessors over a received HelloReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var version: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var sentryPID: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
         }
     }
 
@@ -93,6 +113,16 @@ public enum Control {
             let f_soft = try t.scalar(1, UInt64.self) ?? 0
             let f_hard = try t.scalar(2, UInt64.self) ?? 0
             return ResourceLimit(resource: f_resource, soft: f_soft, hard: f_hard)
+        }
+
+        /// Zero-copy, checked accessors over a received ResourceLimit; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var resource: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var soft: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var hard: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
         }
     }
 
@@ -159,6 +189,24 @@ public enum Control {
             let f_capabilities = try t.scalars(10, UInt64.self, budget: &budget) ?? []
             return ProcessSpec(args: f_args, env: f_env, cwd: f_cwd, uid: f_uid, gid: f_gid, additionalGIDs: f_additionalGIDs, terminal: f_terminal, umask: f_umask, noNewPrivileges: f_noNewPrivileges, rlimits: f_rlimits, capabilities: f_capabilities)
         }
+
+        /// Zero-copy, checked accessors over a received ProcessSpec; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var args: StringVector? { get throws(WireError) { try table.stringVector(0) } }
+            public var env: StringVector? { get throws(WireError) { try table.stringVector(1) } }
+            public var cwd: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(2, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var uid: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var gid: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+            public var additionalGIDs: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(5, UInt32.self) } }
+            public var terminal: Bool { get throws(WireError) { try table.bool(6) ?? false } }
+            public var umask: UInt32 { get throws(WireError) { try table.scalar(7, UInt32.self) ?? 0 } }
+            public var noNewPrivileges: Bool { get throws(WireError) { try table.bool(8) ?? false } }
+            public var rlimits: TableVector? { get throws(WireError) { try table.tableVector(9) } }
+            public var capabilities: ScalarVector<UInt64>? { get throws(WireError) { try table.scalarVector(10, UInt64.self) } }
+        }
     }
 
     /// Starts the container's init process. The stdio descriptors travel with the message.
@@ -209,6 +257,21 @@ public enum Control {
             let f_stderr = try t.fd(6)
             return StartContainer(containerID: f_containerID, process: f_process, rootfsMountID: f_rootfsMountID, hostname: f_hostname, stdin: f_stdin, stdout: f_stdout, stderr: f_stderr)
         }
+
+        /// Zero-copy, checked accessors over a received StartContainer; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var containerID: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var process: ProcessSpec.View? { get throws(WireError) { try table.table(1).map { ProcessSpec.View($0) } } }
+            public var rootfsMountID: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
+            public var hostname: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(3, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var stdin: FDIndex? { get throws(WireError) { try table.fd(4) } }
+            public var stdout: FDIndex? { get throws(WireError) { try table.fd(5) } }
+            public var stderr: FDIndex? { get throws(WireError) { try table.fd(6) } }
+        }
     }
 
     public struct StartContainerReply: WireMessage {
@@ -232,6 +295,15 @@ public enum Control {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> StartContainerReply {
             let f_pid = try t.scalar(0, Int32.self) ?? 0
             return StartContainerReply(pid: f_pid)
+        }
+
+        /// Zero-copy, checked accessors over a received StartContainerReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var pid: Int32 { get throws(WireError) { try table.scalar(0, Int32.self) ?? 0 } }
         }
     }
 
@@ -274,6 +346,19 @@ public enum Control {
             let f_stderr = try t.fd(4)
             return ExecProcess(containerID: f_containerID, process: f_process, stdin: f_stdin, stdout: f_stdout, stderr: f_stderr)
         }
+
+        /// Zero-copy, checked accessors over a received ExecProcess; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var containerID: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var process: ProcessSpec.View? { get throws(WireError) { try table.table(1).map { ProcessSpec.View($0) } } }
+            public var stdin: FDIndex? { get throws(WireError) { try table.fd(2) } }
+            public var stdout: FDIndex? { get throws(WireError) { try table.fd(3) } }
+            public var stderr: FDIndex? { get throws(WireError) { try table.fd(4) } }
+        }
     }
 
     public struct ExecProcessReply: WireMessage {
@@ -296,6 +381,15 @@ public enum Control {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ExecProcessReply {
             let f_pid = try t.scalar(0, Int32.self) ?? 0
             return ExecProcessReply(pid: f_pid)
+        }
+
+        /// Zero-copy, checked accessors over a received ExecProcessReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var pid: Int32 { get throws(WireError) { try table.scalar(0, Int32.self) ?? 0 } }
         }
     }
 
@@ -334,6 +428,18 @@ public enum Control {
             let f_all = try t.bool(3) ?? false
             return Signal(containerID: f_containerID, pid: f_pid, signal: f_signal, all: f_all)
         }
+
+        /// Zero-copy, checked accessors over a received Signal; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var containerID: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var pid: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var signal: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
+            public var all: Bool { get throws(WireError) { try table.bool(3) ?? false } }
+        }
     }
 
     public struct SignalReply: WireMessage {
@@ -357,6 +463,15 @@ public enum Control {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> SignalReply {
             let f_delivered = try t.scalar(0, UInt32.self) ?? 0
             return SignalReply(delivered: f_delivered)
+        }
+
+        /// Zero-copy, checked accessors over a received SignalReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var delivered: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
         }
     }
 
@@ -387,6 +502,16 @@ public enum Control {
             let f_pid = try t.scalar(1, Int32.self) ?? 0
             return Wait(containerID: f_containerID, pid: f_pid)
         }
+
+        /// Zero-copy, checked accessors over a received Wait; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var containerID: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var pid: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+        }
     }
 
     public struct ExitStatus: WireMessage {
@@ -415,6 +540,16 @@ public enum Control {
             let f_status = try t.scalar(1, Int32.self) ?? 0
             return ExitStatus(pid: f_pid, status: f_status)
         }
+
+        /// Zero-copy, checked accessors over a received ExitStatus; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var pid: Int32 { get throws(WireError) { try table.scalar(0, Int32.self) ?? 0 } }
+            public var status: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+        }
     }
 
     public struct ListProcesses: WireRequest {
@@ -438,6 +573,15 @@ public enum Control {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ListProcesses {
             let f_containerID = try t.string(0, budget: &budget) ?? ""
             return ListProcesses(containerID: f_containerID)
+        }
+
+        /// Zero-copy, checked accessors over a received ListProcesses; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var containerID: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
         }
     }
 
@@ -494,6 +638,22 @@ public enum Control {
             let f_tty = try t.string(8, budget: &budget) ?? ""
             return ProcessInfo(pid: f_pid, ppid: f_ppid, uid: f_uid, gid: f_gid, state: f_state, startTimeNanos: f_startTimeNanos, cpuTimeNanos: f_cpuTimeNanos, cmdline: f_cmdline, tty: f_tty)
         }
+
+        /// Zero-copy, checked accessors over a received ProcessInfo; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var pid: Int32 { get throws(WireError) { try table.scalar(0, Int32.self) ?? 0 } }
+            public var ppid: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var uid: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var gid: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var state: UInt8 { get throws(WireError) { try table.scalar(4, UInt8.self) ?? 0 } }
+            public var startTimeNanos: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
+            public var cpuTimeNanos: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
+            public var cmdline: StringVector? { get throws(WireError) { try table.stringVector(7) } }
+            public var tty: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(8, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
     }
 
     public struct ProcessList: WireMessage {
@@ -516,6 +676,15 @@ public enum Control {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ProcessList {
             let f_processes = try t.decodeTables(0, ProcessInfo.self, budget: &budget) ?? []
             return ProcessList(processes: f_processes)
+        }
+
+        /// Zero-copy, checked accessors over a received ProcessList; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var processes: TableVector? { get throws(WireError) { try table.tableVector(0) } }
         }
     }
 
@@ -541,6 +710,15 @@ public enum Control {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Ping {
             let f_nonce = try t.scalar(0, UInt64.self) ?? 0
             return Ping(nonce: f_nonce)
+        }
+
+        /// Zero-copy, checked accessors over a received Ping; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var nonce: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
         }
     }
 
@@ -579,6 +757,18 @@ public enum Control {
             let f_memoryBytes = try t.scalar(3, UInt64.self) ?? 0
             return Pong(nonce: f_nonce, uptimeNanos: f_uptimeNanos, processCount: f_processCount, memoryBytes: f_memoryBytes)
         }
+
+        /// Zero-copy, checked accessors over a received Pong; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var nonce: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var uptimeNanos: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var processCount: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var memoryBytes: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+        }
     }
 
     /// Stops every process and ends the Sentry once replies are sent.
@@ -609,6 +799,16 @@ public enum Control {
             let f_timeoutMillis = try t.scalar(1, UInt32.self) ?? 0
             return Shutdown(containerID: f_containerID, timeoutMillis: f_timeoutMillis)
         }
+
+        /// Zero-copy, checked accessors over a received Shutdown; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var containerID: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var timeoutMillis: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct ShutdownReply: WireMessage {
@@ -627,6 +827,14 @@ public enum Control {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ShutdownReply {
             _ = t
             return ShutdownReply()
+        }
+
+        /// Zero-copy, checked accessors over a received ShutdownReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
         }
     }
 

@@ -111,6 +111,34 @@ public enum Gofer {
             let f_rdevMinor = try t.scalar(20, UInt32.self) ?? 0
             return Stat(mask: f_mask, mode: f_mode, nlink: f_nlink, uid: f_uid, gid: f_gid, ino: f_ino, size: f_size, blocks: f_blocks, blockSize: f_blockSize, atimeSec: f_atimeSec, atimeNsec: f_atimeNsec, mtimeSec: f_mtimeSec, mtimeNsec: f_mtimeNsec, ctimeSec: f_ctimeSec, ctimeNsec: f_ctimeNsec, btimeSec: f_btimeSec, btimeNsec: f_btimeNsec, devMajor: f_devMajor, devMinor: f_devMinor, rdevMajor: f_rdevMajor, rdevMinor: f_rdevMinor)
         }
+
+        /// Zero-copy, checked accessors over a received Stat; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var mask: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var mode: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+            public var nlink: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var uid: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var gid: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+            public var ino: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
+            public var size: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
+            public var blocks: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
+            public var blockSize: UInt32 { get throws(WireError) { try table.scalar(8, UInt32.self) ?? 0 } }
+            public var atimeSec: Int64 { get throws(WireError) { try table.scalar(9, Int64.self) ?? 0 } }
+            public var atimeNsec: UInt32 { get throws(WireError) { try table.scalar(10, UInt32.self) ?? 0 } }
+            public var mtimeSec: Int64 { get throws(WireError) { try table.scalar(11, Int64.self) ?? 0 } }
+            public var mtimeNsec: UInt32 { get throws(WireError) { try table.scalar(12, UInt32.self) ?? 0 } }
+            public var ctimeSec: Int64 { get throws(WireError) { try table.scalar(13, Int64.self) ?? 0 } }
+            public var ctimeNsec: UInt32 { get throws(WireError) { try table.scalar(14, UInt32.self) ?? 0 } }
+            public var btimeSec: Int64 { get throws(WireError) { try table.scalar(15, Int64.self) ?? 0 } }
+            public var btimeNsec: UInt32 { get throws(WireError) { try table.scalar(16, UInt32.self) ?? 0 } }
+            public var devMajor: UInt32 { get throws(WireError) { try table.scalar(17, UInt32.self) ?? 0 } }
+            public var devMinor: UInt32 { get throws(WireError) { try table.scalar(18, UInt32.self) ?? 0 } }
+            public var rdevMajor: UInt32 { get throws(WireError) { try table.scalar(19, UInt32.self) ?? 0 } }
+            public var rdevMinor: UInt32 { get throws(WireError) { try table.scalar(20, UInt32.self) ?? 0 } }
+        }
     }
 
     /// A fid with its attributes, as returned by operations that create or find a file.
@@ -136,6 +164,15 @@ public enum Gofer {
             let f_fid = try t.scalar(0, UInt64.self) ?? 0
             let f_stat = try t.decodeTable(1, Stat.self, budget: &budget) ?? Stat()
             return Inode(fid: f_fid, stat: f_stat)
+        }
+
+        /// Zero-copy, checked accessors over a received Inode; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var stat: Stat.View? { get throws(WireError) { try table.table(1).map { Stat.View($0) } } }
         }
     }
 
@@ -171,6 +208,17 @@ public enum Gofer {
             let f_readOnly = try t.bool(2) ?? false
             return Attach(mountID: f_mountID, path: f_path, readOnly: f_readOnly)
         }
+
+        /// Zero-copy, checked accessors over a received Attach; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var mountID: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var readOnly: Bool { get throws(WireError) { try table.bool(2) ?? false } }
+        }
     }
 
     public struct AttachReply: WireMessage {
@@ -193,6 +241,15 @@ public enum Gofer {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> AttachReply {
             let f_root = try t.decodeTable(0, Inode.self, budget: &budget) ?? Inode()
             return AttachReply(root: f_root)
+        }
+
+        /// Zero-copy, checked accessors over a received AttachReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var root: Inode.View? { get throws(WireError) { try table.table(0).map { Inode.View($0) } } }
         }
     }
 
@@ -223,6 +280,16 @@ public enum Gofer {
             let f_names = try t.strings(1, budget: &budget) ?? []
             return Walk(dir: f_dir, names: f_names)
         }
+
+        /// Zero-copy, checked accessors over a received Walk; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var dir: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var names: StringVector? { get throws(WireError) { try table.stringVector(1) } }
+        }
     }
 
     public struct WalkReply: WireMessage {
@@ -246,6 +313,15 @@ public enum Gofer {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> WalkReply {
             let f_inodes = try t.decodeTables(0, Inode.self, budget: &budget) ?? []
             return WalkReply(inodes: f_inodes)
+        }
+
+        /// Zero-copy, checked accessors over a received WalkReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var inodes: TableVector? { get throws(WireError) { try table.tableVector(0) } }
         }
     }
 
@@ -276,6 +352,16 @@ public enum Gofer {
             let f_names = try t.strings(1, budget: &budget) ?? []
             return WalkStat(dir: f_dir, names: f_names)
         }
+
+        /// Zero-copy, checked accessors over a received WalkStat; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var dir: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var names: StringVector? { get throws(WireError) { try table.stringVector(1) } }
+        }
     }
 
     public struct WalkStatReply: WireMessage {
@@ -302,6 +388,16 @@ public enum Gofer {
             let f_dirStat = try t.decodeTable(0, Stat.self, budget: &budget) ?? Stat()
             let f_inodes = try t.decodeTables(1, Inode.self, budget: &budget) ?? []
             return WalkStatReply(dirStat: f_dirStat, inodes: f_inodes)
+        }
+
+        /// Zero-copy, checked accessors over a received WalkStatReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var dirStat: Stat.View? { get throws(WireError) { try table.table(0).map { Stat.View($0) } } }
+            public var inodes: TableVector? { get throws(WireError) { try table.tableVector(1) } }
         }
     }
 
@@ -333,6 +429,16 @@ public enum Gofer {
             let f_flags = try t.scalar(1, UInt32.self) ?? 0
             return Open(fid: f_fid, flags: f_flags)
         }
+
+        /// Zero-copy, checked accessors over a received Open; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct OpenReply: WireMessage {
@@ -356,6 +462,15 @@ public enum Gofer {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> OpenReply {
             guard let f_hostFD = try t.fd(0) else { throw .malformed("OpenReply.hostFD is missing") }
             return OpenReply(hostFD: f_hostFD)
+        }
+
+        /// Zero-copy, checked accessors over a received OpenReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var hostFD: FDIndex? { get throws(WireError) { try table.fd(0) } }
         }
     }
 
@@ -402,6 +517,20 @@ public enum Gofer {
             let f_gid = try t.scalar(5, UInt32.self) ?? 0
             return Create(dir: f_dir, name: f_name, flags: f_flags, mode: f_mode, uid: f_uid, gid: f_gid)
         }
+
+        /// Zero-copy, checked accessors over a received Create; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var dir: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var mode: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var uid: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+            public var gid: UInt32 { get throws(WireError) { try table.scalar(5, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct CreateReply: WireMessage {
@@ -428,6 +557,16 @@ public enum Gofer {
             let f_child = try t.decodeTable(0, Inode.self, budget: &budget) ?? Inode()
             guard let f_hostFD = try t.fd(1) else { throw .malformed("CreateReply.hostFD is missing") }
             return CreateReply(child: f_child, hostFD: f_hostFD)
+        }
+
+        /// Zero-copy, checked accessors over a received CreateReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var child: Inode.View? { get throws(WireError) { try table.table(0).map { Inode.View($0) } } }
+            public var hostFD: FDIndex? { get throws(WireError) { try table.fd(1) } }
         }
     }
 
@@ -469,6 +608,19 @@ public enum Gofer {
             let f_gid = try t.scalar(4, UInt32.self) ?? 0
             return Mkdir(dir: f_dir, name: f_name, mode: f_mode, uid: f_uid, gid: f_gid)
         }
+
+        /// Zero-copy, checked accessors over a received Mkdir; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var dir: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var mode: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var uid: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var gid: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+        }
     }
 
     /// The reply of the operations that make one new file.
@@ -492,6 +644,15 @@ public enum Gofer {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> InodeReply {
             let f_inode = try t.decodeTable(0, Inode.self, budget: &budget) ?? Inode()
             return InodeReply(inode: f_inode)
+        }
+
+        /// Zero-copy, checked accessors over a received InodeReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var inode: Inode.View? { get throws(WireError) { try table.table(0).map { Inode.View($0) } } }
         }
     }
 
@@ -542,6 +703,21 @@ public enum Gofer {
             let f_rdevMinor = try t.scalar(6, UInt32.self) ?? 0
             return Mknod(dir: f_dir, name: f_name, mode: f_mode, uid: f_uid, gid: f_gid, rdevMajor: f_rdevMajor, rdevMinor: f_rdevMinor)
         }
+
+        /// Zero-copy, checked accessors over a received Mknod; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var dir: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var mode: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var uid: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var gid: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+            public var rdevMajor: UInt32 { get throws(WireError) { try table.scalar(5, UInt32.self) ?? 0 } }
+            public var rdevMinor: UInt32 { get throws(WireError) { try table.scalar(6, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct Symlink: WireRequest {
@@ -582,6 +758,19 @@ public enum Gofer {
             let f_gid = try t.scalar(4, UInt32.self) ?? 0
             return Symlink(dir: f_dir, name: f_name, target: f_target, uid: f_uid, gid: f_gid)
         }
+
+        /// Zero-copy, checked accessors over a received Symlink; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var dir: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var target: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(2, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var uid: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var gid: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+        }
     }
 
     /// Hard link: makes `name` in `dir` refer to `target`.
@@ -614,6 +803,17 @@ public enum Gofer {
             let f_name = try t.string(1, budget: &budget) ?? ""
             let f_target = try t.scalar(2, UInt64.self) ?? 0
             return Link(dir: f_dir, name: f_name, target: f_target)
+        }
+
+        /// Zero-copy, checked accessors over a received Link; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var dir: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var target: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
         }
     }
 
@@ -648,6 +848,17 @@ public enum Gofer {
             let f_flags = try t.scalar(2, UInt32.self) ?? 0
             return Unlink(dir: f_dir, name: f_name, flags: f_flags)
         }
+
+        /// Zero-copy, checked accessors over a received Unlink; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var dir: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+        }
     }
 
     /// The reply of operations that return nothing but success.
@@ -667,6 +878,14 @@ public enum Gofer {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> EmptyReply {
             _ = t
             return EmptyReply()
+        }
+
+        /// Zero-copy, checked accessors over a received EmptyReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
         }
     }
 
@@ -709,6 +928,19 @@ public enum Gofer {
             let f_flags = try t.scalar(4, UInt32.self) ?? 0
             return Rename(oldDir: f_oldDir, oldName: f_oldName, newDir: f_newDir, newName: f_newName, flags: f_flags)
         }
+
+        /// Zero-copy, checked accessors over a received Rename; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var oldDir: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var oldName: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var newDir: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
+            public var newName: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(3, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct Readlink: WireRequest {
@@ -733,6 +965,15 @@ public enum Gofer {
             let f_fid = try t.scalar(0, UInt64.self) ?? 0
             return Readlink(fid: f_fid)
         }
+
+        /// Zero-copy, checked accessors over a received Readlink; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+        }
     }
 
     public struct ReadlinkReply: WireMessage {
@@ -755,6 +996,15 @@ public enum Gofer {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ReadlinkReply {
             let f_target = try t.string(0, budget: &budget) ?? ""
             return ReadlinkReply(target: f_target)
+        }
+
+        /// Zero-copy, checked accessors over a received ReadlinkReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var target: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
         }
     }
 
@@ -780,6 +1030,15 @@ public enum Gofer {
             let f_fid = try t.scalar(0, UInt64.self) ?? 0
             return StatFile(fid: f_fid)
         }
+
+        /// Zero-copy, checked accessors over a received StatFile; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+        }
     }
 
     public struct StatReply: WireMessage {
@@ -802,6 +1061,15 @@ public enum Gofer {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> StatReply {
             let f_stat = try t.decodeTable(0, Stat.self, budget: &budget) ?? Stat()
             return StatReply(stat: f_stat)
+        }
+
+        /// Zero-copy, checked accessors over a received StatReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var stat: Stat.View? { get throws(WireError) { try table.table(0).map { Stat.View($0) } } }
         }
     }
 
@@ -870,6 +1138,25 @@ public enum Gofer {
             let f_timeFlags = try t.scalar(10, UInt32.self) ?? 0
             return SetAttr(fid: f_fid, mask: f_mask, mode: f_mode, uid: f_uid, gid: f_gid, size: f_size, atimeSec: f_atimeSec, atimeNsec: f_atimeNsec, mtimeSec: f_mtimeSec, mtimeNsec: f_mtimeNsec, timeFlags: f_timeFlags)
         }
+
+        /// Zero-copy, checked accessors over a received SetAttr; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var mask: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+            public var mode: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var uid: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var gid: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+            public var size: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
+            public var atimeSec: Int64 { get throws(WireError) { try table.scalar(6, Int64.self) ?? 0 } }
+            public var atimeNsec: UInt32 { get throws(WireError) { try table.scalar(7, UInt32.self) ?? 0 } }
+            public var mtimeSec: Int64 { get throws(WireError) { try table.scalar(8, Int64.self) ?? 0 } }
+            public var mtimeNsec: UInt32 { get throws(WireError) { try table.scalar(9, UInt32.self) ?? 0 } }
+            public var timeFlags: UInt32 { get throws(WireError) { try table.scalar(10, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct StatFS: WireRequest {
@@ -893,6 +1180,15 @@ public enum Gofer {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> StatFS {
             let f_fid = try t.scalar(0, UInt64.self) ?? 0
             return StatFS(fid: f_fid)
+        }
+
+        /// Zero-copy, checked accessors over a received StatFS; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
         }
     }
 
@@ -945,6 +1241,22 @@ public enum Gofer {
             let f_nameLength = try t.scalar(7, UInt64.self) ?? 0
             return StatFSReply(type: f_type, blockSize: f_blockSize, blocks: f_blocks, blocksFree: f_blocksFree, blocksAvailable: f_blocksAvailable, files: f_files, filesFree: f_filesFree, nameLength: f_nameLength)
         }
+
+        /// Zero-copy, checked accessors over a received StatFSReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var type: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var blockSize: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var blocks: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
+            public var blocksFree: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+            public var blocksAvailable: UInt64 { get throws(WireError) { try table.scalar(4, UInt64.self) ?? 0 } }
+            public var files: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
+            public var filesFree: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
+            public var nameLength: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
+        }
     }
 
     /// Reads directory entries from `cookie` on, at most `count` of them.
@@ -978,6 +1290,17 @@ public enum Gofer {
             let f_cookie = try t.scalar(1, UInt64.self) ?? 0
             let f_count = try t.scalar(2, UInt32.self) ?? 0
             return Getdents(fid: f_fid, cookie: f_cookie, count: f_count)
+        }
+
+        /// Zero-copy, checked accessors over a received Getdents; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var cookie: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var count: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
         }
     }
 
@@ -1014,6 +1337,17 @@ public enum Gofer {
             let f_cookie = try t.scalar(3, UInt64.self) ?? 0
             return DirEntry(name: f_name, ino: f_ino, type: f_type, cookie: f_cookie)
         }
+
+        /// Zero-copy, checked accessors over a received DirEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var ino: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var type: UInt8 { get throws(WireError) { try table.scalar(2, UInt8.self) ?? 0 } }
+            public var cookie: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+        }
     }
 
     public struct GetdentsReply: WireMessage {
@@ -1041,6 +1375,16 @@ public enum Gofer {
             let f_entries = try t.decodeTables(0, DirEntry.self, budget: &budget) ?? []
             let f_end = try t.bool(1) ?? false
             return GetdentsReply(entries: f_entries, end: f_end)
+        }
+
+        /// Zero-copy, checked accessors over a received GetdentsReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var entries: TableVector? { get throws(WireError) { try table.tableVector(0) } }
+            public var end: Bool { get throws(WireError) { try table.bool(1) ?? false } }
         }
     }
 
@@ -1075,6 +1419,17 @@ public enum Gofer {
             let f_size = try t.scalar(2, UInt32.self) ?? 0
             return GetXattr(fid: f_fid, name: f_name, size: f_size)
         }
+
+        /// Zero-copy, checked accessors over a received GetXattr; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var size: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct GetXattrReply: WireMessage {
@@ -1101,6 +1456,16 @@ public enum Gofer {
             let f_value = try t.bytes(0, budget: &budget) ?? []
             let f_size = try t.scalar(1, UInt32.self) ?? 0
             return GetXattrReply(value: f_value, size: f_size)
+        }
+
+        /// Zero-copy, checked accessors over a received GetXattrReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var value: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var size: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
         }
     }
 
@@ -1139,6 +1504,18 @@ public enum Gofer {
             let f_flags = try t.scalar(3, UInt32.self) ?? 0
             return SetXattr(fid: f_fid, name: f_name, value: f_value, flags: f_flags)
         }
+
+        /// Zero-copy, checked accessors over a received SetXattr; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var value: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(2, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct ListXattr: WireRequest {
@@ -1167,6 +1544,16 @@ public enum Gofer {
             let f_size = try t.scalar(1, UInt32.self) ?? 0
             return ListXattr(fid: f_fid, size: f_size)
         }
+
+        /// Zero-copy, checked accessors over a received ListXattr; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var size: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct ListXattrReply: WireMessage {
@@ -1189,6 +1576,15 @@ public enum Gofer {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ListXattrReply {
             let f_names = try t.strings(0, budget: &budget) ?? []
             return ListXattrReply(names: f_names)
+        }
+
+        /// Zero-copy, checked accessors over a received ListXattrReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var names: StringVector? { get throws(WireError) { try table.stringVector(0) } }
         }
     }
 
@@ -1218,6 +1614,16 @@ public enum Gofer {
             let f_name = try t.string(1, budget: &budget) ?? ""
             return RemoveXattr(fid: f_fid, name: f_name)
         }
+
+        /// Zero-copy, checked accessors over a received RemoveXattr; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
     }
 
     public struct Fsync: WireRequest {
@@ -1246,6 +1652,16 @@ public enum Gofer {
             let f_fid = try t.scalar(0, UInt64.self) ?? 0
             let f_dataOnly = try t.bool(1) ?? false
             return Fsync(fid: f_fid, dataOnly: f_dataOnly)
+        }
+
+        /// Zero-copy, checked accessors over a received Fsync; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var dataOnly: Bool { get throws(WireError) { try table.bool(1) ?? false } }
         }
     }
 
@@ -1283,6 +1699,18 @@ public enum Gofer {
             let f_length = try t.scalar(3, UInt64.self) ?? 0
             return Fallocate(fid: f_fid, mode: f_mode, offset: f_offset, length: f_length)
         }
+
+        /// Zero-copy, checked accessors over a received Fallocate; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var mode: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+            public var offset: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
+            public var length: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+        }
     }
 
     /// Releases fids; the gofer forgets them. A closed fid may be handed out again later.
@@ -1307,6 +1735,15 @@ public enum Gofer {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Close {
             let f_fids = try t.scalars(0, UInt64.self, budget: &budget) ?? []
             return Close(fids: f_fids)
+        }
+
+        /// Zero-copy, checked accessors over a received Close; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fids: ScalarVector<UInt64>? { get throws(WireError) { try table.scalarVector(0, UInt64.self) } }
         }
     }
 

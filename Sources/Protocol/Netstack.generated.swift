@@ -50,6 +50,18 @@ public enum Netstack {
             let f_scopeID = try t.scalar(4, UInt32.self) ?? 0
             return SocketAddress(family: f_family, port: f_port, address: f_address, flowInfo: f_flowInfo, scopeID: f_scopeID)
         }
+
+        /// Zero-copy, checked accessors over a received SocketAddress; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var family: UInt16 { get throws(WireError) { try table.scalar(0, UInt16.self) ?? 0 } }
+            public var port: UInt16 { get throws(WireError) { try table.scalar(1, UInt16.self) ?? 0 } }
+            public var address: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(2, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var flowInfo: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var scopeID: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct Socket: WireRequest {
@@ -83,6 +95,17 @@ public enum Netstack {
             let f_protocol = try t.scalar(2, UInt32.self) ?? 0
             return Socket(family: f_family, type: f_type, protocol: f_protocol)
         }
+
+        /// Zero-copy, checked accessors over a received Socket; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var family: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var type: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+            public var `protocol`: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct SocketReply: WireMessage {
@@ -106,6 +129,15 @@ public enum Netstack {
             let f_handle = try t.scalar(0, UInt64.self) ?? 0
             return SocketReply(handle: f_handle)
         }
+
+        /// Zero-copy, checked accessors over a received SocketReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+        }
     }
 
     /// The reply of operations that return nothing but success.
@@ -125,6 +157,14 @@ public enum Netstack {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> EmptyReply {
             _ = t
             return EmptyReply()
+        }
+
+        /// Zero-copy, checked accessors over a received EmptyReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
         }
     }
 
@@ -154,6 +194,16 @@ public enum Netstack {
             let f_address = try t.decodeTable(1, SocketAddress.self, budget: &budget) ?? SocketAddress()
             return Bind(handle: f_handle, address: f_address)
         }
+
+        /// Zero-copy, checked accessors over a received Bind; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var address: SocketAddress.View? { get throws(WireError) { try table.table(1).map { SocketAddress.View($0) } } }
+        }
     }
 
     public struct Listen: WireRequest {
@@ -181,6 +231,16 @@ public enum Netstack {
             let f_handle = try t.scalar(0, UInt64.self) ?? 0
             let f_backlog = try t.scalar(1, Int32.self) ?? 0
             return Listen(handle: f_handle, backlog: f_backlog)
+        }
+
+        /// Zero-copy, checked accessors over a received Listen; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var backlog: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
         }
     }
 
@@ -211,6 +271,16 @@ public enum Netstack {
             let f_flags = try t.scalar(1, UInt32.self) ?? 0
             return Accept(handle: f_handle, flags: f_flags)
         }
+
+        /// Zero-copy, checked accessors over a received Accept; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct AcceptReply: WireMessage {
@@ -237,6 +307,16 @@ public enum Netstack {
             let f_handle = try t.scalar(0, UInt64.self) ?? 0
             let f_peer = try t.decodeTable(1, SocketAddress.self, budget: &budget) ?? SocketAddress()
             return AcceptReply(handle: f_handle, peer: f_peer)
+        }
+
+        /// Zero-copy, checked accessors over a received AcceptReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var peer: SocketAddress.View? { get throws(WireError) { try table.table(1).map { SocketAddress.View($0) } } }
         }
     }
 
@@ -267,6 +347,16 @@ public enum Netstack {
             let f_address = try t.decodeTable(1, SocketAddress.self, budget: &budget) ?? SocketAddress()
             return Connect(handle: f_handle, address: f_address)
         }
+
+        /// Zero-copy, checked accessors over a received Connect; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var address: SocketAddress.View? { get throws(WireError) { try table.table(1).map { SocketAddress.View($0) } } }
+        }
     }
 
     public struct Shutdown: WireRequest {
@@ -295,6 +385,16 @@ public enum Netstack {
             let f_handle = try t.scalar(0, UInt64.self) ?? 0
             let f_how = try t.scalar(1, Int32.self) ?? 0
             return Shutdown(handle: f_handle, how: f_how)
+        }
+
+        /// Zero-copy, checked accessors over a received Shutdown; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var how: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
         }
     }
 
@@ -331,6 +431,18 @@ public enum Netstack {
             let f_name = try t.scalar(2, Int32.self) ?? 0
             let f_value = try t.bytes(3, budget: &budget) ?? []
             return SetOption(handle: f_handle, level: f_level, name: f_name, value: f_value)
+        }
+
+        /// Zero-copy, checked accessors over a received SetOption; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var level: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var name: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
+            public var value: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(3, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
         }
     }
 
@@ -369,6 +481,18 @@ public enum Netstack {
             let f_size = try t.scalar(3, UInt32.self) ?? 0
             return GetOption(handle: f_handle, level: f_level, name: f_name, size: f_size)
         }
+
+        /// Zero-copy, checked accessors over a received GetOption; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var level: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var name: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
+            public var size: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+        }
     }
 
     public struct GetOptionReply: WireMessage {
@@ -391,6 +515,15 @@ public enum Netstack {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> GetOptionReply {
             let f_value = try t.bytes(0, budget: &budget) ?? []
             return GetOptionReply(value: f_value)
+        }
+
+        /// Zero-copy, checked accessors over a received GetOptionReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var value: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
         }
     }
 
@@ -421,6 +554,16 @@ public enum Netstack {
             let f_peer = try t.bool(1) ?? false
             return GetName(handle: f_handle, peer: f_peer)
         }
+
+        /// Zero-copy, checked accessors over a received GetName; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var peer: Bool { get throws(WireError) { try table.bool(1) ?? false } }
+        }
     }
 
     public struct GetNameReply: WireMessage {
@@ -443,6 +586,15 @@ public enum Netstack {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> GetNameReply {
             let f_address = try t.decodeTable(0, SocketAddress.self, budget: &budget) ?? SocketAddress()
             return GetNameReply(address: f_address)
+        }
+
+        /// Zero-copy, checked accessors over a received GetNameReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var address: SocketAddress.View? { get throws(WireError) { try table.table(0).map { SocketAddress.View($0) } } }
         }
     }
 
@@ -467,6 +619,15 @@ public enum Netstack {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Close {
             let f_handle = try t.scalar(0, UInt64.self) ?? 0
             return Close(handle: f_handle)
+        }
+
+        /// Zero-copy, checked accessors over a received Close; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
         }
     }
 
@@ -531,6 +692,23 @@ public enum Netstack {
             guard let f_receiveDoorbell = try t.fd(8) else { throw .malformed("SetupRing.receiveDoorbell is missing") }
             return SetupRing(handle: f_handle, memory: f_memory, memorySize: f_memorySize, sendOffset: f_sendOffset, sendSize: f_sendSize, receiveOffset: f_receiveOffset, receiveSize: f_receiveSize, sendDoorbell: f_sendDoorbell, receiveDoorbell: f_receiveDoorbell)
         }
+
+        /// Zero-copy, checked accessors over a received SetupRing; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var memory: FDIndex? { get throws(WireError) { try table.fd(1) } }
+            public var memorySize: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
+            public var sendOffset: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+            public var sendSize: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+            public var receiveOffset: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
+            public var receiveSize: UInt32 { get throws(WireError) { try table.scalar(6, UInt32.self) ?? 0 } }
+            public var sendDoorbell: FDIndex? { get throws(WireError) { try table.fd(7) } }
+            public var receiveDoorbell: FDIndex? { get throws(WireError) { try table.fd(8) } }
+        }
     }
 
     /// One-way notification from the netstack: the socket's readiness changed.
@@ -564,6 +742,17 @@ public enum Netstack {
             let f_events = try t.scalar(1, UInt32.self) ?? 0
             let f_error = try t.scalar(2, Int32.self) ?? 0
             return Event(handle: f_handle, events: f_events, error: f_error)
+        }
+
+        /// Zero-copy, checked accessors over a received Event; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var events: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+            public var error: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
         }
     }
 

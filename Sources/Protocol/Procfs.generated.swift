@@ -125,6 +125,37 @@ public enum Procfs {
             let f_root = try t.string(23, budget: &budget) ?? ""
             return TaskInfo(pid: f_pid, tgid: f_tgid, ppid: f_ppid, comm: f_comm, state: f_state, uid: f_uid, euid: f_euid, gid: f_gid, egid: f_egid, threads: f_threads, nice: f_nice, startTimeTicks: f_startTimeTicks, userTimeTicks: f_userTimeTicks, systemTimeTicks: f_systemTimeTicks, vmSizeKB: f_vmSizeKB, vmRSSKB: f_vmRSSKB, vmPeakKB: f_vmPeakKB, vmDataKB: f_vmDataKB, vmStackKB: f_vmStackKB, cmdline: f_cmdline, environ: f_environ, exe: f_exe, cwd: f_cwd, root: f_root)
         }
+
+        /// Zero-copy, checked accessors over a received TaskInfo; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var pid: Int32 { get throws(WireError) { try table.scalar(0, Int32.self) ?? 0 } }
+            public var tgid: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var ppid: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
+            public var comm: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(3, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var state: UInt8 { get throws(WireError) { try table.scalar(4, UInt8.self) ?? 0 } }
+            public var uid: UInt32 { get throws(WireError) { try table.scalar(5, UInt32.self) ?? 0 } }
+            public var euid: UInt32 { get throws(WireError) { try table.scalar(6, UInt32.self) ?? 0 } }
+            public var gid: UInt32 { get throws(WireError) { try table.scalar(7, UInt32.self) ?? 0 } }
+            public var egid: UInt32 { get throws(WireError) { try table.scalar(8, UInt32.self) ?? 0 } }
+            public var threads: UInt32 { get throws(WireError) { try table.scalar(9, UInt32.self) ?? 0 } }
+            public var nice: Int32 { get throws(WireError) { try table.scalar(10, Int32.self) ?? 0 } }
+            public var startTimeTicks: UInt64 { get throws(WireError) { try table.scalar(11, UInt64.self) ?? 0 } }
+            public var userTimeTicks: UInt64 { get throws(WireError) { try table.scalar(12, UInt64.self) ?? 0 } }
+            public var systemTimeTicks: UInt64 { get throws(WireError) { try table.scalar(13, UInt64.self) ?? 0 } }
+            public var vmSizeKB: UInt64 { get throws(WireError) { try table.scalar(14, UInt64.self) ?? 0 } }
+            public var vmRSSKB: UInt64 { get throws(WireError) { try table.scalar(15, UInt64.self) ?? 0 } }
+            public var vmPeakKB: UInt64 { get throws(WireError) { try table.scalar(16, UInt64.self) ?? 0 } }
+            public var vmDataKB: UInt64 { get throws(WireError) { try table.scalar(17, UInt64.self) ?? 0 } }
+            public var vmStackKB: UInt64 { get throws(WireError) { try table.scalar(18, UInt64.self) ?? 0 } }
+            public var cmdline: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(19, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var environ: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(20, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var exe: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(21, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var cwd: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(22, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var root: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(23, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
     }
 
     /// One line of /proc/<pid>/maps.
@@ -177,6 +208,21 @@ public enum Procfs {
             let f_path = try t.string(7, budget: &budget) ?? ""
             return MapEntry(start: f_start, end: f_end, permissions: f_permissions, offset: f_offset, devMajor: f_devMajor, devMinor: f_devMinor, inode: f_inode, path: f_path)
         }
+
+        /// Zero-copy, checked accessors over a received MapEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var start: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var end: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var permissions: UInt8 { get throws(WireError) { try table.scalar(2, UInt8.self) ?? 0 } }
+            public var offset: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+            public var devMajor: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+            public var devMinor: UInt32 { get throws(WireError) { try table.scalar(5, UInt32.self) ?? 0 } }
+            public var inode: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
+            public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(7, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
     }
 
     /// One descriptor of /proc/<pid>/fd and fdinfo.
@@ -216,6 +262,18 @@ public enum Procfs {
             let f_position = try t.scalar(3, UInt64.self) ?? 0
             let f_mountID = try t.scalar(4, UInt32.self) ?? 0
             return FDEntry(fd: f_fd, target: f_target, flags: f_flags, position: f_position, mountID: f_mountID)
+        }
+
+        /// Zero-copy, checked accessors over a received FDEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var fd: Int32 { get throws(WireError) { try table.scalar(0, Int32.self) ?? 0 } }
+            public var target: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var position: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+            public var mountID: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
         }
     }
 
@@ -275,6 +333,23 @@ public enum Procfs {
             let f_superOptions = try t.string(9, budget: &budget) ?? ""
             return MountEntry(mountID: f_mountID, parentID: f_parentID, devMajor: f_devMajor, devMinor: f_devMinor, root: f_root, mountPoint: f_mountPoint, options: f_options, fsType: f_fsType, source: f_source, superOptions: f_superOptions)
         }
+
+        /// Zero-copy, checked accessors over a received MountEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var mountID: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var parentID: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+            public var devMajor: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var devMinor: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var root: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(4, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var mountPoint: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(5, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var options: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(6, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var fsType: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(7, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var source: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(8, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var superOptions: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(9, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
     }
 
     /// One line of /proc/<pid>/limits.
@@ -306,6 +381,16 @@ public enum Procfs {
             let f_soft = try t.scalar(1, UInt64.self) ?? 0
             let f_hard = try t.scalar(2, UInt64.self) ?? 0
             return LimitEntry(resource: f_resource, soft: f_soft, hard: f_hard)
+        }
+
+        /// Zero-copy, checked accessors over a received LimitEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var resource: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var soft: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var hard: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
         }
     }
 
@@ -387,6 +472,27 @@ public enum Procfs {
             let f_cpuCount = try t.scalar(13, UInt32.self) ?? 0
             return Snapshot(tasks: f_tasks, maps: f_maps, fds: f_fds, mounts: f_mounts, limits: f_limits, uptimeNanos: f_uptimeNanos, idleNanos: f_idleNanos, memTotalKB: f_memTotalKB, memFreeKB: f_memFreeKB, memAvailableKB: f_memAvailableKB, loadAverage: f_loadAverage, hostname: f_hostname, kernelRelease: f_kernelRelease, cpuCount: f_cpuCount)
         }
+
+        /// Zero-copy, checked accessors over a received Snapshot; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var tasks: TableVector? { get throws(WireError) { try table.tableVector(0) } }
+            public var maps: TableVector? { get throws(WireError) { try table.tableVector(1) } }
+            public var fds: TableVector? { get throws(WireError) { try table.tableVector(2) } }
+            public var mounts: TableVector? { get throws(WireError) { try table.tableVector(3) } }
+            public var limits: TableVector? { get throws(WireError) { try table.tableVector(4) } }
+            public var uptimeNanos: UInt64 { get throws(WireError) { try table.scalar(5, UInt64.self) ?? 0 } }
+            public var idleNanos: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
+            public var memTotalKB: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
+            public var memFreeKB: UInt64 { get throws(WireError) { try table.scalar(8, UInt64.self) ?? 0 } }
+            public var memAvailableKB: UInt64 { get throws(WireError) { try table.scalar(9, UInt64.self) ?? 0 } }
+            public var loadAverage: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(10, UInt32.self) } }
+            public var hostname: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(11, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var kernelRelease: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(12, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var cpuCount: UInt32 { get throws(WireError) { try table.scalar(13, UInt32.self) ?? 0 } }
+        }
     }
 
     /// Renders the file at `path` (relative to /proc, e.g. "self/maps", "1/status", "meminfo").
@@ -434,6 +540,20 @@ public enum Procfs {
             let f_snapshot = try t.decodeTable(5, Snapshot.self, budget: &budget) ?? Snapshot()
             return ReadFile(path: f_path, callerPID: f_callerPID, callerTID: f_callerTID, offset: f_offset, maxBytes: f_maxBytes, snapshot: f_snapshot)
         }
+
+        /// Zero-copy, checked accessors over a received ReadFile; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var callerPID: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var callerTID: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
+            public var offset: UInt64 { get throws(WireError) { try table.scalar(3, UInt64.self) ?? 0 } }
+            public var maxBytes: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+            public var snapshot: Snapshot.View? { get throws(WireError) { try table.table(5).map { Snapshot.View($0) } } }
+        }
     }
 
     public struct ReadFileReply: WireMessage {
@@ -466,6 +586,17 @@ public enum Procfs {
             let f_eof = try t.bool(1) ?? false
             let f_totalSize = try t.scalar(2, UInt64.self) ?? 0
             return ReadFileReply(content: f_content, eof: f_eof, totalSize: f_totalSize)
+        }
+
+        /// Zero-copy, checked accessors over a received ReadFileReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var content: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var eof: Bool { get throws(WireError) { try table.bool(1) ?? false } }
+            public var totalSize: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
         }
     }
 
@@ -504,6 +635,18 @@ public enum Procfs {
             let f_snapshot = try t.decodeTable(3, Snapshot.self, budget: &budget) ?? Snapshot()
             return ListDirectory(path: f_path, callerPID: f_callerPID, callerTID: f_callerTID, snapshot: f_snapshot)
         }
+
+        /// Zero-copy, checked accessors over a received ListDirectory; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var callerPID: Int32 { get throws(WireError) { try table.scalar(1, Int32.self) ?? 0 } }
+            public var callerTID: Int32 { get throws(WireError) { try table.scalar(2, Int32.self) ?? 0 } }
+            public var snapshot: Snapshot.View? { get throws(WireError) { try table.table(3).map { Snapshot.View($0) } } }
+        }
     }
 
     public struct ProcEntry: WireTable {
@@ -534,6 +677,16 @@ public enum Procfs {
             let f_inode = try t.scalar(2, UInt64.self) ?? 0
             return ProcEntry(name: f_name, type: f_type, inode: f_inode)
         }
+
+        /// Zero-copy, checked accessors over a received ProcEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var type: UInt8 { get throws(WireError) { try table.scalar(1, UInt8.self) ?? 0 } }
+            public var inode: UInt64 { get throws(WireError) { try table.scalar(2, UInt64.self) ?? 0 } }
+        }
     }
 
     public struct ListDirectoryReply: WireMessage {
@@ -556,6 +709,15 @@ public enum Procfs {
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ListDirectoryReply {
             let f_entries = try t.decodeTables(0, ProcEntry.self, budget: &budget) ?? []
             return ListDirectoryReply(entries: f_entries)
+        }
+
+        /// Zero-copy, checked accessors over a received ListDirectoryReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var entries: TableVector? { get throws(WireError) { try table.tableVector(0) } }
         }
     }
 

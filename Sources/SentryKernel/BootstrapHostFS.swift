@@ -6,6 +6,8 @@ import Glibc
 
 final class BootstrapHostFS {
     let rootFD: Int32
+    /// The writable in-memory /tmp layered over the read-only root.
+    let tmpfs = Tmpfs()
 
     init?(rootfs: String) {
         let fd = Glibc.open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)
@@ -24,15 +26,48 @@ final class BootstrapHostFS {
         return "/" + parts.joined(separator: "/")
     }
 
+    /// The host's /proc and /sys describe the host, not the sandbox: their contents are hidden (the
+    /// procfs service will provide /proc); the mount-point directories themselves appear empty.
+    static let hiddenMounts = ["/proc", "/sys"]
+    static func isHidden(_ path: String) -> Bool {
+        hiddenMounts.contains { path.hasPrefix($0 + "/") }
+    }
+    let emptyDir = TmpfsNode(kind: .dir, mode: 0o555)
+
+    /// A host fd with a file's contents for the loader: the rootfs file itself, or for a tmpfs file a
+    /// sealed-in-spirit memfd copy (the loader only preads it).
+    func openForExec(_ path: String) -> Int32 {
+        if Tmpfs.contains(path), case .success(let node) = tmpfs.lookup(path), node.kind == .file {
+            let fd = bw_memfd_create("bulwark-exec", 1 /* MFD_CLOEXEC */)
+            if fd < 0 { return -errno }
+            let n = node.data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n != node.data.count { Glibc.close(fd); return -EIO }
+            return fd
+        }
+        return openHost(path, flags: O_RDONLY)
+    }
+
     /// Opens a host fd for `path` (absolute inside the sandbox); returns fd or -errno.
     func openHost(_ path: String, flags: Int32) -> Int32 {
+        if BootstrapHostFS.isHidden(path) { return -ENOENT }
         let fd = bw_openat2_in_root(rootFD, path, UInt(UInt32(bitPattern: flags | O_CLOEXEC)), 0)
         return fd >= 0 ? fd : -Int32(errno)
     }
 
     /// Opens a file for the application.
-    func open(_ path: String, flags: Int32) -> KResult<FileDescription> {
+    func open(_ path: String, flags: Int32, mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0) -> KResult<FileDescription> {
         if let dev = deviceFile(path, flags: flags) { return .success(dev) }
+        if BootstrapHostFS.hiddenMounts.contains(path) && flags & O_ACCMODE_ == O_RDONLY && flags & O_CREAT == 0 {
+            let f = TmpfsFile(node: emptyDir, flags: flags)
+            f.path = path
+            return .success(f)
+        }
+        if Tmpfs.contains(path) {
+            // tmpfs is the upper layer; names it does not have fall through to the rootfs's /tmp
+            // (read-only; directory listings of /tmp show only the tmpfs layer).
+            let r = tmpfs.open(path, flags: flags, mode: mode, uid: uid, gid: gid)
+            if case .failure(let e) = r, e == ENOENT || (e == EEXIST && path == Tmpfs.mountPoint) {} else { return r }
+        }
         let acc = flags & O_ACCMODE_
         if acc != O_RDONLY || flags & (O_CREAT | O_TRUNC) != 0 {
             // Existing file or not, a read-only file system refuses creation and writing.
@@ -62,6 +97,12 @@ final class BootstrapHostFS {
     /// stat/lstat of a path.
     func stat(_ path: String, followLinks: Bool, _ st: inout stat) -> Int32 {
         if let dev = deviceFile(path, flags: 0) { return Int32(dev.stat(&st)) }
+        if Tmpfs.contains(path) {
+            switch tmpfs.lookup(path, follow: followLinks) {
+            case .success(let n): n.fillStat(&st); return 0
+            case .failure(let e): if e != ENOENT { return -e }
+            }
+        }
         let fd = openHost(path, flags: O_PATH | (followLinks ? 0 : O_NOFOLLOW))
         if fd < 0 { return fd }
         defer { Glibc.close(fd) }
@@ -69,6 +110,12 @@ final class BootstrapHostFS {
     }
 
     func readlink(_ path: String) -> KResult<[UInt8]> {
+        if Tmpfs.contains(path) {
+            switch tmpfs.lookup(path, follow: false) {
+            case .success(let n): return n.kind == .symlink ? .success(n.data) : .failure(EINVAL)
+            case .failure(let e): if e != ENOENT { return .failure(e) }
+            }
+        }
         let fd = openHost(path, flags: O_PATH | O_NOFOLLOW)
         if fd < 0 { return .failure(-fd) }
         defer { Glibc.close(fd) }

@@ -7,6 +7,33 @@ import SentryMemory
 import SentryPlatform
 
 public enum SentryCommand {
+    /// Host signals the Sentry forwards to the application's init (e.g. the launcher's `kill`).
+    static let forwarded: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]
+
+    /// Blocks the forwarded signals in every Sentry thread (set before any thread starts, so all
+    /// inherit it) and forwards them from one sigwait thread to pid 1.
+    static func startSignalForwarder() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in forwarded { sigaddset(&set, s) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        var th = pthread_t()
+        pthread_create(&th, nil, { _ in
+            var set = sigset_t()
+            sigemptyset(&set)
+            for s in SentryCommand.forwarded { sigaddset(&set, s) }
+            while true {
+                var sig: Int32 = 0
+                if sigwait(&set, &sig) != 0 { continue }
+                guard let k = Kernel.shared else { continue }
+                k.lock()
+                if let initTG = k.threadGroups[1] { k.sendSignal(to: initTG, SigInfo(signo: sig, code: 0)) }
+                k.unlock()
+            }
+        }, nil)
+        pthread_detach(th)
+    }
+
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
                               [--strace] [--log FILE] -- PROGRAM [ARG...]
@@ -95,9 +122,12 @@ public enum SentryCommand {
         if st.st_mode & S_IFMT != S_IFREG || st.st_mode & 0o111 == 0 { return fail("\(name): Permission denied", 126) }
 
         signal(SIGPIPE, SIG_IGN)
+        // Before any other thread exists, so every Sentry thread inherits the blocked set.
+        startSignalForwarder()
         let setup = Platform.setUp()
         if setup != 0 { return fail("cannot map the stub page (errno \(-setup))", 125) }
         guard let memory = MemoryFile() else { return fail("cannot create the memory file", 125) }
+        VDSOMapping.install(memory: memory)
 
         var req = LoadRequest(path: path, argv: program, envp: env)
         req.uid = uid

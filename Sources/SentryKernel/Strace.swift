@@ -21,7 +21,7 @@ extension Task {
             if k > 0 { s += ", " }
             let v = args[k]
             switch c {
-            case "d": s += String(Int64(bitPattern: v))
+            case "d": s += String(Int32(truncatingIfNeeded: v))
             case "o": s += "0" + String(v, radix: 8)
             case "s":
                 if let b = mm.readCString(v, max: 256) { s += "\"" + String(decoding: b, as: UTF8.self) + "\"" } else { s += "0x" + String(v, radix: 16) }

@@ -303,3 +303,78 @@ extension Task {
 
     func msDeadline(_ ms: Int32) -> timespec? { ms < 0 ? nil : addNanos(monotonicNow(), Int(ms) * 1_000_000) }
 }
+
+/// A POSIX timer (timer_create): SIGEV_SIGNAL / SIGEV_NONE / SIGEV_THREAD_ID, counted in the process.
+final class PosixTimer {
+    let timer: KTimer
+    var overrun: Int32 = 0
+    init(timer: KTimer) { self.timer = timer }
+}
+
+extension Task {
+    func sysTimerCreate(_ clock: Int32, _ sevAddr: UInt64, _ idAddr: UInt64) -> Int {
+        guard hostClock(clock) != nil else { return errno(EINVAL) }
+        var signo = SIGALRM, notify: Int32 = 0, value: UInt64 = 0, targetTid: Int32 = 0
+        if sevAddr != 0 {
+            guard let b = mm.readBytes(sevAddr, 64) else { return errno(EFAULT) }
+            b.withUnsafeBytes { p in
+                value = p.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+                signo = p.loadUnaligned(fromByteOffset: 8, as: Int32.self)
+                notify = p.loadUnaligned(fromByteOffset: 12, as: Int32.self)
+                targetTid = p.loadUnaligned(fromByteOffset: 16, as: Int32.self)
+            }
+        }
+        guard notify == 0 || notify == 1 || notify == 4 else { return errno(EINVAL) }   // SIGNAL, NONE, THREAD_ID
+        if notify != 1 && (signo < 1 || signo > 64) { return errno(EINVAL) }
+        let id = Int32(tg.posixTimers.count)
+        let g = tg, k = kernel
+        let sig = signo, how = notify, tid = targetTid
+        _ = value
+        let kt = KTimer {
+            guard how != 1 else { return }
+            let info = SigInfo(signo: sig, code: -2 /* SI_TIMER */)
+            if how == 4, let t = k.tasks[tid], t.tg === g { k.sendSignal(to: t, info) } else { k.sendSignal(to: g, info) }
+        }
+        tg.posixTimers.append(PosixTimer(timer: kt))
+        guard mm.write(idAddr, id) else { return errno(EFAULT) }
+        return 0
+    }
+
+    func posixTimer(_ id: Int) -> PosixTimer? {
+        id >= 0 && id < tg.posixTimers.count ? tg.posixTimers[id] : nil
+    }
+
+    func sysTimerSettime(_ id: Int, _ flags: Int32, _ newAddr: UInt64, _ oldAddr: UInt64) -> Int {
+        guard let pt = posixTimer(id) else { return errno(EINVAL) }
+        guard let spec = mm.read(newAddr, as: (timespec, timespec).self) else { return errno(EFAULT) }
+        if oldAddr != 0 && sysTimerGettime(id, oldAddr) != 0 { return errno(EFAULT) }
+        let interval = spec.0.tv_sec * 1_000_000_000 + spec.0.tv_nsec
+        var value = spec.1.tv_sec * 1_000_000_000 + spec.1.tv_nsec
+        if value == 0 { kernel.arm(pt.timer, deadline: nil, interval: 0); return 0 }
+        if flags & 1 != 0 {   // TIMER_ABSTIME (against CLOCK_REALTIME/MONOTONIC)
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            value = max(1, value - (now.tv_sec * 1_000_000_000 + now.tv_nsec))
+        }
+        kernel.arm(pt.timer, deadline: addNanos(monotonicNow(), value), interval: interval)
+        return 0
+    }
+
+    func sysTimerGettime(_ id: Int, _ addr: UInt64) -> Int {
+        guard let pt = posixTimer(id) else { return errno(EINVAL) }
+        var rem = timespec()
+        if let d = pt.timer.deadline {
+            let now = monotonicNow()
+            let ns = max(0, (d.tv_sec - now.tv_sec) * 1_000_000_000 + (d.tv_nsec - now.tv_nsec))
+            rem = timespec(tv_sec: ns / 1_000_000_000, tv_nsec: ns % 1_000_000_000)
+        }
+        let iv = pt.timer.interval
+        return mm.write(addr, (timespec(tv_sec: iv / 1_000_000_000, tv_nsec: iv % 1_000_000_000), rem)) ? 0 : errno(EFAULT)
+    }
+
+    func sysTimerDelete(_ id: Int) -> Int {
+        guard let pt = posixTimer(id) else { return errno(EINVAL) }
+        kernel.arm(pt.timer, deadline: nil, interval: 0)
+        return 0
+    }
+}

@@ -50,7 +50,7 @@ extension Task {
     func sysOpenat(_ dirfd: Int32, _ pathAddr: UInt64, _ flags: Int32, _ mode: UInt32) -> Int {
         let path: String
         switch resolve(dirfd: dirfd, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
-        switch kernel.fs.open(path, flags: flags) {
+        switch kernel.fs.open(path, flags: flags, mode: mode & 0o7777 & ~fsctx.umask, uid: tg.uid, gid: tg.gid) {
         case .failure(let e): return errno(e)
         case .success(let f):
             if flags & O_DIRECTORY != 0 && !f.isDirectory { return errno(ENOTDIR) }
@@ -326,6 +326,111 @@ extension Task {
         case .failure(let e): return errno(e)
         case .success: return errno(EROFS)
         }
+    }
+
+    enum PathOp { case mkdir(UInt32), unlink, rmdir, chmod(UInt32), utimes, truncate(Int) }
+
+    /// Modifying path calls: served by the tmpfs under /tmp, EROFS elsewhere.
+    func sysPathOp(_ dirfd: Int32, _ pathAddr: UInt64, _ op: PathOp) -> Int {
+        let path: String
+        switch resolve(dirfd: dirfd, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
+        guard Tmpfs.contains(path) else {
+            var st = Glibc.stat()
+            let r = kernel.fs.stat(path, followLinks: false, &st)
+            if case .mkdir = op { return errno(r == 0 ? EEXIST : EROFS) }
+            return r < 0 ? Int(r) : errno(EROFS)
+        }
+        let t = kernel.fs.tmpfs
+        switch op {
+        case .mkdir(let mode): return Int(t.mkdir(path, mode: mode & 0o7777 & ~fsctx.umask))
+        case .unlink: return Int(t.unlink(path, dir: false))
+        case .rmdir: return Int(t.unlink(path, dir: true))
+        case .chmod(let mode):
+            switch t.lookup(path) { case .success(let n): n.mode = mode & 0o7777; return 0; case .failure(let e): return errno(e) }
+        case .utimes:
+            switch t.lookup(path) { case .success(let n): n.touch(); return 0; case .failure(let e): return errno(e) }
+        case .truncate(let len):
+            guard len >= 0 else { return errno(EINVAL) }
+            switch t.lookup(path) {
+            case .success(let n): return TmpfsFile(node: n, flags: O_RDWR).truncate(len)
+            case .failure(let e): return errno(e)
+            }
+        }
+    }
+
+    func sysRenameat(_ olddir: Int32, _ oldAddr: UInt64, _ newdir: Int32, _ newAddr: UInt64) -> Int {
+        let from: String, to: String
+        switch resolve(dirfd: olddir, oldAddr) { case .success(let p): from = p; case .failure(let e): return errno(e) }
+        switch resolve(dirfd: newdir, newAddr) { case .success(let p): to = p; case .failure(let e): return errno(e) }
+        if Tmpfs.contains(from) && Tmpfs.contains(to) { return Int(kernel.fs.tmpfs.rename(from, to)) }
+        if Tmpfs.contains(from) != Tmpfs.contains(to) { return errno(EXDEV) }
+        return errno(EROFS)
+    }
+
+    func sysSymlinkat(_ targetAddr: UInt64, _ dirfd: Int32, _ pathAddr: UInt64) -> Int {
+        guard let target = mm.readCString(targetAddr) else { return errno(EFAULT) }
+        let path: String
+        switch resolve(dirfd: dirfd, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
+        guard Tmpfs.contains(path) else { return errno(EROFS) }
+        return Int(kernel.fs.tmpfs.symlink(String(decoding: target, as: UTF8.self), path))
+    }
+
+    func sysFtruncate(_ fd: Int, _ len: Int) -> Int {
+        guard let f = fds.get(fd) else { return errno(EBADF) }
+        guard f.writable else { return errno(EINVAL) }
+        guard let t = f as? TmpfsFile else { return errno(f is HostFSFile ? EROFS : EINVAL) }
+        guard len >= 0 else { return errno(EINVAL) }
+        return t.truncate(len)
+    }
+
+    /// sendfile: a read into the scratch buffer then a write (at most 1 MiB per call, as a short count).
+    func sysSendfile(_ outFD: Int, _ inFD: Int, _ offAddr: UInt64, _ count: Int) -> Int {
+        guard let out = fds.get(outFD), out.writable, let inp = fds.get(inFD), inp.readable else { return errno(EBADF) }
+        guard count >= 0 else { return errno(EINVAL) }
+        let n = min(count, 1 << 20)
+        let tmp = scratch(n)
+        var r: Int
+        var off = 0
+        if offAddr != 0 {
+            guard let o = mm.read(offAddr, as: Int.self) else { return errno(EFAULT) }
+            off = o
+            r = inp.pread(self, tmp, o)
+        } else {
+            r = inp.read(self, tmp)
+        }
+        if r <= 0 { return r }
+        let w = out.write(self, UnsafeRawBufferPointer(rebasing: tmp[0..<r]))
+        if w > 0 && offAddr != 0 { _ = mm.write(offAddr, off + w) }
+        return w
+    }
+
+    /// copy_file_range: read then write through the scratch buffer (at most 1 MiB per call).
+    func sysCopyFileRange(_ inFD: Int, _ inOff: UInt64, _ outFD: Int, _ outOff: UInt64, _ count: Int, _ flags: UInt32) -> Int {
+        guard flags == 0 else { return errno(EINVAL) }
+        guard let inp = fds.get(inFD), inp.readable, let out = fds.get(outFD), out.writable else { return errno(EBADF) }
+        if inp.isDirectory || out.isDirectory { return errno(EISDIR) }
+        let n = min(max(count, 0), 1 << 20)
+        let tmp = scratch(n)
+        var r: Int
+        var ioff = 0, ooff = 0
+        if inOff != 0 {
+            guard let o = mm.read(inOff, as: Int.self) else { return errno(EFAULT) }
+            ioff = o
+            r = inp.pread(self, tmp, o)
+        } else { r = inp.read(self, tmp) }
+        if r <= 0 { return r }
+        let data = UnsafeRawBufferPointer(rebasing: tmp[0..<r])
+        var w: Int
+        if outOff != 0 {
+            guard let o = mm.read(outOff, as: Int.self) else { return errno(EFAULT) }
+            ooff = o
+            w = out.pwrite(self, data, o)
+        } else { w = out.write(self, data) }
+        if w > 0 {
+            if inOff != 0 { _ = mm.write(inOff, ioff + w) }
+            if outOff != 0 { _ = mm.write(outOff, ooff + w) }
+        }
+        return w
     }
 
     func sysStatfs(_ pathAddr: UInt64, _ buf: UInt64) -> Int {

@@ -37,6 +37,15 @@ extension Task {
         guard let f = fds.get(Int(fd)) else { return errno(EBADF) }
         guard f.readable else { return errno(EACCES) }
         if shared && prot & PROT_W != 0 && !f.writable { return errno(EACCES) }
+        if let t = f as? TmpfsFile {
+            // tmpfs files: a private copy of the contents (shared write-back is not implemented).
+            guard let b = Backing(file: kernel.memory, length: Int(len)) else { return errno(ENOMEM) }
+            let n = t.pread(self, UnsafeMutableRawBufferPointer(start: kernel.memory.pointer(b.offset), count: Int(len)), Int(off))
+            if n < 0 { return n }
+            let vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: "tmpfs")
+            let r = mm.insert(vma, mapper: self)
+            return r < 0 ? r : Int(start)
+        }
         guard let hfd = f.hostFileFD else { return f is DeviceFile ? anonFor(start, len, prot) : errno(ENODEV) }
         // Private (and, for now, shared) file mappings get a copy of the file's contents.
         guard let b = Backing(file: kernel.memory, length: Int(len)) else { return errno(ENOMEM) }

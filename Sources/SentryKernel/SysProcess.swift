@@ -133,7 +133,7 @@ extension Task {
         let cwd = fsctx.cwd
         let image: LoadedImage
         switch ELFLoader.load(req, file: kernel.memory, open: { p in
-            fs.openHost(p.hasPrefix("/") ? BootstrapHostFS.normalize(p) : BootstrapHostFS.normalize(cwd + "/" + p), flags: O_RDONLY)
+            fs.openForExec(p.hasPrefix("/") ? BootstrapHostFS.normalize(p) : BootstrapHostFS.normalize(cwd + "/" + p))
         }) {
         case .success(let i): image = i
         case .failure(.errno(let e)): return errno(e)

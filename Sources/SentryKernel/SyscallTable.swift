@@ -23,17 +23,20 @@ public enum SyscallTable {
         72: "record locks -> ENOLCK",
         157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
+        41: "no socket families yet: EAFNOSUPPORT", 53: "no socket families yet: EAFNOSUPPORT",
         42: "no sockets yet: ENOTSOCK on any fd", 43: "no sockets yet", 44: "no sockets yet", 45: "no sockets yet",
         46: "no sockets yet", 47: "no sockets yet", 48: "no sockets yet", 49: "no sockets yet", 50: "no sockets yet",
         51: "no sockets yet", 52: "no sockets yet", 54: "no sockets yet", 55: "no sockets yet", 288: "no sockets yet",
         299: "no sockets yet", 307: "no sockets yet",
         232: "level-triggered; EPOLLET treated as level-triggered", 281: "level-triggered", 441: "level-triggered",
+        222: "SIGEV_SIGNAL/NONE/THREAD_ID; no SIGEV_THREAD (libc builds it on THREAD_ID)", 225: "overruns not counted",
         38: "ITIMER_REAL only", 36: "ITIMER_REAL only",
         228: "CPU-time clocks approximated by monotonic time since start",
         435: "deliberately ENOSYS: libc falls back to clone(2); not reported",
         334: "deliberately ENOSYS (glibc and others fall back); not reported",
-        2: "read-only bootstrap file system (writes -> EROFS)",
-        257: "read-only bootstrap file system (writes -> EROFS)",
+        83: "writable only under /tmp (tmpfs)", 87: "writable only under /tmp (tmpfs)", 82: "writable only under /tmp (tmpfs)",
+        2: "read-only bootstrap file system except the in-memory tmpfs at /tmp",
+        257: "read-only bootstrap file system except the in-memory tmpfs at /tmp",
     ]
     static let supportedNumbers: [Int] = [
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 28,
@@ -41,7 +44,7 @@ public enum SyscallTable {
         95, 96, 97, 98, 99, 100, 102, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118,
         119, 120, 121, 124, 127, 128, 130, 131, 132, 133, 157, 158, 160, 170, 171, 186, 200, 201, 202, 204,
         217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
-        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
+        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 222, 223, 224, 225, 226, 40, 85, 326, 295, 296, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -122,10 +125,22 @@ extension Task {
         case 79: return sysGetcwd(a0, i(a1))
         case 80: return sysChdir(a0)
         case 81: return sysFchdir(i(a0))
-        case 83, 84, 86, 87, 88, 90, 92, 94, 133: return sysReadOnlyPath(AT_FDCWD_, a0)   // mkdir rmdir link unlink symlink chmod chown lchown mknod
-        case 82: return sysReadOnlyPath(AT_FDCWD_, a0)                                 // rename
+        case 83: return sysPathOp(AT_FDCWD_, a0, .mkdir(UInt32(truncatingIfNeeded: a1)))
+        case 84: return sysPathOp(AT_FDCWD_, a0, .rmdir)
+        case 87: return sysPathOp(AT_FDCWD_, a0, .unlink)
+        case 90: return sysPathOp(AT_FDCWD_, a0, .chmod(UInt32(truncatingIfNeeded: a1)))
+        case 88: return sysSymlinkat(a0, AT_FDCWD_, a1)
+        case 76: return sysPathOp(AT_FDCWD_, a0, .truncate(i(a1)))
+        case 77: return sysFtruncate(i(a0), i(a1))
+        case 74, 75: return fds.get(i(a0)) == nil ? errno(EBADF) : 0                 // fsync, fdatasync: nothing to flush
+        case 86, 92, 94, 133: return sysReadOnlyPath(AT_FDCWD_, a0)                    // link chown lchown mknod
+        case 82: return sysRenameat(AT_FDCWD_, a0, AT_FDCWD_, a1)
         case 89: return sysReadlinkat(AT_FDCWD_, a0, a1, i(a2))
-        case 91, 93: return fds.get(i(a0)) == nil ? errno(EBADF) : errno(EROFS)        // fchmod fchown
+        case 91:   // fchmod
+            guard let f = fds.get(i(a0)) else { return errno(EBADF) }
+            guard let t = f as? TmpfsFile else { return errno(EROFS) }
+            t.node.mode = UInt32(truncatingIfNeeded: a1) & 0o7777; return 0
+        case 93: return fds.get(i(a0)) == nil ? errno(EBADF) : (fds.get(i(a0)) is TmpfsFile ? 0 : errno(EROFS))   // fchown
         case 95: let o = fsctx.umask; fsctx.umask = UInt32(a0 & 0o777); return Int(o)
         case 96: return sysGettimeofday(a0, a1)
         case 97: return sysPrlimit(0, i(a0), 0, a1)
@@ -180,8 +195,13 @@ extension Task {
         case 234: return sysTgkill(i(a0), i(a1), i(a2))
         case 247: return sysWaitid(i(a0), i(a1), a2, i32(a3))
         case 257: return sysOpenat(i32(a0), a1, i32(a2), UInt32(truncatingIfNeeded: a3))
-        case 258, 259, 260, 263, 265, 266, 268: return sysReadOnlyPath(i32(a0), a1)  // mkdirat mknodat fchownat unlinkat linkat symlinkat fchmodat
-        case 264, 316: return sysReadOnlyPath(i32(a0), a1)                            // renameat(2)
+        case 258: return sysPathOp(i32(a0), a1, .mkdir(UInt32(truncatingIfNeeded: a2)))
+        case 263: return sysPathOp(i32(a0), a1, i32(a2) & 0x200 != 0 ? .rmdir : .unlink)
+        case 268: return sysPathOp(i32(a0), a1, .chmod(UInt32(truncatingIfNeeded: a2)))
+        case 266: return sysSymlinkat(a0, i32(a1), a2)
+        case 259, 260, 265: return sysReadOnlyPath(i32(a0), a1)                       // mknodat fchownat linkat
+        case 264: return sysRenameat(i32(a0), a1, i32(a2), a3)
+        case 316: return a4 & ~UInt64(1) != 0 ? errno(EINVAL) : sysRenameat(i32(a0), a1, i32(a2), a3)
         case 261: return errno(EROFS)                                                 // futimesat
         case 262: return sysNewfstatat(i32(a0), a1, a2, i32(a3))
         case 267: return sysReadlinkat(i32(a0), a1, a2, i(a3))
@@ -191,7 +211,9 @@ extension Task {
         case 271: return sysPpoll(a0, i(a1), a2, a3, i(a4))
         case 273: robustList = a0; return 0
         case 274: return errno(EPERM)
-        case 280: return errno(EROFS)   // utimensat
+        case 280:   // utimensat
+            if a1 == 0 { return fds.get(i(a0)) is TmpfsFile ? 0 : errno(EROFS) }
+            return sysPathOp(i32(a0), a1, .utimes)
         case 292: return sysDup3(i(a0), i(a1), i32(a2), allowSame: false)
         case 293: return sysPipe2(a0, i32(a1))
         case 302: return sysPrlimit(i(a0), i(a1), a2, a3)
@@ -201,6 +223,9 @@ extension Task {
             return 0
         case 318: return sysGetrandom(a0, i(a1), UInt32(truncatingIfNeeded: a2))
         case 322: return sysExecveat(i32(a0), a1, a2, a3, i32(a4))
+        case 41, 53:
+            // socket/socketpair: no socket families exist until the netstack and Unix sockets land.
+            return errno(EAFNOSUPPORT)
         case 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307:
             // Socket calls on descriptors: no sockets exist yet (networking comes with the netstack).
             return fds.get(i(a0)) == nil ? errno(EBADF) : errno(ENOTSOCK)
@@ -227,6 +252,26 @@ extension Task {
             case .success(let d): return sysEpollWait(i(a0), a1, i(a2), deadline: d, maskAddr: a4)
             case .failure(let e): return errno(e)
             }
+        case 295: return sysReadv(i(a0), a1, i(a2), offset: i(a3) < 0 ? nil : i(a3))    // preadv
+        case 296: return sysWritev(i(a0), a1, i(a2), offset: i(a3) < 0 ? nil : i(a3))   // pwritev
+        case 85: return sysOpenat(AT_FDCWD_, a0, O_CREAT | O_WRONLY | O_TRUNC, UInt32(truncatingIfNeeded: a1))   // creat
+        case 326: return sysCopyFileRange(i(a0), a1, i(a2), a3, i(a4), UInt32(truncatingIfNeeded: a5))
+        case 222: return sysTimerCreate(i32(a0), a1, a2)
+        case 223: return sysTimerSettime(i(a0), i32(a1), a2, a3)
+        case 224: return sysTimerGettime(i(a0), a1)
+        case 225: return posixTimer(i(a0)) == nil ? errno(EINVAL) : 0   // timer_getoverrun: overruns not counted
+        case 226: return sysTimerDelete(i(a0))
+        case 40: return sysSendfile(i(a0), i(a1), a2, i(a3))
+        case 436: // close_range
+            guard a0 <= a1, a2 & ~UInt64(6) == 0 else { return errno(EINVAL) }
+            if a2 & 2 != 0 { fds = fds.copy() }   // CLOSE_RANGE_UNSHARE
+            let last = Int(min(a1, UInt64(fds.entries.count - 1 < 0 ? 0 : fds.entries.count - 1)))
+            if Int(min(a0, UInt64(Int.max))) <= last && !fds.entries.isEmpty {
+                for fd in Int(a0)...last where fds.entries[fd] != nil {
+                    if a2 & 4 != 0 { fds.entries[fd]!.cloexec = true } else { fds.entries[fd] = nil }
+                }
+            }
+            return 0
         case 221: return fds.get(i(a0)) == nil ? errno(EBADF) : 0   // fadvise64: advice may be ignored
         case 435: return errno(ENOSYS)   // clone3: deliberately ENOSYS so libc falls back to clone; not reported
         case 334: return errno(ENOSYS)   // rseq: deliberately not offered (glibc falls back); not reported

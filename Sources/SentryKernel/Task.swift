@@ -49,6 +49,7 @@ final class ThreadGroup {
     var childUserNs = 0
     var name = ""
     var realTimer: KTimer? = nil
+    var posixTimers: [PosixTimer] = []
 
     init(pid: Int32, handlers: SignalHandlers, pgid: Int32, sid: Int32, uid: UInt32, gid: UInt32) {
         self.pid = pid

@@ -210,7 +210,7 @@ public final class AddressSpace {
         for v in vmas {
             if v.shared { n.vmas.append(v); continue }
             guard let b = Backing(file: file, length: Int(v.length)) else { return nil }
-            memcpy(file.pointer(b.offset), file.pointer(v.fileOffset), Int(v.length))
+            file.copySparse(from: v.fileOffset, to: b.offset, length: Int(v.length))
             var c = v
             c.backing = b
             c.backingOffset = 0
@@ -226,86 +226,5 @@ public final class AddressSpace {
     public func translate(_ addr: UInt64, needProt: Int32 = PROT_R) -> Int? {
         guard let i = find(addr), vmas[i].prot & needProt == needProt else { return nil }
         return vmas[i].fileOffset + Int(addr - vmas[i].start)
-    }
-
-    // MARK: copy-in / copy-out
-
-    /// Calls `body` for each contiguous piece of [addr, addr+length) with its Sentry pointer; returns
-    /// false (EFAULT) if any byte is unmapped or lacks `needProt`.
-    @inline(__always)
-    public func withPieces(_ addr: UInt64, _ length: Int, needProt: Int32,
-                           _ body: (UnsafeMutableRawPointer, Int, Int) -> Void) -> Bool {
-        if length == 0 { return true }
-        let (end, overflow) = addr.addingReportingOverflow(UInt64(length))
-        if overflow { return false }
-        // Check first, then copy, so a fault never leaves a partial copy.
-        var a = addr
-        while a < end {
-            guard let i = find(a), vmas[i].prot & needProt == needProt else { return false }
-            a = vmas[i].end
-        }
-        a = addr
-        var done = 0
-        while a < end {
-            let i = find(a)!
-            let v = vmas[i]
-            let n = Int(min(v.end, end) - a)
-            body(file.pointer(v.fileOffset + Int(a - v.start)), n, done)
-            done += n
-            a += UInt64(n)
-        }
-        return true
-    }
-
-    /// Copies application memory into `dst`. False means EFAULT.
-    public func copyIn(_ addr: UInt64, _ dst: UnsafeMutableRawPointer, _ length: Int) -> Bool {
-        withPieces(addr, length, needProt: PROT_R) { p, n, off in memcpy(dst + off, p, n) }
-    }
-
-    /// Copies `src` into application memory. False means EFAULT.
-    public func copyOut(_ addr: UInt64, _ src: UnsafeRawPointer, _ length: Int) -> Bool {
-        withPieces(addr, length, needProt: PROT_W) { p, n, off in memcpy(p, src + off, n) }
-    }
-
-    /// Writes without checking PROT_W (the loader filling read-only segments).
-    public func poke(_ addr: UInt64, _ src: UnsafeRawPointer, _ length: Int) -> Bool {
-        withPieces(addr, length, needProt: 0) { p, n, off in memcpy(p, src + off, n) }
-    }
-
-    public func readBytes(_ addr: UInt64, _ length: Int) -> [UInt8]? {
-        var out = [UInt8](repeating: 0, count: length)
-        let ok = out.withUnsafeMutableBytes { b in copyIn(addr, b.baseAddress!, length) }
-        return ok ? out : nil
-    }
-
-    public func read<T>(_ addr: UInt64, as: T.Type) -> T? {
-        let size = MemoryLayout<T>.size
-        let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
-        defer { buf.deallocate() }
-        guard copyIn(addr, buf, size) else { return nil }
-        return buf.loadUnaligned(as: T.self)
-    }
-
-    public func write<T>(_ addr: UInt64, _ value: T) -> Bool {
-        var v = value
-        return withUnsafeBytes(of: &v) { b in copyOut(addr, b.baseAddress!, b.count) }
-    }
-
-    /// Reads a NUL-terminated string of at most `max` bytes; nil on EFAULT or if too long.
-    public func readCString(_ addr: UInt64, max: Int = 4096) -> [UInt8]? {
-        var out: [UInt8] = []
-        var a = addr
-        while out.count < max {
-            guard let i = find(a), vmas[i].prot & PROT_R != 0 else { return nil }
-            let v = vmas[i]
-            let p = file.pointer(v.fileOffset + Int(a - v.start)).assumingMemoryBound(to: UInt8.self)
-            let avail = min(Int(v.end - a), max - out.count)
-            for k in 0..<avail {
-                if p[k] == 0 { return out }
-                out.append(p[k])
-            }
-            a += UInt64(avail)
-        }
-        return nil
     }
 }

@@ -26,6 +26,8 @@ public enum Platform {
 }
 
 public final class Stub {
+    /// Spawn stubs by vfork+exec of the stub ELF; falls back to forking the Sentry if that fails.
+    nonisolated(unsafe) static var useSpawn = getenv("BULWARK_STUB_FORK") == nil
     public let pid: Int32
     public let memfd: Int32
     public var regs = Registers()
@@ -33,15 +35,27 @@ public final class Stub {
 
     /// Forks a fresh stub (empty address space except the stub page) traced by the calling thread.
     public init?(memfd: Int32) {
-        let p = bw_stub_fork(memfd)
+        var p = Stub.useSpawn ? bw_stub_spawn(memfd) : -38
+        let spawned = p > 0
+        if !spawned { p = bw_stub_fork(memfd) }
         if p <= 0 { return nil }
         pid = Int32(p)
         self.memfd = memfd
         var status: Int32 = 0
-        let w = bw_waitpid(Int(pid), &status)
-        guard w == pid, bw_wifstopped(status) != 0 else {
-            alive = false
-            return nil
+        let readyRip = UInt64(bw_stub_addr()) + 0x3f
+        // Wait for the init routine's int3 (a spawned stub first stops after its exec).
+        var stops = 0
+        while true {
+            let w = bw_waitpid(Int(pid), &status)
+            guard w == pid, bw_wifstopped(status) != 0 else {
+                alive = false
+                if spawned { Stub.useSpawn = false; fputs("bulwark-sentry: stub exec failed; forking stubs instead\n", stderr) }
+                return nil
+            }
+            _ = bw_getregs(Int(pid), &regs)
+            stops += 1
+            if regs.rip == readyRip || stops > 4 { break }
+            _ = bw_cont(Int(pid), 0)
         }
         _ = bw_setoptions(Int(pid), bw_ptrace_opts())
         _ = bw_getregs(Int(pid), &regs)

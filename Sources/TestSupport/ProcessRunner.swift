@@ -67,22 +67,29 @@ public enum ProcessRunner {
         process.arguments = arguments
         if let environment { process.environment = environment }
         if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-        let outPipe = Pipe(), errPipe = Pipe(), inPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
+        // Output goes to files, not pipes: a pipe reader can race the child's exit and lose the tail, and
+        // a grandchild that inherits a pipe would keep it open past the child's exit.
+        let capture = try TestPaths.makeScratchDirectory("bulwark-capture")
+        defer { try? FileManager.default.removeItem(at: capture) }
+        let outURL = capture.appendingPathComponent("stdout"), errURL = capture.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let outFile = try FileHandle(forWritingTo: outURL), errFile = try FileHandle(forWritingTo: errURL)
+        defer { try? outFile.close(); try? errFile.close() }
+        let inPipe = Pipe()
+        process.standardOutput = outFile
+        process.standardError = errFile
         process.standardInput = inPipe
-        // Read both pipes concurrently so a chatty child never blocks on a full pipe.
-        let outData = DataCollector(), errData = DataCollector()
-        outPipe.fileHandleForReading.readabilityHandler = { h in outData.append(h.availableData) }
-        errPipe.fileHandleForReading.readabilityHandler = { h in errData.append(h.availableData) }
         // Test workers may run with signals blocked (dispatch threads do), and Foundation's Process
         // hands its spawning thread's mask to the child. A program run for comparison must start like one
         // run from a shell: spawn with an empty mask, then restore this thread's mask.
         var everything = sigset_t(), saved = sigset_t()
         sigemptyset(&everything)
         pthread_sigmask(SIG_SETMASK, &everything, &saved)
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-        try process.run()
+        do {
+            defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+            try process.run()
+        }
         inPipe.fileHandleForWriting.write(Data(stdin.utf8))
         try? inPipe.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(timeout)
@@ -96,15 +103,13 @@ public enum ProcessRunner {
             usleep(2000)
         }
         process.waitUntilExit()
-        outPipe.fileHandleForReading.readabilityHandler = nil
-        errPipe.fileHandleForReading.readabilityHandler = nil
-        outData.append(outPipe.fileHandleForReading.readDataToEndOfFile())
-        errData.append(errPipe.fileHandleForReading.readDataToEndOfFile())
+        let stdoutText = String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self)
+        let stderrText = String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self)
         let signaled = process.terminationReason == .uncaughtSignal
         return ProcessResult(
             exitCode: signaled ? nil : process.terminationStatus,
             signal: signaled ? process.terminationStatus : nil,
-            stdout: outData.string, stderr: errData.string, timedOut: timedOut)
+            stdout: stdoutText, stderr: stderrText, timedOut: timedOut)
     }
 
     /// Runs a shell command line with /bin/sh -c.
@@ -135,11 +140,4 @@ public enum GuestPrograms {
         public var message: String
         public var description: String { message }
     }
-}
-
-private final class DataCollector: @unchecked Sendable {
-    private var data = Data()
-    private let lock = NSLock()
-    func append(_ chunk: Data) { lock.lock(); data.append(chunk); lock.unlock() }
-    var string: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
 }

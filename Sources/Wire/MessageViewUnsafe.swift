@@ -78,6 +78,16 @@ public struct TableView {
     }
 
     @inline(__always)
+    static func loadArray<T: FixedWidthInteger>(_ bytes: UnsafeRawBufferPointer, _ offset: Int, _ count: Int,
+                                                _: T.Type) -> [T] {
+        let size = MemoryLayout<T>.size
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for i in 0..<count { buffer[i] = load(bytes, offset + i * size, T.self) }
+            initialized = count
+        }
+    }
+
+    @inline(__always)
     static func load<T: FixedWidthInteger>(_ bytes: UnsafeRawBufferPointer, _ offset: Int, _: T.Type) -> T {
         T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
     }
@@ -101,19 +111,24 @@ public struct TableView {
     // MARK: - Scalars
 
     public func scalar<T: FixedWidthInteger>(_ field: Int, _: T.Type) throws(WireError) -> T? {
+        try loadScalar(field, T.self)
+    }
+
+    @inline(__always)
+    func loadScalar<T: FixedWidthInteger>(_ field: Int, _: T.Type) throws(WireError) -> T? {
         let size = MemoryLayout<T>.size
         guard let at = try locate(field, size: size, alignment: size) else { return nil }
         return Self.load(bytes, at, T.self)
     }
 
     public func bool(_ field: Int) throws(WireError) -> Bool? {
-        guard let v = try scalar(field, UInt8.self) else { return nil }
+        guard let v = try loadScalar(field, UInt8.self) else { return nil }
         guard v <= 1 else { throw .malformed("bool field \(field) holds \(v)") }
         return v == 1
     }
 
     public func fd(_ field: Int) throws(WireError) -> FDIndex? {
-        guard let v = try scalar(field, UInt32.self) else { return nil }
+        guard let v = try loadScalar(field, UInt32.self) else { return nil }
         guard Int(v) < fdCount else { throw .badFDIndex(index: Int(v), received: fdCount) }
         return FDIndex(rawValue: v)
     }
@@ -144,7 +159,7 @@ public struct TableView {
     public func string(_ field: Int, budget: inout DecodeBudget) throws(WireError) -> String? {
         guard let raw = try rawBytes(field, limit: WireLimits.maximumString) else { return nil }
         try budget.charge(raw.count)
-        guard let s = String(validating: raw, as: UTF8.self) else { throw .malformed("field \(field) is not UTF-8") }
+        guard let s = UTF8Validation.string(raw) else { throw .malformed("field \(field) is not UTF-8") }
         return s
     }
 
@@ -169,6 +184,12 @@ public struct TableView {
 
     public func scalars<T: FixedWidthInteger>(_ field: Int, _: T.Type,
                                               budget: inout DecodeBudget) throws(WireError) -> [T]? {
+        try loadScalars(field, T.self, budget: &budget)
+    }
+
+    @inline(__always)
+    func loadScalars<T: FixedWidthInteger>(_ field: Int, _: T.Type,
+                                           budget: inout DecodeBudget) throws(WireError) -> [T]? {
         guard let v = try scalarVector(field, T.self) else { return nil }
         try budget.charge(v.count * MemoryLayout<T>.size)
         return Array(v)
@@ -191,7 +212,7 @@ public struct TableView {
         for i in 0..<v.count {
             let raw = try v.element(i)
             try budget.charge(raw.count)
-            guard let s = String(validating: raw, as: UTF8.self) else {
+            guard let s = UTF8Validation.string(raw) else {
                 throw .malformed("field \(field)[\(i)] is not UTF-8")
             }
             result.append(s)
@@ -207,6 +228,7 @@ public struct TableView {
         return try Self.make(bytes, fdCount: fdCount, at: at, depth: depth + 1, notBefore: end)
     }
 
+    @inlinable
     public func decodeTable<E: WireTable>(_ field: Int, _: E.Type,
                                           budget: inout DecodeBudget) throws(WireError) -> E? {
         guard let t = try table(field) else { return nil }
@@ -223,6 +245,7 @@ public struct TableView {
         return TableVector(bytes: bytes, fdCount: fdCount, offset: data, count: count, depth: depth + 1)
     }
 
+    @inlinable
     public func decodeTables<E: WireTable>(_ field: Int, _: E.Type,
                                            budget: inout DecodeBudget) throws(WireError) -> [E]? {
         guard let v = try tableVector(field) else { return nil }

@@ -107,3 +107,18 @@ public struct ErrorReply: WireMessage, CustomStringConvertible {
                    message: try table.string(1, budget: &budget) ?? "")
     }
 }
+
+extension WireError {
+    /// The errno to put in the `ErrorReply` answering a request whose body was refused (see
+    /// protocol/README.md): ENOSYS for a message id the channel does not define, EINVAL otherwise.
+    /// (Numbers are Linux's; Wire does not depend on LinuxABI.)
+    public var replyErrno: Int32 {
+        switch self {
+        case .unknownMessage: return 38  // ENOSYS
+        default: return 22               // EINVAL
+        }
+    }
+
+    /// The ErrorReply for a refused request body.
+    public var errorReply: ErrorReply { ErrorReply(errno: replyErrno, message: description) }
+}

@@ -159,17 +159,20 @@ func tcpOf(_ f: [UInt8]) -> (IPv4Header, TCPHeader, Int)? {
 
 /// Builds an Ethernet frame carrying a TCP segment, for forging segments in tests.
 func forgeTCP(from src: SocketAddress, srcMAC: MACAddress, to dst: SocketAddress, dstMAC: MACAddress, seq: UInt32,
-              ack: UInt32, flags: TCPFlags, window: UInt16 = 1000, payload: [UInt8] = []) -> [UInt8] {
+              ack: UInt32, flags: TCPFlags, window: UInt16 = 1000, payload: [UInt8] = [],
+              options: TCPOptions = TCPOptions()) -> [UInt8] {
     var t = TCPHeader()
+    t.options = options
     t.sourcePort = src.port
     t.destinationPort = dst.port
     t.sequence = seq
     t.acknowledgment = ack
     t.flags = flags
     t.window = window
-    var seg = [UInt8](repeating: 0, count: 20) + payload
-    t.write(into: &seg, 0..<seg.count, source: src.address, destination: dst.address)
-    var f = [UInt8](repeating: 0, count: 14) + makeIPv4(src: src.address, dst: dst.address, proto: IPProtocol.tcp, payload: seg)
+    var seg = [UInt8](repeating: 0, count: t.encodedLength) + payload
+    guard case .v4(let s) = src.ip, case .v4(let d) = dst.ip else { fatalError("forgeTCP is IPv4 only") }
+    t.write(into: &seg, 0..<seg.count, source: s, destination: d)
+    var f = [UInt8](repeating: 0, count: 14) + makeIPv4(src: s, dst: d, proto: IPProtocol.tcp, payload: seg)
     EthernetHeader(destination: dstMAC, source: srcMAC, etherType: EtherType.ipv4).write(into: &f)
     return f
 }

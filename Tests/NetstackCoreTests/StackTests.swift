@@ -86,6 +86,25 @@ import Testing
         #expect(p.a.socketError(u) == nil)
     }
 
+    @Test func udpBroadcastNeedsSOBroadcast() throws {
+        let p = Pair()
+        let server = p.b.socket(.datagram)
+        try p.b.bind(server, SocketAddress(.any, 67))
+        let c = p.a.socket(.datagram)
+        let subnet = SocketAddress(IPv4Address(10, 0, 0, 255), 67)
+        #expect(throws: NetErrno.EACCES) { try p.a.sendTo(c, [1], to: subnet) }
+        try p.a.setOption(c, .broadcast(true))
+        try p.a.sendTo(c, [1], to: subnet)
+        try p.a.sendTo(c, [2], to: SocketAddress(.broadcast, 67))
+        var got: [[UInt8]] = []
+        p.run(for: Time.second) {
+            while let (d, _) = try? p.b.recvFrom(server, max: 10) { got.append(d) }
+            return got.count == 2
+        }
+        #expect(got == [[1], [2]])
+        #expect(p.a.stats.arpRequestsSent == 0)  // broadcasts need no resolution
+    }
+
     @Test func udpBindErrors() throws {
         let p = Pair()
         let s1 = p.a.socket(.datagram), s2 = p.a.socket(.datagram)
@@ -94,6 +113,9 @@ import Testing
         #expect(throws: NetErrno.EADDRNOTAVAIL) { try p.a.bind(s2, SocketAddress(IPv4Address(1, 2, 3, 4), 53)) }
         #expect(throws: NetErrno.EDESTADDRREQ) { try p.a.send(s1, [1]) }
         #expect(throws: NetErrno.EBADF) { try p.a.send(SocketID(raw: 999), [1]) }
+        #expect(throws: NetErrno.EAGAIN) { try p.a.recv(s1, max: -5) }
+        #expect(IPv4Address("10.0.0.1") == IPv4Address(10, 0, 0, 1))
+        for bad in ["+1.2.3.4", "1.2.3", "1.2.3.256", "1..2.3", " 1.2.3.4"] { #expect(IPv4Address(bad) == nil, "\(bad)") }
         try p.a.close(s1)
         try p.a.bind(s2, SocketAddress(.any, 53))
     }

@@ -39,6 +39,7 @@ struct TransferResult {
     var received: [UInt8]
     var simulatedTime: Int64
     var retransmits: Int
+    var timeouts: Int
     var eof: Bool
     var badChecksums = 0
 }
@@ -71,7 +72,8 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         }
         return eof
     }
-    return TransferResult(received: received, simulatedTime: p.now - start, retransmits: p.a.stats.tcpRetransmits, eof: eof,
+    return TransferResult(received: received, simulatedTime: p.now - start, retransmits: p.a.stats.tcpRetransmits,
+                          timeouts: p.a.stats.tcpTimeouts, eof: eof,
                           badChecksums: p.a.stats.badChecksum + p.b.stats.badChecksum)
 }
 
@@ -121,17 +123,19 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         let c = p.a.socket(.stream)
         #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(Pair.addrB, 81)) }
         p.run(for: Time.second) { p.a.readiness(c).contains(.error) }
+        #expect(p.a.readiness(c) == [.error, .hup, .writable, .readable, .readHup])
         #expect(p.a.socketError(c) == .ECONNREFUSED)
+        #expect(p.a.readiness(c) == [.hup, .writable])
         #expect(p.b.stats.tcpResetsSent == 1)
     }
 
     @Test func loopbackConnection() throws {
         let p = Pair()
         let l = p.a.socket(.stream)
-        try p.a.bind(l, SocketAddress(.loopback, 8080))
+        try p.a.bind(l, SocketAddress(IPv4Address.loopback, 8080))
         try p.a.listen(l, backlog: 4)
         let c = p.a.socket(.stream)
-        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(.loopback, 8080)) }
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(IPv4Address.loopback, 8080)) }
         var s: SocketID?
         p.run(for: Time.second) { if s == nil { s = try? p.a.accept(l).0 }; return s != nil }
         let data = pattern(300_000, seed: 3)
@@ -143,6 +147,17 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         }
         #expect(got == data)
         #expect(p.a.tcpSockets[c]!.mss > 60000)  // loopback MTU
+        // Our own interface address also goes through loopback, and nothing reaches the wire.
+        let l2 = p.a.socket(.stream)
+        try p.a.bind(l2, SocketAddress(Pair.addrA, 9090))
+        try p.a.listen(l2, backlog: 1)
+        let c2 = p.a.socket(.stream)
+        let framesBefore = p.a.stats.framesOut
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c2, SocketAddress(Pair.addrA, 9090)) }
+        p.run(for: Time.second) { p.a.readiness(l2).contains(.readable) }
+        let (_, peer) = try p.a.accept(l2)
+        #expect(peer.ip == .v4(Pair.addrA))
+        #expect(p.a.stats.framesOut == framesBefore)
     }
 
     @Test(arguments: [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (10.0, 0.0, 0.0), (0.0, 10.0, 0.0), (0.0, 0.0, 10.0), (3.0, 5.0, 5.0)])
@@ -155,7 +170,7 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         #expect(r.received.count == data.count)
         #expect(r.received == data)
         if loss == 0 && reorder == 0 && duplicate == 0 { #expect(r.retransmits == 0) }
-        print("1 MiB with loss \(loss)% reorder \(reorder)% dup \(duplicate)%: \(Double(r.simulatedTime) / 1e9) s simulated, \(r.retransmits) retransmits, wall \(elapsed)")
+        print("1 MiB with loss \(loss)% reorder \(reorder)% dup \(duplicate)%: \(Double(r.simulatedTime) / 1e9) s simulated, \(r.retransmits) retransmits (\(r.timeouts) timeouts), wall \(elapsed)")
     }
 
     @Test func corruptedSegmentsAreDroppedAndRecovered() throws {
@@ -343,6 +358,209 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         }
     }
 
+    @Test(arguments: [true, false])
+    func twoHolesInOneWindowRecoverWithoutTimeout(sack: Bool) throws {
+        var cfg = StackConfig()
+        cfg.tcp.sack = sack
+        let p = Pair(config: cfg)
+        let (c, s, _) = try p.establish()
+        let base = p.a.tcpSockets[c]!.sndNxt
+        let mss = UInt32(p.a.tcpSockets[c]!.mss)
+        // Lose the 3rd and 6th data segments of the first flight, once each.
+        var toDrop: Set<UInt32> = [base &+ 2 * mss, base &+ 5 * mss]
+        p.wire.filter = { side, f in
+            guard side == 0, let (_, t, len) = tcpOf(f), len > 0, toDrop.contains(t.sequence) else { return true }
+            toDrop.remove(t.sequence)
+            return false
+        }
+        let data = pattern(20 * Int(mss), seed: 4)
+        try #require(try p.a.send(c, data) == data.count)
+        var got = [UInt8]()
+        p.run(for: 10 * Time.second) { got += (try? p.b.recv(s, max: 1 << 20)) ?? []; return got.count == data.count }
+        #expect(got == data)
+        #expect(toDrop.isEmpty)
+        #expect(p.a.stats.tcpFastRetransmits == 1)
+        // SACK resends the second hole on the next duplicate ACKs; NewReno on the partial ACK. Neither times out.
+        #expect(p.a.stats.tcpTimeouts == 0)
+        #expect(p.a.stats.tcpRetransmits == 2)
+    }
+
+    @Test func lostFinalAckIsRecoveredFromTimeWait() throws {
+        let p = Pair()
+        let (c, s, _) = try p.establish()
+        try p.a.close(c)
+        p.run(for: Time.second) { p.b.tcpState(s) == .closeWait }
+        // Lose A's ACK of B's FIN once: B retransmits the FIN from LAST-ACK; A answers from TIME-WAIT.
+        var dropped = false
+        p.wire.filter = { side, f in
+            guard side == 0, !dropped, let (_, t, len) = tcpOf(f), len == 0, t.flags == [.ack] else { return true }
+            dropped = true
+            return false
+        }
+        try p.b.close(s)
+        p.run(for: 5 * Time.second) { p.b.tcpConnectionCount == 0 }
+        #expect(dropped)
+        #expect(p.b.tcpConnectionCount == 0)
+        #expect(p.b.stats.tcpRetransmits >= 1)
+        #expect(p.a.tcpConnections.values.first?.state == .timeWait)
+    }
+
+    @Test func resetDuringHandshake() throws {
+        let p = Pair()
+        let l = p.b.socket(.stream)
+        try p.b.bind(l, SocketAddress(.any, 80))
+        try p.b.listen(l, backlog: 4)
+        // B's SYN,ACK never arrives; A's side is then reset by a forged RST with the right sequence.
+        try p.a.ping(Pair.addrB, identifier: 1, sequence: 1)  // resolve B first
+        p.run(for: Time.second) { !p.a.echoReplies.isEmpty }
+        p.wire.filter = { side, _ in side != 1 }
+        let c = p.a.socket(.stream)
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(Pair.addrB, 80)) }
+        p.run(for: 100 * Time.millisecond)
+        let embryo = try #require(p.b.tcpConnections.values.first)
+        #expect(embryo.state == .synReceived && p.b.tcpListeners.values.first?.embryonic == 1)
+        // An RST at the embryo's rcvNxt sends it back to LISTEN (the listener forgets it).
+        let key = embryo.key!
+        p.wire.inject(forgeTCP(from: key.remote, srcMAC: Pair.macA, to: key.local, dstMAC: Pair.macB, seq: embryo.rcvNxt,
+                               ack: 0, flags: [.rst]), to: 1)
+        p.run(for: Time.millisecond)
+        #expect(p.b.tcpConnectionCount == 0 && p.b.tcpListeners.values.first?.embryonic == 0)
+        // In SYN-SENT, an RST whose ACK does not cover our SYN is ignored; one that does refuses.
+        let t = p.a.tcpSockets[c]!
+        p.wire.inject(forgeTCP(from: t.remote!, srcMAC: Pair.macB, to: t.local!, dstMAC: Pair.macA, seq: 0,
+                               ack: t.iss &+ 1000, flags: [.rst, .ack]), to: 0)
+        p.run(for: Time.millisecond)
+        #expect(p.a.tcpState(c) == .synSent)
+        p.wire.inject(forgeTCP(from: t.remote!, srcMAC: Pair.macB, to: t.local!, dstMAC: Pair.macA, seq: 0,
+                               ack: t.iss &+ 1, flags: [.rst, .ack]), to: 0)
+        p.run(for: Time.millisecond)
+        #expect(p.a.tcpState(c) == .closed)
+        #expect(p.a.socketError(c) == .ECONNREFUSED)
+    }
+
+    @Test func pawsDropsSegmentsWithOldTimestamps() throws {
+        let p = Pair()
+        let (c, _, _) = try p.establish()
+        let t = p.a.tcpSockets[c]!
+        func inject(tsval: UInt32, _ byte: UInt8) {
+            var o = TCPOptions()
+            o.timestampValue = tsval
+            o.timestampEcho = 0
+            p.wire.inject(forgeTCP(from: t.remote!, srcMAC: Pair.macB, to: t.local!, dstMAC: Pair.macA, seq: t.rcvNxt,
+                                   ack: t.sndNxt, flags: [.ack, .psh], payload: [byte], options: o), to: 0)
+            p.run(for: Time.millisecond)
+        }
+        let recent = t.tsRecent
+        inject(tsval: recent &- 1000, 1)  // an old duplicate from a previous wrap of the sequence space
+        #expect(p.a.stats.tcpPAWSDropped == 1)
+        #expect(throws: NetErrno.EAGAIN) { try p.a.recv(c, max: 10) }
+        inject(tsval: recent &+ 5, 2)
+        #expect(try p.a.recv(c, max: 10) == [2])
+        #expect(t.tsRecent == recent &+ 5)
+    }
+
+    @Test func bufferOptionsPeekAndQueueSizes() throws {
+        let p = Pair()
+        let l = p.b.socket(.stream)
+        try p.b.setOption(l, .receiveBuffer(8192))  // inherited by accepted connections
+        try p.b.bind(l, SocketAddress(.any, 80))
+        try p.b.listen(l, backlog: 1)
+        let c = p.a.socket(.stream)
+        try p.a.setOption(c, .sendBuffer(4096))
+        #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(Pair.addrB, 80)) }
+        #expect(throws: NetErrno.EINVAL) { try p.a.setOption(c, .sendBuffer(1 << 20)) }  // too late
+        var s: SocketID?
+        p.run(for: Time.second) { s = s ?? (try? p.b.accept(l).0); return s != nil && p.a.tcpState(c) == .established }
+        let server = try #require(s)
+        #expect(p.b.tcpSockets[server]!.rcvScale == 0)  // 8 KiB needs no window scaling
+        #expect(try p.a.send(c, [UInt8](repeating: 1, count: 10_000)) == 4096)
+        #expect(try p.a.bytesUnacknowledged(c) == 4096)
+        p.run(for: Time.second)
+        #expect(try p.a.bytesUnacknowledged(c) == 0)
+        #expect(try p.b.bytesReadable(server) == 4096)
+        #expect(try p.b.recv(server, max: 3, peek: true) == [1, 1, 1])
+        #expect(try p.b.bytesReadable(server) == 4096)
+        #expect(try p.b.recv(server, max: 5000).count == 4096)
+        #expect(try p.b.bytesReadable(server) == 0)
+        #expect(throws: NetErrno.EINVAL) { try p.b.bytesReadable(l) }
+    }
+
+    @Test func manyConcurrentConnectionsOverALossyLink() throws {
+        // 40 connections, each echoing its own 20 kB stream through B, over a link with loss and
+        // reordering: every stream must come back intact and to its own socket.
+        let p = Pair()
+        p.wire.lossPercent = 2
+        p.wire.reorderPercent = 2
+        let l = p.b.socket(.stream)
+        try p.b.bind(l, SocketAddress(.any, 7))
+        try p.b.listen(l, backlog: 64)
+        let n = 40
+        let clients = (0..<n).map { _ in p.a.socket(.stream) }
+        for c in clients { #expect(throws: NetErrno.EINPROGRESS) { try p.a.connect(c, SocketAddress(Pair.addrB, 7)) } }
+        let streams = (0..<n).map { pattern(20_000, seed: UInt64(100 + $0)) }
+        var sent = [Int](repeating: 0, count: n)
+        var echoed = [[UInt8]](repeating: [], count: n)
+        var servers: [SocketID] = []
+        var pendingEcho: [SocketID: [UInt8]] = [:]
+        let done = p.run(for: 300 * Time.second) {
+            while let (s, _) = try? p.b.accept(l) { servers.append(s) }
+            for s in servers {
+                var out = pendingEcho[s] ?? []
+                while let d = try? p.b.recv(s, max: 65536), !d.isEmpty { out += d }
+                if !out.isEmpty, let k = try? p.b.send(s, out) { out.removeFirst(k) }
+                pendingEcho[s] = out
+            }
+            for i in 0..<n where p.a.tcpState(clients[i]) == .established {
+                if sent[i] < streams[i].count, let k = try? p.a.send(clients[i], Array(streams[i][sent[i]...])) { sent[i] += k }
+                while let d = try? p.a.recv(clients[i], max: 65536), !d.isEmpty { echoed[i] += d }
+            }
+            return (0..<n).allSatisfy { echoed[$0].count == streams[$0].count }
+        }
+        #expect(done)
+        for i in 0..<n { #expect(echoed[i] == streams[i]) }
+        #expect(servers.count == n)
+    }
+
+    @Test func pointerSendAndReceive() throws {
+        let p = Pair()
+        let (c, s, _) = try p.establish()
+        let data = pattern(700_000, seed: 13)  // more than the 256 KiB rings: wraps them several times
+        var sent = 0
+        var got = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 3000)  // an odd size, so copies straddle the ring's end
+        var eof = false
+        p.run(for: 60 * Time.second) {
+            while sent < data.count {
+                let n = data.withUnsafeBytes { all in
+                    try? p.a.send(c, bytes: UnsafeRawBufferPointer(rebasing: all[sent..<min(sent + 50_000, data.count)]))
+                }
+                guard let n else { break }
+                sent += n
+            }
+            if sent == data.count { try? p.a.shutdown(c, .write) }
+            while true {
+                let r = buffer.withUnsafeMutableBytes { try? p.b.recv(s, into: $0) }
+                guard let (n, _) = r else { break }
+                if n == 0 { eof = true; break }
+                got += buffer[0..<n]
+            }
+            return eof
+        }
+        #expect(got == data && eof)
+        // UDP: peek leaves the datagram; a short buffer truncates it.
+        let u1 = p.a.socket(.datagram), u2 = p.b.socket(.datagram)
+        try p.b.bind(u2, SocketAddress(.any, 5353))
+        try [UInt8]([1, 2, 3, 4, 5]).withUnsafeBytes { _ = try p.a.sendTo(u1, bytes: $0, to: SocketAddress(Pair.addrB, 5353)) }
+        p.run(for: Time.second) { p.b.readiness(u2).contains(.readable) }
+        var small = [UInt8](repeating: 0, count: 3)
+        let (n1, from) = try small.withUnsafeMutableBytes { try p.b.recv(u2, into: $0, peek: true) }
+        let clientPort = try p.a.localAddress(u1).port
+        #expect(n1 == 3 && small == [1, 2, 3] && from?.port == clientPort)
+        let (n2, _) = try small.withUnsafeMutableBytes { try p.b.recv(u2, into: $0) }
+        #expect(n2 == 3)
+        #expect(throws: NetErrno.EAGAIN) { _ = try small.withUnsafeMutableBytes { try p.b.recv(u2, into: $0) } }
+    }
+
     @Test func synRetransmitsBackOffFromInitialRTO() throws {
         var cfg = StackConfig()
         cfg.arpReachableTime = 1000 * Time.second  // the neighbour entry must outlive the test
@@ -475,6 +693,13 @@ func transfer(_ data: [UInt8], loss: Double = 0, reorder: Double = 0, duplicate:
         forgeToA(p, c, seq: rcvNxt &+ 1, flags: [.syn])
         p.run(for: Time.millisecond)
         #expect(p.a.stats.tcpChallengeACKs == 2 && p.a.tcpState(c) == .established)
+        // Data with an ACK far below sndUna (a blind injection, RFC 5961 5) is not accepted.
+        let t = p.a.tcpSockets[c]!
+        p.wire.inject(forgeTCP(from: t.remote!, srcMAC: Pair.macB, to: t.local!, dstMAC: Pair.macA, seq: rcvNxt,
+                               ack: t.sndUna &- 0x4000_0000, flags: [.ack], payload: [0x66]), to: 0)
+        p.run(for: Time.millisecond)
+        #expect(p.a.stats.tcpChallengeACKs == 3)
+        #expect(throws: NetErrno.EAGAIN) { try p.a.recv(c, max: 10) }
         // The connection still works.
         try p.a.send(c, [7])
         var got: [UInt8] = []

@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 
 static volatile int alarms = 0;
+static volatile int ticks = 0;
+static void on_tick(int s) { (void)s; ticks++; }
 static void on_alarm(int s) { (void)s; alarms++; }
 
 static double now(void) {
@@ -93,6 +95,20 @@ int main(void) {
     alarms = 0;
     alarm(1);
     printf("alarm remaining: %u\n", alarm(0));
+
+    // POSIX timer delivering SIGUSR1 periodically.
+    signal(SIGUSR1, on_tick);
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = SIGUSR1;
+    timer_t tid;
+    int tc = timer_create(CLOCK_MONOTONIC, &sev, &tid);
+    struct itimerspec pits = { .it_interval = {0, 10000000}, .it_value = {0, 10000000} };
+    timer_settime(tid, 0, &pits, NULL);
+    while (ticks < 3) pause();
+    timer_delete(tid);
+    printf("posix timer: created=%d ticks>=3=%d\n", tc == 0, ticks >= 3);
 
     t0 = now();
     struct timespec ts = {0, 50000000};

@@ -57,3 +57,45 @@ struct BusyboxTests {
         #expect(r.exitCode == Int32(128 + 9), "\(r)")
     }
 }
+
+@Suite("Sentry identity and scripts")
+struct IdentityAndScriptTests {
+    @Test func hostnameUnameAndIdsComeFromTheCommandLine() throws {
+        let r = try Sentry.run(["/bin/busybox", "sh", "-c", "hostname; uname -s; uname -n; id -u; id -g; echo $$"],
+                               extra: ["--hostname", "sbx-test", "--uid", "0", "--gid", "0"])
+        #expect(r.stdout == "sbx-test\nLinux\nsbx-test\n0\n0\n1\n")
+    }
+
+    @Test func shebangScriptsRunThroughTheirInterpreter() throws {
+        try TestPaths.withScratchDirectory { dir in
+            let script = dir.appendingPathComponent("hello.sh")
+            try "#!/bin/busybox sh\necho script \"$0\" \"$@\"\nexit 4\n".write(to: script, atomically: true, encoding: .utf8)
+            chmod(script.path, 0o755)
+            let sandboxed = try Sentry.run([script.path, "a", "b"])
+            let native = try Sentry.native([script.path, "a", "b"])
+            #expect(sandboxed.stdout == native.stdout)
+            #expect(sandboxed.stdout == "script \(script.path) a b\n")
+            #expect(sandboxed.exitCode == 4)
+        }
+    }
+
+    @Test func cwdOptionSetsTheWorkingDirectory() throws {
+        let r = try Sentry.run(["/bin/busybox", "pwd"], extra: ["--cwd", "/usr/bin"])
+        #expect(r.stdout == "/usr/bin\n")
+    }
+}
+
+@Suite("Sentry host signals")
+struct HostSignalTests {
+    @Test func sigtermToTheSentryReachesInit() throws {
+        // The Sentry forwards SIGTERM to pid 1; sh's trap handler runs and exits 7.
+        let script = "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done"
+        // A host shell starts the Sentry in the background and sends SIGTERM to the Sentry process.
+        let sentry = Sentry.binary
+        let outer = "\(sentry) run --rootfs / -- /bin/busybox sh -c \"\(script.replacingOccurrences(of: "\"", with: "\\\""))\" & p=$!; sleep 0.5; kill -TERM $p; wait $p; echo status $?"
+        let r = try ProcessRunner.run("/bin/sh", ["-c", outer], timeout: 20)
+        #expect(r.stdout.contains("ready\n"))
+        #expect(r.stdout.contains("got TERM\n"))
+        #expect(r.stdout.contains("status 7\n"), "\(r)")
+    }
+}

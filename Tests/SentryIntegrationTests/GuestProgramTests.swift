@@ -40,4 +40,19 @@ struct KernelAreaTests {
     @Test func memoryMmapMprotectSegvHandler() throws { try compare("memory") }
     @Test func forkExecWait() throws { try compare("forkexec") }
     @Test func pollEpollEventfdTimerfdTimers() throws { try compare("events") }
+    @Test func execAndExitFromThreads() throws { try compare("threadexec") }
+}
+
+@Suite("Sentry maps Bulwark's vDSO")
+struct VDSOMappingTests {
+    @Test func clocksRunWithoutTrapping() throws {
+        let exe = try Sentry.compile("vdso")
+        let native = try Sentry.native([exe])
+        let sandboxed = try Sentry.run([exe], extra: ["--strace"])
+        #expect(!sandboxed.timedOut)
+        #expect(sandboxed.stdout == native.stdout, "\(sandboxed)")
+        // 100000 clock_gettime calls, none of them reached the Sentry.
+        #expect(!sandboxed.stderr.contains("clock_gettime("))
+        #expect(!sandboxed.stderr.contains("gettimeofday("))
+    }
 }

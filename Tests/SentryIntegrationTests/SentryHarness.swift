@@ -20,7 +20,8 @@ enum Sentry {
                        timeout: Double = 20) throws -> ProcessResult {
         var dict: [String: String] = [:]
         for e in env { let p = e.split(separator: "=", maxSplits: 1); dict[String(p[0])] = p.count > 1 ? String(p[1]) : "" }
-        return try ProcessRunner.run(argv[0], Array(argv.dropFirst()), environment: dict, stdin: stdin, timeout: timeout)
+        // Through cleansig: the test runner may block or ignore signals, which children inherit.
+        return try ProcessRunner.run(try cleansig(), argv, environment: dict, stdin: stdin, timeout: timeout)
     }
 
     /// Scratch directory for compiled guest programs (one per test process).
@@ -28,7 +29,20 @@ enum Sentry {
         try! TestPaths.makeScratchDirectory("bulwark-sentry-guests")
     }()
 
+    static func cleansig() throws -> String {
+        try compile("cleansig")
+    }
+
+    nonisolated(unsafe) static var compiled: [String: String] = [:]
+    static let compileLock = NSLock()
+
+    /// Compiles Tests/Programs/<name>.c once per test process (tests run in parallel).
     static func compile(_ name: String) throws -> String {
-        try GuestPrograms.compile(name, into: programs)
+        compileLock.lock()
+        defer { compileLock.unlock() }
+        if let p = compiled[name] { return p }
+        let p = try GuestPrograms.compile(name, into: programs)
+        compiled[name] = p
+        return p
     }
 }

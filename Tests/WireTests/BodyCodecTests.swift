@@ -109,17 +109,17 @@ let sample = Sample(u8: 7, i64: -5, flag: true, fd: FDIndex(1), text: "héllo", 
     @Test func writerReusesItsBuffer() throws {
         var w = MessageWriter(capacity: 1 << 16)
         try w.encode(sample, requestID: 1, fdCount: 2)
-        let first = w.storage
-        let capacity = w.storage.capacity
+        let first = w.frame
+        let capacity = w.capacity
         try w.encode(sample, requestID: 1, fdCount: 2)
-        #expect(w.storage == first)
-        #expect(w.storage.capacity == capacity)
+        #expect(w.frame == first)
+        #expect(w.capacity == capacity)
     }
 
     @Test func frameRoundTrip() throws {
         var w = MessageWriter()
         let header = try w.encode(sample, requestID: 77, flags: [.reply], fdCount: 2)
-        #expect(header.length == UInt32(w.storage.count))
+        #expect(header.length == UInt32(w.frame.count))
         let decoded: Sample = try w.withFrame { raw in
             let view = try MessageView(frame: raw, receivedFDs: 2)
             #expect(view.header == header)
@@ -159,5 +159,19 @@ let sample = Sample(u8: 7, i64: -5, flag: true, fd: FDIndex(1), text: "héllo", 
     @Test func errorReplyRoundTrips() throws {
         let e = ErrorReply(errno: 2, message: "no such file")
         #expect(try body(e).decodeBody(as: ErrorReply.self) == e)
+    }
+}
+
+@Suite struct ErrorReplyMappingTests {
+    @Test func refusedBodiesMapToLinuxErrnos() throws {
+        #expect(WireError.unknownMessage(77).errorReply == ErrorReply(errno: 38, message: "unknown message id 77"))
+        let refused = WireError.badOffset(offset: 4, length: 8, bound: 4)
+        #expect(refused.errorReply.errno == 22)
+        #expect(refused.errorReply.message == "bad offset: 8 bytes at 4 are outside 4")
+        // And it travels like any reply.
+        var w = MessageWriter()
+        try w.encode(refused.errorReply, requestID: 5, flags: [.reply, .error])
+        let back = try w.withFrame { raw in try ErrorReply.decode(try MessageView(frame: raw, receivedFDs: 0)) }
+        #expect(back == refused.errorReply)
     }
 }

@@ -31,7 +31,7 @@ struct GoldenCase: Sendable, CustomTestStringConvertible {
             var w = MessageWriter()
             v.encode(into: &w)
             _ = try w.finish(messageID: v.messageID, requestID: 1, flags: flags, fdCount: fdCount)
-            return w.storage
+            return w.frame
         }
         frame = { try encode(value) }
         decodeAndReencode = { bytes, fds in

@@ -64,8 +64,8 @@ struct ChainMessage: WireMessage {
     @Test func truncatedFrameWithOriginalLengthIsALengthMismatch() throws {
         var w = MessageWriter()
         try w.encode(walk, requestID: 3)
-        let short = Array(w.storage.dropLast(2))
-        #expect(throws: WireError.lengthMismatch(declared: w.storage.count, received: short.count)) {
+        let short = Array(w.frame.dropLast(2))
+        #expect(throws: WireError.lengthMismatch(declared: w.frame.count, received: short.count)) {
             try short.withUnsafeBytes { _ = try MessageView(frame: $0, receivedFDs: 0) }
         }
     }

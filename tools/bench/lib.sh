@@ -10,29 +10,33 @@ bench_need_runtimes() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# bench_table DIR "rt1 rt2 ...": DIR/<rt> holds "<case> <iterations> <value>" lines, DIR/<rt>.na a reason
-# why that runtime has no figures. Prints one row per case with the ratios the project tracks.
+# bench_table DIR "rt1 rt2 ..." "case1 case2 ...": DIR/<rt>.<round> hold "<case> <iterations> <value>"
+# lines, DIR/<rt>.na a reason why that runtime has no figures, DIR/<rt>@<case>.na why it has none for that
+# case. Prints one row per case (the median over rounds) with the ratios the project tracks.
 bench_table() {
-  python3 - "$1" $2 <<'PY'
-import os, sys
-d, runtimes = sys.argv[1], sys.argv[2:]
-vals, na, order = {}, {}, []
+  python3 - "$1" "$2" "$3" <<'PY'
+import glob, os, statistics, sys
+d, runtimes, order = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+vals, na = {}, {}
 for rt in runtimes:
     p = os.path.join(d, rt)
     if os.path.exists(p + ".na"):
         na[rt] = open(p + ".na").read().strip()
-    vals[rt] = {}
-    if os.path.exists(p):
-        for line in open(p):
+    samples = {}
+    for path in sorted(glob.glob(p + ".[0-9]*")):
+        if path.endswith(".err"): continue
+        for line in open(path):
             f = line.split()
             if len(f) == 3:
-                try: vals[rt][f[0]] = float(f[2])
+                try: samples.setdefault(f[0], []).append(float(f[2]))
                 except ValueError: continue
-                if f[0] not in order: order.append(f[0])
+    vals[rt] = {c: statistics.median(v) for c, v in samples.items()}
 def cell(rt, c):
     if rt in na: return na[rt] if c == order[0] else "n/a"
     v = vals[rt].get(c)
-    return "n/a (no result)" if v is None else f"{v:.1f}"
+    if v is not None: return f"{v:.1f}"
+    why = os.path.join(d, f"{rt}@{c}.na")
+    return open(why).read().strip() if os.path.exists(why) else "n/a (no result)"
 def ratio(a, b, c):
     x, y = vals.get(a, {}).get(c), vals.get(b, {}).get(c)
     return f"{x / y:.2f}" if x is not None and y else "n/a"

@@ -55,6 +55,53 @@ func decodeExpression(_ f: Field, index: Int) -> String {
     }
 }
 
+/// The type and body of a zero-copy view accessor for field `index`.
+func viewAccessor(_ f: Field, index: Int) -> (type: String, body: String) {
+    switch f.type {
+    case .scalar(.bool):
+        return f.optional ? ("Bool?", "try table.bool(\(index))") : ("Bool", "try table.bool(\(index)) ?? false")
+    case .scalar(let s):
+        let read = "try table.scalar(\(index), \(s.swift).self)"
+        return f.optional ? ("\(s.swift)?", read) : (s.swift, "\(read) ?? 0")
+    case .fd:
+        return ("FDIndex?", "try table.fd(\(index))")
+    case .string, .bytes:
+        let limit = f.type == .string ? "WireLimits.maximumString" : "WireLimits.maximumBytes"
+        let read = "try table.rawBytes(\(index), limit: \(limit))"
+        return f.optional ? ("UnsafeRawBufferPointer?", read)
+                          : ("UnsafeRawBufferPointer", "\(read) ?? UnsafeRawBufferPointer(start: nil, count: 0)")
+    case .table(let name):
+        return ("\(name).View?", "try table.table(\(index)).map { \(name).View($0) }")
+    case .vector(.table):
+        return ("TableVector?", "try table.tableVector(\(index))")
+    case .vector(.string):
+        return ("StringVector?", "try table.stringVector(\(index))")
+    case .vector(.scalar(let s)):
+        return ("ScalarVector<\(s.swift)>?", "try table.scalarVector(\(index), \(s.swift).self)")
+    case .vector:
+        fatalError("rejected by the parser")
+    }
+}
+
+func emitView(_ d: Declaration, into o: inout Output) {
+    o.line()
+    o.line("/// Zero-copy, checked accessors over a received \(d.name); valid while the receive buffer is.")
+    o.line("/// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.")
+    o.line("public struct View {")
+    o.indent += 1
+    o.line("public let table: TableView")
+    o.line("public init(_ table: TableView) { self.table = table }")
+    if d.isMessage {
+        o.line("public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }")
+    }
+    for (i, f) in d.fields.enumerated() {
+        let (type, body) = viewAccessor(f, index: i)
+        o.line("public var \(swiftName(f.name)): \(type) { get throws(WireError) { \(body) } }")
+    }
+    o.indent -= 1
+    o.line("}")
+}
+
 func emitDeclaration(_ d: Declaration, schema: Schema, into o: inout Output) {
     o.doc(d.doc)
     if d.isMessage {
@@ -116,6 +163,7 @@ func emitDeclaration(_ d: Declaration, schema: Schema, into o: inout Output) {
     o.line("return \(d.name)(\(args.joined(separator: ", ")))")
     o.indent -= 1
     o.line("}")
+    emitView(d, into: &o)
     o.indent -= 1
     o.line("}")
     o.line()

@@ -27,6 +27,10 @@ int bw_stub_install(void);
 /// Forks a stub process that keeps only `memfd` open and the stub page mapped, traced by the calling
 /// thread (PTRACE_TRACEME). Returns the pid (or -errno). The child stops with SIGTRAP when ready.
 long bw_stub_fork(int memfd);
+/// Like bw_stub_fork, but vfork + exec of an in-memory stub ELF (cheap: no copy of the Sentry's page
+/// tables). The child stops with SIGTRAP after exec, then again at the init routine's int3.
+/// -ENOSYS if the stub ELF could not be made.
+long bw_stub_spawn(int memfd);
 
 static inline long bw_ptrace(long req, long pid, unsigned long addr, unsigned long data) {
     errno = 0;

@@ -22,6 +22,8 @@ struct bw_spawn_attr {
     int reset_signals;         // 1: default dispositions and an empty signal mask in the child
     int parent_death_signal;   // PR_SET_PDEATHSIG value, or 0
     int new_session;           // 1: setsid()
+    int cloexec_from;          // >= 3: every descriptor from this number up is closed at exec (except
+                               // keep_fds), so a long-lived child does not hold the caller's pipes; -1: no
 };
 
 /// Forks and execs. On success returns 0 and stores the child's pid; on failure returns the errno of

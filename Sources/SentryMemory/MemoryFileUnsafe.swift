@@ -1,5 +1,8 @@
 // The memory file: one memfd holding all application memory. The Sentry maps all of it once, so
 // copy-in/copy-out is a bounds-checked memcpy; stubs map ranges of it MAP_SHARED|MAP_FIXED.
+// SAFETY: `base` maps the whole file (`capacity` bytes) for the Sentry's lifetime and is never
+// unmapped; `pointer(offset)` is only called with offsets of allocated Backing ranges (which lie inside
+// the capacity); copySparse stays inside [src, src+length) and the fresh destination of equal length.
 import CBulwark
 import Glibc
 
@@ -56,6 +59,21 @@ public final class MemoryFile: @unchecked Sendable {
         // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
         if bw_fallocate(fd, 0x02 | 0x01, offset, length) != 0 {
             memset(base + offset, 0, length)
+        }
+    }
+
+    /// Copies `length` bytes between two ranges of the file, skipping holes (never-touched pages stay
+    /// unallocated in the destination, which is fresh and therefore all holes).
+    public func copySparse(from src: Int, to dst: Int, length: Int) {
+        var off = src
+        let end = src + length
+        while off < end {
+            let data = Int(lseek(fd, off_t(off), 3 /* SEEK_DATA */))
+            if data < 0 || data >= end { return }
+            var hole = Int(lseek(fd, off_t(data), 4 /* SEEK_HOLE */))
+            if hole < 0 || hole > end { hole = end }
+            memcpy(base + dst + (data - src), base + data, hole - data)
+            off = hole
         }
     }
 

@@ -1,2 +1,0 @@
-// Tests for this area are added by the issue that owns it.
-import Testing
