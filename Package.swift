@@ -35,8 +35,9 @@ let package = Package(
         .target(name: "Wire", path: "Sources/Wire"),
         .target(name: "HostOS", dependencies: ["CBulwark", "CSeccomp", "CCap", "LinuxABI"], path: "Sources/HostOS"),
         .target(name: "Protocol", dependencies: ["Wire"], path: "Sources/Protocol"),
-        .target(name: "IPC", dependencies: ["Wire", "Protocol", "HostOS"], path: "Sources/IPC"),
-        .target(name: "ServiceKit", dependencies: ["IPC", "HostOS", "Protocol"], path: "Sources/ServiceKit"),
+        .target(name: "FaultInjection", dependencies: ["Wire", "LinuxABI"], path: "Sources/FaultInjection"),
+        .target(name: "IPC", dependencies: ["Wire", "Protocol", "HostOS", "FaultInjection"], path: "Sources/IPC"),
+        .target(name: "ServiceKit", dependencies: ["IPC", "HostOS", "Protocol", "FaultInjection"], path: "Sources/ServiceKit"),
 
         // ---- The Sentry (user-space kernel) ------------------------------------------------
         .target(name: "SentryPlatform", dependencies: ["CBulwark", "HostOS", "LinuxABI"],
@@ -73,10 +74,10 @@ let package = Package(
         .executableTarget(name: "bulwark-protogen", path: "tools/protogen"),
         .executableTarget(name: "bulwark-ipc-client", dependencies: ["IPC", "Protocol"], path: "tools/ipc-client"),
         .executableTarget(name: "bulwark-ipc-dump", dependencies: ["Wire", "Protocol"], path: "tools/ipc-dump"),
-        .executableTarget(name: "bulwark-bench-ipc", dependencies: ["IPC", "HostOS"], path: "tools/bench-ipc"),
         .executableTarget(name: "bulwark-gofer-fuse", dependencies: ["GoferServer", "CFuse"], path: "tools/gofer-fuse"),
         .executableTarget(name: "bulwark-netstack-probe", dependencies: ["NetstackServer", "NetstackCore", "HostOS"],
                           path: "tools/netstack-probe"),
+        .executableTarget(name: "bulwark-bench-ipc", dependencies: ["IPC", "HostOS", "FaultInjection"], path: "tools/bench-ipc"),
 
         // ---- Tests --------------------------------------------------------------------------
         .testTarget(name: "HostOSTests", dependencies: ["HostOS", "TestSupport"], path: "Tests/HostOSTests"),
@@ -104,5 +105,8 @@ let package = Package(
                     path: "Tests/NetstackServerTests"),
         .testTarget(name: "ProcfsTests", dependencies: ["ProcfsServer", "IPC", "Protocol", "TestSupport", "bulwark-procfs"],
                     path: "Tests/ProcfsTests"),
+        .testTarget(name: "FaultInjectionTests", dependencies: ["FaultInjection", "IPC", "ServiceKit", "HostOS", "TestSupport",
+                                                            "bulwark-netstack", "bulwark-procfs"],
+                    path: "Tests/FaultInjectionTests"),
     ]
 )

@@ -3,6 +3,7 @@
 // (one buffer per channel, allocated once) and in time (SO_RCVTIMEO/SO_SNDTIMEO set from the call's
 // deadline), and every message is checked; garbage closes the connection. One thread uses a channel
 // at a time; one call is outstanding at a time (replies to abandoned, timed-out calls are discarded).
+import FaultInjection
 import HostOS
 import LinuxABI
 import Wire
@@ -23,6 +24,12 @@ public final class Channel {
     /// sets them only when its deadline differs noticeably.
     private var receiveTimeout: Int64 = 0
     private var sendTimeout: Int64 = 0
+    // FAULT INJECTION HOOKS (issue 8, see ChannelFaults.swift): both nil unless faults were requested,
+    // so the normal path pays one predictable branch per call and per send.
+    /// Client-side fault rules, decided once per call.
+    public internal(set) var faults: ChannelFaults?
+    /// A frame fault (corrupt, truncate, duplicate) to apply to the next send.
+    var pendingFault: FaultAction?
 
     /// Takes ownership of a connected SEQPACKET socket.
     public init(_ socket: consuming OwnedFD, maximumMessageSize: Int = FrameHeader.maximumLength) {
@@ -57,6 +64,7 @@ public final class Channel {
         let deadline = Deadline(after: timeout)
         let requestID = takeRequestID()
         do {
+            if let faults { try faultBeforeCall(faults, messageID: messageID, deadline: deadline) }   // FAULT HOOK
             try send(messageID: messageID, flags: [], requestID: requestID, body: body, fds: fds, deadline: deadline)
             return try awaitReply(to: requestID, deadline: deadline)
         } catch {
@@ -70,6 +78,7 @@ public final class Channel {
         let deadline = Deadline(after: timeout)
         let requestID = takeRequestID()
         do {
+            if let faults { try faultBeforeCall(faults, messageID: messageID, deadline: deadline) }   // FAULT HOOK
             try withBuffers(body, fds) { b, f throws(IPCError) in
                 try send(messageID: messageID, flags: [], requestID: requestID, body: b, fds: f, deadline: deadline)
             }
@@ -96,6 +105,11 @@ public final class Channel {
             let message = try receive(deadline: deadline)
             let header = message.header
             if header.flags.contains(.reply) && header.requestID == requestID {
+                // FAULT HOOK: a drop-reply fault discards the reply; the call then times out.
+                if let faults, faults.dropReply {
+                    faults.dropReply = false
+                    continue
+                }
                 if header.flags.contains(.error) {
                     let decoded: ErrorReply
                     do throws(WireError) {
@@ -180,6 +194,7 @@ public final class Channel {
             throw Channel.outgoing(error)
         }
         do throws(IPCError) {
+            if let faults { try faultBeforeCall(faults, messageID: R.messageID, deadline: deadline) }   // FAULT HOOK
             try sendEncoded(frame, writer, fds: fds, deadline: deadline)
             var reply = try awaitReply(to: requestID, deadline: deadline)
             guard reply.messageID == R.Reply.messageID else {
@@ -243,7 +258,8 @@ public final class Channel {
                                  fdCount: UInt8(fds.count))
         while true {
             try configureTimeout(receive: false, deadline: deadline)
-            let errno = sendFrame(header, body: body, fds: fds)
+            // FAULT HOOK: an armed frame fault replaces the normal send.
+            let errno = pendingFault.map { sendFaulty($0, header, body: body, fds: fds) } ?? sendFrame(header, body: body, fds: fds)
             switch errno {
             case nil: return
             case .EINTR?: continue

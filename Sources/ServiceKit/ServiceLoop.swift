@@ -1,6 +1,7 @@
 // Serving requests: receive -> dispatch by message id -> reply. One connection (--channel-fd) or
 // many (--listen, multiplexed with epoll on one thread).
 @preconcurrency import Glibc
+import FaultInjection
 import HostOS
 import IPC
 import LinuxABI
@@ -22,6 +23,8 @@ public final class ServiceDispatcher {
     private var errorWriter = MessageWriter(capacity: 256)
     /// How long a reply may wait for a slow client before that connection is dropped (nil = forever).
     let replyTimeout: Duration?
+    /// FAULT INJECTION (issue 8): server-side fault rules from --fault; nil (one branch) without them.
+    public internal(set) var faults: ChannelFaults?
 
     public init(name: String, table: HandlerTable, replyTimeout: Duration? = nil) {
         self.name = name
@@ -61,6 +64,21 @@ public final class ServiceDispatcher {
             reply.closeFDs()
             return nil
         }
+        // FAULT HOOK (issue 8, ServiceFaults.swift): delay, drop, close, corrupt... this reply.
+        var killAfterReply = false
+        if let faults {
+            switch applyFault(faults, channel, header) {
+            case .proceed: break
+            case .killAfterReply: killAfterReply = true
+            case .skipReply:
+                reply.closeFDs()
+                return nil
+            case .close:
+                reply.closeFDs()
+                channel.close()
+                return .closed
+            }
+        }
         do throws(IPCError) {
             if failure == nil {
                 do throws(IPCError) {
@@ -89,6 +107,7 @@ public final class ServiceDispatcher {
                 return .failed("\(error)")
             }
         }
+        if killAfterReply { faultKillSelf() }   // FAULT HOOK
         return nil
     }
 

@@ -1,6 +1,7 @@
 // The start of every service executable: parse options, set up the endpoint, build handlers, drop
 // capabilities, install the seccomp allowlist, then serve. Nothing is served before the filter is in.
 @preconcurrency import Glibc
+import FaultInjection
 import HostOS
 import IPC
 
@@ -18,6 +19,12 @@ public enum ServiceMain {
             options = parsed
         } catch {
             log("\(service.name): \(error)\n\(ServiceOptions.usage(for: service))")
+            exit(2)
+        }
+        // FAULT INJECTION (issue 8): the plan from --fault (nil without one), and its extra syscalls.
+        let faults: ChannelFaults?
+        do { faults = try ServiceDispatcher.faultPlan(for: service.name, specs: options.faults) } catch {
+            log("\(service.name): --fault: \(error)")
             exit(2)
         }
         // Signal state inherited from the spawner (a blocked SIGTERM would make the service unstoppable).
@@ -40,11 +47,13 @@ public enum ServiceMain {
         do { try Capabilities.drop(keeping: service.keptCapabilities) } catch {
             fail(service, "dropping capabilities: \(error)")
         }
-        do { try Seccomp.install(ServiceKitPolicy.base.adding(service.policy)) } catch {
+        let policy = ServiceKitPolicy.base.adding(service.policy)
+        do { try Seccomp.install(faults == nil ? policy : policy.adding(FaultPolicy.rules)) } catch {
             fail(service, "installing seccomp policy: \(error)")
         }
         if let channel {
             let dispatcher = ServiceDispatcher(name: service.name, table: table)
+            dispatcher.faults = faults
             switch dispatcher.serve(channel) {
             case .closed: exit(0)
             case .failed(let why): fail(service, why)
@@ -52,6 +61,7 @@ public enum ServiceMain {
         }
         // Debugging clients may stall: never let one block the others for long.
         let dispatcher = ServiceDispatcher(name: service.name, table: table, replyTimeout: .seconds(5))
+        dispatcher.faults = faults
         let error = dispatcher.serveListener(listener)
         fail(service, "listener: \(error)")
     }

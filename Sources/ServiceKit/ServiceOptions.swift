@@ -1,4 +1,6 @@
 // Command-line options common to every service: where its connection comes from.
+import FaultInjection
+
 public struct ServiceOptions: Equatable {
     public enum Endpoint: Equatable {
         /// A connected SEQPACKET socket inherited from the launcher.
@@ -10,6 +12,8 @@ public struct ServiceOptions: Equatable {
     public var endpoint: Endpoint
     /// Values of the service's own options (flags map to "").
     public var values: [String: String]
+    /// `--fault SPEC` values, in order (issue 8; checked here, applied by ServiceMain).
+    public var faults: [String] = []
 
     public struct UsageError: Error, Equatable, CustomStringConvertible {
         public var description: String
@@ -20,6 +24,7 @@ public struct ServiceOptions: Equatable {
     public static func parse(_ arguments: [String], extra: [ServiceOption]) throws(UsageError) -> ServiceOptions? {
         var endpoint: Endpoint?
         var values: [String: String] = [:]
+        var faults: [String] = []
         var index = 0
         func value(for option: String) throws(UsageError) -> String {
             index += 1
@@ -43,6 +48,12 @@ public struct ServiceOptions: Equatable {
                 guard !path.isEmpty else { throw UsageError(description: "--listen needs a path") }
                 guard endpoint == nil else { throw UsageError(description: "give one of --channel-fd or --listen") }
                 endpoint = .listen(path)
+            case "--fault":
+                let spec = try value(for: argument)
+                do throws(FaultSpecError) { _ = try FaultSpec.parse(spec) } catch {
+                    throw UsageError(description: "--fault: \(error)")
+                }
+                faults.append(spec)
             default:
                 guard let option = extra.first(where: { $0.name == argument }) else {
                     throw UsageError(description: "unknown option '\(argument)'")
@@ -52,7 +63,7 @@ public struct ServiceOptions: Equatable {
             index += 1
         }
         guard let endpoint else { throw UsageError(description: "give --channel-fd N or --listen PATH") }
-        return ServiceOptions(endpoint: endpoint, values: values)
+        return ServiceOptions(endpoint: endpoint, values: values, faults: faults)
     }
 
     /// The --help text.
@@ -62,6 +73,7 @@ public struct ServiceOptions: Equatable {
         usage: \(service.name) (--channel-fd N | --listen PATH) [options]
           --channel-fd N   serve the connected SOCK_SEQPACKET socket N (given by the launcher)
           --listen PATH    create a SOCK_SEQPACKET socket at PATH and serve each connection (debugging)
+          --fault SPEC     inject an IPC fault into replies (repeatable; see docs/FAULT-INJECTION.md)
           --help           print this text
 
         """

@@ -5,6 +5,7 @@
 // body). Build with -c release. Not a test: it prints figures.
 @preconcurrency import Glibc
 import CBulwark
+import FaultInjection
 import HostOS
 import IPC
 import Wire
@@ -12,6 +13,9 @@ import Wire
 struct Options {
     var iterations = 20_000
     var repeats = 5
+    /// Fault injection on the client channel (issue 8): none, empty (an empty plan: no hook
+    /// installed) or idle (a plan whose one rule never matches: the hook runs on every call).
+    var faults = "none"
 }
 
 func parseOptions() -> Options {
@@ -26,8 +30,11 @@ func parseOptions() -> Options {
         case "--repeat" where i + 1 < args.count:
             options.repeats = max(1, Int(args[i + 1]) ?? options.repeats)
             i += 1
+        case "--faults" where i + 1 < args.count && ["none", "empty", "idle"].contains(args[i + 1]):
+            options.faults = args[i + 1]
+            i += 1
         case "--help", "-h":
-            print("usage: bulwark-bench-ipc [--iterations N] [--repeat R]")
+            print("usage: bulwark-bench-ipc [--iterations N] [--repeat R] [--faults none|empty|idle]")
             exit(0)
         default:
             fputs("bulwark-bench-ipc: unknown option \(args[i])\n", stderr)
@@ -69,7 +76,7 @@ func echoThread(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
 }
 
 /// Nanoseconds per Channel.call round trip: (wall clock, CPU time of both threads).
-func benchSwift(iterations: Int, bodySize: Int, passFD: Bool, cpu: Int32) -> (wall: Double, cpu: Double) {
+func benchSwift(iterations: Int, bodySize: Int, passFD: Bool, cpu: Int32, faults: String) -> (wall: Double, cpu: Double) {
     let pair = try! UnixSocket.pair().releaseBoth()
     let pipe = try! FileIO.pipe()
     let echo = EchoContext(fd: pair.second, cpu: cpu)
@@ -77,6 +84,11 @@ func benchSwift(iterations: Int, bodySize: Int, passFD: Bool, cpu: Int32) -> (wa
     guard pthread_create(&thread, nil, echoThread, Unmanaged.passUnretained(echo).toOpaque()) == 0 else { fatalError("pthread_create") }
     if cpu >= 0 { _ = bw_pin_to_cpu(cpu) }
     let channel = Channel(OwnedFD(adopting: pair.first))
+    switch faults {
+    case "empty": channel.injectFaults(try! FaultPlan(specs: []), channel: .gofer, logName: "bench")
+    case "idle": channel.injectFaults(try! FaultPlan(specs: ["message=60000,action=close"]), channel: .gofer, logName: "bench")
+    default: break
+    }
     let body = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bodySize, 1), alignment: 16)
     body.initializeMemory(as: UInt8.self, repeating: 7)
     defer { body.deallocate() }
@@ -135,7 +147,7 @@ let cases: [(name: String, body: Int, fd: Bool)] = [
     ("4 KiB payload", 4096, false),
     ("small + 1 fd", 8, true),
 ]
-print("bulwark-bench-ipc: \(options.iterations) round trips x \(options.repeats) runs, medians per round trip")
+print("bulwark-bench-ipc: \(options.iterations) round trips x \(options.repeats) runs, medians per round trip, faults: \(options.faults)")
 print("wall = elapsed time; cpu = CPU time of both threads (robust when other work shares the CPUs)")
 print(pad("case", 26) + pad("cpus", 10) + pad("C wall", 10) + pad("IPC wall", 10) + pad("ratio", 7)
       + pad("C cpu", 10) + pad("IPC cpu", 10) + "ratio")
@@ -148,7 +160,7 @@ for (name, bodySize, passFD) in cases {
             guard c > 0 else { fatalError("C baseline failed") }
             cWall.append(c)
             cCPU.append(cpuTime)
-            let s = benchSwift(iterations: options.iterations, bodySize: bodySize, passFD: passFD, cpu: cpu)
+            let s = benchSwift(iterations: options.iterations, bodySize: bodySize, passFD: passFD, cpu: cpu, faults: options.faults)
             sWall.append(s.wall)
             sCPU.append(s.cpu)
         }
