@@ -1,4 +1,4 @@
-// Message names for `--fault message=NAME`, from the Protocol schemas (issue 8). Every service also
+// Message names for `--fault message=NAME`, from each channel's generated message list (issue 8). Every service also
 // answers ServiceKit's Ping (id 65535); on the control channel "Ping" is the schema's own Ping.
 import FaultInjection
 import Protocol
@@ -13,10 +13,10 @@ extension Channel {
             return names
         }
         return [
-            .control: table([Control.Hello.self, Control.HelloReply.self, Control.StartContainer.self, Control.StartContainerReply.self, Control.ExecProcess.self, Control.ExecProcessReply.self, Control.Signal.self, Control.SignalReply.self, Control.Wait.self, Control.ExitStatus.self, Control.ListProcesses.self, Control.ProcessList.self, Control.Ping.self, Control.Pong.self, Control.Shutdown.self, Control.ShutdownReply.self]),
-            .gofer: table([Gofer.Attach.self, Gofer.AttachReply.self, Gofer.Walk.self, Gofer.WalkReply.self, Gofer.WalkStat.self, Gofer.WalkStatReply.self, Gofer.Open.self, Gofer.OpenReply.self, Gofer.Create.self, Gofer.CreateReply.self, Gofer.Mkdir.self, Gofer.InodeReply.self, Gofer.Mknod.self, Gofer.Symlink.self, Gofer.Link.self, Gofer.Unlink.self, Gofer.EmptyReply.self, Gofer.Rename.self, Gofer.Readlink.self, Gofer.ReadlinkReply.self, Gofer.StatFile.self, Gofer.StatReply.self, Gofer.SetAttr.self, Gofer.StatFS.self, Gofer.StatFSReply.self, Gofer.Getdents.self, Gofer.GetdentsReply.self, Gofer.GetXattr.self, Gofer.GetXattrReply.self, Gofer.SetXattr.self, Gofer.ListXattr.self, Gofer.ListXattrReply.self, Gofer.RemoveXattr.self, Gofer.Fsync.self, Gofer.Fallocate.self, Gofer.Close.self]),
-            .netstack: table([Netstack.Socket.self, Netstack.SocketReply.self, Netstack.EmptyReply.self, Netstack.Bind.self, Netstack.Listen.self, Netstack.Accept.self, Netstack.AcceptReply.self, Netstack.Connect.self, Netstack.Shutdown.self, Netstack.SetOption.self, Netstack.GetOption.self, Netstack.GetOptionReply.self, Netstack.GetName.self, Netstack.GetNameReply.self, Netstack.Close.self, Netstack.SetupRing.self, Netstack.Event.self]),
-            .procfs: table([Procfs.ReadFile.self, Procfs.ReadFileReply.self, Procfs.ListDirectory.self, Procfs.ListDirectoryReply.self]),
+            .control: table(Control.Message.messageTypes),
+            .gofer: table(Gofer.Message.messageTypes),
+            .netstack: table(Netstack.Message.messageTypes),
+            .procfs: table(Procfs.Message.messageTypes),
         ]
     }()
 }

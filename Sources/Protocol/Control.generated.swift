@@ -858,6 +858,27 @@ public enum Control {
         case shutdown(Shutdown)
         case shutdownReply(ShutdownReply)
 
+        /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
+        public static let messageTypes: [any WireMessage.Type] = [
+            ErrorReply.self,
+            Hello.self,
+            HelloReply.self,
+            StartContainer.self,
+            StartContainerReply.self,
+            ExecProcess.self,
+            ExecProcessReply.self,
+            Signal.self,
+            SignalReply.self,
+            Wait.self,
+            ExitStatus.self,
+            ListProcesses.self,
+            ProcessList.self,
+            Ping.self,
+            Pong.self,
+            Shutdown.self,
+            ShutdownReply.self,
+        ]
+
         public static let channelName = Control.channelName
 
         public static func messageName(_ id: UInt16) -> String? {

@@ -1787,6 +1787,47 @@ public enum Gofer {
         case fallocate(Fallocate)
         case close(Close)
 
+        /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
+        public static let messageTypes: [any WireMessage.Type] = [
+            ErrorReply.self,
+            Attach.self,
+            AttachReply.self,
+            Walk.self,
+            WalkReply.self,
+            WalkStat.self,
+            WalkStatReply.self,
+            Open.self,
+            OpenReply.self,
+            Create.self,
+            CreateReply.self,
+            Mkdir.self,
+            InodeReply.self,
+            Mknod.self,
+            Symlink.self,
+            Link.self,
+            Unlink.self,
+            EmptyReply.self,
+            Rename.self,
+            Readlink.self,
+            ReadlinkReply.self,
+            StatFile.self,
+            StatReply.self,
+            SetAttr.self,
+            StatFS.self,
+            StatFSReply.self,
+            Getdents.self,
+            GetdentsReply.self,
+            GetXattr.self,
+            GetXattrReply.self,
+            SetXattr.self,
+            ListXattr.self,
+            ListXattrReply.self,
+            RemoveXattr.self,
+            Fsync.self,
+            Fallocate.self,
+            Close.self,
+        ]
+
         public static let channelName = Gofer.channelName
 
         public static func messageName(_ id: UInt16) -> String? {

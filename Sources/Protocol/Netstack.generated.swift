@@ -777,6 +777,28 @@ public enum Netstack {
         case setupRing(SetupRing)
         case event(Event)
 
+        /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
+        public static let messageTypes: [any WireMessage.Type] = [
+            ErrorReply.self,
+            Socket.self,
+            SocketReply.self,
+            EmptyReply.self,
+            Bind.self,
+            Listen.self,
+            Accept.self,
+            AcceptReply.self,
+            Connect.self,
+            Shutdown.self,
+            SetOption.self,
+            GetOption.self,
+            GetOptionReply.self,
+            GetName.self,
+            GetNameReply.self,
+            Close.self,
+            SetupRing.self,
+            Event.self,
+        ]
+
         public static let channelName = Netstack.channelName
 
         public static func messageName(_ id: UInt16) -> String? {

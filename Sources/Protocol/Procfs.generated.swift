@@ -1285,6 +1285,17 @@ public enum Procfs {
         case writeFile(WriteFile)
         case writeResult(WriteResult)
 
+        /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
+        public static let messageTypes: [any WireMessage.Type] = [
+            ErrorReply.self,
+            ReadFile.self,
+            FileContent.self,
+            ListDirectory.self,
+            DirectoryListing.self,
+            WriteFile.self,
+            WriteResult.self,
+        ]
+
         public static let channelName = Procfs.channelName
 
         public static func messageName(_ id: UInt16) -> String? {

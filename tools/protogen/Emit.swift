@@ -189,6 +189,14 @@ func emitChannel(_ schema: Schema) -> String {
     o.indent += 1
     o.line("case errorReply(ErrorReply)")
     for m in messages { o.line("case \(swiftName(lowerFirst(m.name)))(\(m.name))") }
+    o.line("")
+    o.line("/// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.")
+    o.line("public static let messageTypes: [any WireMessage.Type] = [")
+    o.indent += 1
+    o.line("ErrorReply.self,")
+    for m in messages { o.line("\(m.name).self,") }
+    o.indent -= 1
+    o.line("]")
     o.line()
     o.line("public static let channelName = \(schema.channel).channelName")
     o.line()
