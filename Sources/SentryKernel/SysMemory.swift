@@ -139,7 +139,7 @@ extension Task {
                 guard let i = mm.find(a) else { return errno(ENOMEM) }
                 let v = mm.vmas[i]
                 let e = min(v.end, end)
-                if !v.shared { kernel.memory.zeroRange(v.fileOffset + Int(a - v.start), Int(e - a)) }
+                if !v.shared && !v.cow { kernel.memory.zeroRange(v.fileOffset + Int(a - v.start), Int(e - a)) }
                 a = e
             }
         }

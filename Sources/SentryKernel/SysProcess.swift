@@ -118,8 +118,11 @@ extension Task {
     }
 
     func sysExecveat(_ dirfd: Int32, _ pathAddr: UInt64, _ argvAddr: UInt64, _ envpAddr: UInt64, _ flags: Int32) -> Int {
-        let path: String
+        var path: String
         switch resolve(dirfd: dirfd, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
+        // /proc/self/exe is the magic link to the running executable (re-exec idiom); /proc itself is
+        // not served yet, so resolve this one link here.
+        if path == "/proc/self/exe" || path == "/proc/thread-self/exe" { path = tg.name }
         guard let argv = readStringArray(argvAddr), let envp = readStringArray(envpAddr) else { return errno(EFAULT) }
         var st = Glibc.stat()
         let sr = kernel.fs.stat(path, followLinks: true, &st)

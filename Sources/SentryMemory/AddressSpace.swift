@@ -30,6 +30,10 @@ public struct VMA {
     /// Offset in `backing` of `start`.
     public var backingOffset: Int
     public var tag: String
+    /// Private but its backing is shared with another address space since a fork (it was read-only
+    /// then). Its pages must not be written or released in place: mprotect adding PROT_WRITE copies
+    /// them first (copy on first write permission, not on fork), and munmap/MADV_DONTNEED leave them.
+    public var cow = false
 
     public init(start: UInt64, end: UInt64, prot: Int32, shared: Bool, backing: Backing, backingOffset: Int, tag: String) {
         self.start = start; self.end = end; self.prot = prot; self.shared = shared
@@ -144,7 +148,7 @@ public final class AddressSpace {
         var i = insertionIndex(start)
         while i < vmas.count && vmas[i].start < end {
             let v = vmas[i]
-            if !v.shared {
+            if !v.shared && !v.cow {
                 // Private pages belong to this VMA only: release their memory now.
                 file.zeroRange(v.fileOffset, Int(v.length))
             }
@@ -189,6 +193,7 @@ public final class AddressSpace {
         split(at: end)
         var i = insertionIndex(start)
         while i < vmas.count && vmas[i].start < end {
+            if prot & PROT_W != 0 && vmas[i].cow && !unshare(i, mapper: mapper) { return -12 }
             vmas[i].prot = prot
             i += 1
         }
@@ -201,14 +206,22 @@ public final class AddressSpace {
         for v in vmas { _ = mapper.hostMmap(v.start, v.length, v.prot, v.fileOffset) }
     }
 
-    /// A copy for fork: private memory is copied, shared memory is shared.
+    /// A copy for fork: shared memory is shared; private read-only memory (program text, relro) is
+    /// shared too and marked `cow` in both spaces, copied only if it is later made writable; other
+    /// private memory is copied, populated pages only.
     public func forkCopy() -> AddressSpace? {
         let n = AddressSpace(file: file)
         n.brkStart = brkStart
         n.brkCurrent = brkCurrent
         n.mmapTop = mmapTop
-        for v in vmas {
+        for i in vmas.indices {
+            let v = vmas[i]
             if v.shared { n.vmas.append(v); continue }
+            if v.prot & PROT_W == 0 {
+                vmas[i].cow = true
+                n.vmas.append(vmas[i])
+                continue
+            }
             guard let b = Backing(file: file, length: Int(v.length)) else { return nil }
             file.copySparse(from: v.fileOffset, to: b.offset, length: Int(v.length))
             var c = v
@@ -217,6 +230,18 @@ public final class AddressSpace {
             n.vmas.append(c)
         }
         return n
+    }
+
+    /// Gives the fork-shared VMA `i` its own copy of its pages (before it becomes writable).
+    private func unshare(_ i: Int, mapper: HostMapper) -> Bool {
+        let v = vmas[i]
+        guard let b = Backing(file: file, length: Int(v.length)) else { return false }
+        file.copySparse(from: v.fileOffset, to: b.offset, length: Int(v.length))
+        vmas[i].backing = b
+        vmas[i].backingOffset = 0
+        vmas[i].cow = false
+        record(.map(v.start, v.length, v.prot, b.offset))
+        return mapper.hostMmap(v.start, v.length, v.prot, b.offset) >= 0
     }
 
     /// Drops all VMAs (exec, exit).
