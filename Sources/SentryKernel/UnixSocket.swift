@@ -103,8 +103,10 @@ final class UnixSocket: FileDescription {
                 if let dp = dst.peer, dp !== self { return -Int(EPERM) }
                 if dst.shutdownMask & RCV_SHUTDOWN_ != 0 { return -Int(EPIPE) }
             }
-            // Streams split large writes; datagrams and seqpackets go whole or wait.
+            // Streams split large writes; datagrams and seqpackets go whole or wait. A zero-length
+            // stream write queues nothing (an empty message would read as EOF).
             let left = data.count - done
+            if type == SOCK_STREAM_ && data.isEmpty { return 0 }
             let chunk = type == SOCK_STREAM_ ? min(left, dst.room) : (dst.room >= left || dst.queue.isEmpty ? left : 0)
             if chunk > 0 || (left == 0 && done == 0) {
                 let bytes = (done == 0 && chunk == data.count) ? data : Array(data[done..<(done + chunk)])
