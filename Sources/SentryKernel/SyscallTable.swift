@@ -23,11 +23,10 @@ public enum SyscallTable {
         72: "record locks -> ENOLCK",
         157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
-        41: "no socket families yet: EAFNOSUPPORT", 53: "no socket families yet: EAFNOSUPPORT",
-        42: "no sockets yet: ENOTSOCK on any fd", 43: "no sockets yet", 44: "no sockets yet", 45: "no sockets yet",
-        46: "no sockets yet", 47: "no sockets yet", 48: "no sockets yet", 49: "no sockets yet", 50: "no sockets yet",
-        51: "no sockets yet", 52: "no sockets yet", 54: "no sockets yet", 55: "no sockets yet", 288: "no sockets yet",
-        299: "no sockets yet", 307: "no sockets yet",
+        41: "AF_UNIX only (in-Sentry); other families EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",
+        49: "AF_UNIX path names live in the Sentry's name table only (no file is created)",
+        54: "SOL_SOCKET: SO_PASSCRED, SO_SNDBUF, SO_RCVBUF, SO_RCVTIMEO, SO_SNDTIMEO; others ENOPROTOOPT",
+        299: "not yet", 307: "not yet",
         232: "level-triggered; EPOLLET treated as level-triggered", 281: "level-triggered", 441: "level-triggered",
         222: "SIGEV_SIGNAL/NONE/THREAD_ID; no SIGEV_THREAD (libc builds it on THREAD_ID)", 225: "overruns not counted",
         38: "ITIMER_REAL only", 36: "ITIMER_REAL only",
@@ -44,7 +43,7 @@ public enum SyscallTable {
         95, 96, 97, 98, 99, 100, 102, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118,
         119, 120, 121, 124, 127, 128, 130, 131, 132, 133, 157, 158, 160, 170, 171, 186, 200, 201, 202, 204,
         217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
-        42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 222, 223, 224, 225, 226, 40, 85, 326, 295, 296, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
+        41, 53, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 222, 223, 224, 225, 226, 40, 85, 326, 295, 296, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -223,12 +222,26 @@ extension Task {
             return 0
         case 318: return sysGetrandom(a0, i(a1), UInt32(truncatingIfNeeded: a2))
         case 322: return sysExecveat(i32(a0), a1, a2, a3, i32(a4))
-        case 41, 53:
-            // socket/socketpair: no socket families exist until the netstack and Unix sockets land.
-            return errno(EAFNOSUPPORT)
-        case 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 299, 307:
-            // Socket calls on descriptors: no sockets exist yet (networking comes with the netstack).
-            return fds.get(i(a0)) == nil ? errno(EBADF) : errno(ENOTSOCK)
+        case 41: return sysSocket(i32(a0), i32(a1), i32(a2))
+        case 53: return sysSocketpair(i32(a0), i32(a1), i32(a2), a3)
+        case 42: return sysConnect(i(a0), a1, i(a2))
+        case 43: return sysAccept(i(a0), a1, a2, 0)
+        case 288: return sysAccept(i(a0), a1, a2, i32(a3))
+        case 44: return sysSendto(i(a0), a1, i(a2), i32(a3), a4, i(a5))
+        case 45: return sysRecvfrom(i(a0), a1, i(a2), i32(a3), a4, a5)
+        case 46: return sysSendmsg(i(a0), a1, i32(a2))
+        case 47: return sysRecvmsg(i(a0), a1, i32(a2))
+        case 48: return sysShutdown(i(a0), i32(a1))
+        case 49: return sysBind(i(a0), a1, i(a2))
+        case 50: return sysListen(i(a0), i32(a1))
+        case 51: return sysGetsockname(i(a0), a1, a2, peer: false)
+        case 52: return sysGetsockname(i(a0), a1, a2, peer: true)
+        case 54: return sysSetsockopt(i(a0), i32(a1), i32(a2), a3, i(a4))
+        case 55: return sysGetsockopt(i(a0), i32(a1), i32(a2), a3, a4)
+        case 299, 307:
+            // recvmmsg/sendmmsg: not implemented yet (libc and Python do not need them).
+            kernel.reportUnimplemented(nr, task: self)
+            return fds.get(i(a0)) == nil ? errno(EBADF) : errno(ENOSYS)
         case 188, 189, 190: return errno(EROFS)                                        // setxattr family
         case 191, 192, 194, 195, 197, 198: return errno(EOPNOTSUPP)                   // get/list/remove xattr on paths: none on the bootstrap FS
         case 193, 196, 199: return fds.get(i(a0)) == nil ? errno(EBADF) : errno(EOPNOTSUPP)
