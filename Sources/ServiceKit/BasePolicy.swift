@@ -20,6 +20,7 @@ public enum ServiceKitPolicy {
         SeccompRule("brk", "the allocator: main heap"),
         SeccompRule("madvise", "the allocator: return free pages"),
         SeccompRule("futex", "Swift runtime and allocator locks"),
+        SeccompRule("gettid", "Synchronization.Mutex records its owner thread id in the lock word (seen: netstack driver thread killed by SIGSYS on gettid)"),
         SeccompRule("getrandom", "Swift's per-process hash seed (first Dictionary/Set use)"),
         SeccompRule("clock_gettime", "deadlines (vDSO fallback)"),
         SeccompRule("exit", "thread exit"),
