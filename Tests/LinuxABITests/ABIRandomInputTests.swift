@@ -3,22 +3,11 @@
 // structs never validate content; ABIValueTests covers every length below their minimum.)
 import Testing
 import LinuxABI
-
-/// SplitMix64: a tiny deterministic generator.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import TestSupport
 
 @Suite struct ABIRandomInputTests {
     @Test func direntWalkOverRandomBytesNeverTraps() {
-        var rng = SplitMix64(state: 0xB01D_FACE)
+        var rng = SeededRandom(seed: 0xB01D_FACE)
         var decoded = 0, rejected = 0
         for _ in 0..<5000 {
             let count = Int.random(in: 0...96, using: &rng)

@@ -1,6 +1,7 @@
 // Hostile inputs: each must end in a clean WireError, never a crash, a hang or an over-allocation.
 import Protocol
 import Testing
+import TestSupport
 @testable import Wire
 
 /// Runs `body` on a body-only view of `bytes`.
@@ -254,7 +255,7 @@ struct ChainMessage: WireMessage {
             }
         }
         // Seeded random bytes: every outcome is a WireError or a value that re-encodes consistently.
-        var rng = SplitMix(seed: 0x5EED)
+        var rng = SeededRandom(seed: 0x5EED)
         var accepted = 0
         for _ in 0..<3000 {
             let count = Int(rng.next() % 300)
@@ -280,17 +281,5 @@ struct ChainMessage: WireMessage {
         let again = try withView(Array(w.body), fdCount: 8) { v in try C.decode(messageID: id, view: v) }
         #expect(again == first)
         return true
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,5 +1,6 @@
 // The hand-written UTF-8 validator must agree with the standard library's on every input.
 import Testing
+import TestSupport
 @testable import Wire
 
 @Suite struct UTF8ValidationTests {
@@ -35,7 +36,7 @@ import Testing
     }
 
     @Test func agreesOnRandomMixedText() {
-        var rng = SplitMix(seed: 42)
+        var rng = SeededRandom(seed: 42)
         var disagreements = 0
         for _ in 0..<20_000 {
             let count = Int(rng.next() % 40)
