@@ -28,6 +28,8 @@ public final class Kernel {
     let memory: MemoryFile
     let config: SentryConfig
     let fs: BootstrapHostFS
+    /// Synthetic trees (/proc, /sys, /dev/pts) and /dev character devices the VFS consults.
+    let mounts = MountRegistry()
     var threadGroups: [Int32: ThreadGroup] = [:]
     var tasks: [Int32: Task] = [:]
     var nextID: Int32 = 1
