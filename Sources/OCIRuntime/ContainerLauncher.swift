@@ -173,7 +173,7 @@ enum ContainerLauncher {
         let record = try dir.readRecord()
         switch dir.status(of: record) {
         case .created: break
-        case .running: throw RuntimeError("cannot start an already running container")
+        case .running, .paused: throw RuntimeError("cannot start an already running container")
         case .stopped: throw RuntimeError("cannot start a container that has stopped")
         case .creating: throw RuntimeError("cannot start a container that is still being created")
         }

@@ -62,7 +62,23 @@ struct SuperviseCommand: RuntimeCommand {
 
         let forwarded = Signals.forwardableSet()
         do { try Signals.block(forwarded) } catch { throw RuntimeError("sigprocmask", error) }
-        var options = SpawnOptions(path: sentryPath, arguments: sentry)
+        // The Control channel: a listening socket in the state directory, served by the Sentry, which
+        // `exec`, `ps`, `pause`... connect to.
+        var sentryArgs = sentry
+        var control: Int32 = -1
+        do {
+            try? FileSystem.unlink(dir.controlSocket)
+            control = try ControlSocketPath.with(dir) { (path: String) throws(HostError) -> Int32 in
+                try UnixSocket.listen(path: path).release()
+            }
+            if let dashes = sentryArgs.firstIndex(of: "--") {
+                sentryArgs.insert(contentsOf: ["--control-fd", String(control)], at: dashes)
+            }
+        } catch {
+            logger.warning("control socket \(dir.controlSocket): \(error); exec, ps and pause will not work")
+        }
+        var options = SpawnOptions(path: sentryPath, arguments: sentryArgs)
+        if control >= 0 { options.inheritedDescriptors = [control] }
         options.closeDescriptorsFrom = 3 + preserveFDs
         options.parentDeathSignal = SIGKILL  // the Sentry must not outlive its supervisor
         let child: pid_t
@@ -80,6 +96,7 @@ struct SuperviseCommand: RuntimeCommand {
         } catch {
             logger.warning("write \(dir.sentryPidFile): \(error)")
         }
+        if control >= 0 { _ = Glibc.close(control) }
         _ = ok.withUnsafeBytes { try? FileIO.writeAll(fifoFD, $0) }
         fifo.close()
         try? FileSystem.unlink(dir.fifo)
@@ -94,6 +111,8 @@ struct SuperviseCommand: RuntimeCommand {
             do { status = try ProcessSpawn.poll(child) } catch { throw RuntimeError("waitpid", error) }
         }
         let signal: Int32? = if case .signaled(let s) = status! { s } else { nil }
+        try? FileSystem.unlink(dir.controlSocket)
+        try? FileSystem.unlink(dir.pausedFile)
         try? dir.writeJSON(ExitRecord(exitStatus: status!.shellStatus, signal: signal), to: dir.exitFile)
         logger.debug("container \(id): the Sentry ended with \(status!)")
         if let signal {

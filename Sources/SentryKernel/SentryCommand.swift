@@ -53,6 +53,7 @@ public enum SentryCommand {
         var rootfs: String? = nil
         var cfgCwd = "/", env: [String] = [], hostname = "bulwark", uid: UInt32 = 0, gid: UInt32 = 0
         var strace = false, logFile: String? = nil
+        var controlFD: Int32? = nil
         var i = 2
         var program: [String] = []
         func value() -> String? { i += 1; return i < args.count ? args[i] : nil }
@@ -69,6 +70,7 @@ public enum SentryCommand {
             case "--gid": guard let v = value(), let n = UInt32(v) else { return fail("--gid needs a number", 2) }; gid = n
             case "--strace": strace = true
             case "--log": guard let v = value() else { return fail("--log needs a value", 2) }; logFile = v
+            case "--control-fd": guard let v = value(), let n = Int32(v), n >= 0 else { return fail("--control-fd needs a descriptor", 2) }; controlFD = n
             case "--":
                 program = Array(args[(i + 1)...])
                 i = args.count
@@ -143,6 +145,7 @@ public enum SentryCommand {
         let kernel = Kernel(config: config, memory: memory, fs: fs)
         Kernel.shared = kernel
         kernel.startInit(image: image)
+        if let controlFD { ControlServer.start(fd: controlFD, kernel: kernel) }
         let status = kernel.waitForInit()
         fflush(stdout)
         return status

@@ -1,0 +1,126 @@
+// exec, ps, pause and resume through the Control channel of the real Sentry: a container whose init
+// loops over the host's root (read-only), and processes started in it with `bulwark exec`.
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+/// A running container whose init prints "tick" every 0.1 s to `out` (its stdout is that file).
+private struct TickingContainer {
+    let f: LauncherFixture
+    let id: String
+    let out: String
+
+    init(_ f: LauncherFixture, id: String) throws {
+        self.f = f
+        self.id = id
+        var config = LauncherFixture.defaultConfig(args: ["/bin/sh", "-c", "while true; do echo tick; sleep 0.1; done"])
+        config["root"] = ["path": "/", "readonly": true]
+        let bundle = try f.makeBundle("bundle-\(id)", config: config)
+        out = f.scratch.appendingPathComponent("\(id).out").path
+        let line = [f.bulwark, "--root", f.root, "run", "-d", "--bundle", bundle, id].map(shellQuote).joined(separator: " ")
+        let r = try ProcessRunner.shell("exec \(line) </dev/null >\(shellQuote(out)) 2>&1", timeout: 60)
+        #expect(r.exitCode == 0, "\(r)")
+    }
+
+    var ticks: Int {
+        ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").components(separatedBy: "tick").count - 1
+    }
+
+    /// Polls until init has printed at least `n` ticks (bounded).
+    func waitForTicks(_ n: Int, seconds: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if ticks >= n { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+}
+
+@Suite("bulwark exec, ps, pause")
+struct ExecTests {
+    @Test func execRunsAProcessWithItsOwnStdioAndStatus() throws {
+        try LauncherFixture.with { f in
+            let c = try TickingContainer(f, id: "ex1")
+            let r = try f.run(["exec", "--env", "GREETING=hello-exec", "--cwd", "/usr", "ex1",
+                               "/bin/sh", "-c", "echo $GREETING; pwd; echo oops >&2; exit 5"], timeout: 30)
+            #expect(r.exitCode == 5, "\(r)")
+            #expect(r.stdout == "hello-exec\n/usr\n", "\(r)")
+            #expect(r.stderr.contains("oops"))
+            // Output went to exec's stdio, not init's.
+            #expect(!((try? String(contentsOfFile: c.out, encoding: .utf8)) ?? "").contains("hello-exec"))
+            let missing = try f.run(["exec", "ex1", "/no/such/program"], timeout: 30)
+            #expect(missing.exitCode == 1)
+            #expect(missing.stderr.contains("/no/such/program"), "\(missing)")
+        }
+    }
+
+    @Test func execFromAProcessFile() throws {
+        try LauncherFixture.with { f in
+            _ = try TickingContainer(f, id: "ex2")
+            let process: [String: Any] = ["args": ["/bin/sh", "-c", "echo $A-$(id -u); exit 3"], "env": ["A=from-file", "PATH=/usr/bin:/bin"],
+                                          "cwd": "/", "user": ["uid": 0, "gid": 0]]
+            let file = f.scratch.appendingPathComponent("process.json")
+            try JSONSerialization.data(withJSONObject: process).write(to: file)
+            let r = try f.run(["exec", "--process", file.path, "ex2"], timeout: 30)
+            #expect(r.exitCode == 3, "\(r)")
+            #expect(r.stdout == "from-file-0\n", "\(r)")
+        }
+    }
+
+    /// --detach: a waiter process stands for the new process (its pid in --pid-file) and exits with
+    /// its status, as containerd's shim expects.
+    @Test func execDetachedLeavesAWaiterWithTheStatus() throws {
+        try LauncherFixture.with { f in
+            _ = try TickingContainer(f, id: "ex3")
+            let pidFile = f.scratch.appendingPathComponent("exec.pid").path
+            let r = try f.run(["exec", "-d", "--pid-file", pidFile, "ex3", "/bin/sh", "-c", "sleep 0.5; exit 9"], timeout: 30)
+            #expect(r.exitCode == 0, "\(r)")
+            let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8)))
+            // Our child's child: wait for it through /proc (it is reparented away from us).
+            let deadline = Date().addingTimeInterval(15)
+            while Date() < deadline, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  !stat.contains(") Z ") {
+                usleep(20_000)
+            }
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            #expect(stat.isEmpty || stat.contains(") Z "), "the waiter outlived the process: \(stat)")
+        }
+    }
+
+    @Test func psListsTheSandboxsProcesses() throws {
+        try LauncherFixture.with { f in
+            _ = try TickingContainer(f, id: "ex4")
+            let json = try f.run(["ps", "--format", "json", "ex4"])
+            #expect(json.exitCode == 0, "\(json)")
+            let pids = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [Int])
+            #expect(pids.first == 1, "\(pids)")
+            let table = try f.run(["ps", "ex4"])
+            #expect(table.stdout.contains("/bin/sh"), "\(table)")
+        }
+    }
+
+    @Test func pauseFreezesTheSandboxAndResumeReleasesIt() throws {
+        try LauncherFixture.with { f in
+            let c = try TickingContainer(f, id: "ex5")
+            #expect(c.waitForTicks(2))
+            let pause = try f.run(["pause", "ex5"])
+            #expect(pause.exitCode == 0, "\(pause)")
+            #expect(try f.status("ex5") == "paused")
+            usleep(200_000)   // a tick already past its kernel entry may still land
+            let frozen = c.ticks
+            usleep(700_000)
+            #expect(c.ticks == frozen, "init kept running while paused")
+            // ps works while paused and shows the stopped state.
+            let ps = try f.run(["ps", "ex5"])
+            #expect(ps.exitCode == 0 && ps.stdout.contains(" T "), "\(ps)")
+            let resume = try f.run(["resume", "ex5"])
+            #expect(resume.exitCode == 0, "\(resume)")
+            #expect(try f.status("ex5") == "running")
+            #expect(c.waitForTicks(frozen + 2), "init did not run again after resume")
+            let again = try f.run(["resume", "ex5"])
+            #expect(again.exitCode == 1 && again.stderr.contains("not paused"), "\(again)")
+        }
+    }
+}
