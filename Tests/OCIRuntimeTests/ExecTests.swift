@@ -6,7 +6,7 @@ import Testing
 import TestSupport
 
 /// A running container whose init prints "tick" every 0.1 s to `out` (its stdout is that file).
-private struct TickingContainer {
+struct TickingContainer {
     let f: LauncherFixture
     let id: String
     let out: String
