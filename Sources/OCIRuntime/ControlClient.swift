@@ -69,7 +69,8 @@ final class ControlClient {
         if case .failure(let error) = result { throw RuntimeError("control channel: Wait: \(error)") }
     }
 
-    /// The wait status once the reply to `sendWait` is there; nil if not within `milliseconds`.
+    /// The wait status once the reply to `sendWait` is there; nil if not within `milliseconds`. If the
+    /// sandbox goes away first, the status is "killed by SIGKILL".
     func receiveExit(milliseconds: Int32) throws(RuntimeError) -> Int32? {
         guard (try? Poll.waitReadable(channel.descriptor, milliseconds: milliseconds)) == true else { return nil }
         do {
@@ -83,7 +84,9 @@ final class ControlClient {
         } catch let error as RuntimeError {
             throw error
         } catch {
-            throw RuntimeError("control channel: Wait: the sandbox went away (\(error))")
+            // The Sentry ended (its init exited, or it was killed): like every process of a pid
+            // namespace whose init is gone, this one was killed.
+            return SIGKILL
         }
     }
 }

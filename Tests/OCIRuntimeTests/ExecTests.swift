@@ -11,10 +11,10 @@ struct TickingContainer {
     let id: String
     let out: String
 
-    init(_ f: LauncherFixture, id: String) throws {
+    init(_ f: LauncherFixture, id: String, script: String = "while true; do echo tick; sleep 0.1; done") throws {
         self.f = f
         self.id = id
-        var config = LauncherFixture.defaultConfig(args: ["/bin/sh", "-c", "while true; do echo tick; sleep 0.1; done"])
+        var config = LauncherFixture.defaultConfig(args: ["/bin/sh", "-c", script])
         config["root"] = ["path": "/", "readonly": true]
         let bundle = try f.makeBundle("bundle-\(id)", config: config)
         out = f.scratch.appendingPathComponent("\(id).out").path
@@ -121,6 +121,40 @@ struct ExecTests {
             #expect(c.waitForTicks(frozen + 2), "init did not run again after resume")
             let again = try f.run(["resume", "ex5"])
             #expect(again.exitCode == 1 && again.stderr.contains("not paused"), "\(again)")
+        }
+    }
+
+    /// kill --all with a catchable signal reaches exec'd processes too (through the Sentry), and an
+    /// exec'd process whose sandbox ends is reported as killed.
+    @Test func killAllSignalsEveryProcessInTheSandbox() throws {
+        try LauncherFixture.with { f in
+            let c = try TickingContainer(f, id: "ex6", script: "trap 'echo init-got-usr1' USR1; while true; do echo tick; sleep 0.1; done")
+            let b = [f.bulwark, "--root", f.root].map(shellQuote).joined(separator: " ")
+            let script = """
+            \(b) exec ex6 /bin/sh -c 'trap "exit 42" USR1; echo ready; while true; do sleep 0.1; done' >\(shellQuote(f.scratch.path))/ex6.out 2>&1 &
+            for i in $(seq 100); do grep -q ready \(shellQuote(f.scratch.path))/ex6.out 2>/dev/null && break; sleep 0.1; done
+            \(b) kill --all ex6 USR1 || echo kill-failed
+            wait $!; echo "exec-status=$?"
+            """
+            let r = try ProcessRunner.shell(script, timeout: 60)
+            #expect(r.stdout.contains("exec-status=42"), "\(r)")
+            #expect(!r.stdout.contains("kill-failed"))
+            // init got it too (its trap ran) and still runs.
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline && !((try? String(contentsOfFile: c.out, encoding: .utf8)) ?? "").contains("init-got-usr1") {
+                usleep(50_000)
+            }
+            #expect(((try? String(contentsOfFile: c.out, encoding: .utf8)) ?? "").contains("init-got-usr1"))
+            #expect(try f.status("ex6") == "running")
+            // When the sandbox ends, a waiting exec reports its process as killed (137).
+            let script2 = """
+            \(b) exec ex6 /bin/sh -c 'echo ready; while true; do sleep 0.1; done' >\(shellQuote(f.scratch.path))/ex6b.out 2>&1 &
+            for i in $(seq 100); do grep -q ready \(shellQuote(f.scratch.path))/ex6b.out 2>/dev/null && break; sleep 0.1; done
+            \(b) kill ex6 KILL
+            wait $!; echo "exec-status=$?"
+            """
+            let r2 = try ProcessRunner.shell(script2, timeout: 60)
+            #expect(r2.stdout.contains("exec-status=137"), "\(r2)")
         }
     }
 }
