@@ -1,6 +1,6 @@
 // `bulwark ps`: the container's processes as the Sentry sees them (pids inside the sandbox), through the
-// Control channel. `--format json` prints the pid list, as runc does; a created container lists its
-// supervisor.
+// Control channel. `--format json` prints the host pids behind them (each process's stub), as runc
+// prints host pids; a created container lists its supervisor.
 import ArgumentParser
 import Protocol
 
@@ -27,7 +27,7 @@ struct PsCommand: RuntimeCommand {
         case .stopped: break
         case .created, .creating:
             processes = [Control.ProcessInfo(pid: record.pid, ppid: 0, state: UInt8(ascii: "S"),
-                                             cmdline: [ProcessTable.commandLine(of: record.pid)])]
+                                             cmdline: [ProcessTable.commandLine(of: record.pid)], hostPID: record.pid)]
         case .running, .paused:
             do {
                 processes = try ControlClient.connect(dir).call(Control.ListProcesses(containerID: id)).processes
@@ -37,18 +37,19 @@ struct PsCommand: RuntimeCommand {
                 let pids = dir.readSentryPid().map { ProcessTable.descendants(of: $0) } ?? []
                 processes = pids.map {
                     Control.ProcessInfo(pid: $0, ppid: ProcessTable.parent(of: $0) ?? 0, state: UInt8(ascii: "S"),
-                                        cmdline: [ProcessTable.commandLine(of: $0)])
+                                        cmdline: [ProcessTable.commandLine(of: $0)], hostPID: $0)
                 }
             }
         }
         switch format {
         case .json:
-            print("[" + processes.map { String($0.pid) }.joined(separator: ",") + "]")
+            // Host pids, as runc prints: Docker's `top` and containerd look them up in the host's ps.
+            print("[" + processes.filter { $0.hostPID > 0 }.map { String($0.hostPID) }.joined(separator: ",") + "]")
         case .table:
-            var rows = [["UID", "PID", "PPID", "STAT", "CMD"]]
+            var rows = [["UID", "PID", "PPID", "STAT", "HOST PID", "CMD"]]
             for p in processes {
                 rows.append([String(p.uid), String(p.pid), String(p.ppid), String(UnicodeScalar(p.state)),
-                             p.cmdline.joined(separator: " ")])
+                             p.hostPID > 0 ? String(p.hostPID) : "-", p.cmdline.joined(separator: " ")])
             }
             printTable(rows)
         }

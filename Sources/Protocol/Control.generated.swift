@@ -586,7 +586,7 @@ public enum Control {
     }
 
     public struct ProcessInfo: WireTable {
-        public static let fieldCount = 9
+        public static let fieldCount = 10
 
         public var pid: Int32
         public var ppid: Int32
@@ -599,8 +599,10 @@ public enum Control {
         public var cpuTimeNanos: UInt64
         public var cmdline: [String]
         public var tty: String
+        /// host process running its first thread (for runc-style `ps --format json`), 0 if none
+        public var hostPID: Int32
 
-        public init(pid: Int32 = 0, ppid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0, state: UInt8 = 0, startTimeNanos: UInt64 = 0, cpuTimeNanos: UInt64 = 0, cmdline: [String] = [], tty: String = "") {
+        public init(pid: Int32 = 0, ppid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0, state: UInt8 = 0, startTimeNanos: UInt64 = 0, cpuTimeNanos: UInt64 = 0, cmdline: [String] = [], tty: String = "", hostPID: Int32 = 0) {
             self.pid = pid
             self.ppid = ppid
             self.uid = uid
@@ -610,6 +612,7 @@ public enum Control {
             self.cpuTimeNanos = cpuTimeNanos
             self.cmdline = cmdline
             self.tty = tty
+            self.hostPID = hostPID
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
@@ -623,6 +626,7 @@ public enum Control {
             writer.field(t, 6, cpuTimeNanos)
             writer.field(t, 7, strings: cmdline)
             writer.field(t, 8, tty)
+            writer.field(t, 9, hostPID)
             return t.offset
         }
 
@@ -636,7 +640,8 @@ public enum Control {
             let f_cpuTimeNanos = try t.scalar(6, UInt64.self) ?? 0
             let f_cmdline = try t.strings(7, budget: &budget) ?? []
             let f_tty = try t.string(8, budget: &budget) ?? ""
-            return ProcessInfo(pid: f_pid, ppid: f_ppid, uid: f_uid, gid: f_gid, state: f_state, startTimeNanos: f_startTimeNanos, cpuTimeNanos: f_cpuTimeNanos, cmdline: f_cmdline, tty: f_tty)
+            let f_hostPID = try t.scalar(9, Int32.self) ?? 0
+            return ProcessInfo(pid: f_pid, ppid: f_ppid, uid: f_uid, gid: f_gid, state: f_state, startTimeNanos: f_startTimeNanos, cpuTimeNanos: f_cpuTimeNanos, cmdline: f_cmdline, tty: f_tty, hostPID: f_hostPID)
         }
 
         /// Zero-copy, checked accessors over a received ProcessInfo; valid while the receive buffer is.
@@ -653,6 +658,7 @@ public enum Control {
             public var cpuTimeNanos: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
             public var cmdline: StringVector? { get throws(WireError) { try table.stringVector(7) } }
             public var tty: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(8, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var hostPID: Int32 { get throws(WireError) { try table.scalar(9, Int32.self) ?? 0 } }
         }
     }
 

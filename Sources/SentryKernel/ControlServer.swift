@@ -304,7 +304,8 @@ final class ControlServer {
                 list.append(Control.ProcessInfo(
                     pid: tg.pid, ppid: tg.parent?.pid ?? 0, uid: tg.uid, gid: tg.gid,
                     state: paused ? UInt8(ascii: "T") : (running ? UInt8(ascii: "R") : UInt8(ascii: "S")),
-                    startTimeNanos: 0, cpuTimeNanos: 0, cmdline: [tg.name], tty: ""))
+                    startTimeNanos: 0, cpuTimeNanos: 0, cmdline: [tg.name], tty: "",
+                    hostPID: tg.threads.first(where: { !$0.exited })?.stub?.pid ?? 0))
             }
         }
         return list.sorted { $0.pid < $1.pid }

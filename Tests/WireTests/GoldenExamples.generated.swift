@@ -94,7 +94,7 @@ extension Control.ListProcesses {
 
 extension Control.ProcessInfo {
     static func example(_ v: Int) -> Self {
-        Self(pid: Int32(truncatingIfNeeded: -1_000_001 + v), ppid: Int32(truncatingIfNeeded: -2_000_001 + v), uid: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), gid: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), state: UInt8(truncatingIfNeeded: 0xA4 + v), startTimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), cpuTimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), cmdline: ["cmdline\(v)", "", "/"], tty: "tty-\(v)-é")
+        Self(pid: Int32(truncatingIfNeeded: -1_000_001 + v), ppid: Int32(truncatingIfNeeded: -2_000_001 + v), uid: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), gid: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), state: UInt8(truncatingIfNeeded: 0xA4 + v), startTimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), cpuTimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), cmdline: ["cmdline\(v)", "", "/"], tty: "tty-\(v)-é", hostPID: Int32(truncatingIfNeeded: -10_000_001 + v))
     }
 }
 
