@@ -90,6 +90,7 @@ enum ContainerLauncher {
             if !binds.mounts.isEmpty { try dir.writeJSON(binds, to: dir.bindsFile) }
             let network = NetworkPlan.make(config: config, mode: globals.network)
             if network.action != .host { try dir.writeJSON(network, to: dir.networkFile) }
+            if let cgroup = try CgroupPlan.make(config: config, id: request.id) { try dir.writeJSON(cgroup, to: dir.cgroupFile) }
             let sentryArgs = sentryArguments(sentry: sentry, config: config, process: process, rootfs: rootfs,
                                              id: request.id, globals: globals)
             // A terminal: the master goes to --console-socket, the slave becomes the container's stdio.
@@ -241,6 +242,7 @@ enum ContainerLauncher {
         } catch {
             logger.warning(error.message)
         }
+        dir.readCgroupPlan()?.remove()
         try dir.remove()
     }
 

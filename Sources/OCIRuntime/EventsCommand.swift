@@ -48,7 +48,8 @@ struct EventsCommand: RuntimeCommand {
         }
         let hz = UInt64(max(1, sysconf(Int32(_SC_CLK_TCK))))
         let cpuNanos = cpuTicks * (1_000_000_000 / hz)
-        let memory = rssPages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        // The container's cgroup counts what it charges (page cache included); else the processes' RSS.
+        let memory = dir.readCgroupPlan()?.memoryUsage ?? rssPages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
         let count = (try? ControlClient.connect(dir).call(Control.Ping(nonce: 1)).processCount).map(Int.init)
         let data = "{\"cpu\":{\"usage\":{\"total\":\(cpuNanos)}},\"memory\":{\"usage\":{\"usage\":\(memory)}},"
             + "\"pids\":{\"current\":\(count ?? pids.count)}}"

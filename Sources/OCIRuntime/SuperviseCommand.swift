@@ -39,6 +39,11 @@ struct SuperviseCommand: RuntimeCommand {
                 }
                 try plan.apply()
             }
+            // The cgroup first: everything the supervisor starts (the Sentry, its stubs) inherits it.
+            if FileSystem.exists(dir.cgroupFile) {
+                guard let plan = dir.readCgroupPlan() else { throw RuntimeError("\(dir.cgroupFile): corrupt") }
+                try plan.apply()
+            }
             if let data = FileManager.default.contents(atPath: dir.bindsFile) {
                 guard let plan = try? JSONDecoder().decode(BindPlan.self, from: data) else {
                     throw RuntimeError("\(dir.bindsFile): corrupt")

@@ -1,7 +1,7 @@
 // `bulwark update --resources FILE|- ID`: checks an OCI linux.resources object and applies memory, CPU
-// and pids limits to the container's cgroup (v2: memory.max, cpu.max, cpu.weight, pids.max). A
-// container the launcher did not place in a cgroup of its own gets a clear error rather than a silent
-// no-op: bulwark does not create cgroups yet.
+// and pids limits to the container's cgroup (Cgroups.swift; v2 names, translated for v1). A container
+// created without a cgroup of its own (no linux.cgroupsPath, no limits) gets a clear error rather than
+// a silent no-op.
 import ArgumentParser
 import Foundation
 import Glibc
@@ -47,8 +47,8 @@ struct UpdateCommand: RuntimeCommand {
             guard let data else { throw RuntimeError("open \(resources): no such file or directory") }
             limits = try Self.parse(data)
         }
-        if let memory { limits.files["memory.max"] = memory < 0 ? "max" : String(memory) }
-        if let pidsLimit { limits.files["pids.max"] = pidsLimit <= 0 ? "max" : String(pidsLimit) }
+        if let memory, memory != 0 { limits.files["memory.max"] = memory < 0 ? "max" : String(memory) }
+        if let pidsLimit, pidsLimit != 0 { limits.files["pids.max"] = pidsLimit < 0 ? "max" : String(pidsLimit) }
         if cpuQuota != nil || cpuPeriod != nil {
             limits.files["cpu.max"] = "\(cpuQuota.map { $0 < 0 ? "max" : String($0) } ?? "max") \(cpuPeriod ?? 100_000)"
         }
@@ -56,44 +56,41 @@ struct UpdateCommand: RuntimeCommand {
         let dir = ContainerDirectory(root: globals.root, id: id)
         let record = try dir.readRecord()
         guard dir.status(of: record) != .stopped else { throw RuntimeError("container not running") }
-        guard let cgroup = Self.ownCgroup(of: record.pid) else {
-            throw RuntimeError("container \(id) has no cgroup of its own: bulwark does not apply resource limits yet")
+        guard var plan = dir.readCgroupPlan() else {
+            throw RuntimeError("container \(id) has no cgroup of its own (config.json had no linux.cgroupsPath and no limits)")
         }
-        for (file, value) in limits.files.sorted(by: { $0.key < $1.key }) {
-            let path = "\(cgroup)/\(file)"
-            let fd = open(path, O_WRONLY | O_CLOEXEC)
-            let bytes = Array(value.utf8)
-            let n = fd < 0 ? -1 : bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            let e = errno
-            if fd >= 0 { close(fd) }
-            if n != bytes.count { throw RuntimeError("write \(value) to \(path): \(String(cString: strerror(e)))") }
-        }
+        try plan.write(limits.files)
+        plan.limits.merge(limits.files) { $1 }
+        try dir.writeJSON(plan, to: dir.cgroupFile)
         return 0
     }
 
-    /// Checks linux.resources (field types and ranges) and turns memory, cpu and pids into cgroup v2 files.
+    /// Checks linux.resources (field types and ranges) and keeps the limits that are set, in cgroup v2
+    /// names, except "memory.swap" which keeps OCI's meaning (memory + swap). Zero means "not set", as
+    /// Docker always sends every field; -1 means unlimited.
     static func parse(_ data: Data) throws(RuntimeError) -> Limits {
         let top = JSONField(document: "resources", path: "", value: try JSONValue.parse(data, what: "resources"))
         _ = try top.object()
         var limits = Limits()
+        func amount(_ v: Int64) -> String { v < 0 ? "max" : String(v) }
         let memory = top["memory"]
         if memory.isPresent {
             _ = try memory.object()
-            if let limit = try memory["limit"].optionalInteger(in: -1...Int64.max) {
-                limits.files["memory.max"] = limit < 0 ? "max" : String(limit)
+            if let limit = try memory["limit"].optionalInteger(in: -1...Int64.max), limit != 0 {
+                limits.files["memory.max"] = amount(limit)
             }
-            if let swap = try memory["swap"].optionalInteger(in: -1...Int64.max) {
-                limits.files["memory.swap.max"] = swap < 0 ? "max" : String(swap)
+            if let swap = try memory["swap"].optionalInteger(in: -1...Int64.max), swap != 0 {
+                limits.files["memory.swap"] = amount(swap)
             }
             _ = try memory["reservation"].optionalInteger(in: -1...Int64.max)
         }
         let cpu = top["cpu"]
         if cpu.isPresent {
             _ = try cpu.object()
-            let quota = try cpu["quota"].optionalInteger(in: -1...Int64.max)
-            let period = try cpu["period"].optionalInteger(in: 0...Int64(UInt32.max))
-            if quota != nil || period != nil {
-                limits.files["cpu.max"] = "\(quota.map { $0 < 0 ? "max" : String($0) } ?? "max") \(period ?? 100_000)"
+            let quota = try cpu["quota"].optionalInteger(in: -1...Int64.max) ?? 0
+            let period = try cpu["period"].optionalInteger(in: 0...Int64(UInt32.max)) ?? 0
+            if quota != 0 || period != 0 {
+                limits.files["cpu.max"] = "\(quota == 0 ? "max" : amount(quota)) \(period == 0 ? 100_000 : period)"
             }
             if let shares = try cpu["shares"].optionalInteger(in: 0...262_144), shares > 0 {
                 limits.files["cpu.weight"] = String(weight(shares: UInt64(shares)))
@@ -104,8 +101,8 @@ struct UpdateCommand: RuntimeCommand {
         let pids = top["pids"]
         if pids.isPresent {
             _ = try pids.object()
-            if let limit = try pids["limit"].optionalInteger(in: Int64.min...Int64.max) {
-                limits.files["pids.max"] = limit <= 0 ? "max" : String(limit)
+            if let limit = try pids["limit"].optionalInteger(in: Int64.min...Int64.max), limit != 0 {
+                limits.files["pids.max"] = limit < 0 ? "max" : String(limit)
             }
         }
         return limits
@@ -115,16 +112,5 @@ struct UpdateCommand: RuntimeCommand {
     static func weight(shares: UInt64) -> UInt64 {
         let s = min(max(shares, 2), 262_144)
         return 1 + ((s - 2) * 9999) / 262_142
-    }
-
-    /// The cgroup v2 directory of `pid` if it differs from ours (a container cgroup), else nil.
-    static func ownCgroup(of pid: Int32) -> String? {
-        func path(_ p: String) -> String? {
-            guard let text = try? String(contentsOfFile: "/proc/\(p)/cgroup", encoding: .utf8) else { return nil }
-            return text.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
-        }
-        guard let theirs = path(String(pid)), let ours = path("self"), theirs != ours else { return nil }
-        let dir = "/sys/fs/cgroup" + theirs
-        return FileSystem.exists(dir) ? dir : nil
     }
 }

@@ -108,4 +108,37 @@ struct AdminCommandTests {
             #expect(missing.exitCode == 1 && missing.stderr.contains("does not exist"), "\(missing)")
         }
     }
+
+    /// linux.resources become the container's cgroup (v1 or v2) with the supervisor, the Sentry and its
+    /// stubs in it; update changes it; delete removes it.
+    @Test(.enabled(if: getuid() == 0 && (FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
+                                          || FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/memory.limit_in_bytes")),
+                   "needs root and a cgroup v1 memory hierarchy or cgroup v2"))
+    func resourcesMakeACgroupThatUpdateChanges() throws {
+        try LauncherFixture.with { f in
+            let id = "adm3-\(getpid())"
+            let c = try TickingContainer(f, id: id, resources: ["memory": ["limit": 256 << 20], "pids": ["limit": 100]])
+            _ = c
+            let unified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
+            let memoryFile = unified ? "/sys/fs/cgroup/bulwark/\(id)/memory.max" : "/sys/fs/cgroup/memory/bulwark/\(id)/memory.limit_in_bytes"
+            let pidsFile = unified ? "/sys/fs/cgroup/bulwark/\(id)/pids.max" : "/sys/fs/cgroup/pids/bulwark/\(id)/pids.max"
+            func read(_ file: String) -> String {
+                ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            #expect(read(memoryFile) == String(256 << 20))
+            #expect(read(pidsFile) == "100")
+            // The supervisor (state pid) is in it.
+            let supervisor = try #require(try f.state(id)?["pid"] as? Int)
+            let procs = read((memoryFile as NSString).deletingLastPathComponent + "/cgroup.procs").split(separator: "\n")
+            #expect(procs.contains(Substring(String(supervisor))), "\(procs)")
+            let file = f.scratch.appendingPathComponent("res.json").path
+            try #"{"memory": {"limit": 134217728}, "pids": {"limit": 50}}"#.write(toFile: file, atomically: true, encoding: .utf8)
+            let update = try f.run(["update", "--resources", file, id])
+            #expect(update.exitCode == 0, "\(update)")
+            #expect(read(memoryFile) == "134217728")
+            #expect(read(pidsFile) == "50")
+            #expect(try f.run(["delete", "--force", id]).exitCode == 0)
+            #expect(!FileManager.default.fileExists(atPath: (memoryFile as NSString).deletingLastPathComponent))
+        }
+    }
 }

@@ -11,11 +11,13 @@ struct TickingContainer {
     let id: String
     let out: String
 
-    init(_ f: LauncherFixture, id: String, script: String = "while true; do echo tick; sleep 0.1; done") throws {
+    init(_ f: LauncherFixture, id: String, script: String = "while true; do echo tick; sleep 0.1; done",
+         resources: [String: Any]? = nil) throws {
         self.f = f
         self.id = id
         var config = LauncherFixture.defaultConfig(args: ["/bin/sh", "-c", script])
         config["root"] = ["path": "/", "readonly": true]
+        if let resources { config["linux"] = ["resources": resources] }
         let bundle = try f.makeBundle("bundle-\(id)", config: config)
         out = f.scratch.appendingPathComponent("\(id).out").path
         let line = [f.bulwark, "--root", f.root, "run", "-d", "--bundle", bundle, id].map(shellQuote).joined(separator: " ")
