@@ -181,4 +181,30 @@ struct ExecTests {
             #expect(r2.stdout.contains("exec-status=137"), "\(r2)")
         }
     }
+
+    /// The Sentry's control socket refuses garbage without harm: a malformed packet closes only that
+    /// connection, an unknown message id gets an error reply (ENOSYS), and the sandbox keeps serving.
+    @Test func controlChannelSurvivesBadInput() throws {
+        try LauncherFixture.with { f in
+            _ = try TickingContainer(f, id: "ex7")
+            let socket = "\(f.root)/ex7/control.sock"
+            let client = """
+            import socket, struct, sys
+            def conn():
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.settimeout(10); s.connect(sys.argv[1]); return s
+            s = conn(); s.send(b"garbage"); print("garbage-closed" if s.recv(100) == b"" else "garbage-answered")
+            s = conn(); body = struct.pack("<HH", 0, 0)
+            s.send(struct.pack("<IHHIBBH", 16 + len(body), 99, 0, 7, 0, 1, 0) + body)
+            r = s.recv(4096); length, mid, flags, rid = struct.unpack("<IHHI", r[:12])
+            print("reply", mid, flags & 3, rid)
+            """
+            let script = f.scratch.appendingPathComponent("ctl.py").path
+            try client.write(toFile: script, atomically: true, encoding: .utf8)
+            let r = try ProcessRunner.run("/usr/bin/env", ["python3", script, socket], timeout: 30)
+            #expect(r.stdout.contains("garbage-closed"), "\(r)")
+            #expect(r.stdout.contains("reply 0 3 7"), "an error reply (id 0, reply+error flags) to request 7: \(r)")
+            let ps = try f.run(["ps", "ex7"])
+            #expect(ps.exitCode == 0 && ps.stdout.contains("/bin/sh"), "\(ps)")
+        }
+    }
 }
