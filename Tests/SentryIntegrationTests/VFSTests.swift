@@ -102,6 +102,14 @@ struct VFSIntegrationTests {
         #expect(s.stdout == n.stdout, "\(s)")
     }
 
+    @Test func permissionsApplyToANonRootUser() throws {
+        // As uid 1000: a root-only file cannot be read, the root directory cannot be written, a
+        // file the user creates in /tmp (1777) can.
+        let script = "cat /etc/shadow >/dev/null 2>&1 || echo no-read; touch /bulwark-x 2>/dev/null || echo no-write; echo ok > /tmp/bulwark-u-$$ && cat /tmp/bulwark-u-$$ && rm /tmp/bulwark-u-$$"
+        let r = try Sentry.run(["/bin/busybox", "sh", "-c", script], extra: ["--uid", "1000", "--gid", "1000"])
+        #expect(r.stdout == "no-read\nno-write\nok\n", "\(r)")
+    }
+
     @Test func deadGoferGivesEIONotAHang() throws {
         // The Sentry runs on a gofer this test starts (--gofer-fd); once the application has
         // printed "before", the test kills the gofer: the next lookup fails at once, nothing hangs.
