@@ -48,7 +48,7 @@ let package = Package(
                 path: "Sources/SentryLoader", swiftSettings: sentrySwift),
         .target(name: "SentryKernel",
                 dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS",
-                               "IPC", "Protocol"],
+                               "GoferServer", "IPC", "Protocol"],
                 path: "Sources/SentryKernel", swiftSettings: sentrySwift),
         .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 

@@ -1,6 +1,8 @@
 // `bulwark do CMD [ARG...]`: runs a host command in a fresh sandbox over the host's root, like
-// `runsc do`. The root is made read-only for the sandbox: the Sentry runs in a private mount namespace
-// where every host mount is remounted read-only (so this needs CAP_SYS_ADMIN, i.e. root). The
+// `runsc do`. The host's root is read-only for the sandbox: the Sentry (and the gofer it starts) run in
+// a private mount namespace where every host mount is remounted read-only (so this needs
+// CAP_SYS_ADMIN, i.e. root); the Sentry's overlay over the root keeps the command's writes in the
+// sandbox's memory. The
 // command's stdio are ours; the exit status is the command's (128 + N when killed by signal N).
 import ArgumentParser
 import Foundation

@@ -166,7 +166,7 @@ final class ControlServer {
 
     // MARK: requests
 
-    /// Loads the program through the kernel's file layer (as execve does) and starts it as a new thread
+    /// Loads the program through the kernel's VFS (as execve does) and starts it as a new thread
     /// group with no parent; returns its pid. Takes ownership of `stdio`.
     func exec(_ spec: Control.ProcessSpec, stdio: [Int32]) throws(ControlFailure) -> Int32 {
         var failure: ControlFailure?
@@ -186,16 +186,17 @@ final class ControlServer {
             throw ControlFailure(ESRCH, "the container's init has exited")
         }
         guard let name = spec.args.first, !name.isEmpty else { throw ControlFailure(EINVAL, "exec: no program given") }
-        let cwd = BootstrapHostFS.normalize(spec.cwd.isEmpty ? "/" : spec.cwd)
-        guard cwd.hasPrefix("/") else { throw ControlFailure(EINVAL, "exec: cwd must be absolute") }
+        let requestedCwd = spec.cwd.isEmpty ? "/" : spec.cwd
+        guard requestedCwd.hasPrefix("/") else { throw ControlFailure(EINVAL, "exec: cwd must be absolute") }
+        let cwd = kernel.vfs.canonicalCwd(requestedCwd)
         let path = try resolveProgram(name, env: spec.env, cwd: cwd)
         var req = LoadRequest(path: path, argv: spec.args, envp: spec.env)
         req.uid = spec.uid
         req.gid = spec.gid
-        let fs = kernel.fs
+        let vfs = kernel.vfs
         let image: LoadedImage
         switch ELFLoader.load(req, file: kernel.memory, open: { p in
-            fs.openForExec(p.hasPrefix("/") ? BootstrapHostFS.normalize(p) : BootstrapHostFS.normalize(cwd + "/" + p))
+            vfs.openForExec(nil, at: vfs.root, p.hasPrefix("/") ? p : cwd + "/" + p)
         }) {
         case .success(let im): image = im
         case .failure(.errno(let e)):
@@ -234,16 +235,16 @@ final class ControlServer {
     private func resolveProgram(_ name: String, env: [String], cwd: String) throws(ControlFailure) -> String {
         var candidates: [String] = []
         if name.contains("/") {
-            candidates = [BootstrapHostFS.normalize(name.hasPrefix("/") ? name : cwd + "/" + name)]
+            candidates = [name.hasPrefix("/") ? name : cwd + "/" + name]
         } else {
             let pathVar = env.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
                 ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-            candidates = pathVar.split(separator: ":").map { BootstrapHostFS.normalize(String($0) + "/" + name) }
+            candidates = pathVar.split(separator: ":").map { String($0) + "/" + name }
         }
         var lastError: Int32 = ENOENT
         for path in candidates {
             var st = stat()
-            let sr = kernel.fs.stat(path, followLinks: true, &st)
+            let sr = kernel.vfs.stat(path, followLinks: true, &st)
             if sr < 0 { lastError = -sr; continue }
             if st.st_mode & S_IFMT != S_IFREG || st.st_mode & 0o111 == 0 { lastError = EACCES; continue }
             return path

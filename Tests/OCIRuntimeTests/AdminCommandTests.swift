@@ -55,9 +55,10 @@ struct AdminCommandTests {
             let target = f.scratch.appendingPathComponent("written-by-do").path
             let visible = f.scratch.appendingPathComponent("visible")
             try "seen".write(to: visible, atomically: true, encoding: .utf8)
+            // A write either fails (read-only) or lands in the sandbox's own overlay; never on the host.
             let r = try f.run(["do", "/bin/sh", "-c", "cat \(visible.path); echo x > \(target) || echo refused; exit 4"], timeout: 60)
             #expect(r.exitCode == 4, "\(r)")
-            #expect(r.stdout.contains("seen") && r.stdout.contains("refused"), "\(r)")
+            #expect(r.stdout.contains("seen"), "\(r)")
             #expect(!FileManager.default.fileExists(atPath: target))
             let none = try f.run(["do"])
             #expect(none.exitCode == 1 && none.stderr.contains("no command"), "\(none)")
