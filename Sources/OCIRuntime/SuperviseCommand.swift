@@ -82,8 +82,13 @@ struct SuperviseCommand: RuntimeCommand {
         } catch {
             logger.warning("control socket \(dir.controlSocket): \(error); exec, ps and pause will not work")
         }
+        // The gofer: started here in namespaces of its own (service-sandbox) instead of by the Sentry.
+        let gofer = startGofer(sentryArgs: sentryArgs, logger: logger)
+        if let gofer, let dashes = sentryArgs.firstIndex(of: "--") {
+            sentryArgs.insert(contentsOf: ["--gofer-fd", String(gofer)], at: dashes)
+        }
         var options = SpawnOptions(path: sentryPath, arguments: sentryArgs)
-        if control >= 0 { options.inheritedDescriptors = [control] }
+        options.inheritedDescriptors = [control, gofer ?? -1].filter { $0 >= 0 }
         options.closeDescriptorsFrom = 3 + preserveFDs
         options.parentDeathSignal = SIGKILL  // the Sentry must not outlive its supervisor
         let child: pid_t
@@ -102,6 +107,7 @@ struct SuperviseCommand: RuntimeCommand {
             logger.warning("write \(dir.sentryPidFile): \(error)")
         }
         if control >= 0 { _ = Glibc.close(control) }
+        if let gofer { _ = Glibc.close(gofer) }
         _ = ok.withUnsafeBytes { try? FileIO.writeAll(fifoFD, $0) }
         fifo.close()
         try? FileSystem.unlink(dir.fifo)
@@ -126,5 +132,37 @@ struct SuperviseCommand: RuntimeCommand {
             Signals.dieBySignal(signal)
         }
         return status!.shellStatus
+    }
+
+    /// Spawns `bulwark service-sandbox -- bulwark-gofer --channel-fd N --root ROOTFS` over a socketpair;
+    /// returns the Sentry's end, or nil (the Sentry then starts its own gofer) when there is no gofer
+    /// next to the Sentry or no --rootfs.
+    private func startGofer(sentryArgs: [String], logger: Logger) -> Int32? {
+        guard let sentryPath = sentryArgs.first, let r = sentryArgs.firstIndex(of: "--rootfs"), r + 1 < sentryArgs.count,
+              let dashes = sentryArgs.firstIndex(of: "--"), r < dashes else { return nil }
+        let gofer = (sentryPath as NSString).deletingLastPathComponent + "/bulwark-gofer"
+        guard FileSystem.isExecutable(gofer) else { return nil }
+        let me: String
+        do { me = try FileSystem.currentExecutable() } catch { return nil }
+        let pair: FDPair
+        do { pair = try UnixSocket.pair() } catch {
+            logger.warning("socketpair for the gofer: \(error)")
+            return nil
+        }
+        let (sentryEnd, goferEnd) = pair.releaseBoth()
+        var options = SpawnOptions(path: me, arguments: [me] + globals.forwarded + [
+            "service-sandbox", "--keep-fd", String(goferEnd), "--",
+            gofer, "--channel-fd", String(goferEnd), "--root", sentryArgs[r + 1]])
+        options.inheritedDescriptors = [goferEnd]
+        options.parentDeathSignal = SIGKILL
+        defer { _ = Glibc.close(goferEnd) }
+        do {
+            _ = try ProcessSpawn.spawn(options)
+        } catch {
+            logger.warning("starting the gofer: \(error); the Sentry starts its own")
+            _ = Glibc.close(sentryEnd)
+            return nil
+        }
+        return sentryEnd
     }
 }

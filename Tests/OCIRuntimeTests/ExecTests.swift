@@ -207,4 +207,45 @@ struct ExecTests {
             #expect(ps.exitCode == 0 && ps.stdout.contains("/bin/sh"), "\(ps)")
         }
     }
+
+    /// The launcher starts the gofer itself, in its own pid, mount, ipc, uts and (empty) network
+    /// namespaces, and hands its channel to the Sentry (--gofer-fd).
+    @Test(.enabled(if: getuid() == 0, "new namespaces need root"))
+    func goferRunsInItsOwnNamespaces() throws {
+        try LauncherFixture.with { f in
+            _ = try TickingContainer(f, id: "ex8")
+            let supervisor = try #require(try f.state("ex8")?["pid"] as? Int)
+            func children(_ pid: Int) -> [Int] {
+                let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+                return tasks.flatMap { tid in
+                    ((try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/children", encoding: .utf8)) ?? "")
+                        .split(separator: " ").compactMap { Int($0) }
+                }
+            }
+            func cmdline(_ pid: Int) -> String {
+                ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").replacingOccurrences(of: "\0", with: " ")
+            }
+            var found: (sandbox: Int, gofer: Int)?
+            let deadline = Date().addingTimeInterval(5)
+            while found == nil && Date() < deadline {
+                if let sandbox = children(supervisor).first(where: { cmdline($0).contains("service-sandbox") }),
+                   let gofer = children(sandbox).first(where: { cmdline($0).contains("bulwark-gofer") }) {
+                    found = (sandbox, gofer)
+                } else {
+                    usleep(50_000)
+                }
+            }
+            let gofer = try #require(found?.gofer, "no gofer under the supervisor's service-sandbox")
+            for ns in ["pid", "mnt", "ipc", "uts", "net"] {
+                let theirs = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(gofer)/ns/\(ns)")
+                let ours = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(ns)")
+                #expect(theirs != ours, "the gofer shares our \(ns) namespace")
+            }
+            let sentry = try #require(children(supervisor).first { cmdline($0).contains("bulwark-sentry") })
+            #expect(cmdline(sentry).contains("--gofer-fd"))
+            // Files still come through it.
+            let r = try f.run(["exec", "ex8", "/bin/sh", "-c", "test -d /usr/bin && echo files-ok"], timeout: 30)
+            #expect(r.stdout.contains("files-ok"), "\(r)")
+        }
+    }
 }
