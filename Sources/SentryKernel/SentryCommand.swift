@@ -142,6 +142,7 @@ public enum SentryCommand {
         }
         let kernel = Kernel(config: config, memory: memory, fs: fs)
         Kernel.shared = kernel
+        Terminals.register(kernel)   // /dev/ptmx, /dev/tty, /dev/pts (PseudoTerminal.swift)
         kernel.startInit(image: image)
         let status = kernel.waitForInit()
         fflush(stdout)

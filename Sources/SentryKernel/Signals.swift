@@ -33,12 +33,8 @@ extension Kernel {
             killGroup(tg, status: SIGKILL)
             return
         }
-        let act = tg.handlers.actions[Int(sig)]
-        if act.handler == 1 || (act.handler == 0 && (defaultAction(sig) == .ignore || defaultAction(sig) == .stop)) {
-            // Ignored at generation (stop signals: job control is not implemented; treated as ignored).
-            if sig == SIGCONT { return }
-            return
-        }
+        // Job control and ignored-at-generation rules: JobControl.swift.
+        if !prepareSignal(tg, sig, blocked: tg.threads.first?.sigmask ?? 0) { return }
         tg.pending |= sigbit(sig)
         if tg.pendingInfo[Int(sig)] == nil { tg.pendingInfo[Int(sig)] = info }
         // Wake a thread that does not block it.
@@ -51,8 +47,7 @@ extension Kernel {
         let sig = info.signo
         guard sig > 0 && sig <= 64, !task.exited else { return }
         if sig == SIGKILL { killGroup(task.tg, status: SIGKILL); return }
-        let act = task.tg.handlers.actions[Int(sig)]
-        if act.handler == 1 || (act.handler == 0 && (defaultAction(sig) == .ignore || defaultAction(sig) == .stop)) { return }
+        if !prepareSignal(task.tg, sig, blocked: task.sigmask) { return }
         task.pending |= sigbit(sig)
         if task.pendingInfo[Int(sig)] == nil { task.pendingInfo[Int(sig)] = info }
         task.kick()
@@ -98,7 +93,8 @@ extension Task {
             if act.handler == 1 { continue }
             if act.handler == 0 {
                 switch defaultAction(sig) {
-                case .ignore, .stop: continue
+                case .ignore: continue
+                case .stop: kernel.stopGroup(tg, sig); return   // JobControl.swift
                 case .terminate: kernel.killGroup(tg, status: sig); return
                 case .core: kernel.killGroup(tg, status: sig | 0x80); return
                 }

@@ -50,7 +50,7 @@ extension Task {
     func sysOpenat(_ dirfd: Int32, _ pathAddr: UInt64, _ flags: Int32, _ mode: UInt32) -> Int {
         let path: String
         switch resolve(dirfd: dirfd, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
-        switch kernel.fs.open(path, flags: flags, mode: mode & 0o7777 & ~fsctx.umask, uid: tg.uid, gid: tg.gid) {
+        switch kernel.fs.open(path, flags: flags, mode: mode & 0o7777 & ~fsctx.umask, uid: tg.uid, gid: tg.gid, task: self) {
         case .failure(let e): return errno(e)
         case .success(let f):
             if flags & O_DIRECTORY != 0 && !f.isDirectory { return errno(ENOTDIR) }
@@ -159,8 +159,7 @@ extension Task {
             f.statusFlags = (f.statusFlags & ~changeable) | (Int32(truncatingIfNeeded: arg) & changeable)
             return 0
         case F_GETLK, F_SETLK, F_SETLKW, 36, 37, 38:
-            // Advisory record locks are not implemented.
-            return errno(ENOLCK)
+            return sysRecordLock(f, cmd, arg)   // SysFileLock.swift
         case 1032, 1033: // F_SETPIPE_SZ / F_GETPIPE_SZ
             return f is PipeEnd ? 65536 : errno(EBADF)
         default: return errno(EINVAL)
@@ -199,7 +198,7 @@ extension Task {
         }
         let path: String
         switch resolve(dirfd: dirfd, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
-        return Int(kernel.fs.stat(path, followLinks: flags & AT_SYMLINK_NOFOLLOW_ == 0, &st))
+        return Int(kernel.fs.stat(path, followLinks: flags & AT_SYMLINK_NOFOLLOW_ == 0, &st, task: self))
     }
 
     func sysNewfstatat(_ dirfd: Int32, _ path: UInt64, _ buf: UInt64, _ flags: Int32) -> Int {

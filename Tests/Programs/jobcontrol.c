@@ -1,0 +1,220 @@
+// Job control (children get their own process groups so terminal stop signals are not discarded
+// as for an orphaned group): SIGSTOP/SIGCONT of a child seen through waitpid(WUNTRACED/WCONTINUED), waitid
+// (WSTOPPED/WCONTINUED/WNOWAIT), SIGCHLD with CLD_STOPPED/CLD_CONTINUED, a stopped child really not
+// running, SIGTSTP with a handler vs default, SIGCONT discarding a pending stop, and SIGTTIN for a
+// background read from a controlling pseudo-terminal.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+
+static volatile int chld_codes[16];
+static volatile int nchld;
+
+static void on_chld(int sig, siginfo_t *si, void *uc) {
+    (void)sig; (void)uc;
+    if (nchld < 16) chld_codes[nchld++] = si->si_code;
+}
+
+static void msleep(int ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
+}
+
+static const char *code_name(int c) {
+    switch (c) {
+    case CLD_EXITED: return "EXITED";
+    case CLD_KILLED: return "KILLED";
+    case CLD_STOPPED: return "STOPPED";
+    case CLD_CONTINUED: return "CONTINUED";
+    default: return "?";
+    }
+}
+
+static void wait_chld_count(int n) {
+    for (int i = 0; i < 200 && nchld < n; i++) msleep(5);
+}
+
+static void stop_and_continue(void) {
+    int p2c[2];
+    pipe(p2c);
+    pid_t c = fork();
+    if (c == 0) {
+        // Ticks into the pipe every 5 ms until killed. Its own process group, whose parent (we)
+        // is in another group of the same session: not orphaned, so SIGTSTP stops it.
+        setpgid(0, 0);
+        close(p2c[0]);
+        for (;;) { write(p2c[1], "t", 1); msleep(5); }
+    }
+    setpgid(c, c);
+    close(p2c[1]);
+    fcntl(p2c[0], F_SETFL, O_NONBLOCK);
+    char buf[4096];
+    msleep(30);
+    printf("ticking before stop: %d\n", read(p2c[0], buf, sizeof buf) > 0);
+
+    kill(c, SIGSTOP);
+    int st = 0;
+    pid_t r = waitpid(c, &st, WUNTRACED);
+    printf("waitpid WUNTRACED: same pid %d, stopped %d, sig %s\n", r == c, WIFSTOPPED(st), strsignal(WSTOPSIG(st)));
+    wait_chld_count(1);
+    printf("SIGCHLD: %s\n", nchld >= 1 ? code_name(chld_codes[0]) : "none");
+    // A second wait does not report the same stop again.
+    printf("second WNOHANG|WUNTRACED: %d\n", waitpid(c, &st, WNOHANG | WUNTRACED));
+    msleep(20);
+    while (read(p2c[0], buf, sizeof buf) > 0) {}
+    msleep(60);
+    ssize_t n = read(p2c[0], buf, sizeof buf);
+    printf("stopped child wrote nothing: %d\n", n < 0 && errno == EAGAIN);
+
+    kill(c, SIGCONT);
+    r = waitpid(c, &st, WCONTINUED);
+    printf("waitpid WCONTINUED: same pid %d, continued %d\n", r == c, WIFCONTINUED(st));
+    wait_chld_count(2);
+    printf("SIGCHLD: %s\n", nchld >= 2 ? code_name(chld_codes[1]) : "none");
+    msleep(40);
+    printf("ticking after continue: %d\n", read(p2c[0], buf, sizeof buf) > 0);
+
+    // waitid with WSTOPPED and WNOWAIT keeps the report for a later call.
+    kill(c, SIGTSTP);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int w = waitid(P_PID, c, &si, WSTOPPED | WNOWAIT);
+    printf("waitid WSTOPPED|WNOWAIT: %d code %s status %s\n", w, code_name(si.si_code), strsignal(si.si_status));
+    memset(&si, 0, sizeof si);
+    w = waitid(P_PID, c, &si, WSTOPPED);
+    printf("waitid WSTOPPED again: %d code %s pid ok %d\n", w, code_name(si.si_code), si.si_pid == c);
+    kill(c, SIGCONT);
+    memset(&si, 0, sizeof si);
+    w = waitid(P_PID, c, &si, WCONTINUED);
+    printf("waitid WCONTINUED: %d code %s status %s\n", w, code_name(si.si_code), strsignal(si.si_status));
+
+    // SIGKILL ends a stopped child too.
+    kill(c, SIGSTOP);
+    waitpid(c, &st, WUNTRACED);
+    kill(c, SIGKILL);
+    r = waitpid(c, &st, 0);
+    printf("killed while stopped: signaled %d sig %s\n", WIFSIGNALED(st), strsignal(WTERMSIG(st)));
+    close(p2c[0]);
+}
+
+static volatile int got_tstp;
+static void on_tstp(int s) { (void)s; got_tstp++; }
+
+static void tstp_handler_and_pending(void) {
+    int fds[2];
+    pipe(fds);
+    pid_t c = fork();
+    if (c == 0) {
+        setpgid(0, 0);
+        signal(SIGTSTP, on_tstp);
+        write(fds[1], "r", 1);
+        for (int i = 0; i < 400 && !got_tstp; i++) msleep(5);
+        _exit(got_tstp ? 11 : 12);
+    }
+    char b;
+    read(fds[0], &b, 1);
+    kill(c, SIGTSTP);
+    int st;
+    waitpid(c, &st, WUNTRACED);
+    printf("TSTP with handler: exited %d code %d\n", WIFEXITED(st), WEXITSTATUS(st));
+
+    // A blocked SIGSTOP? Not blockable. A pending, blocked SIGTSTP is discarded by SIGCONT.
+    c = fork();
+    if (c == 0) {
+        setpgid(0, 0);
+        sigset_t m;
+        sigemptyset(&m);
+        sigaddset(&m, SIGTSTP);
+        sigprocmask(SIG_BLOCK, &m, NULL);
+        write(fds[1], "r", 1);
+        msleep(100);
+        sigset_t pend;
+        sigpending(&pend);
+        _exit(sigismember(&pend, SIGTSTP) ? 21 : 20);
+    }
+    read(fds[0], &b, 1);
+    kill(c, SIGTSTP);
+    msleep(20);
+    kill(c, SIGCONT);
+    waitpid(c, &st, 0);
+    printf("pending TSTP discarded by CONT: code %d\n", WEXITSTATUS(st));
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static void background_read(void) {
+    int master, slave;
+    if (openpty(&master, &slave, NULL, NULL, NULL) != 0) { perror("openpty"); return; }
+    pid_t leader = fork();
+    if (leader == 0) {
+        close(master);
+        setsid();
+        if (ioctl(slave, TIOCSCTTY, 0) != 0) { perror("TIOCSCTTY"); _exit(1); }
+        printf("  leader owns tty: %d\n", tcgetpgrp(slave) == getpid());
+        pid_t bg = fork();
+        if (bg == 0) {
+            setpgid(0, 0);
+            char c = 0;
+            ssize_t n = read(slave, &c, 1);   // background: SIGTTIN stops us until we are foreground
+            _exit(n == 1 ? c : 99);
+        }
+        setpgid(bg, bg);
+        int st;
+        waitpid(bg, &st, WUNTRACED);
+        printf("  background reader: stopped %d by %s\n", WIFSTOPPED(st), strsignal(WSTOPSIG(st)));
+        // Make it the foreground group and let it continue; the parent then types a line.
+        signal(SIGTTOU, SIG_IGN);
+        printf("  tcsetpgrp: %d\n", tcsetpgrp(slave, bg));
+        kill(bg, SIGCONT);
+        write(slave, "", 0);
+        waitpid(bg, &st, 0);
+        printf("  foreground reader got: %c\n", WIFEXITED(st) ? WEXITSTATUS(st) : '?');
+        // With SIGTTIN ignored, a background read fails with EIO instead.
+        tcsetpgrp(slave, getpgrp());
+        pid_t bg2 = fork();
+        if (bg2 == 0) {
+            setpgid(0, 0);
+            signal(SIGTTIN, SIG_IGN);
+            char c;
+            ssize_t n = read(slave, &c, 1);
+            _exit(n < 0 && errno == EIO ? 5 : 6);
+        }
+        setpgid(bg2, bg2);
+        waitpid(bg2, &st, 0);
+        printf("  ignored SIGTTIN: code %d\n", WEXITSTATUS(st));
+        fflush(stdout);
+        _exit(0);
+    }
+    close(slave);
+    msleep(150);
+    write(master, "Z\n", 2);
+    // Drain the echo so the leader's output is all that matters.
+    int st;
+    waitpid(leader, &st, 0);
+    printf("leader exit %d\n", WEXITSTATUS(st));
+    close(master);
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_chld;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigaction(SIGCHLD, &sa, NULL);
+    stop_and_continue();
+    signal(SIGCHLD, SIG_DFL);
+    tstp_handler_and_pending();
+    background_read();
+    return 0;
+}
