@@ -22,6 +22,8 @@ struct TerminalJobControlTests {
     @Test func jobControlStopContinueWaitAndSIGTTIN() throws { try compareProgram("jobcontrol") }
     @Test func flockAndRecordLocksBetweenProcesses() throws { try compareProgram("filelocks") }
     @Test func epollEdgeTriggeredAndOneShot() throws { try compareProgram("epoll_edge") }
+    /// Signal frames built from LinuxABI's RTSigFrame: siginfo, uc_flags, segments, masks, uc_stack.
+    @Test func signalFrameContentsMatchLinux() throws { try compareProgram("sigframe") }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
     func scriptRunsACommandOnAPseudoTerminal() throws {
