@@ -113,3 +113,28 @@ extension Task {
         return nil
     }
 }
+
+extension Kernel {
+    /// Job-control consequences of `tg` exiting (kernel lock held, after its children were
+    /// reparented): a session leader's controlling terminal is released with SIGHUP to its
+    /// foreground group; a process group that this exit orphans and that has stopped members gets
+    /// SIGHUP then SIGCONT, so stopped jobs do not linger forever (POSIX).
+    func jobControlOnExit(_ tg: ThreadGroup, formerChildren: [ThreadGroup]) {
+        if tg.pid == tg.sid, let term = Terminals.controlling(tg) {
+            let fg = term.fgPgrp
+            term.detach(self)
+            signalProcessGroup(fg, SIGHUP)
+        }
+        var groups: [Int32] = []
+        if let p = tg.parent, p.pgid != tg.pgid, p.sid == tg.sid { groups.append(tg.pgid) }
+        for c in formerChildren where c.pgid != tg.pgid && c.sid == tg.sid && !groups.contains(c.pgid) {
+            groups.append(c.pgid)
+        }
+        for pg in groups where isOrphanedPgrp(pg) {
+            if threadGroups.values.contains(where: { $0.pgid == pg && $0.job.stopped && !$0.zombie }) {
+                signalProcessGroup(pg, SIGHUP)
+                signalProcessGroup(pg, SIGCONT)
+            }
+        }
+    }
+}

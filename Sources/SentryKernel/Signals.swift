@@ -64,8 +64,8 @@ extension Kernel {
 }
 
 extension Task {
-    /// Dequeues and acts on pending unblocked signals; sets up at most one handler frame per call
-    /// (the handler runs, then the next signal is considered at the next stop). Kernel lock held.
+    /// Dequeues and acts on pending unblocked signals, stacking one handler frame per signal as
+    /// Linux does before returning to user mode. Kernel lock held.
     func deliverSignals() {
         while true {
             if tg.exiting || exited { return }
@@ -101,7 +101,9 @@ extension Task {
             }
             if setupFrame(sig: sig, info: info, act: act) {
                 if act.flags & SA_RESETHAND != 0 { tg.handlers.actions[Int(sig)] = SigAction() }
-                return
+                // Like Linux, keep going: every other deliverable signal gets a frame stacked on top
+                // (its handler runs first), with the mask the first handler installed.
+                continue
             }
             // Could not write the frame: the task dies with SIGSEGV.
             kernel.killGroup(tg, status: SIGSEGV | 0x80)

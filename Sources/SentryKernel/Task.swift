@@ -310,6 +310,8 @@ extension Kernel {
     func processExited(_ tg: ThreadGroup) {
         tg.zombie = true
         let initTG = threadGroups[1]
+        let formerChildren = tg.children
+        defer { jobControlOnExit(tg, formerChildren: formerChildren) }   // JobControl.swift
         for c in tg.children {
             if let i = initTG, i !== tg {
                 c.parent = i

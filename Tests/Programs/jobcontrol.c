@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pty.h>
 #include <signal.h>
 #include <stdio.h>
@@ -152,6 +153,49 @@ static void tstp_handler_and_pending(void) {
     close(fds[1]);
 }
 
+static int tick_fd;
+static void *ticker(void *a) {
+    (void)a;
+    for (;;) { write(tick_fd, "t", 1); msleep(3); }
+    return NULL;
+}
+
+// A stop applies to every thread of the group.
+static void stop_threads(void) {
+    int p[2];
+    pipe(p);
+    pid_t c = fork();
+    if (c == 0) {
+        setpgid(0, 0);
+        tick_fd = p[1];
+        pthread_t t[3];
+        for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, ticker, NULL);
+        for (;;) pause();
+    }
+    setpgid(c, c);
+    close(p[1]);
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    char b[65536];
+    msleep(50);
+    printf("threads ticking: %d\n", read(p[0], b, sizeof b) > 0);
+    kill(c, SIGTSTP);
+    int st;
+    waitpid(c, &st, WUNTRACED);
+    printf("threads stopped: %d by %s\n", WIFSTOPPED(st), strsignal(WSTOPSIG(st)));
+    msleep(20);
+    while (read(p[0], b, sizeof b) > 0) {}
+    msleep(80);
+    ssize_t n = read(p[0], b, sizeof b);
+    printf("no thread ran while stopped: %d\n", n < 0 && errno == EAGAIN);
+    kill(c, SIGCONT);
+    waitpid(c, &st, WCONTINUED);
+    msleep(50);
+    printf("threads ticking again: %d\n", read(p[0], b, sizeof b) > 0);
+    kill(c, SIGKILL);
+    waitpid(c, &st, 0);
+    close(p[0]);
+}
+
 static void background_read(void) {
     int master, slave;
     if (openpty(&master, &slave, NULL, NULL, NULL) != 0) { perror("openpty"); return; }
@@ -205,6 +249,85 @@ static void background_read(void) {
     close(master);
 }
 
+static int report_fd;
+static void on_hup(int s) {
+    (void)s;
+    char c = 'H';
+    write(report_fd, &c, 1);
+}
+static void on_cont_report(int s) {
+    (void)s;
+    char c = 'C';
+    write(report_fd, &c, 1);
+}
+
+// Exits that orphan a process group with a stopped member send it SIGHUP and SIGCONT; a session
+// leader's exit sends SIGHUP to its terminal's foreground group. Run in a new session so that where
+// orphans are reparented (the host's init natively, ours in the sandbox) is outside it either way.
+static void orphans_and_hangup(void) {
+    int rep[2];
+    pipe(rep);
+    pid_t s = fork();
+    if (s == 0) {
+        setsid();
+        report_fd = rep[1];
+        int go[2];
+        pipe(go);
+        pid_t c = fork();
+        if (c == 0) {
+            setpgid(0, 0);
+            pid_t g = fork();
+            if (g == 0) {
+                signal(SIGHUP, on_hup);
+                signal(SIGCONT, on_cont_report);
+                raise(SIGSTOP);
+                msleep(300);
+                _exit(0);
+            }
+            int st;
+            waitpid(g, &st, WUNTRACED);
+            _exit(0);   // the group {g} is orphaned now, with g stopped
+        }
+        int st;
+        waitpid(c, &st, 0);
+        msleep(100);
+        // Controlling terminal, a foreground job with a SIGHUP handler, then the leader exits.
+        int m, sl;
+        if (openpty(&m, &sl, NULL, NULL, NULL) != 0) _exit(1);
+        ioctl(sl, TIOCSCTTY, 0);
+        pid_t f = fork();
+        if (f == 0) {
+            setpgid(0, 0);
+            signal(SIGHUP, on_hup);
+            signal(SIGCONT, SIG_DFL);
+            close(go[1]);
+            char x;
+            read(go[0], &x, 1);   // wait until we are the foreground group
+            for (int i = 0; i < 100; i++) msleep(5);
+            _exit(0);
+        }
+        setpgid(f, f);
+        signal(SIGTTOU, SIG_IGN);
+        tcsetpgrp(sl, f);
+        write(go[1], "g", 1);
+        msleep(50);
+        _exit(0);
+    }
+    close(rep[1]);
+    int st;
+    waitpid(s, &st, 0);
+    char buf[16] = {0};
+    int n = 0;
+    for (int i = 0; i < 100 && n < 3; i++) {
+        fcntl(rep[0], F_SETFL, O_NONBLOCK);
+        ssize_t k = read(rep[0], buf + n, sizeof buf - 1 - n);
+        if (k > 0) n += k; else msleep(10);
+    }
+    // Orphaned stopped member: 'H' then 'C'; foreground job of the exited leader: 'H'.
+    printf("orphaned group and hangup reports: %s\n", buf);
+    close(rep[0]);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     struct sigaction sa;
@@ -215,6 +338,8 @@ int main(void) {
     stop_and_continue();
     signal(SIGCHLD, SIG_DFL);
     tstp_handler_and_pending();
+    stop_threads();
     background_read();
+    orphans_and_hangup();
     return 0;
 }
