@@ -1,6 +1,7 @@
 // Advisory file locks kept in the Sentry, per file identity (st_dev, st_ino): flock(2) locks owned
 // by the open file description; fcntl record locks (F_SETLK/F_SETLKW/F_GETLK) owned by the process;
-// OFD record locks (F_OFD_*) owned by the open file description. Description-owned locks go away
+// OFD record locks (F_OFD_*) owned by the open file description. F_SETLKW fails with EDEADLK when
+// waiting would close a cycle of processes waiting on each other's record locks. Description-owned locks go away
 // when the description is freed (weak owner); process-owned locks when the process closes any fd of
 // the file or exits (POSIX). Blocking waits (LOCK_EX without LOCK_NB, F_SETLKW) sleep on the kernel
 // condition, re-checking every 20 ms (descriptions are freed without a broadcast), and are
@@ -43,6 +44,19 @@ struct FlockEntry {
 enum FileLocks {
     nonisolated(unsafe) static var records: [FileKey: [RecordLock]] = [:]
     nonisolated(unsafe) static var flocks: [FileKey: [FlockEntry]] = [:]
+    /// Process blocked in F_SETLKW -> the process holding the lock it waits for (deadlock checks).
+    nonisolated(unsafe) static var waitingFor: [Int32: Int32] = [:]
+
+    /// True if `me` waiting for `holder` closes a cycle of processes waiting on each other.
+    static func wouldDeadlock(_ me: Int32, _ holder: Int32) -> Bool {
+        var h = holder
+        for _ in 0..<64 {
+            if h == me { return true }
+            guard let next = waitingFor[h] else { return false }
+            h = next
+        }
+        return false
+    }
 
     static func key(_ f: FileDescription) -> FileKey? {
         var st = Glibc.stat()
@@ -205,7 +219,21 @@ extension Task {
             self.kernel.broadcast()
             return true
         }
-        if cmd == F_SETLKW || cmd == 38 { return waitForLock(attempt) }
+        if cmd == F_SETLKW, case .process(let me) = owner {
+            // Linux detects waits-for cycles between processes for classic record locks.
+            defer { FileLocks.waitingFor[me] = nil }
+            var deadlock = false
+            let r = waitForLock {
+                if attempt() { return true }
+                if let c = FileLocks.conflict(k, owner, write: type == Int16(F_WRLCK), s, e), case .process(let h) = c.owner {
+                    if FileLocks.wouldDeadlock(me, h) { deadlock = true; return true }
+                    FileLocks.waitingFor[me] = h
+                }
+                return false
+            }
+            return deadlock ? errno(EDEADLK) : r
+        }
+        if cmd == 38 { return waitForLock(attempt) }
         return attempt() ? 0 : errno(EAGAIN)
     }
 

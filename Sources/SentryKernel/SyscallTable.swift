@@ -20,7 +20,7 @@ public enum SyscallTable {
         25: "moves by copying",
         28: "DONTNEED/FREE zero private pages; other advice accepted",
         56: "no namespaces (CLONE_NEW* -> EPERM)",
-        72: "record locks and OFD locks in the Sentry; no deadlock detection (EDEADLK)",
+        72: "record and OFD locks in the Sentry; implicit closes (dup2 over, exec) keep record locks until exit",
         157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
         41: "AF_UNIX only (in-Sentry); other families EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",

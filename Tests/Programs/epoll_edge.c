@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 
 static int ep;
 
@@ -121,6 +122,22 @@ int main(void) {
     write(efd, &one, 8);
     wait2(); printf("eventfd ET second write: %d, then %d\n", twice[0], twice[1]);
     close(efd);
+    close(ep);
+
+    // Unix stream socket, edge-triggered: each message is a new edge.
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+    ep = epoll_create1(0);
+    add(sv[0], EPOLLIN | EPOLLET);
+    printf("socket ET idle: %d\n", wait0());
+    write(sv[1], "m", 1);
+    wait2(); printf("socket ET message: %d, then %d\n", twice[0], twice[1]);
+    write(sv[1], "n", 1);
+    wait2(); printf("socket ET second message: %d, then %d\n", twice[0], twice[1]);
+    close(sv[1]);
+    n = waitEvents(&e);
+    printf("socket ET peer closed: %d events %#x\n", n, e);
+    close(sv[0]);
     close(ep);
 
     // pseudo-terminal master, edge-triggered: output from the slave side.

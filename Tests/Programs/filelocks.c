@@ -179,6 +179,28 @@ int main(void) {
     printf("F_SETLKW interrupted: %d\n", WEXITSTATUS(st));
     setlk(fd, F_SETLK, F_UNLCK, 0, 0);
 
+    // Deadlock: the child holds [1,2) and waits for our [0,1); us waiting for [1,2) is EDEADLK.
+    int sync[2];
+    pipe(sync);
+    setlk(fd, F_SETLK, F_WRLCK, 0, 1);
+    c = fork();
+    if (c == 0) {
+        int f2 = open(path, O_RDWR);
+        setlk(f2, F_SETLK, F_WRLCK, 1, 1);
+        write(sync[1], "l", 1);
+        int r = setlk(f2, F_SETLKW, F_WRLCK, 0, 1);
+        _exit(r == 0 ? 0 : 1);
+    }
+    char ch;
+    read(sync[0], &ch, 1);
+    msleep(100);
+    printf("F_SETLKW closing a cycle: %s\n", res(setlk(fd, F_SETLKW, F_WRLCK, 1, 1)));
+    setlk(fd, F_SETLK, F_UNLCK, 0, 0);
+    waitpid(c, &st, 0);
+    printf("the other waiter got its lock: %d\n", WEXITSTATUS(st));
+    close(sync[0]);
+    close(sync[1]);
+
     // Locks of an exited process are released.
     c = fork();
     if (c == 0) {
