@@ -196,6 +196,9 @@ static void stop_threads(void) {
     close(p[0]);
 }
 
+static volatile int winches;
+static void on_winch(int s) { (void)s; winches++; }
+
 static void background_read(void) {
     int master, slave;
     if (openpty(&master, &slave, NULL, NULL, NULL) != 0) { perror("openpty"); return; }
@@ -205,6 +208,14 @@ static void background_read(void) {
         setsid();
         if (ioctl(slave, TIOCSCTTY, 0) != 0) { perror("TIOCSCTTY"); _exit(1); }
         printf("  leader owns tty: %d\n", tcgetpgrp(slave) == getpid());
+        // A window size change signals the foreground group (us); setting the same size does not.
+        signal(SIGWINCH, on_winch);
+        struct winsize ws = {.ws_row = 40, .ws_col = 120};
+        ioctl(slave, TIOCSWINSZ, &ws);
+        ioctl(slave, TIOCSWINSZ, &ws);
+        struct winsize got;
+        ioctl(slave, TIOCGWINSZ, &got);
+        printf("  SIGWINCH count %d, size %dx%d\n", winches, got.ws_row, got.ws_col);
         pid_t bg = fork();
         if (bg == 0) {
             setpgid(0, 0);

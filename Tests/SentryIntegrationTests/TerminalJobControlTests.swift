@@ -36,6 +36,18 @@ struct TerminalJobControlTests {
         #expect(sandboxed.exitCode == native.exitCode)
     }
 
+    /// stty reads and changes the termios of the pty script gives it: defaults, raw, sane.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func sttyOnAPseudoTerminal() throws {
+        let argv = ["/usr/bin/script", "-qc", "stty -a; stty raw -echo; stty -g; stty sane; stty -g; stty rows 30 cols 100; stty size", "/dev/null"]
+        let native = try Sentry.native(argv)
+        let sandboxed = try Sentry.run(argv)
+        #expect(native.stdout.contains("intr = ^C"), "native: \(native)")
+        #expect(native.stdout.hasSuffix("30 100\r\n"), "native: \(native)")
+        #expect(!sandboxed.timedOut)
+        #expect(sandboxed.stdout == native.stdout, "\(sandboxed)")
+    }
+
     static let ptyScript = """
     import os, pty, sys, termios, fcntl, struct, tty, time
     m, s = os.openpty()
