@@ -170,6 +170,7 @@ extension Task {
         guard let f = fds.get(old) else { return errno(EBADF) }
         guard new >= 0 && new < fds.limit else { return errno(EBADF) }
         if old == new { return allowSame ? new : errno(EINVAL) }
+        releaseRecordLocks(closing: new)   // the implicit close of `new` (SysFileLock.swift)
         fds.installAt(new, f, cloexec: flags & O_CLOEXEC != 0)
         return new
     }

@@ -237,12 +237,24 @@ extension Task {
         return attempt() ? 0 : errno(EAGAIN)
     }
 
-    /// close(2): also releases the process's record locks on the file (POSIX rule).
-    func sysCloseFD(_ fd: Int) -> Int {
-        if let f = fds.get(fd), !FileLocks.records.isEmpty, let k = FileLocks.key(f) {
+    /// Any close of an fd (close, dup2 over it, close_range, close-on-exec) releases the process's
+    /// record locks on that file (POSIX rule).
+    func releaseRecordLocks(closing fd: Int) {
+        if !FileLocks.records.isEmpty, let f = fds.get(fd), let k = FileLocks.key(f) {
             FileLocks.releaseProcessLocks(k, pid: tg.pid)
             kernel.broadcast()
         }
+    }
+
+    /// Close-on-exec closes count too.
+    func releaseRecordLocksOnExec() {
+        if FileLocks.records.isEmpty { return }
+        for fd in fds.entries.indices where fds.entries[fd]?.cloexec == true { releaseRecordLocks(closing: fd) }
+    }
+
+    /// close(2).
+    func sysCloseFD(_ fd: Int) -> Int {
+        releaseRecordLocks(closing: fd)
         let r = fds.close(fd)
         if r == 0 && !FileLocks.flocks.isEmpty { kernel.broadcast() }
         return r

@@ -152,6 +152,7 @@ extension Task {
         hostUnmapAll()
         mm.mapAll(mapper: self)
         mmGeneration = mm.generation
+        releaseRecordLocksOnExec()   // SysFileLock.swift
         fds.closeOnExec()
         let h = tg.handlers.copy()
         for i in 1..<65 where h.actions[i].handler != 1 { h.actions[i] = SigAction() }

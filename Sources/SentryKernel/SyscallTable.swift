@@ -20,7 +20,7 @@ public enum SyscallTable {
         25: "moves by copying",
         28: "DONTNEED/FREE zero private pages; other advice accepted",
         56: "no namespaces (CLONE_NEW* -> EPERM)",
-        72: "record and OFD locks in the Sentry; implicit closes (dup2 over, exec) keep record locks until exit",
+        72: "record and OFD locks in the Sentry (SysFileLock.swift)",
         157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
         41: "AF_UNIX only (in-Sentry); other families EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",
@@ -285,7 +285,7 @@ extension Task {
             let last = Int(min(a1, UInt64(fds.entries.count - 1 < 0 ? 0 : fds.entries.count - 1)))
             if Int(min(a0, UInt64(Int.max))) <= last && !fds.entries.isEmpty {
                 for fd in Int(a0)...last where fds.entries[fd] != nil {
-                    if a2 & 4 != 0 { fds.entries[fd]!.cloexec = true } else { fds.entries[fd] = nil }
+                    if a2 & 4 != 0 { fds.entries[fd]!.cloexec = true } else { releaseRecordLocks(closing: fd); fds.entries[fd] = nil }
                 }
             }
             return 0

@@ -198,6 +198,29 @@ int main(void) {
     setlk(fd, F_SETLK, F_UNLCK, 0, 0);
     waitpid(c, &st, 0);
     printf("the other waiter got its lock: %d\n", WEXITSTATUS(st));
+
+    // Implicit closes release record locks too: dup2 over an fd of the file...
+    int extra = open(path, O_RDONLY);
+    setlk(fd, F_SETLK, F_WRLCK, 0, 0);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, extra);
+    printf("unlocked after dup2 over another fd: %d\n", in_child(child_is_unlocked));
+    close(extra);
+    close(devnull);
+    // ... and the close-on-exec of one at execve (the process lives on as sleep).
+    c = fork();
+    if (c == 0) {
+        int f2 = open(path, O_RDWR);
+        setlk(f2, F_SETLK, F_WRLCK, 0, 0);
+        open(path, O_RDONLY | O_CLOEXEC);
+        write(sync[1], "l", 1);
+        execl("/bin/sleep", "sleep", "0.3", (char *)NULL);
+        _exit(127);
+    }
+    read(sync[0], &ch, 1);
+    msleep(150);
+    printf("unlocked after the holder's execve closed a close-on-exec fd: %d\n", in_child(child_is_unlocked));
+    waitpid(c, &st, 0);
     close(sync[0]);
     close(sync[1]);
 
