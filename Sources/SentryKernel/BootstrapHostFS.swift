@@ -56,7 +56,8 @@ final class BootstrapHostFS {
 
     /// Opens a file for the application.
     func open(_ path: String, flags: Int32, mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0, task: Task? = nil) -> KResult<FileDescription> {
-        if let t = task, let r = openRegistered(t, path, flags: flags) { return r }
+        if let task, let r = task.kernel.mounts.open(task, path, flags: flags) { return r }   // /proc, /sys
+        if let task, let r = openDevice(task, path, flags: flags) { return r }   // /dev/ptmx, /dev/tty
         if let dev = deviceFile(path, flags: flags) { return .success(dev) }
         if BootstrapHostFS.hiddenMounts.contains(path) && flags & O_ACCMODE_ == O_RDONLY && flags & O_CREAT == 0 {
             let f = TmpfsFile(node: emptyDir, flags: flags)
@@ -97,7 +98,8 @@ final class BootstrapHostFS {
 
     /// stat/lstat of a path.
     func stat(_ path: String, followLinks: Bool, _ st: inout stat, task: Task? = nil) -> Int32 {
-        if let t = task, let r = statRegistered(t, path, &st) { return r }
+        if let task, let r = task.kernel.mounts.stat(task, path, follow: followLinks, &st) { return r }
+        if let task, let r = statDevice(task, path, &st) { return r }
         if let dev = deviceFile(path, flags: 0) { return Int32(dev.stat(&st)) }
         if Tmpfs.contains(path) {
             switch tmpfs.lookup(path, follow: followLinks) {
@@ -168,28 +170,22 @@ final class HostFSFile: FileDescription {
     override func poll(_ events: Int16) -> Int16 { events & (POLLIN_ | POLLOUT_) }
 }
 
-// Interim hook into MountRegistry (/dev devices such as ptmx and tty, synthetic mounts such as
-// /dev/pts) until the VFS routes these names itself.
+// Interim hook into MountRegistry's character devices under /dev (ptmx, tty) until the VFS routes
+// these names itself; synthetic mounts (/dev/pts, /proc) go through SyntheticMountResolve.swift.
 extension BootstrapHostFS {
-    func openRegistered(_ t: Task, _ path: String, flags: Int32) -> KResult<FileDescription>? {
-        let reg = t.kernel.mounts
-        if path.hasPrefix("/dev/"), let d = reg.devices[String(path.dropFirst(5))] { return d.open(t, flags) }
-        if let (fs, rel) = reg.find(path) { return fs.open(t, rel, flags: flags) }
-        return nil
+    func openDevice(_ t: Task, _ path: String, flags: Int32) -> KResult<FileDescription>? {
+        guard path.hasPrefix("/dev/"), let d = t.kernel.mounts.devices[String(path.dropFirst(5))] else { return nil }
+        return d.open(t, flags)
     }
 
-    func statRegistered(_ t: Task, _ path: String, _ st: inout stat) -> Int32? {
-        let reg = t.kernel.mounts
-        if path.hasPrefix("/dev/"), let d = reg.devices[String(path.dropFirst(5))] {
-            st = Glibc.stat()
-            st.st_mode = S_IFCHR | 0o666
-            st.st_rdev = UInt(d.rdev)
-            st.st_ino = UInt(d.rdev)
-            st.st_nlink = 1
-            st.st_dev = 6
-            return 0
-        }
-        if let (fs, rel) = reg.find(path) { return fs.stat(t, rel, &st) }
-        return nil
+    func statDevice(_ t: Task, _ path: String, _ st: inout stat) -> Int32? {
+        guard path.hasPrefix("/dev/"), let d = t.kernel.mounts.devices[String(path.dropFirst(5))] else { return nil }
+        st = Glibc.stat()
+        st.st_mode = S_IFCHR | 0o666
+        st.st_rdev = UInt(d.rdev)
+        st.st_ino = UInt(d.rdev)
+        st.st_nlink = 1
+        st.st_dev = 6
+        return 0
     }
 }
