@@ -105,7 +105,11 @@ extension Terminal {
     func input(_ kernel: Kernel, _ bytes: UnsafeRawBufferPointer) -> Int {
         var fx = LineDiscipline.InputEffects()
         let n = ld.receive(bytes, &fx)
-        if !fx.echo.isEmpty { fx.echo.withUnsafeBytes { ld.processOutput($0, into: &output) }; toMasterSeq &+= 1 }
+        // Echo is dropped while the master side is not reading (bounded, like Linux's echo buffer).
+        if !fx.echo.isEmpty && output.count < Terminal.outputLimit {
+            fx.echo.withUnsafeBytes { ld.processOutput($0, into: &output) }
+            toMasterSeq &+= 1
+        }
         if n > 0 { toSlaveSeq &+= 1 }
         for s in fx.signals { kernel.signalProcessGroup(fgPgrp, s) }
         kernel.broadcast()
