@@ -308,7 +308,25 @@ final class PtySlave: FileDescription {
             // VMIN 0: return at once (VTIME 0) or after VTIME tenths of a second.
             deadline = addNanos(monotonicNow(), Int(ld.termios.cc[Termios.VTIME]) * 100_000_000)
         }
+        var interByte: (deadline: timespec, count: Int)? = nil
         while true {
+            // Raw mode with VMIN > 1: wait for min(VMIN, count) bytes; with VTIME too, stop waiting
+            // VTIME tenths of a second after the last byte arrived.
+            let vmin = Int(ld.termios.cc[Termios.VMIN]), vtime = Int(ld.termios.cc[Termios.VTIME])
+            let have = ld.availableCount
+            if !ld.canonical && vmin > 1 && !nonblocking && !term.hungUp && have < min(vmin, buf.count) {
+                var wait: timespec? = nil
+                if have > 0 && vtime > 0 {
+                    if interByte == nil || interByte!.count != have {
+                        interByte = (addNanos(monotonicNow(), vtime * 100_000_000), have)
+                    }
+                    wait = interByte!.deadline
+                }
+                if wait == nil || lessThan(monotonicNow(), wait!) {
+                    if !t.block(deadline: wait) && t.interrupted { return -ERESTARTSYS }
+                    continue
+                }
+            }
             if let bytes = ld.read(max: buf.count) {
                 term.masterRoomSeq &+= 1
                 bytes.withUnsafeBytes { if !$0.isEmpty { buf.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }

@@ -100,6 +100,38 @@ struct TerminalJobControlTests {
         #expect(sandboxed.stdout == native.stdout, "\(sandboxed)")
     }
 
+    static let vminScript = """
+    import os, termios, threading, time, tty
+    m, s = os.openpty()
+    tty.setraw(s)
+    a = termios.tcgetattr(s)
+    a[6][termios.VMIN] = 3; a[6][termios.VTIME] = 0
+    termios.tcsetattr(s, termios.TCSANOW, a)
+    os.write(m, b"ab")
+    threading.Timer(0.1, lambda: os.write(m, b"cd")).start()
+    print("VMIN 3:", os.read(s, 10))
+    a[6][termios.VMIN] = 5; a[6][termios.VTIME] = 2
+    termios.tcsetattr(s, termios.TCSANOW, a)
+    os.write(m, b"xy")
+    t0 = time.time(); r = os.read(s, 10); dt = time.time() - t0
+    print("VMIN 5 VTIME 2:", r, 0.15 < dt < 1.5)
+    a[6][termios.VMIN] = 0; a[6][termios.VTIME] = 1
+    termios.tcsetattr(s, termios.TCSANOW, a)
+    t0 = time.time(); r = os.read(s, 10); dt = time.time() - t0
+    print("VMIN 0 VTIME 1:", r, 0.05 < dt < 1.5)
+    """
+
+    /// Raw-mode reads honour VMIN and VTIME.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: python)))
+    func pythonRawModeVMINAndVTIME() throws {
+        let argv = [Self.python, "-c", Self.vminScript]
+        let native = try Sentry.native(argv, env: Self.env)
+        let sandboxed = try Sentry.run(argv, env: Self.env, timeout: 30)
+        #expect(native.stdout.contains("VMIN 5 VTIME 2: b'xy' True"), "\(native)")
+        #expect(!sandboxed.timedOut)
+        #expect(sandboxed.stdout == native.stdout, "\(sandboxed)")
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: python)))
     func pythonPtySpawnCopiesOutput() throws {
         let script = "import pty, sys; st = pty.spawn(['/bin/sh', '-c', 'echo spawned; exit 4']); print('status', st >> 8)"
