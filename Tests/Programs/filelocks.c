@@ -22,12 +22,6 @@ static void msleep(int ms) {
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
 }
 
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int setlk(int fd, int cmd, short type, off_t start, off_t len) {
     struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
     return fcntl(fd, cmd, &fl);
@@ -121,15 +115,20 @@ int main(void) {
     printf("convert to SH: %d\n", flock(fd, LOCK_SH));
     printf("other description SH|NB now: %d\n", in_child(child_flock_nb_sh));
     printf("other description EX|NB now: %d\n", in_child(child_flock_nb_ex));
-    // Blocking flock waits until we unlock.
+    // Blocking flock waits until we unlock (the child is still waiting when we check).
+    int ready[2];
+    pipe(ready);
+    char rb;
     c = fork();
     if (c == 0) {
         int f2 = open(path, O_RDWR);
-        long t0 = now_ms();
+        write(ready[1], "r", 1);
         int r = flock(f2, LOCK_EX);
-        _exit(r == 0 && now_ms() - t0 >= 50 ? 0 : 1);
+        _exit(r == 0 ? 0 : 1);
     }
+    read(ready[0], &rb, 1);
     msleep(100);
+    printf("flock waiter still blocked: %d\n", waitpid(c, &st, WNOHANG) == 0);
     printf("unlock: %d\n", flock(fd, LOCK_UN));
     waitpid(c, &st, 0);
     printf("blocked EX acquired after unlock: %d\n", WEXITSTATUS(st));
@@ -152,11 +151,13 @@ int main(void) {
     c = fork();
     if (c == 0) {
         int f2 = open(path, O_RDWR);
-        long t0 = now_ms();
+        write(ready[1], "r", 1);
         int r = setlk(f2, F_SETLKW, F_WRLCK, 0, 0);
-        _exit(r == 0 && now_ms() - t0 >= 50 ? 0 : 1);
+        _exit(r == 0 ? 0 : 1);
     }
+    read(ready[0], &rb, 1);
     msleep(100);
+    printf("F_SETLKW waiter still blocked: %d\n", waitpid(c, &st, WNOHANG) == 0);
     close(other);   // closing another fd of the same file releases our locks (POSIX)
     waitpid(c, &st, 0);
     printf("F_SETLKW acquired after holder closed another fd: %d\n", WEXITSTATUS(st));
