@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 static volatile int chld_codes[16];
@@ -317,17 +318,15 @@ static void orphans_and_hangup(void) {
             setpgid(0, 0);
             signal(SIGHUP, on_hup);
             signal(SIGCONT, SIG_DFL);
-            close(go[1]);
-            char x;
-            read(go[0], &x, 1);   // wait until we are the foreground group
-            for (int i = 0; i < 100; i++) msleep(5);
+            write(go[1], "g", 1);   // handler in place: the leader may exit now
+            for (int i = 0; i < 200; i++) msleep(5);
             _exit(0);
         }
+        char x;
+        read(go[0], &x, 1);
         setpgid(f, f);
         signal(SIGTTOU, SIG_IGN);
         tcsetpgrp(sl, f);
-        write(go[1], "g", 1);
-        msleep(50);
         _exit(0);
     }
     close(rep[1]);
@@ -345,6 +344,33 @@ static void orphans_and_hangup(void) {
     close(rep[0]);
 }
 
+// A session leader without a controlling terminal acquires the pty slave it opens without
+// O_NOCTTY (not with it); /dev/tty then opens it.
+static void ctty_by_open(void) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    grantpt(m);
+    unlockpt(m);
+    char name[64];
+    ptsname_r(m, name, sizeof name);
+    struct stat sb;
+    printf("pts node is a character device: %d\n", stat(name, &sb) == 0 && S_ISCHR(sb.st_mode));
+    pid_t c = fork();
+    if (c == 0) {
+        setsid();
+        int s = open(name, O_RDWR | O_NOCTTY);
+        printf("  O_NOCTTY open: controlling %d\n", tcgetpgrp(s) == getpgrp());
+        printf("  /dev/tty before: %d\n", open("/dev/tty", O_RDWR) >= 0);
+        int s2 = open(name, O_RDWR);
+        printf("  plain open: controlling %d, sid matches %d\n", tcgetpgrp(s2) == getpgrp(), tcgetsid(s2) == getpid());
+        printf("  /dev/tty after: %d\n", open("/dev/tty", O_RDWR) >= 0);
+        fflush(stdout);
+        _exit(0);
+    }
+    int st;
+    waitpid(c, &st, 0);
+    close(m);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     struct sigaction sa;
@@ -358,5 +384,6 @@ int main(void) {
     stop_threads();
     background_read();
     orphans_and_hangup();
+    ctty_by_open();
     return 0;
 }
