@@ -31,6 +31,16 @@ def expect(marker, timeout=10.0):
             return True
     return False
 
+def wait_foreground_job(timeout=10.0):
+    """Waits until a job, not the shell, is the terminal's foreground process group."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if os.tcgetpgrp(fd) != pid:
+            expect(None, 0.2)   # let it reach its exec; collect any output meanwhile
+            return True
+        expect(None, 0.02)
+    return False
+
 def send(line, marker=b"$ "):
     os.write(fd, line)
     return expect(marker)
@@ -43,14 +53,14 @@ ok &= send(b"kill %1; wait %1; echo status $?\n")
 ok &= send(b"jobs\n")
 ok &= send(b"stty -echo; echo quiet; stty echo\n")
 # ^C interrupts the foreground job; ^Z stops it, fg resumes it; ^D ends cat's input.
-os.write(fd, b"sleep 5\n"); expect(None, 0.5)
+os.write(fd, b"sleep 5\n"); ok &= wait_foreground_job()
 ok &= send(b"\x03")
-os.write(fd, b"sleep 6\n"); expect(None, 0.5)
+os.write(fd, b"sleep 6\n"); ok &= wait_foreground_job()
 ok &= send(b"\x1a")
 ok &= send(b"fg\n", b"sleep 6")
-expect(None, 0.3)
+ok &= wait_foreground_job()
 ok &= send(b"\x03")
-os.write(fd, b"cat\n"); expect(None, 0.3)
+os.write(fd, b"cat\n"); ok &= wait_foreground_job()
 ok &= send(b"abc\n", b"abc\r\nabc")
 ok &= send(b"\x04")
 os.write(fd, b"exit\n")
