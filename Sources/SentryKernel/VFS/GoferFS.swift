@@ -15,6 +15,8 @@ final class GoferFS {
     /// Bumped by every link, unlink and rename: other names of a multiply linked file may have
     /// changed link count.
     var linkEpoch = 0
+    /// The last StatFS reply and when it came (programs like find call fstatfs per directory).
+    var statfsCache: (reply: Gofer.StatFSReply, at: timespec)? = nil
 
     init(client: GoferClient) { self.client = client }
 
@@ -226,7 +228,15 @@ final class GoferInode: VInode {
     }
 
     override func statfs(_ sf: inout [UInt64]) -> Int32 {
-        switch fs.call({ () throws(IPCError) in try fs.client.statfs(fid) }) {
+        let now = monotonicNow()
+        let result: KResult<Gofer.StatFSReply>
+        if let c = fs.statfsCache, lessThan(now, addNanos(c.at, 500_000_000)) {
+            result = .success(c.reply)
+        } else {
+            result = fs.call { () throws(IPCError) in try fs.client.statfs(fid) }
+            if case .success(let r) = result { fs.statfsCache = (r, now) }
+        }
+        switch result {
         case .failure(let e): return -e
         case .success(let r):
             sf = [UInt64](repeating: 0, count: 15)

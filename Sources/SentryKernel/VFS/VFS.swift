@@ -65,6 +65,7 @@ final class VFS {
             case .failure(let e):
                 guard e == ENOENT else { return -e }
                 if cur.mount.readOnly { return -EROFS }
+                cur.dentry.negative.remove(String(c))
                 switch cur.inode.mkdir(String(c), mode: 0o755, uid: 0, gid: 0) {
                 case .failure(let e2): return -e2
                 case .success:
@@ -181,6 +182,7 @@ final class VFS {
             if dir.mount.readOnly { return .failure(EROFS) }
             if let t, !mayModify(t, dir) { return .failure(EACCES) }
             let uid = t?.tg.uid ?? 0, gid = t?.tg.gid ?? 0
+            dir.dentry.negative.remove(name)
             switch dir.inode.create(t, name, flags: flags, mode: mode & 0o7777, uid: uid, gid: gid) {
             case .failure(let e2): return .failure(e2)
             case .success(let (ino, f)):
@@ -253,6 +255,7 @@ final class VFS {
     }
 
     private func added(_ dir: VLocation, _ name: String, _ r: KResult<VInode>) -> Int32 {
+        dir.dentry.negative.remove(name)
         switch r {
         case .failure(let e): return -e
         case .success(let ino):
@@ -296,6 +299,7 @@ final class VFS {
         case .failure(let e): return -e
         case .success(let (dir, name)):
             if dir.mount !== old.mount { return -EXDEV }
+            dir.dentry.negative.remove(name)
             let r = dir.inode.link(name, target: old.inode)
             if r < 0 { return r }
             old.inode.invalidate()
@@ -365,6 +369,8 @@ final class VFS {
             var b: Dentry? = src.dir.dentry
             while let x = b { if x === ex.dentry { return -EINVAL }; b = x.parent }
         }
+        dst.dir.dentry.negative.remove(dst.name)
+        src.dir.dentry.negative.remove(src.name)
         let r = src.dir.inode.rename(src.name, newDir: dst.dir.inode, dst.name, flags: flags)
         if r < 0 { return r }
         child.inode.invalidate()
