@@ -276,7 +276,9 @@ int main(int argc, char **argv) {
         close(w);
         _exit(0);
     }
+    printf("forked: %d\n", pid > 0);
     int r = open(P("fifo"), O_RDONLY);
+    printf("reader open: %s\n", r >= 0 ? "OK" : en(errno));
     char fb[32] = {0};
     ssize_t total = 0, n;
     while ((n = read(r, fb + total, sizeof fb - 1 - total)) > 0) total += n;
