@@ -51,8 +51,22 @@ final class VFS {
             loc = VLocation(mount: p, dentry: pt)
         }
         let d = Dentry(name: loc.dentry.name, parent: nil, inode: fs)
-        let m = VMount(root: d, parent: loc.mount, point: loc.dentry, readOnly: readOnly, fsType: fsType, source: source)
-        loc.mount.children[ObjectIdentifier(loc.dentry)] = m
+        place(root: d, on: loc, fsType: fsType, source: source, readOnly: readOnly)
+        return 0
+    }
+
+    /// Mounts the tree under `root` (a new file system's root, or an existing dentry for a bind
+    /// mount) on `point`. Mounting on a mount's root stacks on top of it, as Linux does.
+    func place(root: Dentry, on point: VLocation, fsType: String, source: String, readOnly: Bool) {
+        let m = VMount(root: root, parent: point.mount, point: point.dentry, readOnly: readOnly, fsType: fsType, source: source)
+        point.mount.children[ObjectIdentifier(point.dentry)] = m
+    }
+
+    /// Removes the mount whose root `loc` is (EINVAL if it is none, EBUSY if mounts sit below it).
+    func unmount(_ loc: VLocation, detach: Bool) -> Int32 {
+        guard loc.dentry === loc.mount.root, let parent = loc.mount.parent, let point = loc.mount.point else { return -EINVAL }
+        if !loc.mount.children.isEmpty && !detach { return -EBUSY }
+        parent.children[ObjectIdentifier(point)] = nil
         return 0
     }
 
