@@ -34,6 +34,7 @@ public enum SyscallTable {
         435: "deliberately ENOSYS: libc falls back to clone(2); not reported",
         334: "deliberately ENOSYS (glibc and others fall back); not reported",
         161: "EPERM (changing the root is not offered)",
+        165: "tmpfs, bind (without submounts) and read-only remounts; other types ENODEV",
         437: "RESOLVE_IN_ROOT resolves '..' from the starting directory without clamping",
     ]
     static let supportedNumbers: [Int] = [
@@ -44,7 +45,7 @@ public enum SyscallTable {
         119, 120, 121, 124, 127, 128, 130, 131, 132, 133, 157, 158, 160, 170, 171, 186, 200, 201, 202, 204,
         217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
         41, 53, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 222, 223, 224, 225, 226, 40, 85, 326, 295, 296, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
-        235, 161, 162, 306, 277, 285, 437,
+        235, 161, 162, 306, 277, 285, 437, 165, 166,
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -186,6 +187,8 @@ extension Task {
         case 277: return fds.get(i(a0)) == nil ? errno(EBADF) : 0                      // sync_file_range: writes are already on the host
         case 285: return sysFallocate(i(a0), i32(a1), i(a2), i(a3))
         case 437: return sysOpenat2(i32(a0), a1, a2, i(a3))
+        case 165: return sysMount(a0, a1, a2, a3, a4)
+        case 166: return sysUmount2(a0, i32(a1))
         case 157: return sysPrctl(i(a0), a1, a2)
         case 158: return sysArchPrctl(i(a0), a1)
         case 160: return sysPrlimit(0, i(a0), a1, 0)
