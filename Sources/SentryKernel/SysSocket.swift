@@ -28,6 +28,7 @@ extension Task {
     }
 
     func sysSocket(_ domain: Int32, _ type: Int32, _ proto: Int32) -> Int {
+        if domain == AF_INET_ || domain == AF_INET6_ { return inetSocket(domain, type, proto) }   // SysInet.swift
         let base: Int32
         switch checkSocketArgs(domain, type, proto) { case .failure(let e): return errno(e); case .success(let b): base = b }
         let s = UnixSocket(type: base, flags: type & SOCK_NONBLOCK_ != 0 ? O_NONBLOCK : 0)
@@ -89,6 +90,7 @@ extension Task {
     }
 
     func sysBind(_ fd: Int, _ addr: UInt64, _ len: Int) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetBind(s, addr, len) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         if s.name != nil { return errno(EINVAL) }
@@ -128,6 +130,7 @@ extension Task {
     }
 
     func sysListen(_ fd: Int, _ backlog: Int32) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetListen(s, backlog) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard s.connectionOriented else { return errno(EOPNOTSUPP) }
@@ -140,6 +143,7 @@ extension Task {
     }
 
     func sysConnect(_ fd: Int, _ addr: UInt64, _ len: Int) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetConnect(s, addr, len) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         if !s.connectionOriented, len >= 2, let fam = mm.read(addr, as: UInt16.self), fam == 0 {
@@ -176,6 +180,7 @@ extension Task {
     }
 
     func sysAccept(_ fd: Int, _ addr: UInt64, _ lenAddr: UInt64, _ flags: Int32) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetAccept(s, addr, lenAddr, flags) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard flags & ~(SOCK_NONBLOCK_ | SOCK_CLOEXEC_) == 0 else { return errno(EINVAL) }
@@ -196,6 +201,7 @@ extension Task {
     }
 
     func sysGetsockname(_ fd: Int, _ addr: UInt64, _ lenAddr: UInt64, peer: Bool) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetGetName(s, addr, lenAddr, peer: peer) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         if peer {
@@ -206,6 +212,7 @@ extension Task {
     }
 
     func sysShutdown(_ fd: Int, _ how: Int32) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetShutdown(s, how) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard how >= 0 && how <= 2 else { return errno(EINVAL) }
@@ -266,6 +273,7 @@ extension Task {
     }
 
     func sysSendto(_ fd: Int, _ buf: UInt64, _ len: Int, _ flags: Int32, _ addr: UInt64, _ addrLen: Int) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetSendto(s, buf, len, flags, addr, addrLen) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard len >= 0 else { return errno(EINVAL) }
@@ -274,6 +282,7 @@ extension Task {
     }
 
     func sysSendmsg(_ fd: Int, _ msg: UInt64, _ flags: Int32) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetSendmsg(s, msg, flags) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard let hdr = mm.readBytes(msg, 56) else { return errno(EFAULT) }
@@ -319,6 +328,7 @@ extension Task {
     }
 
     func sysRecvfrom(_ fd: Int, _ buf: UInt64, _ len: Int, _ flags: Int32, _ addr: UInt64, _ lenAddr: UInt64) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetRecvfrom(s, buf, len, flags, addr, lenAddr) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard len >= 0 else { return errno(EINVAL) }
@@ -332,6 +342,7 @@ extension Task {
     }
 
     func sysRecvmsg(_ fd: Int, _ msg: UInt64, _ flags: Int32) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetRecvmsg(s, msg, flags) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard let hdr = mm.readBytes(msg, 56) else { return errno(EFAULT) }
@@ -402,6 +413,7 @@ extension Task {
     // MARK: options
 
     func sysSetsockopt(_ fd: Int, _ level: Int32, _ opt: Int32, _ val: UInt64, _ len: Int) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetSetsockopt(s, level, opt, val, len) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard level == SOL_SOCKET_ else { return errno(EOPNOTSUPP) }
@@ -426,6 +438,7 @@ extension Task {
     }
 
     func sysGetsockopt(_ fd: Int, _ level: Int32, _ opt: Int32, _ val: UInt64, _ lenAddr: UInt64) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetGetsockopt(s, level, opt, val, lenAddr) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard level == SOL_SOCKET_ else { return errno(EOPNOTSUPP) }

@@ -26,7 +26,7 @@ public enum SyscallTable {
         41: "AF_UNIX only (in-Sentry); other families EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",
         49: "AF_UNIX path names live in the Sentry's name table only (no file is created)",
         54: "SOL_SOCKET: SO_PASSCRED, SO_SNDBUF, SO_RCVBUF, SO_RCVTIMEO, SO_SNDTIMEO; others ENOPROTOOPT",
-        299: "not yet", 307: "not yet",
+        299: "a loop over recvmsg", 307: "a loop over sendmsg",
         232: "level-triggered; EPOLLET treated as level-triggered", 281: "level-triggered", 441: "level-triggered",
         222: "SIGEV_SIGNAL/NONE/THREAD_ID; no SIGEV_THREAD (libc builds it on THREAD_ID)", 225: "overruns not counted",
         38: "ITIMER_REAL only", 36: "ITIMER_REAL only",
@@ -238,10 +238,8 @@ extension Task {
         case 52: return sysGetsockname(i(a0), a1, a2, peer: true)
         case 54: return sysSetsockopt(i(a0), i32(a1), i32(a2), a3, i(a4))
         case 55: return sysGetsockopt(i(a0), i32(a1), i32(a2), a3, a4)
-        case 299, 307:
-            // recvmmsg/sendmmsg: not implemented yet (libc and Python do not need them).
-            kernel.reportUnimplemented(nr, task: self)
-            return fds.get(i(a0)) == nil ? errno(EBADF) : errno(ENOSYS)
+        case 299: return sysRecvmmsg(i(a0), a1, i(a2), i32(a3), a4)                      // SysMmsg.swift
+        case 307: return sysSendmmsg(i(a0), a1, i(a2), i32(a3))
         case 188, 189, 190: return errno(EROFS)                                        // setxattr family
         case 191, 192, 194, 195, 197, 198: return errno(EOPNOTSUPP)                   // get/list/remove xattr on paths: none on the bootstrap FS
         case 193, 196, 199: return fds.get(i(a0)) == nil ? errno(EBADF) : errno(EOPNOTSUPP)

@@ -411,7 +411,7 @@ extension Netstack.SocketAddress {
 
 extension Netstack.Socket {
     static func example(_ v: Int) -> Self {
-        Self(family: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), type: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), protocol: UInt32(truncatingIfNeeded: 0xC1C2C324 + v))
+        Self(family: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), type: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), protocol: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), slot: UInt32(truncatingIfNeeded: 0xC1C2C334 + v))
     }
     static let exampleFDCount = 0
 }
@@ -446,7 +446,7 @@ extension Netstack.Listen {
 
 extension Netstack.Accept {
     static func example(_ v: Int) -> Self {
-        Self(handle: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), flags: UInt32(truncatingIfNeeded: 0xC1C2C314 + v))
+        Self(handle: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), flags: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), slot: UInt32(truncatingIfNeeded: 0xC1C2C324 + v))
     }
     static let exampleFDCount = 0
 }
@@ -526,6 +526,13 @@ extension Netstack.Event {
         Self(handle: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), events: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), error: Int32(truncatingIfNeeded: -3_000_001 + v))
     }
     static let exampleFDCount = 0
+}
+
+extension Netstack.Attach {
+    static func example(_ v: Int) -> Self {
+        Self(memory: FDIndex(0), memorySize: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), slotCount: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), ringSize: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), toNetstack: FDIndex(1), toSentry: FDIndex(2))
+    }
+    static let exampleFDCount = 3
 }
 
 extension Procfs.TaskInfo {
@@ -696,6 +703,7 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Netstack.Message.close(.example(0)), fdCount: Netstack.Close.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.setupRing(.example(0)), fdCount: Netstack.SetupRing.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.event(.example(0)), fdCount: Netstack.Event.exampleFDCount, flags: []),
+    GoldenCase(Netstack.Message.attach(.example(0)), fdCount: Netstack.Attach.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
     GoldenCase(Procfs.Message.readFile(.example(0)), fdCount: Procfs.ReadFile.exampleFDCount, flags: []),
     GoldenCase(Procfs.Message.fileContent(.example(0)), fdCount: Procfs.FileContent.exampleFDCount, flags: [.reply]),
