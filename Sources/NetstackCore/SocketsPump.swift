@@ -41,4 +41,5 @@ extension NetworkStack {
     }
 
     public func isStream(_ s: SocketID) -> Bool { tcpSockets[s] != nil }
+
 }

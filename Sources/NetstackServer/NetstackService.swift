@@ -85,7 +85,7 @@ public final class NetstackService: @unchecked Sendable {
             let seen = arena?.toNetstack.current ?? 0
             pthread_mutex_lock(&lock)
             stack.poll()
-            pumpAndNotify()
+            let busy = pumpAndNotify()
             var wait: Int32 = hostLoop == nil ? 1000 : 50
             if let d = stack.nextDeadline {
                 wait = Int32(max(0, min(Int64(wait), (d - clock.nanoseconds + 999_999) / 1_000_000)))
@@ -93,7 +93,7 @@ public final class NetstackService: @unchecked Sendable {
             let doorbell = arena?.toNetstack
             let bellFD = toNetstackFD
             pthread_mutex_unlock(&lock)
-            if wait == 0 { continue }
+            if wait == 0 || busy { continue }
             if let doorbell, !doorbell.prepareToSleep(seen: seen) { continue }
             var extra: [Int32] = []
             if bellFD >= 0 { extra.append(bellFD) }
@@ -112,11 +112,14 @@ public final class NetstackService: @unchecked Sendable {
     }
 
     /// Moves ring bytes and mirrors socket state (stack locked), then rings the Sentry if it sleeps.
-    func pumpAndNotify() {
-        guard let a = arena else { return }
+    /// Returns true if work remains after its rounds (the driver then goes on without sleeping).
+    @discardableResult
+    func pumpAndNotify() -> Bool {
+        guard let a = arena else { return false }
         var changed = false
+        var busy = true
         for _ in 0..<8 {
-            if !pumpAll() { break }
+            if !pumpAll() { busy = false; break }
             changed = true
             stack.poll()
         }
@@ -124,6 +127,7 @@ public final class NetstackService: @unchecked Sendable {
             var one: UInt64 = 1
             _ = Glibc.write(toSentryFD, &one, 8)
         }
+        return busy
     }
 
     // MARK: Handlers
@@ -250,6 +254,11 @@ public final class NetstackService: @unchecked Sendable {
             }
             reply.encode(N.EmptyReply())
         }
+        t.register(N.Interfaces.messageID) { [self] req, reply throws(ServiceFailure) in
+            _ = try decode(req, N.Interfaces.self)
+            let r = try locked { () throws(NetErrno) in interfaceReport() }
+            reply.encode(r)
+        }
         t.register(N.Attach.messageID) { [self] req, reply throws(ServiceFailure) in
             let m = try decode(req, N.Attach.self)
             guard let memory = req.fds.take(Int(m.memory.rawValue)), let toNet = req.fds.take(Int(m.toNetstack.rawValue)),
@@ -268,6 +277,31 @@ public final class NetstackService: @unchecked Sendable {
             reply.encode(N.EmptyReply())
         }
         return t
+    }
+
+    /// What SIOCGIF* and NETLINK_ROUTE report: interface indices start at 1 (lo), as on Linux.
+    func interfaceReport() -> Netstack.InterfacesReply {
+        func v4(_ a: IPv4Address) -> [UInt8] {
+            let r = a.raw
+            return [UInt8(r >> 24), UInt8(r >> 16 & 0xff), UInt8(r >> 8 & 0xff), UInt8(r & 0xff)]
+        }
+        var list: [Netstack.Interface] = []
+        for i in stack.interfaces {
+            var addrs = [Netstack.InterfaceAddress(family: 2, address: v4(i.address), prefixLength: UInt8(i.prefixLength))]
+            for a in i.ipv6 {
+                addrs.append(.init(family: 10, address: wire(SocketAddress(a.address, 0)).address, prefixLength: UInt8(a.prefixLength)))
+            }
+            var mac: [UInt8] = []
+            for k in (0..<6).reversed() { mac.append(UInt8(truncatingIfNeeded: i.mac.raw >> (8 * UInt64(k)))) }
+            let flags: UInt32 = i.isLoopback ? 0x49 : 0x1043   // UP|LOOPBACK|RUNNING, UP|BROADCAST|RUNNING|MULTICAST
+            list.append(.init(index: UInt32(i.index + 1), name: i.name, flags: flags, mtu: UInt32(i.isLoopback ? 65536 : i.mtu),
+                              hardwareAddress: mac, addresses: addrs))
+        }
+        let routes = stack.routes.map { r in
+            Netstack.RouteEntry(destination: v4(r.destination), prefixLength: UInt8(r.prefixLength),
+                                gateway: r.gateway.map(v4) ?? [], interface: UInt32(r.interface + 1))
+        }
+        return .init(interfaces: list, routes: routes)
     }
 
     func socket(_ handle: UInt64) throws(NetErrno) -> SocketID {

@@ -95,15 +95,13 @@ extension NetstackService {
             while send.used > 0 {
                 let space = stack.sendSpace(b.id)
                 if space == 0 { break }
-                let (x, y) = send.readSpans(max: min(space, 256 * 1024))
-                var chunk = [UInt8](x)
-                if y.count > 0 { chunk.append(contentsOf: y) }
+                let (x, _) = send.readSpans(max: space)   // the run up to the ring's end; the rest next round
                 do {
-                    let n = try stack.send(b.id, chunk)
+                    let n = try stack.send(b.id, bytes: x)
                     if n <= 0 { break }
                     send.commitRead(n)
                     moved = true
-                    if n < chunk.count { break }
+                    if n < x.count { break }
                 } catch {
                     record(b, error)
                     if error != .EAGAIN { send.commitRead(send.used); moved = true }
@@ -122,9 +120,10 @@ extension NetstackService {
         if (phase == .connected || phase == .finished) && !b.endOfStream {
             while receive.free > 0 {
                 do {
-                    let d = try stack.recv(b.id, max: receive.free)
-                    if d.isEmpty { b.endOfStream = true; moved = true; break }
-                    d.withUnsafeBytes { _ = receive.writeAll($0) }
+                    let (x, _) = receive.writeSpans(max: receive.free)   // up to the ring's end; the rest next round
+                    let n = try stack.recv(b.id, into: x).0
+                    if n == 0 { b.endOfStream = true; moved = true; break }
+                    receive.commitWrite(n)
                     moved = true
                 } catch {
                     record(b, error)

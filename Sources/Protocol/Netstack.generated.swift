@@ -834,6 +834,219 @@ public enum Netstack {
         }
     }
 
+    /// One address of an interface.
+    public struct InterfaceAddress: WireTable {
+        public static let fieldCount = 3
+
+        /// AF_INET or AF_INET6
+        public var family: UInt16
+        /// 4 or 16 bytes, network order
+        public var address: [UInt8]
+        public var prefixLength: UInt8
+
+        public init(family: UInt16 = 0, address: [UInt8] = [], prefixLength: UInt8 = 0) {
+            self.family = family
+            self.address = address
+            self.prefixLength = prefixLength
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, family)
+            writer.field(t, 1, bytes: address)
+            writer.field(t, 2, prefixLength)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> InterfaceAddress {
+            let f_family = try t.scalar(0, UInt16.self) ?? 0
+            let f_address = try t.bytes(1, budget: &budget) ?? []
+            let f_prefixLength = try t.scalar(2, UInt8.self) ?? 0
+            return InterfaceAddress(family: f_family, address: f_address, prefixLength: f_prefixLength)
+        }
+
+        /// Zero-copy, checked accessors over a received InterfaceAddress; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var family: UInt16 { get throws(WireError) { try table.scalar(0, UInt16.self) ?? 0 } }
+            public var address: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var prefixLength: UInt8 { get throws(WireError) { try table.scalar(2, UInt8.self) ?? 0 } }
+        }
+    }
+
+    /// A network interface as the netstack sees it (SIOCGIF* ioctls, NETLINK_ROUTE, getifaddrs).
+    public struct Interface: WireTable {
+        public static let fieldCount = 6
+
+        public var index: UInt32
+        public var name: String
+        /// IFF_UP, IFF_LOOPBACK, IFF_RUNNING, IFF_BROADCAST, IFF_MULTICAST
+        public var flags: UInt32
+        public var mtu: UInt32
+        /// 6 bytes (all zero on loopback)
+        public var hardwareAddress: [UInt8]
+        public var addresses: [InterfaceAddress]
+
+        public init(index: UInt32 = 0, name: String = "", flags: UInt32 = 0, mtu: UInt32 = 0, hardwareAddress: [UInt8] = [], addresses: [InterfaceAddress] = []) {
+            self.index = index
+            self.name = name
+            self.flags = flags
+            self.mtu = mtu
+            self.hardwareAddress = hardwareAddress
+            self.addresses = addresses
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, index)
+            writer.field(t, 1, name)
+            writer.field(t, 2, flags)
+            writer.field(t, 3, mtu)
+            writer.field(t, 4, bytes: hardwareAddress)
+            writer.field(t, 5, tables: addresses)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Interface {
+            let f_index = try t.scalar(0, UInt32.self) ?? 0
+            let f_name = try t.string(1, budget: &budget) ?? ""
+            let f_flags = try t.scalar(2, UInt32.self) ?? 0
+            let f_mtu = try t.scalar(3, UInt32.self) ?? 0
+            let f_hardwareAddress = try t.bytes(4, budget: &budget) ?? []
+            let f_addresses = try t.decodeTables(5, InterfaceAddress.self, budget: &budget) ?? []
+            return Interface(index: f_index, name: f_name, flags: f_flags, mtu: f_mtu, hardwareAddress: f_hardwareAddress, addresses: f_addresses)
+        }
+
+        /// Zero-copy, checked accessors over a received Interface; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var index: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var mtu: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var hardwareAddress: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(4, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var addresses: TableVector? { get throws(WireError) { try table.tableVector(5) } }
+        }
+    }
+
+    /// An IPv4 route.
+    public struct RouteEntry: WireTable {
+        public static let fieldCount = 4
+
+        /// 4 bytes
+        public var destination: [UInt8]
+        public var prefixLength: UInt8
+        /// empty: directly connected
+        public var gateway: [UInt8]
+        /// interface index
+        public var interface: UInt32
+
+        public init(destination: [UInt8] = [], prefixLength: UInt8 = 0, gateway: [UInt8] = [], interface: UInt32 = 0) {
+            self.destination = destination
+            self.prefixLength = prefixLength
+            self.gateway = gateway
+            self.interface = interface
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, bytes: destination)
+            writer.field(t, 1, prefixLength)
+            writer.field(t, 2, bytes: gateway)
+            writer.field(t, 3, interface)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> RouteEntry {
+            let f_destination = try t.bytes(0, budget: &budget) ?? []
+            let f_prefixLength = try t.scalar(1, UInt8.self) ?? 0
+            let f_gateway = try t.bytes(2, budget: &budget) ?? []
+            let f_interface = try t.scalar(3, UInt32.self) ?? 0
+            return RouteEntry(destination: f_destination, prefixLength: f_prefixLength, gateway: f_gateway, interface: f_interface)
+        }
+
+        /// Zero-copy, checked accessors over a received RouteEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var destination: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var prefixLength: UInt8 { get throws(WireError) { try table.scalar(1, UInt8.self) ?? 0 } }
+            public var gateway: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(2, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var interface: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+        }
+    }
+
+    /// The interfaces, their addresses and the routes.
+    public struct Interfaces: WireRequest {
+        public typealias Reply = InterfacesReply
+        public static let messageID: UInt16 = 19
+        public static let name = "Interfaces"
+        public static let fieldCount = 0
+
+        public init() {
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Interfaces {
+            _ = t
+            return Interfaces()
+        }
+
+        /// Zero-copy, checked accessors over a received Interfaces; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+        }
+    }
+
+    public struct InterfacesReply: WireMessage {
+        public static let messageID: UInt16 = 20
+        public static let name = "InterfacesReply"
+        public static let fieldCount = 2
+
+        public var interfaces: [Interface]
+        public var routes: [RouteEntry]
+
+        public init(interfaces: [Interface] = [], routes: [RouteEntry] = []) {
+            self.interfaces = interfaces
+            self.routes = routes
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, tables: interfaces)
+            writer.field(t, 1, tables: routes)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> InterfacesReply {
+            let f_interfaces = try t.decodeTables(0, Interface.self, budget: &budget) ?? []
+            let f_routes = try t.decodeTables(1, RouteEntry.self, budget: &budget) ?? []
+            return InterfacesReply(interfaces: f_interfaces, routes: f_routes)
+        }
+
+        /// Zero-copy, checked accessors over a received InterfacesReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var interfaces: TableVector? { get throws(WireError) { try table.tableVector(0) } }
+            public var routes: TableVector? { get throws(WireError) { try table.tableVector(1) } }
+        }
+    }
+
     /// Every message of the channel, for dispatch by message id.
     public enum Message: WireChannelMessage {
         case errorReply(ErrorReply)
@@ -855,6 +1068,8 @@ public enum Netstack {
         case setupRing(SetupRing)
         case event(Event)
         case attach(Attach)
+        case interfaces(Interfaces)
+        case interfacesReply(InterfacesReply)
 
         /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
         public static let messageTypes: [any WireMessage.Type] = [
@@ -877,6 +1092,8 @@ public enum Netstack {
             SetupRing.self,
             Event.self,
             Attach.self,
+            Interfaces.self,
+            InterfacesReply.self,
         ]
 
         public static let channelName = Netstack.channelName
@@ -902,6 +1119,8 @@ public enum Netstack {
             case SetupRing.messageID: return SetupRing.name
             case Event.messageID: return Event.name
             case Attach.messageID: return Attach.name
+            case Interfaces.messageID: return Interfaces.name
+            case InterfacesReply.messageID: return InterfacesReply.name
             default: return nil
             }
         }
@@ -927,6 +1146,8 @@ public enum Netstack {
             case SetupRing.messageID: return .setupRing(try SetupRing.decode(view))
             case Event.messageID: return .event(try Event.decode(view))
             case Attach.messageID: return .attach(try Attach.decode(view))
+            case Interfaces.messageID: return .interfaces(try Interfaces.decode(view))
+            case InterfacesReply.messageID: return .interfacesReply(try InterfacesReply.decode(view))
             default: throw .unknownMessage(messageID)
             }
         }
@@ -952,6 +1173,8 @@ public enum Netstack {
             case .setupRing: return SetupRing.messageID
             case .event: return Event.messageID
             case .attach: return Attach.messageID
+            case .interfaces: return Interfaces.messageID
+            case .interfacesReply: return InterfacesReply.messageID
             }
         }
 
@@ -976,6 +1199,8 @@ public enum Netstack {
             case .setupRing(let m): return m
             case .event(let m): return m
             case .attach(let m): return m
+            case .interfaces(let m): return m
+            case .interfacesReply(let m): return m
             }
         }
 
@@ -1000,6 +1225,8 @@ public enum Netstack {
             case .setupRing(let m): m.encode(into: &writer)
             case .event(let m): m.encode(into: &writer)
             case .attach(let m): m.encode(into: &writer)
+            case .interfaces(let m): m.encode(into: &writer)
+            case .interfacesReply(let m): m.encode(into: &writer)
             }
         }
     }

@@ -83,7 +83,4 @@ extension Task {
         if k > 0 && !out.withUnsafeBytes({ mm.copyOut(val, $0.baseAddress!, k) }) { return errno(EFAULT) }
         return mm.write(lenAddr, Int32(k)) ? 0 : errno(EFAULT)
     }
-
-    /// Interface ioctls (SIOCGIF*): not answered yet.
-    func interfaceIoctl(_ cmd: UInt64, _ arg: UInt64) -> Int { -Int(ENOTTY) }
 }

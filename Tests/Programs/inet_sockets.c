@@ -5,7 +5,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
@@ -71,15 +74,19 @@ static size_t write_all(int fd, const unsigned char *p, size_t n) {
     return done;
 }
 
+static char later[4096];
+static size_t laterLen;
+#define LATER(...) (laterLen += snprintf(later + laterLen, sizeof later - laterLen, __VA_ARGS__))
+
 static void echo_server(int ls, int family) {
     union { struct sockaddr_in v4; struct sockaddr_in6 v6; } peer;
     socklen_t pl = sizeof peer;
     int c = accept(ls, (struct sockaddr *)&peer, &pl);
     CHECK(c >= 0);
-    printf("server: accepted, peer family %d, len %d\n", ((struct sockaddr *)&peer)->sa_family, (int)pl);
+    LATER("server: accepted, peer family %d, len %d\n", ((struct sockaddr *)&peer)->sa_family, (int)pl);
     int type = 0; socklen_t tl = sizeof type;
     CHECK(getsockopt(c, SOL_SOCKET, SO_TYPE, &type, &tl) == 0);
-    printf("server: SO_TYPE %d\n", type);
+    LATER("server: SO_TYPE %d\n", type);
     static unsigned char buf[65536];
     size_t total = 0;
     for (;;) {
@@ -89,7 +96,7 @@ static void echo_server(int ls, int family) {
         write_all(c, buf, n);
         total += n;
     }
-    printf("server: echoed %zu bytes, then EOF\n", total);
+    LATER("server: echoed %zu bytes, then EOF\n", total);
     close(c);
     (void)family;
 }
@@ -136,6 +143,7 @@ static void tcp(int family) {
     echo_server(ls, family);
     int st;
     waitpid(pid, &st, 0);
+    fputs(later, stdout);
     printf("client exit %d\n", WEXITSTATUS(st));
     close(ls);
 }
@@ -213,6 +221,9 @@ static void nbconnect(void) {
     char buf[8];
     ssize_t n = read(s, buf, sizeof buf);
     printf("read on empty non-blocking -> %zd %s\n", n, n < 0 && errno == EAGAIN ? "EAGAIN" : "?");
+    // Only the accepted socket from here on (the others are ready, level-triggered, all along).
+    CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, c, NULL) == 0);
+    CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, ls, NULL) == 0);
     ev.events = EPOLLIN; ev.data.fd = s;
     CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) == 0);
     CHECK(write(c, "hello", 5) == 5);
@@ -313,11 +324,92 @@ static void mmsg(void) {
         memset(r, 0, sizeof r);
         for (int i = 0; i < 4; i++) { riov[i].iov_base = in[i]; riov[i].iov_len = 16; r[i].msg_hdr.msg_iov = &riov[i]; r[i].msg_hdr.msg_iovlen = 1; }
         struct timespec t = { 1, 0 };
-        n = recvmmsg(pairs[k][1], r, 4, MSG_WAITFORONE, &t);
+        // vlen 3 without MSG_WAITFORONE: waits for all three (the sandbox's loopback delivers a moment
+        // after send returns, Linux's before), then the timeout is not reached.
+        n = recvmmsg(pairs[k][1], r, 3, 0, &t);
         printf("%s recvmmsg -> %d:", names[k], n);
         for (int i = 0; i < n; i++) printf(" '%.*s'", (int)r[i].msg_len, in[i]);
         printf("\n");
     }
+}
+
+// The netstack is killed from outside while this runs: every socket call must fail, none may hang.
+static void outage(void) {
+    int port;
+    int ls = listener(AF_INET, SOCK_STREAM, &port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_IGN);
+        int c = connect_to(AF_INET, port, 0);
+        static unsigned char buf[1 << 16];
+        for (;;) {
+            ssize_t n = write(c, buf, sizeof buf);
+            if (n < 0) { printf("client: write failed: %s\n", errno == ECONNRESET || errno == ENETDOWN || errno == EPIPE ? "reset/down" : strerror(errno)); break; }
+        }
+        _exit(0);
+    }
+    int s = accept(ls, NULL, NULL);
+    CHECK(s >= 0);
+    static unsigned char buf[1 << 16];
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(s, buf, sizeof buf);
+        if (n <= 0) { printf("server: read -> %s after %s\n", n == 0 ? "EOF" : (errno == ECONNRESET || errno == ENETDOWN ? "reset/down" : strerror(errno)), got > 0 ? "data" : "nothing"); break; }
+        if (got == 0) { printf("transferring\n"); fflush(stdout); }
+        got += n;
+    }
+    waitpid(pid, NULL, 0);
+    int r = accept(ls, NULL, NULL);
+    printf("accept after outage -> %d %s\n", r, r < 0 && errno == ENETDOWN ? "ENETDOWN" : strerror(errno));
+    r = socket(AF_INET, SOCK_STREAM, 0);
+    printf("socket after outage -> %d %s\n", r, r < 0 && errno == ENETDOWN ? "ENETDOWN" : strerror(errno));
+    printf("sandbox still running\n");
+}
+
+// What the loopback interface looks like through getifaddrs (netlink) and the SIOCGIF* ioctls: the
+// same natively (lo is always index 1, 127.0.0.1/8, ::1, MTU 65536) and in the sandbox.
+static void ifaces(void) {
+    struct ifaddrs *list;
+    CHECK(getifaddrs(&list) == 0);
+    for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+        if (strcmp(i->ifa_name, "lo") != 0 || !i->ifa_addr) continue;
+        char buf[64] = "";
+        int fam = i->ifa_addr->sa_family;
+        if (fam == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf, sizeof buf);
+        if (fam == AF_INET6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, buf, sizeof buf);
+        char mask[64] = "";
+        if (fam == AF_INET && i->ifa_netmask) inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_netmask)->sin_addr, mask, sizeof mask);
+        printf("getifaddrs: lo family %d %s %s flags up %d loopback %d\n", fam, buf, mask, !!(i->ifa_flags & IFF_UP), !!(i->ifa_flags & IFF_LOOPBACK));
+    }
+    freeifaddrs(list);
+    printf("if_nametoindex(lo) = %u\n", if_nametoindex("lo"));
+    char name[IF_NAMESIZE];
+    printf("if_indextoname(1) = %s\n", if_indextoname(1, name) ? name : "?");
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq r;
+    memset(&r, 0, sizeof r); strcpy(r.ifr_name, "lo");
+    CHECK(ioctl(s, SIOCGIFFLAGS, &r) == 0);
+    printf("SIOCGIFFLAGS up %d loopback %d running %d\n", !!(r.ifr_flags & IFF_UP), !!(r.ifr_flags & IFF_LOOPBACK), !!(r.ifr_flags & IFF_RUNNING));
+    CHECK(ioctl(s, SIOCGIFADDR, &r) == 0);
+    printf("SIOCGIFADDR %s\n", inet_ntoa(((struct sockaddr_in *)&r.ifr_addr)->sin_addr));
+    CHECK(ioctl(s, SIOCGIFNETMASK, &r) == 0);
+    printf("SIOCGIFNETMASK %s\n", inet_ntoa(((struct sockaddr_in *)&r.ifr_netmask)->sin_addr));
+    CHECK(ioctl(s, SIOCGIFMTU, &r) == 0);
+    printf("SIOCGIFMTU %d\n", r.ifr_mtu);
+    CHECK(ioctl(s, SIOCGIFINDEX, &r) == 0);
+    printf("SIOCGIFINDEX %d\n", r.ifr_ifindex);
+    CHECK(ioctl(s, SIOCGIFHWADDR, &r) == 0);
+    printf("SIOCGIFHWADDR family %d\n", r.ifr_hwaddr.sa_family);
+    strcpy(r.ifr_name, "nosuch0");
+    int rc = ioctl(s, SIOCGIFFLAGS, &r);
+    printf("unknown interface -> %d %s\n", rc, errno == ENODEV ? "ENODEV" : strerror(errno));
+    struct ifreq reqs[16];
+    struct ifconf conf = { .ifc_len = sizeof reqs, .ifc_req = reqs };
+    CHECK(ioctl(s, SIOCGIFCONF, &conf) == 0);
+    int lo = 0;
+    for (int k = 0; k < conf.ifc_len / (int)sizeof(struct ifreq); k++) if (!strcmp(reqs[k].ifr_name, "lo")) lo++;
+    printf("SIOCGIFCONF lists lo %d time(s)\n", lo);
+    close(s);
 }
 
 int main(int argc, char **argv) {
@@ -329,6 +421,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(mode, "nbconnect")) nbconnect();
     else if (!strcmp(mode, "bulk")) bulk(argc > 2 ? atol(argv[2]) : 100);
     else if (!strcmp(mode, "mmsg")) mmsg();
+    else if (!strcmp(mode, "outage")) outage();
+    else if (!strcmp(mode, "ifaces")) ifaces();
     else { fprintf(stderr, "unknown mode\n"); return 2; }
     printf("done\n");
     return 0;

@@ -535,6 +535,38 @@ extension Netstack.Attach {
     static let exampleFDCount = 3
 }
 
+extension Netstack.InterfaceAddress {
+    static func example(_ v: Int) -> Self {
+        Self(family: UInt16(truncatingIfNeeded: 0xB102 + v), address: [0x00, 0xFF, 1, UInt8(truncatingIfNeeded: v)], prefixLength: UInt8(truncatingIfNeeded: 0xA2 + v))
+    }
+}
+
+extension Netstack.Interface {
+    static func example(_ v: Int) -> Self {
+        Self(index: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), name: "name-\(v)-é", flags: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), mtu: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), hardwareAddress: [0x00, 0xFF, 4, UInt8(truncatingIfNeeded: v)], addresses: [Netstack.InterfaceAddress.example(v), Netstack.InterfaceAddress.example(v + 1)])
+    }
+}
+
+extension Netstack.RouteEntry {
+    static func example(_ v: Int) -> Self {
+        Self(destination: [0x00, 0xFF, 0, UInt8(truncatingIfNeeded: v)], prefixLength: UInt8(truncatingIfNeeded: 0xA1 + v), gateway: [0x00, 0xFF, 2, UInt8(truncatingIfNeeded: v)], interface: UInt32(truncatingIfNeeded: 0xC1C2C334 + v))
+    }
+}
+
+extension Netstack.Interfaces {
+    static func example(_ v: Int) -> Self {
+        Self()
+    }
+    static let exampleFDCount = 0
+}
+
+extension Netstack.InterfacesReply {
+    static func example(_ v: Int) -> Self {
+        Self(interfaces: [Netstack.Interface.example(v), Netstack.Interface.example(v + 1)], routes: [Netstack.RouteEntry.example(v), Netstack.RouteEntry.example(v + 1)])
+    }
+    static let exampleFDCount = 0
+}
+
 extension Procfs.TaskInfo {
     static func example(_ v: Int) -> Self {
         Self(pid: Int32(truncatingIfNeeded: -1_000_001 + v), tgid: Int32(truncatingIfNeeded: -2_000_001 + v), ppid: Int32(truncatingIfNeeded: -3_000_001 + v), pgid: Int32(truncatingIfNeeded: -4_000_001 + v), sid: Int32(truncatingIfNeeded: -5_000_001 + v), comm: "comm-\(v)-é", state: UInt8(truncatingIfNeeded: 0xA6 + v), uids: [UInt32(truncatingIfNeeded: 0xC1C2C374 + v), UInt32(truncatingIfNeeded: 0xC1C2C384 + v)], gids: [UInt32(truncatingIfNeeded: 0xC1C2C384 + v), UInt32(truncatingIfNeeded: 0xC1C2C394 + v)], groups: [UInt32(truncatingIfNeeded: 0xC1C2C394 + v), UInt32(truncatingIfNeeded: 0xC1C2C304 + v)], threads: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), nice: Int32(truncatingIfNeeded: -12_000_001 + v), umask: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), ttyNr: Int32(truncatingIfNeeded: -14_000_001 + v), tpgid: Int32(truncatingIfNeeded: -15_000_001 + v), flags: UInt32(truncatingIfNeeded: 0xC1C2C354 + v), minorFaults: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), majorFaults: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), startTimeTicks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), userTimeTicks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), systemTimeTicks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), vmPeakKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), vmSizeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), vmLckKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), vmHWMKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), vmRSSKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), rssAnonKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), rssFileKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), rssShmemKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), vmDataKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), vmStkKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), vmExeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), vmLibKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), vmPTEKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), startCode: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), endCode: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), startStack: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), startData: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), endData: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), startBrk: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), argStart: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), argEnd: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), envStart: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), envEnd: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), exitSignal: Int32(truncatingIfNeeded: -45_000_001 + v), processor: Int32(truncatingIfNeeded: -46_000_001 + v), fdSize: UInt32(truncatingIfNeeded: 0xC1C2C364 + v), sigQueued: UInt32(truncatingIfNeeded: 0xC1C2C374 + v), sigQueueLimit: UInt32(truncatingIfNeeded: 0xC1C2C384 + v), sigPending: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), shdPending: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), sigBlocked: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), sigIgnored: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), sigCaught: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), capInheritable: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), capPermitted: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), capEffective: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), capBounding: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), capAmbient: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), noNewPrivs: v % 2 == 0, seccompMode: UInt8(truncatingIfNeeded: 0xA0 + v), oomScoreAdj: Int32(truncatingIfNeeded: -62_000_001 + v), voluntarySwitches: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), involuntarySwitches: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), readChars: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), writtenChars: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), readSyscalls: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), writeSyscalls: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), readBytes: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), writeBytes: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), cmdline: [0x00, 0xFF, 70, UInt8(truncatingIfNeeded: v)], environ: [0x00, 0xFF, 71, UInt8(truncatingIfNeeded: v)], auxv: [0x00, 0xFF, 72, UInt8(truncatingIfNeeded: v)], exe: "exe-\(v)-é", cwd: "cwd-\(v)-é", root: "root-\(v)-é")
@@ -704,6 +736,8 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Netstack.Message.setupRing(.example(0)), fdCount: Netstack.SetupRing.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.event(.example(0)), fdCount: Netstack.Event.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.attach(.example(0)), fdCount: Netstack.Attach.exampleFDCount, flags: []),
+    GoldenCase(Netstack.Message.interfaces(.example(0)), fdCount: Netstack.Interfaces.exampleFDCount, flags: []),
+    GoldenCase(Netstack.Message.interfacesReply(.example(0)), fdCount: Netstack.InterfacesReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Netstack.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
     GoldenCase(Procfs.Message.readFile(.example(0)), fdCount: Procfs.ReadFile.exampleFDCount, flags: []),
     GoldenCase(Procfs.Message.fileContent(.example(0)), fdCount: Procfs.FileContent.exampleFDCount, flags: [.reply]),

@@ -12,6 +12,7 @@ static inline void bw_arena_store32(void *p, uint32_t v) { __atomic_store_n((uin
 static inline uint64_t bw_arena_add64(void *p, uint64_t v) { return __atomic_fetch_add((uint64_t *)p, v, __ATOMIC_SEQ_CST); }
 static inline uint32_t bw_arena_exchange32(void *p, uint32_t v) { return __atomic_exchange_n((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
 static inline int bw_arena_memfd(const char *name) { return (int)syscall(SYS_memfd_create, name, 1u /* MFD_CLOEXEC */); }
-#include <malloc.h>
-/// One malloc arena for the whole process (mallopt M_ARENA_MAX).
-static inline int bw_single_malloc_arena(void) { return mallopt(M_ARENA_MAX, 1); }
+// Declared here rather than through <malloc.h>, which would pull stdio's globals into this module.
+extern int mallopt(int param, int value);
+/// One malloc arena for the whole process (mallopt M_ARENA_MAX, which is -8).
+static inline int bw_single_malloc_arena(void) { return mallopt(-8, 1); }
