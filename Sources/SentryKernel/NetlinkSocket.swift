@@ -202,7 +202,7 @@ extension Task {
                 var w = NetlinkWriter()
                 w.begin(type: 16, flags: multi, seq: seq, pid: pid)   // RTM_NEWLINK, ifinfomsg
                 let loop = i.flags & 8 != 0
-                w.put(UInt8(0)); w.put(UInt8(0)); w.put(UInt16(loop ? 772 : 1)); w.put(Int32(bitPattern: i.index)); w.put(i.flags); w.put(UInt32(0))
+                w.put(UInt8(0)); w.put(UInt8(0)); w.put(UInt16(loop ? 772 : 1)); w.put(Int32(bitPattern: i.index)); w.put(i.flags | 0x10000); w.put(UInt32(0))   // + IFF_LOWER_UP
                 w.attr(3, Array(i.name.utf8) + [0])                                      // IFLA_IFNAME
                 w.attr(4, withUnsafeBytes(of: i.mtu) { Array($0) })                     // IFLA_MTU
                 w.attr(13, withUnsafeBytes(of: UInt32(loop ? 1000 : 1000)) { Array($0) }) // IFLA_TXQLEN

@@ -92,7 +92,8 @@ final class NetstackConnection {
             defer { close(theirs) }
             var opts = SpawnOptions(path: exe, arguments: [exe, "--channel-fd", String(theirs), "--network", "none"])
             opts.inheritedDescriptors = [theirs]
-            opts.parentDeathSignal = SIGKILL
+            // No PDEATHSIG: it follows the spawning thread (a task's tracer), not the Sentry. The
+            // netstack exits when the channel closes, i.e. when the Sentry goes away.
             opts.stderr = kernel.config.logFD   // its diagnostics go where ours go
             do {
                 _ = try ProcessSpawn.spawn(opts)

@@ -1,5 +1,5 @@
 // The interface ioctls on IP sockets (SIOCGIFCONF, SIOCGIFFLAGS, SIOCGIFADDR, SIOCGIFNETMASK,
-// SIOCGIFBRDADDR, SIOCGIFINDEX, SIOCGIFNAME, SIOCGIFMTU, SIOCGIFHWADDR), answered from the
+// SIOCGIFBRDADDR, SIOCGIFINDEX, SIOCGIFNAME, SIOCGIFMTU, SIOCGIFHWADDR, SIOCGIFTXQLEN), answered from the
 // netstack's interface list. struct ifreq is 40 bytes: a 16-byte name, then a 24-byte union.
 import Glibc
 import Protocol
@@ -25,7 +25,7 @@ extension Task {
     }
 
     func interfaceIoctl(_ cmd: UInt64, _ arg: UInt64) -> Int {
-        let known: Set<UInt64> = [0x8912, 0x8913, 0x8915, 0x891b, 0x8919, 0x8933, 0x8910, 0x8921, 0x8927]
+        let known: Set<UInt64> = [0x8912, 0x8913, 0x8915, 0x891b, 0x8919, 0x8933, 0x8910, 0x8921, 0x8927, 0x8942]
         guard known.contains(cmd) else { return -Int(ENOTTY) }
         let list: [Netstack.Interface]
         switch netInterfaces() { case .failure(let e): return errno(e); case .success(let r): list = r.interfaces }
@@ -66,6 +66,7 @@ extension Task {
             value = sockaddrIn((0..<4).map { a.address[$0] | ~m[$0] })
         case 0x8933: value = withUnsafeBytes(of: Int32(bitPattern: i.index)) { Array($0) }                 // SIOCGIFINDEX
         case 0x8921: value = withUnsafeBytes(of: Int32(bitPattern: i.mtu)) { Array($0) }                   // SIOCGIFMTU
+        case 0x8942: value = withUnsafeBytes(of: Int32(1000)) { Array($0) }                                // SIOCGIFTXQLEN
         case 0x8927:                                                                                          // SIOCGIFHWADDR
             let family: UInt16 = i.flags & 8 != 0 ? 772 : 1    // ARPHRD_LOOPBACK, ARPHRD_ETHER
             value = withUnsafeBytes(of: family) { Array($0) } + i.hardwareAddress.prefix(6) + [UInt8](repeating: 0, count: 8)

@@ -16,7 +16,7 @@ extension Task {
     private func checkSocketArgs(_ domain: Int32, _ type: Int32, _ proto: Int32) -> KResult<Int32> {
         guard domain == AF_UNIX_ else {
             if reportedSocketFamilies.insert(domain).inserted {
-                kernel.log("bulwark-sentry: socket family \(domain) not supported (no netstack yet) -> EAFNOSUPPORT\n")
+                kernel.log("bulwark-sentry: socket family \(domain) not supported -> EAFNOSUPPORT\n")
             }
             return .failure(EAFNOSUPPORT)
         }

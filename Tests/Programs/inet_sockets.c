@@ -412,6 +412,21 @@ static void ifaces(void) {
     close(s);
 }
 
+// The first IP socket of the sandbox comes from a child that then exits: the netstack must outlive it.
+static void childfirst(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        CHECK(s >= 0);
+        close(s);
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    printf("child made the first socket, exit %d\n", WEXITSTATUS(st));
+    udp();
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *mode = argc > 1 ? argv[1] : "tcp";
@@ -423,6 +438,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(mode, "mmsg")) mmsg();
     else if (!strcmp(mode, "outage")) outage();
     else if (!strcmp(mode, "ifaces")) ifaces();
+    else if (!strcmp(mode, "childfirst")) childfirst();
     else { fprintf(stderr, "unknown mode\n"); return 2; }
     printf("done\n");
     return 0;

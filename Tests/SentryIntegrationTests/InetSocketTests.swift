@@ -26,6 +26,7 @@ struct InetSocketTests {
     @Test func nonBlockingConnectWithEpoll() throws { try compare(["nbconnect"]) }
     @Test func sendmmsgAndRecvmmsg() throws { try compare(["mmsg"]) }
     @Test func loopbackInterfaceThroughNetlinkAndIoctls() throws { try compare(["ifaces"]) }
+    @Test func netstackOutlivesTheTaskThatStartedIt() throws { try compare(["childfirst"]) }
 
     static let web = """
     import http.server, threading, urllib.request
