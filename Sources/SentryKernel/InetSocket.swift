@@ -21,6 +21,8 @@ final class InetSocket: FileDescription {
     var connectStarted = false
     var everConnected = false
     var datagramConnected = false
+    /// Has a local address (bind, connect, or the automatic bind before a first datagram).
+    var bound = false
     var shutRead = false, shutWrite = false
     var rcvTimeoutNs = 0, sndTimeoutNs = 0
     /// Options the netstack does not implement, kept so getsockopt reads back what was set.
@@ -182,6 +184,13 @@ final class InetSocket: FileDescription {
             if shutWrite { return pipe() }
             guard buf.count <= 65507 else { return -Int(EMSGSIZE) }
             if to == nil && !datagramConnected { return -Int(EDESTADDRREQ) }
+            if !bound {
+                // Bind now, as Linux does on the first send, so getsockname shows the port at once
+                // (the datagram itself reaches the netstack through the ring, later).
+                let any = Netstack.SocketAddress(family: UInt16(family), port: 0, address: [UInt8](repeating: 0, count: family == AF_INET6_ ? 16 : 4))
+                if case .failure(let e) = conn.call(Netstack.Bind(handle: handle, address: any)), e != EINVAL { return -Int(e) }
+                bound = true
+            }
             let need = DatagramHeader.size + buf.count
             while true {
                 if conn.dead { return -Int(ENETDOWN) }

@@ -79,7 +79,7 @@ extension Task {
         if Int32(a.family) != s.family && !(s.family == AF_INET6_) { return errno(EAFNOSUPPORT) }
         switch s.conn.call(Netstack.Bind(handle: s.handle, address: a)) {
         case .failure(let e): return errno(e)
-        case .success: return 0
+        case .success: s.bound = true; return 0
         }
     }
 
@@ -97,7 +97,7 @@ extension Task {
         if !s.isStream {
             switch s.conn.call(Netstack.Connect(handle: s.handle, address: a)) {
             case .failure(let e): return errno(e)
-            case .success: s.datagramConnected = true; return 0
+            case .success: s.datagramConnected = true; s.bound = true; return 0
             }
         }
         let st = s.slot.state

@@ -160,6 +160,9 @@ static void udp(void) {
         int n = snprintf(msg, sizeof msg, "datagram %d", i);
         CHECK(sendto(b, msg, n, 0, (struct sockaddr *)&to, sizeof to) == n);
     }
+    struct sockaddr_in me; socklen_t ml = sizeof me;
+    CHECK(getsockname(b, (struct sockaddr *)&me, &ml) == 0);
+    printf("udp: sender bound by its first sendto: %d\n", me.sin_port != 0);
     for (int i = 0; i < 3; i++) {
         char buf[64];
         struct sockaddr_in from; socklen_t fl = sizeof from;
