@@ -29,6 +29,8 @@ static uint32_t mix(uint32_t h, const unsigned char *p, size_t n) {
     return h;
 }
 
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+
 static int listener(int family, int type, int *port) {
     int s = socket(family, type, 0);
     CHECK(s >= 0);
@@ -190,6 +192,12 @@ static void udp(void) {
     printf("udp: empty -> %zd %s\n", n, n < 0 && errno == EAGAIN ? "EAGAIN" : "?");
     struct pollfd p = { .fd = a, .events = POLLIN };
     printf("udp: poll empty -> %d\n", poll(&p, 1, 0));
+    struct timeval tv = { 0, 50000 };
+    CHECK(setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+    double t0 = now();
+    n = recv(a, buf, sizeof buf, 0);
+    double waited = now() - t0;
+    printf("udp: recv with SO_RCVTIMEO -> %zd %s, waited >= 40 ms %d\n", n, n < 0 && errno == EAGAIN ? "EAGAIN" : "?", waited >= 0.04);
     close(a); close(b);
 }
 
@@ -259,7 +267,6 @@ static void nbconnect(void) {
     close(e);
 }
 
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 
 static void bulk(long mb) {
     int port;
