@@ -164,6 +164,11 @@ public struct SharedRing: @unchecked Sendable {
     }
     public var free: Int { capacity - used }
 
+    /// Bytes ever produced / consumed (the free-running indices): "new data arrived" and "room was
+    /// made" counters for edge-triggered epoll.
+    public var produced: UInt64 { bw_arena_load64(tail) }
+    public var consumed: UInt64 { bw_arena_load64(head) }
+
     /// Producer: the writable space as at most two spans (up to `max` bytes).
     public func writeSpans(max: Int) -> (UnsafeMutableRawBufferPointer, UnsafeMutableRawBufferPointer) {
         let t = bw_arena_load64(tail)

@@ -50,6 +50,11 @@ final class InetSocket: FileDescription {
 
     var isStream: Bool { type == SOCK_STREAM_ }
 
+    /// EPOLLET counters (EpollEdge.swift): bytes the netstack put in the receive ring, bytes it took
+    /// from the send ring.
+    override var inputSeq: UInt64 { slot.receive.produced }
+    override var outputSeq: UInt64 { slot.send.consumed }
+
     override func stat(_ st: inout stat) -> Int {
         st = Glibc.stat()
         st.st_mode = S_IFSOCK | 0o777

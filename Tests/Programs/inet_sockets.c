@@ -245,6 +245,16 @@ static void nbconnect(void) {
     printf("epoll: accepted socket readable %d\n", readable);
     n = read(s, buf, sizeof buf);
     printf("read -> %zd '%.*s'\n", n, (int)(n > 0 ? n : 0), buf);
+    // Edge-triggered: one event per arrival, none while nothing new came.
+    struct epoll_event et = { .events = EPOLLIN | EPOLLET, .data.fd = s };
+    CHECK(epoll_ctl(ep, EPOLL_CTL_MOD, s, &et) == 0);
+    CHECK(write(c, "a", 1) == 1);
+    int e1 = epoll_wait(ep, got, 4, 2000);
+    int e2 = epoll_wait(ep, got, 4, 0);
+    CHECK(write(c, "b", 1) == 1);
+    int e3 = epoll_wait(ep, got, 4, 2000);
+    printf("EPOLLET: %d %d %d\n", e1, e2, e3);
+    CHECK(read(s, buf, sizeof buf) == 2);
     close(c);
     struct pollfd p = { .fd = s, .events = POLLIN };
     CHECK(poll(&p, 1, 2000) == 1);
