@@ -23,10 +23,10 @@ public enum SyscallTable {
         72: "record and OFD locks in the Sentry (SysFileLock.swift)",
         157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
-        41: "AF_UNIX only (in-Sentry); other families EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",
+        41: "AF_UNIX (in-Sentry), AF_INET/AF_INET6 (bulwark-netstack), AF_NETLINK NETLINK_ROUTE dumps; others EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",
         49: "AF_UNIX path names live in the Sentry's name table only (no file is created)",
-        54: "SOL_SOCKET: SO_PASSCRED, SO_SNDBUF, SO_RCVBUF, SO_RCVTIMEO, SO_SNDTIMEO; others ENOPROTOOPT",
-        299: "not yet", 307: "not yet",
+        54: "AF_UNIX: SO_PASSCRED, SO_SNDBUF, SO_RCVBUF, SO_RCVTIMEO, SO_SNDTIMEO; IP sockets: see docs (some stored only); others ENOPROTOOPT",
+        299: "a loop over recvmsg", 307: "a loop over sendmsg",
         232: "EPOLLET edges from readiness changes plus new-data counters (pipes, eventfd, ptys, unix sockets)", 281: "as epoll_wait", 441: "as epoll_wait",
         222: "SIGEV_SIGNAL/NONE/THREAD_ID; no SIGEV_THREAD (libc builds it on THREAD_ID)", 225: "overruns not counted",
         38: "ITIMER_REAL only", 36: "ITIMER_REAL only",
@@ -253,10 +253,8 @@ extension Task {
         case 52: return sysGetsockname(i(a0), a1, a2, peer: true)
         case 54: return sysSetsockopt(i(a0), i32(a1), i32(a2), a3, i(a4))
         case 55: return sysGetsockopt(i(a0), i32(a1), i32(a2), a3, a4)
-        case 299, 307:
-            // recvmmsg/sendmmsg: not implemented yet (libc and Python do not need them).
-            kernel.reportUnimplemented(nr, task: self)
-            return fds.get(i(a0)) == nil ? errno(EBADF) : errno(ENOSYS)
+        case 299: return sysRecvmmsg(i(a0), a1, i(a2), i32(a3), a4)                      // SysMmsg.swift
+        case 307: return sysSendmmsg(i(a0), a1, i(a2), i32(a3))
         case 188, 189: return sysSetxattr(.path(a0, follow: nr == 188), a1, a2, i(a3), i32(a4))
         case 190: return sysSetxattr(.fd(i(a0)), a1, a2, i(a3), i32(a4))
         case 191, 192: return sysGetxattr(.path(a0, follow: nr == 191), a1, a2, i(a3))
