@@ -74,6 +74,7 @@ public enum SentryCommand {
             case "--uid": guard let v = value(), let n = UInt32(v) else { return fail("--uid needs a number", 2) }; uid = n
             case "--gid": guard let v = value(), let n = UInt32(v) else { return fail("--gid needs a number", 2) }; gid = n
             case "--strace": strace = true
+            case "--netstack-fd", "--network": if let e = NetworkOptions.parse(a, value()), !e.isEmpty { return fail(e, 2) }   // NetstackConnection.swift
             case "--log": guard let v = value() else { return fail("--log needs a value", 2) }; logFile = v
             case "--gofer-fd": guard let v = value(), let n = Int32(v), n >= 0 else { return fail("--gofer-fd needs a descriptor number", 2) }; goferFD = n
             case "--gofer-mount":
@@ -174,6 +175,7 @@ public enum SentryCommand {
         }
         let kernel = Kernel(config: config, memory: memory, vfs: fs)
         Kernel.shared = kernel
+        Terminals.register(kernel)   // /dev/ptmx, /dev/tty, /dev/pts (PseudoTerminal.swift)
         kernel.startInit(image: image)
         if let controlFD { ControlServer.start(fd: controlFD, kernel: kernel) }
         let status = kernel.waitForInit()
