@@ -47,7 +47,8 @@ let package = Package(
         .target(name: "SentryLoader", dependencies: ["SentryMemory", "LinuxABI", "HostOS"],
                 path: "Sources/SentryLoader", swiftSettings: sentrySwift),
         .target(name: "SentryKernel",
-                dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS"],
+                dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS",
+                               "IPC", "Protocol", "ProcfsServer"],
                 path: "Sources/SentryKernel", swiftSettings: sentrySwift),
         .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 
@@ -89,7 +90,7 @@ let package = Package(
         .testTarget(name: "SentryTests",
                     dependencies: ["SentryKernel", "SentryMemory", "SentryLoader", "SentryPlatform", "TestSupport"],
                     path: "Tests/SentryTests"),
-        .testTarget(name: "SentryIntegrationTests", dependencies: ["TestSupport", "bulwark-sentry"],
+        .testTarget(name: "SentryIntegrationTests", dependencies: ["TestSupport", "bulwark-sentry", "bulwark-procfs"],
                     path: "Tests/SentryIntegrationTests"),
         .testTarget(name: "OCIRuntimeTests", dependencies: ["OCIRuntime", "TestSupport", "bulwark", "bulwark-sentry"],
                     path: "Tests/OCIRuntimeTests"),

@@ -55,7 +55,8 @@ final class BootstrapHostFS {
     }
 
     /// Opens a file for the application.
-    func open(_ path: String, flags: Int32, mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0) -> KResult<FileDescription> {
+    func open(_ path: String, flags: Int32, mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0, task: Task? = nil) -> KResult<FileDescription> {
+        if let task, let r = task.kernel.mounts.open(task, path, flags: flags) { return r }   // /proc, /sys
         if let dev = deviceFile(path, flags: flags) { return .success(dev) }
         if BootstrapHostFS.hiddenMounts.contains(path) && flags & O_ACCMODE_ == O_RDONLY && flags & O_CREAT == 0 {
             let f = TmpfsFile(node: emptyDir, flags: flags)
@@ -95,7 +96,8 @@ final class BootstrapHostFS {
     }
 
     /// stat/lstat of a path.
-    func stat(_ path: String, followLinks: Bool, _ st: inout stat) -> Int32 {
+    func stat(_ path: String, followLinks: Bool, _ st: inout stat, task: Task? = nil) -> Int32 {
+        if let task, let r = task.kernel.mounts.stat(task, path, follow: followLinks, &st) { return r }
         if let dev = deviceFile(path, flags: 0) { return Int32(dev.stat(&st)) }
         if Tmpfs.contains(path) {
             switch tmpfs.lookup(path, follow: followLinks) {
@@ -109,7 +111,8 @@ final class BootstrapHostFS {
         return fstat(fd, &st) == 0 ? 0 : -errno
     }
 
-    func readlink(_ path: String) -> KResult<[UInt8]> {
+    func readlink(_ path: String, task: Task? = nil) -> KResult<[UInt8]> {
+        if let task, let r = task.kernel.mounts.readlink(task, path) { return r }
         if Tmpfs.contains(path) {
             switch tmpfs.lookup(path, follow: false) {
             case .success(let n): return n.kind == .symlink ? .success(n.data) : .failure(EINVAL)

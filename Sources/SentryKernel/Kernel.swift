@@ -17,6 +17,8 @@ public struct SentryConfig {
     public var gid: UInt32 = 0
     public var strace = false
     public var logFD: Int32 = 2
+    /// A connected channel to bulwark-procfs from the launcher (nil: the Sentry starts its own).
+    public var procfsFD: Int32? = nil
     public init(rootfs: String) { self.rootfs = rootfs }
 }
 
@@ -30,6 +32,8 @@ public final class Kernel {
     let fs: BootstrapHostFS
     /// Synthetic trees (/proc, /sys, /dev/pts) and /dev character devices the VFS consults.
     let mounts = MountRegistry()
+    /// /proc state the rest of the kernel does not keep, and the bulwark-procfs connection.
+    let procfs = ProcfsState()
     var threadGroups: [Int32: ThreadGroup] = [:]
     var tasks: [Int32: Task] = [:]
     var nextID: Int32 = 1

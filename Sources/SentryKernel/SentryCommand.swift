@@ -36,7 +36,7 @@ public enum SentryCommand {
 
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
-                              [--strace] [--log FILE] -- PROGRAM [ARG...]
+                              [--strace] [--log FILE] [--procfs-fd N] -- PROGRAM [ARG...]
 
     """
 
@@ -53,6 +53,7 @@ public enum SentryCommand {
         var rootfs: String? = nil
         var cfgCwd = "/", env: [String] = [], hostname = "bulwark", uid: UInt32 = 0, gid: UInt32 = 0
         var strace = false, logFile: String? = nil
+        var procfsFD: Int32? = nil
         var i = 2
         var program: [String] = []
         func value() -> String? { i += 1; return i < args.count ? args[i] : nil }
@@ -69,6 +70,7 @@ public enum SentryCommand {
             case "--gid": guard let v = value(), let n = UInt32(v) else { return fail("--gid needs a number", 2) }; gid = n
             case "--strace": strace = true
             case "--log": guard let v = value() else { return fail("--log needs a value", 2) }; logFile = v
+            case "--procfs-fd": guard let v = value(), let n = Int32(v), n >= 0, fcntl(n, F_GETFD) >= 0 else { return fail("--procfs-fd needs an open descriptor", 2) }; procfsFD = n
             case "--":
                 program = Array(args[(i + 1)...])
                 i = args.count
@@ -90,6 +92,7 @@ public enum SentryCommand {
         config.uid = uid
         config.gid = gid
         config.strace = strace
+        config.procfsFD = procfsFD
         if let logFile {
             let fd = open(logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             if fd < 0 { return fail("cannot open log file \(logFile)", 2) }
@@ -142,6 +145,7 @@ public enum SentryCommand {
         }
         let kernel = Kernel(config: config, memory: memory, fs: fs)
         Kernel.shared = kernel
+        kernel.installProcfs(channelFD: config.procfsFD)
         kernel.startInit(image: image)
         let status = kernel.waitForInit()
         fflush(stdout)

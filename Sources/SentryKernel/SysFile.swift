@@ -50,7 +50,7 @@ extension Task {
     func sysOpenat(_ dirfd: Int32, _ pathAddr: UInt64, _ flags: Int32, _ mode: UInt32) -> Int {
         let path: String
         switch resolve(dirfd: dirfd, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
-        switch kernel.fs.open(path, flags: flags, mode: mode & 0o7777 & ~fsctx.umask, uid: tg.uid, gid: tg.gid) {
+        switch kernel.fs.open(path, flags: flags, mode: mode & 0o7777 & ~fsctx.umask, uid: tg.uid, gid: tg.gid, task: self) {
         case .failure(let e): return errno(e)
         case .success(let f):
             if flags & O_DIRECTORY != 0 && !f.isDirectory { return errno(ENOTDIR) }
@@ -193,13 +193,13 @@ extension Task {
 
     func statPath(dirfd: Int32, _ pathAddr: UInt64, flags: Int32, _ st: inout stat) -> Int {
         if flags & AT_EMPTY_PATH_ != 0, let bytes = mm.readCString(pathAddr), bytes.isEmpty {
-            if dirfd == AT_FDCWD_ { return Int(kernel.fs.stat(fsctx.cwd, followLinks: true, &st)) }
+            if dirfd == AT_FDCWD_ { return Int(kernel.fs.stat(fsctx.cwd, followLinks: true, &st, task: self)) }
             guard let f = fds.get(Int(dirfd)) else { return errno(EBADF) }
             return f.stat(&st)
         }
         let path: String
         switch resolve(dirfd: dirfd, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
-        return Int(kernel.fs.stat(path, followLinks: flags & AT_SYMLINK_NOFOLLOW_ == 0, &st))
+        return Int(kernel.fs.stat(path, followLinks: flags & AT_SYMLINK_NOFOLLOW_ == 0, &st, task: self))
     }
 
     func sysNewfstatat(_ dirfd: Int32, _ path: UInt64, _ buf: UInt64, _ flags: Int32) -> Int {
@@ -273,7 +273,7 @@ extension Task {
             let n = min(exe.count, size)
             return exe.withUnsafeBytes { mm.copyOut(buf, $0.baseAddress!, n) } ? n : errno(EFAULT)
         }
-        switch kernel.fs.readlink(path) {
+        switch kernel.fs.readlink(path, task: self) {
         case .failure(let e): return errno(e)
         case .success(let bytes):
             let n = min(bytes.count, size)
@@ -291,7 +291,7 @@ extension Task {
         let path: String
         switch resolve(dirfd: AT_FDCWD_, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
         var st = Glibc.stat()
-        let r = kernel.fs.stat(path, followLinks: true, &st)
+        let r = kernel.fs.stat(path, followLinks: true, &st, task: self)
         if r < 0 { return Int(r) }
         guard st.st_mode & S_IFMT == S_IFDIR else { return errno(ENOTDIR) }
         // Store the resolved path (symlinks resolved) so ".." behaves.

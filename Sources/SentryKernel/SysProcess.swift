@@ -36,6 +36,7 @@ extension Kernel {
         tg.threads.append(task)
         threadGroups[pid] = tg
         tasks[pid] = task
+        procfsNoteExec(task, sp: image.stackPointer)
         task.start()
     }
 
@@ -76,6 +77,7 @@ extension Task {
             ctg.parent = parent
             parent.children.append(ctg)
             kernel.threadGroups[tid] = ctg
+            kernel.procfsNoteFork(parent: tg, child: ctg)
         }
         let child = Task(kernel: kernel, tid: tid, tg: ctg, mm: childMM,
                          fds: flags & CLONE_FILES != 0 ? fds : fds.copy(),
@@ -167,6 +169,7 @@ extension Task {
         r.eflags = 0x202
         r.orig_rax = UInt64.max
         regs = r
+        kernel.procfsNoteExec(self, sp: image.stackPointer)
         var fp = [UInt8](repeating: 0, count: 512)
         fp[0] = 0x7f; fp[1] = 0x03      // FCW default
         fp[24] = 0x80; fp[25] = 0x1f    // MXCSR default
