@@ -190,7 +190,7 @@ extension Kernel {
         i.tpgid = -1
         i.flags = 0x400000   // PF_RANDOMIZE, as for any user process
         i.exitSignal = g.exitSignal
-        i.exe = g.name
+        i.exe = rec.exe.isEmpty ? g.name : rec.exe
         i.cwd = t.fsctx.cwd
         i.root = "/"
         i.oomScoreAdj = rec.oomScoreAdj
@@ -251,11 +251,11 @@ extension Kernel {
             size += kb
             let r = procfsResidentKB(v)
             rss += r
-            let name = procfsMapName(v, rec, exe: t.tg.name)
+            let name = procfsMapName(v, rec, exe: rec.exe.isEmpty ? t.tg.name : rec.exe)
             if v.tag == "[vdso]" || v.tag == "[vvar]" { file += r }
             else if v.shared { shmem += r } else if name.hasPrefix("/") { file += r } else { anon += r }
             if v.tag == "[stack]" { stk += kb }
-            else if v.prot & PROT_X != 0 && name == t.tg.name {
+            else if v.prot & PROT_X != 0 && v.tag == "elf" && name != rec.interpreter {
                 exe += kb
                 if startCode == 0 { startCode = v.start }
                 endCode = v.end
@@ -293,7 +293,7 @@ extension Kernel {
             // The vDSO pages are shared by every process but Linux shows them private.
             if v.shared && v.tag != "[vdso]" && v.tag != "[vvar]" { p |= 8 }
             let r = procfsResidentKB(v)
-            let name = procfsMapName(v, rec, exe: t.tg.name)
+            let name = procfsMapName(v, rec, exe: rec.exe.isEmpty ? t.tg.name : rec.exe)
             return Procfs.MapEntry(start: v.start, end: v.end, permissions: p, offset: 0, path: name,
                                    rssKB: r, anonymousKB: name.hasPrefix("/") ? 0 : r)
         }

@@ -20,6 +20,8 @@ struct ProcfsExecRecord {
     /// Clock ticks (100 Hz) since the Sentry started, when the process was created.
     var startTicks: UInt64 = 0
     var oomScoreAdj: Int32 = 0
+    /// The executable's canonical path (symlinks resolved, as Linux's d_path shows it).
+    var exe = ""
 }
 
 final class ProcfsState {
@@ -70,11 +72,15 @@ extension Kernel {
 
     /// Hook: `t` has just been set up to run a new image whose initial stack pointer is `sp` (execve or
     /// the first process). Reads argv/envp/auxv bounds from the new stack, as Linux records them.
-    func procfsNoteExec(_ t: Task, sp: UInt64) {
-        t.threadName = ""   // comm follows the new executable's name
+    func procfsNoteExec(_ t: Task, sp: UInt64, name: String) {
+        // comm: the basename of the executed name, at most 15 bytes (what PR_GET_NAME returns).
+        let base = name.split(separator: "/").last.map(String.init) ?? name
+        t.threadName = String(decoding: Array(base.utf8.prefix(15)), as: UTF8.self)
         let mm = t.mm
+        let exe = procfsCanonicalPath(t.tg.name)
         procfs.update(t.tg) { r in
             r.startStack = sp
+            r.exe = exe
             if r.startTicks == 0 && t.tg.pid != 1 { r.startTicks = procfsTicksSinceStart() }
             guard let argc = mm.read(sp, as: UInt64.self), argc < 1 << 20 else { return }
             var p = sp + 8
@@ -96,8 +102,23 @@ extension Kernel {
             if let first = envp.first, let last = envp.last { r.envStart = first; r.envEnd = end(last) }
             else { r.envStart = r.argEnd; r.envEnd = r.argEnd }
             r.interpreterBase = base
-            r.interpreter = base == 0 ? "" : procfsInterpreterPath(mm, phdr: phdr, phnum: phnum)
+            let interp = base == 0 ? "" : procfsInterpreterPath(mm, phdr: phdr, phnum: phnum)
+            r.interpreter = interp.isEmpty ? "" : procfsCanonicalPath(interp)
         }
+    }
+
+    /// `path` with symlinks resolved inside the root (as /proc/<pid>/exe shows it); `path` if unknown.
+    func procfsCanonicalPath(_ path: String) -> String {
+        let fd = fs.openHost(path, flags: O_PATH)
+        guard fd >= 0 else { return path }
+        defer { Glibc.close(fd) }
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/fd/\(fd)", &buf, 4095)
+        guard n > 0 else { return path }
+        let host = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let root = config.rootfs == "/" ? "" : BootstrapHostFS.normalize(config.rootfs)
+        guard host.hasPrefix(root + "/") else { return path }
+        return String(host.dropFirst(root.count))
     }
 
     /// PT_INTERP's string, read from the program headers in memory (bias from PT_PHDR).

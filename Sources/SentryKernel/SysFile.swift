@@ -268,11 +268,6 @@ extension Task {
         guard size > 0 else { return errno(EINVAL) }
         let path: String
         switch resolve(dirfd: dirfd, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
-        if path == "/proc/self/exe" {
-            let exe = Array(tg.name.utf8)
-            let n = min(exe.count, size)
-            return exe.withUnsafeBytes { mm.copyOut(buf, $0.baseAddress!, n) } ? n : errno(EFAULT)
-        }
         switch kernel.fs.readlink(path, task: self) {
         case .failure(let e): return errno(e)
         case .success(let bytes):

@@ -36,7 +36,7 @@ extension Kernel {
         tg.threads.append(task)
         threadGroups[pid] = tg
         tasks[pid] = task
-        procfsNoteExec(task, sp: image.stackPointer)
+        procfsNoteExec(task, sp: image.stackPointer, name: image.executable)
         task.start()
     }
 
@@ -124,6 +124,7 @@ extension Task {
         switch resolve(dirfd: dirfd, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
         // /proc/self/exe is the magic link to the running executable (re-exec idiom); /proc itself is
         // not served yet, so resolve this one link here.
+        let execName = path   // comm is the basename of the name given, even "exe" for /proc/self/exe
         if path == "/proc/self/exe" || path == "/proc/thread-self/exe" { path = tg.name }
         guard let argv = readStringArray(argvAddr), let envp = readStringArray(envpAddr) else { return errno(EFAULT) }
         var st = Glibc.stat()
@@ -169,7 +170,7 @@ extension Task {
         r.eflags = 0x202
         r.orig_rax = UInt64.max
         regs = r
-        kernel.procfsNoteExec(self, sp: image.stackPointer)
+        kernel.procfsNoteExec(self, sp: image.stackPointer, name: execName)
         var fp = [UInt8](repeating: 0, count: 512)
         fp[0] = 0x7f; fp[1] = 0x03      // FCW default
         fp[24] = 0x80; fp[25] = 0x1f    // MXCSR default
