@@ -59,18 +59,22 @@ final class ProcfsFile: FileDescription {
     override func poll(_ events: Int16) -> Int16 { events & (POLLIN_ | POLLOUT_) }
 }
 
+/// A directory: listed at the first getdents (as Linux reads it then, so /proc/self/fd shows the
+/// directory's own descriptor) and again after a rewind.
 final class ProcfsDirectory: FileDescription {
     let mount: ProcfsMount
     let rel: String
-    private let entries: [Procfs.ProcEntry]
+    /// The task that opened it: its view of the tree is listed ("self" is already resolved in `rel`).
+    private weak var opener: Task?
+    private var entries: [Procfs.ProcEntry]? = nil
     private let st: Glibc.stat
     /// Index of the next entry getdents returns (0 and 1 are "." and "..").
     private var position = 0
 
-    init(mount: ProcfsMount, rel: String, entries: [Procfs.ProcEntry], stat: Glibc.stat, flags: Int32) {
+    init(mount: ProcfsMount, rel: String, opener: Task, stat: Glibc.stat, flags: Int32) {
         self.mount = mount
         self.rel = rel
-        self.entries = entries
+        self.opener = opener
         self.st = stat
         super.init(flags: flags)
         path = "/" + mount.serverPath(rel)
@@ -84,6 +88,7 @@ final class ProcfsDirectory: FileDescription {
         guard whence == SEEK_SET || (whence == SEEK_CUR && off == 0) else { return -Int(EINVAL) }
         let target = whence == SEEK_SET ? off : position
         guard target >= 0 else { return -Int(EINVAL) }
+        if target == 0 { entries = nil }   // rewinddir lists afresh
         position = target
         return position
     }
@@ -92,6 +97,14 @@ final class ProcfsDirectory: FileDescription {
 
     /// linux_dirent64 records: d_ino, d_off (the next position), d_reclen, d_type, name, NUL, padding.
     override func getdents(_ buf: UnsafeMutableRawBufferPointer) -> Int {
+        if entries == nil {
+            guard let t = opener else { return -Int(ENOENT) }
+            switch mount.list(t, rel) {
+            case .success(let e): entries = e
+            case .failure(let e): return -Int(e)
+            }
+        }
+        let entries = self.entries ?? []
         var out: [UInt8] = []
         while position < entries.count + 2 {
             let (name, type, ino): (String, UInt8, UInt64)

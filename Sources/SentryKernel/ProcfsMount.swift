@@ -55,6 +55,11 @@ final class ProcfsMount: SyntheticMount {
         }
     }
 
+    func list(_ t: Task, _ rel: String) -> KResult<[Procfs.ProcEntry]> {
+        let pid = t.tg.pid, tid = t.tid
+        return request(t, rel, { (c, path, snap) throws(ProcfsClientError) in try c.list(path, pid: pid, tid: tid, snapshot: snap) })
+    }
+
     func readlink(_ t: Task, _ rel: String) -> KResult<String> {
         let pid = t.tg.pid, tid = t.tid
         switch request(t, rel, { (c, path, snap) throws(ProcfsClientError) in try c.read(path, pid: pid, tid: tid, snapshot: snap) }) {
@@ -81,13 +86,14 @@ final class ProcfsMount: SyntheticMount {
                 if let magic = openMagicLink(t, rel, flags: flags) { return magic }
             case .failure(EISDIR):
                 if wantsWrite { return .failure(EISDIR) }
-                switch request(t, rel, { (c, path, snap) throws(ProcfsClientError) in try c.list(path, pid: pid, tid: tid, snapshot: snap) }) {
-                case .failure(let e): return .failure(e)
-                case .success(let entries):
-                    var st = Glibc.stat()
-                    fill(&st, type: 4, inode: rel.isEmpty ? 1 : 0, t: t, rel: rel)
-                    return .success(ProcfsDirectory(mount: self, rel: rel, entries: entries, stat: st, flags: flags))
-                }
+                // Pin "self" to the opener, so whoever reads the descriptor later lists the same directory.
+                var c = rel.split(separator: "/").map(String.init)
+                if c.first == "self" { c[0] = String(pid) }
+                else if c.first == "thread-self" { c.replaceSubrange(0..<1, with: [String(pid), "task", String(tid)]) }
+                rel = c.joined(separator: "/")
+                var st = Glibc.stat()
+                fill(&st, type: 4, inode: rel.isEmpty ? 1 : 0, t: t, rel: rel)
+                return .success(ProcfsDirectory(mount: self, rel: rel, opener: t, stat: st, flags: flags))
             case .failure(let e):
                 return .failure(e)
             }

@@ -36,7 +36,7 @@ struct ProcfsNeeds {
         case "mounts", "mountinfo": mounts = true
         case "limits": limits = true
         case "stat": limits = true; counters = true
-        case "status", "statm", "io", "oom_score": counters = true; fds = file == "status"
+        case "status", "statm", "io", "oom_score": counters = true
         case "cmdline": cmdline = true
         case "environ": environ = true
         case "auxv": auxv = true
@@ -228,18 +228,21 @@ extension Kernel {
         return i
     }
 
-    /// Resident pages of a VMA: mincore over the Sentry's own mapping of the memory file (a page of
-    /// the file is resident once allocated, whichever process touched it).
+    /// Resident memory of a VMA: the allocated (non-hole) parts of its range of the memory file, found
+    /// with SEEK_DATA/SEEK_HOLE (cost per allocated extent, not per page; a page of the file exists once
+    /// allocated, whichever process touched it). The fd's offset is not used for I/O anywhere.
     func procfsResidentKB(_ v: VMA) -> UInt64 {
-        let pages = Int(v.length) / pageSize
-        guard pages > 0 else { return 0 }
-        var vec = [UInt8](repeating: 0, count: pages)
-        let addr = memory.pointer(v.fileOffset)
-        let r = vec.withUnsafeMutableBufferPointer { mincore(addr, Int(v.length), $0.baseAddress) }
-        guard r == 0 else { return 0 }
-        var n: UInt64 = 0
-        for b in vec where b & 1 != 0 { n += 1 }
-        return n * UInt64(pageSize / 1024)
+        let end = v.fileOffset + Int(v.length)
+        var off = v.fileOffset, total = 0
+        while off < end {
+            let data = Int(lseek(memory.fd, off_t(off), 3 /* SEEK_DATA */))
+            if data < 0 || data >= end { break }
+            var hole = Int(lseek(memory.fd, off_t(data), 4 /* SEEK_HOLE */))
+            if hole < 0 || hole > end { hole = end }
+            total += hole - data
+            off = hole
+        }
+        return UInt64(total / 1024)
     }
 
     private func procfsMemoryCounters(_ t: Task, _ rec: ProcfsExecRecord, _ i: inout Procfs.TaskInfo) {

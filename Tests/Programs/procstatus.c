@@ -1,5 +1,5 @@
-// Cost of reading /proc/self/status: open + read until EOF + close, N times (default 2000), and the
-// same for /proc/self/stat. Prints the average nanoseconds per read of each.
+// Cost of reading /proc files: open + read until EOF + close, N times (default 2000), for each path
+// given after N (default /proc/self/status and /proc/self/stat). Prints average nanoseconds per read.
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +29,10 @@ static int read_all(const char *path) {
 
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 2000;
-    const char *paths[] = { "/proc/self/status", "/proc/self/stat" };
-    for (int p = 0; p < 2; p++) {
+    const char *defaults[] = { "/proc/self/status", "/proc/self/stat" };
+    const char **paths = argc > 2 ? (const char **)argv + 2 : defaults;
+    int count = argc > 2 ? argc - 2 : 2;
+    for (int p = 0; p < count; p++) {
         if (read_all(paths[p]) <= 0) { perror(paths[p]); return 1; }
         double t0 = now_ns();
         for (int i = 0; i < n; i++) {
