@@ -44,6 +44,12 @@ final class ProcfsMount: SyntheticMount {
             fill(&st, type: 4, inode: 1, t: t, rel: rel)
             return 0
         }
+        if let fdLink = fdLinkMode(t, rel) {
+            fill(&st, type: 10, inode: 0, t: t, rel: rel)
+            st.st_mode = S_IFLNK | fdLink
+            st.st_size = 64
+            return 0
+        }
         let (parent, name) = Self.split(rel)
         let pid = t.tg.pid, tid = t.tid
         switch request(t, parent, { (c, path, snap) throws(ProcfsClientError) in try c.list(path, pid: pid, tid: tid, snapshot: snap) }) {
@@ -179,7 +185,22 @@ final class ProcfsMount: SyntheticMount {
 
     // MARK: stat
 
+    /// /proc/<pid>/fd/N is lr-x------, l-wx------ or lrwx------ after the descriptor's access mode
+    /// (nil: not an existing fd link).
+    func fdLinkMode(_ t: Task, _ rel: String) -> UInt32? {
+        let c = rel.split(separator: "/")
+        guard root == "proc", c.count >= 3, c[c.count - 2] == "fd", let n = Int(c.last!) else { return nil }
+        let needs = ProcfsNeeds(kernel: t.kernel, caller: t, components: c, isProc: true)
+        guard let g = needs.target, let task = g.threads.first, let f = task.fds.get(n) else { return nil }
+        return (f.readable ? 0o500 : 0o100) | (f.writable ? 0o200 : 0)
+    }
+
     func fill(_ st: inout stat, type: UInt8, inode: UInt64, t: Task?, rel: String) {
+        // /sys keeps the attributes of the directory it covers (as the bootstrap file system showed them
+        // before /sys was served). Not /proc: its link count would tell the host's process count.
+        if rel.isEmpty, root == "sys", let t, t.kernel.fs.stat("/sys", followLinks: true, &st) == 0, st.st_mode & S_IFMT == S_IFDIR {
+            return
+        }
         st = Glibc.stat()
         st.st_dev = device
         st.st_ino = UInt(inode == 0 ? ProcfsMount.inode(serverPath(rel)) : inode)

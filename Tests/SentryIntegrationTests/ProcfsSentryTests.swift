@@ -134,11 +134,13 @@ struct ProcfsSentryTests {
     }
 
     @Test func fdDirectoryExeLinkAndMountinfo() throws {
-        let r = try sandbox("ls -l /proc/self/fd; echo ===; readlink /proc/self/exe; /usr/bin/readlink /proc/self/exe; echo ===; cat /proc/self/mountinfo; echo ===; cat /proc/mounts", stdin: "")
+        let r = try sandbox("/usr/bin/ls -l /proc/self/fd; echo ===; readlink /proc/self/exe; /usr/bin/readlink /proc/self/exe; echo ===; cat /proc/self/mountinfo; echo ===; cat /proc/mounts", stdin: "")
         let sections = r.stdout.components(separatedBy: "===\n")
         try #require(sections.count == 4, "\(r)")
         // ls -l: one symlink line per descriptor 0, 1, 2.
+        // Link modes follow the access mode and sizes are 64, as on Linux.
         let fdLines = sections[0].split(separator: "\n").filter { $0.hasPrefix("l") }
+        #expect(fdLines.first?.hasPrefix("lr-x------ 1 root root 64 ") == true, "\(sections[0])")
         #expect(fdLines.count >= 3, "\(sections[0])")
         for fd in 0...2 { #expect(fdLines.contains { $0.contains(" \(fd) -> ") }, "fd \(fd): \(sections[0])") }
         // Listed when read, as on Linux: the directory's own descriptor is there too.
