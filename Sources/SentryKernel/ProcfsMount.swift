@@ -39,7 +39,61 @@ final class ProcfsMount: SyntheticMount {
 
     // MARK: SyntheticMount
 
+    /// The type of a per-process entry (self, thread-self, mounts, /proc/<pid>/...) known without the
+    /// server, with `self` resolved in the returned path; nil when only the server knows (system files,
+    /// /proc/sys, /sys). A path walk asks stat and readlink for every component: these stay local so
+    /// that /proc/self/status still costs one round trip (the open).
+    func localType(_ t: Task, _ rel: String) -> KResult<(type: UInt8, resolved: String)>? {
+        guard root == "proc" else { return nil }
+        var c = rel.split(separator: "/").map(String.init)
+        guard let first = c.first else { return nil }
+        let k = t.kernel
+        switch first {
+        case "self", "thread-self", "mounts":
+            if c.count == 1 { return .success((10, rel)) }
+            if first == "mounts" { return .failure(ENOTDIR) }
+            c.replaceSubrange(0..<1, with: first == "self" ? [String(t.tg.pid)] : [String(t.tg.pid), "task", String(t.tid)])
+        default:
+            guard Int32(first) != nil else { return nil }
+        }
+        let resolved = c.joined(separator: "/")
+        guard let pid = Int32(c[0]), let g = k.tasks[pid]?.tg ?? k.threadGroups[pid] else { return .failure(ENOENT) }
+        var i = 1
+        if c.count > 1 && c[1] == "task" {
+            if c.count == 2 { return .success((4, resolved)) }
+            guard let tid = Int32(c[2]), let task = k.tasks[tid], task.tg === g else { return .failure(ENOENT) }
+            i = 3
+        }
+        guard i < c.count else { return .success((4, resolved)) }
+        guard let type = ProcfsLayout.taskEntryType(c[i]), !(i == 3 && c[i] == "task") else { return .failure(ENOENT) }
+        if i + 1 == c.count { return .success((type, resolved)) }
+        guard type == 4, i + 2 == c.count else { return .failure(type == 4 ? ENOENT : ENOTDIR) }
+        switch c[i] {
+        case "fd", "fdinfo":
+            guard let n = Int(c[i + 1]), let leader = g.threads.first, leader.fds.get(n) != nil else { return .failure(ENOENT) }
+            return .success((c[i] == "fd" ? 10 : 8, resolved))
+        case "ns":
+            return ProcfsLayout.isNamespace(c[i + 1]) ? .success((10, resolved)) : .failure(ENOENT)
+        default:
+            return nil   // task/<tid> handled above
+        }
+    }
+
     func stat(_ t: Task, _ rel: String, _ st: inout stat) -> Int32 {
+        if let local = localType(t, rel) {
+            switch local {
+            case .failure(let e): return -e
+            case .success(let (type, resolved)):
+                if type == 10, let mode = fdLinkMode(t, resolved) {
+                    fill(&st, type: 10, inode: 0, t: t, rel: resolved)
+                    st.st_mode = S_IFLNK | mode
+                    st.st_size = 64
+                    return 0
+                }
+                fill(&st, type: type, inode: ProcfsLayout.inode(serverPath(resolved)), t: t, rel: resolved)
+                return 0
+            }
+        }
         if rel.isEmpty {
             fill(&st, type: 4, inode: 1, t: t, rel: rel)
             return 0
@@ -68,6 +122,8 @@ final class ProcfsMount: SyntheticMount {
 
     func readlink(_ t: Task, _ rel: String) -> KResult<String> {
         let pid = t.tg.pid, tid = t.tid
+        if root == "proc" && rel == "self" { return .success(String(pid)) }
+        if root == "proc" && rel == "thread-self" { return .success("\(pid)/task/\(tid)") }
         switch request(t, rel, { (c, path, snap) throws(ProcfsClientError) in try c.read(path, pid: pid, tid: tid, snapshot: snap) }) {
         case .failure(let e): return .failure(e == EISDIR ? EINVAL : e)
         case .success(.link(let target)): return .success(target)
