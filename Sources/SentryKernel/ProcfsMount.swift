@@ -143,8 +143,8 @@ final class ProcfsMount: SyntheticMount {
                 return .success(ProcfsFile(mount: self, rel: rel, data: bytes, flags: flags))
             case .success(.link(let target)):
                 if flags & O_NOFOLLOW != 0 && flags & O_PATH == 0 { return .failure(ELOOP) }
-                if target.hasPrefix("/") { return t.kernel.fs.open(target, flags: flags, task: t) }
-                rel = BootstrapHostFS.normalize("/" + Self.split(rel).parent + "/" + target).dropFirst().description
+                if target.hasPrefix("/") { return t.kernel.procfsOpen(t, target, flags: flags) }
+                rel = Kernel.procfsNormalize("/" + Self.split(rel).parent + "/" + target).dropFirst().description
                 if let magic = openMagicLink(t, rel, flags: flags) { return magic }
             case .failure(EISDIR):
                 if wantsWrite { return .failure(EISDIR) }
@@ -188,16 +188,16 @@ final class ProcfsMount: SyntheticMount {
         }
         guard let task = target else { return .failure(ENOENT) }
         switch name {
-        case "exe": return k.fs.open(task.tg.name, flags: flags & ~O_DIRECTORY, task: t)
-        case "cwd": return k.fs.open(task.fsctx.cwd, flags: flags, task: t)
-        case "root": return k.fs.open("/", flags: flags, task: t)
+        case "exe": return k.procfsOpen(t, task.tg.name, flags: flags & ~O_DIRECTORY)
+        case "cwd": return k.procfsOpen(t, task.fsctx.cwd, flags: flags)
+        case "root": return k.procfsOpen(t, "/", flags: flags)
         default:
             guard let n = fdNumber, let f = task.fds.get(n) else { return .failure(ENOENT) }
             // Linux opens the file anew: a fresh description (own offset) for files with a path,
             // a new end of the same pipe, and the same object for everything else.
             if let p = f as? PipeEnd { return .success(PipeEnd(p.pipe, reader: flags & O_ACCMODE_ != O_WRONLY, flags: flags)) }
             if let path = f.path, f is HostFSFile || f is TmpfsFile || f is ProcfsFile || f is ProcfsDirectory {
-                return k.fs.open(path, flags: flags, task: t)
+                return k.procfsOpen(t, path, flags: flags)
             }
             return .success(f)
         }
@@ -254,7 +254,7 @@ final class ProcfsMount: SyntheticMount {
     func fill(_ st: inout stat, type: UInt8, inode: UInt64, t: Task?, rel: String) {
         // /sys keeps the attributes of the directory it covers (as the bootstrap file system showed them
         // before /sys was served). Not /proc: its link count would tell the host's process count.
-        if rel.isEmpty, root == "sys", let t, t.kernel.fs.stat("/sys", followLinks: true, &st) == 0, st.st_mode & S_IFMT == S_IFDIR {
+        if rel.isEmpty, root == "sys", let t, t.kernel.procfsCoveredStat("/sys", &st) == 0, st.st_mode & S_IFMT == S_IFDIR {
             return
         }
         st = Glibc.stat()

@@ -107,20 +107,6 @@ extension Kernel {
         }
     }
 
-    /// `path` with symlinks resolved inside the root (as /proc/<pid>/exe shows it); `path` if unknown.
-    func procfsCanonicalPath(_ path: String) -> String {
-        let fd = fs.openHost(path, flags: O_PATH)
-        guard fd >= 0 else { return path }
-        defer { Glibc.close(fd) }
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/fd/\(fd)", &buf, 4095)
-        guard n > 0 else { return path }
-        let host = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let root = config.rootfs == "/" ? "" : BootstrapHostFS.normalize(config.rootfs)
-        guard host.hasPrefix(root + "/") else { return path }
-        return String(host.dropFirst(root.count))
-    }
-
     /// PT_INTERP's string, read from the program headers in memory (bias from PT_PHDR).
     private func procfsInterpreterPath(_ mm: AddressSpace, phdr: UInt64, phnum: UInt64) -> String {
         guard phdr != 0, phnum > 0, phnum < 256 else { return "" }

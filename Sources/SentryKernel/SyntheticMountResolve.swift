@@ -25,7 +25,7 @@ extension MountRegistry {
             guard case .success(let target) = fs.readlink(t, rel) else { return -EINVAL }
             let parent = path.split(separator: "/").dropLast().joined(separator: "/")
             path = BootstrapHostFS.normalize(target.hasPrefix("/") ? target : "/" + parent + "/" + target)
-            guard let next = find(path) else { return t.kernel.fs.stat(path, followLinks: true, &st, task: t) }
+            guard let next = find(path) else { return t.kernel.procfsStat(t, path, &st) }
             (fs, rel) = next
         }
         return -ELOOP
