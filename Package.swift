@@ -48,7 +48,7 @@ let package = Package(
                 path: "Sources/SentryLoader", swiftSettings: sentrySwift),
         .target(name: "SentryKernel",
                 dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS",
-                               "IPC", "Protocol", "ProcfsServer"],
+                               "GoferServer", "IPC", "Protocol", "ProcfsServer"],
                 path: "Sources/SentryKernel", swiftSettings: sentrySwift),
         .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 

@@ -196,7 +196,7 @@ final class ProcfsMount: SyntheticMount {
             // Linux opens the file anew: a fresh description (own offset) for files with a path,
             // a new end of the same pipe, and the same object for everything else.
             if let p = f as? PipeEnd { return .success(PipeEnd(p.pipe, reader: flags & O_ACCMODE_ != O_WRONLY, flags: flags)) }
-            if let path = f.path, f is HostFSFile || f is TmpfsFile || f is ProcfsFile || f is ProcfsDirectory {
+            if let path = f.path, f is HostFile || f is TmpfsFile || f is PathFile || f is VDirFile || f is ProcfsFile || f is ProcfsDirectory {
                 return k.procfsOpen(t, path, flags: flags)
             }
             return .success(f)
