@@ -348,19 +348,20 @@ extension Kernel {
         }
     }
 
-    /// The sandbox's mount table: the root, /tmp, and every synthetic tree (/proc, /sys, /dev/pts...).
+    /// The sandbox's mount table: the VFS's mounts, parents first (ids are positions, from 1).
     func procfsMounts() -> [Procfs.MountEntry] {
-        var out = [
-            Procfs.MountEntry(mountID: 1, parentID: 1, devMajor: 0, devMinor: 1, root: "/", mountPoint: "/",
-                              options: "ro,relatime", fsType: "rootfs", source: "rootfs", superOptions: "ro"),
-            Procfs.MountEntry(mountID: 2, parentID: 1, devMajor: 0, devMinor: 2, root: "/", mountPoint: "/tmp",
-                              options: "rw,nosuid,nodev,relatime", fsType: "tmpfs", source: "tmpfs", superOptions: "rw"),
-        ]
-        for (i, m) in mounts.synthetic.enumerated() {
-            let ro = m.fs.fsType == "sysfs"
-            out.append(Procfs.MountEntry(mountID: UInt32(3 + i), parentID: 1, devMajor: 0, devMinor: UInt32(3 + i), root: "/",
-                                         mountPoint: m.mountPoint, options: (ro ? "ro" : "rw") + ",nosuid,nodev,noexec,relatime",
-                                         fsType: m.fs.fsType, source: m.fs.fsType, superOptions: ro ? "ro" : "rw"))
+        let all = vfs.allMounts()
+        var out: [Procfs.MountEntry] = []
+        for (i, m) in all.enumerated() {
+            let parentIndex = m.parent.flatMap { p in all.firstIndex { $0 === p } } ?? i
+            var point = "/"
+            if let p = m.parent, let d = m.point { point = vfs.pathOf(VLocation(mount: p, dentry: d)) }
+            let pseudo = ["proc", "sysfs", "devpts", "mqueue", "cgroup2"].contains(m.fsType)
+            let mode = m.readOnly ? "ro" : "rw"
+            out.append(Procfs.MountEntry(mountID: UInt32(i + 1), parentID: UInt32(parentIndex + 1), devMajor: 0,
+                                         devMinor: UInt32(i + 1), root: "/", mountPoint: point,
+                                         options: mode + (pseudo ? ",nosuid,nodev,noexec" : "") + ",relatime",
+                                         fsType: m.fsType, source: m.source.isEmpty ? "none" : m.source, superOptions: mode))
         }
         return out
     }
