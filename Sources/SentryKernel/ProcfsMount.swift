@@ -12,6 +12,8 @@ final class ProcfsMount: SyntheticMount {
     /// First component of the server's paths: "proc" or "sys".
     let root: String
     let device: UInt
+    /// Listings of directories whose entries are fixed (see `stat`), by path relative to the mount.
+    private var staticEntries: [String: [Procfs.ProcEntry]] = [:]
 
     init(sys: Bool) {
         fsType = sys ? "sysfs" : "proc"
@@ -105,10 +107,20 @@ final class ProcfsMount: SyntheticMount {
             return 0
         }
         let (parent, name) = Self.split(rel)
+        if let cached = staticEntries[parent], Int32(name) == nil {
+            guard let e = cached.first(where: { $0.name == name }) else { return -ENOENT }
+            fill(&st, type: e.type, inode: e.inode, t: t, rel: rel)
+            return 0
+        }
         let pid = t.tg.pid, tid = t.tid
         switch request(t, parent, { (c, path, snap) throws(ProcfsClientError) in try c.list(path, pid: pid, tid: tid, snapshot: snap) }) {
         case .failure(let e): return -e
         case .success(let entries):
+            if root == "sys" || parent == "" || parent == "sys" || parent.hasPrefix("sys/") {
+                // The shape of /sys, /proc/sys and /proc's fixed files never changes: later walks
+                // through them stat from here (process directories are never taken from the cache).
+                staticEntries[parent] = entries.filter { Int32($0.name) == nil }
+            }
             guard let e = entries.first(where: { $0.name == name }) else { return -ENOENT }
             fill(&st, type: e.type, inode: e.inode, t: t, rel: rel)
             return 0

@@ -99,7 +99,6 @@ extension Kernel {
                 s.tasks.append(Procfs.TaskInfo(pid: g.pid, tgid: g.pid, ppid: g.parent?.pid ?? 0, pgid: g.pgid, sid: g.sid,
                                                comm: procfsComm(g, nil), state: UInt8(ascii: "Z")))
             }
-            s.mounts = procfsMounts()
         }
         s.runnable = max(running, 1)
         let load = procfsUpdateLoad(running: Double(max(running, 1)))
