@@ -48,7 +48,7 @@ let package = Package(
                 path: "Sources/SentryLoader", swiftSettings: sentrySwift),
         .target(name: "SentryKernel",
                 dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS",
-                               "GoferServer", "IPC", "Protocol", "ProcfsServer"],
+                               "GoferServer", "IPC", "Protocol", "Wire", "ProcfsServer"],
                 path: "Sources/SentryKernel", swiftSettings: sentrySwift),
         .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 
