@@ -36,7 +36,7 @@ public enum SentryCommand {
 
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
-                              [--strace] [--log FILE] -- PROGRAM [ARG...]
+                              [--strace] [--log FILE] [--platform ptrace|systrap] -- PROGRAM [ARG...]
 
     """
 
@@ -69,6 +69,7 @@ public enum SentryCommand {
             case "--gid": guard let v = value(), let n = UInt32(v) else { return fail("--gid needs a number", 2) }; gid = n
             case "--strace": strace = true
             case "--log": guard let v = value() else { return fail("--log needs a value", 2) }; logFile = v
+            case "--platform": guard let v = value(), let k = PlatformKind(rawValue: v) else { return fail("--platform needs ptrace or systrap", 2) }; Platform.kind = k
             case "--":
                 program = Array(args[(i + 1)...])
                 i = args.count

@@ -145,7 +145,7 @@ extension Task {
             sp -= 128   // red zone
         }
         var fp = [UInt8](repeating: 0, count: 512)
-        _ = fp.withUnsafeMutableBytes { bw_getfpregs(Int(stub.pid), $0.baseAddress) }
+        _ = fp.withUnsafeMutableBytes { stub.getFPRegs($0.baseAddress!) }
         sp -= 512
         sp &= ~UInt64(63)
         let fpAddr = sp
@@ -230,7 +230,7 @@ extension Task {
         sigmask = get64(304) & ~unblockable
         let fpAddr = get64(sc + 23 * 8)
         if fpAddr != 0, let fp = mm.readBytes(fpAddr, 512) {
-            _ = fp.withUnsafeBytes { bw_setfpregs(Int(stub.pid), $0.baseAddress) }
+            _ = fp.withUnsafeBytes { stub.setFPRegs($0.baseAddress!) }
         }
         // uc_stack: restore the alternate stack settings.
         let ssFlags = Int32(truncatingIfNeeded: get64(32))

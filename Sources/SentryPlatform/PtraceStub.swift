@@ -5,27 +5,7 @@
 import CBulwark
 @preconcurrency import Glibc
 
-public typealias Registers = user_regs_struct
-
-/// Why a stub stopped after being resumed.
-public enum StopReason: Equatable {
-    /// The application made a system call (registers hold its number and arguments).
-    case syscall
-    /// A host signal arrived for the stub (a fault: SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP...).
-    case signal(Int32)
-    /// The stub process is gone (killed from outside).
-    case gone
-}
-
-public enum Platform {
-    /// Installs the stub page into the Sentry; call once before creating stubs.
-    public static func setUp() -> Int32 {
-        let r = bw_stub_install()
-        return r
-    }
-}
-
-public final class Stub {
+public final class PtraceStub: PlatformStub {
     /// Spawn stubs by vfork+exec of the stub ELF; falls back to forking the Sentry if that fails.
     nonisolated(unsafe) static var useSpawn = getenv("BULWARK_STUB_FORK") == nil
     public let pid: Int32
@@ -35,7 +15,7 @@ public final class Stub {
 
     /// Forks a fresh stub (empty address space except the stub page) traced by the calling thread.
     public init?(memfd: Int32) {
-        var p = Stub.useSpawn ? bw_stub_spawn(memfd) : -38
+        var p = PtraceStub.useSpawn ? bw_stub_spawn(memfd) : -38
         let spawned = p > 0
         if !spawned { p = bw_stub_fork(memfd) }
         if p <= 0 { return nil }
@@ -49,7 +29,7 @@ public final class Stub {
             let w = bw_waitpid(Int(pid), &status)
             guard w == pid, bw_wifstopped(status) != 0 else {
                 alive = false
-                if spawned { Stub.useSpawn = false; fputs("bulwark-sentry: stub exec failed; forking stubs instead\n", stderr) }
+                if spawned { PtraceStub.useSpawn = false; fputs("bulwark-sentry: stub exec failed; forking stubs instead\n", stderr) }
                 return nil
             }
             _ = bw_getregs(Int(pid), &regs)
@@ -129,6 +109,29 @@ public final class Stub {
             return .signal(sig)
         }
     }
+
+    public func hostMmap(_ addr: UInt64, _ length: UInt64, _ prot: Int32, _ fileOffset: Int) -> Int {
+        inject(9, addr, length, UInt64(prot), 0x11 /* MAP_SHARED|MAP_FIXED */, UInt64(memfd), UInt64(fileOffset))
+    }
+    public func hostMunmap(_ addr: UInt64, _ length: UInt64) -> Int { inject(11, addr, length) }
+    public func hostMprotect(_ addr: UInt64, _ length: UInt64, _ prot: Int32) -> Int { inject(10, addr, length, UInt64(prot)) }
+    public func unmapApplication() {
+        let s = UInt64(bw_stub_addr()), e = s + UInt64(BW_PLATFORM_RESERVED)
+        _ = inject(11, 0, s)
+        _ = inject(11, e, UInt64(bw_task_size()) - e)
+    }
+    public func getFPRegs(_ buf: UnsafeMutableRawPointer) -> Bool { bw_getfpregs(Int(pid), buf) == 0 }
+    public func setFPRegs(_ buf: UnsafeRawPointer) -> Bool { bw_setfpregs(Int(pid), buf) == 0 }
+    public func lastFault() -> (code: Int32, addr: UInt64) {
+        var si = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0),
+                  UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let ok = withUnsafeMutableBytes(of: &si) { bw_ptrace(0x4202 /* PTRACE_GETSIGINFO */, Int(pid), 0, UInt(bitPattern: $0.baseAddress)) } == 0
+        return ok ? (Int32(truncatingIfNeeded: si.1), si.2) : (0, 0)
+    }
+    public func interrupt() { _ = bw_kill_pid(Int(pid), SIGSTOP) }
+
+    /// Hands the stopped stub over to another platform: it is neither killed nor reaped here any more.
+    func relinquish() { alive = false }
 
     /// Kills the stub process and reaps it.
     public func destroy() {
