@@ -141,6 +141,11 @@ final class Task: HostMapper {
     /// Starts the task's host thread. The kernel lock is held by the caller.
     func start() {
         let unmanaged = Unmanaged.passRetained(self)
+        // A pre-made thread + stub (StubPool) when one is ready for this CPU.
+        if let w = StubPool.take(memory: kernel.memory, cpu: cpu) {
+            w.run { stub in unmanaged.takeRetainedValue().threadMain(stub) }
+            return
+        }
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         pthread_attr_setstacksize(&attr, 1 << 20)
@@ -159,10 +164,10 @@ final class Task: HostMapper {
         pthread_detach(th)
     }
 
-    private func threadMain() {
+    private func threadMain(_ premade: (any PlatformStub)? = nil) {
         _ = bw_pin_self(cpu)
         kernel.lock()
-        guard let s = Platform.makeStub(memory: kernel.memory) else {
+        guard let s = premade ?? Platform.makeStub(memory: kernel.memory) else {
             kernel.log("bulwark-sentry: cannot create a stub process\n")
             exitTask(status: 0, fromSignal: SIGKILL)
             kernel.unlock()
