@@ -101,7 +101,9 @@ public final class PtraceStub: PlatformStub {
             let sig = bw_wstopsig(status)
             _ = bw_getregs(Int(pid), &regs)
             if sig == (SIGTRAP | 0x80) { return .syscall }
-            if sig == SIGSTOP || sig == SIGCHLD || sig == SIGWINCH || sig == SIGURG {
+            // SIGSTOP is the Sentry's kick (interrupt()): report it so the task re-checks its signals.
+            if sig == SIGSTOP { return .signal(SIGSTOP) }
+            if sig == SIGCHLD || sig == SIGWINCH || sig == SIGURG {
                 // Host-level noise not caused by the application: ignore and keep going.
                 if bw_sysemu(Int(pid), 0) != 0 { alive = false; return .gone }
                 continue
