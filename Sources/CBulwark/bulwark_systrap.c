@@ -147,6 +147,9 @@ SECTION static void systrap_init_c(void) {
     mb->failed_op = err;
 }
 
+// The ptrace platform's batch routine: run the mailbox's queued ops, then stop on int3.
+SECTION static void batch_c(void) { run_ops(MB); }
+
 // Entry (rdi = memory file fd, rsi = offset of this stub's mailbox region): map the mailbox and the
 // signal stack, switch to that stack, set up, then jump to the boot trap outside the allowed range.
 __asm__(
@@ -169,6 +172,11 @@ __asm__(
     "    jmp *%rax\n"
     "1:  int3\n"
     "    jmp 1b\n"
+    ".globl bw_systrap_batch_entry\n"
+    "bw_systrap_batch_entry:\n"
+    "    call batch_c\n"
+    "2:  int3\n"
+    "    jmp 2b\n"
     ".globl bw_systrap_restorer\n"
     "bw_systrap_restorer:\n"
     "    mov $15, %eax\n"
@@ -186,6 +194,10 @@ unsigned long bw_systrap_init_offset(void) {
 }
 unsigned long bw_systrap_handler_offset(void) {
     return BW_SYSTRAP_CODE_OFFSET + (unsigned long)((const unsigned char *)bw_systrap_handler - __start_bw_systrap_text);
+}
+extern const unsigned char bw_systrap_batch_entry[];
+unsigned long bw_systrap_batch_offset(void) {
+    return BW_SYSTRAP_CODE_OFFSET + (unsigned long)(bw_systrap_batch_entry - __start_bw_systrap_text);
 }
 unsigned long bw_systrap_restorer_offset(void) {
     return BW_SYSTRAP_CODE_OFFSET + (unsigned long)(bw_systrap_restorer - __start_bw_systrap_text);

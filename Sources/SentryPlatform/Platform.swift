@@ -75,7 +75,7 @@ public enum Platform {
     /// Creates a stub for a new task on the calling thread (which must stay its only user).
     public static func makeStub(memory: StubMemory) -> (any PlatformStub)? {
         switch kind {
-        case .ptrace: return PtraceStub(memfd: memory.stubFD)
+        case .ptrace: return PtraceStub(memory: memory)
         case .systrap: return SystrapStub(memory: memory)
         }
     }

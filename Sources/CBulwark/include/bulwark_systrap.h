@@ -80,6 +80,9 @@ int bw_systrap_available(void);
 unsigned long bw_systrap_init_offset(void);
 unsigned long bw_systrap_handler_offset(void);
 unsigned long bw_systrap_restorer_offset(void);
+/// The ptrace platform's batch routine (rsp = top of the mailbox region's stack): runs the mailbox's
+/// queued ops and stops on int3.
+unsigned long bw_systrap_batch_offset(void);
 /// Fills the init part of a fresh mailbox (signal actions and the seccomp filter).
 void bw_systrap_prepare(struct bw_systrap_mailbox *mb);
 
