@@ -80,3 +80,6 @@ public enum Platform {
         }
     }
 }
+
+/// The former name of the (ptrace-only) stub class; code that only reads `pid` keeps compiling.
+public typealias Stub = any PlatformStub
