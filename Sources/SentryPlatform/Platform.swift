@@ -58,9 +58,10 @@ public enum PlatformKind: String, Sendable {
 }
 
 public enum Platform {
-    /// The platform new stubs use (`--platform`, else BULWARK_PLATFORM, else ptrace).
+    /// The platform new stubs use (`--platform`, else BULWARK_PLATFORM, else systrap).
     nonisolated(unsafe) public static var kind: PlatformKind =
-        getenv("BULWARK_PLATFORM").flatMap { PlatformKind(rawValue: String(cString: $0)) } ?? .ptrace
+        getenv("BULWARK_PLATFORM").flatMap { PlatformKind(rawValue: String(cString: $0)) } ?? .systrap
+    nonisolated(unsafe) static var reportedFallback = false
 
     /// Installs the stub page into the Sentry; call once before creating stubs.
     public static func setUp() -> Int32 {
@@ -76,7 +77,14 @@ public enum Platform {
     public static func makeStub(memory: StubMemory) -> (any PlatformStub)? {
         switch kind {
         case .ptrace: return PtraceStub(memory: memory)
-        case .systrap: return SystrapStub(memory: memory)
+        case .systrap:
+            if let s = SystrapStub(memory: memory) { return s }
+            // No seccomp (or a broken set-up): this task runs on ptrace instead.
+            if !reportedFallback {
+                reportedFallback = true
+                fputs("bulwark-sentry: systrap stub failed; falling back to ptrace\n", stderr)
+            }
+            return PtraceStub(memory: memory)
         }
     }
 }
