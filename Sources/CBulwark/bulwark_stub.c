@@ -3,6 +3,7 @@
 // process), then jumps into the stub page, which unmaps every other mapping of the Sentry.
 #define _GNU_SOURCE
 #include "bulwark_ptrace.h"
+#include "bulwark_systrap.h"
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -25,6 +26,8 @@ static void put64(unsigned char *p, unsigned long v) { memcpy(p, &v, 8); }
 /// entry is the init routine. New stubs vfork+exec it: a fresh address space without copying the
 /// Sentry's page tables (much cheaper than forking the whole Sentry).
 static int stub_elf_fd = -1;
+static int bw_systrap_code_ok = 0;
+int bw_systrap_available(void) { return bw_systrap_code_ok; }
 
 static void make_stub_elf(const unsigned char *page) {
     unsigned char img[2 * BW_STUB_SIZE];
@@ -100,6 +103,7 @@ int bw_stub_install(void) {
     *q++ = 0x0f; *q++ = 0x05;                                      // syscall
     *q++ = 0xcc;                                                   // int3: "ready" stop
     *q++ = 0xeb; *q++ = 0xfd;                                      // jmp back to int3
+    bw_systrap_code_ok = bw_systrap_install(c, BW_STUB_SIZE) == 0;
     make_stub_elf(c);
     if (mprotect(p, BW_STUB_SIZE, PROT_READ | PROT_EXEC) != 0) return -errno;
     return 0;

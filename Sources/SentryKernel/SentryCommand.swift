@@ -40,7 +40,8 @@ public enum SentryCommand {
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
                               [--strace] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none]
-                              [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] -- PROGRAM [ARG...]
+                              [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] [--platform ptrace|systrap]
+                              -- PROGRAM [ARG...]
 
     """
 
@@ -77,6 +78,7 @@ public enum SentryCommand {
             case "--strace": strace = true
             case "--netstack-fd", "--network": if let e = NetworkOptions.parse(a, value()), !e.isEmpty { return fail(e, 2) }   // NetstackConnection.swift
             case "--log": guard let v = value() else { return fail("--log needs a value", 2) }; logFile = v
+            case "--platform": guard let v = value(), let k = PlatformKind(rawValue: v) else { return fail("--platform needs ptrace or systrap", 2) }; Platform.kind = k
             case "--gofer-fd": guard let v = value(), let n = Int32(v), n >= 0 else { return fail("--gofer-fd needs a descriptor number", 2) }; goferFD = n
             case "--gofer-mount":
                 guard let v = value(), v.hasPrefix("/") else { return fail("--gofer-mount needs DEST[:ro]", 2) }

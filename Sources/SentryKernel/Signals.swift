@@ -143,7 +143,7 @@ extension Task {
             sp -= 128   // red zone
         }
         var fp = [UInt8](repeating: 0, count: 512)
-        _ = fp.withUnsafeMutableBytes { bw_getfpregs(Int(stub.pid), $0.baseAddress) }
+        _ = fp.withUnsafeMutableBytes { stub.getFPRegs($0.baseAddress!) }
         sp -= 512
         sp &= ~UInt64(63)
         let fpAddr = sp
@@ -195,7 +195,7 @@ extension Task {
         regs = r
         sigmask = f.uc.uc_sigmask.bits & ~unblockable
         if sc.fpstate != 0, let fp = mm.readBytes(sc.fpstate, 512) {
-            _ = fp.withUnsafeBytes { bw_setfpregs(Int(stub.pid), $0.baseAddress) }
+            _ = fp.withUnsafeBytes { stub.setFPRegs($0.baseAddress!) }
         }
         // uc_stack: restore the alternate stack settings.
         let st = f.uc.uc_stack

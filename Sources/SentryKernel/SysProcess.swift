@@ -190,7 +190,7 @@ extension Task {
         var fp = [UInt8](repeating: 0, count: 512)
         fp[0] = 0x7f; fp[1] = 0x03      // FCW default
         fp[24] = 0x80; fp[25] = 0x1f    // MXCSR default
-        _ = fp.withUnsafeBytes { bw_setfpregs(Int(stub.pid), $0.baseAddress) }
+        _ = fp.withUnsafeBytes { stub.setFPRegs($0.baseAddress!) }
         finishVfork()
         return noReturn
     }

@@ -81,7 +81,7 @@ final class Task: HostMapper {
     var mmGeneration = 0
     var fds: FDTable
     var fsctx: FSContext
-    var stub: Stub!
+    var stub: (any PlatformStub)!
     var sigmask: UInt64 = 0
     var pending: UInt64 = 0
     var pendingInfo = [SigInfo?](repeating: nil, count: 65)
@@ -126,15 +126,11 @@ final class Task: HostMapper {
 
     func hostMmap(_ addr: UInt64, _ length: UInt64, _ prot: Int32, _ fileOffset: Int) -> Int {
         if debugSentry { kernel.log("[\(tid)] host mmap 0x\(String(addr, radix: 16)) len 0x\(String(length, radix: 16)) prot \(prot) off 0x\(String(fileOffset, radix: 16))\n") }
-        return stub.inject(9, addr, length, UInt64(prot), 0x11 /* MAP_SHARED|MAP_FIXED */, UInt64(stub.memfd), UInt64(fileOffset))
+        return stub.hostMmap(addr, length, prot, fileOffset)
     }
-    func hostMunmap(_ addr: UInt64, _ length: UInt64) -> Int { stub.inject(11, addr, length) }
-    func hostMprotect(_ addr: UInt64, _ length: UInt64, _ prot: Int32) -> Int { stub.inject(10, addr, length, UInt64(prot)) }
-    func hostUnmapAll() {
-        let s = UInt64(bw_stub_addr()), e = s + UInt64(bw_stub_size())
-        _ = stub.inject(11, 0, s)
-        _ = stub.inject(11, e, UInt64(bw_task_size()) - e)
-    }
+    func hostMunmap(_ addr: UInt64, _ length: UInt64) -> Int { stub.hostMunmap(addr, length) }
+    func hostMprotect(_ addr: UInt64, _ length: UInt64, _ prot: Int32) -> Int { stub.hostMprotect(addr, length, prot) }
+    func hostUnmapAll() { stub.unmapApplication() }
 
     /// Applies mapping changes made by other tasks of this address space.
     @inline(__always) func syncMappings() {
@@ -146,6 +142,11 @@ final class Task: HostMapper {
     /// Starts the task's host thread. The kernel lock is held by the caller.
     func start() {
         let unmanaged = Unmanaged.passRetained(self)
+        // A pre-made thread + stub (StubPool) when one is ready for this CPU.
+        if let w = StubPool.take(memory: kernel.memory, cpu: cpu) {
+            w.run { stub in unmanaged.takeRetainedValue().threadMain(stub) }
+            return
+        }
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         pthread_attr_setstacksize(&attr, 1 << 20)
@@ -164,10 +165,10 @@ final class Task: HostMapper {
         pthread_detach(th)
     }
 
-    private func threadMain() {
+    private func threadMain(_ premade: (any PlatformStub)? = nil) {
         _ = bw_pin_self(cpu)
         kernel.lock()
-        guard let s = Stub(memfd: kernel.memory.fd) else {
+        guard let s = premade ?? Platform.makeStub(memory: kernel.memory) else {
             kernel.log("bulwark-sentry: cannot create a stub process\n")
             exitTask(status: 0, fromSignal: SIGKILL)
             kernel.unlock()
@@ -221,13 +222,7 @@ final class Task: HostMapper {
 
     private func handleFault(_ sig: Int32) {
         var info = SigInfo(signo: sig)
-        var si = [UInt8](repeating: 0, count: 128)
-        if si.withUnsafeMutableBytes({ bw_ptrace(0x4202 /* PTRACE_GETSIGINFO */, Int(stub.pid), 0, UInt($0.baseAddress.map { UInt(bitPattern: $0) } ?? 0)) }) == 0 {
-            si.withUnsafeBytes { b in
-                info.code = b.load(fromByteOffset: 8, as: Int32.self)
-                info.addr = b.load(fromByteOffset: 16, as: UInt64.self)
-            }
-        }
+        (info.code, info.addr) = stub.lastFault()
         if sig == SIGSEGV || sig == SIGBUS {
             // A stale mapping in this stub (another task changed the address space): sync and retry.
             if mmGeneration != mm.generation {
@@ -252,7 +247,7 @@ final class Task: HostMapper {
 
     /// Wakes this task if it is running application code, so it notices a new signal.
     func kick() {
-        if inUser, let s = stub { _ = bw_kill_pid(Int(s.pid), SIGSTOP) }
+        if inUser, let s = stub { s.interrupt() }
         kernel.broadcast()
     }
 

@@ -52,7 +52,7 @@ public final class AddressSpace {
     /// Top-down mmap allocation below this address.
     public var mmapTop: UInt64 = 0x6fff_0000_0000
     public let reservedStart = UInt64(0x7000_0000_0000)
-    public let reservedEnd = UInt64(0x7000_0000_1000)
+    public let reservedEnd = UInt64(0x7000_0010_0000)   // stub page + systrap mailbox/stack (BW_PLATFORM_RESERVED)
     public static let userTop = UInt64(0x7fff_ffff_f000)
 
     public init(file: MemoryFile) { self.file = file }

@@ -13,9 +13,10 @@
 #include <errno.h>
 
 /// The stub page: mapped at this fixed address in the Sentry before any stub is forked, so every stub
-/// inherits it. Layout: +0 `syscall; int3` (injected calls), +16 stub init (unmap everything else, int3).
+/// inherits it. Layout: +0 `syscall; int3` (injected calls), +16 stub init (unmap everything else, int3),
+/// +0x200 the systrap code (bulwark_systrap.c, up to +0x2000), +0x2800 the systrap boot trap.
 #define BW_STUB_ADDR 0x700000000000UL
-#define BW_STUB_SIZE 0x1000UL
+#define BW_STUB_SIZE 0x3000UL
 #define BW_TASK_SIZE 0x7ffffffff000UL
 
 static inline unsigned long bw_stub_addr(void) { return BW_STUB_ADDR; }

@@ -1,0 +1,300 @@
+// The systrap platform's stub code. It is compiled into the Sentry but runs only inside stub
+// processes: bw_systrap_install copies the section `bw_systrap_text` into the stub page, so this code
+// must be position independent and self-contained: no libc, no calls out of the section, no data
+// outside it (the mailbox is at a fixed address), no stack protector (%fs holds the application's TLS
+// base while it runs), no `switch` (jump tables live in .rodata). tools/check-systrap-code (objdump)
+// checks the built object for references that leave the section.
+//
+// Flow: the stub installs a seccomp filter that answers SECCOMP_RET_TRAP for every system call not
+// issued from the stub's code range. The kernel then delivers SIGSYS; the handler (on the
+// stub's own signal stack) copies the registers into the mailbox, posts an event, wakes the Sentry's
+// task thread through a shared futex and waits for commands: run queued mmap/munmap/mprotect calls,
+// read or write the FXSAVE area of the frame, and finally "resume", which writes the Sentry's register
+// set into the signal frame; rt_sigreturn then continues the application with it.
+#define _GNU_SOURCE
+#include "bulwark_systrap.h"
+#include "bulwark_ptrace.h"
+#include <signal.h>
+#include <time.h>
+#include <string.h>
+#include <linux/futex.h>
+
+#define SECTION __attribute__((section("bw_systrap_text"), used, noinline, no_stack_protector))
+#define INLINE static inline __attribute__((always_inline))
+#define MB ((struct bw_systrap_mailbox *)BW_SYSTRAP_MAILBOX)
+
+// SAFETY: raw system call; every pointer argument points into the stub's own mapped pages.
+INLINE long sc6(long n, long a, long b, long c, long d, long e, long f) {
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+// A byte copy the compiler cannot turn into a call to memcpy.
+INLINE void copy_bytes(void *dst, const void *src, unsigned long n) {
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
+INLINE void zero_bytes(void *dst, unsigned long n) {
+    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(0) : "memory");
+}
+
+INLINE void run_ops(struct bw_systrap_mailbox *mb) {
+    uint32_t n = mb->nops;
+    if (n > BW_MB_MAX_OPS) n = BW_MB_MAX_OPS;
+    for (uint32_t i = 0; i < n; i++) {
+        struct bw_systrap_op *op = &mb->ops[i];
+        long r = -22;
+        // Only memory-map calls; the filter would kill the stub for anything else anyway.
+        if (op->nr == 9 || op->nr == 10 || op->nr == 11)
+            r = sc6((long)op->nr, (long)op->args[0], (long)op->args[1], (long)op->args[2],
+                    (long)op->args[3], (long)op->args[4], (long)op->args[5]);
+        op->result = r;
+        if (r < 0 && r > -4096 && mb->failed_op == 0) mb->failed_op = r;
+    }
+    mb->nops = 0;
+}
+
+// The handler for SIGSYS (system calls), faults and the kick signal. All signals are blocked while
+// it runs, so it never nests.
+SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
+    struct bw_systrap_mailbox *mb = MB;
+    // ucontext: uc_flags, uc_link, uc_stack (24 bytes), then the sigcontext (gregs) at +40.
+    unsigned long *g = (unsigned long *)((char *)ucv + 40);
+    unsigned char *fpstate = (unsigned char *)g[23];
+    uint32_t kind = BW_EV_FAULT;
+    unsigned long nr = ~0UL;
+    if (sig == SIGSYS) {
+        kind = BW_EV_SYSCALL;
+        nr = (unsigned long)(long)*(int *)((char *)si + 24);    // si_syscall
+    } else if (sig == BW_SYSTRAP_KICK_SIGNAL) {
+        kind = BW_EV_KICK;
+    }
+    mb->signo = sig;
+    mb->code = *(int *)((char *)si + 8);
+    mb->fault_addr = *(unsigned long *)((char *)si + 16);
+    struct user_regs_struct *r = &mb->regs;
+    r->r8 = g[0]; r->r9 = g[1]; r->r10 = g[2]; r->r11 = g[3];
+    r->r12 = g[4]; r->r13 = g[5]; r->r14 = g[6]; r->r15 = g[7];
+    r->rdi = g[8]; r->rsi = g[9]; r->rbp = g[10]; r->rbx = g[11];
+    r->rdx = g[12]; r->rax = g[13]; r->rcx = g[14]; r->rsp = g[15];
+    r->rip = g[16]; r->eflags = g[17];
+    r->cs = g[18] & 0xffff; r->ss = (g[18] >> 48) & 0xffff;
+    r->orig_rax = nr;
+    r->fs_base = mb->fs_base; r->gs_base = mb->gs_base;
+    r->ds = 0; r->es = 0; r->fs = 0; r->gs = 0;
+    mb->kind = kind;
+    for (;;) {
+        __atomic_store_n(&mb->state, BW_MB_EVENT, __ATOMIC_RELEASE);
+        sc6(202 /* futex */, (long)&mb->state, FUTEX_WAKE, 1, 0, 0, 0);
+        while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND)
+            sc6(202, (long)&mb->state, FUTEX_WAIT, BW_MB_EVENT, 0, 0, 0);
+        uint32_t cmd = mb->cmd;
+        if (cmd == BW_CMD_RESUME || cmd == BW_CMD_OPS) run_ops(mb);
+        if (cmd == BW_CMD_RESUME) {
+            g[0] = r->r8; g[1] = r->r9; g[2] = r->r10; g[3] = r->r11;
+            g[4] = r->r12; g[5] = r->r13; g[6] = r->r14; g[7] = r->r15;
+            g[8] = r->rdi; g[9] = r->rsi; g[10] = r->rbp; g[11] = r->rbx;
+            g[12] = r->rdx; g[13] = r->rax; g[14] = r->rcx; g[15] = r->rsp;
+            g[16] = r->rip; g[17] = r->eflags;
+            if (r->fs_base != mb->fs_base) {
+                if (sc6(158 /* arch_prctl */, 0x1002 /* ARCH_SET_FS */, (long)r->fs_base, 0, 0, 0, 0) == 0)
+                    mb->fs_base = r->fs_base;
+            }
+            if (r->gs_base != mb->gs_base) {
+                if (sc6(158, 0x1001 /* ARCH_SET_GS */, (long)r->gs_base, 0, 0, 0, 0) == 0)
+                    mb->gs_base = r->gs_base;
+            }
+            __atomic_store_n(&mb->state, BW_MB_RUNNING, __ATOMIC_RELEASE);
+            return;   // rt_sigreturn (our restorer) loads the frame
+        }
+        if (cmd == BW_CMD_GETFP) {
+            if (fpstate) copy_bytes(mb->fp, fpstate, 512); else zero_bytes(mb->fp, 512);
+        } else if (cmd == BW_CMD_SETFP && fpstate) {
+            copy_bytes(fpstate, mb->fp, 512);
+            // XSAVE frame (FP_XSTATE_MAGIC1 in the software-reserved bytes): mark x87 and SSE state
+            // as present in the header's xstate_bv, or XRSTOR would ignore the new values.
+            if (*(uint32_t *)(fpstate + 464) == 0x46505853U) *(uint64_t *)(fpstate + 512) |= 3;
+        }
+        mb->kind = BW_EV_DONE;
+    }
+}
+
+// The set-up routine, run once on the stub's signal stack after the entry below mapped the mailbox.
+SECTION static void systrap_init_c(void) {
+    struct bw_systrap_mailbox *mb = MB;
+    long err = 0;
+    for (uint32_t i = 0; i < mb->init_nsignals && i < 8; i++) {
+        long r = sc6(13 /* rt_sigaction */, mb->init_signals[i], (long)mb->init_actions[i], 0, 8, 0, 0);
+        if (r < 0 && err == 0) err = r;
+    }
+    for (long s = 1; s < 64; s++) {
+        if (mb->init_ignore_mask & (1UL << (s - 1))) sc6(13, s, (long)mb->init_ignore, 0, 8, 0, 0);
+    }
+    unsigned long ss[3];
+    ss[0] = BW_SYSTRAP_MAILBOX + 0x1000; ss[1] = 0; ss[2] = BW_SYSTRAP_STACK_SIZE;
+    long r = sc6(131 /* sigaltstack */, (long)ss, 0, 0, 0, 0, 0);
+    if (r < 0 && err == 0) err = r;
+    r = sc6(157 /* prctl */, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0, 0);
+    if (r < 0 && err == 0) err = r;
+    unsigned long prog[2];
+    prog[0] = mb->init_filter_len; prog[1] = (unsigned long)mb->init_filter;
+    r = sc6(317 /* seccomp */, 1 /* SECCOMP_SET_MODE_FILTER */, 0, (long)prog, 0, 0, 0);
+    if (r < 0 && err == 0) err = r;
+    mb->failed_op = err;
+}
+
+// The ptrace platform's batch routine: run the mailbox's queued ops, then stop on int3.
+SECTION static void batch_c(void) { run_ops(MB); }
+
+// Entry (rdi = memory file fd, rsi = offset of this stub's mailbox region): map the mailbox and the
+// signal stack, switch to that stack, set up, then jump to the boot trap outside the allowed range.
+__asm__(
+    ".pushsection bw_systrap_text,\"ax\",@progbits\n"
+    ".globl bw_systrap_init_entry\n"
+    "bw_systrap_init_entry:\n"
+    "    mov %rdi, %r8\n"
+    "    mov %rsi, %r9\n"
+    "    movabs $0x700000010000, %rdi\n"
+    "    mov $0x11000, %esi\n"
+    "    mov $3, %edx\n"
+    "    mov $0x11, %r10d\n"
+    "    mov $9, %eax\n"
+    "    syscall\n"
+    "    cmp %rdi, %rax\n"
+    "    jne 1f\n"
+    "    movabs $0x700000021000, %rsp\n"
+    "    call systrap_init_c\n"
+    "    movabs $0x700000002800, %rax\n"
+    "    jmp *%rax\n"
+    "1:  int3\n"
+    "    jmp 1b\n"
+    ".globl bw_systrap_batch_entry\n"
+    "bw_systrap_batch_entry:\n"
+    "    call batch_c\n"
+    "2:  int3\n"
+    "    jmp 2b\n"
+    ".globl bw_systrap_restorer\n"
+    "bw_systrap_restorer:\n"
+    "    mov $15, %eax\n"
+    "    syscall\n"
+    "    int3\n"
+    ".popsection\n");
+
+extern const unsigned char __start_bw_systrap_text[];
+extern const unsigned char __stop_bw_systrap_text[];
+extern const unsigned char bw_systrap_init_entry[];
+extern const unsigned char bw_systrap_restorer[];
+
+unsigned long bw_systrap_init_offset(void) {
+    return BW_SYSTRAP_CODE_OFFSET + (unsigned long)(bw_systrap_init_entry - __start_bw_systrap_text);
+}
+unsigned long bw_systrap_handler_offset(void) {
+    return BW_SYSTRAP_CODE_OFFSET + (unsigned long)((const unsigned char *)bw_systrap_handler - __start_bw_systrap_text);
+}
+extern const unsigned char bw_systrap_batch_entry[];
+unsigned long bw_systrap_batch_offset(void) {
+    return BW_SYSTRAP_CODE_OFFSET + (unsigned long)(bw_systrap_batch_entry - __start_bw_systrap_text);
+}
+unsigned long bw_systrap_restorer_offset(void) {
+    return BW_SYSTRAP_CODE_OFFSET + (unsigned long)(bw_systrap_restorer - __start_bw_systrap_text);
+}
+
+int bw_systrap_install(unsigned char *page, unsigned long page_size) {
+    unsigned long n = (unsigned long)(__stop_bw_systrap_text - __start_bw_systrap_text);
+    // The code must lie below the limit (the only range the filter lets system calls through from).
+    if (BW_SYSTRAP_CODE_OFFSET + n > BW_SYSTRAP_CODE_LIMIT || page_size < BW_SYSTRAP_BOOT_OFFSET + 16) return -1;
+    memcpy(page + BW_SYSTRAP_CODE_OFFSET, __start_bw_systrap_text, n);
+    unsigned char *b = page + BW_SYSTRAP_BOOT_OFFSET;
+    b[0] = 0xb8; b[1] = 39; b[2] = 0; b[3] = 0; b[4] = 0;   // mov eax, 39 (any number: it traps)
+    b[5] = 0x0f; b[6] = 0x05;                               // syscall
+    b[7] = 0xcc;                                            // int3
+    return 0;
+}
+
+static uint64_t bpf(uint16_t code, uint8_t jt, uint8_t jf, uint32_t k) {
+    return (uint64_t)code | ((uint64_t)jt << 16) | ((uint64_t)jf << 24) | ((uint64_t)k << 32);
+}
+
+void bw_systrap_prepare(struct bw_systrap_mailbox *mb) {
+    const uint64_t handler = BW_STUB_ADDR + bw_systrap_handler_offset();
+    const uint64_t restorer = BW_STUB_ADDR + bw_systrap_restorer_offset();
+    const int sigs[] = { SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, BW_SYSTRAP_KICK_SIGNAL };
+    mb->init_nsignals = 0;
+    for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        mb->init_signals[i] = (uint32_t)sigs[i];
+        mb->init_actions[i][0] = handler;
+        mb->init_actions[i][1] = SA_SIGINFO | SA_ONSTACK | 0x04000000 /* SA_RESTORER */;
+        mb->init_actions[i][2] = restorer;
+        mb->init_actions[i][3] = ~0ULL;   // block everything while the handler runs
+        mb->init_nsignals++;
+    }
+    mb->init_ignore[0] = 1;   // SIG_IGN
+    mb->init_ignore[1] = 0x04000000;
+    mb->init_ignore[2] = restorer;
+    mb->init_ignore[3] = 0;
+    // Terminal and job-control signals aimed at the Sentry's process group must not stop or kill a
+    // stub (the ptrace platform swallows them in the tracer); the Sentry forwards what matters.
+    const int ign[] = { SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP,
+                        SIGTTIN, SIGTTOU, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGWINCH, SIGURG, SIGCHLD };
+    mb->init_ignore_mask = 0;
+    for (unsigned i = 0; i < sizeof ign / sizeof ign[0]; i++) mb->init_ignore_mask |= 1ULL << (ign[i] - 1);
+    // seccomp filter: non-x86-64 calls kill; calls from outside the stub code range trap; the stub's
+    // own calls are limited to what it needs.
+    const uint16_t LD = 0x20, JEQ = 0x15, JGE = 0x35, RET = 0x06;
+    const uint32_t KILL = 0x80000000U, TRAP = 0x00030000U, ALLOW = 0x7fff0000U;
+    uint64_t *f = mb->init_filter;
+    f[0] = bpf(LD, 0, 0, 4);                                   // arch
+    f[1] = bpf(JEQ, 1, 0, 0xc000003eU);                        // AUDIT_ARCH_X86_64
+    f[2] = bpf(RET, 0, 0, KILL);
+    f[3] = bpf(LD, 0, 0, 12);                                  // instruction pointer, high half
+    f[4] = bpf(JEQ, 0, 11, (uint32_t)(BW_STUB_ADDR >> 32));    // else -> 16 (trap)
+    f[5] = bpf(LD, 0, 0, 8);                                   // low half
+    f[6] = bpf(JGE, 9, 0, (uint32_t)(BW_STUB_ADDR + BW_SYSTRAP_CODE_LIMIT));    // -> 16 (trap)
+    f[7] = bpf(LD, 0, 0, 0);                                   // nr
+    const uint32_t allowed[] = { 15, 202, 9, 10, 11, 158, 24 };   // sigreturn futex mmap mprotect munmap arch_prctl sched_yield
+    for (int i = 0; i < 7; i++) f[8 + i] = bpf(JEQ, (uint8_t)(16 - (8 + i)), 0, allowed[i]);   // -> 17
+    f[15] = bpf(RET, 0, 0, KILL);
+    f[16] = bpf(RET, 0, 0, TRAP);
+    f[17] = bpf(RET, 0, 0, ALLOW);
+    mb->init_filter_len = 18;
+    mb->failed_op = 0;
+    mb->nops = 0;
+    mb->fs_base = 0;
+    mb->gs_base = 0;
+    __atomic_store_n(&mb->state, BW_MB_RUNNING, __ATOMIC_RELEASE);
+}
+
+// ---- Sentry side -------------------------------------------------------------------------------
+
+static int stub_dead(long pid) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno == ECHILD;
+    return info.si_pid == pid;
+}
+
+int bw_systrap_wait_event(struct bw_systrap_mailbox *mb, long pid, long timeout_ms) {
+    long waited = 0;
+    for (;;) {
+        uint32_t s = __atomic_load_n(&mb->state, __ATOMIC_ACQUIRE);
+        if (s == BW_MB_EVENT) return 0;
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        long r = syscall(SYS_futex, &mb->state, FUTEX_WAIT, s, &ts, 0, 0);
+        if (r != 0 && errno == ETIMEDOUT) {
+            if (stub_dead(pid)) return -1;
+            waited += 100;
+            if (timeout_ms >= 0 && waited >= timeout_ms) return -1;
+        }
+    }
+}
+
+int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid) {
+    mb->cmd = cmd;
+    __atomic_store_n(&mb->state, BW_MB_COMMAND, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &mb->state, FUTEX_WAKE, 1, 0, 0, 0);
+    return bw_systrap_wait_event(mb, pid, -1);
+}

@@ -1,0 +1,94 @@
+// The systrap platform's shared definitions: the per-stub mailbox page (shared between the Sentry and
+// one stub process through the memory file), the stub's reserved address range, and the Sentry-side
+// futex helpers. The stub side (SIGSYS handler, init routine) is in bulwark_systrap.c.
+#ifndef BULWARK_SYSTRAP_H
+#define BULWARK_SYSTRAP_H
+#include <stdint.h>
+#include <sys/user.h>
+
+/// The whole range reserved for platform pages in every application address space:
+/// [BW_STUB_ADDR, BW_STUB_ADDR + BW_PLATFORM_RESERVED). The application can never map there.
+#define BW_PLATFORM_RESERVED 0x100000UL
+/// Mailbox page (shared, memory file) followed by the stub's signal stack (shared, memory file).
+#define BW_SYSTRAP_MAILBOX 0x700000010000UL
+#define BW_SYSTRAP_STACK_SIZE 0x10000UL
+#define BW_SYSTRAP_REGION_SIZE (0x1000UL + BW_SYSTRAP_STACK_SIZE)
+/// Offset of the systrap code inside the stub pages; the seccomp filter lets only system calls issued
+/// from [BW_STUB_ADDR, BW_STUB_ADDR + BW_SYSTRAP_CODE_LIMIT) through (and only a few of them).
+#define BW_SYSTRAP_CODE_OFFSET 0x200UL
+#define BW_SYSTRAP_CODE_LIMIT 0x2000UL
+/// A `syscall` instruction outside the allowed range: a new stub traps on it once set up ("boot").
+#define BW_SYSTRAP_BOOT_OFFSET 0x2800UL
+/// The host signal the Sentry sends to interrupt a stub running application code.
+#define BW_SYSTRAP_KICK_SIGNAL 30   /* SIGPWR: nothing else sends it; not queued like RT signals */
+
+/// Mailbox states (the futex word `state`).
+enum {
+    BW_MB_RUNNING = 0,   // the stub runs application code
+    BW_MB_EVENT = 1,     // the stub posted an event (or a command's result) and waits for a command
+    BW_MB_COMMAND = 2,   // the Sentry posted a command
+};
+/// Event kinds.
+enum { BW_EV_SYSCALL = 1, BW_EV_FAULT = 2, BW_EV_KICK = 3, BW_EV_DONE = 4 };
+/// Commands.
+enum {
+    BW_CMD_RESUME = 1,   // run the queued host ops, load `regs` (and fs/gs base), return to the application
+    BW_CMD_OPS = 2,      // run the queued host ops, report BW_EV_DONE
+    BW_CMD_GETFP = 3,    // copy the frame's FXSAVE area into `fp`
+    BW_CMD_SETFP = 4,    // copy `fp` into the frame's FXSAVE area
+};
+#define BW_MB_MAX_OPS 40
+
+/// One queued host memory operation (mmap/munmap/mprotect) the stub runs itself.
+struct bw_systrap_op {
+    uint64_t nr;
+    uint64_t args[6];
+    int64_t result;
+};
+
+/// The mailbox page. No alignment attributes (Swift drops such structs); it sits at a page boundary.
+struct bw_systrap_mailbox {
+    uint32_t state;
+    uint32_t kind;          // event kind
+    uint32_t cmd;           // command
+    uint32_t nops;          // queued ops for RESUME/OPS
+    int32_t signo;          // fault: host signal number
+    int32_t code;           // fault: si_code
+    uint64_t fault_addr;    // fault: si_addr
+    uint64_t fs_base;       // current host fs base of the stub (it changes only through the stub)
+    uint64_t gs_base;
+    int64_t failed_op;      // first failing op's result of the last batch (0 if none)
+    struct user_regs_struct regs;
+    uint8_t fp[512];
+    struct bw_systrap_op ops[BW_MB_MAX_OPS];
+    // Set-up data read by the init routine.
+    uint64_t init_actions[8][4];     // rt_sigaction structs for the trapped signals
+    uint64_t init_ignore[4];         // rt_sigaction struct with SIG_IGN
+    uint64_t init_ignore_mask;       // bit (n-1): set signal n to SIG_IGN
+    uint32_t init_signals[8];
+    uint32_t init_nsignals;
+    uint32_t init_filter_len;
+    uint64_t init_filter[32];        // struct sock_filter[] (8 bytes each)
+};
+
+/// Copies the systrap code into the stub page at BW_SYSTRAP_CODE_OFFSET and the boot trap; called by
+/// bw_stub_install before the page is made executable. Returns 0, or -1 if the code does not fit.
+int bw_systrap_install(unsigned char *page, unsigned long page_size);
+/// 1 if bw_stub_install placed the systrap code in the stub page.
+int bw_systrap_available(void);
+/// Offsets (from BW_STUB_ADDR) of the stub's entry points.
+unsigned long bw_systrap_init_offset(void);
+unsigned long bw_systrap_handler_offset(void);
+unsigned long bw_systrap_restorer_offset(void);
+/// The ptrace platform's batch routine (rsp = top of the mailbox region's stack): runs the mailbox's
+/// queued ops and stops on int3.
+unsigned long bw_systrap_batch_offset(void);
+/// Fills the init part of a fresh mailbox (signal actions and the seccomp filter).
+void bw_systrap_prepare(struct bw_systrap_mailbox *mb);
+
+/// Sentry side: posts `cmd` and waits until the stub posts the next event. Returns 0, or -1 if the
+/// stub process `pid` died (checked every 100 ms while waiting).
+int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid);
+/// Sentry side: waits for the first event of a new stub (bounded by `timeout_ms`). 0, or -1.
+int bw_systrap_wait_event(struct bw_systrap_mailbox *mb, long pid, long timeout_ms);
+#endif

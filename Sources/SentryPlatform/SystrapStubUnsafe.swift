@@ -1,0 +1,157 @@
+// The systrap platform (see bulwark_systrap.c for the stub side). A stub is created like a ptrace
+// stub, then set up through its mailbox and detached: from then on no ptrace stop happens. Each
+// application system call is a SIGSYS in the stub, whose handler posts the registers to the mailbox
+// and waits on a futex for commands; the task thread (pinned to the stub's CPU) answers. Host memory
+// map changes are queued in the mailbox and run by the stub itself, in the same round trip as the
+// next resume (or in one batch when the queue is full or a result is needed).
+// SAFETY: `mb` points at the first page of this stub's mailbox region, an allocation of the memory
+// file that the Sentry maps for its whole life; it is released only in destroy(), after the stub
+// process is dead. Only the task thread that owns the stub touches it, except the futex word, which
+// both sides access atomically (C helpers).
+import CBulwark
+@preconcurrency import Glibc
+
+public final class SystrapStub: PlatformStub {
+    public let pid: Int32
+    public var regs = Registers()
+    private let mb: UnsafeMutablePointer<bw_systrap_mailbox>
+    private let memory: StubMemory
+    private let regionOffset: Int
+    private let memfd: Int32
+    private var alive = true
+    private var reaped = false
+    nonisolated(unsafe) static var reportedFailure = false
+
+    public init?(memory: StubMemory) {
+        let size = Int(BW_SYSTRAP_REGION_SIZE)
+        guard let region = memory.allocateStubRegion(size) else { return nil }
+        guard let p = PtraceStub(memfd: memory.stubFD) else {
+            memory.releaseStubRegion(region.offset, size)
+            return nil
+        }
+        self.memory = memory
+        self.regionOffset = region.offset
+        self.memfd = memory.stubFD
+        self.pid = p.pid
+        mb = region.pointer.bindMemory(to: bw_systrap_mailbox.self, capacity: 1)
+        bw_systrap_prepare(mb)
+        // Point the stopped ptrace stub at the systrap entry and let it go.
+        var r = p.regs
+        r.rip = UInt64(BW_STUB_ADDR) + UInt64(bw_systrap_init_offset())
+        r.rdi = UInt64(memfd)
+        r.rsi = UInt64(region.offset)
+        r.orig_rax = UInt64.max
+        p.relinquish()
+        if bw_setregs(Int(pid), &r) != 0 || bw_ptrace(17 /* PTRACE_DETACH */, Int(pid), 0, 0) != 0 {
+            fail("cannot detach the stub (errno \(bw_errno()))")
+            return nil
+        }
+        // The boot trap: the stub's first SIGSYS, after its filter and handlers are in place.
+        if bw_systrap_wait_event(mb, Int(pid), 5000) != 0 {
+            fail("the stub did not start")
+            return nil
+        }
+        let boot = UInt64(BW_STUB_ADDR) + UInt64(BW_SYSTRAP_BOOT_OFFSET) + 7
+        if mb.pointee.kind != UInt32(BW_EV_SYSCALL) || mb.pointee.regs.rip != boot || mb.pointee.failed_op != 0 {
+            fail("stub set-up failed (event \(mb.pointee.kind), signal \(mb.pointee.signo), error \(mb.pointee.failed_op))")
+            return nil
+        }
+        regs = mb.pointee.regs
+    }
+
+    private func fail(_ why: String) {
+        fputs("bulwark-sentry: systrap: \(why)\n", stderr)
+        destroy()
+    }
+
+    public func run() -> StopReason {
+        guard alive else { return .gone }
+        mb.pointee.regs = regs
+        if bw_systrap_call(mb, UInt32(BW_CMD_RESUME), Int(pid)) != 0 { alive = false; return .gone }
+        checkOps()
+        regs = mb.pointee.regs
+        switch Int(mb.pointee.kind) {
+        case Int(BW_EV_SYSCALL): return .syscall
+        case Int(BW_EV_KICK): return .signal(SIGSTOP)
+        case Int(BW_EV_FAULT): return .signal(mb.pointee.signo)
+        default: return .gone
+        }
+    }
+
+    // MARK: host memory operations (queued; run by the stub)
+
+    @inline(__always) private func enqueue(_ nr: UInt64, _ a: UInt64, _ b: UInt64, _ c: UInt64 = 0,
+                                           _ d: UInt64 = 0, _ e: UInt64 = 0, _ f: UInt64 = 0) {
+        guard alive else { return }
+        if Int(mb.pointee.nops) >= Int(BW_MB_MAX_OPS) { flush() }
+        let i = Int(mb.pointee.nops)
+        withUnsafeMutablePointer(to: &mb.pointee.ops) { tuple in
+            tuple.withMemoryRebound(to: bw_systrap_op.self, capacity: Int(BW_MB_MAX_OPS)) { ops in
+                ops[i].nr = nr
+                ops[i].args = (a, b, c, d, e, f)
+                ops[i].result = 0
+            }
+        }
+        mb.pointee.nops = UInt32(i + 1)
+    }
+
+    /// Runs the queued operations now.
+    private func flush() {
+        guard alive, mb.pointee.nops > 0 else { return }
+        if bw_systrap_call(mb, UInt32(BW_CMD_OPS), Int(pid)) != 0 { alive = false; return }
+        checkOps()
+    }
+
+    private func checkOps() {
+        let failed = mb.pointee.failed_op
+        if failed != 0 {
+            mb.pointee.failed_op = 0
+            if !SystrapStub.reportedFailure || getenv("BULWARK_SENTRY_DEBUG") != nil {
+                SystrapStub.reportedFailure = true
+                fputs("bulwark-sentry: systrap: a host memory operation failed (errno \(-failed))\n", stderr)
+            }
+        }
+    }
+
+    public func hostMmap(_ addr: UInt64, _ length: UInt64, _ prot: Int32, _ fileOffset: Int) -> Int {
+        enqueue(9, addr, length, UInt64(prot), 0x11 /* MAP_SHARED|MAP_FIXED */, UInt64(memfd), UInt64(fileOffset))
+        return 0
+    }
+    public func hostMunmap(_ addr: UInt64, _ length: UInt64) -> Int { enqueue(11, addr, length); return 0 }
+    public func hostMprotect(_ addr: UInt64, _ length: UInt64, _ prot: Int32) -> Int {
+        enqueue(10, addr, length, UInt64(prot)); return 0
+    }
+    public func unmapApplication() {
+        let s = UInt64(BW_STUB_ADDR), e = s + UInt64(BW_PLATFORM_RESERVED)
+        enqueue(11, 0, s)
+        enqueue(11, e, UInt64(BW_TASK_SIZE) - e)
+    }
+
+    // MARK: FP state, faults, interruption
+
+    public func getFPRegs(_ buf: UnsafeMutableRawPointer) -> Bool {
+        guard alive, bw_systrap_call(mb, UInt32(BW_CMD_GETFP), Int(pid)) == 0 else { alive = false; return false }
+        withUnsafeBytes(of: &mb.pointee.fp) { buf.copyMemory(from: $0.baseAddress!, byteCount: 512) }
+        return true
+    }
+    public func setFPRegs(_ buf: UnsafeRawPointer) -> Bool {
+        guard alive else { return false }
+        withUnsafeMutableBytes(of: &mb.pointee.fp) { $0.baseAddress!.copyMemory(from: buf, byteCount: 512) }
+        if bw_systrap_call(mb, UInt32(BW_CMD_SETFP), Int(pid)) != 0 { alive = false; return false }
+        return true
+    }
+    public func lastFault() -> (code: Int32, addr: UInt64) { (mb.pointee.code, mb.pointee.fault_addr) }
+    public func interrupt() { _ = bw_kill_pid(Int(pid), BW_SYSTRAP_KICK_SIGNAL) }
+
+    public func destroy() {
+        guard !reaped else { return }
+        reaped = true
+        alive = false
+        _ = bw_kill_pid(Int(pid), SIGKILL)
+        var status: Int32 = 0
+        _ = bw_waitpid(Int(pid), &status)
+        memory.releaseStubRegion(regionOffset, Int(BW_SYSTRAP_REGION_SIZE))
+    }
+
+    deinit { destroy() }
+}

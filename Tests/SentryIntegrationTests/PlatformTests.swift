@@ -1,0 +1,83 @@
+// The two platforms (ptrace, systrap): the guest programs run under systrap as under native Linux,
+// registers and FP state survive trapped calls, busy loops are interruptible, the stub's trusted code
+// page gives no way to the host, and a stub killed from outside ends the sandbox instead of hanging it.
+// BULWARK_PLATFORM=systrap runs every other Sentry test on systrap too.
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Sentry platforms: ptrace and systrap")
+struct PlatformTests {
+    static let systrap = ["--platform", "systrap"]
+
+    @Test(arguments: ["threads", "signals", "memory", "forkexec", "events", "threadexec", "efault", "platform"])
+    func guestProgramsUnderSystrapMatchNative(_ name: String) throws {
+        let exe = try Sentry.compile(name)
+        let native = try Sentry.native([exe])
+        let sandboxed = try Sentry.run([exe], extra: Self.systrap)
+        #expect(!sandboxed.timedOut, "\(name) timed out")
+        #expect(sandboxed.stdout == native.stdout, "\(name): sandbox\n\(sandboxed)\nnative\n\(native)")
+        #expect(sandboxed.exitCode == native.exitCode)
+    }
+
+    @Test(arguments: ["ptrace", "systrap"])
+    func registersSurviveAndBusyLoopsAreInterrupted(_ platform: String) throws {
+        let exe = try Sentry.compile("platform")
+        let native = try Sentry.native([exe])
+        let sandboxed = try Sentry.run([exe], extra: ["--platform", platform])
+        #expect(!sandboxed.timedOut)
+        #expect(native.stdout.contains("ticks 1"))
+        #expect(sandboxed.stdout == native.stdout, "\(sandboxed)")
+        #expect(sandboxed.exitCode == 0)
+    }
+
+    @Test(arguments: ["ptrace", "systrap"])
+    func jumpingIntoTheStubCodeNeverReachesTheHost(_ platform: String) throws {
+        let exe = try Sentry.compile("platform")
+        let r = try Sentry.run([exe, "trampoline"], extra: ["--platform", platform])
+        #expect(!r.timedOut)
+        // ptrace emulates the call, then the stub's int3 kills the program (SIGTRAP); systrap's filter
+        // refuses getpid from the stub page and the stub dies (SIGKILL). Either way nothing is printed.
+        let expected: Int32 = platform == "ptrace" ? 128 + 5 : 128 + 9
+        #expect(r.exitCode == expected, "\(r)")
+        #expect(r.stdout.contains("ticks 1"))
+        #expect(!r.stdout.contains("trampoline getpid"))
+    }
+
+    @Test func aStubKilledFromOutsideEndsTheSandbox() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Sentry.binary)
+        // A busy loop: the task thread is waiting on the stub's mailbox (not blocked in a Sentry call).
+        p.arguments = ["run", "--rootfs", "/", "--platform", "systrap", "--", "/bin/sh", "-c", "while :; do :; done"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        // Find the Sentry's systrap stubs (children under a seccomp filter) and kill them.
+        var killed = 0
+        let deadline = Date().addingTimeInterval(10)
+        Thread.sleep(forTimeInterval: 1)
+        while killed == 0 && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(p.processIdentifier)/task")) ?? []
+            for t in tasks {
+                let children = (try? String(contentsOfFile: "/proc/\(p.processIdentifier)/task/\(t)/children", encoding: .utf8)) ?? ""
+                for c in children.split(separator: " ").compactMap({ Int32($0) }) {
+                    let status = (try? String(contentsOfFile: "/proc/\(c)/status", encoding: .utf8)) ?? ""
+                    if status.contains("Seccomp:\t2") { kill(c, SIGKILL); killed += 1 }
+                }
+            }
+        }
+        #expect(killed > 0)
+        let end = Date().addingTimeInterval(10)
+        while p.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!p.isRunning, "the Sentry kept running after its stub died")
+        if !p.isRunning { #expect(p.terminationStatus == 128 + 9) }
+    }
+
+    @Test func unknownPlatformIsAUsageError() throws {
+        let r = try ProcessRunner.run(Sentry.binary, ["run", "--rootfs", "/", "--platform", "kvm", "--", "/bin/true"], timeout: 10)
+        #expect(r.exitCode == 2)
+        #expect(r.stderr.contains("--platform needs ptrace or systrap"))
+    }
+}
