@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "SentryLoader", dependencies: ["SentryMemory", "LinuxABI", "HostOS"],
                 path: "Sources/SentryLoader", swiftSettings: sentrySwift),
         .target(name: "SentryKernel",
-                dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS"],
+                dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS", "FaultInjection"],
                 path: "Sources/SentryKernel", swiftSettings: sentrySwift),
         .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 
@@ -58,7 +58,7 @@ let package = Package(
                 path: "Sources/NetstackServer"),
         .target(name: "ProcfsServer", dependencies: ["ServiceKit", "Protocol", "HostOS"], path: "Sources/ProcfsServer"),
         .target(name: "OCIRuntime",
-                dependencies: ["HostOS", "IPC", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                dependencies: ["HostOS", "IPC", "Protocol", "FaultInjection", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "Sources/OCIRuntime"),
         .target(name: "TestSupport", dependencies: ["HostOS"], path: "Sources/TestSupport"),
 
@@ -106,7 +106,8 @@ let package = Package(
         .testTarget(name: "ProcfsTests", dependencies: ["ProcfsServer", "IPC", "Protocol", "TestSupport", "bulwark-procfs"],
                     path: "Tests/ProcfsTests"),
         .testTarget(name: "FaultInjectionTests", dependencies: ["FaultInjection", "IPC", "ServiceKit", "HostOS", "TestSupport",
-                                                            "bulwark-netstack", "bulwark-procfs"],
+                                                            "bulwark-netstack", "bulwark-procfs", "LinuxABI", "bulwark-sentry",
+                                                            "GoferServer", "ProcfsServer", "Protocol", "bulwark-gofer", "bulwark"],
                     path: "Tests/FaultInjectionTests"),
     ]
 )

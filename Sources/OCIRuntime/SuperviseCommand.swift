@@ -96,6 +96,7 @@ struct SuperviseCommand: RuntimeCommand {
         let signal: Int32? = if case .signaled(let s) = status! { s } else { nil }
         try? dir.writeJSON(ExitRecord(exitStatus: status!.shellStatus, signal: signal), to: dir.exitFile)
         logger.debug("container \(id): the Sentry ended with \(status!)")
+        if let signal { logger.warning("container \(id): the Sentry (bulwark-sentry, pid \(child)) died by signal \(signal)") }   // the Sentry itself ended (a crash or a KILL); its guest's deaths come back as exit codes
         if let signal {
             var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
             _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &noCore)  // dying "by the same signal" must not dump our core

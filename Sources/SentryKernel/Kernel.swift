@@ -30,6 +30,7 @@ public final class Kernel {
     let fs: BootstrapHostFS
     /// Synthetic trees (/proc, /sys, /dev/pts) and /dev character devices the VFS consults.
     let mounts = MountRegistry()
+    var faults: SyscallFaults?   // --fault syscall=... (SyscallFaults.swift); nil = no hook cost
     var threadGroups: [Int32: ThreadGroup] = [:]
     var tasks: [Int32: Task] = [:]
     var nextID: Int32 = 1

@@ -36,7 +36,7 @@ public enum SentryCommand {
 
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
-                              [--strace] [--log FILE] -- PROGRAM [ARG...]
+                              [--strace] [--log FILE] [--fault SPEC]... -- PROGRAM [ARG...]
 
     """
 
@@ -53,6 +53,7 @@ public enum SentryCommand {
         var rootfs: String? = nil
         var cfgCwd = "/", env: [String] = [], hostname = "bulwark", uid: UInt32 = 0, gid: UInt32 = 0
         var strace = false, logFile: String? = nil
+        var faultSpecs: [String] = []
         var i = 2
         var program: [String] = []
         func value() -> String? { i += 1; return i < args.count ? args[i] : nil }
@@ -69,6 +70,7 @@ public enum SentryCommand {
             case "--gid": guard let v = value(), let n = UInt32(v) else { return fail("--gid needs a number", 2) }; gid = n
             case "--strace": strace = true
             case "--log": guard let v = value() else { return fail("--log needs a value", 2) }; logFile = v
+            case "--fault": guard let v = value() else { return fail("--fault needs a SPEC", 2) }; faultSpecs.append(v)
             case "--":
                 program = Array(args[(i + 1)...])
                 i = args.count
@@ -82,6 +84,8 @@ public enum SentryCommand {
         guard !program.isEmpty else { return fail("no PROGRAM given after --", 2) }
         guard let fs = BootstrapHostFS(rootfs: rootfs) else { return fail("bad rootfs \(rootfs): cannot open directory", 127) }
         if !cfgCwd.hasPrefix("/") { return fail("--cwd must be absolute", 2) }
+        let (syscallFaults, faultError) = SyscallFaults.parse(faultSpecs)
+        if let faultError { return fail(faultError, 2) }
 
         var config = SentryConfig(rootfs: rootfs)
         config.cwd = BootstrapHostFS.normalize(cfgCwd)
@@ -142,6 +146,7 @@ public enum SentryCommand {
         }
         let kernel = Kernel(config: config, memory: memory, fs: fs)
         Kernel.shared = kernel
+        kernel.faults = syscallFaults
         kernel.startInit(image: image)
         let status = kernel.waitForInit()
         fflush(stdout)
