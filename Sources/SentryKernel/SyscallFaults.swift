@@ -43,7 +43,8 @@ final class SyscallFaults {
             let spec: FaultSpec
             do throws(FaultSpecError) { spec = try FaultSpec.parse(text) } catch { return (nil, "--fault: \(error.description)") }
             switch spec {
-            case .ipc:
+            case .ipc(let rule):
+                ServiceFaultSpecs.specs.append((text, rule.channel))
                 fputs("bulwark-sentry: --fault '\(text)': IPC faults are applied by the services (give the spec to them or to `bulwark run`); ignored here\n", stderr)
             case .syscall(let rule):
                 let nr = rule.syscall.rawValue
@@ -110,6 +111,16 @@ final class SyscallFaults {
             parts.append(part)
         }
         return "/" + parts.joined(separator: "/")
+    }
+}
+
+/// IPC fault specs given to the Sentry, for the services it spawns itself (`arguments(for:)` goes on
+/// their command lines). Set once at start-up, before any thread exists.
+enum ServiceFaultSpecs {
+    nonisolated(unsafe) static var specs: [(spec: String, channel: FaultChannel?)] = []
+
+    static func arguments(for channel: FaultChannel) -> [String] {
+        specs.filter { $0.channel == nil || $0.channel == channel }.flatMap { ["--fault", $0.spec] }
     }
 }
 
