@@ -47,7 +47,8 @@ let package = Package(
         .target(name: "SentryLoader", dependencies: ["SentryMemory", "LinuxABI", "HostOS"],
                 path: "Sources/SentryLoader", swiftSettings: sentrySwift),
         .target(name: "SentryKernel",
-                dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS", "FaultInjection"],
+                dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS",
+                               "GoferServer", "IPC", "Protocol", "FaultInjection"],
                 path: "Sources/SentryKernel", swiftSettings: sentrySwift),
         .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 

@@ -10,6 +10,8 @@ class FileDescription {
     var statusFlags: Int32
     /// The path inside the sandbox, if it has one (directories need it for *at lookups).
     var path: String?
+    /// Where the VFS opened it (for *at lookups relative to a directory fd, fchdir, fchmod...).
+    var location: VLocation?
     init(flags: Int32) { statusFlags = flags }
     var readable: Bool { statusFlags & O_ACCMODE_ != O_WRONLY }
     var writable: Bool { statusFlags & O_ACCMODE_ != O_RDONLY }

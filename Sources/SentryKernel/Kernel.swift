@@ -17,6 +17,12 @@ public struct SentryConfig {
     public var gid: UInt32 = 0
     public var strace = false
     public var logFD: Int32 = 2
+    /// Files (vfs): the gofer channel (nil: spawn bulwark-gofer on `rootfs`), the gofer mounts 1...
+    /// it serves, bind mounts for a spawned gofer, and the root overlay (--overlay2 root:self).
+    public var goferFD: Int32? = nil
+    public var goferMounts: [(destination: String, readOnly: Bool)] = []
+    public var bindMounts: [BindMount] = []
+    public var overlay = true
     public init(rootfs: String) { self.rootfs = rootfs }
 }
 
@@ -27,7 +33,7 @@ public final class Kernel {
     var cond = pthread_cond_t()
     let memory: MemoryFile
     let config: SentryConfig
-    let fs: BootstrapHostFS
+    let vfs: VFS
     /// Synthetic trees (/proc, /sys, /dev/pts) and /dev character devices the VFS consults.
     let mounts = MountRegistry()
     var faults: SyscallFaults?   // --fault syscall=... (SyscallFaults.swift); nil = no hook cost
@@ -43,10 +49,10 @@ public final class Kernel {
     var nextCPU: Int32 = 0
     let startTime: timespec
 
-    init(config: SentryConfig, memory: MemoryFile, fs: BootstrapHostFS) {
+    init(config: SentryConfig, memory: MemoryFile, vfs: VFS) {
         self.config = config
         self.memory = memory
-        self.fs = fs
+        self.vfs = vfs
         self.hostname = config.hostname
         var attr = pthread_condattr_t()
         pthread_condattr_init(&attr)

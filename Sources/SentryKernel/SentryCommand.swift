@@ -25,6 +25,9 @@ public enum SentryCommand {
             while true {
                 var sig: Int32 = 0
                 if sigwait(&set, &sig) != 0 { continue }
+                // A signal during start-up waits (bounded) for init to exist instead of being lost.
+                var waited = 0
+                while (Kernel.shared == nil || !Kernel.shared!.hasInit) && waited < 1000 { usleep(10_000); waited += 1 }
                 guard let k = Kernel.shared else { continue }
                 k.lock()
                 if let initTG = k.threadGroups[1] { k.sendSignal(to: initTG, SigInfo(signo: sig, code: 0)) }
@@ -36,7 +39,8 @@ public enum SentryCommand {
 
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
-                              [--strace] [--log FILE] [--fault SPEC]... -- PROGRAM [ARG...]
+                              [--strace] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none]
+                              [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--fault SPEC]... -- PROGRAM [ARG...]
 
     """
 
@@ -53,6 +57,7 @@ public enum SentryCommand {
         var rootfs: String? = nil
         var cfgCwd = "/", env: [String] = [], hostname = "bulwark", uid: UInt32 = 0, gid: UInt32 = 0
         var strace = false, logFile: String? = nil
+        var goferFD: Int32? = nil, goferMounts: [(destination: String, readOnly: Bool)] = [], binds: [BindMount] = [], overlay = true
         var faultSpecs: [String] = []
         var i = 2
         var program: [String] = []
@@ -70,6 +75,20 @@ public enum SentryCommand {
             case "--gid": guard let v = value(), let n = UInt32(v) else { return fail("--gid needs a number", 2) }; gid = n
             case "--strace": strace = true
             case "--log": guard let v = value() else { return fail("--log needs a value", 2) }; logFile = v
+            case "--gofer-fd": guard let v = value(), let n = Int32(v), n >= 0 else { return fail("--gofer-fd needs a descriptor number", 2) }; goferFD = n
+            case "--gofer-mount":
+                guard let v = value(), v.hasPrefix("/") else { return fail("--gofer-mount needs DEST[:ro]", 2) }
+                goferMounts.append(v.hasSuffix(":ro") ? (String(v.dropLast(3)), true) : (v, false))
+            case "--mount":
+                guard let v = value() else { return fail("--mount needs SRC:DST[:ro]", 2) }
+                let p = v.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                guard p.count == 2 || (p.count == 3 && (p[2] == "ro" || p[2] == "rw")), !p[0].isEmpty, p[1].hasPrefix("/") else {
+                    return fail("--mount: '\(v)' is not SRC:DST[:ro]", 2)
+                }
+                binds.append(BindMount(source: p[0], destination: p[1], readOnly: p.count == 3 && p[2] == "ro"))
+            case "--overlay2":
+                guard let v = value(), v == "root:self" || v == "none" else { return fail("--overlay2 needs root:self or none", 2) }
+                overlay = v == "root:self"
             case "--fault": guard let v = value() else { return fail("--fault needs a SPEC", 2) }; faultSpecs.append(v)
             case "--":
                 program = Array(args[(i + 1)...])
@@ -80,15 +99,21 @@ public enum SentryCommand {
             }
             i += 1
         }
-        guard let rootfs else { return fail("--rootfs is required", 2) }
+        guard rootfs != nil || goferFD != nil else { return fail("--rootfs (or --gofer-fd) is required", 2) }
         guard !program.isEmpty else { return fail("no PROGRAM given after --", 2) }
-        guard let fs = BootstrapHostFS(rootfs: rootfs) else { return fail("bad rootfs \(rootfs): cannot open directory", 127) }
+        if let rootfs, goferFD == nil {
+            guard Glibc.access(rootfs + "/.", F_OK) == 0 else { return fail("bad rootfs \(rootfs): cannot open directory", 127) }
+        }
         if !cfgCwd.hasPrefix("/") { return fail("--cwd must be absolute", 2) }
         let (syscallFaults, faultError) = SyscallFaults.parse(faultSpecs)
         if let faultError { return fail(faultError, 2) }
 
-        var config = SentryConfig(rootfs: rootfs)
-        config.cwd = BootstrapHostFS.normalize(cfgCwd)
+        var config = SentryConfig(rootfs: rootfs ?? "/")
+        config.cwd = cfgCwd
+        config.goferFD = goferFD
+        config.goferMounts = goferMounts
+        config.bindMounts = binds
+        config.overlay = overlay
         config.env = env
         config.hostname = hostname
         config.uid = uid
@@ -100,17 +125,24 @@ public enum SentryCommand {
             config.logFD = fd
         }
 
+        // Before any other thread exists, so every Sentry thread inherits the blocked set.
+        startSignalForwarder()
+        let fs: VFS
+        switch VFSBoot.build(config) {
+        case .failure(let e): return fail(e.message, 127)
+        case .success(let v): fs = v
+        }
         // Resolve PROGRAM inside the rootfs like a shell would.
         let name = program[0]
         var path: String? = nil
         if name.contains("/") {
             let p = name.hasPrefix("/") ? name : config.cwd + "/" + name
-            path = BootstrapHostFS.normalize(p)
+            path = p
         } else {
             let pathVar = env.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
                 ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
             for dir in pathVar.split(separator: ":") {
-                let cand = BootstrapHostFS.normalize(String(dir) + "/" + name)
+                let cand = String(dir) + "/" + name
                 var st = stat()
                 if fs.stat(cand, followLinks: true, &st) == 0 && st.st_mode & S_IFMT == S_IFREG {
                     path = cand
@@ -126,8 +158,6 @@ public enum SentryCommand {
         if st.st_mode & S_IFMT != S_IFREG || st.st_mode & 0o111 == 0 { return fail("\(name): Permission denied", 126) }
 
         signal(SIGPIPE, SIG_IGN)
-        // Before any other thread exists, so every Sentry thread inherits the blocked set.
-        startSignalForwarder()
         let setup = Platform.setUp()
         if setup != 0 { return fail("cannot map the stub page (errno \(-setup))", 125) }
         guard let memory = MemoryFile() else { return fail("cannot create the memory file", 125) }
@@ -137,14 +167,14 @@ public enum SentryCommand {
         req.uid = uid
         req.gid = gid
         let image: LoadedImage
-        switch ELFLoader.load(req, file: memory, open: { p in fs.openHost(BootstrapHostFS.normalize(p.hasPrefix("/") ? p : config.cwd + "/" + p), flags: O_RDONLY) }) {
+        switch ELFLoader.load(req, file: memory, open: { p in fs.openForExec(nil, at: fs.root, p.hasPrefix("/") ? p : config.cwd + "/" + p) }) {
         case .success(let im): image = im
         case .failure(.errno(let e)):
             if e == ENOEXEC { return fail("\(name): Exec format error", 126) }
             if e == ENOENT { return fail("\(name): No such file or directory (or its interpreter)", 127) }
             return fail("\(name): cannot load (errno \(e))", 126)
         }
-        let kernel = Kernel(config: config, memory: memory, fs: fs)
+        let kernel = Kernel(config: config, memory: memory, vfs: fs)
         Kernel.shared = kernel
         kernel.faults = syscallFaults
         kernel.startInit(image: image)

@@ -26,7 +26,7 @@ extension Kernel {
         fds.installAt(0, HostStreamFile(fd: 0, flags: O_RDONLY), cloexec: false)
         fds.installAt(1, HostStreamFile(fd: 1, flags: O_WRONLY), cloexec: false)
         fds.installAt(2, HostStreamFile(fd: 2, flags: O_WRONLY), cloexec: false)
-        let task = Task(kernel: self, tid: pid, tg: tg, mm: image.space, fds: fds, fsctx: FSContext(cwd: BootstrapHostFS.normalize(config.cwd)))
+        let task = Task(kernel: self, tid: pid, tg: tg, mm: image.space, fds: fds, fsctx: FSContext(cwd: vfs.canonicalCwd(config.cwd)))
         var r = Registers()
         r.rip = image.entry
         r.rsp = image.stackPointer
@@ -118,25 +118,40 @@ extension Task {
     }
 
     func sysExecveat(_ dirfd: Int32, _ pathAddr: UInt64, _ argvAddr: UInt64, _ envpAddr: UInt64, _ flags: Int32) -> Int {
+        guard flags & ~(AT_EMPTY_PATH_ | AT_SYMLINK_NOFOLLOW_) == 0 else { return errno(EINVAL) }
+        let start: VLocation
         var path: String
-        switch resolve(dirfd: dirfd, pathAddr) { case .success(let p): path = p; case .failure(let e): return errno(e) }
-        // /proc/self/exe is the magic link to the running executable (re-exec idiom); /proc itself is
-        // not served yet, so resolve this one link here.
-        if path == "/proc/self/exe" || path == "/proc/thread-self/exe" { path = tg.name }
+        switch pathArgs(dirfd, pathAddr, allowEmpty: flags & AT_EMPTY_PATH_ != 0) {
+        case .failure(let e): return errno(e)
+        case .success(let r): (start, path) = r
+        }
+        if path.isEmpty {
+            // execveat(fd, "", AT_EMPTY_PATH): the file the descriptor names.
+            guard let f = fds.get(Int(dirfd)), let l = f.location else { return errno(EBADF) }
+            path = kernel.vfs.pathOf(l)
+        }
+        // /proc/self/exe is the magic link to the running executable (re-exec idiom).
+        if (path == "/proc/self/exe" || path == "/proc/thread-self/exe") && kernel.mounts.find("/proc") == nil { path = tg.name }
         guard let argv = readStringArray(argvAddr), let envp = readStringArray(envpAddr) else { return errno(EFAULT) }
         var st = Glibc.stat()
-        let sr = kernel.fs.stat(path, followLinks: true, &st)
-        if sr < 0 { return Int(sr) }
+        switch kernel.vfs.resolve(self, at: start, path, follow: flags & AT_SYMLINK_NOFOLLOW_ == 0) {
+        case .failure(let e): return errno(e)
+        case .success(let target):
+            let sr = kernel.vfs.stat(self, target, &st)
+            if sr < 0 { return Int(sr) }
+            if case .loc(let l) = target, !path.hasPrefix("/") { path = kernel.vfs.pathOf(l) }
+        }
+        if st.st_mode & S_IFMT == S_IFLNK { return errno(ELOOP) }
         if st.st_mode & S_IFMT == S_IFDIR { return errno(EACCES) }
-        guard st.st_mode & S_IFMT == S_IFREG, st.st_mode & 0o111 != 0 else { return errno(EACCES) }
+        guard st.st_mode & S_IFMT == S_IFREG, permitted(self, st, 1) else { return errno(EACCES) }
         var req = LoadRequest(path: path, argv: argv, envp: envp)
         req.uid = tg.uid
         req.gid = tg.gid
-        let fs = kernel.fs
-        let cwd = fsctx.cwd
+        let vfs = kernel.vfs
+        let cwd = cwdLocation()
         let image: LoadedImage
         switch ELFLoader.load(req, file: kernel.memory, open: { p in
-            fs.openForExec(p.hasPrefix("/") ? BootstrapHostFS.normalize(p) : BootstrapHostFS.normalize(cwd + "/" + p))
+            vfs.openForExec(self, at: cwd, p)
         }) {
         case .success(let i): image = i
         case .failure(.errno(let e)): return errno(e)

@@ -44,8 +44,11 @@ final class SyscallFaults {
             do throws(FaultSpecError) { spec = try FaultSpec.parse(text) } catch { return (nil, "--fault: \(error.description)") }
             switch spec {
             case .ipc(let rule):
+                // Passed on to the services the Sentry spawns itself (today: the gofer).
                 ServiceFaultSpecs.specs.append((text, rule.channel))
-                fputs("bulwark-sentry: --fault '\(text)': IPC faults are applied by the services (give the spec to them or to `bulwark run`); ignored here\n", stderr)
+                if let channel = rule.channel, channel != .gofer {
+                    fputs("bulwark-sentry: --fault '\(text)': the Sentry does not start a \(channel.rawValue) service yet; ignored\n", stderr)
+                }
             case .syscall(let rule):
                 let nr = rule.syscall.rawValue
                 let name = rule.syscall.name ?? String(nr)

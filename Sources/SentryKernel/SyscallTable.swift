@@ -33,9 +33,8 @@ public enum SyscallTable {
         228: "CPU-time clocks approximated by monotonic time since start",
         435: "deliberately ENOSYS: libc falls back to clone(2); not reported",
         334: "deliberately ENOSYS (glibc and others fall back); not reported",
-        83: "writable only under /tmp (tmpfs)", 87: "writable only under /tmp (tmpfs)", 82: "writable only under /tmp (tmpfs)",
-        2: "read-only bootstrap file system except the in-memory tmpfs at /tmp",
-        257: "read-only bootstrap file system except the in-memory tmpfs at /tmp",
+        161: "EPERM (changing the root is not offered)",
+        437: "RESOLVE_IN_ROOT resolves '..' from the starting directory without clamping",
     ]
     static let supportedNumbers: [Int] = [
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 28,
@@ -44,6 +43,7 @@ public enum SyscallTable {
         119, 120, 121, 124, 127, 128, 130, 131, 132, 133, 157, 158, 160, 170, 171, 186, 200, 201, 202, 204,
         217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
         41, 53, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 222, 223, 224, 225, 226, 40, 85, 326, 295, 296, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
+        235, 161, 162, 306, 277, 285, 437,
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -124,22 +124,22 @@ extension Task {
         case 79: return sysGetcwd(a0, i(a1))
         case 80: return sysChdir(a0)
         case 81: return sysFchdir(i(a0))
-        case 83: return sysPathOp(AT_FDCWD_, a0, .mkdir(UInt32(truncatingIfNeeded: a1)))
-        case 84: return sysPathOp(AT_FDCWD_, a0, .rmdir)
-        case 87: return sysPathOp(AT_FDCWD_, a0, .unlink)
-        case 90: return sysPathOp(AT_FDCWD_, a0, .chmod(UInt32(truncatingIfNeeded: a1)))
+        case 83: return sysMkdirat(AT_FDCWD_, a0, UInt32(truncatingIfNeeded: a1))
+        case 84: return sysUnlinkat(AT_FDCWD_, a0, 0x200)                              // rmdir
+        case 87: return sysUnlinkat(AT_FDCWD_, a0, 0)                                  // unlink
+        case 90: return sysFchmodat(AT_FDCWD_, a0, UInt32(truncatingIfNeeded: a1), 0)   // chmod
         case 88: return sysSymlinkat(a0, AT_FDCWD_, a1)
-        case 76: return sysPathOp(AT_FDCWD_, a0, .truncate(i(a1)))
+        case 76: return sysTruncate(a0, i(a1))
         case 77: return sysFtruncate(i(a0), i(a1))
-        case 74, 75: return fds.get(i(a0)) == nil ? errno(EBADF) : 0                 // fsync, fdatasync: nothing to flush
-        case 86, 92, 94, 133: return sysReadOnlyPath(AT_FDCWD_, a0)                    // link chown lchown mknod
-        case 82: return sysRenameat(AT_FDCWD_, a0, AT_FDCWD_, a1)
+        case 74, 75: return sysFsync(i(a0), dataOnly: nr == 75)
+        case 86: return sysLinkat(AT_FDCWD_, a0, AT_FDCWD_, a1, 0)                       // link
+        case 92: return sysFchownat(AT_FDCWD_, a0, UInt32(truncatingIfNeeded: a1), UInt32(truncatingIfNeeded: a2), 0)   // chown
+        case 94: return sysFchownat(AT_FDCWD_, a0, UInt32(truncatingIfNeeded: a1), UInt32(truncatingIfNeeded: a2), AT_SYMLINK_NOFOLLOW_)   // lchown
+        case 133: return sysMknodat(AT_FDCWD_, a0, UInt32(truncatingIfNeeded: a1), a2)  // mknod
+        case 82: return sysRenameat2(AT_FDCWD_, a0, AT_FDCWD_, a1, 0)
         case 89: return sysReadlinkat(AT_FDCWD_, a0, a1, i(a2))
-        case 91:   // fchmod
-            guard let f = fds.get(i(a0)) else { return errno(EBADF) }
-            guard let t = f as? TmpfsFile else { return errno(EROFS) }
-            t.node.mode = UInt32(truncatingIfNeeded: a1) & 0o7777; return 0
-        case 93: return fds.get(i(a0)) == nil ? errno(EBADF) : (fds.get(i(a0)) is TmpfsFile ? 0 : errno(EROFS))   // fchown
+        case 91: return sysFchmod(i(a0), UInt32(truncatingIfNeeded: a1))
+        case 93: return sysFchown(i(a0), UInt32(truncatingIfNeeded: a1), UInt32(truncatingIfNeeded: a2))
         case 95: let o = fsctx.umask; fsctx.umask = UInt32(a0 & 0o777); return Int(o)
         case 96: return sysGettimeofday(a0, a1)
         case 97: return sysPrlimit(0, i(a0), 0, a1)
@@ -174,7 +174,14 @@ extension Task {
         case 128: return sysRtSigtimedwait(a0, a1, a2, i(a3))
         case 130: return sysRtSigsuspend(a0, i(a1))
         case 131: return sysSigaltstack(a0, a1)
-        case 132: return errno(EROFS)   // utime
+        case 132: return sysUtime(a0, a1)
+        case 235: return sysFutimesat(AT_FDCWD_, a0, a1)                                 // utimes
+        case 161: return sysChroot(a0)
+        case 162: return 0                                                            // sync: data goes to the host at write time
+        case 306: return fds.get(i(a0)) == nil ? errno(EBADF) : 0                      // syncfs
+        case 277: return fds.get(i(a0)) == nil ? errno(EBADF) : 0                      // sync_file_range: writes are already on the host
+        case 285: return sysFallocate(i(a0), i32(a1), i(a2), i(a3))
+        case 437: return sysOpenat2(i32(a0), a1, a2, i(a3))
         case 157: return sysPrctl(i(a0), a1, a2)
         case 158: return sysArchPrctl(i(a0), a1)
         case 160: return sysPrlimit(0, i(a0), a1, 0)
@@ -194,14 +201,17 @@ extension Task {
         case 234: return sysTgkill(i(a0), i(a1), i(a2))
         case 247: return sysWaitid(i(a0), i(a1), a2, i32(a3))
         case 257: return sysOpenat(i32(a0), a1, i32(a2), UInt32(truncatingIfNeeded: a3))
-        case 258: return sysPathOp(i32(a0), a1, .mkdir(UInt32(truncatingIfNeeded: a2)))
-        case 263: return sysPathOp(i32(a0), a1, i32(a2) & 0x200 != 0 ? .rmdir : .unlink)
-        case 268: return sysPathOp(i32(a0), a1, .chmod(UInt32(truncatingIfNeeded: a2)))
+        case 258: return sysMkdirat(i32(a0), a1, UInt32(truncatingIfNeeded: a2))
+        case 263: return sysUnlinkat(i32(a0), a1, i32(a2))
+        case 268: return sysFchmodat(i32(a0), a1, UInt32(truncatingIfNeeded: a2), 0)
+        case 452: return sysFchmodat(i32(a0), a1, UInt32(truncatingIfNeeded: a2), i32(a3))   // fchmodat2
         case 266: return sysSymlinkat(a0, i32(a1), a2)
-        case 259, 260, 265: return sysReadOnlyPath(i32(a0), a1)                       // mknodat fchownat linkat
-        case 264: return sysRenameat(i32(a0), a1, i32(a2), a3)
-        case 316: return a4 & ~UInt64(1) != 0 ? errno(EINVAL) : sysRenameat(i32(a0), a1, i32(a2), a3)
-        case 261: return errno(EROFS)                                                 // futimesat
+        case 259: return sysMknodat(i32(a0), a1, UInt32(truncatingIfNeeded: a2), a3)
+        case 260: return sysFchownat(i32(a0), a1, UInt32(truncatingIfNeeded: a2), UInt32(truncatingIfNeeded: a3), i32(a4))
+        case 265: return sysLinkat(i32(a0), a1, i32(a2), a3, i32(a4))
+        case 264: return sysRenameat2(i32(a0), a1, i32(a2), a3, 0)
+        case 316: return sysRenameat2(i32(a0), a1, i32(a2), a3, UInt32(truncatingIfNeeded: a4))
+        case 261: return sysFutimesat(i32(a0), a1, a2)
         case 262: return sysNewfstatat(i32(a0), a1, a2, i32(a3))
         case 267: return sysReadlinkat(i32(a0), a1, a2, i(a3))
         case 269: return sysFaccessat(i32(a0), a1, i32(a2), 0)
@@ -210,9 +220,7 @@ extension Task {
         case 271: return sysPpoll(a0, i(a1), a2, a3, i(a4))
         case 273: robustList = a0; return 0
         case 274: return errno(EPERM)
-        case 280:   // utimensat
-            if a1 == 0 { return fds.get(i(a0)) is TmpfsFile ? 0 : errno(EROFS) }
-            return sysPathOp(i32(a0), a1, .utimes)
+        case 280: return sysUtimensat(i32(a0), a1, a2, i32(a3))
         case 292: return sysDup3(i(a0), i(a1), i32(a2), allowSame: false)
         case 293: return sysPipe2(a0, i32(a1))
         case 302: return sysPrlimit(i(a0), i(a1), a2, a3)
@@ -242,9 +250,14 @@ extension Task {
             // recvmmsg/sendmmsg: not implemented yet (libc and Python do not need them).
             kernel.reportUnimplemented(nr, task: self)
             return fds.get(i(a0)) == nil ? errno(EBADF) : errno(ENOSYS)
-        case 188, 189, 190: return errno(EROFS)                                        // setxattr family
-        case 191, 192, 194, 195, 197, 198: return errno(EOPNOTSUPP)                   // get/list/remove xattr on paths: none on the bootstrap FS
-        case 193, 196, 199: return fds.get(i(a0)) == nil ? errno(EBADF) : errno(EOPNOTSUPP)
+        case 188, 189: return sysSetxattr(.path(a0, follow: nr == 188), a1, a2, i(a3), i32(a4))
+        case 190: return sysSetxattr(.fd(i(a0)), a1, a2, i(a3), i32(a4))
+        case 191, 192: return sysGetxattr(.path(a0, follow: nr == 191), a1, a2, i(a3))
+        case 193: return sysGetxattr(.fd(i(a0)), a1, a2, i(a3))
+        case 194, 195: return sysListxattr(.path(a0, follow: nr == 194), a1, i(a2))
+        case 196: return sysListxattr(.fd(i(a0)), a1, i(a2))
+        case 197, 198: return sysRemovexattr(.path(a0, follow: nr == 197), a1)
+        case 199: return sysRemovexattr(.fd(i(a0)), a1)
         case 137: return sysStatfs(a0, a1)
         case 138: return sysFstatfs(i(a0), a1)
         case 284: return sysEventfd2(UInt32(truncatingIfNeeded: a0), 0)

@@ -1,9 +1,11 @@
-// An in-memory tmpfs mounted at /tmp (over the read-only bootstrap file system): directories, regular
-// files and symlinks kept in the Sentry. Lost when the sandbox exits.
+// tmpfs: a file system kept in the Sentry's memory (directories, regular files, symlinks, hard
+// links, FIFOs, sockets and device nodes). Mounted at /tmp and /dev/shm, as /dev (devfs), and as the
+// upper layer of the overlay root. Lost when the sandbox exits.
+import CBulwark
 import Glibc
 
-final class TmpfsNode {
-    enum Kind { case dir, file, symlink }
+class TmpfsNode: VInode {
+    enum Kind { case dir, file, symlink, fifo, socket, chardev, blockdev }
     let kind: Kind
     var data: [UInt8] = []
     var children: [String: TmpfsNode] = [:]
@@ -12,14 +14,26 @@ final class TmpfsNode {
     var uid: UInt32 = 0, gid: UInt32 = 0
     var mtime = timespec(), ctime = timespec(), atime = timespec()
     var nlink: Int = 1
+    var rdev: UInt64 = 0
     weak var parent: TmpfsNode?
+    /// Overlay upper layer: names hidden in the lower layer, and "do not merge the lower directory".
+    var whiteouts: Set<String> = []
+    var opaque = false
+    /// Overlay upper directory: its own times are newer than the lower directory's.
+    var changedByOverlay = false
+    var xattrs: [String: [UInt8]] = [:]
+    /// The pipe of a FIFO node (made at first open).
+    var fifo: PipeBuffer? = nil
     nonisolated(unsafe) static var nextIno: UInt = 2
+    let dev: UInt
 
-    init(kind: Kind, mode: UInt32) {
+    init(kind: Kind, mode: UInt32, dev: UInt = 0x2f) {
         self.kind = kind
-        self.mode = mode
+        self.mode = mode & 0o7777
+        self.dev = dev
         ino = TmpfsNode.nextIno
         TmpfsNode.nextIno += 1
+        super.init()
         touch()
         if kind == .dir { nlink = 2 }
     }
@@ -29,160 +43,261 @@ final class TmpfsNode {
         ctime = mtime
         atime = mtime
     }
+    func changed() { clock_gettime(CLOCK_REALTIME, &mtime); ctime = mtime; changedByOverlay = true }
+
+    var typeBits: UInt32 {
+        switch kind {
+        case .dir: return S_IFDIR
+        case .file: return S_IFREG
+        case .symlink: return S_IFLNK
+        case .fifo: return S_IFIFO
+        case .socket: return S_IFSOCK
+        case .chardev: return S_IFCHR
+        case .blockdev: return S_IFBLK
+        }
+    }
+    override var fileType: UInt32 { typeBits }
 
     func fillStat(_ st: inout stat) {
         st = Glibc.stat()
-        st.st_dev = 0x2f
+        st.st_dev = dev
         st.st_ino = ino
         st.st_nlink = UInt(nlink)
-        let type: UInt32 = kind == .dir ? S_IFDIR : (kind == .file ? S_IFREG : S_IFLNK)
-        st.st_mode = type | (mode & 0o7777)
+        st.st_mode = typeBits | (mode & 0o7777)
         st.st_uid = uid
         st.st_gid = gid
+        st.st_rdev = UInt(rdev)
         st.st_size = kind == .dir ? 4096 : data.count
         st.st_blksize = 4096
-        st.st_blocks = (data.count + 511) / 512
+        st.st_blocks = kind == .dir ? 8 : (data.count + 511) / 512
         st.st_atim = atime
         st.st_mtim = mtime
         st.st_ctim = ctime
     }
-}
 
-final class Tmpfs {
-    static let mountPoint = "/tmp"
-    let root = TmpfsNode(kind: .dir, mode: 0o1777)
+    override func getattr(_ t: Task?, _ st: inout stat) -> Int32 { fillStat(&st); return 0 }
 
-    static func contains(_ path: String) -> Bool { path == mountPoint || path.hasPrefix(mountPoint + "/") }
-
-    /// Components below the mount point.
-    func components(_ path: String) -> [String] {
-        path.dropFirst(Tmpfs.mountPoint.count).split(separator: "/").map(String.init)
+    override func lookup(_ t: Task?, _ name: String) -> KResult<VInode> {
+        guard kind == .dir else { return .failure(ENOTDIR) }
+        guard let c = children[name] else { return .failure(ENOENT) }
+        return .success(c)
     }
 
-    /// Looks up a path; follows symlinks in intermediate components (and the last if `follow`).
-    func lookup(_ path: String, follow: Bool = true, depth: Int = 0) -> KResult<TmpfsNode> {
-        if depth > 8 { return .failure(ELOOP) }
-        var node = root
-        let comps = components(path)
-        for (i, c) in comps.enumerated() {
-            guard node.kind == .dir else { return .failure(ENOTDIR) }
-            guard let next = node.children[c] else { return .failure(ENOENT) }
-            if next.kind == .symlink && (follow || i < comps.count - 1) {
-                let target = String(decoding: next.data, as: UTF8.self)
-                let base = Tmpfs.mountPoint + "/" + comps[0..<i].joined(separator: "/")
-                let abs = BootstrapHostFS.normalize(target.hasPrefix("/") ? target : base + "/" + target)
-                guard Tmpfs.contains(abs) else { return .failure(EXDEV) }   // links leaving /tmp: not supported
-                let rest = comps[(i + 1)...].joined(separator: "/")
-                return lookup(rest.isEmpty ? abs : abs + "/" + rest, follow: follow, depth: depth + 1)
-            }
-            node = next
-        }
-        return .success(node)
+    override func readdir(_ t: Task?) -> KResult<[VDirEntry]> {
+        guard kind == .dir else { return .failure(ENOTDIR) }
+        return .success(children.sorted { $0.key < $1.key }.map { VDirEntry(name: $0.key, ino: UInt64($0.value.ino), type: dtype($0.value.typeBits)) })
     }
 
-    /// The parent directory and final name of a path.
-    func parentOf(_ path: String) -> KResult<(TmpfsNode, String)> {
-        var comps = components(path)
-        guard let name = comps.popLast() else { return .failure(EEXIST) }
-        switch lookup(Tmpfs.mountPoint + "/" + comps.joined(separator: "/")) {
-        case .failure(let e): return .failure(e)
-        case .success(let dir):
-            guard dir.kind == .dir else { return .failure(ENOTDIR) }
-            return .success((dir, name))
+    override func readlink(_ t: Task?) -> KResult<String> {
+        kind == .symlink ? .success(String(decoding: data, as: UTF8.self)) : .failure(EINVAL)
+    }
+
+    override func open(_ t: Task?, flags: Int32) -> KResult<FileDescription> {
+        switch kind {
+        case .file:
+            if flags & O_TRUNC != 0 && flags & O_ACCMODE_ != O_RDONLY && !data.isEmpty { data.removeAll(); changed() }
+            return .success(TmpfsFile(node: self, flags: flags))
+        case .dir: return .success(TmpfsFile(node: self, flags: flags))
+        case .fifo:
+            if fifo == nil { fifo = PipeBuffer() }
+            return FifoTable.open(t, fifo!, flags: flags)
+        case .chardev: return DeviceTable.open(t, rdev: rdev, flags: flags)
+        case .socket: return .failure(ENXIO)
+        case .blockdev: return .failure(ENXIO)
+        case .symlink: return .failure(ELOOP)
         }
     }
 
-    func open(_ path: String, flags: Int32, mode: UInt32, uid: UInt32, gid: UInt32) -> KResult<FileDescription> {
-        var node: TmpfsNode
-        switch lookup(path, follow: flags & O_NOFOLLOW == 0) {
-        case .success(let n):
-            if flags & O_CREAT != 0 && flags & O_EXCL != 0 { return .failure(EEXIST) }
-            node = n
-        case .failure(let e):
-            guard e == ENOENT, flags & O_CREAT != 0 else { return .failure(e) }
-            switch parentOf(path) {
-            case .failure(let e2): return .failure(e2)
-            case .success(let (dir, name)):
-                node = TmpfsNode(kind: .file, mode: mode)
-                node.uid = uid; node.gid = gid
-                node.parent = dir
-                dir.children[name] = node
-                dir.touch()
-            }
+    override func openForExec(_ t: Task?) -> Int32 {
+        // The loader preads its file: a memfd copy of the contents.
+        let fd = bw_memfd_create("bulwark-exec", 1 /* MFD_CLOEXEC */)
+        if fd < 0 { return -errno }
+        var off = 0
+        while off < data.count {
+            let n = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, data.count - off) }
+            if n <= 0 { Glibc.close(fd); return -EIO }
+            off += n
         }
-        if node.kind == .symlink { return .failure(ELOOP) }
-        let acc = flags & O_ACCMODE_
-        if node.kind == .dir && (acc != O_RDONLY || flags & O_TRUNC != 0) { return .failure(EISDIR) }
-        if flags & O_DIRECTORY != 0 && node.kind != .dir { return .failure(ENOTDIR) }
-        if flags & O_TRUNC != 0 && acc != O_RDONLY { node.data.removeAll(); node.touch() }
-        let f = TmpfsFile(node: node, flags: flags)
-        f.path = path
-        return .success(f)
+        return fd
     }
 
-    func mkdir(_ path: String, mode: UInt32) -> Int32 {
-        if case .success = lookup(path, follow: false) { return -EEXIST }
-        switch parentOf(path) {
-        case .failure(let e): return -e
-        case .success(let (dir, name)):
-            let n = TmpfsNode(kind: .dir, mode: mode)
-            n.parent = dir
-            dir.children[name] = n
-            dir.nlink += 1
-            dir.touch()
-            return 0
-        }
+    private func adopt(_ name: String, _ n: TmpfsNode, uid: UInt32, gid: UInt32) -> TmpfsNode {
+        n.uid = uid; n.gid = gid
+        n.parent = self
+        children[name] = n
+        whiteouts.remove(name)
+        changed()
+        return n
     }
 
-    func unlink(_ path: String, dir wantDir: Bool) -> Int32 {
-        switch parentOf(path) {
-        case .failure(let e): return -e
-        case .success(let (dir, name)):
-            guard let n = dir.children[name] else { return -ENOENT }
-            if wantDir {
-                guard n.kind == .dir else { return -ENOTDIR }
-                guard n.children.isEmpty else { return -ENOTEMPTY }
-                dir.nlink -= 1
-            } else if n.kind == .dir { return -EISDIR }
-            dir.children[name] = nil
+    func newNode(_ kind: Kind, mode: UInt32) -> TmpfsNode { TmpfsNode(kind: kind, mode: mode, dev: dev) }
+
+    override func create(_ t: Task?, _ name: String, flags: Int32, mode: UInt32, uid: UInt32, gid: UInt32) -> KResult<(VInode, FileDescription)> {
+        guard kind == .dir else { return .failure(ENOTDIR) }
+        if children[name] != nil { return .failure(EEXIST) }
+        let n = adopt(name, newNode(.file, mode: mode), uid: uid, gid: gid)
+        return .success((n, TmpfsFile(node: n, flags: flags)))
+    }
+
+    override func mkdir(_ name: String, mode: UInt32, uid: UInt32, gid: UInt32) -> KResult<VInode> {
+        guard kind == .dir else { return .failure(ENOTDIR) }
+        if children[name] != nil { return .failure(EEXIST) }
+        let n = adopt(name, newNode(.dir, mode: mode), uid: uid, gid: gid)
+        nlink += 1
+        return .success(n)
+    }
+
+    override func mknod(_ name: String, mode: UInt32, rdev: UInt64, uid: UInt32, gid: UInt32) -> KResult<VInode> {
+        guard kind == .dir else { return .failure(ENOTDIR) }
+        if children[name] != nil { return .failure(EEXIST) }
+        let k: Kind
+        switch mode & S_IFMT {
+        case S_IFIFO: k = .fifo
+        case S_IFSOCK: k = .socket
+        case S_IFCHR: k = .chardev
+        case S_IFBLK: k = .blockdev
+        case S_IFREG, 0: k = .file
+        default: return .failure(EINVAL)
+        }
+        let n = adopt(name, newNode(k, mode: mode), uid: uid, gid: gid)
+        n.rdev = rdev
+        return .success(n)
+    }
+
+    override func symlink(_ name: String, target: String, uid: UInt32, gid: UInt32) -> KResult<VInode> {
+        guard kind == .dir else { return .failure(ENOTDIR) }
+        if children[name] != nil { return .failure(EEXIST) }
+        let n = newNode(.symlink, mode: 0o777)
+        n.data = Array(target.utf8)
+        return .success(adopt(name, n, uid: uid, gid: gid))
+    }
+
+    override func link(_ name: String, target: VInode) -> Int32 {
+        guard kind == .dir else { return -ENOTDIR }
+        guard let n = target as? TmpfsNode else { return -EXDEV }
+        if children[name] != nil { return -EEXIST }
+        if n.kind == .dir { return -EPERM }
+        if n.nlink == 0 { return -ENOENT }
+        children[name] = n
+        whiteouts.remove(name)
+        n.nlink += 1
+        n.ctime = nowTimespec()
+        changed()
+        return 0
+    }
+
+    override func unlink(_ name: String, dir wantDir: Bool) -> Int32 {
+        guard kind == .dir else { return -ENOTDIR }
+        guard let n = children[name] else { return -ENOENT }
+        if wantDir {
+            guard n.kind == .dir else { return -ENOTDIR }
+            guard n.children.isEmpty else { return -ENOTEMPTY }
+            nlink -= 1
+            n.nlink = 0
+        } else {
+            if n.kind == .dir { return -EISDIR }
             n.nlink -= 1
-            dir.touch()
-            return 0
+            n.ctime = nowTimespec()
         }
+        children[name] = nil
+        changed()
+        return 0
     }
 
-    func rename(_ from: String, _ to: String) -> Int32 {
-        guard case .success(let (sdir, sname)) = parentOf(from) else { return -ENOENT }
-        guard let node = sdir.children[sname] else { return -ENOENT }
-        switch parentOf(to) {
-        case .failure(let e): return -e
-        case .success(let (ddir, dname)):
-            if let existing = ddir.children[dname] {
-                if existing === node { return 0 }
-                if existing.kind == .dir && (node.kind != .dir || !existing.children.isEmpty) { return -(node.kind == .dir ? ENOTEMPTY : EISDIR) }
-                if node.kind == .dir && existing.kind != .dir { return -ENOTDIR }
+    override func rename(_ oldName: String, newDir: VInode, _ newName: String, flags: UInt32) -> Int32 {
+        guard let dst = newDir as? TmpfsNode, dst.kind == .dir, kind == .dir else { return -EXDEV }
+        guard let node = children[oldName] else { return -ENOENT }
+        let existing = dst.children[newName]
+        if flags & 2 != 0 {   // RENAME_EXCHANGE
+            guard let other = existing else { return -ENOENT }
+            children[oldName] = other
+            dst.children[newName] = node
+            other.parent = self
+            node.parent = dst
+            if node.kind == .dir && other.kind != .dir { nlink -= 1; dst.nlink += 1 }
+            if other.kind == .dir && node.kind != .dir { dst.nlink -= 1; nlink += 1 }
+            changed(); dst.changed()
+            return 0
+        }
+        if let ex = existing {
+            if flags & 1 != 0 { return -EEXIST }
+            if ex === node { return 0 }
+            if ex.kind == .dir {
+                guard node.kind == .dir else { return -EISDIR }
+                guard ex.children.isEmpty else { return -ENOTEMPTY }
+                dst.nlink -= 1
+                ex.nlink = 0
+            } else {
+                if node.kind == .dir { return -ENOTDIR }
+                ex.nlink -= 1
             }
-            sdir.children[sname] = nil
-            ddir.children[dname] = node
-            node.parent = ddir
-            sdir.touch(); ddir.touch()
-            return 0
         }
+        children[oldName] = nil
+        dst.children[newName] = node
+        dst.whiteouts.remove(newName)
+        node.parent = dst
+        if node.kind == .dir { nlink -= 1; dst.nlink += 1 }
+        node.ctime = nowTimespec()
+        changed(); dst.changed()
+        return 0
     }
 
-    func symlink(_ target: String, _ path: String) -> Int32 {
-        if case .success = lookup(path, follow: false) { return -EEXIST }
-        switch parentOf(path) {
-        case .failure(let e): return -e
-        case .success(let (dir, name)):
-            let n = TmpfsNode(kind: .symlink, mode: 0o777)
-            n.data = Array(target.utf8)
-            dir.children[name] = n
-            return 0
+    override func setattr(_ a: VSetAttr) -> Int32 {
+        if let s = a.size {
+            guard kind == .file else { return kind == .dir ? -EISDIR : -EINVAL }
+            if s < data.count { data.removeSubrange(s...) }
+            else if s > data.count {
+                guard s <= 1 << 32 else { return -EFBIG }
+                data.append(contentsOf: [UInt8](repeating: 0, count: s - data.count))
+            }
+            changed()
         }
+        if let m = a.mode { mode = m & 0o7777 }
+        if let u = a.uid { uid = u }
+        if let g = a.gid { gid = g }
+        let now = nowTimespec()
+        let utimeNow = (1 << 30) - 1
+        if let at = a.atime { atime = at.tv_nsec == utimeNow ? now : at }
+        if let mt = a.mtime { mtime = mt.tv_nsec == utimeNow ? now : mt }
+        ctime = now
+        return 0
+    }
+
+    override func statfs(_ sf: inout [UInt64]) -> Int32 {
+        sf = [UInt64](repeating: 0, count: 15)
+        sf[0] = 0x01021994   // TMPFS_MAGIC
+        sf[1] = 4096; sf[2] = 1 << 20; sf[3] = 1 << 19; sf[4] = 1 << 19; sf[5] = 1 << 20; sf[6] = 1 << 19
+        sf[8] = 255; sf[9] = 4096
+        return 0
+    }
+
+    override func getxattr(_ name: String) -> KResult<[UInt8]> {
+        guard let v = xattrs[name] else { return .failure(ENODATA) }
+        return .success(v)
+    }
+    override func setxattr(_ name: String, _ value: [UInt8], flags: Int32) -> Int32 {
+        guard name.hasPrefix("user.") || name.hasPrefix("trusted.") || name.hasPrefix("security.") else { return -EOPNOTSUPP }
+        if flags & 1 != 0 && xattrs[name] != nil { return -EEXIST }   // XATTR_CREATE
+        if flags & 2 != 0 && xattrs[name] == nil { return -ENODATA }  // XATTR_REPLACE
+        xattrs[name] = value
+        ctime = nowTimespec()
+        return 0
+    }
+    override func listxattr() -> KResult<[String]> { .success(xattrs.keys.sorted()) }
+    override func removexattr(_ name: String) -> Int32 {
+        guard xattrs.removeValue(forKey: name) != nil else { return -ENODATA }
+        return 0
+    }
+    override func fallocate(mode: Int32, offset: Int, length: Int) -> Int32 {
+        guard kind == .file else { return -ENODEV }
+        guard mode == 0 || mode == 1 else { return -EOPNOTSUPP }   // plain or FALLOC_FL_KEEP_SIZE
+        guard offset >= 0, length > 0 else { return -EINVAL }
+        if mode == 0 && offset + length > data.count { return setattr(VSetAttr(size: offset + length)) }
+        return 0
     }
 }
 
+/// An open tmpfs regular file (or directory, whose listing the VFS's VDirFile serves).
 final class TmpfsFile: FileDescription {
     let node: TmpfsNode
     var offset = 0
@@ -211,10 +326,13 @@ final class TmpfsFile: FileDescription {
         return n
     }
     override func pwrite(_ t: Task, _ buf: UnsafeRawBufferPointer, _ off: Int) -> Int {
-        guard off + buf.count <= 1 << 30 else { return -Int(EFBIG) }
-        if node.data.count < off + buf.count { node.data.append(contentsOf: [UInt8](repeating: 0, count: off + buf.count - node.data.count)) }
-        node.data.withUnsafeMutableBytes { if buf.count > 0 { memcpy($0.baseAddress! + off, buf.baseAddress!, buf.count) } }
-        clock_gettime(CLOCK_REALTIME, &node.mtime)
+        // Linux: pwrite on an O_APPEND file appends whatever the offset says.
+        let off = statusFlags & O_APPEND != 0 ? node.data.count : off
+        guard off + buf.count <= 1 << 32 else { return -Int(EFBIG) }
+        if buf.count == 0 { return 0 }
+        if node.data.count < off + buf.count { node.data.append(contentsOf: repeatElement(0, count: off + buf.count - node.data.count)) }
+        node.data.withUnsafeMutableBytes { memcpy($0.baseAddress! + off, buf.baseAddress!, buf.count) }
+        node.changed()
         return buf.count
     }
     override func seek(_ off: Int, _ whence: Int32) -> Int {
@@ -223,6 +341,12 @@ final class TmpfsFile: FileDescription {
         case SEEK_SET: n = off
         case SEEK_CUR: n = offset + off
         case SEEK_END: n = node.data.count + off
+        case 3: // SEEK_DATA: all of the file is data
+            guard off < node.data.count else { return -Int(ENXIO) }
+            n = off
+        case 4: // SEEK_HOLE: the only hole is at the end
+            guard off <= node.data.count else { return -Int(ENXIO) }
+            n = node.data.count
         default: return -Int(EINVAL)
         }
         if n < 0 { return -Int(EINVAL) }
@@ -230,37 +354,5 @@ final class TmpfsFile: FileDescription {
         return n
     }
     override func stat(_ st: inout stat) -> Int { node.fillStat(&st); return 0 }
-    func truncate(_ len: Int) -> Int {
-        if node.kind != .file { return -Int(EINVAL) }
-        if len < node.data.count { node.data.removeSubrange(len...) }
-        else { node.data.append(contentsOf: [UInt8](repeating: 0, count: len - node.data.count)) }
-        node.touch()
-        return 0
-    }
-
-    override func getdents(_ buf: UnsafeMutableRawBufferPointer) -> Int {
-        guard node.kind == .dir else { return -Int(ENOTDIR) }
-        var entries: [(String, UInt, UInt8)] = [(".", node.ino, 4), ("..", node.parent?.ino ?? node.ino, 4)]
-        for (name, c) in node.children.sorted(by: { $0.key < $1.key }) {
-            entries.append((name, c.ino, c.kind == .dir ? 4 : (c.kind == .file ? 8 : 10)))
-        }
-        var written = 0
-        while offset < entries.count {
-            let (name, ino, type) = entries[offset]
-            let nameBytes = Array(name.utf8)
-            let reclen = (19 + nameBytes.count + 1 + 7) & ~7
-            if written + reclen > buf.count { break }
-            let p = buf.baseAddress! + written
-            memset(p, 0, reclen)
-            p.storeBytes(of: UInt64(ino), as: UInt64.self)
-            p.storeBytes(of: Int64(offset + 1), toByteOffset: 8, as: Int64.self)
-            p.storeBytes(of: UInt16(reclen), toByteOffset: 16, as: UInt16.self)
-            p.storeBytes(of: type, toByteOffset: 18, as: UInt8.self)
-            nameBytes.withUnsafeBytes { memcpy(p + 19, $0.baseAddress!, nameBytes.count) }
-            written += reclen
-            offset += 1
-        }
-        if written == 0 && offset < entries.count { return -Int(EINVAL) }
-        return written
-    }
+    func truncate(_ len: Int) -> Int { Int(node.setattr(VSetAttr(size: len))) }
 }

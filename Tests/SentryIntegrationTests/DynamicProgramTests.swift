@@ -12,11 +12,12 @@ struct DynamicProgramTests {
         #expect(!sandboxed.timedOut)
         #expect(sandboxed.exitCode == 0)
         // Lines that legitimately differ: /proc's link count follows the host's process count; the
-        // sandbox mounts its own tmpfs on /tmp; "total" sums blocks including /tmp's. Column widths
-        // follow the widest link count (/tmp's), so compare whitespace-normalized lines.
+        // sandbox has its own /dev (devfs), /sys and possibly tmpfs on /tmp; "total" sums blocks
+        // including those. Column widths follow the widest link count, so compare
+        // whitespace-normalized lines.
         func stable(_ s: String) -> [String] {
             s.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
-                .filter { !$0.hasSuffix(" proc") && !$0.hasSuffix(" tmp") && !$0.hasPrefix("total ") }
+                .filter { !$0.hasSuffix(" proc") && !$0.hasSuffix(" tmp") && !$0.hasSuffix(" dev") && !$0.hasSuffix(" sys") && !$0.hasPrefix("total ") }
         }
         #expect(stable(sandboxed.stdout) == stable(native.stdout))
         #expect(stable(sandboxed.stdout).count > 5)

@@ -1,0 +1,48 @@
+// FIFOs (named pipes) on any file system: the pipe lives in the Sentry, one per FIFO inode, and
+// opening follows fifo(7): a reader waits for a writer and vice versa, unless O_NONBLOCK (then a
+// writer without reader gets ENXIO); O_RDWR never waits.
+import Glibc
+
+enum FifoTable {
+    /// Pipes of FIFOs on gofer file systems, by host (dev, ino).
+    nonisolated(unsafe) static var byHostInode: [String: PipeBuffer] = [:]
+
+    static func pipe(dev: UInt64, ino: UInt64) -> PipeBuffer {
+        let key = "\(dev):\(ino)"
+        if let p = byHostInode[key] { return p }
+        let p = PipeBuffer()
+        byHostInode[key] = p
+        return p
+    }
+
+    static func open(_ t: Task?, _ pipe: PipeBuffer, flags: Int32) -> KResult<FileDescription> {
+        let acc = flags & O_ACCMODE_
+        let nonblock = flags & O_NONBLOCK != 0
+        let keep = flags & (O_NONBLOCK | O_ACCMODE_)
+        switch acc {
+        case O_RDONLY:
+            let end = PipeEnd(pipe, reader: true, flags: keep)
+            t?.kernel.broadcast()
+            if !nonblock, let t {
+                while pipe.writers == 0 {
+                    if !t.block(deadline: nil) { return .failure(EINTR) }
+                }
+            }
+            return .success(end)
+        case O_WRONLY:
+            if pipe.readers == 0 && nonblock { return .failure(ENXIO) }
+            let end = PipeEnd(pipe, reader: false, flags: keep)
+            t?.kernel.broadcast()
+            if let t {
+                while pipe.readers == 0 {
+                    if !t.block(deadline: nil) { return .failure(EINTR) }
+                }
+            }
+            return .success(end)
+        default:
+            // O_RDWR: a reader end that also counts as a writer while open is not modelled; a
+            // reader end keeps the FIFO open without waiting.
+            return .success(PipeEnd(pipe, reader: true, flags: O_RDONLY | (flags & O_NONBLOCK)))
+        }
+    }
+}

@@ -1,0 +1,265 @@
+// The container's files through bulwark-gofer: each inode is a gofer fid (released in batches when
+// the inode goes away); attributes come with every walk and are cached until the Sentry itself
+// changes the file; regular files are read and written through the host descriptor the Gofer
+// donates. Transport failures (a dead or hung gofer) become EIO, never a hang or a crash.
+import Glibc
+import GoferServer
+import IPC
+import Protocol
+
+final class GoferFS {
+    let client: GoferClient
+    var pendingClose: [UInt64] = []
+    /// Set once the channel failed: every later call is EIO at once.
+    var dead = false
+    /// Bumped by every link, unlink and rename: other names of a multiply linked file may have
+    /// changed link count.
+    var linkEpoch = 0
+
+    init(client: GoferClient) { self.client = client }
+
+    func call<T>(_ body: () throws(IPCError) -> T) -> KResult<T> {
+        if dead { return .failure(EIO) }
+        if pendingClose.count >= 64 {
+            let fids = pendingClose
+            pendingClose = []
+            do { try client.close(fids) } catch {
+                if case .remote = error {} else { dead = true; return .failure(EIO) }
+            }
+        }
+        do {
+            return .success(try body())
+        } catch {
+            if case .remote(let e, _) = error { return .failure(e.rawValue) }
+            dead = true
+            return .failure(EIO)
+        }
+    }
+
+    /// The root inode of gofer mount `id`.
+    func attach(mountID: UInt64, readOnly: Bool) -> KResult<GoferInode> {
+        switch call({ () throws(IPCError) in try client.attach(mountID: mountID, path: "/", readOnly: readOnly) }) {
+        case .failure(let e): return .failure(e)
+        case .success(let ino): return .success(GoferInode(fs: self, ino))
+        }
+    }
+}
+
+func makedev_(_ major: UInt32, _ minor: UInt32) -> UInt64 {
+    let ma = UInt64(major), mi = UInt64(minor)
+    return ((ma & 0xfffff000) << 32) | ((ma & 0xfff) << 8) | ((mi & 0xffffff00) << 12) | (mi & 0xff)
+}
+
+final class GoferInode: VInode {
+    let fs: GoferFS
+    let fid: UInt64
+    var attrs: Gofer.Stat
+    /// Cached attributes are out of date (the Sentry changed the file): fetched again on next use.
+    var stale = false
+    var epoch = 0
+    let type: UInt32
+
+    init(fs: GoferFS, _ ino: Gofer.Inode) {
+        self.fs = fs
+        fid = ino.fid
+        attrs = ino.stat
+        type = ino.stat.mode & S_IFMT
+    }
+    deinit { fs.pendingClose.append(fid) }
+
+    override var fileType: UInt32 { type }
+
+    override func invalidate() { stale = true }
+
+    func child(_ ino: Gofer.Inode) -> GoferInode { GoferInode(fs: fs, ino) }
+
+    private func refresh() -> Int32 {
+        if attrs.nlink > 1 && type != S_IFDIR && epoch != fs.linkEpoch { stale = true }
+        epoch = fs.linkEpoch
+        guard stale else { return 0 }
+        switch fs.call({ () throws(IPCError) in try fs.client.stat(fid) }) {
+        case .failure(let e): return -e
+        case .success(let s): attrs = s; stale = false; return 0
+        }
+    }
+
+    override func getattr(_ t: Task?, _ st: inout stat) -> Int32 {
+        let r = refresh()
+        if r < 0 { return r }
+        let g = attrs
+        st = Glibc.stat()
+        st.st_dev = UInt(makedev_(g.devMajor, g.devMinor))
+        st.st_ino = UInt(g.ino)
+        st.st_mode = g.mode
+        st.st_nlink = UInt(g.nlink)
+        st.st_uid = g.uid
+        st.st_gid = g.gid
+        st.st_rdev = UInt(makedev_(g.rdevMajor, g.rdevMinor))
+        st.st_size = Int(g.size)
+        st.st_blksize = Int(g.blockSize)
+        st.st_blocks = Int(g.blocks)
+        st.st_atim = timespec(tv_sec: Int(g.atimeSec), tv_nsec: Int(g.atimeNsec))
+        st.st_mtim = timespec(tv_sec: Int(g.mtimeSec), tv_nsec: Int(g.mtimeNsec))
+        st.st_ctim = timespec(tv_sec: Int(g.ctimeSec), tv_nsec: Int(g.ctimeNsec))
+        return 0
+    }
+
+    override func lookup(_ t: Task?, _ name: String) -> KResult<VInode> {
+        switch fs.call({ () throws(IPCError) in try fs.client.walk(fid, [name]) }) {
+        case .failure(let e): return .failure(e)
+        case .success(let list):
+            guard let first = list.first else { return .failure(ENOENT) }
+            return .success(child(first))
+        }
+    }
+
+    override func readdir(_ t: Task?) -> KResult<[VDirEntry]> {
+        switch fs.call({ () throws(IPCError) in try fs.client.readDirectory(fid) }) {
+        case .failure(let e): return .failure(e)
+        case .success(let list): return .success(list.map { VDirEntry(name: $0.name, ino: $0.ino, type: $0.type) })
+        }
+    }
+
+    override func readlink(_ t: Task?) -> KResult<String> {
+        guard type == S_IFLNK else { return .failure(EINVAL) }
+        return fs.call { () throws(IPCError) in try fs.client.readlink(fid) }
+    }
+
+    /// Host open flags the gofer accepts (O_APPEND is applied by HostFile).
+    static func hostFlags(_ flags: Int32) -> Int32 { flags & (O_ACCMODE_ | O_TRUNC | O_DSYNC | O_SYNC) }
+
+    override func open(_ t: Task?, flags: Int32) -> KResult<FileDescription> {
+        switch type {
+        case S_IFREG:
+            let hf = GoferInode.hostFlags(flags)
+            switch fs.call({ () throws(IPCError) in try fs.client.open(fid, flags: hf).release() }) {
+            case .failure(let e): return .failure(e)
+            case .success(let fd):
+                if flags & O_TRUNC != 0 { stale = true }
+                return .success(HostFile(fd: fd, flags: flags, inode: self))
+            }
+        case S_IFIFO:
+            return FifoTable.open(t, FifoTable.pipe(dev: makedev_(attrs.devMajor, attrs.devMinor), ino: attrs.ino), flags: flags)
+        case S_IFCHR:
+            // Device nodes of the image are not the host's devices; /dev is the Sentry's devfs.
+            return .failure(EACCES)
+        default:
+            return .failure(ENXIO)
+        }
+    }
+
+    override func openForExec(_ t: Task?) -> Int32 {
+        switch fs.call({ () throws(IPCError) in try fs.client.open(fid, flags: O_RDONLY).release() }) {
+        case .failure(let e): return -e
+        case .success(let fd): return fd
+        }
+    }
+
+    override func create(_ t: Task?, _ name: String, flags: Int32, mode: UInt32, uid: UInt32, gid: UInt32) -> KResult<(VInode, FileDescription)> {
+        let hf = GoferInode.hostFlags(flags) & ~O_TRUNC
+        switch fs.call({ () throws(IPCError) in try fs.client.create(fid, name, flags: hf, mode: mode, uid: uid, gid: gid) }) {
+        case .failure(let e): return .failure(e)
+        case .success(let (ino, fd)):
+            stale = true
+            let c = child(ino)
+            return .success((c, HostFile(fd: fd, flags: flags, inode: c)))
+        }
+    }
+
+    private func made(_ r: KResult<Gofer.Inode>) -> KResult<VInode> {
+        switch r {
+        case .failure(let e): return .failure(e)
+        case .success(let ino): stale = true; return .success(child(ino))
+        }
+    }
+
+    override func mkdir(_ name: String, mode: UInt32, uid: UInt32, gid: UInt32) -> KResult<VInode> {
+        made(fs.call { () throws(IPCError) in try fs.client.mkdir(fid, name, mode: mode, uid: uid, gid: gid) })
+    }
+    override func mknod(_ name: String, mode: UInt32, rdev: UInt64, uid: UInt32, gid: UInt32) -> KResult<VInode> {
+        made(fs.call { () throws(IPCError) in try fs.client.mknod(fid, name, mode: mode, uid: uid, gid: gid) })
+    }
+    override func symlink(_ name: String, target: String, uid: UInt32, gid: UInt32) -> KResult<VInode> {
+        made(fs.call { () throws(IPCError) in try fs.client.symlink(fid, name, target: target, uid: uid, gid: gid) })
+    }
+    override func link(_ name: String, target: VInode) -> Int32 {
+        guard let g = target as? GoferInode, g.fs === fs else { return -EXDEV }
+        switch fs.call({ () throws(IPCError) in try fs.client.link(fid, name, target: g.fid) }) {
+        case .failure(let e): return -e
+        case .success: stale = true; g.stale = true; fs.linkEpoch += 1; return 0
+        }
+    }
+    override func unlink(_ name: String, dir: Bool) -> Int32 {
+        switch fs.call({ () throws(IPCError) in try fs.client.unlink(fid, name, removeDirectory: dir) }) {
+        case .failure(let e): return -e
+        case .success: stale = true; fs.linkEpoch += 1; return 0
+        }
+    }
+    override func rename(_ oldName: String, newDir: VInode, _ newName: String, flags: UInt32) -> Int32 {
+        guard let d = newDir as? GoferInode, d.fs === fs else { return -EXDEV }
+        switch fs.call({ () throws(IPCError) in try fs.client.rename(fid, oldName, d.fid, newName, flags: flags) }) {
+        case .failure(let e): return -e
+        case .success: stale = true; d.stale = true; fs.linkEpoch += 1; return 0
+        }
+    }
+
+    override func setattr(_ a: VSetAttr) -> Int32 {
+        var req = Gofer.SetAttr(fid: fid)
+        if let m = a.mode { req.mask |= 0x2; req.mode = m }
+        if let u = a.uid { req.mask |= 0x8; req.uid = u }
+        if let g = a.gid { req.mask |= 0x10; req.gid = g }
+        if let s = a.size { req.mask |= 0x200; req.size = UInt64(s) }
+        let utimeNow = (1 << 30) - 1
+        if let at = a.atime {
+            req.mask |= 0x20
+            if at.tv_nsec == utimeNow { req.timeFlags |= GoferServer.setAtimeNow } else { req.atimeSec = Int64(at.tv_sec); req.atimeNsec = UInt32(at.tv_nsec) }
+        }
+        if let mt = a.mtime {
+            req.mask |= 0x40
+            if mt.tv_nsec == utimeNow { req.timeFlags |= GoferServer.setMtimeNow } else { req.mtimeSec = Int64(mt.tv_sec); req.mtimeNsec = UInt32(mt.tv_nsec) }
+        }
+        if req.mask == 0 { return 0 }
+        switch fs.call({ () throws(IPCError) in try fs.client.setAttr(req) }) {
+        case .failure(let e): return -e
+        case .success: stale = true; return 0
+        }
+    }
+
+    override func statfs(_ sf: inout [UInt64]) -> Int32 {
+        switch fs.call({ () throws(IPCError) in try fs.client.statfs(fid) }) {
+        case .failure(let e): return -e
+        case .success(let r):
+            sf = [UInt64](repeating: 0, count: 15)
+            sf[0] = r.type; sf[1] = r.blockSize; sf[2] = r.blocks; sf[3] = r.blocksFree; sf[4] = r.blocksAvailable
+            sf[5] = r.files; sf[6] = r.filesFree; sf[8] = r.nameLength; sf[9] = r.blockSize
+            return 0
+        }
+    }
+
+    override func getxattr(_ name: String) -> KResult<[UInt8]> {
+        switch fs.call({ () throws(IPCError) in try fs.client.getXattr(fid, name) }) {
+        case .failure(let e): return .failure(e == EOPNOTSUPP ? ENODATA : e)
+        case .success(let r): return .success(r.value)
+        }
+    }
+    override func setxattr(_ name: String, _ value: [UInt8], flags: Int32) -> Int32 {
+        switch fs.call({ () throws(IPCError) in try fs.client.setXattr(fid, name, value, flags: UInt32(bitPattern: flags)) }) {
+        case .failure(let e): return -e
+        case .success: return 0
+        }
+    }
+    override func listxattr() -> KResult<[String]> { fs.call { () throws(IPCError) in try fs.client.listXattr(fid) } }
+    override func removexattr(_ name: String) -> Int32 {
+        switch fs.call({ () throws(IPCError) in try fs.client.removeXattr(fid, name) }) {
+        case .failure(let e): return -e
+        case .success: return 0
+        }
+    }
+    override func fsync(dataOnly: Bool) -> Int32 {
+        guard type == S_IFREG || type == S_IFDIR else { return 0 }
+        switch fs.call({ () throws(IPCError) in try fs.client.fsync(fid, dataOnly: dataOnly) }) {
+        case .failure(let e): return -e
+        case .success: return 0
+        }
+    }
+}

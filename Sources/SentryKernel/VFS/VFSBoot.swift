@@ -1,0 +1,149 @@
+// Builds the Sentry's mount tree at start-up: the root through bulwark-gofer (an overlay with a
+// tmpfs upper layer by default, or direct with --overlay2 none), bind mounts as further gofer
+// mounts, devfs at /dev, tmpfs at /dev/shm (and at /tmp when the image's /tmp is empty), and empty
+// read-only directories over /proc and /sys until their providers register. Without --gofer-fd the
+// Sentry starts bulwark-gofer itself (next to its own executable) over a socketpair.
+import CBulwark
+@preconcurrency import Glibc
+import GoferServer
+import HostOS
+import IPC
+
+/// A bind mount from the command line or config.json.
+public struct BindMount: Equatable {
+    public var source: String
+    public var destination: String
+    public var readOnly: Bool
+    public init(source: String, destination: String, readOnly: Bool) {
+        self.source = source
+        self.destination = destination
+        self.readOnly = readOnly
+    }
+}
+
+enum VFSBoot {
+    /// Starts `bulwark-gofer --channel-fd 3 --root ROOT [--mount ...]`; the Sentry's end of the channel.
+    static func spawnGofer(root: String, binds: [BindMount]) -> KResult<Int32> {
+        var exe = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &exe, 4095)
+        guard n > 0 else { return .failure(errno) }
+        let me = String(decoding: exe[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let dir = String(me[..<(me.lastIndex(of: "/") ?? me.startIndex)])
+        let gofer = dir + "/bulwark-gofer"
+        guard access(gofer, X_OK) == 0 else { return .failure(ENOENT) }
+        var fds: [Int32] = [-1, -1]
+        guard bw_socketpair_seqpacket(&fds) == 0 else { return .failure(errno) }
+        var args: [String] = [gofer, "--channel-fd", "3", "--root", root]
+        if !binds.isEmpty {
+            args += ["--mount", binds.map { "\($0.source):\($0.destination)\($0.readOnly ? ":ro" : "")" }.joined(separator: ",")]
+        }
+        args += ServiceFaultSpecs.arguments(for: .gofer)   // --fault IPC specs given to the Sentry (SyscallFaults.swift)
+        // The Sentry blocks the signals it forwards; the gofer must not inherit that mask.
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 3)
+        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        fflush(stdout)
+        let rc = posix_spawn(&pid, gofer, &actions, &attr, argv, environ)
+        Glibc.close(fds[1])
+        guard rc == 0 else { Glibc.close(fds[0]); return .failure(rc) }
+        return .success(fds[0])
+    }
+
+    /// The mount tree for `config`, or a message saying why it cannot be built.
+    static func build(_ config: SentryConfig) -> Result<VFS, BootError> {
+        let binds = config.bindMounts
+        let channelFD: Int32
+        var goferMounts: [(destination: String, readOnly: Bool)]
+        if let fd = config.goferFD {
+            channelFD = fd
+            goferMounts = config.goferMounts
+        } else {
+            switch spawnGofer(root: config.rootfs, binds: binds) {
+            case .failure(let e): return .failure(BootError(message: "cannot start bulwark-gofer (errno \(e))"))
+            case .success(let fd): channelFD = fd
+            }
+            goferMounts = binds.map { ($0.destination, $0.readOnly) }
+        }
+        let client = GoferClient(Channel(OwnedFD(adopting: channelFD)), timeout: .seconds(10))
+        let gfs = GoferFS(client: client)
+        let groot: GoferInode
+        switch gfs.attach(mountID: 0, readOnly: config.overlay) {
+        case .failure(let e): return .failure(BootError(message: "gofer attach of the root failed (errno \(e))"))
+        case .success(let g): groot = g
+        }
+        let vfs: VFS
+        if config.overlay {
+            vfs = VFS(root: OverlayInode.root(lower: groot), fsType: "overlay", source: "root")
+        } else {
+            vfs = VFS(root: groot, fsType: "9p", source: "root")
+        }
+        // /tmp is a tmpfs when the image's /tmp is empty or missing (as runsc does).
+        var tmpEmpty = true
+        if case .success(let tmp) = groot.lookup(nil, "tmp"), let g = tmp as? GoferInode, g.isDir,
+           case .success(let r) = gfs.call({ () throws(IPCError) in try client.getdents(g.fid, count: 1) }), !r.entries.isEmpty {
+            tmpEmpty = false
+        }
+        if tmpEmpty { vfs.mount(TmpfsNode(kind: .dir, mode: 0o1777), at: "/tmp", fsType: "tmpfs", source: "tmpfs", readOnly: false) }
+        vfs.mount(DevfsRoot(), at: "/dev", fsType: "devtmpfs", source: "devfs", readOnly: false)
+        vfs.mount(TmpfsNode(kind: .dir, mode: 0o1777), at: "/dev/shm", fsType: "tmpfs", source: "shm", readOnly: false)
+        // The host's /proc and /sys describe the host: hidden until the procfs provider mounts its own.
+        for p in ["/proc", "/sys"] {
+            vfs.mount(TmpfsNode(kind: .dir, mode: 0o555), at: p, fsType: "tmpfs", source: "none", readOnly: true, create: false)
+        }
+        for (i, m) in goferMounts.enumerated() {
+            switch gfs.attach(mountID: UInt64(i + 1), readOnly: m.readOnly) {
+            case .failure(let e):
+                fputs("bulwark-sentry: bind mount \(m.destination): gofer attach failed (errno \(e)); skipped\n", stderr)
+            case .success(let g):
+                let r = vfs.mount(g, at: m.destination, fsType: "bind", source: m.destination, readOnly: m.readOnly)
+                if r < 0 { fputs("bulwark-sentry: bind mount \(m.destination): errno \(-r); skipped\n", stderr) }
+            }
+        }
+        return .success(vfs)
+    }
+
+    struct BootError: Error { var message: String }
+}
+
+extension VFS {
+    /// Path stat for callers that hold an absolute path (sockets' name checks).
+    func stat(_ path: String, followLinks: Bool, _ st: inout stat) -> Int32 {
+        switch resolve(nil, at: root, path, follow: followLinks) {
+        case .failure(let e): return -e
+        case .success(let target): return stat(nil, target, &st)
+        }
+    }
+}
+
+extension Kernel {
+    /// The VFS under the name the socket code used for the bootstrap file system.
+    var fs: VFS { vfs }
+}
+
+extension VFS {
+    /// The initial working directory as a canonical path ("/" when it does not exist).
+    func canonicalCwd(_ path: String) -> String {
+        if case .success(.loc(let l)) = resolve(nil, at: root, path, follow: true), l.inode.isDir { return pathOf(l) }
+        return "/"
+    }
+}
+
+extension Kernel {
+    /// Whether init (pid 1) has been created (read without the lock: a start-up hint only).
+    var hasInit: Bool {
+        lock()
+        defer { unlock() }
+        return threadGroups[1] != nil
+    }
+}

@@ -1,0 +1,148 @@
+// File descriptions the VFS hands out for every file system: O_PATH handles, directories (listed
+// from the inode's readdir, with "." and ".."), and regular files backed by a host descriptor the
+// Gofer donated (reads and writes go straight to the host fd, never through IPC).
+import CBulwark
+import Glibc
+
+/// An O_PATH descriptor: names a place, allows no I/O.
+final class PathFile: FileDescription {
+    init(_ loc: VLocation, flags: Int32) {
+        super.init(flags: flags)
+        location = loc
+    }
+    override var isDirectory: Bool { location!.inode.isDir }
+    override var readable: Bool { false }
+    override var writable: Bool { false }
+    override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int { -Int(EBADF) }
+    override func write(_ t: Task, _ buf: UnsafeRawBufferPointer) -> Int { -Int(EBADF) }
+    override func stat(_ st: inout stat) -> Int { Int(location!.inode.getattr(nil, &st)) }
+    override func getdents(_ buf: UnsafeMutableRawBufferPointer) -> Int { -Int(EBADF) }
+    override func poll(_ events: Int16) -> Int16 { POLLNVAL_ }
+}
+
+/// An open directory of any file system but the synthetic ones. The listing is read once per pass
+/// (at the first getdents, and again after a seek to 0).
+final class VDirFile: FileDescription {
+    var entries: [VDirEntry]? = nil
+    var offset = 0
+    init(_ loc: VLocation, flags: Int32) {
+        super.init(flags: flags)
+        location = loc
+    }
+    override var isDirectory: Bool { true }
+    override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int { -Int(EISDIR) }
+    override func pread(_ t: Task, _ buf: UnsafeMutableRawBufferPointer, _ off: Int) -> Int { -Int(EISDIR) }
+    override func write(_ t: Task, _ buf: UnsafeRawBufferPointer) -> Int { -Int(EBADF) }
+    override func stat(_ st: inout stat) -> Int { Int(location!.inode.getattr(nil, &st)) }
+    override func seek(_ off: Int, _ whence: Int32) -> Int {
+        switch whence {
+        case SEEK_SET:
+            guard off >= 0 else { return -Int(EINVAL) }
+            if off == 0 { entries = nil }
+            offset = off
+        case SEEK_CUR:
+            guard offset + off >= 0 else { return -Int(EINVAL) }
+            offset += off
+        default: return -Int(EINVAL)
+        }
+        return offset
+    }
+
+    override func getdents(_ buf: UnsafeMutableRawBufferPointer) -> Int {
+        guard let loc = location else { return -Int(EBADF) }
+        if entries == nil {
+            switch loc.inode.readdir(nil) {
+            case .failure(let e): return -Int(e)
+            case .success(let list):
+                var st = Glibc.stat()
+                _ = loc.inode.getattr(nil, &st)
+                var pst = Glibc.stat()
+                let parent = Kernel.shared?.vfs.parentOf(loc, root: Kernel.shared!.vfs.root) ?? loc
+                _ = parent.inode.getattr(nil, &pst)
+                entries = [VDirEntry(name: ".", ino: UInt64(st.st_ino), type: DT_DIR_),
+                           VDirEntry(name: "..", ino: UInt64(pst.st_ino), type: DT_DIR_)] + list
+            }
+        }
+        let list = entries!
+        var written = 0
+        while offset < list.count {
+            let e = list[offset]
+            let name = Array(e.name.utf8)
+            let reclen = (19 + name.count + 1 + 7) & ~7
+            if written + reclen > buf.count { break }
+            let p = buf.baseAddress! + written
+            memset(p, 0, reclen)
+            p.storeBytes(of: e.ino, as: UInt64.self)
+            p.storeBytes(of: Int64(offset + 1), toByteOffset: 8, as: Int64.self)
+            p.storeBytes(of: UInt16(reclen), toByteOffset: 16, as: UInt16.self)
+            p.storeBytes(of: e.type, toByteOffset: 18, as: UInt8.self)
+            name.withUnsafeBytes { memcpy(p + 19, $0.baseAddress!, name.count) }
+            written += reclen
+            offset += 1
+        }
+        if written == 0 && offset < list.count { return -Int(EINVAL) }
+        return written
+    }
+}
+
+/// A regular file through a host descriptor (donated by the Gofer). The host fd's offset is this
+/// description's offset; O_APPEND is applied here so F_SETFL can change it.
+final class HostFile: FileDescription {
+    let fd: Int32
+    /// Told about writes so cached attributes are refreshed.
+    let inode: VInode?
+    init(fd: Int32, flags: Int32, inode: VInode?) {
+        self.fd = fd
+        self.inode = inode
+        super.init(flags: flags)
+    }
+    deinit { Glibc.close(fd) }
+
+    override var hostFileFD: Int32? { fd }
+
+    private func changed() { (inode as? GoferInode)?.stale = true }
+
+    override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int {
+        let n = Glibc.read(fd, buf.baseAddress, buf.count)
+        return n >= 0 ? n : -Int(errno)
+    }
+    override func pread(_ t: Task, _ buf: UnsafeMutableRawBufferPointer, _ off: Int) -> Int {
+        let n = Glibc.pread(fd, buf.baseAddress, buf.count, off_t(off))
+        return n >= 0 ? n : -Int(errno)
+    }
+    override func write(_ t: Task, _ buf: UnsafeRawBufferPointer) -> Int {
+        if statusFlags & O_APPEND != 0 { lseek(fd, 0, SEEK_END) }
+        let n = Glibc.write(fd, buf.baseAddress, buf.count)
+        changed()
+        if n < 0 && errno == EFBIG { t.kernel.sendSignal(to: t, SigInfo(signo: SIGXFSZ)) }
+        return n >= 0 ? n : -Int(errno)
+    }
+    override func pwrite(_ t: Task, _ buf: UnsafeRawBufferPointer, _ off: Int) -> Int {
+        var off = off
+        if statusFlags & O_APPEND != 0 {
+            // Linux: pwrite on an O_APPEND file appends whatever the offset says.
+            var st = Glibc.stat()
+            if fstat(fd, &st) == 0 { off = st.st_size }
+        }
+        let n = Glibc.pwrite(fd, buf.baseAddress, buf.count, off_t(off))
+        changed()
+        return n >= 0 ? n : -Int(errno)
+    }
+    override func seek(_ off: Int, _ whence: Int32) -> Int {
+        let r = lseek(fd, off_t(off), whence)
+        return r >= 0 ? Int(r) : -Int(errno)
+    }
+    override func stat(_ st: inout stat) -> Int { fstat(fd, &st) == 0 ? 0 : -Int(errno) }
+    override func poll(_ events: Int16) -> Int16 { events & (POLLIN_ | POLLOUT_) }
+
+    func truncate(_ len: Int) -> Int {
+        changed()
+        return ftruncate(fd, off_t(len)) == 0 ? 0 : -Int(errno)
+    }
+    func allocate(_ mode: Int32, _ off: Int, _ len: Int) -> Int {
+        changed()
+        let r = bw_g_fallocate(fd, mode, Int64(off), Int64(len))
+        return r == 0 ? 0 : -Int(errno)
+    }
+    func sync(dataOnly: Bool) -> Int { (dataOnly ? fdatasync(fd) : fsync(fd)) == 0 ? 0 : -Int(errno) }
+}
