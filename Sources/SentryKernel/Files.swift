@@ -32,6 +32,10 @@ class FileDescription {
     func poll(_ events: Int16) -> Int16 { events & (POLLIN_ | POLLOUT_) }
     /// A host fd for mmap of file contents, if the file has one.
     var hostFileFD: Int32? { nil }
+    /// Counters bumped when new input arrives / output room appears, for edge-triggered epoll
+    /// (EpollEdge.swift); 0 = not tracked (edges are then seen only as readiness changes).
+    var inputSeq: UInt64 { 0 }
+    var outputSeq: UInt64 { 0 }
 }
 
 struct FDEntry {

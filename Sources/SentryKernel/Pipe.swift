@@ -8,6 +8,8 @@ final class PipeBuffer {
     let capacity = 65536
     var readers = 0
     var writers = 0
+    /// Counts of writes and reads, for edge-triggered epoll (EpollEdge.swift).
+    var writeSeq: UInt64 = 0, readSeq: UInt64 = 0
     let inode: UInt
     nonisolated(unsafe) static var nextInode: UInt = 1000
     init() { inode = PipeBuffer.nextInode; PipeBuffer.nextInode += 1 }
@@ -15,6 +17,7 @@ final class PipeBuffer {
 
     func take(_ buf: UnsafeMutableRawBufferPointer) -> Int {
         let n = min(buf.count, count)
+        readSeq &+= 1
         data.withUnsafeBytes { src in memcpy(buf.baseAddress!, src.baseAddress! + head, n) }
         head += n
         if head == data.count { data.removeAll(keepingCapacity: true); head = 0 }
@@ -66,6 +69,7 @@ final class PipeEnd: FileDescription {
             if room > 0 && (remaining > 4096 || room >= remaining) {
                 let n = min(room, remaining)
                 pipe.data.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[done..<(done + n)]))
+                pipe.writeSeq &+= 1
                 done += n
                 t.kernel.broadcast()
                 continue
@@ -90,6 +94,9 @@ final class PipeEnd: FileDescription {
         if cmd == 0x541B { return t.mm.write(arg, Int32(isReader ? pipe.count : 0)) ? 0 : -Int(EFAULT) }
         return -Int(ENOTTY)
     }
+
+    override var inputSeq: UInt64 { isReader ? pipe.writeSeq : 0 }
+    override var outputSeq: UInt64 { isReader ? 0 : pipe.readSeq }
 
     override func poll(_ events: Int16) -> Int16 {
         var r: Int16 = 0

@@ -177,6 +177,7 @@ public enum SentryCommand {
         let kernel = Kernel(config: config, memory: memory, vfs: fs)
         Kernel.shared = kernel
         kernel.faults = syscallFaults
+        Terminals.register(kernel)   // /dev/ptmx, /dev/tty, /dev/pts (PseudoTerminal.swift)
         kernel.startInit(image: image)
         let status = kernel.waitForInit()
         fflush(stdout)

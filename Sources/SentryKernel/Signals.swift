@@ -33,12 +33,8 @@ extension Kernel {
             killGroup(tg, status: SIGKILL)
             return
         }
-        let act = tg.handlers.actions[Int(sig)]
-        if act.handler == 1 || (act.handler == 0 && (defaultAction(sig) == .ignore || defaultAction(sig) == .stop)) {
-            // Ignored at generation (stop signals: job control is not implemented; treated as ignored).
-            if sig == SIGCONT { return }
-            return
-        }
+        // Job control and ignored-at-generation rules: JobControl.swift.
+        if !prepareSignal(tg, sig, blocked: tg.threads.first?.sigmask ?? 0) { return }
         tg.pending |= sigbit(sig)
         if tg.pendingInfo[Int(sig)] == nil { tg.pendingInfo[Int(sig)] = info }
         // Wake a thread that does not block it.
@@ -51,8 +47,7 @@ extension Kernel {
         let sig = info.signo
         guard sig > 0 && sig <= 64, !task.exited else { return }
         if sig == SIGKILL { killGroup(task.tg, status: SIGKILL); return }
-        let act = task.tg.handlers.actions[Int(sig)]
-        if act.handler == 1 || (act.handler == 0 && (defaultAction(sig) == .ignore || defaultAction(sig) == .stop)) { return }
+        if !prepareSignal(task.tg, sig, blocked: task.sigmask) { return }
         task.pending |= sigbit(sig)
         if task.pendingInfo[Int(sig)] == nil { task.pendingInfo[Int(sig)] = info }
         task.kick()
@@ -69,8 +64,8 @@ extension Kernel {
 }
 
 extension Task {
-    /// Dequeues and acts on pending unblocked signals; sets up at most one handler frame per call
-    /// (the handler runs, then the next signal is considered at the next stop). Kernel lock held.
+    /// Dequeues and acts on pending unblocked signals, stacking one handler frame per signal as
+    /// Linux does before returning to user mode. Kernel lock held.
     func deliverSignals() {
         while true {
             if tg.exiting || exited { return }
@@ -98,14 +93,17 @@ extension Task {
             if act.handler == 1 { continue }
             if act.handler == 0 {
                 switch defaultAction(sig) {
-                case .ignore, .stop: continue
+                case .ignore: continue
+                case .stop: kernel.stopGroup(tg, sig); return   // JobControl.swift
                 case .terminate: kernel.killGroup(tg, status: sig); return
                 case .core: kernel.killGroup(tg, status: sig | 0x80); return
                 }
             }
             if setupFrame(sig: sig, info: info, act: act) {
                 if act.flags & SA_RESETHAND != 0 { tg.handlers.actions[Int(sig)] = SigAction() }
-                return
+                // Like Linux, keep going: every other deliverable signal gets a frame stacked on top
+                // (its handler runs first), with the mask the first handler installed.
+                continue
             }
             // Could not write the frame: the task dies with SIGSEGV.
             kernel.killGroup(tg, status: SIGSEGV | 0x80)
@@ -152,38 +150,8 @@ extension Task {
         let frameSize: UInt64 = 440
         sp -= frameSize
         sp = ((sp + 8) & ~UInt64(15)) - 8
-        var f = [UInt8](repeating: 0, count: Int(frameSize))
-        func put64(_ off: Int, _ v: UInt64) { withUnsafeBytes(of: v) { for i in 0..<8 { f[off + i] = $0[i] } } }
-        func put32(_ off: Int, _ v: UInt32) { withUnsafeBytes(of: v) { for i in 0..<4 { f[off + i] = $0[i] } } }
-        put64(0, act.restorer)
-        // ucontext at 8: uc_flags, uc_link, uc_stack{sp, flags, size}
-        put64(8, 0)
-        put64(16, 0)
-        put64(24, altStack.sp)
-        put32(32, UInt32(bitPattern: altStack.flags | (onAlt ? 1 : 0)))
-        put64(40, altStack.size)
-        // sigcontext at 48
-        let sc = 48
-        let gregs: [UInt64] = [r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx,
-                               r.rdx, r.rax, r.rcx, r.rsp, r.rip, r.eflags]
-        for (i, v) in gregs.enumerated() { put64(sc + i * 8, v) }
-        put64(sc + 18 * 8, (r.cs & 0xffff) | ((r.ss & 0xffff) << 48))
-        put64(sc + 19 * 8, 0)                       // err
-        put64(sc + 20 * 8, info.signo == SIGSEGV ? 14 : 0)  // trapno
-        put64(sc + 21 * 8, sigmask)                 // oldmask
-        put64(sc + 22 * 8, info.addr)               // cr2
-        put64(sc + 23 * 8, fpAddr)                  // fpstate
-        put64(304, sigmask)                         // uc_sigmask
-        // siginfo at 312
-        put32(312, UInt32(bitPattern: info.signo))
-        put32(312 + 8, UInt32(bitPattern: info.code))
-        if info.signo == SIGSEGV || info.signo == SIGBUS || info.signo == SIGFPE || info.signo == SIGILL {
-            put64(312 + 16, info.addr)
-        } else {
-            put32(312 + 16, UInt32(bitPattern: info.pid))
-            put32(312 + 20, info.uid)
-            if info.signo == SIGCHLD { put32(312 + 24, UInt32(bitPattern: info.status)) }
-        }
+        // Layout from LinuxABI (SignalFrameCodec.swift).
+        let f = encodeSigFrame(r, info, restorer: act.restorer, fpAddr: fpAddr, mask: sigmask, onAlt: onAlt)
         let ok1 = fp.withUnsafeBytes { mm.copyOut(fpAddr, $0.baseAddress!, 512) }
         let ok2 = f.withUnsafeBytes { mm.copyOut(sp, $0.baseAddress!, $0.count) }
         guard ok1 && ok2 else { return false }
@@ -211,30 +179,27 @@ extension Task {
     /// rt_sigreturn: restores registers, mask and FP state from the frame at rsp-8.
     func sigreturn() -> Int {
         let frame = regs.rsp - 8
-        guard let f = mm.readBytes(frame, 440) else {
+        guard let bytes = mm.readBytes(frame, 440), let f = decodeSigFrame(bytes) else {
             kernel.killGroup(tg, status: SIGSEGV | 0x80)
             return 0
         }
-        func get64(_ off: Int) -> UInt64 { f.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off, as: UInt64.self) } }
+        let sc = f.uc.uc_mcontext
         var r = regs
-        let sc = 48
-        r.r8 = get64(sc); r.r9 = get64(sc + 8); r.r10 = get64(sc + 16); r.r11 = get64(sc + 24)
-        r.r12 = get64(sc + 32); r.r13 = get64(sc + 40); r.r14 = get64(sc + 48); r.r15 = get64(sc + 56)
-        r.rdi = get64(sc + 64); r.rsi = get64(sc + 72); r.rbp = get64(sc + 80); r.rbx = get64(sc + 88)
-        r.rdx = get64(sc + 96); r.rax = get64(sc + 104); r.rcx = get64(sc + 112); r.rsp = get64(sc + 120)
-        r.rip = get64(sc + 128)
-        let fl = get64(sc + 136)
-        r.eflags = (r.eflags & ~UInt64(0x40dd5)) | (fl & 0x40dd5)
+        r.r8 = sc.r8; r.r9 = sc.r9; r.r10 = sc.r10; r.r11 = sc.r11
+        r.r12 = sc.r12; r.r13 = sc.r13; r.r14 = sc.r14; r.r15 = sc.r15
+        r.rdi = sc.rdi; r.rsi = sc.rsi; r.rbp = sc.rbp; r.rbx = sc.rbx
+        r.rdx = sc.rdx; r.rax = sc.rax; r.rcx = sc.rcx; r.rsp = sc.rsp
+        r.rip = sc.rip
+        r.eflags = (r.eflags & ~UInt64(0x40dd5)) | (sc.eflags & 0x40dd5)
         r.orig_rax = UInt64.max
         regs = r
-        sigmask = get64(304) & ~unblockable
-        let fpAddr = get64(sc + 23 * 8)
-        if fpAddr != 0, let fp = mm.readBytes(fpAddr, 512) {
+        sigmask = f.uc.uc_sigmask.bits & ~unblockable
+        if sc.fpstate != 0, let fp = mm.readBytes(sc.fpstate, 512) {
             _ = fp.withUnsafeBytes { bw_setfpregs(Int(stub.pid), $0.baseAddress) }
         }
         // uc_stack: restore the alternate stack settings.
-        let ssFlags = Int32(truncatingIfNeeded: get64(32))
-        if ssFlags & 2 == 0 { altStack = (get64(24), ssFlags & ~1, get64(40)) }
+        let st = f.uc.uc_stack
+        if st.ss_flags & 2 == 0 { altStack = (st.ss_sp, st.ss_flags & ~1, st.ss_size) }
         return Int(Int64(bitPattern: r.rax))
     }
 }

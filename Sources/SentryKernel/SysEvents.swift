@@ -63,6 +63,9 @@ extension Kernel {
 final class EventFD: FileDescription {
     var counter: UInt64
     let semaphore: Bool
+    var inSeq: UInt64 = 0, outSeq: UInt64 = 0
+    override var inputSeq: UInt64 { inSeq }
+    override var outputSeq: UInt64 { outSeq }
     init(initial: UInt64, flags: Int32, semaphore: Bool) {
         counter = initial
         self.semaphore = semaphore
@@ -76,6 +79,7 @@ final class EventFD: FileDescription {
         }
         let v: UInt64 = semaphore ? 1 : counter
         counter -= v
+        outSeq &+= 1
         buf.storeBytes(of: v, as: UInt64.self)
         t.kernel.broadcast()
         return 8
@@ -89,6 +93,7 @@ final class EventFD: FileDescription {
             if !t.block(deadline: nil) { return -ERESTARTSYS }
         }
         counter += v
+        if v > 0 { inSeq &+= 1 }
         t.kernel.broadcast()
         return 8
     }
@@ -130,7 +135,10 @@ final class TimerFD: FileDescription {
 
 final class EpollFile: FileDescription {
     /// The file is held weakly: closing its last fd removes it from the interest list, as in Linux.
-    struct Interest { weak var file: FileDescription?; var events: UInt32; var data: UInt64; var disabled: Bool }
+    struct Interest {
+        weak var file: FileDescription?; var events: UInt32; var data: UInt64; var disabled: Bool
+        var edge = EdgeState()   // EPOLLET bookkeeping (EpollEdge.swift)
+    }
     var interests: [Int32: Interest] = [:]
     override init(flags: Int32) { super.init(flags: O_RDWR | flags) }
     override func poll(_ events: Int16) -> Int16 {
@@ -285,6 +293,11 @@ extension Task {
                     guard var i = ep.interests[key], !i.disabled else { continue }
                     guard let file = i.file else { ep.interests[key] = nil; continue }
                     let ready = file.poll(Int16(truncatingIfNeeded: i.events) | POLLHUP_ | POLLERR_)
+                    if i.events & EPOLLET_ != 0 {
+                        let fires = i.edge.fires(file, ready)
+                        ep.interests[key] = i
+                        if !fires { continue }
+                    }
                     if ready == 0 { continue }
                     out.withUnsafeMutableBytes { b in
                         b.storeBytes(of: UInt32(UInt16(bitPattern: ready)), toByteOffset: count * 12, as: UInt32.self)

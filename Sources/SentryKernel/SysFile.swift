@@ -121,8 +121,7 @@ extension Task {
             f.statusFlags = (f.statusFlags & ~changeable) | (Int32(truncatingIfNeeded: arg) & changeable)
             return 0
         case F_GETLK, F_SETLK, F_SETLKW, 36, 37, 38:
-            // Advisory record locks are not implemented.
-            return errno(ENOLCK)
+            return sysRecordLock(f, cmd, arg)   // SysFileLock.swift
         case 1032, 1033: // F_SETPIPE_SZ / F_GETPIPE_SZ
             return f is PipeEnd ? 65536 : errno(EBADF)
         default: return errno(EINVAL)
@@ -133,6 +132,7 @@ extension Task {
         guard let f = fds.get(old) else { return errno(EBADF) }
         guard new >= 0 && new < fds.limit else { return errno(EBADF) }
         if old == new { return allowSame ? new : errno(EINVAL) }
+        releaseRecordLocks(closing: new)   // the implicit close of `new` (SysFileLock.swift)
         fds.installAt(new, f, cloexec: flags & O_CLOEXEC != 0)
         return new
     }

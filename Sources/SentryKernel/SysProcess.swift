@@ -167,6 +167,7 @@ extension Task {
         hostUnmapAll()
         mm.mapAll(mapper: self)
         mmGeneration = mm.generation
+        releaseRecordLocksOnExec()   // SysFileLock.swift
         fds.closeOnExec()
         let h = tg.handlers.copy()
         for i in 1..<65 where h.actions[i].handler != 1 { h.actions[i] = SigAction() }
@@ -211,6 +212,11 @@ extension Task {
         while true {
             let cands = tg.children.filter { matches($0, pid) }
             if cands.isEmpty { return errno(ECHILD) }
+            if let (c, code, sig) = takeJobReport(cands, stopped: options & WUNTRACED != 0, continued: options & WCONTINUED != 0, keep: false) {
+                let st: Int32 = code == 5 ? (sig << 8) | 0x7f : 0xffff   // WIFSTOPPED / WIFCONTINUED
+                if statusAddr != 0 && !mm.write(statusAddr, st) { return errno(EFAULT) }
+                return Int(c.pid)
+            }
             if let z = cands.first(where: { $0.zombie }) {
                 if statusAddr != 0 && !mm.write(statusAddr, z.waitStatus) { return errno(EFAULT) }
                 if rusage != 0 {
@@ -227,7 +233,8 @@ extension Task {
     }
 
     func sysWaitid(_ idtype: Int, _ id: Int, _ infop: UInt64, _ options: Int32) -> Int {
-        guard options & 4 /* WEXITED */ != 0 else { return errno(EINVAL) }
+        // WEXITED 4, WSTOPPED 2, WCONTINUED 8: at least one.
+        guard options & (4 | 2 | 8) != 0 else { return errno(EINVAL) }
         let pidSel: Int
         switch idtype {
         case 0: pidSel = -1
@@ -238,11 +245,13 @@ extension Task {
         while true {
             let cands = tg.children.filter { matches($0, pidSel) }
             if cands.isEmpty { return errno(ECHILD) }
-            if let z = cands.first(where: { $0.zombie }) {
+            let report = takeJobReport(cands, stopped: options & 2 != 0, continued: options & 8 != 0, keep: options & 0x0100_0000 != 0)
+            if let z = report?.0 ?? (options & 4 != 0 ? cands.first(where: { $0.zombie }) : nil) {
                 var info = [UInt8](repeating: 0, count: 128)
                 let st = z.waitStatus
-                let code: Int32 = st & 0x7f == 0 ? 1 : (st & 0x80 != 0 ? 3 : 2)
-                let value: Int32 = st & 0x7f == 0 ? (st >> 8) & 0xff : st & 0x7f
+                var code: Int32 = st & 0x7f == 0 ? 1 : (st & 0x80 != 0 ? 3 : 2)
+                var value: Int32 = st & 0x7f == 0 ? (st >> 8) & 0xff : st & 0x7f
+                if let r = report { code = r.1; value = r.2 }
                 info.withUnsafeMutableBytes { b in
                     b.storeBytes(of: SIGCHLD, toByteOffset: 0, as: Int32.self)
                     b.storeBytes(of: code, toByteOffset: 8, as: Int32.self)
@@ -251,7 +260,7 @@ extension Task {
                     b.storeBytes(of: value, toByteOffset: 24, as: Int32.self)
                 }
                 if infop != 0 && !info.withUnsafeBytes({ mm.copyOut(infop, $0.baseAddress!, 128) }) { return errno(EFAULT) }
-                if options & 0x0100_0000 == 0 {   // !WNOWAIT
+                if options & 0x0100_0000 == 0 && report == nil {   // !WNOWAIT
                     tg.children.removeAll { $0 === z }
                     kernel.threadGroups[z.pid] = nil
                 }

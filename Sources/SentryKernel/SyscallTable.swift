@@ -16,18 +16,18 @@ public enum SyscallSupport: Equatable {
 public enum SyscallTable {
     static let partialNotes: [Int: String] = [
         9: "file mappings are private copies (MAP_SHARED file writes are not written back)",
-        16: "TCGETS/TCSETS/TIOCGWINSZ/TIOCGPGRP forwarded for host stdio; FIONREAD, FIONBIO, FIOCLEX",
+        16: "TCGETS/TCSETS/TIOCGWINSZ/TIOCGPGRP forwarded for host stdio; FIONREAD, FIONBIO, FIOCLEX; full tty set on Sentry ptys",
         25: "moves by copying",
         28: "DONTNEED/FREE zero private pages; other advice accepted",
         56: "no namespaces (CLONE_NEW* -> EPERM)",
-        72: "record locks -> ENOLCK",
+        72: "record and OFD locks in the Sentry (SysFileLock.swift)",
         157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
         41: "AF_UNIX only (in-Sentry); other families EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",
         49: "AF_UNIX path names live in the Sentry's name table only (no file is created)",
         54: "SOL_SOCKET: SO_PASSCRED, SO_SNDBUF, SO_RCVBUF, SO_RCVTIMEO, SO_SNDTIMEO; others ENOPROTOOPT",
         299: "not yet", 307: "not yet",
-        232: "level-triggered; EPOLLET treated as level-triggered", 281: "level-triggered", 441: "level-triggered",
+        232: "EPOLLET edges from readiness changes plus new-data counters (pipes, eventfd, ptys, unix sockets)", 281: "as epoll_wait", 441: "as epoll_wait",
         222: "SIGEV_SIGNAL/NONE/THREAD_ID; no SIGEV_THREAD (libc builds it on THREAD_ID)", 225: "overruns not counted",
         38: "ITIMER_REAL only", 36: "ITIMER_REAL only",
         228: "CPU-time clocks approximated by monotonic time since start",
@@ -37,6 +37,7 @@ public enum SyscallTable {
         437: "RESOLVE_IN_ROOT resolves '..' from the starting directory without clamping",
     ]
     static let supportedNumbers: [Int] = [
+        73, 282, 289,   // flock, signalfd, signalfd4 (SysFileLock.swift, SignalFD.swift)
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 28,
         32, 33, 34, 35, 39, 56, 57, 58, 59, 60, 61, 62, 63, 72, 79, 80, 81, 83, 84, 86, 87, 88, 89, 90, 91, 92, 93, 94,
         95, 96, 97, 98, 99, 100, 102, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118,
@@ -79,7 +80,7 @@ extension Task {
         case 0: return sysRead(i(a0), a1, i(a2))
         case 1: return sysWrite(i(a0), a1, i(a2))
         case 2: return sysOpenat(AT_FDCWD_, a0, i32(a1), UInt32(truncatingIfNeeded: a2))
-        case 3: return fds.close(i(a0))
+        case 3: return sysCloseFD(i(a0))   // releases record locks (SysFileLock.swift)
         case 4: return sysNewfstatat(AT_FDCWD_, a0, a1, 0)
         case 5: return sysFstat(i(a0), a1)
         case 6: return sysNewfstatat(AT_FDCWD_, a0, a1, AT_SYMLINK_NOFOLLOW_)
@@ -121,6 +122,9 @@ extension Task {
         case 62: return sysKill(Int(Int32(truncatingIfNeeded: a0)), i(a1))
         case 63: return sysUname(a0)
         case 72: return sysFcntl(i(a0), i32(a1), a2)
+        case 73: return sysFlock(i(a0), i32(a1))
+        case 282: return sysSignalfd4(Int(Int32(truncatingIfNeeded: a0)), a1, i(a2), 0)
+        case 289: return sysSignalfd4(Int(Int32(truncatingIfNeeded: a0)), a1, i(a2), i32(a3))
         case 79: return sysGetcwd(a0, i(a1))
         case 80: return sysChdir(a0)
         case 81: return sysFchdir(i(a0))
@@ -294,7 +298,7 @@ extension Task {
             let last = Int(min(a1, UInt64(fds.entries.count - 1 < 0 ? 0 : fds.entries.count - 1)))
             if Int(min(a0, UInt64(Int.max))) <= last && !fds.entries.isEmpty {
                 for fd in Int(a0)...last where fds.entries[fd] != nil {
-                    if a2 & 4 != 0 { fds.entries[fd]!.cloexec = true } else { fds.entries[fd] = nil }
+                    if a2 & 4 != 0 { fds.entries[fd]!.cloexec = true } else { releaseRecordLocks(closing: fd); fds.entries[fd] = nil }
                 }
             }
             return 0

@@ -50,6 +50,7 @@ final class ThreadGroup {
     var name = ""
     var realTimer: KTimer? = nil
     var posixTimers: [PosixTimer] = []
+    var job = JobState()   // JobControl.swift
 
     init(pid: Int32, handlers: SignalHandlers, pgid: Int32, sid: Int32, uid: UInt32, gid: UInt32) {
         self.pid = pid
@@ -194,6 +195,7 @@ final class Task: HostMapper {
             if exited { return }
             if execKill { exitTask(status: 0, fromSignal: 0); return }
             if tg.exiting { exitTask(status: tg.waitStatus, fromSignal: 0); return }
+            if parkWhileStopped() { continue }   // group stop (JobControl.swift)
             syncMappings()
             inUser = true
             kernel.unlock()
@@ -308,6 +310,8 @@ extension Kernel {
     func processExited(_ tg: ThreadGroup) {
         tg.zombie = true
         let initTG = threadGroups[1]
+        let formerChildren = tg.children
+        defer { jobControlOnExit(tg, formerChildren: formerChildren) }   // JobControl.swift
         for c in tg.children {
             if let i = initTG, i !== tg {
                 c.parent = i

@@ -55,6 +55,9 @@ final class UnixSocket: FileDescription {
     var sndbuf = 212_992, rcvbuf = 212_992
     var rcvTimeoutNs = 0, sndTimeoutNs = 0
     var pendingError: Int32 = 0
+    /// Messages queued to this socket so far, for edge-triggered epoll.
+    var recvSeq: UInt64 = 0
+    override var inputSeq: UInt64 { recvSeq }
 
     init(type: Int32, flags: Int32) {
         self.type = type
@@ -111,6 +114,7 @@ final class UnixSocket: FileDescription {
             if chunk > 0 || (left == 0 && done == 0) {
                 let bytes = (done == 0 && chunk == data.count) ? data : Array(data[done..<(done + chunk)])
                 dst.queue.append(UnixMessage(data: bytes, files: done == 0 ? files : [], cred: cred, from: name))
+                dst.recvSeq &+= 1   // a new edge for EPOLLET (EpollEdge.swift)
                 dst.queuedBytes += chunk
                 done += chunk
                 t.kernel.broadcast()
