@@ -81,6 +81,16 @@ func childrenOf(_ pid: pid_t) -> [pid_t] {
         #expect(!FileManager.default.fileExists(atPath: fixture.root + "/c1"))
     }
 
+    @Test func runPassesGoferFaultsThroughTheSentryToItsGofer() throws {
+        let fixture = try LauncherBundle(args: ["/bin/cat", "/etc/hostname"])
+        defer { fixture.cleanUp() }
+        let r = try fixture.run(["run", "--bundle", fixture.bundle,
+                                 "--fault", "channel=gofer,message=Walk,action=delay,ms=1,nth=1", "c4"], timeout: 60)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout == (try String(contentsOfFile: "/etc/hostname", encoding: .utf8)))
+        #expect(r.stderr.contains("bulwark-gofer: fault: delay 1ms on Walk #1"), "\(r)")
+    }
+
     @Test func badFaultSpecFailsCreateBeforeAnythingExists() throws {
         let fixture = try LauncherBundle(args: ["/bin/true"])
         defer { fixture.cleanUp() }
