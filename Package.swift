@@ -48,7 +48,7 @@ let package = Package(
                 path: "Sources/SentryLoader", swiftSettings: sentrySwift),
         .target(name: "SentryKernel",
                 dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS",
-                               "GoferServer", "IPC", "Protocol", "FaultInjection"],
+                               "GoferServer", "IPC", "Protocol", "Wire", "FaultInjection"],
                 path: "Sources/SentryKernel", swiftSettings: sentrySwift),
         .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 

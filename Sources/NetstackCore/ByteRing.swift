@@ -25,7 +25,24 @@ struct ByteRing {
         let n = min(d.count, free)
         guard n > 0 else { return 0 }
         ensureStorage()
-        var p = (head + count) % capacity
+        // Contiguous sources (arrays, the socket arena's rings) are copied run by run.
+        let start = (head + count) % capacity
+        let copied: Bool? = d.withContiguousStorageIfAvailable { src -> Bool in
+            storage.withUnsafeMutableBytes { dst in
+                var p = start, i = 0, left = n
+                while left > 0 {
+                    let k = min(left, capacity - p)
+                    UnsafeMutableRawBufferPointer(rebasing: dst[p..<(p + k)]).copyMemory(from: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: src[i..<(i + k)])))
+                    i += k; left -= k; p = (p + k) % capacity
+                }
+            }
+            return true
+        }
+        if copied == true {
+            count += n
+            return n
+        }
+        var p = start
         var i = d.startIndex
         var left = n
         while left > 0 {

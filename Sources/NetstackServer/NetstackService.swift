@@ -1,6 +1,7 @@
 // bulwark-netstack's request handlers: the netstack.schema socket operations, each mapped onto
 // NetstackCore's socket API. One NetworkStack per service, guarded by one lock: requests run on the
 // ServiceKit thread, and with --interface a driver thread feeds frames and fires timers.
+import CBulwark
 import Glibc
 import HostOS
 import IPC
@@ -15,6 +16,12 @@ public final class NetstackService: @unchecked Sendable {
     let clock = MonotonicClock()
     private var lock = pthread_mutex_t()
     private var hostLoop: HostNetLoop?
+    /// The socket arena and doorbells (after Attach) and the sockets bound to its slots.
+    var arena: SocketArena?
+    var toNetstackFD: Int32 = -1
+    var toSentryFD: Int32 = -1
+    var bindings: [Int32: SlotBinding] = [:]
+    var slotsInUse = Set<Int>()
 
     /// `interface`: take over this host interface (AF_PACKET); nil for loopback only (--network none).
     public init(interface: String?) throws {
@@ -27,8 +34,12 @@ public final class NetstackService: @unchecked Sendable {
             let loop = HostNetLoop(stack: stack, clock: clock)
             loop.add(setup.link)
             hostLoop = loop
-            startDriver()
         }
+        // One malloc arena: glibc's per-thread arenas read /proc/sys/vm/overcommit_memory (openat, which
+        // the seccomp policy forbids) when they shrink after the pump thread freed large buffers.
+        _ = bw_single_malloc_arena()
+        // Always: the driver fires TCP timers and moves bytes between the arena's rings and the stack.
+        startDriver()
     }
 
     /// Runs `body` with the stack locked, then lets the stack process what the call queued (loopback
@@ -37,9 +48,12 @@ public final class NetstackService: @unchecked Sendable {
         pthread_mutex_lock(&lock)
         defer {
             stack.poll()
+            pumpAndNotify()
             pthread_mutex_unlock(&lock)
         }
-        do { return try body() } catch { throw ServiceFailure(Errno(rawValue: error.rawValue), "\(error)") }
+        do {
+            return try body()
+        } catch { throw ServiceFailure(Errno(rawValue: error.rawValue), "\(error)") }
     }
 
     // MARK: Driver thread (only with a host interface)
@@ -61,21 +75,59 @@ public final class NetstackService: @unchecked Sendable {
         Glibc.close(started[0])
     }
 
+    /// The driver: process the stack and the rings until nothing moves, then sleep until a frame, a
+    /// timer, or the Sentry's doorbell (announced through the arena so a busy Sentry never rings).
     private func drive() {
         var byte: UInt8 = 1
         _ = write(started[1], &byte, 1)
         Glibc.close(started[1])
-        guard let loop = hostLoop else { return }
         while true {
+            let seen = arena?.toNetstack.current ?? 0
             pthread_mutex_lock(&lock)
             stack.poll()
-            var wait: Int32 = 50
+            let busy = pumpAndNotify()
+            var wait: Int32 = hostLoop == nil ? 1000 : 50
             if let d = stack.nextDeadline {
-                wait = Int32(max(0, min(50, (d - clock.nanoseconds + 999_999) / 1_000_000)))
+                wait = Int32(max(0, min(Int64(wait), (d - clock.nanoseconds + 999_999) / 1_000_000)))
             }
+            let doorbell = arena?.toNetstack
+            let bellFD = toNetstackFD
             pthread_mutex_unlock(&lock)
-            loop.waitForFrames(milliseconds: wait)
+            if wait == 0 || busy { continue }
+            if let doorbell, !doorbell.prepareToSleep(seen: seen) { continue }
+            var extra: [Int32] = []
+            if bellFD >= 0 { extra.append(bellFD) }
+            if let loop = hostLoop {
+                loop.waitForFrames(milliseconds: wait, extraFDs: extra)
+            } else {
+                var fds = extra.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+                _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
+            }
+            doorbell?.awake()
+            if bellFD >= 0 {
+                var v: UInt64 = 0
+                _ = Glibc.read(bellFD, &v, 8)   // non-blocking: drains the count
+            }
         }
+    }
+
+    /// Moves ring bytes and mirrors socket state (stack locked), then rings the Sentry if it sleeps.
+    /// Returns true if work remains after its rounds (the driver then goes on without sleeping).
+    @discardableResult
+    func pumpAndNotify() -> Bool {
+        guard let a = arena else { return false }
+        var changed = false
+        var busy = true
+        for _ in 0..<8 {
+            if !pumpAll() { busy = false; break }
+            changed = true
+            stack.poll()
+        }
+        if changed && a.toSentry.changed() {
+            var one: UInt64 = 1
+            _ = Glibc.write(toSentryFD, &one, 8)
+        }
+        return busy
     }
 
     // MARK: Handlers
@@ -97,7 +149,12 @@ public final class NetstackService: @unchecked Sendable {
             case 2: type = .datagram
             default: throw ServiceFailure(.ESOCKTNOSUPPORT, "type \(m.type)")
             }
-            let id = try locked { () throws(NetErrno) in stack.socket(type, family: family) }
+            let id = try locked { () throws(NetErrno) in
+                let slot = try claimSlot(m.slot)
+                let id = stack.socket(type, family: family)
+                if let slot { bind(id, slot: slot, stream: type == .stream) }
+                return id
+            }
             reply.encode(N.SocketReply(handle: UInt64(UInt32(bitPattern: id.raw))))
         }
         t.register(N.Bind.messageID) { [self] req, reply throws(ServiceFailure) in
@@ -113,7 +170,13 @@ public final class NetstackService: @unchecked Sendable {
         }
         t.register(N.Accept.messageID) { [self] req, reply throws(ServiceFailure) in
             let m = try decode(req, N.Accept.self)
-            let (s, peer) = try locked { () throws(NetErrno) in try stack.accept(socket(m.handle)) }
+            let (s, peer) = try locked { () throws(NetErrno) in
+                let listener = try socket(m.handle)
+                if let a = arena, Int(m.slot) >= a.slotCount || slotsInUse.contains(Int(m.slot)) { throw .EINVAL }
+                let r = try stack.accept(listener)
+                if let slot = try claimSlot(m.slot) { bind(r.0, slot: slot, stream: true) }
+                return r
+            }
             reply.encode(N.AcceptReply(handle: UInt64(UInt32(bitPattern: s.raw)), peer: wire(peer)))
         }
         t.register(N.Connect.messageID) { [self] req, reply throws(ServiceFailure) in
@@ -131,7 +194,16 @@ public final class NetstackService: @unchecked Sendable {
             case 2: how = .both
             default: throw ServiceFailure(.EINVAL, "shutdown how \(m.how)")
             }
-            try locked { () throws(NetErrno) in try stack.shutdown(socket(m.handle), how) }
+            try locked { () throws(NetErrno) in
+                let id = try socket(m.handle)
+                // Writes still in the send ring go out before the FIN: the pump applies SHUT_WR then.
+                if how != .read, let b = bindings[id.raw], b.stream, stack.phase(id) == .connected {
+                    b.shutWritePending = true
+                    if how == .both { try stack.shutdown(id, .read) }
+                    return
+                }
+                try stack.shutdown(id, how)
+            }
             reply.encode(N.EmptyReply())
         }
         t.register(N.SetOption.messageID) { [self] req, reply throws(ServiceFailure) in
@@ -157,7 +229,7 @@ public final class NetstackService: @unchecked Sendable {
             let value: Int32
             switch (m.level, m.name) {
             case (1, 4):   // SO_ERROR, cleared by reading as on Linux
-                value = try locked { () throws(NetErrno) in stack.socketError(try socket(m.handle))?.rawValue ?? 0 }
+                value = try locked { () throws(NetErrno) in try takeError(socket(m.handle)) }
             default: throw ServiceFailure(.ENOPROTOOPT, "option \(m.level)/\(m.name) not implemented")
             }
             let u = UInt32(bitPattern: value)
@@ -172,10 +244,64 @@ public final class NetstackService: @unchecked Sendable {
         }
         t.register(N.Close.messageID) { [self] req, reply throws(ServiceFailure) in
             let m = try decode(req, N.Close.self)
-            try locked { () throws(NetErrno) in try stack.close(socket(m.handle)) }
+            try locked { () throws(NetErrno) in
+                let id = try socket(m.handle)
+                if let b = bindings[id.raw] {
+                    b.closing = true   // the pump closes once the send ring is drained
+                    return
+                }
+                try stack.close(id)
+            }
+            reply.encode(N.EmptyReply())
+        }
+        t.register(N.Interfaces.messageID) { [self] req, reply throws(ServiceFailure) in
+            _ = try decode(req, N.Interfaces.self)
+            let r = try locked { () throws(NetErrno) in interfaceReport() }
+            reply.encode(r)
+        }
+        t.register(N.Attach.messageID) { [self] req, reply throws(ServiceFailure) in
+            let m = try decode(req, N.Attach.self)
+            guard let memory = req.fds.take(Int(m.memory.rawValue)), let toNet = req.fds.take(Int(m.toNetstack.rawValue)),
+                  let toSentry = req.fds.take(Int(m.toSentry.rawValue)) else {
+                throw ServiceFailure(.EBADF, "Attach without its descriptors")
+            }
+            pthread_mutex_lock(&lock)
+            defer { pthread_mutex_unlock(&lock) }
+            guard arena == nil else { throw ServiceFailure(.EBUSY, "arena already attached") }
+            do {
+                arena = try SocketArena.map(memory.rawValue, size: Int(clamping: m.memorySize), slotCount: Int(m.slotCount), ringSize: Int(m.ringSize))
+            } catch { throw ServiceFailure(.EINVAL, "arena: \(error)") }
+            memory.close()
+            toNetstackFD = toNet.release()
+            toSentryFD = toSentry.release()
             reply.encode(N.EmptyReply())
         }
         return t
+    }
+
+    /// What SIOCGIF* and NETLINK_ROUTE report: interface indices start at 1 (lo), as on Linux.
+    func interfaceReport() -> Netstack.InterfacesReply {
+        func v4(_ a: IPv4Address) -> [UInt8] {
+            let r = a.raw
+            return [UInt8(r >> 24), UInt8(r >> 16 & 0xff), UInt8(r >> 8 & 0xff), UInt8(r & 0xff)]
+        }
+        var list: [Netstack.Interface] = []
+        for i in stack.interfaces {
+            var addrs = [Netstack.InterfaceAddress(family: 2, address: v4(i.address), prefixLength: UInt8(i.prefixLength))]
+            for a in i.ipv6 {
+                addrs.append(.init(family: 10, address: wire(SocketAddress(a.address, 0)).address, prefixLength: UInt8(a.prefixLength)))
+            }
+            var mac: [UInt8] = []
+            for k in (0..<6).reversed() { mac.append(UInt8(truncatingIfNeeded: i.mac.raw >> (8 * UInt64(k)))) }
+            let flags: UInt32 = i.isLoopback ? 0x49 : 0x1043   // UP|LOOPBACK|RUNNING, UP|BROADCAST|RUNNING|MULTICAST
+            list.append(.init(index: UInt32(i.index + 1), name: i.name, flags: flags, mtu: UInt32(i.isLoopback ? 65536 : i.mtu),
+                              hardwareAddress: mac, addresses: addrs))
+        }
+        let routes = stack.routes.map { r in
+            Netstack.RouteEntry(destination: v4(r.destination), prefixLength: UInt8(r.prefixLength),
+                                gateway: r.gateway.map(v4) ?? [], interface: UInt32(r.interface + 1))
+        }
+        return .init(interfaces: list, routes: routes)
     }
 
     func socket(_ handle: UInt64) throws(NetErrno) -> SocketID {

@@ -68,17 +68,20 @@ public enum Netstack {
         public typealias Reply = SocketReply
         public static let messageID: UInt16 = 1
         public static let name = "Socket"
-        public static let fieldCount = 3
+        public static let fieldCount = 4
 
         public var family: UInt32
         /// SOCK_STREAM or SOCK_DGRAM, with SOCK_NONBLOCK
         public var type: UInt32
         public var `protocol`: UInt32
+        /// the arena slot for this socket's rings and state (after Attach)
+        public var slot: UInt32
 
-        public init(family: UInt32 = 0, type: UInt32 = 0, `protocol`: UInt32 = 0) {
+        public init(family: UInt32 = 0, type: UInt32 = 0, `protocol`: UInt32 = 0, slot: UInt32 = 0) {
             self.family = family
             self.type = type
             self.`protocol` = `protocol`
+            self.slot = slot
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
@@ -86,6 +89,7 @@ public enum Netstack {
             writer.field(t, 0, family)
             writer.field(t, 1, type)
             writer.field(t, 2, `protocol`)
+            writer.field(t, 3, slot)
             return t.offset
         }
 
@@ -93,7 +97,8 @@ public enum Netstack {
             let f_family = try t.scalar(0, UInt32.self) ?? 0
             let f_type = try t.scalar(1, UInt32.self) ?? 0
             let f_protocol = try t.scalar(2, UInt32.self) ?? 0
-            return Socket(family: f_family, type: f_type, protocol: f_protocol)
+            let f_slot = try t.scalar(3, UInt32.self) ?? 0
+            return Socket(family: f_family, type: f_type, protocol: f_protocol, slot: f_slot)
         }
 
         /// Zero-copy, checked accessors over a received Socket; valid while the receive buffer is.
@@ -105,6 +110,7 @@ public enum Netstack {
             public var family: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
             public var type: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
             public var `protocol`: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var slot: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
         }
     }
 
@@ -248,28 +254,33 @@ public enum Netstack {
         public typealias Reply = AcceptReply
         public static let messageID: UInt16 = 6
         public static let name = "Accept"
-        public static let fieldCount = 2
+        public static let fieldCount = 3
 
         public var handle: UInt64
         /// SOCK_NONBLOCK for the new socket
         public var flags: UInt32
+        /// the arena slot for the accepted socket
+        public var slot: UInt32
 
-        public init(handle: UInt64 = 0, flags: UInt32 = 0) {
+        public init(handle: UInt64 = 0, flags: UInt32 = 0, slot: UInt32 = 0) {
             self.handle = handle
             self.flags = flags
+            self.slot = slot
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
             let t = writer.beginTable(fieldCount: Self.fieldCount)
             writer.field(t, 0, handle)
             writer.field(t, 1, flags)
+            writer.field(t, 2, slot)
             return t.offset
         }
 
         public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Accept {
             let f_handle = try t.scalar(0, UInt64.self) ?? 0
             let f_flags = try t.scalar(1, UInt32.self) ?? 0
-            return Accept(handle: f_handle, flags: f_flags)
+            let f_slot = try t.scalar(2, UInt32.self) ?? 0
+            return Accept(handle: f_handle, flags: f_flags, slot: f_slot)
         }
 
         /// Zero-copy, checked accessors over a received Accept; valid while the receive buffer is.
@@ -280,6 +291,7 @@ public enum Netstack {
             public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
             public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
             public var flags: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+            public var slot: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
         }
     }
 
@@ -631,6 +643,7 @@ public enum Netstack {
         }
     }
 
+    /// Superseded by Attach (one arena for all sockets); not handled (ENOSYS). Kept: ids are never reused.
     /// Gives a socket its data rings: one shared memory file holding a send ring and a receive ring, and
     /// an eventfd doorbell for each direction.
     public struct SetupRing: WireRequest {
@@ -711,6 +724,7 @@ public enum Netstack {
         }
     }
 
+    /// Superseded by the arena's state words and doorbells; never sent. Kept: ids are never reused.
     /// One-way notification from the netstack: the socket's readiness changed.
     public struct Event: WireMessage {
         public static let messageID: UInt16 = 17
@@ -756,6 +770,283 @@ public enum Netstack {
         }
     }
 
+    /// Sent once, first: the socket arena and the two doorbells. The netstack maps the memory after
+    /// checking its size against the geometry; a second Attach is refused (EBUSY).
+    public struct Attach: WireRequest {
+        public typealias Reply = EmptyReply
+        public static let messageID: UInt16 = 18
+        public static let name = "Attach"
+        public static let fieldCount = 6
+
+        /// memfd of memorySize bytes
+        public var memory: FDIndex
+        public var memorySize: UInt64
+        public var slotCount: UInt32
+        /// bytes per ring, a power of two
+        public var ringSize: UInt32
+        /// eventfd the Sentry writes when the netstack's pump sleeps
+        public var toNetstack: FDIndex
+        /// eventfd the netstack writes when the Sentry's waker sleeps
+        public var toSentry: FDIndex
+
+        public init(memory: FDIndex, memorySize: UInt64 = 0, slotCount: UInt32 = 0, ringSize: UInt32 = 0, toNetstack: FDIndex, toSentry: FDIndex) {
+            self.memory = memory
+            self.memorySize = memorySize
+            self.slotCount = slotCount
+            self.ringSize = ringSize
+            self.toNetstack = toNetstack
+            self.toSentry = toSentry
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, memory)
+            writer.field(t, 1, memorySize)
+            writer.field(t, 2, slotCount)
+            writer.field(t, 3, ringSize)
+            writer.field(t, 4, toNetstack)
+            writer.field(t, 5, toSentry)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Attach {
+            guard let f_memory = try t.fd(0) else { throw .malformed("Attach.memory is missing") }
+            let f_memorySize = try t.scalar(1, UInt64.self) ?? 0
+            let f_slotCount = try t.scalar(2, UInt32.self) ?? 0
+            let f_ringSize = try t.scalar(3, UInt32.self) ?? 0
+            guard let f_toNetstack = try t.fd(4) else { throw .malformed("Attach.toNetstack is missing") }
+            guard let f_toSentry = try t.fd(5) else { throw .malformed("Attach.toSentry is missing") }
+            return Attach(memory: f_memory, memorySize: f_memorySize, slotCount: f_slotCount, ringSize: f_ringSize, toNetstack: f_toNetstack, toSentry: f_toSentry)
+        }
+
+        /// Zero-copy, checked accessors over a received Attach; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var memory: FDIndex? { get throws(WireError) { try table.fd(0) } }
+            public var memorySize: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var slotCount: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var ringSize: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var toNetstack: FDIndex? { get throws(WireError) { try table.fd(4) } }
+            public var toSentry: FDIndex? { get throws(WireError) { try table.fd(5) } }
+        }
+    }
+
+    /// One address of an interface.
+    public struct InterfaceAddress: WireTable {
+        public static let fieldCount = 3
+
+        /// AF_INET or AF_INET6
+        public var family: UInt16
+        /// 4 or 16 bytes, network order
+        public var address: [UInt8]
+        public var prefixLength: UInt8
+
+        public init(family: UInt16 = 0, address: [UInt8] = [], prefixLength: UInt8 = 0) {
+            self.family = family
+            self.address = address
+            self.prefixLength = prefixLength
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, family)
+            writer.field(t, 1, bytes: address)
+            writer.field(t, 2, prefixLength)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> InterfaceAddress {
+            let f_family = try t.scalar(0, UInt16.self) ?? 0
+            let f_address = try t.bytes(1, budget: &budget) ?? []
+            let f_prefixLength = try t.scalar(2, UInt8.self) ?? 0
+            return InterfaceAddress(family: f_family, address: f_address, prefixLength: f_prefixLength)
+        }
+
+        /// Zero-copy, checked accessors over a received InterfaceAddress; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var family: UInt16 { get throws(WireError) { try table.scalar(0, UInt16.self) ?? 0 } }
+            public var address: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var prefixLength: UInt8 { get throws(WireError) { try table.scalar(2, UInt8.self) ?? 0 } }
+        }
+    }
+
+    /// A network interface as the netstack sees it (SIOCGIF* ioctls, NETLINK_ROUTE, getifaddrs).
+    public struct Interface: WireTable {
+        public static let fieldCount = 6
+
+        public var index: UInt32
+        public var name: String
+        /// IFF_UP, IFF_LOOPBACK, IFF_RUNNING, IFF_BROADCAST, IFF_MULTICAST
+        public var flags: UInt32
+        public var mtu: UInt32
+        /// 6 bytes (all zero on loopback)
+        public var hardwareAddress: [UInt8]
+        public var addresses: [InterfaceAddress]
+
+        public init(index: UInt32 = 0, name: String = "", flags: UInt32 = 0, mtu: UInt32 = 0, hardwareAddress: [UInt8] = [], addresses: [InterfaceAddress] = []) {
+            self.index = index
+            self.name = name
+            self.flags = flags
+            self.mtu = mtu
+            self.hardwareAddress = hardwareAddress
+            self.addresses = addresses
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, index)
+            writer.field(t, 1, name)
+            writer.field(t, 2, flags)
+            writer.field(t, 3, mtu)
+            writer.field(t, 4, bytes: hardwareAddress)
+            writer.field(t, 5, tables: addresses)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Interface {
+            let f_index = try t.scalar(0, UInt32.self) ?? 0
+            let f_name = try t.string(1, budget: &budget) ?? ""
+            let f_flags = try t.scalar(2, UInt32.self) ?? 0
+            let f_mtu = try t.scalar(3, UInt32.self) ?? 0
+            let f_hardwareAddress = try t.bytes(4, budget: &budget) ?? []
+            let f_addresses = try t.decodeTables(5, InterfaceAddress.self, budget: &budget) ?? []
+            return Interface(index: f_index, name: f_name, flags: f_flags, mtu: f_mtu, hardwareAddress: f_hardwareAddress, addresses: f_addresses)
+        }
+
+        /// Zero-copy, checked accessors over a received Interface; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var index: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var mtu: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var hardwareAddress: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(4, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var addresses: TableVector? { get throws(WireError) { try table.tableVector(5) } }
+        }
+    }
+
+    /// An IPv4 route.
+    public struct RouteEntry: WireTable {
+        public static let fieldCount = 4
+
+        /// 4 bytes
+        public var destination: [UInt8]
+        public var prefixLength: UInt8
+        /// empty: directly connected
+        public var gateway: [UInt8]
+        /// interface index
+        public var interface: UInt32
+
+        public init(destination: [UInt8] = [], prefixLength: UInt8 = 0, gateway: [UInt8] = [], interface: UInt32 = 0) {
+            self.destination = destination
+            self.prefixLength = prefixLength
+            self.gateway = gateway
+            self.interface = interface
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, bytes: destination)
+            writer.field(t, 1, prefixLength)
+            writer.field(t, 2, bytes: gateway)
+            writer.field(t, 3, interface)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> RouteEntry {
+            let f_destination = try t.bytes(0, budget: &budget) ?? []
+            let f_prefixLength = try t.scalar(1, UInt8.self) ?? 0
+            let f_gateway = try t.bytes(2, budget: &budget) ?? []
+            let f_interface = try t.scalar(3, UInt32.self) ?? 0
+            return RouteEntry(destination: f_destination, prefixLength: f_prefixLength, gateway: f_gateway, interface: f_interface)
+        }
+
+        /// Zero-copy, checked accessors over a received RouteEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var destination: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var prefixLength: UInt8 { get throws(WireError) { try table.scalar(1, UInt8.self) ?? 0 } }
+            public var gateway: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(2, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var interface: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+        }
+    }
+
+    /// The interfaces, their addresses and the routes.
+    public struct Interfaces: WireRequest {
+        public typealias Reply = InterfacesReply
+        public static let messageID: UInt16 = 19
+        public static let name = "Interfaces"
+        public static let fieldCount = 0
+
+        public init() {
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Interfaces {
+            _ = t
+            return Interfaces()
+        }
+
+        /// Zero-copy, checked accessors over a received Interfaces; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+        }
+    }
+
+    public struct InterfacesReply: WireMessage {
+        public static let messageID: UInt16 = 20
+        public static let name = "InterfacesReply"
+        public static let fieldCount = 2
+
+        public var interfaces: [Interface]
+        public var routes: [RouteEntry]
+
+        public init(interfaces: [Interface] = [], routes: [RouteEntry] = []) {
+            self.interfaces = interfaces
+            self.routes = routes
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, tables: interfaces)
+            writer.field(t, 1, tables: routes)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> InterfacesReply {
+            let f_interfaces = try t.decodeTables(0, Interface.self, budget: &budget) ?? []
+            let f_routes = try t.decodeTables(1, RouteEntry.self, budget: &budget) ?? []
+            return InterfacesReply(interfaces: f_interfaces, routes: f_routes)
+        }
+
+        /// Zero-copy, checked accessors over a received InterfacesReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var interfaces: TableVector? { get throws(WireError) { try table.tableVector(0) } }
+            public var routes: TableVector? { get throws(WireError) { try table.tableVector(1) } }
+        }
+    }
+
     /// Every message of the channel, for dispatch by message id.
     public enum Message: WireChannelMessage {
         case errorReply(ErrorReply)
@@ -776,6 +1067,9 @@ public enum Netstack {
         case close(Close)
         case setupRing(SetupRing)
         case event(Event)
+        case attach(Attach)
+        case interfaces(Interfaces)
+        case interfacesReply(InterfacesReply)
 
         /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
         public static let messageTypes: [any WireMessage.Type] = [
@@ -797,6 +1091,9 @@ public enum Netstack {
             Close.self,
             SetupRing.self,
             Event.self,
+            Attach.self,
+            Interfaces.self,
+            InterfacesReply.self,
         ]
 
         public static let channelName = Netstack.channelName
@@ -821,6 +1118,9 @@ public enum Netstack {
             case Close.messageID: return Close.name
             case SetupRing.messageID: return SetupRing.name
             case Event.messageID: return Event.name
+            case Attach.messageID: return Attach.name
+            case Interfaces.messageID: return Interfaces.name
+            case InterfacesReply.messageID: return InterfacesReply.name
             default: return nil
             }
         }
@@ -845,6 +1145,9 @@ public enum Netstack {
             case Close.messageID: return .close(try Close.decode(view))
             case SetupRing.messageID: return .setupRing(try SetupRing.decode(view))
             case Event.messageID: return .event(try Event.decode(view))
+            case Attach.messageID: return .attach(try Attach.decode(view))
+            case Interfaces.messageID: return .interfaces(try Interfaces.decode(view))
+            case InterfacesReply.messageID: return .interfacesReply(try InterfacesReply.decode(view))
             default: throw .unknownMessage(messageID)
             }
         }
@@ -869,6 +1172,9 @@ public enum Netstack {
             case .close: return Close.messageID
             case .setupRing: return SetupRing.messageID
             case .event: return Event.messageID
+            case .attach: return Attach.messageID
+            case .interfaces: return Interfaces.messageID
+            case .interfacesReply: return InterfacesReply.messageID
             }
         }
 
@@ -892,6 +1198,9 @@ public enum Netstack {
             case .close(let m): return m
             case .setupRing(let m): return m
             case .event(let m): return m
+            case .attach(let m): return m
+            case .interfaces(let m): return m
+            case .interfacesReply(let m): return m
             }
         }
 
@@ -915,6 +1224,9 @@ public enum Netstack {
             case .close(let m): m.encode(into: &writer)
             case .setupRing(let m): m.encode(into: &writer)
             case .event(let m): m.encode(into: &writer)
+            case .attach(let m): m.encode(into: &writer)
+            case .interfaces(let m): m.encode(into: &writer)
+            case .interfacesReply(let m): m.encode(into: &writer)
             }
         }
     }

@@ -119,10 +119,10 @@ extension Task {
             let e = checkResolve(start, path, resolve, followLast: flags & O_NOFOLLOW == 0)
             if e != 0 { return errno(e) }
         }
-        if resolve & 0x10 != 0 && path.hasPrefix("/") {
-            // RESOLVE_IN_ROOT: absolute paths (and "..") are taken relative to dirfd.
+        if resolve & 0x10 != 0 && path.hasPrefix("/"), let base = startLocationForInRoot(dirfd) {
+            // RESOLVE_IN_ROOT: an absolute path is taken relative to dirfd.
             let rel = String(path.drop { $0 == "/" })
-            return openAndInstall(start.mount === kernel.vfs.root.mount && path.isEmpty ? kernel.vfs.root : (startLocationForInRoot(dirfd) ?? start), rel.isEmpty ? "." : rel, flags, UInt32(mode64))
+            return openAndInstall(base, rel.isEmpty ? "." : rel, flags, UInt32(mode64))
         }
         return openAndInstall(start, path, flags, UInt32(mode64))
     }

@@ -16,7 +16,7 @@ extension Task {
     private func checkSocketArgs(_ domain: Int32, _ type: Int32, _ proto: Int32) -> KResult<Int32> {
         guard domain == AF_UNIX_ else {
             if reportedSocketFamilies.insert(domain).inserted {
-                kernel.log("bulwark-sentry: socket family \(domain) not supported (no netstack yet) -> EAFNOSUPPORT\n")
+                kernel.log("bulwark-sentry: socket family \(domain) not supported -> EAFNOSUPPORT\n")
             }
             return .failure(EAFNOSUPPORT)
         }
@@ -28,6 +28,8 @@ extension Task {
     }
 
     func sysSocket(_ domain: Int32, _ type: Int32, _ proto: Int32) -> Int {
+        if domain == AF_INET_ || domain == AF_INET6_ { return inetSocket(domain, type, proto) }   // SysInet.swift
+        if domain == AF_NETLINK_ { return netlinkSocket(type, proto) }                            // NetlinkSocket.swift
         let base: Int32
         switch checkSocketArgs(domain, type, proto) { case .failure(let e): return errno(e); case .success(let b): base = b }
         let s = UnixSocket(type: base, flags: type & SOCK_NONBLOCK_ != 0 ? O_NONBLOCK : 0)
@@ -89,6 +91,8 @@ extension Task {
     }
 
     func sysBind(_ fd: Int, _ addr: UInt64, _ len: Int) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetBind(s, addr, len) }
+        if let s = fds.get(fd) as? NetlinkSocket { return netlinkBind(s, addr, len) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         if s.name != nil { return errno(EINVAL) }
@@ -128,6 +132,7 @@ extension Task {
     }
 
     func sysListen(_ fd: Int, _ backlog: Int32) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetListen(s, backlog) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard s.connectionOriented else { return errno(EOPNOTSUPP) }
@@ -140,6 +145,7 @@ extension Task {
     }
 
     func sysConnect(_ fd: Int, _ addr: UInt64, _ len: Int) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetConnect(s, addr, len) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         if !s.connectionOriented, len >= 2, let fam = mm.read(addr, as: UInt16.self), fam == 0 {
@@ -176,6 +182,7 @@ extension Task {
     }
 
     func sysAccept(_ fd: Int, _ addr: UInt64, _ lenAddr: UInt64, _ flags: Int32) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetAccept(s, addr, lenAddr, flags) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard flags & ~(SOCK_NONBLOCK_ | SOCK_CLOEXEC_) == 0 else { return errno(EINVAL) }
@@ -196,6 +203,8 @@ extension Task {
     }
 
     func sysGetsockname(_ fd: Int, _ addr: UInt64, _ lenAddr: UInt64, peer: Bool) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetGetName(s, addr, lenAddr, peer: peer) }
+        if let s = fds.get(fd) as? NetlinkSocket { return netlinkName(s, addr, lenAddr, peer: peer) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         if peer {
@@ -206,6 +215,7 @@ extension Task {
     }
 
     func sysShutdown(_ fd: Int, _ how: Int32) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetShutdown(s, how) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard how >= 0 && how <= 2 else { return errno(EINVAL) }
@@ -266,6 +276,8 @@ extension Task {
     }
 
     func sysSendto(_ fd: Int, _ buf: UInt64, _ len: Int, _ flags: Int32, _ addr: UInt64, _ addrLen: Int) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetSendto(s, buf, len, flags, addr, addrLen) }
+        if let s = fds.get(fd) as? NetlinkSocket { return netlinkSendto(s, buf, len) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard len >= 0 else { return errno(EINVAL) }
@@ -274,6 +286,8 @@ extension Task {
     }
 
     func sysSendmsg(_ fd: Int, _ msg: UInt64, _ flags: Int32) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetSendmsg(s, msg, flags) }
+        if let s = fds.get(fd) as? NetlinkSocket { return netlinkSendmsg(s, msg) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard let hdr = mm.readBytes(msg, 56) else { return errno(EFAULT) }
@@ -319,6 +333,8 @@ extension Task {
     }
 
     func sysRecvfrom(_ fd: Int, _ buf: UInt64, _ len: Int, _ flags: Int32, _ addr: UInt64, _ lenAddr: UInt64) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetRecvfrom(s, buf, len, flags, addr, lenAddr) }
+        if let s = fds.get(fd) as? NetlinkSocket { return netlinkRecvfrom(s, buf, len, flags, addr, lenAddr) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard len >= 0 else { return errno(EINVAL) }
@@ -332,6 +348,8 @@ extension Task {
     }
 
     func sysRecvmsg(_ fd: Int, _ msg: UInt64, _ flags: Int32) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetRecvmsg(s, msg, flags) }
+        if let s = fds.get(fd) as? NetlinkSocket { return netlinkRecvmsg(s, msg, flags) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard let hdr = mm.readBytes(msg, 56) else { return errno(EFAULT) }
@@ -402,6 +420,8 @@ extension Task {
     // MARK: options
 
     func sysSetsockopt(_ fd: Int, _ level: Int32, _ opt: Int32, _ val: UInt64, _ len: Int) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetSetsockopt(s, level, opt, val, len) }
+        if let s = fds.get(fd) as? NetlinkSocket { return netlinkSetsockopt(s, level, opt, val, len) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard level == SOL_SOCKET_ else { return errno(EOPNOTSUPP) }
@@ -426,6 +446,8 @@ extension Task {
     }
 
     func sysGetsockopt(_ fd: Int, _ level: Int32, _ opt: Int32, _ val: UInt64, _ lenAddr: UInt64) -> Int {
+        if let s = fds.get(fd) as? InetSocket { return inetGetsockopt(s, level, opt, val, lenAddr) }
+        if let s = fds.get(fd) as? NetlinkSocket { return netlinkGetsockopt(s, level, opt, val, lenAddr) }
         let s: UnixSocket
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard level == SOL_SOCKET_ else { return errno(EOPNOTSUPP) }

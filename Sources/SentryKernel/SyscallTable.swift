@@ -23,10 +23,10 @@ public enum SyscallTable {
         72: "record and OFD locks in the Sentry (SysFileLock.swift)",
         157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
-        41: "AF_UNIX only (in-Sentry); other families EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",
+        41: "AF_UNIX (in-Sentry), AF_INET/AF_INET6 (bulwark-netstack), AF_NETLINK NETLINK_ROUTE dumps; others EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",
         49: "AF_UNIX path names live in the Sentry's name table only (no file is created)",
-        54: "SOL_SOCKET: SO_PASSCRED, SO_SNDBUF, SO_RCVBUF, SO_RCVTIMEO, SO_SNDTIMEO; others ENOPROTOOPT",
-        299: "not yet", 307: "not yet",
+        54: "AF_UNIX: SO_PASSCRED, SO_SNDBUF, SO_RCVBUF, SO_RCVTIMEO, SO_SNDTIMEO; IP sockets: see docs (some stored only); others ENOPROTOOPT",
+        299: "a loop over recvmsg", 307: "a loop over sendmsg",
         232: "EPOLLET edges from readiness changes plus new-data counters (pipes, eventfd, ptys, unix sockets)", 281: "as epoll_wait", 441: "as epoll_wait",
         222: "SIGEV_SIGNAL/NONE/THREAD_ID; no SIGEV_THREAD (libc builds it on THREAD_ID)", 225: "overruns not counted",
         38: "ITIMER_REAL only", 36: "ITIMER_REAL only",
@@ -34,6 +34,7 @@ public enum SyscallTable {
         435: "deliberately ENOSYS: libc falls back to clone(2); not reported",
         334: "deliberately ENOSYS (glibc and others fall back); not reported",
         161: "EPERM (changing the root is not offered)",
+        165: "tmpfs, bind (without submounts) and read-only remounts; other types ENODEV",
         437: "RESOLVE_IN_ROOT resolves '..' from the starting directory without clamping",
     ]
     static let supportedNumbers: [Int] = [
@@ -44,7 +45,7 @@ public enum SyscallTable {
         119, 120, 121, 124, 127, 128, 130, 131, 132, 133, 157, 158, 160, 170, 171, 186, 200, 201, 202, 204,
         217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
         41, 53, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 222, 223, 224, 225, 226, 40, 85, 326, 295, 296, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
-        235, 161, 162, 306, 277, 285, 437,
+        235, 161, 162, 306, 277, 285, 437, 165, 166,
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -186,6 +187,8 @@ extension Task {
         case 277: return fds.get(i(a0)) == nil ? errno(EBADF) : 0                      // sync_file_range: writes are already on the host
         case 285: return sysFallocate(i(a0), i32(a1), i(a2), i(a3))
         case 437: return sysOpenat2(i32(a0), a1, a2, i(a3))
+        case 165: return sysMount(a0, a1, a2, a3, a4)
+        case 166: return sysUmount2(a0, i32(a1))
         case 157: return sysPrctl(i(a0), a1, a2)
         case 158: return sysArchPrctl(i(a0), a1)
         case 160: return sysPrlimit(0, i(a0), a1, 0)
@@ -250,10 +253,8 @@ extension Task {
         case 52: return sysGetsockname(i(a0), a1, a2, peer: true)
         case 54: return sysSetsockopt(i(a0), i32(a1), i32(a2), a3, i(a4))
         case 55: return sysGetsockopt(i(a0), i32(a1), i32(a2), a3, a4)
-        case 299, 307:
-            // recvmmsg/sendmmsg: not implemented yet (libc and Python do not need them).
-            kernel.reportUnimplemented(nr, task: self)
-            return fds.get(i(a0)) == nil ? errno(EBADF) : errno(ENOSYS)
+        case 299: return sysRecvmmsg(i(a0), a1, i(a2), i32(a3), a4)                      // SysMmsg.swift
+        case 307: return sysSendmmsg(i(a0), a1, i(a2), i32(a3))
         case 188, 189: return sysSetxattr(.path(a0, follow: nr == 188), a1, a2, i(a3), i32(a4))
         case 190: return sysSetxattr(.fd(i(a0)), a1, a2, i(a3), i32(a4))
         case 191, 192: return sysGetxattr(.path(a0, follow: nr == 191), a1, a2, i(a3))

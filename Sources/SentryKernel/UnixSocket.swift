@@ -232,7 +232,7 @@ final class UnixSocket: FileDescription {
             let n = type == SOCK_STREAM_ ? queuedBytes : (queue.first?.data.count ?? 0)
             return t.mm.write(arg, Int32(n)) ? 0 : -Int(EFAULT)
         }
-        return -Int(ENOTTY)
+        return t.interfaceIoctl(cmd, arg)   // SIOCGIF* work on any socket (glibc asks an AF_UNIX one)
     }
 
     override func poll(_ events: Int16) -> Int16 {

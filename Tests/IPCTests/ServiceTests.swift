@@ -120,7 +120,15 @@ import Wire
     @Test func serviceStopsOnSIGTERMWhateverItInherited() throws {
         try TestPaths.withScratchDirectory("svc") { dir in
             let (process, _) = try startListening("bulwark-netstack", in: dir)
-            #expect(statusField(process.pid, "SigBlk") == "0000000000000000")
+            // glibc's pthread_create blocks every signal in the creating thread for a moment, and the
+            // netstack starts its driver thread after it listens: wait (bounded) for that to pass. An
+            // inherited mask that was never reset would stay.
+            var blocked = statusField(process.pid, "SigBlk")
+            for _ in 0..<100 where blocked != "0000000000000000" {
+                usleep(20_000)
+                blocked = statusField(process.pid, "SigBlk")
+            }
+            #expect(blocked == "0000000000000000")
             process.kill(SIGTERM)
             process.finish(seconds: 3)
             #expect(process.process.terminationReason == .uncaughtSignal)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 
 static const char *en(int e) {
     switch (e) {
@@ -23,6 +24,7 @@ static const char *en(int e) {
     case EINVAL: return "EINVAL"; case EPERM: return "EPERM"; case EXDEV: return "EXDEV";
     case ENAMETOOLONG: return "ENAMETOOLONG"; case EBADF: return "EBADF"; case EACCES: return "EACCES";
     case EBUSY: return "EBUSY"; case ENXIO: return "ENXIO"; case EROFS: return "EROFS";
+    case ENODATA: return "ENODATA"; case ERANGE: return "ERANGE";
     default: { static char b[32]; snprintf(b, sizeof b, "errno%d", e); return b; }
     }
 }
@@ -255,6 +257,26 @@ int main(int argc, char **argv) {
     R("access missing", access(P("g/nope"), F_OK));
     R("faccessat2 bad flag", syscall(439, AT_FDCWD, P("g/two"), R_OK, 0x4000));
 
+    // Extended attributes (user.*).
+    R("setxattr", setxattr(P("g/two"), "user.k", "value", 5, 0));
+    R("setxattr CREATE existing", setxattr(P("g/two"), "user.k", "v", 1, XATTR_CREATE));
+    R("setxattr REPLACE missing", setxattr(P("g/two"), "user.none", "v", 1, XATTR_REPLACE));
+    char xv[32] = {0};
+    R("getxattr size", getxattr(P("g/two"), "user.k", NULL, 0));
+    R("getxattr", getxattr(P("g/two"), "user.k", xv, sizeof xv));
+    printf("  value: %s\n", xv);
+    R("getxattr small buffer", getxattr(P("g/two"), "user.k", xv, 2));
+    R("getxattr missing", getxattr(P("g/two"), "user.none", xv, sizeof xv));
+    char xl[64] = {0};
+    ssize_t xn = listxattr(P("g/two"), xl, sizeof xl);
+    printf("listxattr: %ld %s\n", (long)xn, xl);
+    R("removexattr", removexattr(P("g/two"), "user.k"));
+    R("removexattr again", removexattr(P("g/two"), "user.k"));
+    int xfd = open(P("g/two"), O_RDONLY);
+    R("fsetxattr", fsetxattr(xfd, "user.f", "1", 1, 0));
+    R("fgetxattr", fgetxattr(xfd, "user.f", xv, sizeof xv));
+    close(xfd);
+
     // Name lengths.
     char longname[300];
     memset(longname, 'n', 299);
@@ -276,7 +298,9 @@ int main(int argc, char **argv) {
         close(w);
         _exit(0);
     }
+    printf("forked: %d\n", pid > 0);
     int r = open(P("fifo"), O_RDONLY);
+    printf("reader open: %s\n", r >= 0 ? "OK" : en(errno));
     char fb[32] = {0};
     ssize_t total = 0, n;
     while ((n = read(r, fb + total, sizeof fb - 1 - total)) > 0) total += n;

@@ -110,6 +110,17 @@ struct VFSIntegrationTests {
         #expect(r.stdout == "no-read\nno-write\nok\n", "\(r)")
     }
 
+    @Test func mountAndUmountInsideTheSandbox() throws {
+        // tmpfs and bind mounts stack on /mnt/x and come off in order; none of it reaches the host.
+        let x = Self.scratchPath("mnt")
+        let script = "mkdir -p \(x) && mount -t tmpfs none \(x) && echo hi > \(x)/f && cat \(x)/f; mount --bind /etc \(x) && ls \(x)/hostname; umount \(x); ls \(x); umount \(x); ls \(x) | wc -l; umount \(x) || echo not-mounted"
+        let r = try Sentry.run(["/bin/busybox", "sh", "-c", script])
+        #expect(r.stdout == "hi\n\(x)/hostname\nf\n0\nnot-mounted\n", "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: x))
+        let user = try Sentry.run(["/bin/busybox", "sh", "-c", "mount -t tmpfs none /tmp 2>/dev/null || echo refused"], extra: ["--uid", "1000"])
+        #expect(user.stdout == "refused\n")
+    }
+
     @Test func deadGoferGivesEIONotAHang() throws {
         // The Sentry runs on a gofer this test starts (--gofer-fd); once the application has
         // printed "before", the test kills the gofer: the next lookup fails at once, nothing hangs.

@@ -93,6 +93,22 @@ struct VFSTests {
         #expect(vfs.unlink(t, at: vfs.root, "/mnt", dir: true) == -EBUSY)
     }
 
+    @Test func dentryCacheIsBoundedAndKeepsWhatIsInUse() {
+        let t = makeTask(root: TmpfsNode(kind: .dir, mode: 0o755))
+        let vfs = t.kernel.vfs
+        vfs.cacheLimit = 20
+        _ = vfs.mkdir(t, at: vfs.root, "/d", mode: 0o755)
+        make(t, "/d/keep", "k")
+        guard case .success(let kept) = vfs.open(t, at: vfs.root, "/d/keep", flags: O_RDONLY, mode: 0) else { Issue.record("open"); return }
+        for i in 0..<100 { make(t, "/d/f\(i)") }
+        #expect(vfs.cached <= 21)
+        // The open file's dentry (and its parents) stayed: its path is still known.
+        #expect(kept.location.map { vfs.pathOf($0) } == "/d/keep")
+        #expect(vfs.root.dentry.children["d"]?.children["keep"] === kept.location?.dentry)
+        // Pruned names are found again.
+        #expect(errnoOf(resolve(t, "/d/f3")) == 0)
+    }
+
     @Test func openFlags() {
         let t = makeTask(root: TmpfsNode(kind: .dir, mode: 0o755))
         let vfs = t.kernel.vfs

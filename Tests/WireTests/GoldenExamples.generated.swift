@@ -411,7 +411,7 @@ extension Netstack.SocketAddress {
 
 extension Netstack.Socket {
     static func example(_ v: Int) -> Self {
-        Self(family: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), type: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), protocol: UInt32(truncatingIfNeeded: 0xC1C2C324 + v))
+        Self(family: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), type: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), protocol: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), slot: UInt32(truncatingIfNeeded: 0xC1C2C334 + v))
     }
     static let exampleFDCount = 0
 }
@@ -446,7 +446,7 @@ extension Netstack.Listen {
 
 extension Netstack.Accept {
     static func example(_ v: Int) -> Self {
-        Self(handle: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), flags: UInt32(truncatingIfNeeded: 0xC1C2C314 + v))
+        Self(handle: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), flags: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), slot: UInt32(truncatingIfNeeded: 0xC1C2C324 + v))
     }
     static let exampleFDCount = 0
 }
@@ -524,6 +524,45 @@ extension Netstack.SetupRing {
 extension Netstack.Event {
     static func example(_ v: Int) -> Self {
         Self(handle: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), events: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), error: Int32(truncatingIfNeeded: -3_000_001 + v))
+    }
+    static let exampleFDCount = 0
+}
+
+extension Netstack.Attach {
+    static func example(_ v: Int) -> Self {
+        Self(memory: FDIndex(0), memorySize: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), slotCount: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), ringSize: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), toNetstack: FDIndex(1), toSentry: FDIndex(2))
+    }
+    static let exampleFDCount = 3
+}
+
+extension Netstack.InterfaceAddress {
+    static func example(_ v: Int) -> Self {
+        Self(family: UInt16(truncatingIfNeeded: 0xB102 + v), address: [0x00, 0xFF, 1, UInt8(truncatingIfNeeded: v)], prefixLength: UInt8(truncatingIfNeeded: 0xA2 + v))
+    }
+}
+
+extension Netstack.Interface {
+    static func example(_ v: Int) -> Self {
+        Self(index: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), name: "name-\(v)-é", flags: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), mtu: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), hardwareAddress: [0x00, 0xFF, 4, UInt8(truncatingIfNeeded: v)], addresses: [Netstack.InterfaceAddress.example(v), Netstack.InterfaceAddress.example(v + 1)])
+    }
+}
+
+extension Netstack.RouteEntry {
+    static func example(_ v: Int) -> Self {
+        Self(destination: [0x00, 0xFF, 0, UInt8(truncatingIfNeeded: v)], prefixLength: UInt8(truncatingIfNeeded: 0xA1 + v), gateway: [0x00, 0xFF, 2, UInt8(truncatingIfNeeded: v)], interface: UInt32(truncatingIfNeeded: 0xC1C2C334 + v))
+    }
+}
+
+extension Netstack.Interfaces {
+    static func example(_ v: Int) -> Self {
+        Self()
+    }
+    static let exampleFDCount = 0
+}
+
+extension Netstack.InterfacesReply {
+    static func example(_ v: Int) -> Self {
+        Self(interfaces: [Netstack.Interface.example(v), Netstack.Interface.example(v + 1)], routes: [Netstack.RouteEntry.example(v), Netstack.RouteEntry.example(v + 1)])
     }
     static let exampleFDCount = 0
 }
@@ -696,6 +735,9 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Netstack.Message.close(.example(0)), fdCount: Netstack.Close.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.setupRing(.example(0)), fdCount: Netstack.SetupRing.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.event(.example(0)), fdCount: Netstack.Event.exampleFDCount, flags: []),
+    GoldenCase(Netstack.Message.attach(.example(0)), fdCount: Netstack.Attach.exampleFDCount, flags: []),
+    GoldenCase(Netstack.Message.interfaces(.example(0)), fdCount: Netstack.Interfaces.exampleFDCount, flags: []),
+    GoldenCase(Netstack.Message.interfacesReply(.example(0)), fdCount: Netstack.InterfacesReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Netstack.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
     GoldenCase(Procfs.Message.readFile(.example(0)), fdCount: Procfs.ReadFile.exampleFDCount, flags: []),
     GoldenCase(Procfs.Message.fileContent(.example(0)), fdCount: Procfs.FileContent.exampleFDCount, flags: [.reply]),

@@ -14,6 +14,9 @@ ServiceMain.run(ServiceDefinition(
     // Host syscalls beyond ServiceKit's base policy, each with its reason.
     policy: SeccompPolicy(name: "netstack", rules: [
         SeccompRule("poll", "driver thread: wait for frames or the stack's next timer"),
+        SeccompRule("read", "driver thread: drain the doorbell eventfd of the socket arena"),
+        SeccompRule("fstat", "Attach: check the socket arena memfd is as large as announced"),
+        SeccompRule("newfstatat", "Attach: fstat as glibc 2.33+ issues it"),
         SeccompRule("recvfrom", "driver thread: read frames from the AF_PACKET socket"),
         SeccompRule("sendto", "send frames on the AF_PACKET socket"),
         SeccompRule("clock_gettime", "the stack's monotonic clock (vDSO fallback)"),

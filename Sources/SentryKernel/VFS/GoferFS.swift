@@ -15,6 +15,14 @@ final class GoferFS {
     /// Bumped by every link, unlink and rename: other names of a multiply linked file may have
     /// changed link count.
     var linkEpoch = 0
+    /// The last StatFS reply and when it came (programs like find call fstatfs per directory).
+    var statfsCache: (reply: Gofer.StatFSReply, at: timespec)? = nil
+    /// Host fds of recently opened files kept open (bounded) so reopening them needs no IPC.
+    var recentFDs: [SharedHostFD] = []
+    func keep(_ h: SharedHostFD) {
+        recentFDs.append(h)
+        if recentFDs.count > 128 { recentFDs.removeFirst(32) }
+    }
 
     init(client: GoferClient) { self.client = client }
 
@@ -57,6 +65,10 @@ final class GoferInode: VInode {
     /// Cached attributes are out of date (the Sentry changed the file): fetched again on next use.
     var stale = false
     var epoch = 0
+    /// Shared host fds by access mode (O_RDONLY, O_WRONLY, O_RDWR), while someone uses them.
+    weak var readFD: SharedHostFD?
+    weak var writeFD: SharedHostFD?
+    weak var readWriteFD: SharedHostFD?
     let type: UInt32
 
     init(fs: GoferFS, _ ino: Gofer.Inode) {
@@ -131,12 +143,31 @@ final class GoferInode: VInode {
     override func open(_ t: Task?, flags: Int32) -> KResult<FileDescription> {
         switch type {
         case S_IFREG:
+            let acc = flags & O_ACCMODE_
+            let sync = flags & (O_DSYNC | O_SYNC)
+            if sync == 0, let h = acc == O_RDONLY ? readFD : (acc == O_WRONLY ? writeFD : readWriteFD) {
+                // Reuse the host fd (offsets are per description); truncation is explicit.
+                if flags & O_TRUNC != 0 && acc != O_RDONLY {
+                    if ftruncate(h.fd, 0) != 0 { return .failure(errno) }
+                    stale = true
+                }
+                return .success(HostFile(host: h, flags: flags, inode: self))
+            }
             let hf = GoferInode.hostFlags(flags)
             switch fs.call({ () throws(IPCError) in try fs.client.open(fid, flags: hf).release() }) {
             case .failure(let e): return .failure(e)
             case .success(let fd):
                 if flags & O_TRUNC != 0 { stale = true }
-                return .success(HostFile(fd: fd, flags: flags, inode: self))
+                let h = SharedHostFD(fd)
+                if sync == 0 {
+                    switch acc {
+                    case O_RDONLY: readFD = h
+                    case O_WRONLY: writeFD = h
+                    default: readWriteFD = h
+                    }
+                    fs.keep(h)
+                }
+                return .success(HostFile(host: h, flags: flags, inode: self))
             }
         case S_IFIFO:
             return FifoTable.open(t, FifoTable.pipe(dev: makedev_(attrs.devMajor, attrs.devMinor), ino: attrs.ino), flags: flags)
@@ -226,7 +257,15 @@ final class GoferInode: VInode {
     }
 
     override func statfs(_ sf: inout [UInt64]) -> Int32 {
-        switch fs.call({ () throws(IPCError) in try fs.client.statfs(fid) }) {
+        let now = monotonicNow()
+        let result: KResult<Gofer.StatFSReply>
+        if let c = fs.statfsCache, lessThan(now, addNanos(c.at, 500_000_000)) {
+            result = .success(c.reply)
+        } else {
+            result = fs.call { () throws(IPCError) in try fs.client.statfs(fid) }
+            if case .success(let r) = result { fs.statfsCache = (r, now) }
+        }
+        switch result {
         case .failure(let e): return -e
         case .success(let r):
             sf = [UInt64](repeating: 0, count: 15)

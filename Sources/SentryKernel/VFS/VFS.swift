@@ -51,8 +51,22 @@ final class VFS {
             loc = VLocation(mount: p, dentry: pt)
         }
         let d = Dentry(name: loc.dentry.name, parent: nil, inode: fs)
-        let m = VMount(root: d, parent: loc.mount, point: loc.dentry, readOnly: readOnly, fsType: fsType, source: source)
-        loc.mount.children[ObjectIdentifier(loc.dentry)] = m
+        place(root: d, on: loc, fsType: fsType, source: source, readOnly: readOnly)
+        return 0
+    }
+
+    /// Mounts the tree under `root` (a new file system's root, or an existing dentry for a bind
+    /// mount) on `point`. Mounting on a mount's root stacks on top of it, as Linux does.
+    func place(root: Dentry, on point: VLocation, fsType: String, source: String, readOnly: Bool) {
+        let m = VMount(root: root, parent: point.mount, point: point.dentry, readOnly: readOnly, fsType: fsType, source: source)
+        point.mount.children[ObjectIdentifier(point.dentry)] = m
+    }
+
+    /// Removes the mount whose root `loc` is (EINVAL if it is none, EBUSY if mounts sit below it).
+    func unmount(_ loc: VLocation, detach: Bool) -> Int32 {
+        guard loc.dentry === loc.mount.root, let parent = loc.mount.parent, let point = loc.mount.point else { return -EINVAL }
+        if !loc.mount.children.isEmpty && !detach { return -EBUSY }
+        parent.children[ObjectIdentifier(point)] = nil
         return 0
     }
 
@@ -65,6 +79,7 @@ final class VFS {
             case .failure(let e):
                 guard e == ENOENT else { return -e }
                 if cur.mount.readOnly { return -EROFS }
+                cur.dentry.negative.remove(String(c))
                 switch cur.inode.mkdir(String(c), mode: 0o755, uid: 0, gid: 0) {
                 case .failure(let e2): return -e2
                 case .success:
@@ -181,6 +196,7 @@ final class VFS {
             if dir.mount.readOnly { return .failure(EROFS) }
             if let t, !mayModify(t, dir) { return .failure(EACCES) }
             let uid = t?.tg.uid ?? 0, gid = t?.tg.gid ?? 0
+            dir.dentry.negative.remove(name)
             switch dir.inode.create(t, name, flags: flags, mode: mode & 0o7777, uid: uid, gid: gid) {
             case .failure(let e2): return .failure(e2)
             case .success(let (ino, f)):
@@ -253,6 +269,7 @@ final class VFS {
     }
 
     private func added(_ dir: VLocation, _ name: String, _ r: KResult<VInode>) -> Int32 {
+        dir.dentry.negative.remove(name)
         switch r {
         case .failure(let e): return -e
         case .success(let ino):
@@ -296,6 +313,7 @@ final class VFS {
         case .failure(let e): return -e
         case .success(let (dir, name)):
             if dir.mount !== old.mount { return -EXDEV }
+            dir.dentry.negative.remove(name)
             let r = dir.inode.link(name, target: old.inode)
             if r < 0 { return r }
             old.inode.invalidate()
@@ -365,6 +383,8 @@ final class VFS {
             var b: Dentry? = src.dir.dentry
             while let x = b { if x === ex.dentry { return -EINVAL }; b = x.parent }
         }
+        dst.dir.dentry.negative.remove(dst.name)
+        src.dir.dentry.negative.remove(src.name)
         let r = src.dir.inode.rename(src.name, newDir: dst.dir.inode, dst.name, flags: flags)
         if r < 0 { return r }
         child.inode.invalidate()

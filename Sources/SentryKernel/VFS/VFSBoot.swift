@@ -126,6 +126,15 @@ extension VFS {
     }
 }
 
+extension VFS {
+    /// A read-only host descriptor with the contents of the file at absolute `path` (or -errno), for
+    /// callers of the former bootstrap file system's API.
+    func openHost(_ path: String, flags: Int32) -> Int32 {
+        guard flags & O_ACCMODE_ == O_RDONLY else { return -EROFS }
+        return openForExec(nil, at: root, path)
+    }
+}
+
 extension Kernel {
     /// The VFS under the name the socket code used for the bootstrap file system.
     var fs: VFS { vfs }

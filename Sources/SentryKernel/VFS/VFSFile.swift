@@ -85,25 +85,44 @@ final class VDirFile: FileDescription {
     }
 }
 
-/// A regular file through a host descriptor (donated by the Gofer). The host fd's offset is this
-/// description's offset; O_APPEND is applied here so F_SETFL can change it.
-final class HostFile: FileDescription {
+/// A host descriptor donated by the Gofer, shared by every description of one file opened with
+/// the same access mode (closed when the last user lets go).
+final class SharedHostFD {
     let fd: Int32
+    init(_ fd: Int32) { self.fd = fd }
+    deinit { Glibc.close(fd) }
+}
+
+/// A regular file through a host descriptor (donated by the Gofer). The offset is this
+/// description's own (I/O is pread/pwrite), so descriptions can share one host fd and reopening a
+/// file needs no IPC; O_APPEND is applied here so F_SETFL can change it.
+final class HostFile: FileDescription {
+    let host: SharedHostFD
+    var offset = 0
     /// Told about writes so cached attributes are refreshed.
     let inode: VInode?
-    init(fd: Int32, flags: Int32, inode: VInode?) {
-        self.fd = fd
+    init(host: SharedHostFD, flags: Int32, inode: VInode?) {
+        self.host = host
         self.inode = inode
         super.init(flags: flags)
     }
-    deinit { Glibc.close(fd) }
+    convenience init(fd: Int32, flags: Int32, inode: VInode?) {
+        self.init(host: SharedHostFD(fd), flags: flags, inode: inode)
+    }
+    var fd: Int32 { host.fd }
 
     override var hostFileFD: Int32? { fd }
 
     private func changed() { (inode as? GoferInode)?.stale = true }
 
+    private func size() -> Int {
+        var st = Glibc.stat()
+        return fstat(fd, &st) == 0 ? st.st_size : 0
+    }
+
     override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int {
-        let n = Glibc.read(fd, buf.baseAddress, buf.count)
+        let n = Glibc.pread(fd, buf.baseAddress, buf.count, off_t(offset))
+        if n > 0 { offset += n }
         return n >= 0 ? n : -Int(errno)
     }
     override func pread(_ t: Task, _ buf: UnsafeMutableRawBufferPointer, _ off: Int) -> Int {
@@ -111,26 +130,38 @@ final class HostFile: FileDescription {
         return n >= 0 ? n : -Int(errno)
     }
     override func write(_ t: Task, _ buf: UnsafeRawBufferPointer) -> Int {
-        if statusFlags & O_APPEND != 0 { lseek(fd, 0, SEEK_END) }
-        let n = Glibc.write(fd, buf.baseAddress, buf.count)
+        if statusFlags & O_APPEND != 0 { offset = size() }
+        let n = Glibc.pwrite(fd, buf.baseAddress, buf.count, off_t(offset))
+        let e = errno
         changed()
-        if n < 0 && errno == EFBIG { t.kernel.sendSignal(to: t, SigInfo(signo: SIGXFSZ)) }
-        return n >= 0 ? n : -Int(errno)
+        if n < 0 && e == EFBIG { t.kernel.sendSignal(to: t, SigInfo(signo: SIGXFSZ)) }
+        if n > 0 { offset += n }
+        return n >= 0 ? n : -Int(e)
     }
     override func pwrite(_ t: Task, _ buf: UnsafeRawBufferPointer, _ off: Int) -> Int {
-        var off = off
-        if statusFlags & O_APPEND != 0 {
-            // Linux: pwrite on an O_APPEND file appends whatever the offset says.
-            var st = Glibc.stat()
-            if fstat(fd, &st) == 0 { off = st.st_size }
-        }
+        // Linux: pwrite on an O_APPEND file appends whatever the offset says.
+        let off = statusFlags & O_APPEND != 0 ? size() : off
         let n = Glibc.pwrite(fd, buf.baseAddress, buf.count, off_t(off))
+        let e = errno
         changed()
-        return n >= 0 ? n : -Int(errno)
+        return n >= 0 ? n : -Int(e)
     }
     override func seek(_ off: Int, _ whence: Int32) -> Int {
-        let r = lseek(fd, off_t(off), whence)
-        return r >= 0 ? Int(r) : -Int(errno)
+        var n: Int
+        switch whence {
+        case SEEK_SET: n = off
+        case SEEK_CUR: n = offset + off
+        case SEEK_END: n = size() + off
+        case 3, 4:
+            // SEEK_DATA / SEEK_HOLE: asked of the host (its own offset is never used for I/O).
+            let r = lseek(fd, off_t(off), whence)
+            if r < 0 { return -Int(errno) }
+            n = Int(r)
+        default: return -Int(EINVAL)
+        }
+        if n < 0 { return -Int(EINVAL) }
+        offset = n
+        return n
     }
     override func stat(_ st: inout stat) -> Int { fstat(fd, &st) == 0 ? 0 : -Int(errno) }
     override func poll(_ events: Int16) -> Int16 { events & (POLLIN_ | POLLOUT_) }

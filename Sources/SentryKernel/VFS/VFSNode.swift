@@ -82,6 +82,8 @@ final class Dentry {
     var parent: Dentry?
     let inode: VInode
     var children: [String: Dentry] = [:]
+    /// Names known to be absent (cleared when the VFS makes the name).
+    var negative = Set<String>()
     /// Set when the name was removed (unlink, rmdir, rename over it).
     var dead = false
     init(name: String, parent: Dentry?, inode: VInode) {

@@ -30,8 +30,15 @@ extension VFS {
         if let c = d.children[name] {
             child = c
         } else {
+            if d.negative.contains(name) { return .failure(ENOENT) }
             switch d.inode.lookup(t, name) {
-            case .failure(let e): return .failure(e)
+            case .failure(let e):
+                if e == ENOENT && d.inode.cacheable {
+                    // Negative entries: every name made through the VFS clears its entry.
+                    if d.negative.count >= 1024 { d.negative.removeAll() }
+                    d.negative.insert(name)
+                }
+                return .failure(e)
             case .success(let ino):
                 child = Dentry(name: name, parent: d, inode: ino)
                 if d.inode.cacheable {

@@ -1,0 +1,177 @@
+// The netstack's half of the data path: for every socket bound to an arena slot, move bytes from the
+// Sentry's send ring into the stack and from the stack into the receive ring, and mirror the
+// socket's state (connected, end of stream, error, hup, acceptable) into the slot's state word.
+// Runs with the stack locked, after every request and in every driver round.
+import Glibc
+import HostOS
+import NetstackCore
+
+final class SlotBinding {
+    let id: SocketID
+    let index: Int
+    let slot: ArenaSlot
+    let stream: Bool
+    var closing = false
+    var shutWritePending = false
+    var endOfStream = false
+    var error: Int32 = 0     // an error a send or receive consumed, until SO_ERROR takes it
+    init(id: SocketID, index: Int, slot: ArenaSlot, stream: Bool) {
+        self.id = id; self.index = index; self.slot = slot; self.stream = stream
+    }
+}
+
+extension NetstackService {
+    /// The slot the Sentry chose, checked (nil without an arena: plain request/reply use in tests).
+    func claimSlot(_ raw: UInt32) throws(NetErrno) -> Int? {
+        guard let a = arena else { return nil }
+        let i = Int(raw)
+        guard i < a.slotCount, !slotsInUse.contains(i) else { throw .EINVAL }
+        return i
+    }
+
+    func bind(_ id: SocketID, slot index: Int, stream: Bool) {
+        guard let a = arena else { return }
+        slotsInUse.insert(index)
+        bindings[id.raw] = SlotBinding(id: id, index: index, slot: a.slot(index), stream: stream)
+    }
+
+    /// SO_ERROR: the error a pump step consumed, else the stack's pending one; both cleared.
+    func takeError(_ id: SocketID) -> Int32 {
+        var e = stack.socketError(id)?.rawValue ?? 0
+        if let b = bindings[id.raw] {
+            if b.error != 0 { e = b.error }
+            b.error = 0
+            b.slot.error = 0
+            b.slot.state.remove(.error)
+        }
+        return e
+    }
+
+    /// One pass over every bound socket; true if anything moved or changed.
+    func pumpAll() -> Bool {
+        var changed = false
+        for b in bindings.values where pump(b) { changed = true }
+        return changed
+    }
+
+    private func pump(_ b: SlotBinding) -> Bool {
+        var moved = b.stream ? pumpStream(b) : pumpDatagrams(b)
+        if b.closing && (b.slot.send.used == 0 || b.error != 0 || stack.phase(b.id) != .connected) {
+            try? stack.close(b.id)
+            bindings[b.id.raw] = nil
+            slotsInUse.remove(b.index)
+            b.slot.state = [.released]
+            return true
+        }
+        // Mirror the state.
+        let r = stack.readiness(b.id)
+        var st: SlotState = []
+        switch stack.phase(b.id) {
+        case .connecting: st.insert(.connecting)
+        case .connected: st.insert(.connected)
+        case .listening: if r.contains(.readable) { st.insert(.acceptable) }
+        default: break
+        }
+        if !b.stream && r.contains(.writable) { st.insert(.writable) }
+        if b.endOfStream { st.insert(.endOfStream) }
+        if r.contains(.hup) { st.insert(.hup) }
+        var err = b.error
+        if err == 0, let e = stack.peekError(b.id) { err = e.rawValue }
+        if err != 0 { st.insert(.error) }
+        if b.slot.error != err { b.slot.error = err; moved = true }
+        if b.slot.state != st { b.slot.state = st; moved = true }
+        return moved
+    }
+
+    private func record(_ b: SlotBinding, _ e: NetErrno) {
+        if e != .EAGAIN && b.error == 0 { b.error = e.rawValue }
+    }
+
+    private func pumpStream(_ b: SlotBinding) -> Bool {
+        var moved = false
+        let send = b.slot.send
+        let phase = stack.phase(b.id)
+        if phase == .connected || (phase == .finished && send.used > 0) {
+            while send.used > 0 {
+                let space = stack.sendSpace(b.id)
+                if space == 0 { break }
+                let (x, _) = send.readSpans(max: space)   // the run up to the ring's end; the rest next round
+                do {
+                    let n = try stack.send(b.id, bytes: x)
+                    if n <= 0 { break }
+                    send.commitRead(n)
+                    moved = true
+                    if n < x.count { break }
+                } catch {
+                    record(b, error)
+                    if error != .EAGAIN { send.commitRead(send.used); moved = true }
+                    break
+                }
+            }
+        }
+        if b.shutWritePending && (send.used == 0 || b.error != 0) {
+            try? stack.shutdown(b.id, .write)
+            b.shutWritePending = false
+            moved = true
+        }
+        if b.closing { return moved }
+        // Stack -> receive ring.
+        let receive = b.slot.receive
+        if (phase == .connected || phase == .finished) && !b.endOfStream {
+            while receive.free > 0 {
+                do {
+                    let (x, _) = receive.writeSpans(max: receive.free)   // up to the ring's end; the rest next round
+                    let n = try stack.recv(b.id, into: x).0
+                    if n == 0 { b.endOfStream = true; moved = true; break }
+                    receive.commitWrite(n)
+                    moved = true
+                } catch {
+                    record(b, error)
+                    if error != .EAGAIN { b.endOfStream = true; moved = true }
+                    break
+                }
+            }
+        }
+        return moved
+    }
+
+    private func pumpDatagrams(_ b: SlotBinding) -> Bool {
+        var moved = false
+        let send = b.slot.send
+        var header = [UInt8](repeating: 0, count: DatagramHeader.size)
+        while send.used >= DatagramHeader.size {
+            guard header.withUnsafeMutableBytes({ send.peek(offset: 0, into: $0) }) else { break }
+            let h = header.withUnsafeBytes { DatagramHeader.parse($0) }
+            let total = DatagramHeader.size + Int(h.length)
+            guard total <= send.capacity else { send.commitRead(send.used); break }   // garbage: drop it all
+            guard send.used >= total else { break }
+            var payload = [UInt8](repeating: 0, count: Int(h.length))
+            _ = payload.withUnsafeMutableBytes { send.peek(offset: DatagramHeader.size, into: $0) }
+            send.commitRead(total)
+            moved = true
+            do {
+                if h.family == 0 {
+                    try stack.send(b.id, payload)
+                } else {
+                    let a = h.addressBytes
+                    let addr: SocketAddress = h.family == 2
+                        ? SocketAddress(IPv4Address(a[0], a[1], a[2], a[3]), h.port)
+                        : SocketAddress(HostInterface.ipv6(a), h.port)
+                    try stack.sendTo(b.id, payload, to: addr)
+                }
+            } catch {
+                record(b, error)
+            }
+        }
+        let receive = b.slot.receive
+        while let size = stack.nextDatagramSize(b.id), receive.free >= DatagramHeader.size + size {
+            guard let (d, from) = try? stack.recvFrom(b.id, max: size) else { break }
+            let w = wire(from)
+            var rec = DatagramHeader(length: UInt32(d.count), family: w.family, port: w.port, address: w.address).bytes()
+            rec.append(contentsOf: d)
+            rec.withUnsafeBytes { _ = receive.writeAll($0) }
+            moved = true
+        }
+        return moved
+    }
+}

@@ -1,0 +1,220 @@
+// The Sentry's connection to bulwark-netstack: the control channel (one call at a time, made with the
+// kernel lock held: the netstack never waits for the Sentry, so this cannot deadlock, and a call
+// takes tens of microseconds), the socket arena shared with it, and a waker thread that turns the
+// netstack's doorbell into a broadcast of the kernel condition. Started lazily by the first
+// AF_INET/AF_INET6 socket, so programs without networking never spawn the service.
+import CBulwark
+import Glibc
+import HostOS
+import IPC
+import Protocol
+import Wire
+
+/// `bulwark-sentry run --netstack-fd N --network sandbox|none|host`.
+enum NetworkOptions {
+    nonisolated(unsafe) static var netstackFD: Int32? = nil
+    nonisolated(unsafe) static var mode = "sandbox"
+
+    /// Parses one `run` option; returns nil if it is not a network option, else an error text or "".
+    static func parse(_ flag: String, _ value: String?) -> String? {
+        switch flag {
+        case "--netstack-fd":
+            guard let v = value, let n = Int32(v), n >= 0 else { return "--netstack-fd needs a descriptor number" }
+            netstackFD = n
+            return ""
+        case "--network":
+            guard let v = value, ["sandbox", "none", "host"].contains(v) else { return "--network must be sandbox, none or host" }
+            if v == "host" { return "--network host is not implemented (use sandbox or none)" }
+            mode = v
+            return ""
+        default: return nil
+        }
+    }
+}
+
+final class NetstackConnection {
+    nonisolated(unsafe) static var shared: NetstackConnection?
+    /// Why the netstack could not be started (errno), so every socket() reports the same.
+    nonisolated(unsafe) static var startFailure: Int32?
+
+    static let slotCount = 1024
+    static let ringSize = 256 * 1024
+    static let callTimeout: Duration = .seconds(10)
+
+    let channel: Channel
+    var writer = MessageWriter()
+    let arena: SocketArena
+    let toNetstackFD: Int32
+    let toSentryFD: Int32
+    /// Set once the netstack is gone: every socket fails with ENETDOWN / ECONNRESET.
+    var dead = false
+    var freeSlots: [Int]
+    /// Slots of closed sockets, reusable once the netstack marks them released.
+    var closingSlots: [Int] = []
+    let kernel: Kernel
+
+    init(channel: Channel, arena: SocketArena, toNetstack: Int32, toSentry: Int32, kernel: Kernel) {
+        self.channel = channel
+        self.arena = arena
+        self.toNetstackFD = toNetstack
+        self.toSentryFD = toSentry
+        self.kernel = kernel
+        freeSlots = Array((0..<NetstackConnection.slotCount).reversed())
+    }
+
+    /// The connection (kernel lock held), connecting on first use.
+    static func get(_ kernel: Kernel) -> KResult<NetstackConnection> {
+        if let c = shared { return c.dead ? .failure(ENETDOWN) : .success(c) }
+        if let e = startFailure { return .failure(e) }
+        switch start(kernel) {
+        case .success(let c): shared = c; return .success(c)
+        case .failure(let e): startFailure = e; return .failure(e)
+        }
+    }
+
+    private static func start(_ kernel: Kernel) -> KResult<NetstackConnection> {
+        var socket: Int32
+        if let fd = NetworkOptions.netstackFD {
+            socket = fd
+        } else {
+            // Spawn our own loopback-only netstack next to this executable.
+            var buf = [CChar](repeating: 0, count: 4096)
+            let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+            guard n > 0 else { return .failure(ENETDOWN) }
+            var exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            exe = String(exe[..<(exe.lastIndex(of: "/") ?? exe.startIndex)]) + "/bulwark-netstack"
+            let mine: Int32, theirs: Int32
+            do {
+                let pair = try HostOS.UnixSocket.pair()
+                mine = try pair.first.duplicate().release()
+                theirs = try pair.second.duplicate().release()
+            } catch { return .failure(ENETDOWN) }
+            defer { close(theirs) }
+            var opts = SpawnOptions(path: exe, arguments: [exe, "--channel-fd", String(theirs), "--network", "none"] + ServiceFaultSpecs.arguments(for: .netstack))
+            opts.inheritedDescriptors = [theirs]
+            // No PDEATHSIG: it follows the spawning thread (a task's tracer), not the Sentry. The
+            // netstack exits when the channel closes, i.e. when the Sentry goes away.
+            opts.stderr = kernel.config.logFD   // its diagnostics go where ours go
+            do {
+                _ = try ProcessSpawn.spawn(opts)
+            } catch {
+                kernel.log("bulwark-sentry: cannot start \(exe): \(error)\n")
+                return .failure(ENETDOWN)
+            }
+            socket = mine
+        }
+        let channel = Channel(OwnedFD(adopting: socket))
+        var memory: Int32 = -1
+        let arena: SocketArena
+        let toNet: Int32, toSentry: Int32
+        do {
+            arena = try SocketArena.create(slotCount: slotCount, ringSize: ringSize, memory: &memory)
+            toNet = try HostOS.EventFD.create(nonBlocking: true).release()
+            toSentry = try HostOS.EventFD.create(nonBlocking: true).release()
+        } catch {
+            kernel.log("bulwark-sentry: socket arena: \(error)\n")
+            return .failure(ENOMEM)
+        }
+        let c = NetstackConnection(channel: channel, arena: arena, toNetstack: toNet, toSentry: toSentry, kernel: kernel)
+        let attach = Netstack.Attach(memory: FDIndex(0), memorySize: UInt64(arena.size), slotCount: UInt32(slotCount),
+                                     ringSize: UInt32(ringSize), toNetstack: FDIndex(1), toSentry: FDIndex(2))
+        let r = c.call(attach, fds: [memory, toNet, toSentry])
+        close(memory)
+        if case .failure(let e) = r {
+            kernel.log("bulwark-sentry: netstack refused the socket arena (errno \(e))\n")
+            return .failure(ENETDOWN)
+        }
+        c.startWaker()
+        return .success(c)
+    }
+
+    /// One request; errors become errno values. A broken channel marks the netstack dead.
+    func call<R: WireRequest>(_ request: R, fds: [Int32] = []) -> KResult<R.Reply> {
+        if dead { return .failure(ENETDOWN) }
+        var received = ReceivedFDs()
+        do {
+            let reply = try fds.withUnsafeBufferPointer { p throws(IPCError) in
+                try channel.call(request, writer: &writer, fds: p, receivedFDs: &received, timeout: NetstackConnection.callTimeout)
+            }
+            return .success(reply)
+        } catch {
+            if case .remote(let e, _) = error { return .failure(e.rawValue) }
+            markDead("\(error)")
+            return .failure(ENETDOWN)
+        }
+    }
+
+    func markDead(_ why: String) {
+        if dead { return }
+        dead = true
+        kernel.log("bulwark-sentry: netstack connection lost (\(why)); sockets fail with ENETDOWN/ECONNRESET\n")
+        kernel.broadcast()
+    }
+
+    /// A free slot, reset for a new socket (nil when all 1024 are in use).
+    func allocateSlot() -> Int? {
+        if freeSlots.isEmpty {
+            closingSlots.removeAll { i in
+                if arena.slot(i).state.contains(.released) { freeSlots.append(i); return true }
+                return false
+            }
+        }
+        guard let i = freeSlots.popLast() else { return nil }
+        arena.slot(i).reset()
+        return i
+    }
+
+    /// A slot the netstack never took (the request failed): free at once.
+    func returnSlot(_ i: Int) { freeSlots.append(i) }
+    /// A slot of a socket the netstack is closing: free once it says released.
+    func retireSlot(_ i: Int) { closingSlots.append(i) }
+
+    /// After the Sentry changed a ring: wake the pump if it announced sleep.
+    func kick() {
+        if arena.toNetstack.changed() {
+            var one: UInt64 = 1
+            _ = Glibc.write(toNetstackFD, &one, 8)
+        }
+    }
+
+    /// The waker: sleeps on the netstack's doorbell and the channel (HUP when the netstack dies) and
+    /// broadcasts the kernel condition so blocked tasks re-check their sockets.
+    private func startWaker() {
+        var th = pthread_t()
+        let me = Unmanaged.passRetained(self).toOpaque()
+        pthread_create(&th, nil, { arg in
+            Unmanaged<NetstackConnection>.fromOpaque(arg!).takeUnretainedValue().wake()
+            return nil
+        }, me)
+        pthread_detach(th)
+    }
+
+    private func wake() {
+        let bell = arena.toSentry
+        var seen = bell.current
+        let channelFD = channel.descriptor
+        while true {
+            let now = bell.current
+            if now != seen {
+                seen = now
+                kernel.lock(); kernel.broadcast(); kernel.unlock()
+                continue
+            }
+            if !bell.prepareToSleep(seen: seen) { continue }
+            var fds = [pollfd(fd: toSentryFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: channelFD, events: 0, revents: 0)]
+            _ = Glibc.poll(&fds, 2, 1000)
+            bell.awake()
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                var v: UInt64 = 0
+                _ = Glibc.read(toSentryFD, &v, 8)
+            }
+            if fds[1].revents & Int16(POLLHUP | POLLERR) != 0 {
+                kernel.lock()
+                markDead("the netstack closed its channel")
+                kernel.unlock()
+                return
+            }
+        }
+    }
+}
