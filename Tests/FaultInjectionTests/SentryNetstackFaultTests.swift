@@ -26,6 +26,7 @@ import Testing
         #expect(r.exitCode == 0, "\(r)")
         #expect(r.stdout == "ENETDOWN\n", "\(r)")
         #expect(r.stderr.contains("bulwark-netstack: fault: kill-peer on"), "\(r)")
+        #expect(r.stderr.contains("bulwark-sentry: netstack connection lost"), "\(r)")
         let clean = try ProcessRunner.run(SentryGuest.sentry, ["run", "--rootfs", "/", "--env", "PATH=/usr/bin:/bin", "--",
                                                                "/usr/bin/python3", "-c", Self.workload], timeout: 60)
         #expect(clean.stdout == "ok\n", "\(clean)")
