@@ -48,7 +48,7 @@ let package = Package(
                 path: "Sources/SentryLoader", swiftSettings: sentrySwift),
         .target(name: "SentryKernel",
                 dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS",
-                               "GoferServer", "IPC", "Protocol", "Wire", "FaultInjection"],
+                               "GoferServer", "IPC", "Protocol", "Wire", "ProcfsServer", "FaultInjection"],
                 path: "Sources/SentryKernel", swiftSettings: sentrySwift),
         .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 
@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "SentryTests",
                     dependencies: ["SentryKernel", "SentryMemory", "SentryLoader", "SentryPlatform", "TestSupport"],
                     path: "Tests/SentryTests"),
-        .testTarget(name: "SentryIntegrationTests", dependencies: ["TestSupport", "bulwark-sentry"],
+        .testTarget(name: "SentryIntegrationTests", dependencies: ["TestSupport", "bulwark-sentry", "bulwark-procfs"],
                     path: "Tests/SentryIntegrationTests"),
         .testTarget(name: "OCIRuntimeTests", dependencies: ["OCIRuntime", "TestSupport", "bulwark", "bulwark-sentry"],
                     path: "Tests/OCIRuntimeTests"),

@@ -8,7 +8,7 @@ struct ContainerCreateOptions: ParsableArguments {
     @Option(name: .customLong("pid-file"), help: "File to write the container's pid to.")
     var pidFile: String?
 
-    @Option(name: .customLong("console-socket"), help: "Unix socket to receive the terminal's master fd (not implemented yet).")
+    @Option(name: .customLong("console-socket"), help: "Unix socket to receive the terminal's master fd (with process.terminal).")
     var consoleSocket: String?
 
     @Option(name: .customLong("preserve-fds"), help: "Pass N additional descriptors (3...) to the container.")

@@ -61,10 +61,7 @@ enum ContainerLauncher {
             throw RuntimeError("config.json: process: is required to create a container")
         }
         guard let root = config.root else { throw RuntimeError("config.json: root: is required") }
-        if request.consoleSocket != nil {
-            throw RuntimeError("--console-socket: not implemented yet (terminals are not supported)")
-        }
-        if process.terminal && !request.foreground {
+        if process.terminal && !request.foreground && request.consoleSocket == nil {
             throw RuntimeError("cannot allocate tty if bulwark will detach without setting console socket")
         }
         if !config.hooks.createContainer.isEmpty || !config.hooks.startContainer.isEmpty {
@@ -96,10 +93,21 @@ enum ContainerLauncher {
             if !binds.mounts.isEmpty { try dir.writeJSON(binds, to: dir.bindsFile) }
             let network = NetworkPlan.make(config: config, mode: globals.network)
             if network.action != .host { try dir.writeJSON(network, to: dir.networkFile) }
+            if let cgroup = try CgroupPlan.make(config: config, id: request.id) { try dir.writeJSON(cgroup, to: dir.cgroupFile) }
             let sentryArgs = sentryArguments(sentry: sentry, config: config, process: process, rootfs: rootfs,
                                              id: request.id, globals: globals)
+            // A terminal: the master goes to --console-socket, the slave becomes the container's stdio.
+            var console: ConsolePair?
+            if let socket = request.consoleSocket, process.terminal {
+                console = try ConsolePair.open()
+                do throws(RuntimeError) { try console!.sendMaster(to: socket) } catch {
+                    console!.closeAll()
+                    throw error
+                }
+            }
+            defer { console?.closeAll() }
             supervisor = try spawnSupervisor(id: request.id, globals: globals, preserveFDs: request.preserveFDs,
-                                             sentryArgs: faults.addingSentryArguments(to: sentryArgs))
+                                             sentryArgs: faults.addingSentryArguments(to: sentryArgs), stdio: console?.slave)
             guard let start = ProcessTable.startTime(of: supervisor) else {
                 throw RuntimeError("the supervisor (pid \(supervisor)) exited during create")
             }
@@ -133,7 +141,8 @@ enum ContainerLauncher {
     }
 
     /// Spawns `bulwark supervise` and waits (bounded) until it reports that it is ready.
-    static func spawnSupervisor(id: String, globals: GlobalOptions, preserveFDs: Int, sentryArgs: [String]) throws(RuntimeError) -> pid_t {
+    static func spawnSupervisor(id: String, globals: GlobalOptions, preserveFDs: Int, sentryArgs: [String],
+                                stdio: Int32? = nil) throws(RuntimeError) -> pid_t {
         let ready: PipeEnds
         do { ready = try PipeEnds.make() } catch { throw RuntimeError("pipe", error) }
         let readEnd = ready.read, writeEnd = ready.write
@@ -144,6 +153,11 @@ enum ContainerLauncher {
             arguments: [me] + globals.forwarded + ["supervise", "--ready-fd", String(writeEnd.rawValue), "--preserve-fds", String(preserveFDs), id, "--"]
                 + sentryArgs)
         options.inheritedDescriptors = [writeEnd.rawValue]
+        if let stdio {
+            options.stdin = stdio
+            options.stdout = stdio
+            options.stderr = stdio
+        }
         options.closeDescriptorsFrom = 3 + Int32(preserveFDs)
         let pid: pid_t
         do { pid = try ProcessSpawn.spawn(options) } catch { throw RuntimeError("fork/exec \(me)", error) }
@@ -176,7 +190,7 @@ enum ContainerLauncher {
         let record = try dir.readRecord()
         switch dir.status(of: record) {
         case .created: break
-        case .running: throw RuntimeError("cannot start an already running container")
+        case .running, .paused: throw RuntimeError("cannot start an already running container")
         case .stopped: throw RuntimeError("cannot start a container that has stopped")
         case .creating: throw RuntimeError("cannot start a container that is still being created")
         }
@@ -231,6 +245,7 @@ enum ContainerLauncher {
         } catch {
             logger.warning(error.message)
         }
+        dir.readCgroupPlan()?.remove()
         try dir.remove()
     }
 

@@ -43,7 +43,7 @@ public struct ExitRecord: Codable, Sendable {
 }
 
 public enum ContainerStatus: String, Sendable {
-    case creating, created, running, stopped
+    case creating, created, running, paused, stopped
 }
 
 public enum ContainerID {
@@ -139,7 +139,8 @@ public struct ContainerDirectory: Sendable {
     /// pid) means stopped; alive with exec.fifo still present means created; otherwise running.
     public func status(of record: ContainerRecord) -> ContainerStatus {
         guard ProcessTable.isAlive(pid: record.pid, startTime: record.pidStartTime) else { return .stopped }
-        return FileSystem.isFifo(fifo) ? .created : .running
+        if FileSystem.isFifo(fifo) { return .created }
+        return FileSystem.exists(pausedFile) ? .paused : .running
     }
 
     /// Removes the directory and everything in it.

@@ -33,4 +33,17 @@ struct FaultOptions {
     func serviceArguments(_ channel: FaultChannel) -> [String] {
         ipc.filter { $0.channel == nil || $0.channel == channel }.flatMap { ["--fault", $0.spec] }
     }
+
+    /// The `--fault` arguments for a service the supervisor starts, from the Sentry's command line
+    /// (`--fault SPEC` pairs before `--`, already checked at create).
+    static func serviceArguments(_ channel: FaultChannel, sentryArguments args: [String]) -> [String] {
+        let end = args.firstIndex(of: "--") ?? args.count
+        var specs: [String] = []
+        var i = 0
+        while i + 1 < end {
+            if args[i] == "--fault" { specs.append(args[i + 1]); i += 2 } else { i += 1 }
+        }
+        guard let options = try? FaultOptions(specs) else { return [] }
+        return options.serviceArguments(channel)
+    }
 }

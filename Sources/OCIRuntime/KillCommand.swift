@@ -1,8 +1,10 @@
 // `bulwark kill ID [SIGNAL]`: sends a signal to the container's supervisor, which forwards it to the
-// Sentry (and so to the application). --all with SIGKILL kills every process of the container at once.
+// Sentry (and so to the application). --all with SIGKILL kills every process of the container at once;
+// --all with another signal asks the Sentry to signal every process in the sandbox.
 import ArgumentParser
 import Glibc
 import HostOS
+import Protocol
 
 struct KillCommand: RuntimeCommand {
     static let configuration = CommandConfiguration(commandName: "kill", abstract: "Send a signal to a container.")
@@ -26,6 +28,12 @@ struct KillCommand: RuntimeCommand {
         guard dir.status(of: record) != .stopped else { throw RuntimeError("container not running") }
         var targets = [record.pid]
         if all && number == SIGKILL { targets = ProcessTable.descendants(of: record.pid) }
+        // --all with another signal: every process in the sandbox, through the Sentry.
+        if all && number != SIGKILL, dir.status(of: record) == .running || dir.status(of: record) == .paused,
+           let client = try? ControlClient.connect(dir) {
+            _ = try client.call(Control.Signal(containerID: id, pid: 0, signal: number, all: true))
+            return 0
+        }
         for pid in targets {
             do throws(HostError) {
                 try ProcessSpawn.signal(pid, number)

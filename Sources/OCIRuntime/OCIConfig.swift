@@ -121,6 +121,11 @@ public struct OCIConfig: Sendable {
         return config
     }
 
+    /// A standalone process object (`bulwark exec --process FILE`).
+    public static func parseProcessDocument(_ data: Data, name: String) throws(RuntimeError) -> Process {
+        try parseProcess(JSONField(document: name, path: "", value: try JSONValue.parse(data, what: name)))
+    }
+
     private static func parseProcess(_ p: JSONField) throws(RuntimeError) -> Process {
         _ = try p.object()
         var process = Process()
@@ -226,6 +231,13 @@ public struct OCIConfig: Sendable {
     }
 
     static let namespaceTypes: Set<String> = ["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]
+
+    /// RLIMIT_* numbers (asm-generic/resource.h) by OCI name.
+    static let rlimitNumbers: [String: UInt32] = [
+        "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4, "RLIMIT_RSS": 5,
+        "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10,
+        "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+    ]
 
     static let rlimitNames: Set<String> = [
         "RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_LOCKS",

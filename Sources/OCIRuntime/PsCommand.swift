@@ -1,6 +1,8 @@
-// `bulwark ps`: the host processes of a container that the launcher knows: the Sentry and everything it
-// started (the application's stub processes), or the supervisor while the container is only created.
+// `bulwark ps`: the container's processes as the Sentry sees them (pids inside the sandbox), through the
+// Control channel. `--format json` prints the host pids behind them (each process's stub), as runc
+// prints host pids; a created container lists its supervisor.
 import ArgumentParser
+import Protocol
 
 struct PsCommand: RuntimeCommand {
     static let configuration = CommandConfiguration(commandName: "ps", abstract: "List a container's processes.")
@@ -20,20 +22,34 @@ struct PsCommand: RuntimeCommand {
         try ContainerID.validate(id)
         let dir = ContainerDirectory(root: globals.root, id: id)
         let record = try dir.readRecord()
-        var pids: [Int32] = []
+        var processes: [Control.ProcessInfo] = []
         switch dir.status(of: record) {
-        case .stopped: pids = []
-        case .created, .creating: pids = [record.pid]
-        case .running:
-            if let sentry = dir.readSentryPid() { pids = ProcessTable.descendants(of: sentry) }
+        case .stopped: break
+        case .created, .creating:
+            processes = [Control.ProcessInfo(pid: record.pid, ppid: 0, state: UInt8(ascii: "S"),
+                                             cmdline: [ProcessTable.commandLine(of: record.pid)], hostPID: record.pid)]
+        case .running, .paused:
+            do {
+                processes = try ControlClient.connect(dir).call(Control.ListProcesses(containerID: id)).processes
+            } catch {
+                // No control channel (a Sentry that does not serve one): the host processes under it.
+                Logger(globals).debug("ps: \(error.message); listing host processes")
+                let pids = dir.readSentryPid().map { ProcessTable.descendants(of: $0) } ?? []
+                processes = pids.map {
+                    Control.ProcessInfo(pid: $0, ppid: ProcessTable.parent(of: $0) ?? 0, state: UInt8(ascii: "S"),
+                                        cmdline: [ProcessTable.commandLine(of: $0)], hostPID: $0)
+                }
+            }
         }
         switch format {
         case .json:
-            print("[" + pids.map(String.init).joined(separator: ",") + "]")
+            // Host pids, as runc prints: Docker's `top` and containerd look them up in the host's ps.
+            print("[" + processes.filter { $0.hostPID > 0 }.map { String($0.hostPID) }.joined(separator: ",") + "]")
         case .table:
-            var rows = [["PID", "PPID", "CMD"]]
-            for pid in pids {
-                rows.append([String(pid), String(ProcessTable.parent(of: pid) ?? 0), ProcessTable.commandLine(of: pid)])
+            var rows = [["UID", "PID", "PPID", "STAT", "HOST PID", "CMD"]]
+            for p in processes {
+                rows.append([String(p.uid), String(p.pid), String(p.ppid), String(UnicodeScalar(p.state)),
+                             p.hostPID > 0 ? String(p.hostPID) : "-", p.cmdline.joined(separator: " ")])
             }
             printTable(rows)
         }

@@ -39,6 +39,11 @@ struct SuperviseCommand: RuntimeCommand {
                 }
                 try plan.apply()
             }
+            // The cgroup first: everything the supervisor starts (the Sentry, its stubs) inherits it.
+            if FileSystem.exists(dir.cgroupFile) {
+                guard let plan = dir.readCgroupPlan() else { throw RuntimeError("\(dir.cgroupFile): corrupt") }
+                try plan.apply()
+            }
             if let data = FileManager.default.contents(atPath: dir.bindsFile) {
                 guard let plan = try? JSONDecoder().decode(BindPlan.self, from: data) else {
                     throw RuntimeError("\(dir.bindsFile): corrupt")
@@ -62,7 +67,28 @@ struct SuperviseCommand: RuntimeCommand {
 
         let forwarded = Signals.forwardableSet()
         do { try Signals.block(forwarded) } catch { throw RuntimeError("sigprocmask", error) }
-        var options = SpawnOptions(path: sentryPath, arguments: sentry)
+        // The Control channel: a listening socket in the state directory, served by the Sentry, which
+        // `exec`, `ps`, `pause`... connect to.
+        var sentryArgs = sentry
+        var control: Int32 = -1
+        do {
+            try? FileSystem.unlink(dir.controlSocket)
+            control = try ControlSocketPath.with(dir) { (path: String) throws(HostError) -> Int32 in
+                try UnixSocket.listen(path: path).release()
+            }
+            if let dashes = sentryArgs.firstIndex(of: "--") {
+                sentryArgs.insert(contentsOf: ["--control-fd", String(control)], at: dashes)
+            }
+        } catch {
+            logger.warning("control socket \(dir.controlSocket): \(error); exec, ps and pause will not work")
+        }
+        // The gofer: started here in namespaces of its own (service-sandbox) instead of by the Sentry.
+        let gofer = startGofer(sentryArgs: sentryArgs, logger: logger)
+        if let gofer, let dashes = sentryArgs.firstIndex(of: "--") {
+            sentryArgs.insert(contentsOf: ["--gofer-fd", String(gofer)], at: dashes)
+        }
+        var options = SpawnOptions(path: sentryPath, arguments: sentryArgs)
+        options.inheritedDescriptors = [control, gofer ?? -1].filter { $0 >= 0 }
         options.closeDescriptorsFrom = 3 + preserveFDs
         options.parentDeathSignal = SIGKILL  // the Sentry must not outlive its supervisor
         let child: pid_t
@@ -80,6 +106,8 @@ struct SuperviseCommand: RuntimeCommand {
         } catch {
             logger.warning("write \(dir.sentryPidFile): \(error)")
         }
+        if control >= 0 { _ = Glibc.close(control) }
+        if let gofer { _ = Glibc.close(gofer) }
         _ = ok.withUnsafeBytes { try? FileIO.writeAll(fifoFD, $0) }
         fifo.close()
         try? FileSystem.unlink(dir.fifo)
@@ -94,6 +122,8 @@ struct SuperviseCommand: RuntimeCommand {
             do { status = try ProcessSpawn.poll(child) } catch { throw RuntimeError("waitpid", error) }
         }
         let signal: Int32? = if case .signaled(let s) = status! { s } else { nil }
+        try? FileSystem.unlink(dir.controlSocket)
+        try? FileSystem.unlink(dir.pausedFile)
         try? dir.writeJSON(ExitRecord(exitStatus: status!.shellStatus, signal: signal), to: dir.exitFile)
         logger.debug("container \(id): the Sentry ended with \(status!)")
         if let signal { logger.warning("container \(id): the Sentry (bulwark-sentry, pid \(child)) died by signal \(signal)") }   // the Sentry itself ended (a crash or a KILL); its guest's deaths come back as exit codes
@@ -103,5 +133,37 @@ struct SuperviseCommand: RuntimeCommand {
             Signals.dieBySignal(signal)
         }
         return status!.shellStatus
+    }
+
+    /// Spawns `bulwark service-sandbox -- bulwark-gofer --channel-fd N --root ROOTFS` over a socketpair;
+    /// returns the Sentry's end, or nil (the Sentry then starts its own gofer) when there is no gofer
+    /// next to the Sentry or no --rootfs.
+    private func startGofer(sentryArgs: [String], logger: Logger) -> Int32? {
+        guard let sentryPath = sentryArgs.first, let r = sentryArgs.firstIndex(of: "--rootfs"), r + 1 < sentryArgs.count,
+              let dashes = sentryArgs.firstIndex(of: "--"), r < dashes else { return nil }
+        let gofer = (sentryPath as NSString).deletingLastPathComponent + "/bulwark-gofer"
+        guard FileSystem.isExecutable(gofer) else { return nil }
+        let me: String
+        do { me = try FileSystem.currentExecutable() } catch { return nil }
+        let pair: FDPair
+        do { pair = try UnixSocket.pair() } catch {
+            logger.warning("socketpair for the gofer: \(error)")
+            return nil
+        }
+        let (sentryEnd, goferEnd) = pair.releaseBoth()
+        var options = SpawnOptions(path: me, arguments: [me] + globals.forwarded + [
+            "service-sandbox", "--keep-fd", String(goferEnd), "--",
+            gofer, "--channel-fd", String(goferEnd), "--root", sentryArgs[r + 1]] + FaultOptions.serviceArguments(.gofer, sentryArguments: sentryArgs))
+        options.inheritedDescriptors = [goferEnd]
+        options.parentDeathSignal = SIGKILL
+        defer { _ = Glibc.close(goferEnd) }
+        do {
+            _ = try ProcessSpawn.spawn(options)
+        } catch {
+            logger.warning("starting the gofer: \(error); the Sentry starts its own")
+            _ = Glibc.close(sentryEnd)
+            return nil
+        }
+        return sentryEnd
     }
 }

@@ -1,15 +1,26 @@
-// `bulwark uninstall`: accepted for runc/runsc compatibility; not implemented yet.
+// `bulwark uninstall`: removes the runtime entry `install` added to Docker's daemon.json.
 import ArgumentParser
 
 struct UninstallCommand: RuntimeCommand {
-    static let configuration = CommandConfiguration(commandName: "uninstall", abstract: "Remove bulwark from Docker's runtimes (not implemented yet).")
+    static let configuration = CommandConfiguration(commandName: "uninstall", abstract: "Remove bulwark from Docker's runtimes.")
 
     @OptionGroup var globals: GlobalOptions
 
-    /// Everything else on the command line is accepted so the error below is the one reported.
-    @Argument(parsing: .allUnrecognized) var rest: [String] = []
+    @Option(name: [.customLong("config-file"), .customLong("config_file")], help: "Docker's daemon configuration.")
+    var configFile: String = "/etc/docker/daemon.json"
+
+    @Option(help: "The runtime's name in Docker.")
+    var runtime: String = "bulwark"
 
     func execute() throws(RuntimeError) -> Int32 {
-        throw notImplemented("uninstall")
+        var config = try DaemonConfig.load(configFile)
+        var runtimes = config.runtimes
+        guard runtimes.removeValue(forKey: runtime) != nil else {
+            throw RuntimeError("runtime \"\(runtime)\" not found in \(configFile)")
+        }
+        if runtimes.isEmpty { config.top["runtimes"] = nil } else { config.runtimes = runtimes }
+        try config.save()
+        print("runtime \"\(runtime)\" removed from \(configFile)")
+        return 0
     }
 }

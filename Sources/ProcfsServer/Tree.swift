@@ -124,3 +124,18 @@ struct ProcfsView {
         return out
     }
 }
+
+/// The fixed shape of a process directory, for the Sentry: it answers stat and readlink of
+/// /proc/<pid>/... without a round trip when a path walk asks for every component.
+public enum ProcfsLayout {
+    /// DT_DIR, DT_REG or DT_LNK of the entry `name` of /proc/<pid>/ (nil: no such entry).
+    public static func taskEntryType(_ name: String) -> UInt8? {
+        ProcfsView.taskFiles.first { $0.0 == name }?.1
+    }
+    /// Whether `name` is an entry of /proc/<pid>/ns/.
+    public static func isNamespace(_ name: String) -> Bool {
+        ProcfsView.namespaces.contains { $0.0 == name }
+    }
+    /// The inode the server gives the entry at `path` ("proc/42/status").
+    public static func inode(_ path: String) -> UInt64 { ProcfsView.inode(path) }
+}

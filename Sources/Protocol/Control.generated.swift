@@ -586,7 +586,7 @@ public enum Control {
     }
 
     public struct ProcessInfo: WireTable {
-        public static let fieldCount = 9
+        public static let fieldCount = 10
 
         public var pid: Int32
         public var ppid: Int32
@@ -599,8 +599,10 @@ public enum Control {
         public var cpuTimeNanos: UInt64
         public var cmdline: [String]
         public var tty: String
+        /// host process running its first thread (for runc-style `ps --format json`), 0 if none
+        public var hostPID: Int32
 
-        public init(pid: Int32 = 0, ppid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0, state: UInt8 = 0, startTimeNanos: UInt64 = 0, cpuTimeNanos: UInt64 = 0, cmdline: [String] = [], tty: String = "") {
+        public init(pid: Int32 = 0, ppid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0, state: UInt8 = 0, startTimeNanos: UInt64 = 0, cpuTimeNanos: UInt64 = 0, cmdline: [String] = [], tty: String = "", hostPID: Int32 = 0) {
             self.pid = pid
             self.ppid = ppid
             self.uid = uid
@@ -610,6 +612,7 @@ public enum Control {
             self.cpuTimeNanos = cpuTimeNanos
             self.cmdline = cmdline
             self.tty = tty
+            self.hostPID = hostPID
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
@@ -623,6 +626,7 @@ public enum Control {
             writer.field(t, 6, cpuTimeNanos)
             writer.field(t, 7, strings: cmdline)
             writer.field(t, 8, tty)
+            writer.field(t, 9, hostPID)
             return t.offset
         }
 
@@ -636,7 +640,8 @@ public enum Control {
             let f_cpuTimeNanos = try t.scalar(6, UInt64.self) ?? 0
             let f_cmdline = try t.strings(7, budget: &budget) ?? []
             let f_tty = try t.string(8, budget: &budget) ?? ""
-            return ProcessInfo(pid: f_pid, ppid: f_ppid, uid: f_uid, gid: f_gid, state: f_state, startTimeNanos: f_startTimeNanos, cpuTimeNanos: f_cpuTimeNanos, cmdline: f_cmdline, tty: f_tty)
+            let f_hostPID = try t.scalar(9, Int32.self) ?? 0
+            return ProcessInfo(pid: f_pid, ppid: f_ppid, uid: f_uid, gid: f_gid, state: f_state, startTimeNanos: f_startTimeNanos, cpuTimeNanos: f_cpuTimeNanos, cmdline: f_cmdline, tty: f_tty, hostPID: f_hostPID)
         }
 
         /// Zero-copy, checked accessors over a received ProcessInfo; valid while the receive buffer is.
@@ -653,6 +658,7 @@ public enum Control {
             public var cpuTimeNanos: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
             public var cmdline: StringVector? { get throws(WireError) { try table.stringVector(7) } }
             public var tty: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(8, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var hostPID: Int32 { get throws(WireError) { try table.scalar(9, Int32.self) ?? 0 } }
         }
     }
 
@@ -838,6 +844,135 @@ public enum Control {
         }
     }
 
+    /// Freezes every task of the sandbox at its next kernel entry (runc pause). Requests that need the
+    /// kernel (ListProcesses, Signal) are still served while paused.
+    public struct Pause: WireRequest {
+        public typealias Reply = PauseReply
+        public static let messageID: UInt16 = 17
+        public static let name = "Pause"
+        public static let fieldCount = 1
+
+        public var containerID: String
+
+        public init(containerID: String = "") {
+            self.containerID = containerID
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, containerID)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Pause {
+            let f_containerID = try t.string(0, budget: &budget) ?? ""
+            return Pause(containerID: f_containerID)
+        }
+
+        /// Zero-copy, checked accessors over a received Pause; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var containerID: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
+    }
+
+    public struct PauseReply: WireMessage {
+        public static let messageID: UInt16 = 18
+        public static let name = "PauseReply"
+        public static let fieldCount = 1
+
+        /// tasks frozen
+        public var tasks: UInt32
+
+        public init(tasks: UInt32 = 0) {
+            self.tasks = tasks
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, tasks)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> PauseReply {
+            let f_tasks = try t.scalar(0, UInt32.self) ?? 0
+            return PauseReply(tasks: f_tasks)
+        }
+
+        /// Zero-copy, checked accessors over a received PauseReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var tasks: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+        }
+    }
+
+    /// Releases the tasks frozen by Pause.
+    public struct Resume: WireRequest {
+        public typealias Reply = ResumeReply
+        public static let messageID: UInt16 = 19
+        public static let name = "Resume"
+        public static let fieldCount = 1
+
+        public var containerID: String
+
+        public init(containerID: String = "") {
+            self.containerID = containerID
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, containerID)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Resume {
+            let f_containerID = try t.string(0, budget: &budget) ?? ""
+            return Resume(containerID: f_containerID)
+        }
+
+        /// Zero-copy, checked accessors over a received Resume; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var containerID: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
+    }
+
+    public struct ResumeReply: WireMessage {
+        public static let messageID: UInt16 = 20
+        public static let name = "ResumeReply"
+        public static let fieldCount = 0
+
+        public init() {
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ResumeReply {
+            _ = t
+            return ResumeReply()
+        }
+
+        /// Zero-copy, checked accessors over a received ResumeReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+        }
+    }
+
     /// Every message of the channel, for dispatch by message id.
     public enum Message: WireChannelMessage {
         case errorReply(ErrorReply)
@@ -857,6 +992,10 @@ public enum Control {
         case pong(Pong)
         case shutdown(Shutdown)
         case shutdownReply(ShutdownReply)
+        case pause(Pause)
+        case pauseReply(PauseReply)
+        case resume(Resume)
+        case resumeReply(ResumeReply)
 
         /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
         public static let messageTypes: [any WireMessage.Type] = [
@@ -877,6 +1016,10 @@ public enum Control {
             Pong.self,
             Shutdown.self,
             ShutdownReply.self,
+            Pause.self,
+            PauseReply.self,
+            Resume.self,
+            ResumeReply.self,
         ]
 
         public static let channelName = Control.channelName
@@ -900,6 +1043,10 @@ public enum Control {
             case Pong.messageID: return Pong.name
             case Shutdown.messageID: return Shutdown.name
             case ShutdownReply.messageID: return ShutdownReply.name
+            case Pause.messageID: return Pause.name
+            case PauseReply.messageID: return PauseReply.name
+            case Resume.messageID: return Resume.name
+            case ResumeReply.messageID: return ResumeReply.name
             default: return nil
             }
         }
@@ -923,6 +1070,10 @@ public enum Control {
             case Pong.messageID: return .pong(try Pong.decode(view))
             case Shutdown.messageID: return .shutdown(try Shutdown.decode(view))
             case ShutdownReply.messageID: return .shutdownReply(try ShutdownReply.decode(view))
+            case Pause.messageID: return .pause(try Pause.decode(view))
+            case PauseReply.messageID: return .pauseReply(try PauseReply.decode(view))
+            case Resume.messageID: return .resume(try Resume.decode(view))
+            case ResumeReply.messageID: return .resumeReply(try ResumeReply.decode(view))
             default: throw .unknownMessage(messageID)
             }
         }
@@ -946,6 +1097,10 @@ public enum Control {
             case .pong: return Pong.messageID
             case .shutdown: return Shutdown.messageID
             case .shutdownReply: return ShutdownReply.messageID
+            case .pause: return Pause.messageID
+            case .pauseReply: return PauseReply.messageID
+            case .resume: return Resume.messageID
+            case .resumeReply: return ResumeReply.messageID
             }
         }
 
@@ -968,6 +1123,10 @@ public enum Control {
             case .pong(let m): return m
             case .shutdown(let m): return m
             case .shutdownReply(let m): return m
+            case .pause(let m): return m
+            case .pauseReply(let m): return m
+            case .resume(let m): return m
+            case .resumeReply(let m): return m
             }
         }
 
@@ -990,6 +1149,10 @@ public enum Control {
             case .pong(let m): m.encode(into: &writer)
             case .shutdown(let m): m.encode(into: &writer)
             case .shutdownReply(let m): m.encode(into: &writer)
+            case .pause(let m): m.encode(into: &writer)
+            case .pauseReply(let m): m.encode(into: &writer)
+            case .resume(let m): m.encode(into: &writer)
+            case .resumeReply(let m): m.encode(into: &writer)
             }
         }
     }

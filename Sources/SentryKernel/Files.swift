@@ -140,11 +140,11 @@ final class HostStreamFile: FileDescription {
             var buf = [UInt8](repeating: 0, count: 64)
             let r = buf.withUnsafeMutableBytes { bw_ioctl(fd, UInt(cmd), $0.baseAddress) }
             if r < 0 { return -Int(errno) }
-            let size = cmd == 0x5401 ? 60 : 8
+            let size = cmd == 0x5401 ? 36 : 8   // struct termios (kernel ABI: 4 flags, c_line, 19 c_cc) or winsize
             return buf.withUnsafeBytes { t.mm.copyOut(arg, $0.baseAddress!, size) } ? 0 : -Int(EFAULT)
         case 0x5402, 0x5403, 0x5404:  // TCSETS*: only on a real tty
             var tmp = [UInt8](repeating: 0, count: 64)
-            guard tmp.withUnsafeMutableBytes({ t.mm.copyIn(arg, $0.baseAddress!, 60) }) else { return -Int(EFAULT) }
+            guard tmp.withUnsafeMutableBytes({ t.mm.copyIn(arg, $0.baseAddress!, 36) }) else { return -Int(EFAULT) }
             let r = tmp.withUnsafeMutableBytes { bw_ioctl(fd, UInt(cmd), $0.baseAddress) }
             return r < 0 ? -Int(errno) : 0
         case 0x540f:  // TIOCGPGRP

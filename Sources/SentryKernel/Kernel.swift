@@ -23,6 +23,8 @@ public struct SentryConfig {
     public var goferMounts: [(destination: String, readOnly: Bool)] = []
     public var bindMounts: [BindMount] = []
     public var overlay = true
+    /// A connected channel to bulwark-procfs from the launcher (nil: the Sentry starts its own).
+    public var procfsFD: Int32? = nil
     public init(rootfs: String) { self.rootfs = rootfs }
 }
 
@@ -36,6 +38,8 @@ public final class Kernel {
     let vfs: VFS
     /// Synthetic trees (/proc, /sys, /dev/pts) and /dev character devices the VFS consults.
     let mounts = MountRegistry()
+    /// /proc state the rest of the kernel does not keep, and the bulwark-procfs connection.
+    let procfs = ProcfsState()
     var faults: SyscallFaults?   // --fault syscall=... (SyscallFaults.swift); nil = no hook cost
     var threadGroups: [Int32: ThreadGroup] = [:]
     var tasks: [Int32: Task] = [:]

@@ -40,7 +40,7 @@ public enum SentryCommand {
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
                               [--strace] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none]
-                              [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--fault SPEC]... -- PROGRAM [ARG...]
+                              [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] [--fault SPEC]... -- PROGRAM [ARG...]
 
     """
 
@@ -58,6 +58,8 @@ public enum SentryCommand {
         var cfgCwd = "/", env: [String] = [], hostname = "bulwark", uid: UInt32 = 0, gid: UInt32 = 0
         var strace = false, logFile: String? = nil
         var goferFD: Int32? = nil, goferMounts: [(destination: String, readOnly: Bool)] = [], binds: [BindMount] = [], overlay = true
+        var controlFD: Int32? = nil
+        var procfsFD: Int32? = nil
         var faultSpecs: [String] = []
         var i = 2
         var program: [String] = []
@@ -90,6 +92,8 @@ public enum SentryCommand {
             case "--overlay2":
                 guard let v = value(), v == "root:self" || v == "none" else { return fail("--overlay2 needs root:self or none", 2) }
                 overlay = v == "root:self"
+            case "--control-fd": guard let v = value(), let n = Int32(v), n >= 0 else { return fail("--control-fd needs a descriptor", 2) }; controlFD = n
+            case "--procfs-fd": guard let v = value(), let n = Int32(v), n >= 0, fcntl(n, F_GETFD) >= 0 else { return fail("--procfs-fd needs an open descriptor", 2) }; procfsFD = n
             case "--fault": guard let v = value() else { return fail("--fault needs a SPEC", 2) }; faultSpecs.append(v)
             case "--":
                 program = Array(args[(i + 1)...])
@@ -120,6 +124,7 @@ public enum SentryCommand {
         config.uid = uid
         config.gid = gid
         config.strace = strace
+        config.procfsFD = procfsFD
         if let logFile {
             let fd = open(logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             if fd < 0 { return fail("cannot open log file \(logFile)", 2) }
@@ -179,7 +184,9 @@ public enum SentryCommand {
         Kernel.shared = kernel
         kernel.faults = syscallFaults
         Terminals.register(kernel)   // /dev/ptmx, /dev/tty, /dev/pts (PseudoTerminal.swift)
+        kernel.installProcfs(channelFD: config.procfsFD)
         kernel.startInit(image: image)
+        if let controlFD { ControlServer.start(fd: controlFD, kernel: kernel) }
         let status = kernel.waitForInit()
         fflush(stdout)
         return status

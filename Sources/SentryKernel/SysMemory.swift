@@ -56,7 +56,7 @@ extension Task {
             if n == 0 { break }
             done += n
         }
-        let vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: "file")
+        let vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: f.path ?? "file")
         let r = mm.insert(vma, mapper: self)
         return r < 0 ? r : Int(start)
     }

@@ -36,6 +36,7 @@ extension Kernel {
         tg.threads.append(task)
         threadGroups[pid] = tg
         tasks[pid] = task
+        procfsNoteExec(task, sp: image.stackPointer, name: image.executable)
         task.start()
     }
 
@@ -76,6 +77,7 @@ extension Task {
             ctg.parent = parent
             parent.children.append(ctg)
             kernel.threadGroups[tid] = ctg
+            kernel.procfsNoteFork(parent: tg, child: ctg)
         }
         let child = Task(kernel: kernel, tid: tid, tg: ctg, mm: childMM,
                          fds: flags & CLONE_FILES != 0 ? fds : fds.copy(),
@@ -130,8 +132,9 @@ extension Task {
             guard let f = fds.get(Int(dirfd)), let l = f.location else { return errno(EBADF) }
             path = kernel.vfs.pathOf(l)
         }
-        // /proc/self/exe is the magic link to the running executable (re-exec idiom).
-        if (path == "/proc/self/exe" || path == "/proc/thread-self/exe") && kernel.mounts.find("/proc") == nil { path = tg.name }
+        let execName = path   // comm is the basename of the name given, even "exe" for /proc/self/exe
+        // /proc/self/exe is the magic link to the running executable (re-exec idiom): load that file.
+        if path == "/proc/self/exe" || path == "/proc/thread-self/exe" { path = tg.name }
         guard let argv = readStringArray(argvAddr), let envp = readStringArray(envpAddr) else { return errno(EFAULT) }
         var st = Glibc.stat()
         switch kernel.vfs.resolve(self, at: start, path, follow: flags & AT_SYMLINK_NOFOLLOW_ == 0) {
@@ -183,6 +186,7 @@ extension Task {
         r.eflags = 0x202
         r.orig_rax = UInt64.max
         regs = r
+        kernel.procfsNoteExec(self, sp: image.stackPointer, name: execName)
         var fp = [UInt8](repeating: 0, count: 512)
         fp[0] = 0x7f; fp[1] = 0x03      // FCW default
         fp[24] = 0x80; fp[25] = 0x1f    // MXCSR default

@@ -44,10 +44,10 @@ final class SyscallFaults {
             do throws(FaultSpecError) { spec = try FaultSpec.parse(text) } catch { return (nil, "--fault: \(error.description)") }
             switch spec {
             case .ipc(let rule):
-                // Passed on to the services the Sentry spawns itself (today: gofer and netstack).
+                // Passed on to the services the Sentry spawns itself (gofer, netstack, procfs).
                 ServiceFaultSpecs.specs.append((text, rule.channel))
-                if let channel = rule.channel, channel != .gofer && channel != .netstack {
-                    fputs("bulwark-sentry: --fault '\(text)': the Sentry does not start a \(channel.rawValue) service yet; ignored\n", stderr)
+                if rule.channel == .control {
+                    fputs("bulwark-sentry: --fault '\(text)': the Sentry starts no control service; ignored\n", stderr)
                 }
             case .syscall(let rule):
                 let nr = rule.syscall.rawValue

@@ -92,15 +92,6 @@ struct CommandTests {
         }
     }
 
-    @Test(arguments: ["exec", "events", "pause", "resume", "update", "do", "install", "uninstall", "debug"])
-    func unimplementedSubcommandsFailClearly(name: String) throws {
-        try LauncherFixture.with { f in
-            let r = try f.run([name, "some-id"])
-            #expect(r.exitCode == 1, "\(r)")
-            #expect(r.stderr.contains("bulwark \(name): not implemented yet"), "\(r)")
-        }
-    }
-
     @Test func hooksGetTheStateOnStdin() throws {
         try LauncherFixture.with { f in
             let out = f.scratch.appendingPathComponent("hook-out").path

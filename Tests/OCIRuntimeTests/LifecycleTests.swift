@@ -32,7 +32,11 @@ struct LifecycleTests {
             #expect(try f.status("life") == "running")
             #expect(try f.state("life")?["pid"] as? Int == pid)
             // The Sentry got exactly the command-line contract.
-            let args = try String(contentsOfFile: "\(sentry).args", encoding: .utf8).split(separator: "\n").map(String.init)
+            var args = try String(contentsOfFile: "\(sentry).args", encoding: .utf8).split(separator: "\n").map(String.init)
+            // The supervisor adds the control channel's listening socket.
+            let control = try #require(args.firstIndex(of: "--control-fd"))
+            #expect(Int(args[control + 1]) ?? -1 >= 3)
+            args.removeSubrange(control...(control + 1))
             #expect(args == ["run", "--rootfs", "\(bundle)/rootfs", "--cwd", "/", "--env", "PATH=/usr/bin:/bin",
                              "--hostname", "sandbox", "--uid", "0", "--gid", "0", "--", "/bin/true"])
             // ps lists the Sentry's process (the stand-in's sleep).

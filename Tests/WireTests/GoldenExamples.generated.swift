@@ -94,7 +94,7 @@ extension Control.ListProcesses {
 
 extension Control.ProcessInfo {
     static func example(_ v: Int) -> Self {
-        Self(pid: Int32(truncatingIfNeeded: -1_000_001 + v), ppid: Int32(truncatingIfNeeded: -2_000_001 + v), uid: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), gid: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), state: UInt8(truncatingIfNeeded: 0xA4 + v), startTimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), cpuTimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), cmdline: ["cmdline\(v)", "", "/"], tty: "tty-\(v)-é")
+        Self(pid: Int32(truncatingIfNeeded: -1_000_001 + v), ppid: Int32(truncatingIfNeeded: -2_000_001 + v), uid: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), gid: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), state: UInt8(truncatingIfNeeded: 0xA4 + v), startTimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), cpuTimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), cmdline: ["cmdline\(v)", "", "/"], tty: "tty-\(v)-é", hostPID: Int32(truncatingIfNeeded: -10_000_001 + v))
     }
 }
 
@@ -127,6 +127,34 @@ extension Control.Shutdown {
 }
 
 extension Control.ShutdownReply {
+    static func example(_ v: Int) -> Self {
+        Self()
+    }
+    static let exampleFDCount = 0
+}
+
+extension Control.Pause {
+    static func example(_ v: Int) -> Self {
+        Self(containerID: "containerID-\(v)-é")
+    }
+    static let exampleFDCount = 0
+}
+
+extension Control.PauseReply {
+    static func example(_ v: Int) -> Self {
+        Self(tasks: UInt32(truncatingIfNeeded: 0xC1C2C304 + v))
+    }
+    static let exampleFDCount = 0
+}
+
+extension Control.Resume {
+    static func example(_ v: Int) -> Self {
+        Self(containerID: "containerID-\(v)-é")
+    }
+    static let exampleFDCount = 0
+}
+
+extension Control.ResumeReply {
     static func example(_ v: Int) -> Self {
         Self()
     }
@@ -680,6 +708,10 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Control.Message.pong(.example(0)), fdCount: Control.Pong.exampleFDCount, flags: [.reply]),
     GoldenCase(Control.Message.shutdown(.example(0)), fdCount: Control.Shutdown.exampleFDCount, flags: []),
     GoldenCase(Control.Message.shutdownReply(.example(0)), fdCount: Control.ShutdownReply.exampleFDCount, flags: [.reply]),
+    GoldenCase(Control.Message.pause(.example(0)), fdCount: Control.Pause.exampleFDCount, flags: []),
+    GoldenCase(Control.Message.pauseReply(.example(0)), fdCount: Control.PauseReply.exampleFDCount, flags: [.reply]),
+    GoldenCase(Control.Message.resume(.example(0)), fdCount: Control.Resume.exampleFDCount, flags: []),
+    GoldenCase(Control.Message.resumeReply(.example(0)), fdCount: Control.ResumeReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Control.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
     GoldenCase(Gofer.Message.attach(.example(0)), fdCount: Gofer.Attach.exampleFDCount, flags: []),
     GoldenCase(Gofer.Message.attachReply(.example(0)), fdCount: Gofer.AttachReply.exampleFDCount, flags: [.reply]),
