@@ -48,7 +48,7 @@ let package = Package(
                 path: "Sources/SentryLoader", swiftSettings: sentrySwift),
         .target(name: "SentryKernel",
                 dependencies: ["SentryPlatform", "SentryMemory", "SentryLoader", "SentryVDSO", "LinuxABI", "HostOS",
-                               "GoferServer", "IPC", "Protocol", "Wire", "ProcfsServer"],
+                               "GoferServer", "IPC", "Protocol", "Wire", "ProcfsServer", "FaultInjection"],
                 path: "Sources/SentryKernel", swiftSettings: sentrySwift),
         .target(name: "SentryVDSO", dependencies: ["HostOS"], path: "Sources/SentryVDSO"),
 
@@ -59,7 +59,7 @@ let package = Package(
                 path: "Sources/NetstackServer"),
         .target(name: "ProcfsServer", dependencies: ["ServiceKit", "Protocol", "HostOS"], path: "Sources/ProcfsServer"),
         .target(name: "OCIRuntime",
-                dependencies: ["HostOS", "IPC", "Protocol", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                dependencies: ["HostOS", "IPC", "Protocol", "FaultInjection", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "Sources/OCIRuntime"),
         .target(name: "TestSupport", dependencies: ["HostOS"], path: "Sources/TestSupport"),
 
@@ -107,7 +107,8 @@ let package = Package(
         .testTarget(name: "ProcfsTests", dependencies: ["ProcfsServer", "IPC", "Protocol", "TestSupport", "bulwark-procfs"],
                     path: "Tests/ProcfsTests"),
         .testTarget(name: "FaultInjectionTests", dependencies: ["FaultInjection", "IPC", "ServiceKit", "HostOS", "TestSupport",
-                                                            "bulwark-netstack", "bulwark-procfs"],
+                                                            "bulwark-netstack", "bulwark-procfs", "LinuxABI", "bulwark-sentry",
+                                                            "GoferServer", "ProcfsServer", "Protocol", "bulwark-gofer", "bulwark"],
                     path: "Tests/FaultInjectionTests"),
     ]
 )

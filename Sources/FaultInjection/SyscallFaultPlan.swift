@@ -1,5 +1,6 @@
-// Syscall fault rules for the Sentry (issue 8, next step): parsed and decided here, applied by
-// SentryKernel once it calls `decide` from its syscall dispatch. Nothing in this repository calls it yet.
+// Syscall fault rules for the Sentry (issue 8): parsed and decided here, applied by SentryKernel's
+// SyscallFaults.swift from its syscall dispatch. The caller serialises calls to `decide` (the Sentry
+// holds its kernel lock).
 import LinuxABI
 
 /// What to do to one syscall.
@@ -32,6 +33,14 @@ public final class SyscallFaultPlan {
 
     public var isEmpty: Bool { rules.isEmpty }
 
+    /// The rules as given (the Sentry checks which syscalls, paths and fd types they name).
+    public var ruleList: [SyscallFaultRule] { rules.map(\.spec) }
+
+    /// Of the last call to `decide` that chose an action: the rule's index (from 0) and how many calls
+    /// had matched it (for the log line: "rule 1, call #3").
+    public private(set) var lastRule = 0
+    public private(set) var lastOccurrence = 0
+
     /// Decides for one call of `syscall` (with the path it names and the kind of its descriptor, when
     /// known). Same counting as FaultPlan.decide.
     public func decide(syscall: SyscallNumber, path: String? = nil, fdType: FDType? = nil) -> SyscallFaultAction? {
@@ -59,6 +68,8 @@ public final class SyscallFaultPlan {
             case .delay(.fixed(let ms)): chosen = .delay(milliseconds: ms)
             case .delay(.random(let max)): chosen = .delay(milliseconds: Int(rules[i].random.next() % UInt64(max + 1)))
             }
+            lastRule = i
+            lastOccurrence = n
         }
         return chosen
     }

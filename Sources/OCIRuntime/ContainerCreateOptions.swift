@@ -20,6 +20,9 @@ struct ContainerCreateOptions: ParsableArguments {
     @Flag(name: .customLong("no-new-keyring"), help: "Accepted for runc compatibility.")
     var noNewKeyring = false
 
+    @Option(name: .customLong("fault"), help: "Inject a fault (repeatable; see docs/FAULT-INJECTION.md), e.g. syscall=openat,path=/etc/hostname,errno=EIO,every=3.")
+    var faults: [String] = []
+
     /// Tests put a stand-in script in place of bulwark-sentry.
     @Option(name: .customLong("sentry-binary"), help: .hidden)
     var sentryBinary: String?

@@ -18,6 +18,8 @@ struct CreateRequest {
     var foreground: Bool
     /// Descriptors 3 ..< 3 + preserveFDs are passed on to the container (--preserve-fds).
     var preserveFDs: Int = 0
+    /// --fault specs (FaultOptions.swift).
+    var faults: [String] = []
 }
 
 enum ContainerLauncher {
@@ -82,6 +84,7 @@ enum ContainerLauncher {
             }
         }
         let binds = try BindPlan.make(config: config, bundle: bundle, rootfs: rootfs)
+        let faults = try FaultOptions(request.faults)
         let dir = ContainerDirectory(root: globals.root, id: request.id)
         try dir.create()
         var supervisor: pid_t = 0
@@ -104,7 +107,7 @@ enum ContainerLauncher {
             }
             defer { console?.closeAll() }
             supervisor = try spawnSupervisor(id: request.id, globals: globals, preserveFDs: request.preserveFDs,
-                                             sentryArgs: sentryArgs, stdio: console?.slave)
+                                             sentryArgs: faults.addingSentryArguments(to: sentryArgs), stdio: console?.slave)
             guard let start = ProcessTable.startTime(of: supervisor) else {
                 throw RuntimeError("the supervisor (pid \(supervisor)) exited during create")
             }

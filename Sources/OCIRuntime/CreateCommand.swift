@@ -13,7 +13,7 @@ struct CreateCommand: RuntimeCommand {
 
     func execute() throws(RuntimeError) -> Int32 {
         let request = CreateRequest(id: id, bundle: container.bundle, pidFile: container.pidFile, consoleSocket: container.consoleSocket,
-                                    foreground: false, preserveFDs: max(0, container.preserveFDs))
+                                    foreground: false, preserveFDs: max(0, container.preserveFDs), faults: container.faults)
         _ = try ContainerLauncher.create(request, globals: globals, sentryOverride: container.sentryBinary)
         return 0
     }

@@ -19,7 +19,7 @@ struct RunCommand: RuntimeCommand {
     func execute() throws(RuntimeError) -> Int32 {
         let logger = Logger(globals)
         let request = CreateRequest(id: id, bundle: container.bundle, pidFile: container.pidFile, consoleSocket: container.consoleSocket,
-                                    foreground: !detach, preserveFDs: max(0, container.preserveFDs))
+                                    foreground: !detach, preserveFDs: max(0, container.preserveFDs), faults: container.faults)
         let record = try ContainerLauncher.create(request, globals: globals, sentryOverride: container.sentryBinary)
         let dir = ContainerDirectory(root: globals.root, id: id)
         // Block the signals we forward before start, so none is lost between start and the wait loop.

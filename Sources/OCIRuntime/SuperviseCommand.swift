@@ -126,6 +126,7 @@ struct SuperviseCommand: RuntimeCommand {
         try? FileSystem.unlink(dir.pausedFile)
         try? dir.writeJSON(ExitRecord(exitStatus: status!.shellStatus, signal: signal), to: dir.exitFile)
         logger.debug("container \(id): the Sentry ended with \(status!)")
+        if let signal { logger.warning("container \(id): the Sentry (bulwark-sentry, pid \(child)) died by signal \(signal)") }   // the Sentry itself ended (a crash or a KILL); its guest's deaths come back as exit codes
         if let signal {
             var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
             _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &noCore)  // dying "by the same signal" must not dump our core
@@ -152,7 +153,7 @@ struct SuperviseCommand: RuntimeCommand {
         let (sentryEnd, goferEnd) = pair.releaseBoth()
         var options = SpawnOptions(path: me, arguments: [me] + globals.forwarded + [
             "service-sandbox", "--keep-fd", String(goferEnd), "--",
-            gofer, "--channel-fd", String(goferEnd), "--root", sentryArgs[r + 1]])
+            gofer, "--channel-fd", String(goferEnd), "--root", sentryArgs[r + 1]] + FaultOptions.serviceArguments(.gofer, sentryArguments: sentryArgs))
         options.inheritedDescriptors = [goferEnd]
         options.parentDeathSignal = SIGKILL
         defer { _ = Glibc.close(goferEnd) }

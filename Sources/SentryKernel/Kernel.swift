@@ -40,6 +40,7 @@ public final class Kernel {
     let mounts = MountRegistry()
     /// /proc state the rest of the kernel does not keep, and the bulwark-procfs connection.
     let procfs = ProcfsState()
+    var faults: SyscallFaults?   // --fault syscall=... (SyscallFaults.swift); nil = no hook cost
     var threadGroups: [Int32: ThreadGroup] = [:]
     var tasks: [Int32: Task] = [:]
     var nextID: Int32 = 1

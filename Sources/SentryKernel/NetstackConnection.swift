@@ -90,7 +90,7 @@ final class NetstackConnection {
                 theirs = try pair.second.duplicate().release()
             } catch { return .failure(ENETDOWN) }
             defer { close(theirs) }
-            var opts = SpawnOptions(path: exe, arguments: [exe, "--channel-fd", String(theirs), "--network", "none"])
+            var opts = SpawnOptions(path: exe, arguments: [exe, "--channel-fd", String(theirs), "--network", "none"] + ServiceFaultSpecs.arguments(for: .netstack))
             opts.inheritedDescriptors = [theirs]
             // No PDEATHSIG: it follows the spawning thread (a task's tracer), not the Sentry. The
             // netstack exits when the channel closes, i.e. when the Sentry goes away.

@@ -53,7 +53,7 @@ final class ProcfsConnection {
         guard !external, let exe = executable else { return nil }
         do throws(HostError) {
             let pair = try HostOS.UnixSocket.pair().releaseBoth()
-            var opts = SpawnOptions(path: exe, arguments: [exe, "--channel-fd", String(pair.second)])
+            var opts = SpawnOptions(path: exe, arguments: [exe, "--channel-fd", String(pair.second)] + ServiceFaultSpecs.arguments(for: .procfs))
             opts.inheritedDescriptors = [pair.second]
             opts.stdin = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
             let pid: pid_t

@@ -41,7 +41,7 @@ public enum SentryCommand {
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
                               [--strace] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none]
                               [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] [--platform ptrace|systrap]
-                              -- PROGRAM [ARG...]
+                              [--fault SPEC]... -- PROGRAM [ARG...]
 
     """
 
@@ -61,6 +61,7 @@ public enum SentryCommand {
         var goferFD: Int32? = nil, goferMounts: [(destination: String, readOnly: Bool)] = [], binds: [BindMount] = [], overlay = true
         var controlFD: Int32? = nil
         var procfsFD: Int32? = nil
+        var faultSpecs: [String] = []
         var i = 2
         var program: [String] = []
         func value() -> String? { i += 1; return i < args.count ? args[i] : nil }
@@ -95,6 +96,7 @@ public enum SentryCommand {
                 overlay = v == "root:self"
             case "--control-fd": guard let v = value(), let n = Int32(v), n >= 0 else { return fail("--control-fd needs a descriptor", 2) }; controlFD = n
             case "--procfs-fd": guard let v = value(), let n = Int32(v), n >= 0, fcntl(n, F_GETFD) >= 0 else { return fail("--procfs-fd needs an open descriptor", 2) }; procfsFD = n
+            case "--fault": guard let v = value() else { return fail("--fault needs a SPEC", 2) }; faultSpecs.append(v)
             case "--":
                 program = Array(args[(i + 1)...])
                 i = args.count
@@ -110,6 +112,8 @@ public enum SentryCommand {
             guard Glibc.access(rootfs + "/.", F_OK) == 0 else { return fail("bad rootfs \(rootfs): cannot open directory", 127) }
         }
         if !cfgCwd.hasPrefix("/") { return fail("--cwd must be absolute", 2) }
+        let (syscallFaults, faultError) = SyscallFaults.parse(faultSpecs)
+        if let faultError { return fail(faultError, 2) }
 
         var config = SentryConfig(rootfs: rootfs ?? "/")
         config.cwd = cfgCwd
@@ -180,6 +184,7 @@ public enum SentryCommand {
         }
         let kernel = Kernel(config: config, memory: memory, vfs: fs)
         Kernel.shared = kernel
+        kernel.faults = syscallFaults
         Terminals.register(kernel)   // /dev/ptmx, /dev/tty, /dev/pts (PseudoTerminal.swift)
         kernel.installProcfs(channelFD: config.procfsFD)
         kernel.startInit(image: image)

@@ -42,6 +42,7 @@ extension Task {
         else if ret < 0 && ret > -4096 { s += "-1 " + Errno(rawValue: Int32(-ret)).name }
         else if nr == 9 || nr == 12 || nr == 25 { s += "0x" + String(UInt(bitPattern: ret), radix: 16) }
         else { s += String(ret) }
+        if let note = kernel.faults?.takeStraceNote(tid: tid) { s += note }
         kernel.log(s + "\n")
     }
 }

@@ -11,7 +11,7 @@ final class GoferFS {
     let client: GoferClient
     var pendingClose: [UInt64] = []
     /// Set once the channel failed: every later call is EIO at once.
-    var dead = false
+    var dead = false { didSet { if dead && !oldValue { ServiceFailureLog.report(service: "gofer", "file operations on its mounts now fail with EIO") } } }
     /// Bumped by every link, unlink and rename: other names of a multiply linked file may have
     /// changed link count.
     var linkEpoch = 0

@@ -37,6 +37,7 @@ enum VFSBoot {
         if !binds.isEmpty {
             args += ["--mount", binds.map { "\($0.source):\($0.destination)\($0.readOnly ? ":ro" : "")" }.joined(separator: ",")]
         }
+        args += ServiceFaultSpecs.arguments(for: .gofer)   // --fault IPC specs given to the Sentry (SyscallFaults.swift)
         // The Sentry blocks the signals it forwards; the gofer must not inherit that mask.
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
