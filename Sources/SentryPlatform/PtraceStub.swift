@@ -74,16 +74,8 @@ public final class PtraceStub: PlatformStub {
     private func enqueue(_ nr: UInt64, _ a: UInt64, _ b: UInt64, _ c: UInt64 = 0,
                          _ d: UInt64 = 0, _ e: UInt64 = 0, _ f: UInt64 = 0) -> Int {
         guard let mb = batch else { return inject(Int(nr), a, b, c, d, e, f) }
-        if Int(mb.pointee.nops) >= Int(BW_MB_MAX_OPS) { flushBatch() }
-        let i = Int(mb.pointee.nops)
-        withUnsafeMutablePointer(to: &mb.pointee.ops) { tuple in
-            tuple.withMemoryRebound(to: bw_systrap_op.self, capacity: Int(BW_MB_MAX_OPS)) { ops in
-                ops[i].nr = nr
-                ops[i].args = (a, b, c, d, e, f)
-                ops[i].result = 0
-            }
-        }
-        mb.pointee.nops = UInt32(i + 1)
+        if mb.operationQueueIsFull { flushBatch() }
+        mb.appendOperation(nr, a, b, c, d, e, f)
         return 0
     }
 

@@ -83,16 +83,8 @@ public final class SystrapStub: PlatformStub {
     @inline(__always) private func enqueue(_ nr: UInt64, _ a: UInt64, _ b: UInt64, _ c: UInt64 = 0,
                                            _ d: UInt64 = 0, _ e: UInt64 = 0, _ f: UInt64 = 0) {
         guard alive else { return }
-        if Int(mb.pointee.nops) >= Int(BW_MB_MAX_OPS) { flush() }
-        let i = Int(mb.pointee.nops)
-        withUnsafeMutablePointer(to: &mb.pointee.ops) { tuple in
-            tuple.withMemoryRebound(to: bw_systrap_op.self, capacity: Int(BW_MB_MAX_OPS)) { ops in
-                ops[i].nr = nr
-                ops[i].args = (a, b, c, d, e, f)
-                ops[i].result = 0
-            }
-        }
-        mb.pointee.nops = UInt32(i + 1)
+        if mb.operationQueueIsFull { flush() }
+        mb.appendOperation(nr, a, b, c, d, e, f)
     }
 
     /// Runs the queued operations now.
