@@ -103,18 +103,8 @@ extension Task {
     }
 
     func netlinkSend(_ s: NetlinkSocket, _ vecs: [(UInt64, Int)]) -> Int {
-        let total = min(vecs.reduce(0) { $0 + $1.1 }, 1 << 20)
-        var data = [UInt8](repeating: 0, count: total)
-        var off = 0
-        let ok = data.withUnsafeMutableBytes { b -> Bool in
-            for v in vecs where off < total {
-                let n = min(v.1, total - off)
-                if n > 0 && !mm.copyIn(v.0, b.baseAddress! + off, n) { return false }
-                off += n
-            }
-            return true
-        }
-        return ok ? netlinkRequest(s, data) : errno(EFAULT)
+        guard let data = gather(vecs, limit: 1 << 20) else { return errno(EFAULT) }
+        return netlinkRequest(s, data)
     }
 
     func netlinkReceive(_ s: NetlinkSocket, _ vecs: [(UInt64, Int)], _ flags: Int32) -> (Int, Int) {

@@ -12,10 +12,8 @@ extension Task {
 
     func inetSetsockopt(_ s: InetSocket, _ level: Int32, _ opt: Int32, _ val: UInt64, _ len: Int) -> Int {
         if level == SOL_SOCKET_ && (opt == 20 || opt == 21) {   // SO_RCVTIMEO / SO_SNDTIMEO
-            guard len >= 16 else { return errno(EINVAL) }
-            guard let sec = mm.read(val, as: Int.self), let usec = mm.read(val + 8, as: Int.self) else { return errno(EFAULT) }
-            guard usec >= 0 && usec < 1_000_000 else { return errno(EDOM) }
-            let ns = sec < 0 ? 0 : sec * 1_000_000_000 + usec * 1000
+            let ns: Int
+            switch readSocketTimeout(val, len) { case .success(let v): ns = v; case .failure(let e): return errno(e) }
             if opt == 20 { s.rcvTimeoutNs = ns } else { s.sndTimeoutNs = ns }
             return 0
         }

@@ -232,8 +232,17 @@ extension Task {
 
     // MARK: data transfer
 
-    private func gather(_ vecs: [(UInt64, Int)]) -> [UInt8]? {
-        let total = min(vecs.reduce(0) { $0 + $1.1 }, maxIO)
+    /// The struct timeval of SO_RCVTIMEO/SO_SNDTIMEO as nanoseconds (0 = no timeout, like a negative one).
+    func readSocketTimeout(_ val: UInt64, _ len: Int) -> KResult<Int> {
+        guard len >= 16 else { return .failure(EINVAL) }
+        guard let sec = mm.read(val, as: Int.self), let usec = mm.read(val + 8, as: Int.self) else { return .failure(EFAULT) }
+        guard usec >= 0 && usec < 1_000_000 else { return .failure(EDOM) }
+        return .success(sec < 0 ? 0 : sec * 1_000_000_000 + usec * 1000)
+    }
+
+    /// Copies the application's iovecs into one buffer, at most `limit` bytes; nil on a bad pointer.
+    func gather(_ vecs: [(UInt64, Int)], limit: Int = maxIO) -> [UInt8]? {
+        let total = min(vecs.reduce(0) { $0 + $1.1 }, limit)
         var out = [UInt8](repeating: 0, count: total)
         var done = 0
         let ok = out.withUnsafeMutableBytes { b -> Bool in
@@ -426,10 +435,8 @@ extension Task {
         switch unixSocket(fd) { case .failure(let e): return errno(e); case .success(let x): s = x }
         guard level == SOL_SOCKET_ else { return errno(EOPNOTSUPP) }
         if opt == 20 || opt == 21 {  // SO_RCVTIMEO / SO_SNDTIMEO (struct timeval)
-            guard len >= 16 else { return errno(EINVAL) }
-            guard let sec = mm.read(val, as: Int.self), let usec = mm.read(val + 8, as: Int.self) else { return errno(EFAULT) }
-            guard usec >= 0 && usec < 1_000_000 else { return errno(EDOM) }
-            let ns = sec < 0 ? 0 : sec * 1_000_000_000 + usec * 1000
+            let ns: Int
+            switch readSocketTimeout(val, len) { case .success(let v): ns = v; case .failure(let e): return errno(e) }
             if opt == 20 { s.rcvTimeoutNs = ns } else { s.sndTimeoutNs = ns }
             return 0
         }
