@@ -5,9 +5,11 @@ import FaultInjection
 import Foundation
 import Glibc
 import HostOS
+import Protocol
 import IPC
 import ServiceKit
 import TestSupport
+import Wire
 import Testing
 
 @Suite(.serialized) struct FaultOptionTests {
@@ -80,5 +82,46 @@ import Testing
         let got = try client.receive(timeout: .seconds(1))
         #expect(got.header.requestID == 2)
         #expect(throws: IPCError.timeout) { _ = try client.receive(timeout: .milliseconds(100)) }
+    }
+}
+
+/// The Sentry's control server with `--fault channel=control,...`, driven directly over a socketpair
+/// (the test plays the launcher): drop-reply and duplicate, the two kinds the launcher tests do not use.
+@Suite(.serialized) struct SentryControlServerFaultTests {
+    func sentry(_ faults: [String]) throws -> FaultyService {
+        try FaultyService("bulwark-sentry", faults: [], commandLine:
+            ["run", "--rootfs", "/", "--control-fd", "3"] + faults.flatMap { ["--fault", $0] } + ["--", "/bin/sleep", "4"])
+    }
+
+    func ping(_ s: FaultyService, _ nonce: UInt64, timeout: Duration = .seconds(5)) -> Result<UInt64, IPCError> {
+        var writer = MessageWriter(capacity: 256)
+        var received = ReceivedFDs()
+        defer { received.closeAll() }
+        return Result { () throws(IPCError) in
+            try s.channel.call(Control.Ping(nonce: nonce), writer: &writer, receivedFDs: &received, timeout: timeout).nonce
+        }
+    }
+
+    @Test func droppedControlReplyTimesOutAndTheNextRequestIsAnswered() throws {
+        let s = try sentry(["channel=control,message=Ping,action=drop-reply,nth=1"])
+        let (first, seconds) = timed { ping(s, 1, timeout: .milliseconds(500)) }
+        #expect(first == .failure(.timeout))
+        #expect(seconds < 2)
+        #expect(ping(s, 2) == .success(2))
+        #expect(exitedNormally(s.waitExit(seconds: 10), code: 0))
+        #expect(s.stderr.contains("bulwark-sentry: fault: drop-reply on Ping #1\n"), "\(s.stderr)")
+    }
+
+    @Test func duplicatedControlReplyIsRefusedOnTheNextCall() throws {
+        let s = try sentry(["channel=control,message=Ping,action=duplicate,nth=1"])
+        #expect(ping(s, 1) == .success(1))
+        // The copy of reply 1 arrives while call 2 waits: the channel refuses it and closes.
+        guard case .failure(.malformed) = ping(s, 2) else {
+            Issue.record("expected malformed")
+            return
+        }
+        #expect(s.channel.isClosed)
+        #expect(exitedNormally(s.waitExit(seconds: 10), code: 0))
+        #expect(s.stderr.contains("bulwark-sentry: fault: duplicate on Ping #1\n"), "\(s.stderr)")
     }
 }
