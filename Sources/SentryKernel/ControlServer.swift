@@ -78,6 +78,10 @@ final class ControlServer {
             }
             let header = message.header
             if header.flags.contains(.reply) { return }
+            // FAULT HOOK (issue 8, ControlFaults.swift): nil unless --fault named the control channel.
+            let fault = ControlFaults.faults.map { ControlFaults.before($0, channel, header) } ?? .proceed
+            if fault == .close { message.fds.closeAll(); channel.close(); return }
+            defer { if fault == .killAfterReply { ControlFaults.killSelf() } }
             do throws(ControlFailure) {
                 try handle(&message, channel: channel, writer: &writer)
             } catch {
