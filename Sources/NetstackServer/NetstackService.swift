@@ -276,6 +276,7 @@ public final class NetstackService: @unchecked Sendable {
             toSentryFD = toSentry.release()
             reply.encode(N.EmptyReply())
         }
+        registerSocketListing(&t)   // SocketListingHandler.swift (/proc/net)
         return t
     }
 

@@ -224,9 +224,11 @@ extension Task {
             if let z = cands.first(where: { $0.zombie }) {
                 if statusAddr != 0 && !mm.write(statusAddr, z.waitStatus) { return errno(EFAULT) }
                 if rusage != 0 {
-                    let zero = [UInt8](repeating: 0, count: 144)
-                    _ = zero.withUnsafeBytes { mm.copyOut(rusage, $0.baseAddress!, 144) }
+                    var u = z.deadThreadsUsage
+                    u.add(z.childrenUsage)
+                    _ = writeRUsage(u, rusage)   // ProcfsCounters.swift
                 }
+                z.foldIntoParent(tg)
                 tg.children.removeAll { $0 === z }
                 kernel.threadGroups[z.pid] = nil
                 return Int(z.pid)
@@ -265,6 +267,7 @@ extension Task {
                 }
                 if infop != 0 && !info.withUnsafeBytes({ mm.copyOut(infop, $0.baseAddress!, 128) }) { return errno(EFAULT) }
                 if options & 0x0100_0000 == 0 && report == nil {   // !WNOWAIT
+                    z.foldIntoParent(tg)
                     tg.children.removeAll { $0 === z }
                     kernel.threadGroups[z.pid] = nil
                 }

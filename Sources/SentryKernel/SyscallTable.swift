@@ -64,6 +64,7 @@ extension Task {
         let nr = Int(Int64(bitPattern: r.orig_rax))
         let a0 = r.rdi, a1 = r.rsi, a2 = r.rdx, a3 = r.r10, a4 = r.r8, a5 = r.r9
         let ret = kernel.faults == nil ? dispatch(nr, a0, a1, a2, a3, a4, a5) : faultDispatch(nr, a0, a1, a2, a3, a4, a5)
+        countIO(nr, ret)   // /proc/<pid>/io (ProcfsCounters.swift)
         if ret != noReturn {
             var n = regs
             n.rax = UInt64(bitPattern: Int64(ret))
@@ -148,9 +149,9 @@ extension Task {
         case 95: let o = fsctx.umask; fsctx.umask = UInt32(a0 & 0o777); return Int(o)
         case 96: return sysGettimeofday(a0, a1)
         case 97: return sysPrlimit(0, i(a0), 0, a1)
-        case 98: return sysZero(a1, 144)     // getrusage: not tracked, zeros
+        case 98: return sysGetrusage(i32(a0), a1)   // ProcfsCounters.swift
         case 99: return sysSysinfo(a0)
-        case 100: return sysZero(a0, 32)     // times: not tracked
+        case 100: return sysTimes(a0)               // ProcfsCounters.swift
         case 102, 107: return Int(tg.uid)
         case 104, 108: return Int(tg.gid)
         case 105, 113: return sysSetid(UInt32(truncatingIfNeeded: a0), gid: false)
