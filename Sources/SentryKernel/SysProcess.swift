@@ -142,7 +142,7 @@ extension Task {
         case .success(let target):
             let sr = kernel.vfs.stat(self, target, &st)
             if sr < 0 { return Int(sr) }
-            if case .loc(let l) = target, !path.hasPrefix("/") { path = kernel.vfs.pathOf(l) }
+            if case .loc(let l) = target, !path.hasPrefix("/") { path = kernel.vfs.pathOf(l, root: fsctx.root) }
         }
         if st.st_mode & S_IFMT == S_IFLNK { return errno(ELOOP) }
         if st.st_mode & S_IFMT == S_IFDIR { return errno(EACCES) }
