@@ -121,6 +121,14 @@ final class SandboxServices {
         return result
     }
 
+    /// Waits (bounded) until the Sentry has created init: its Control server answers only from then
+    /// on, so a Hello that gets its reply means `start` can return with the container's process running
+    /// (runc's semantics: an immediate `ps` lists it, an immediate `exec` is not pid 1). A Sentry that
+    /// ends first (a short-lived container) closes the socket, which ends the wait as well.
+    static func waitForInit(_ dir: ContainerDirectory, timeout: Duration = .seconds(10)) {
+        _ = try? ControlClient.connect(dir, timeout: timeout)
+    }
+
     /// Whether the executable for `kind` is next to the Sentry (the tests' stand-in Sentry has none).
     func available(_ kind: ServiceKind) -> Bool { FileSystem.isExecutable("\(binDirectory)/\(kind.executable)") }
 

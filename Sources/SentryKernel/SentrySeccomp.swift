@@ -153,6 +153,8 @@ enum SentrySeccomp {
         SeccompRule("statx", "host files"),
         SeccompRule("openat", "/dev/null for exec stdio, /proc/self/statm, host files without a gofer"),
         SeccompRule("pipe2", "guest pipes' host side"),
+        SeccompRule("fsync", "fsync of a file opened on a host descriptor the gofer donated (seen: python fsync on a --mount bind)"),
+        SeccompRule("fdatasync", "fdatasync of a donated host descriptor"),
     ]
 
     static let time: [SeccompRule] = [

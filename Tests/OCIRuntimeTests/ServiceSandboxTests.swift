@@ -146,7 +146,8 @@ struct ServiceSandboxTests {
         // (process, probe at request N, the container's script: it runs before the probe fires)
         ("gofer", 200, "echo started; sleep 1; i=0; while true; do i=$((i+1)); test -e /nonexistent-$i; done"),
         ("netstack", 1, "echo started; sleep 1; exec /bin/bash -c 'while true; do (exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; sleep 0.1; done'"),
-        ("sentry", 1, "echo started; while true; do sleep 0.1; done"),
+        // The supervisor's readiness Hello is the Sentry's first Control request; `ps` makes the second.
+        ("sentry", 2, "echo started; while true; do sleep 0.1; done"),
     ])
     func serviceDiesBySIGSYSOutsideItsPolicyAndTheSandboxIsTornDown(_ name: String, _ at: Int, _ script: String) throws {
         try LauncherFixture.with { f in
@@ -157,7 +158,7 @@ struct ServiceSandboxTests {
             let processes = SandboxProcesses.descendants(supervisor)
             #expect(processes.count >= 5, "supervisor, Sentry, stub, services: \(processes)")
             if name == "sentry" {
-                _ = try f.run(["ps", id])   // Hello: the Sentry's first Control request
+                _ = try f.run(["ps", id])   // its Hello is the Sentry's second Control request
             }
             // The launcher reports the death by SIGSYS and ends the sandbox.
             let what = name == "sentry" ? "bulwark-sentry" : "bulwark-\(name)"
