@@ -117,6 +117,7 @@ final class ControlServer {
 
     private func handle(_ message: inout Message, channel: Channel, writer: inout MessageWriter) throws(ControlFailure) {
         let header = message.header
+        SentrySeccomp.countControlRequest()   // TEST HOOK, inert unless BULWARK_TEST_SECCOMP_PROBE=sentry
         switch header.messageID {
         case Control.Hello.messageID:
             _ = try decode(Control.Hello.self, message)
@@ -161,6 +162,19 @@ final class ControlServer {
             let request = try decode(Control.Shutdown.self, message)
             shutdown(timeoutMillis: request.timeoutMillis)
             try reply(channel, header, Control.ShutdownReply(), &writer)
+        case Control.ReplaceProcfs.messageID:
+            // The launcher restarted bulwark-procfs (ProcfsConnection.replaceChannel).
+            let request = try decode(Control.ReplaceProcfs.self, message)
+            guard let owned = message.fds.take(request.channel.index) else {
+                throw ControlFailure(EBADF, "control: ReplaceProcfs carries no descriptor")
+            }
+            message.fds.closeAll()
+            guard let connection = kernel.procfs.connection else {
+                owned.close()
+                throw ControlFailure(ENOSYS, "control: ReplaceProcfs: this Sentry serves no /proc")
+            }
+            let n = connection.replaceChannel(owned.release())
+            try reply(channel, header, Control.ReplaceProcfsReply(replacements: n), &writer)
         case Control.StartContainer.messageID:
             throw ControlFailure(ENOSYS, "control: StartContainer: the container's init is given on the command line")
         default:
