@@ -16,11 +16,11 @@ public enum SyscallSupport: Equatable {
 public enum SyscallTable {
     static let partialNotes: [Int: String] = [
         9: "file mappings are private copies (MAP_SHARED file writes are not written back)",
-        16: "TCGETS/TCSETS/TIOCGWINSZ/TIOCGPGRP forwarded for host stdio; FIONREAD, FIONBIO, FIOCLEX; full tty set on Sentry ptys",
+        16: "TCGETS/TCSETS/TIOCGWINSZ/TIOCGPGRP forwarded for host stdio; FIONREAD, FIONBIO, FIOCLEX, FIOASYNC (SysAsyncIO.swift); full tty set on Sentry ptys",
         25: "moves by copying",
         28: "DONTNEED/FREE zero private pages; other advice accepted",
         56: "no namespaces (CLONE_NEW* -> EPERM)",
-        72: "record and OFD locks in the Sentry (SysFileLock.swift)",
+        72: "record and OFD locks in the Sentry (SysFileLock.swift); O_ASYNC owners and F_SETSIG (SysAsyncIO.swift)",
         157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
         41: "AF_UNIX (in-Sentry), AF_INET/AF_INET6 (bulwark-netstack), AF_NETLINK NETLINK_ROUTE dumps; others EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",

@@ -206,6 +206,7 @@ final class Task: HostMapper {
             switch reason {
             case .syscall:
                 handleSyscall()
+                if kernel.asyncIO.active { kernel.asyncIO.check(kernel) }   // O_ASYNC (SysAsyncIO.swift)
             case .signal(let sig):
                 if sig == SIGSTOP { continue }   // our own kick: re-check signals
                 if debugSentry { kernel.log("[\(tid)] host signal \(sig) at rip=0x\(String(regs.rip, radix: 16))\n") }
