@@ -63,6 +63,7 @@ extension Task {
         let r = regs
         let nr = Int(Int64(bitPattern: r.orig_rax))
         let a0 = r.rdi, a1 = r.rsi, a2 = r.rdx, a3 = r.r10, a4 = r.r8, a5 = r.r9
+        SyscallCounts.record(nr)   // bulwark debug --syscalls (SyscallCountsUnsafe.swift)
         let ret = kernel.faults == nil ? dispatch(nr, a0, a1, a2, a3, a4, a5) : faultDispatch(nr, a0, a1, a2, a3, a4, a5)
         countIO(nr, ret)   // /proc/<pid>/io (ProcfsCounters.swift)
         if ret != noReturn {
