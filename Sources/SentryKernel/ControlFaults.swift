@@ -59,6 +59,6 @@ enum ControlFaults {
     static func killSelf() -> Never {
         fflush(stderr)
         _ = kill(getpid(), SIGKILL)
-        abort()
+        _exit(128 + SIGKILL)   // pid 1 of a pid namespace cannot SIGKILL itself
     }
 }
