@@ -179,4 +179,32 @@ struct NetworkAppTests {
         #expect(net.sandbox?.terminationStatus == 0, "\(net.sandboxOutput().err)")
         #expect(net.sandboxOutput().out == String(decoding: body, as: UTF8.self))
     }
+
+    /// Killing the netstack under a serving redis: the host's next connection fails, the sandbox
+    /// neither hangs nor dies, says why, and still stops on SIGTERM (redis's own clean shutdown).
+    @Test(.enabled(if: SandboxNet.skipReason(["/usr/bin/redis-server", "/usr/bin/redis-cli"]) == nil,
+                   "\(SandboxNet.skipReason(["/usr/bin/redis-server", "/usr/bin/redis-cli"]) ?? "")"))
+    func killingTheNetstackUnderRedis() throws {
+        let net = try SandboxNet()
+        defer { net.close() }
+        try net.startSandbox(["/usr/bin/redis-server", "--port", "6379", "--bind", "0.0.0.0", "--protected-mode", "no",
+                              "--save", "", "--appendonly", "no", "--dir", net.scratch.path])
+        try net.waitForPort(6379)
+        let ok = try net.onPeer("redis-cli -h \(net.boxIP) ping")
+        #expect(ok.stdout == "PONG\n", "\(ok)")
+        let killed = try ProcessRunner.shell("""
+            n=0; for p in $(ip netns pids \(net.boxNS)); do
+              [ "$(cat /proc/$p/comm 2>/dev/null)" = bulwark-netstac ] && kill -9 $p && n=$((n+1))
+            done; echo $n
+            """, timeout: 10)
+        #expect(killed.stdout == "1\n", "\(killed)")
+        // Nothing answers for the address any more: the connection attempt fails (bounded).
+        let after = try net.onPeer("timeout 5 redis-cli -h \(net.boxIP) ping; echo rc=$?", timeout: 20)
+        #expect(!after.stdout.contains("PONG"), "\(after)")
+        usleep(500_000)
+        #expect(net.sandbox?.isRunning == true, "the sandbox died with its netstack: \(net.sandboxOutput())")
+        if let p = net.sandbox { kill(p.processIdentifier, SIGTERM) }
+        #expect(net.waitForExit(seconds: 15), "the sandbox hung after the netstack died")
+        #expect(net.sandboxOutput().err.contains("netstack connection lost"), "\(net.sandboxOutput().err)")
+    }
 }
