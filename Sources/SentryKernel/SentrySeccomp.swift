@@ -184,5 +184,8 @@ enum SentrySeccomp {
         SeccompRule("access", "the new process's dynamic loader"),
         SeccompRule("capget", "ServiceKit's capability drop (libcap)"),
         SeccompRule("capset", "ServiceKit's capability drop (libcap)"),
+        SeccompRule("socket", "a self-spawned netstack with --network sandbox: its AF_PACKET and netlink sockets"),
+        SeccompRule("bind", "a self-spawned netstack with --network sandbox: binds them to the interface"),
+        SeccompRule("getsockname", "a self-spawned netstack with --network sandbox: its netlink port id (finding the interface)"),
     ]
 }
