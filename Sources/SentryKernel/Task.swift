@@ -22,8 +22,12 @@ struct SigAction {
 final class FSContext {
     var cwd: String
     var umask: UInt32 = 0o022
+    /// chroot(2): the root absolute paths start from (nil: the VFS root). SysDirectory.swift.
+    var root: VLocation? = nil
+    /// Where cwd is, kept so relative lookups need not resolve the cwd string again.
+    var cwdLoc: VLocation? = nil
     init(cwd: String) { self.cwd = cwd }
-    func copy() -> FSContext { let n = FSContext(cwd: cwd); n.umask = umask; return n }
+    func copy() -> FSContext { let n = FSContext(cwd: cwd); n.umask = umask; n.root = root; n.cwdLoc = cwdLoc; return n }
 }
 
 final class ThreadGroup {

@@ -161,6 +161,40 @@ extension Control.ResumeReply {
     static let exampleFDCount = 0
 }
 
+extension Control.ReplaceProcfs {
+    static func example(_ v: Int) -> Self {
+        Self(channel: FDIndex(0))
+    }
+    static let exampleFDCount = 1
+}
+
+extension Control.ReplaceProcfsReply {
+    static func example(_ v: Int) -> Self {
+        Self(replacements: UInt32(truncatingIfNeeded: 0xC1C2C304 + v))
+    }
+    static let exampleFDCount = 0
+}
+
+extension Control.SyscallStats {
+    static func example(_ v: Int) -> Self {
+        Self(containerID: "containerID-\(v)-é")
+    }
+    static let exampleFDCount = 0
+}
+
+extension Control.SyscallCount {
+    static func example(_ v: Int) -> Self {
+        Self(number: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), count: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v))
+    }
+}
+
+extension Control.SyscallStatsReply {
+    static func example(_ v: Int) -> Self {
+        Self(counts: [Control.SyscallCount.example(v), Control.SyscallCount.example(v + 1)], total: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v))
+    }
+    static let exampleFDCount = 0
+}
+
 extension Gofer.Stat {
     static func example(_ v: Int) -> Self {
         Self(mask: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), mode: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), nlink: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), uid: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), gid: UInt32(truncatingIfNeeded: 0xC1C2C344 + v), ino: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), size: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), blocks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), blockSize: UInt32(truncatingIfNeeded: 0xC1C2C384 + v), atimeSec: Int64(truncatingIfNeeded: -10_000_000_000_001 + v), atimeNsec: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), mtimeSec: Int64(truncatingIfNeeded: -12_000_000_000_001 + v), mtimeNsec: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), ctimeSec: Int64(truncatingIfNeeded: -14_000_000_000_001 + v), ctimeNsec: UInt32(truncatingIfNeeded: 0xC1C2C344 + v), btimeSec: Int64(truncatingIfNeeded: -16_000_000_000_001 + v), btimeNsec: UInt32(truncatingIfNeeded: 0xC1C2C364 + v), devMajor: UInt32(truncatingIfNeeded: 0xC1C2C374 + v), devMinor: UInt32(truncatingIfNeeded: 0xC1C2C384 + v), rdevMajor: UInt32(truncatingIfNeeded: 0xC1C2C394 + v), rdevMinor: UInt32(truncatingIfNeeded: 0xC1C2C304 + v))
@@ -762,6 +796,10 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Control.Message.pauseReply(.example(0)), fdCount: Control.PauseReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Control.Message.resume(.example(0)), fdCount: Control.Resume.exampleFDCount, flags: []),
     GoldenCase(Control.Message.resumeReply(.example(0)), fdCount: Control.ResumeReply.exampleFDCount, flags: [.reply]),
+    GoldenCase(Control.Message.replaceProcfs(.example(0)), fdCount: Control.ReplaceProcfs.exampleFDCount, flags: []),
+    GoldenCase(Control.Message.replaceProcfsReply(.example(0)), fdCount: Control.ReplaceProcfsReply.exampleFDCount, flags: [.reply]),
+    GoldenCase(Control.Message.syscallStats(.example(0)), fdCount: Control.SyscallStats.exampleFDCount, flags: []),
+    GoldenCase(Control.Message.syscallStatsReply(.example(0)), fdCount: Control.SyscallStatsReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Control.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
     GoldenCase(Gofer.Message.attach(.example(0)), fdCount: Gofer.Attach.exampleFDCount, flags: []),
     GoldenCase(Gofer.Message.attachReply(.example(0)), fdCount: Gofer.AttachReply.exampleFDCount, flags: [.reply]),
