@@ -108,6 +108,17 @@ extension ProcfsView {
                 return hex + ":" + Fmt.hex(port, 4).uppercased()
             }
             let queues = Fmt.hex(s.txQueue, 8).uppercased() + ":" + Fmt.hex(s.rxQueue, 8).uppercased()
+            if tcp && (s.state == 6 || s.state == 3) {
+                // TIME_WAIT and SYN_RECV entries are not full sockets: Linux prints them with zero queues,
+                // an active timer and no inode, and stops after the refcount and pointer (12 fields).
+                let line = Fmt.right(n, 4) + ": " + addr(s.localAddress, s.localPort) + " " +
+                    addr(s.remoteAddress, s.remotePort) + " " + Fmt.hex(s.state, 2).uppercased() +
+                    " 00000000:00000000 " + (s.state == 6 ? "03" : "01") + ":00000000 00000000 " +
+                    Fmt.right(s.state == 6 ? 0 : s.uid, 5) + " " + Fmt.right(0, 8) + " 0 " +
+                    (s.state == 6 ? "3" : "0") + " 0000000000000000"
+                o.line(v6 ? line : Fmt.left(line, 149))
+                continue
+            }
             var line = (tcp ? Fmt.right(n, 4) : Fmt.right(n, 5)) + ": " + addr(s.localAddress, s.localPort) + " " +
                 addr(s.remoteAddress, s.remotePort) + " " + Fmt.hex(s.state, 2).uppercased() + " " + queues +
                 " 00:00000000 00000000 " + Fmt.right(s.uid, 5) + " " + Fmt.right(0, 8) + " \(s.inode) "
