@@ -975,6 +975,76 @@ public enum Control {
         }
     }
 
+    /// Hands the Sentry a new channel to bulwark-procfs: the launcher restarted the procfs server it
+    /// started (the old one died). The Sentry drops its old channel and serves /proc through this one from
+    /// the next access on. Ids from 41 on, leaving 21-40 to other additions of this session.
+    public struct ReplaceProcfs: WireRequest {
+        public typealias Reply = ReplaceProcfsReply
+        public static let messageID: UInt16 = 41
+        public static let name = "ReplaceProcfs"
+        public static let fieldCount = 1
+
+        /// a connected SOCK_SEQPACKET socket to the new bulwark-procfs
+        public var channel: FDIndex
+
+        public init(channel: FDIndex) {
+            self.channel = channel
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, channel)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ReplaceProcfs {
+            guard let f_channel = try t.fd(0) else { throw .malformed("ReplaceProcfs.channel is missing") }
+            return ReplaceProcfs(channel: f_channel)
+        }
+
+        /// Zero-copy, checked accessors over a received ReplaceProcfs; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var channel: FDIndex? { get throws(WireError) { try table.fd(0) } }
+        }
+    }
+
+    public struct ReplaceProcfsReply: WireMessage {
+        public static let messageID: UInt16 = 42
+        public static let name = "ReplaceProcfsReply"
+        public static let fieldCount = 1
+
+        /// channels received this way so far, this one included
+        public var replacements: UInt32
+
+        public init(replacements: UInt32 = 0) {
+            self.replacements = replacements
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, replacements)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ReplaceProcfsReply {
+            let f_replacements = try t.scalar(0, UInt32.self) ?? 0
+            return ReplaceProcfsReply(replacements: f_replacements)
+        }
+
+        /// Zero-copy, checked accessors over a received ReplaceProcfsReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var replacements: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+        }
+    }
+
     /// The sandbox's per-system-call counters since it started (bulwark debug --syscalls). Counting costs
     /// one increment per system call in the Sentry's dispatch.
     public struct SyscallStats: WireRequest {
@@ -1107,6 +1177,8 @@ public enum Control {
         case pauseReply(PauseReply)
         case resume(Resume)
         case resumeReply(ResumeReply)
+        case replaceProcfs(ReplaceProcfs)
+        case replaceProcfsReply(ReplaceProcfsReply)
         case syscallStats(SyscallStats)
         case syscallStatsReply(SyscallStatsReply)
 
@@ -1133,6 +1205,8 @@ public enum Control {
             PauseReply.self,
             Resume.self,
             ResumeReply.self,
+            ReplaceProcfs.self,
+            ReplaceProcfsReply.self,
             SyscallStats.self,
             SyscallStatsReply.self,
         ]
@@ -1162,6 +1236,8 @@ public enum Control {
             case PauseReply.messageID: return PauseReply.name
             case Resume.messageID: return Resume.name
             case ResumeReply.messageID: return ResumeReply.name
+            case ReplaceProcfs.messageID: return ReplaceProcfs.name
+            case ReplaceProcfsReply.messageID: return ReplaceProcfsReply.name
             case SyscallStats.messageID: return SyscallStats.name
             case SyscallStatsReply.messageID: return SyscallStatsReply.name
             default: return nil
@@ -1191,6 +1267,8 @@ public enum Control {
             case PauseReply.messageID: return .pauseReply(try PauseReply.decode(view))
             case Resume.messageID: return .resume(try Resume.decode(view))
             case ResumeReply.messageID: return .resumeReply(try ResumeReply.decode(view))
+            case ReplaceProcfs.messageID: return .replaceProcfs(try ReplaceProcfs.decode(view))
+            case ReplaceProcfsReply.messageID: return .replaceProcfsReply(try ReplaceProcfsReply.decode(view))
             case SyscallStats.messageID: return .syscallStats(try SyscallStats.decode(view))
             case SyscallStatsReply.messageID: return .syscallStatsReply(try SyscallStatsReply.decode(view))
             default: throw .unknownMessage(messageID)
@@ -1220,6 +1298,8 @@ public enum Control {
             case .pauseReply: return PauseReply.messageID
             case .resume: return Resume.messageID
             case .resumeReply: return ResumeReply.messageID
+            case .replaceProcfs: return ReplaceProcfs.messageID
+            case .replaceProcfsReply: return ReplaceProcfsReply.messageID
             case .syscallStats: return SyscallStats.messageID
             case .syscallStatsReply: return SyscallStatsReply.messageID
             }
@@ -1248,6 +1328,8 @@ public enum Control {
             case .pauseReply(let m): return m
             case .resume(let m): return m
             case .resumeReply(let m): return m
+            case .replaceProcfs(let m): return m
+            case .replaceProcfsReply(let m): return m
             case .syscallStats(let m): return m
             case .syscallStatsReply(let m): return m
             }
@@ -1276,6 +1358,8 @@ public enum Control {
             case .pauseReply(let m): m.encode(into: &writer)
             case .resume(let m): m.encode(into: &writer)
             case .resumeReply(let m): m.encode(into: &writer)
+            case .replaceProcfs(let m): m.encode(into: &writer)
+            case .replaceProcfsReply(let m): m.encode(into: &writer)
             case .syscallStats(let m): m.encode(into: &writer)
             case .syscallStatsReply(let m): m.encode(into: &writer)
             }

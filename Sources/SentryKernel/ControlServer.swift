@@ -84,6 +84,10 @@ final class ControlServer {
             }
             let header = message.header
             if header.flags.contains(.reply) { return }
+            // FAULT HOOK (issue 8, ControlFaults.swift): nil unless --fault named the control channel.
+            let fault = ControlFaults.faults.map { ControlFaults.before($0, channel, header) } ?? .proceed
+            if fault == .close { message.fds.closeAll(); channel.close(); return }
+            defer { if fault == .killAfterReply { ControlFaults.killSelf() } }
             do throws(ControlFailure) {
                 try handle(&message, channel: channel, writer: &writer)
             } catch {
@@ -119,6 +123,7 @@ final class ControlServer {
 
     private func handle(_ message: inout Message, channel: Channel, writer: inout MessageWriter) throws(ControlFailure) {
         let header = message.header
+        SentrySeccomp.countControlRequest()   // TEST HOOK, inert unless BULWARK_TEST_SECCOMP_PROBE=sentry
         switch header.messageID {
         case Control.Hello.messageID:
             _ = try decode(Control.Hello.self, message)
@@ -158,6 +163,19 @@ final class ControlServer {
             let request = try decode(Control.Shutdown.self, message)
             shutdown(timeoutMillis: request.timeoutMillis)
             try reply(channel, header, Control.ShutdownReply(), &writer)
+        case Control.ReplaceProcfs.messageID:
+            // The launcher restarted bulwark-procfs (ProcfsConnection.replaceChannel).
+            let request = try decode(Control.ReplaceProcfs.self, message)
+            guard let owned = message.fds.take(request.channel.index) else {
+                throw ControlFailure(EBADF, "control: ReplaceProcfs carries no descriptor")
+            }
+            message.fds.closeAll()
+            guard let connection = kernel.procfs.connection else {
+                owned.close()
+                throw ControlFailure(ENOSYS, "control: ReplaceProcfs: this Sentry serves no /proc")
+            }
+            let n = connection.replaceChannel(owned.release())
+            try reply(channel, header, Control.ReplaceProcfsReply(replacements: n), &writer)
         case Control.StartContainer.messageID:
             // Another container of the pod (ControlPods.swift); init itself comes from the command line.
             let request = try decode(Control.StartContainer.self, message)

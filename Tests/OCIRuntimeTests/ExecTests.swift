@@ -226,17 +226,14 @@ struct ExecTests {
             func cmdline(_ pid: Int) -> String {
                 ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").replacingOccurrences(of: "\0", with: " ")
             }
-            var found: (sandbox: Int, gofer: Int)?
+            // service-sandbox exits once the gofer runs; the supervisor (a child subreaper) adopts it.
+            var found: Int?
             let deadline = Date().addingTimeInterval(5)
             while found == nil && Date() < deadline {
-                if let sandbox = children(supervisor).first(where: { cmdline($0).contains("service-sandbox") }),
-                   let gofer = children(sandbox).first(where: { cmdline($0).contains("bulwark-gofer") }) {
-                    found = (sandbox, gofer)
-                } else {
-                    usleep(50_000)
-                }
+                found = children(supervisor).first(where: { cmdline($0).contains("bulwark-gofer") })
+                if found == nil { usleep(50_000) }
             }
-            let gofer = try #require(found?.gofer, "no gofer under the supervisor's service-sandbox")
+            let gofer = try #require(found, "no gofer under the supervisor")
             for ns in ["pid", "mnt", "ipc", "uts", "net"] {
                 let theirs = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(gofer)/ns/\(ns)")
                 let ours = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(ns)")
