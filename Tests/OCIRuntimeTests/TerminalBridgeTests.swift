@@ -169,4 +169,46 @@ struct TerminalBridgeTests {
             #expect(d.launch == 6, "exec exits with the process's status: \(d)")
         }
     }
+
+    /// `bulwark run` in the foreground on the caller's own terminal (no console socket): the Sentry
+    /// bridges that terminal, raw while the container runs, and restores its modes afterwards.
+    @Test(.enabled(if: havePython, "python3 is needed"))
+    func foregroundRunBridgesTheCallersTerminalAndRestoresIt() throws {
+        try LauncherFixture.with { f in
+            let bundle = try interactiveBundle(f)
+            let script = f.scratch.appendingPathComponent("fg.py").path
+            try #"""
+import os, pty, select, subprocess, sys, termios, time
+m, s = pty.openpty()
+before = termios.tcgetattr(s)
+p = subprocess.Popen(sys.argv[1:], stdin=s, stdout=s, stderr=s, start_new_session=True)
+buf = b""
+def pump(until, seconds):
+    global buf
+    end = time.time() + seconds
+    while until not in buf and time.time() < end:
+        r, _, _ = select.select([m], [], [], 0.05)
+        if r:
+            try: buf += os.read(m, 4096)
+            except OSError: break
+    return until in buf
+ok = pump(b"READY", 20)
+during = termios.tcgetattr(s)
+os.write(m, b"tty\n"); ok = pump(b"/dev/pts/0", 10) and ok
+os.write(m, b"exit 9\n")
+code = p.wait(timeout=20)
+after = termios.tcgetattr(s)
+icanon = lambda t: bool(t[3] & termios.ICANON)
+echo = lambda t: bool(t[3] & termios.ECHO)
+print("ready-and-tty" if ok else "missing", code, icanon(before), echo(before), icanon(during), echo(during),
+      icanon(after), echo(after))
+print(repr(buf))
+"""#.write(toFile: script, atomically: true, encoding: .utf8)
+            let r = try ProcessRunner.run("/usr/bin/env", ["python3", script, f.bulwark, "--root", f.root, "run",
+                                                           "--bundle", bundle, "fg1"], timeout: 90)
+            let first = r.stdout.split(separator: "\n").first.map(String.init) ?? ""
+            // ready, exit status 9; before: canonical with echo; during: raw; after: as before.
+            #expect(first == "ready-and-tty 9 True True False False True True", "\(r)")
+        }
+    }
 }
