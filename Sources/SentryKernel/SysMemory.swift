@@ -47,6 +47,14 @@ extension Task {
             return r < 0 ? r : Int(start)
         }
         guard let hfd = f.hostFileFD else { return f is DeviceFile ? anonFor(start, len, prot) : errno(ENODEV) }
+        if !shared && prot & PROT_W == 0,
+           let image = kernel.memory.images.image(fd: hfd, offset: Int(off), length: Int(len)) {
+            // Read-only private (shared libraries' code): the memory file's shared image of the file.
+            var vma = VMA(start: start, end: start + len, prot: prot, shared: false, backing: image, backingOffset: 0, tag: f.path ?? "file")
+            vma.cow = true
+            let r = mm.insert(vma, mapper: self)
+            return r < 0 ? r : Int(start)
+        }
         // Private (and, for now, shared) file mappings get a copy of the file's contents.
         guard let b = Backing(file: kernel.memory, length: Int(len)) else { return errno(ENOMEM) }
         var done = 0

@@ -19,6 +19,8 @@ public final class MemoryFile: @unchecked Sendable {
     /// Free ranges (offset, length), page aligned; first fit.
     private var free: [(Int, Int)] = []
     private var lock = pthread_mutex_t()
+    /// Read-only file images shared by the address spaces (FileImageCache.swift).
+    public private(set) var images: FileImageCache! = nil
 
     public init?(capacity: Int = 1 << 36) {
         let fd = bw_memfd_create("bulwark-memory", 0)
@@ -30,6 +32,7 @@ public final class MemoryFile: @unchecked Sendable {
         self.base = p
         self.capacity = capacity
         pthread_mutex_init(&lock, nil)
+        images = FileImageCache(file: self)
     }
 
     /// Allocates `length` bytes (page multiple) of zeroed file space; returns the offset.
