@@ -22,7 +22,9 @@ public final class MemoryFile: @unchecked Sendable {
     /// Read-only file images shared by the address spaces (FileImageCache.swift).
     public private(set) var images: FileImageCache! = nil
 
-    public init?(capacity: Int = 1 << 36) {
+    /// 16 TiB of address space (sparse: only touched pages use memory), so a program can reserve huge
+    /// ranges as on Linux (InnoDB maps 8 TiB PROT_NONE up front and uses a little of it).
+    public init?(capacity: Int = 1 << 44) {
         let fd = bw_memfd_create("bulwark-memory", 0)
         if fd < 0 { return nil }
         if ftruncate(fd, off_t(capacity)) != 0 { Glibc.close(fd); return nil }

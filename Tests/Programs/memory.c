@@ -74,5 +74,12 @@ int main(void) {
     sbrk(1 << 16);
     memset(b0, 7, 1 << 16);
     printf("brk grew: %d\n", (char *)sbrk(0) - (char *)b0 == (1 << 16));
+    // A huge PROT_NONE reservation (InnoDB reserves 8 TiB) costs nothing until parts become accessible.
+    size_t huge = (size_t)8 << 40;
+    char *res = mmap(NULL, huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    int used = res != MAP_FAILED && mprotect(res + (1 << 30), 1 << 20, PROT_READ | PROT_WRITE) == 0;
+    if (used) { res[(1 << 30) + 5] = 9; used = res[(1 << 30) + 5] == 9; }
+    printf("8 TiB reservation: mapped=%d used=%d unmapped=%d\n", res != MAP_FAILED, used,
+           res != MAP_FAILED && munmap(res, huge) == 0);
     return 0;
 }
