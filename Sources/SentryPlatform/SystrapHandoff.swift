@@ -7,7 +7,9 @@
 // - same: both on one CPU, no spinning (spinning on one CPU only delays the peer).
 // The policy starts split when the Sentry may use two CPUs and watches every hand-off: more than a few
 // sleeps in a window of 64 (load, or an application that computes long between system calls) falls
-// back to same-CPU for a back-off period that doubles while split keeps failing, then tries again.
+// back to same-CPU at once, for a back-off period that doubles while split keeps failing, then tries
+// again. The verdict is shared: a new stub (a new process) starts in the mode the last one chose, so
+// short-lived processes on a loaded machine do not each pay a few cross-CPU wake-ups to find out.
 import CBulwark
 @preconcurrency import Glibc
 
@@ -32,24 +34,48 @@ struct HandoffPolicy {
     /// The current split period is a retry after a fallback (a failure doubles the back-off).
     private var retrying = false
 
-    init(splitPossible: Bool) { mode = splitPossible && HandoffPolicy.spinMicros > 0 ? .split : .same }
+    /// Process-wide verdict: until this time (monotonic ns) new stubs start on their task's CPU, and the
+    /// current back-off. Plain words written by task threads; a stale read only delays a switch.
+    nonisolated(unsafe) static var sameUntil: Int64 = 0
+    nonisolated(unsafe) static var sharedBackoff: Int64 = HandoffPolicy.minBackoffNs
+
+    init(splitPossible: Bool, now: Int64 = 0) {
+        guard splitPossible && HandoffPolicy.spinMicros > 0 else { mode = .same; return }
+        let until = HandoffPolicy.sameUntil
+        if now < until {
+            mode = .same
+            retryAt = until
+            backoffNs = HandoffPolicy.sharedBackoff
+        } else {
+            mode = .split
+        }
+    }
 
     /// Records one hand-off's flags (BW_HANDOFF_*) at time `now()`; returns the new mode when it changes.
     mutating func record(_ flags: Int32, now: () -> Int64) -> Mode? {
         handoffs += 1
         if flags != 0 { misses += 1 }
+        if mode == .split && misses > HandoffPolicy.maxMissesPerWindow {
+            // Too many sleeps already: fall back now, not at the end of the window.
+            handoffs = 0; misses = 0
+            if retrying { backoffNs = min(backoffNs * 2, HandoffPolicy.maxBackoffNs) }
+            retrying = false
+            let t = now()
+            retryAt = t + backoffNs
+            HandoffPolicy.sameUntil = retryAt
+            HandoffPolicy.sharedBackoff = backoffNs
+            mode = .same
+            return .same
+        }
         guard handoffs >= HandoffPolicy.window else { return nil }
         defer { handoffs = 0; misses = 0 }
         switch mode {
         case .split:
-            if misses > HandoffPolicy.maxMissesPerWindow {
-                if retrying { backoffNs = min(backoffNs * 2, HandoffPolicy.maxBackoffNs) }
+            if retrying {
                 retrying = false
-                retryAt = now() + backoffNs
-                mode = .same
-                return .same
+                backoffNs = HandoffPolicy.minBackoffNs
+                HandoffPolicy.sharedBackoff = backoffNs
             }
-            if retrying { retrying = false; backoffNs = HandoffPolicy.minBackoffNs }
             return nil
         case .same:
             guard retryAt != 0, now() >= retryAt else { return nil }

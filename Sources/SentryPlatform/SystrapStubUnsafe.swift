@@ -72,7 +72,7 @@ public final class SystrapStub: PlatformStub {
     /// split, else on `cpu`.
     public func place(cpu: Int32) {
         taskCPU = cpu
-        policy = HandoffPolicy(splitPossible: HandoffPolicy.peer(of: cpu) != nil)
+        policy = HandoffPolicy(splitPossible: HandoffPolicy.peer(of: cpu) != nil, now: HandoffPolicy.monotonicNs())
         apply(policy.mode)
     }
 

@@ -3,7 +3,7 @@
 @testable import SentryPlatform
 import Testing
 
-@Suite("Systrap hand-off policy")
+@Suite("Systrap hand-off policy", .serialized)
 struct HandoffPolicyTests {
     /// Records one window of hand-offs, `misses` of them slept; returns the last mode change.
     func window(_ p: inout HandoffPolicy, misses: Int, at t: Int64) -> HandoffPolicy.Mode? {
@@ -16,6 +16,8 @@ struct HandoffPolicyTests {
 
     @Test(.enabled(if: HandoffPolicy.spinMicros > 0))
     func fallsBackToOneCPUAndRetriesWithGrowingBackoff() {
+        HandoffPolicy.sameUntil = 0
+        defer { HandoffPolicy.sameUntil = 0 }
         var p = HandoffPolicy(splitPossible: true)
         #expect(p.mode == .split)
         let backoff = HandoffPolicy.minBackoffNs
@@ -32,6 +34,16 @@ struct HandoffPolicyTests {
         #expect(window(&p, misses: 0, at: backoff + 2 * backoff) == nil)
         #expect(window(&p, misses: 64, at: 10 * backoff) == .same)
         #expect(window(&p, misses: 0, at: 11 * backoff) == .split)
+    }
+
+    @Test(.enabled(if: HandoffPolicy.spinMicros > 0))
+    func aNewStubStartsWithTheLastVerdict() {
+        HandoffPolicy.sameUntil = 0
+        defer { HandoffPolicy.sameUntil = 0 }
+        var p = HandoffPolicy(splitPossible: true, now: 0)
+        #expect(window(&p, misses: 64, at: 1000) == .same)
+        #expect(HandoffPolicy(splitPossible: true, now: 1001).mode == .same, "a new process starts on one CPU")
+        #expect(HandoffPolicy(splitPossible: true, now: 1000 + HandoffPolicy.minBackoffNs).mode == .split)
     }
 
     @Test func oneCPUNeverSpins() {
