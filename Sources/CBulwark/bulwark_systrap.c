@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "bulwark_systrap.h"
 #include "bulwark_ptrace.h"
+#include <sched.h>
 #include <signal.h>
 #include <time.h>
 #include <string.h>
@@ -58,6 +59,20 @@ INLINE void run_ops(struct bw_systrap_mailbox *mb) {
     mb->nops = 0;
 }
 
+INLINE uint64_t rdtsc(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+INLINE void set_fp(struct bw_systrap_mailbox *mb, unsigned char *fpstate) {
+    if (!fpstate) return;
+    copy_bytes(fpstate, mb->fp, 512);
+    // XSAVE frame (FP_XSTATE_MAGIC1 in the software-reserved bytes): mark x87 and SSE state as present
+    // in the header's xstate_bv, or XRSTOR would ignore the new values.
+    if (*(uint32_t *)(fpstate + 464) == 0x46505853U) *(uint64_t *)(fpstate + 512) |= 3;
+}
+
 // The handler for SIGSYS (system calls), faults and the kick signal. All signals are blocked while
 // it runs, so it never nests.
 SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
@@ -88,12 +103,32 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
     r->ds = 0; r->es = 0; r->fs = 0; r->gs = 0;
     mb->kind = kind;
     for (;;) {
-        __atomic_store_n(&mb->state, BW_MB_EVENT, __ATOMIC_RELEASE);
-        sc6(202 /* futex */, (long)&mb->state, FUTEX_WAKE, 1, 0, 0, 0);
-        while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND)
-            sc6(202, (long)&mb->state, FUTEX_WAIT, BW_MB_EVENT, 0, 0, 0);
+        // Post the event; wake the task thread only if it sleeps (a spinning one sees the store).
+        // Sequentially consistent store and load on both sides (Dekker): no lost wake-up.
+        __atomic_store_n(&mb->state, BW_MB_EVENT, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&mb->sentry_sleeping, __ATOMIC_SEQ_CST))
+            sc6(202 /* futex */, (long)&mb->state, FUTEX_WAKE, 1, 0, 0, 0);
+        // Spin for the command (only when the task thread runs on another CPU: the Sentry sets the
+        // budget), then sleep.
+        uint64_t budget = mb->stub_spin;
+        if (budget) {
+            uint64_t t0 = rdtsc();
+            while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND && rdtsc() - t0 < budget)
+                __builtin_ia32_pause();
+        }
+        while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND) {
+            __atomic_store_n(&mb->stub_sleeping, 1, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&mb->state, __ATOMIC_SEQ_CST) == BW_MB_EVENT)
+                sc6(202, (long)&mb->state, FUTEX_WAIT, BW_MB_EVENT, 0, 0, 0);
+            __atomic_store_n(&mb->stub_sleeping, 0, __ATOMIC_RELAXED);
+        }
         uint32_t cmd = mb->cmd;
         if (cmd == BW_CMD_RESUME || cmd == BW_CMD_OPS) run_ops(mb);
+        if (cmd == BW_CMD_RESUME && mb->fp_pending) {
+            // A deferred SETFP (exec, a fresh or reused stub): load it on the way out.
+            mb->fp_pending = 0;
+            set_fp(mb, fpstate);
+        }
         if (cmd == BW_CMD_RESUME) {
             g[0] = r->r8; g[1] = r->r9; g[2] = r->r10; g[3] = r->r11;
             g[4] = r->r12; g[5] = r->r13; g[6] = r->r14; g[7] = r->r15;
@@ -113,11 +148,8 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
         }
         if (cmd == BW_CMD_GETFP) {
             if (fpstate) copy_bytes(mb->fp, fpstate, 512); else zero_bytes(mb->fp, 512);
-        } else if (cmd == BW_CMD_SETFP && fpstate) {
-            copy_bytes(fpstate, mb->fp, 512);
-            // XSAVE frame (FP_XSTATE_MAGIC1 in the software-reserved bytes): mark x87 and SSE state
-            // as present in the header's xstate_bv, or XRSTOR would ignore the new values.
-            if (*(uint32_t *)(fpstate + 464) == 0x46505853U) *(uint64_t *)(fpstate + 512) |= 3;
+        } else if (cmd == BW_CMD_SETFP) {
+            set_fp(mb, fpstate);
         }
         mb->kind = BW_EV_DONE;
     }
@@ -265,6 +297,11 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb) {
     mb->nops = 0;
     mb->fs_base = 0;
     mb->gs_base = 0;
+    mb->sentry_sleeping = 0;
+    mb->stub_sleeping = 0;
+    mb->stub_spin = 0;
+    mb->fp_pending = 0;
+    mb->event_tsc = 0;
     __atomic_store_n(&mb->state, BW_MB_RUNNING, __ATOMIC_RELEASE);
 }
 
@@ -277,14 +314,28 @@ static int stub_dead(long pid) {
     return info.si_pid == pid;
 }
 
-int bw_systrap_wait_event(struct bw_systrap_mailbox *mb, long pid, long timeout_ms) {
+static inline uint64_t host_rdtsc(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+// Sleeps until the stub posts an event (state EVENT), checking every 100 ms that it lives.
+static int sleep_for_event(struct bw_systrap_mailbox *mb, long pid, long timeout_ms) {
     long waited = 0;
     for (;;) {
         uint32_t s = __atomic_load_n(&mb->state, __ATOMIC_ACQUIRE);
         if (s == BW_MB_EVENT) return 0;
+        __atomic_store_n(&mb->sentry_sleeping, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&mb->state, __ATOMIC_SEQ_CST) != s) {
+            __atomic_store_n(&mb->sentry_sleeping, 0, __ATOMIC_RELAXED);
+            continue;
+        }
         struct timespec ts = { 0, 100 * 1000 * 1000 };
         long r = syscall(SYS_futex, &mb->state, FUTEX_WAIT, s, &ts, 0, 0);
-        if (r != 0 && errno == ETIMEDOUT) {
+        int e = errno;
+        __atomic_store_n(&mb->sentry_sleeping, 0, __ATOMIC_RELAXED);
+        if (r != 0 && e == ETIMEDOUT) {
             if (stub_dead(pid)) return -1;
             waited += 100;
             if (timeout_ms >= 0 && waited >= timeout_ms) return -1;
@@ -292,9 +343,61 @@ int bw_systrap_wait_event(struct bw_systrap_mailbox *mb, long pid, long timeout_
     }
 }
 
-int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid) {
+int bw_systrap_wait_event(struct bw_systrap_mailbox *mb, long pid, long timeout_ms) {
+    int r = sleep_for_event(mb, pid, timeout_ms);
+    mb->event_tsc = host_rdtsc();
+    return r;
+}
+
+int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks) {
+    int flags = 0;
     mb->cmd = cmd;
-    __atomic_store_n(&mb->state, BW_MB_COMMAND, __ATOMIC_RELEASE);
-    syscall(SYS_futex, &mb->state, FUTEX_WAKE, 1, 0, 0, 0);
-    return bw_systrap_wait_event(mb, pid, -1);
+    __atomic_store_n(&mb->state, BW_MB_COMMAND, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&mb->stub_sleeping, __ATOMIC_SEQ_CST)) {
+        syscall(SYS_futex, &mb->state, FUTEX_WAKE, 1, 0, 0, 0);
+        // Asleep although the command came within its spin budget: it was not running (load).
+        if (mb->stub_spin && host_rdtsc() - mb->event_tsc < mb->stub_spin) flags |= BW_HANDOFF_STUB_SLEPT;
+    }
+    if (spin_ticks) {
+        uint64_t t0 = host_rdtsc(), t = t0;
+        while (t - t0 < spin_ticks) {
+            if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) == BW_MB_EVENT) {
+                mb->event_tsc = t;
+                return flags;
+            }
+            __builtin_ia32_pause();
+            t = host_rdtsc();
+        }
+        flags |= BW_HANDOFF_SLEPT;
+    }
+    if (sleep_for_event(mb, pid, -1) != 0) return -1;
+    mb->event_tsc = host_rdtsc();
+    return flags;
+}
+
+uint64_t bw_systrap_tsc_per_us(void) {
+    static uint64_t cached = 0;
+    if (cached) return cached;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    uint64_t t0 = host_rdtsc();
+    long ns;
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        ns = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
+    } while (ns < 2000000);
+    uint64_t t1 = host_rdtsc();
+    uint64_t r = (t1 - t0) * 1000 / (uint64_t)ns;
+    cached = r ? r : 1;
+    return cached;
+}
+
+int bw_allowed_cpus(int *out, int max) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+    int n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < max; c++)
+        if (CPU_ISSET(c, &set)) out[n++] = c;
+    return n;
 }

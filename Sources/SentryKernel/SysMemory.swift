@@ -1,6 +1,7 @@
-// Memory system calls: mmap (anonymous, file-backed private by copying the file's contents), munmap,
-// mprotect, brk, mremap, madvise. Every change updates the VMAs and this task's stub at once; other
-// stubs of the same address space replay it before they next run.
+// Memory system calls: mmap (anonymous, file-backed by copying the file's contents or sharing its
+// read-only image; shared file mappings are written back), munmap, mprotect, brk, mremap, madvise,
+// msync. Every change updates the VMAs and this task's stub at once; other stubs of the same address
+// space replay it before they next run.
 import Glibc
 import SentryMemory
 
@@ -47,15 +48,33 @@ extension Task {
         guard f.readable else { return errno(EACCES) }
         if shared && prot & PROT_W != 0 && !f.writable { return errno(EACCES) }
         if let t = f as? TmpfsFile {
-            // tmpfs files: a private copy of the contents (shared write-back is not implemented).
+            // tmpfs files: a copy of the contents (written back when shared, SharedFileWriteBack).
             guard let b = Backing(file: kernel.memory, length: Int(len)) else { return errno(ENOMEM) }
             let n = t.pread(self, UnsafeMutableRawBufferPointer(start: kernel.memory.pointer(b.offset), count: Int(len)), Int(off))
             if n < 0 { return n }
-            let vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: "tmpfs")
+            var vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: "tmpfs")
+            if shared && f.writable {
+                let node = t.node
+                vma.writeBack = SharedFileWriteBack(backing: b, fileOffset: Int(off)) { bytes, count, at in
+                    // Never past the file's end, as on Linux.
+                    let n = min(count, node.data.count - at)
+                    guard n > 0 else { return }
+                    node.data.withUnsafeMutableBytes { _ = memcpy($0.baseAddress! + at, bytes, n) }
+                    node.changed()
+                }
+            }
             let r = mm.insert(vma, mapper: self)
             return r < 0 ? r : Int(start)
         }
         guard let hfd = f.hostFileFD else { return f is DeviceFile ? anonFor(start, len, prot) : errno(ENODEV) }
+        if !shared && prot & PROT_W == 0,
+           let image = kernel.memory.images.image(fd: hfd, offset: Int(off), length: Int(len)) {
+            // Read-only private (shared libraries' code): the memory file's shared image of the file.
+            var vma = VMA(start: start, end: start + len, prot: prot, shared: false, backing: image, backingOffset: 0, tag: f.path ?? "file")
+            vma.cow = true
+            let r = mm.insert(vma, mapper: self)
+            return r < 0 ? r : Int(start)
+        }
         // Private (and, for now, shared) file mappings get a copy of the file's contents.
         guard let b = Backing(file: kernel.memory, length: Int(len)) else { return errno(ENOMEM) }
         var done = 0
@@ -65,9 +84,21 @@ extension Task {
             if n == 0 { break }
             done += n
         }
-        let vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: f.path ?? "file")
+        var vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: f.path ?? "file")
+        if shared && f.writable, let writer = SharedFileWriteBack.hostFileWriter(fd: hfd) {
+            vma.writeBack = SharedFileWriteBack(backing: b, fileOffset: Int(off), writer: writer)
+        }
         let r = mm.insert(vma, mapper: self)
         return r < 0 ? r : Int(start)
+    }
+
+    /// msync: writes shared file mappings back (SharedFileWriteBack); MS_ASYNC does it at once too.
+    func sysMsync(_ addr: UInt64, _ length: UInt64, _ flags: Int32) -> Int {
+        // MS_ASYNC 1, MS_INVALIDATE 2, MS_SYNC 4; ASYNC and SYNC together are invalid.
+        guard addr & UInt64(pageSize - 1) == 0, flags & ~7 == 0, flags & 5 != 5 else { return errno(EINVAL) }
+        let end = addr &+ pageRoundUp(length)
+        guard end >= addr else { return errno(ENOMEM) }
+        return mm.writeBack(addr, end) ? 0 : errno(ENOMEM)
     }
 
     private func anonFor(_ start: UInt64, _ len: UInt64, _ prot: Int32) -> Int {

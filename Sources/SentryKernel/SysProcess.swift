@@ -49,6 +49,7 @@ extension Kernel {
         while finalStatus == nil { waitCond(deadline: nil) }
         let st = finalStatus!
         unlock()
+        PhaseTiming.report()
         if st & 0x7f == 0 { return (st >> 8) & 0xff }
         return 128 + (st & 0x7f)
     }
@@ -64,7 +65,9 @@ extension Task {
         if flags & CLONE_VM != 0 {
             childMM = mm
         } else {
+            let t0 = PhaseTiming.now()
             guard let m = mm.forkCopy() else { return errno(ENOMEM) }
+            PhaseTiming.add("fork: copy the address space", since: t0)
             childMM = m
         }
         let ctg: ThreadGroup
@@ -99,7 +102,9 @@ extension Task {
         ctg.threads.append(child)
         kernel.tasks[tid] = child
         if flags & CLONE_VFORK != 0 { child.vforkParent = self; vforkDone = false }
+        let t1 = PhaseTiming.now()
         child.start()
+        PhaseTiming.add("clone: start the child's thread", since: t1)
         if flags & CLONE_VFORK != 0 {
             while !vforkDone && !tg.exiting { kernel.waitCond(deadline: nil) }
             vforkDone = false
@@ -150,6 +155,7 @@ extension Task {
         if st.st_mode & S_IFMT == S_IFLNK { return errno(ELOOP) }
         if st.st_mode & S_IFMT == S_IFDIR { return errno(EACCES) }
         guard st.st_mode & S_IFMT == S_IFREG, permitted(self, st, 1) else { return errno(EACCES) }
+        let tLoad = PhaseTiming.now()
         var req = LoadRequest(path: path, argv: argv, envp: envp)
         req.uid = tg.uid
         req.gid = tg.gid
@@ -162,6 +168,7 @@ extension Task {
         case .success(let i): image = i
         case .failure(.errno(let e)): return errno(e)
         }
+        PhaseTiming.add("exec: load the program", since: tLoad)
         // Point of no return. Other threads of the group are killed (de_thread).
         if tg.threads.count > 1 {
             let others = tg.threads.filter { $0 !== self }
@@ -169,10 +176,12 @@ extension Task {
             while tg.threads.count > 1 && !tg.exiting { kernel.waitCond(deadline: addNanos(monotonicNow(), 10_000_000)) }
         }
         if clearChildTID != 0 { clearChildTID = 0 }
+        let tMap = PhaseTiming.now()
         mm = image.space
         hostUnmapAll()
         mm.mapAll(mapper: self)
         mmGeneration = mm.generation
+        PhaseTiming.add("exec: replace the host mappings", since: tMap)
         releaseRecordLocksOnExec()   // SysFileLock.swift
         fds.closeOnExec()
         let h = tg.handlers.copy()

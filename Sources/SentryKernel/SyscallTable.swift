@@ -15,7 +15,7 @@ public enum SyscallSupport: Equatable {
 
 public enum SyscallTable {
     static let partialNotes: [Int: String] = [
-        9: "file mappings are private copies (MAP_SHARED file writes are not written back)",
+        9: "file mappings are copies; MAP_SHARED host-file mappings are written back on msync/munmap/exit (not coherent with read/write in between)",
         16: "TCGETS/TCSETS/TIOCGWINSZ/TIOCGPGRP forwarded for host stdio; FIONREAD, FIONBIO, FIOCLEX, FIOASYNC (SysAsyncIO.swift); full tty set on Sentry ptys",
         25: "moves by copying",
         28: "DONTNEED/FREE zero private pages; other advice accepted",
@@ -46,6 +46,7 @@ public enum SyscallTable {
         41, 53, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 222, 223, 224, 225, 226, 40, 85, 326, 295, 296, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
         235, 161, 162, 306, 277, 285, 437, 165, 166,
         253, 254, 255, 294, 155, 275, 276, 187,   // inotify (SysInotify.swift), pivot_root, splice, tee, readahead (SysSplice.swift)
+        26,   // msync (SysMemory.swift)
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -109,6 +110,7 @@ extension Task {
         case 24: return 0   // sched_yield
         case 25: return sysMremap(a0, a1, a2, i32(a3), a4)
         case 28: return sysMadvise(a0, a1, i32(a2))
+        case 26: return sysMsync(a0, a1, i32(a2))
         case 32:
             guard let f = fds.get(i(a0)) else { return errno(EBADF) }
             return fds.install(f, cloexec: false)

@@ -160,7 +160,9 @@ final class Task: HostMapper {
         var th = pthread_t()
         let rc = pthread_create(&th, &attr, { arg in
             let task = Unmanaged<Task>.fromOpaque(arg!).takeRetainedValue()
-            task.threadMain()
+            let cpu = task.cpu
+            // The stub survived the task: this thread and it join the stub pool.
+            if let s = task.threadMain() { StubPool.recycle(s, cpu: cpu) }
             return nil
         }, unmanaged.toOpaque())
         if rc != 0 {
@@ -172,17 +174,20 @@ final class Task: HostMapper {
         pthread_detach(th)
     }
 
-    private func threadMain(_ premade: (any PlatformStub)? = nil) {
+    /// Runs the task on this thread; returns its stub if it may serve another task (StubPool.recycle).
+    private func threadMain(_ premade: (any PlatformStub)? = nil) -> (any PlatformStub)? {
         _ = bw_pin_self(cpu)
         kernel.lock()
+        let t0 = PhaseTiming.now()
         guard let s = premade ?? Platform.makeStub(memory: kernel.memory) else {
             kernel.log("bulwark-sentry: cannot create a stub process\n")
             exitTask(status: 0, fromSignal: SIGKILL)
             kernel.unlock()
-            return
+            return nil
         }
+        if premade == nil { PhaseTiming.add("task: create a stub (pool empty)", since: t0) }
         stub = s
-        _ = bw_pin_pid(Int(s.pid), cpu)
+        s.place(cpu: cpu)
         var r = initialRegs!
         initialRegs = nil
         // Keep the host's segment selectors from the fresh stub.
@@ -193,8 +198,9 @@ final class Task: HostMapper {
         mmGeneration = mm.generation
         countersStart()
         runLoop()
-        stub.destroy()
+        stub = nil
         kernel.unlock()
+        return s
     }
 
     /// The task's main loop; the kernel lock is held on entry and exit.

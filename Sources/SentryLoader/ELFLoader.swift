@@ -135,7 +135,11 @@ public enum ELFLoader {
         if space.mapAnonymous(lo, hi - lo, prot: 0, shared: false, tag: "elf", mapper: mapper) < 0 {
             return .failure(.errno(ENOMEM))
         }
-        for seg in info.loads where seg.filesz > 0 {
+        var cached = Set<Int>()
+        for i in info.loads.indices where sharedImage(fd: fd, info: info, index: i, bias: bias, space: space) {
+            cached.insert(i)
+        }
+        for (i, seg) in info.loads.enumerated() where seg.filesz > 0 && !cached.contains(i) {
             var buf = [UInt8](repeating: 0, count: Int(seg.filesz))
             let r = buf.withUnsafeMutableBytes { b -> Int in
                 var done = 0
@@ -160,6 +164,28 @@ public enum ELFLoader {
             _ = space.protect(s, e - s, prot: prot, mapper: mapper)
         }
         return .success(hi)
+    }
+
+    /// Maps read-only segment `index` straight from the memory file's image of the file (shared by
+    /// every process that runs the program, see FileImageCache) when it owns its pages alone; false if
+    /// it must be copied. The pages hold the file's bytes as Linux maps them: from the page boundary
+    /// before the segment to the one after it.
+    static func sharedImage(fd: Int32, info: ELFInfo, index: Int, bias: UInt64, space: AddressSpace) -> Bool {
+        let seg = info.loads[index]
+        guard seg.flags & 2 == 0, seg.filesz > 0, seg.vaddr % UInt64(pageSize) == seg.offset % UInt64(pageSize) else { return false }
+        let start = pageRoundDown(seg.vaddr &+ bias), end = pageRoundUp(seg.vaddr &+ bias &+ seg.filesz)
+        // A tail of zeros (memsz > filesz) past the file's pages would need its own copy.
+        guard pageRoundUp(seg.vaddr &+ bias &+ seg.memsz) == end, end > start else { return false }
+        for (j, other) in info.loads.enumerated() where j != index {
+            let os = pageRoundDown(other.vaddr &+ bias), oe = pageRoundUp(other.vaddr &+ bias &+ other.memsz)
+            if os < end && oe > start { return false }
+        }
+        guard let image = space.file.images.image(fd: fd, offset: Int(pageRoundDown(seg.offset)), length: Int(end - start)) else {
+            return false
+        }
+        var vma = VMA(start: start, end: end, prot: 0, shared: false, backing: image, backingOffset: 0, tag: "elf")
+        vma.cow = true
+        return space.insert(vma, mapper: NullMapper()) >= 0
     }
 
     static func loadELF(fd: Int32, head: [UInt8], req: LoadRequest, file: MemoryFile, open: FileOpener) -> Result<LoadedImage, LoadError> {

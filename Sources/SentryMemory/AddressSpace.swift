@@ -34,6 +34,8 @@ public struct VMA {
     /// then). Its pages must not be written or released in place: mprotect adding PROT_WRITE copies
     /// them first (copy on first write permission, not on fork), and munmap/MADV_DONTNEED leave them.
     public var cow = false
+    /// A MAP_SHARED file mapping: written back to its file on msync, unmap and teardown.
+    public var writeBack: SharedFileWriteBack? = nil
 
     public init(start: UInt64, end: UInt64, prot: Int32, shared: Bool, backing: Backing, backingOffset: Int, tag: String) {
         self.start = start; self.end = end; self.prot = prot; self.shared = shared
@@ -56,6 +58,11 @@ public final class AddressSpace {
     public static let userTop = UInt64(0x7fff_ffff_f000)
 
     public init(file: MemoryFile) { self.file = file }
+
+    deinit {
+        // exit or exec: what was written through shared file mappings goes to the files.
+        for v in vmas { v.writeBack?.flush(backingOffset: v.backingOffset, length: Int(v.length)) }
+    }
 
     public private(set) var opLog: [HostOp] = []
     public private(set) var logBase = 0
@@ -148,6 +155,7 @@ public final class AddressSpace {
         var i = insertionIndex(start)
         while i < vmas.count && vmas[i].start < end {
             let v = vmas[i]
+            v.writeBack?.flush(backingOffset: v.backingOffset, length: Int(v.length))
             if !v.shared && !v.cow {
                 // Private pages belong to this VMA only: release their memory now.
                 file.zeroRange(v.fileOffset, Int(v.length))
@@ -245,7 +253,10 @@ public final class AddressSpace {
     }
 
     /// Drops all VMAs (exec, exit).
-    public func clear() { vmas.removeAll() }
+    public func clear() {
+        for v in vmas { v.writeBack?.flush(backingOffset: v.backingOffset, length: Int(v.length)) }
+        vmas.removeAll()
+    }
 
     /// The memory-file offset backing `addr` (futex keys), if mapped with at least `needProt`.
     public func translate(_ addr: UInt64, needProt: Int32 = PROT_R) -> Int? {

@@ -19,7 +19,11 @@ public final class MemoryFile: @unchecked Sendable {
     /// Free ranges (offset, length), page aligned; first fit.
     private var free: [(Int, Int)] = []
     private var lock = pthread_mutex_t()
+    /// Read-only file images shared by the address spaces (FileImageCache.swift).
+    public private(set) var images: FileImageCache! = nil
 
+    /// 32 TiB of address space (sparse: only touched pages use memory), so a program can reserve huge
+    /// ranges as on Linux (InnoDB maps 8 TiB PROT_NONE up front and uses a little of it).
     public init?(capacity: Int = 1 << 45) {
         let fd = bw_memfd_create("bulwark-memory", 0)
         if fd < 0 { return nil }
@@ -30,6 +34,7 @@ public final class MemoryFile: @unchecked Sendable {
         self.base = p
         self.capacity = capacity
         pthread_mutex_init(&lock, nil)
+        images = FileImageCache(file: self)
     }
 
     /// Allocates `length` bytes (page multiple) of zeroed file space; returns the offset.

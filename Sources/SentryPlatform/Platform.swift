@@ -42,6 +42,23 @@ public protocol PlatformStub: AnyObject {
     func interrupt()
     /// Kills and reaps the stub process.
     func destroy()
+    /// Pins the stub for a task thread pinned to `cpu` (systrap may put it on another CPU and spin).
+    func place(cpu: Int32)
+    /// Makes a stub whose task ended ready for a new task: drops the application's mappings and loads
+    /// the default FPU state. False if the stub cannot be reused (dead); the caller destroys it then.
+    func prepareForReuse() -> Bool
+}
+
+/// The FXSAVE image of a fresh process: FCW 0x37f, MXCSR 0x1f80, everything else zero.
+let defaultFXSave: [UInt8] = {
+    var fp = [UInt8](repeating: 0, count: 512)
+    fp[0] = 0x7f; fp[1] = 0x03
+    fp[24] = 0x80; fp[25] = 0x1f
+    return fp
+}()
+
+extension PlatformStub {
+    public func place(cpu: Int32) { _ = bw_pin_pid(Int(pid), cpu) }
 }
 
 /// What a platform needs from the Sentry's memory file (implemented by SentryMemory.MemoryFile).
@@ -66,6 +83,7 @@ public enum Platform {
     /// Installs the stub page into the Sentry; call once before creating stubs.
     public static func setUp() -> Int32 {
         let r = bw_stub_install()
+        HandoffPolicy.setUp()
         if r == 0 && kind == .systrap && bw_systrap_available() == 0 {
             fputs("bulwark-sentry: systrap code does not fit the stub page; using ptrace\n", stderr)
             kind = .ptrace

@@ -188,6 +188,14 @@ public final class PtraceStub: PlatformStub {
     }
     public func interrupt() { _ = bw_kill_pid(Int(pid), SIGSTOP) }
 
+    public func prepareForReuse() -> Bool {
+        guard alive else { return false }
+        unmapApplication()
+        flushBatch()
+        _ = defaultFXSave.withUnsafeBytes { setFPRegs($0.baseAddress!) }
+        return alive
+    }
+
     /// Hands the stopped stub over to another platform: it is neither killed nor reaped here any more.
     func relinquish() { alive = false }
 

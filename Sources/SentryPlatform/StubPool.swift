@@ -1,14 +1,17 @@
 // Pre-made (host thread, stub) pairs, so a new task (fork, clone) does not wait for a stub process to
 // be created: each worker thread pins itself to its CPU, creates its stub (and so is its tracer under
 // ptrace, and its parent for PDEATHSIG under both platforms), then waits for a task to run. Taking a
-// worker starts a replacement in the background. BULWARK_STUB_POOL=0 turns the pool off.
+// worker starts a replacement in the background. When a task ends with its stub intact, its thread and
+// stub go back to the pool (`recycle`): the stub's application mappings are dropped and the pair waits
+// for the next task of that CPU, so a fork+exit loop creates no host process at all.
+// BULWARK_STUB_POOL=0 turns the pool (and recycling) off.
 import CBulwark
 @preconcurrency import Glibc
 
 public final class StubWorker: @unchecked Sendable {
     let cpu: Int32
     var stub: (any PlatformStub)?
-    private var job: ((any PlatformStub) -> Void)?
+    private var job: Job?
     private var mutex = pthread_mutex_t()
     private var cond = pthread_cond_t()
 
@@ -18,8 +21,9 @@ public final class StubWorker: @unchecked Sendable {
         pthread_cond_init(&cond, nil)
     }
 
-    /// Runs `body` with the worker's stub on the worker's thread; the thread ends when it returns.
-    public func run(_ body: @escaping (any PlatformStub) -> Void) {
+    /// Runs `body` with the worker's stub on the worker's thread. `body` returns the stub when it may
+    /// serve another task (see StubPool.recycle), else nil; the thread ends when it is not reused.
+    public func run(_ body: @escaping (any PlatformStub) -> (any PlatformStub)?) {
         pthread_mutex_lock(&mutex)
         job = body
         pthread_cond_signal(&cond)
@@ -29,18 +33,32 @@ public final class StubWorker: @unchecked Sendable {
     fileprivate func main(memory: StubMemory, pool: StubPool) {
         _ = bw_pin_self(cpu)
         guard let s = Platform.makeStub(memory: memory) else { pool.failed(cpu); return }
-        _ = bw_pin_pid(Int(s.pid), cpu)
-        stub = s
-        pool.ready(self)
-        pthread_mutex_lock(&mutex)
-        while job == nil { pthread_cond_wait(&cond, &mutex) }
-        let body = job!
-        job = nil
-        pthread_mutex_unlock(&mutex)
-        stub = nil
-        body(s)
+        s.place(cpu: cpu)
+        serve(s, pool: pool, fresh: true)
+    }
+
+    /// Offers `s` to the pool and runs tasks with it until one ends without handing it back.
+    fileprivate func serve(_ first: any PlatformStub, pool: StubPool, fresh: Bool) {
+        var s = first
+        var isFresh = fresh
+        while true {
+            stub = s
+            pool.ready(self, fresh: isFresh)
+            isFresh = false
+            pthread_mutex_lock(&mutex)
+            while job == nil { pthread_cond_wait(&cond, &mutex) }
+            let body = job!
+            job = nil
+            pthread_mutex_unlock(&mutex)
+            stub = nil
+            guard let back = body(s) else { return }
+            guard pool.wantsRecycled(cpu), back.prepareForReuse() else { back.destroy(); return }
+            s = back
+        }
     }
 }
+
+private typealias Job = (any PlatformStub) -> (any PlatformStub)?
 
 public final class StubPool: @unchecked Sendable {
     nonisolated(unsafe) static var shared: StubPool?
@@ -97,11 +115,30 @@ public final class StubPool: @unchecked Sendable {
         pthread_detach(th)
     }
 
-    fileprivate func ready(_ w: StubWorker) {
+    fileprivate func ready(_ w: StubWorker, fresh: Bool) {
         pthread_mutex_lock(&mutex)
-        starting[w.cpu, default: 1] -= 1
+        if fresh { starting[w.cpu, default: 1] -= 1 }
         idle[w.cpu, default: []].append(w)
         pthread_mutex_unlock(&mutex)
+    }
+
+    /// Idle (thread, stub) pairs kept per CPU at most, counting recycled ones.
+    static let maxIdlePerCPU = 4
+
+    fileprivate func wantsRecycled(_ cpu: Int32) -> Bool {
+        pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
+        return (idle[cpu]?.count ?? 0) + (starting[cpu] ?? 0) < StubPool.maxIdlePerCPU
+    }
+
+    /// Called on the thread of a task that ended with `stub` still usable (the thread is pinned to
+    /// `cpu` and created the stub, as pool workers do): the pair joins the pool and this call serves
+    /// tasks until the pair is not reused; the stub is destroyed then. Returns when the thread may end.
+    public static func recycle(_ stub: any PlatformStub, cpu: Int32) {
+        guard !disabled, let pool = shared, pool.wantsRecycled(cpu), stub.prepareForReuse() else {
+            stub.destroy()
+            return
+        }
+        StubWorker(cpu: cpu).serve(stub, pool: pool, fresh: false)
     }
 
     fileprivate func failed(_ cpu: Int32) {

@@ -20,6 +20,10 @@ public final class SystrapStub: PlatformStub {
     private let memfd: Int32
     private var alive = true
     private var reaped = false
+    /// Where the stub runs relative to its task thread, and how they hand off (SystrapHandoff.swift).
+    private var policy = HandoffPolicy(splitPossible: false)
+    private var taskCPU: Int32 = -1
+    private var spinTicks: UInt64 = 0
     nonisolated(unsafe) static var reportedFailure = false
 
     public init?(memory: StubMemory) {
@@ -64,10 +68,40 @@ public final class SystrapStub: PlatformStub {
         destroy()
     }
 
+    /// Pins the stub for a task thread on `cpu`: on another CPU (both sides spin) when the policy says
+    /// split, else on `cpu`.
+    public func place(cpu: Int32) {
+        taskCPU = cpu
+        policy = HandoffPolicy(splitPossible: HandoffPolicy.peer(of: cpu) != nil, now: HandoffPolicy.monotonicNs())
+        apply(policy.mode)
+    }
+
+    private func apply(_ mode: HandoffPolicy.Mode) {
+        if mode == .split, let other = HandoffPolicy.peer(of: taskCPU), bw_pin_pid(Int(pid), other) == 0 {
+            spinTicks = HandoffPolicy.spinTicks
+        } else {
+            _ = bw_pin_pid(Int(pid), taskCPU)
+            spinTicks = 0
+        }
+        mb.pointee.stub_spin = spinTicks
+    }
+
+    /// One command/event round trip; false if the stub is gone.
+    @inline(__always) private func call(_ cmd: Int) -> Bool {
+        let r = bw_systrap_call(mb, UInt32(cmd), Int(pid), spinTicks)
+        if r < 0 { alive = false; return false }
+        if taskCPU >= 0, let m = policy.record(r, now: HandoffPolicy.monotonicNs) {
+            if debugHandoff { fputs("bulwark-sentry: systrap stub \(pid): hand-off \(m == .split ? "split (spinning)" : "same CPU")\n", stderr) }
+            apply(m)
+        }
+        return true
+    }
+    private let debugHandoff = getenv("BULWARK_SENTRY_DEBUG") != nil
+
     public func run() -> StopReason {
         guard alive else { return .gone }
         mb.pointee.regs = regs
-        if bw_systrap_call(mb, UInt32(BW_CMD_RESUME), Int(pid)) != 0 { alive = false; return .gone }
+        if !call(BW_CMD_RESUME) { return .gone }
         checkOps()
         regs = mb.pointee.regs
         switch Int(mb.pointee.kind) {
@@ -90,7 +124,7 @@ public final class SystrapStub: PlatformStub {
     /// Runs the queued operations now.
     private func flush() {
         guard alive, mb.pointee.nops > 0 else { return }
-        if bw_systrap_call(mb, UInt32(BW_CMD_OPS), Int(pid)) != 0 { alive = false; return }
+        if !call(BW_CMD_OPS) { return }
         checkOps()
     }
 
@@ -122,18 +156,29 @@ public final class SystrapStub: PlatformStub {
     // MARK: FP state, faults, interruption
 
     public func getFPRegs(_ buf: UnsafeMutableRawPointer) -> Bool {
-        guard alive, bw_systrap_call(mb, UInt32(BW_CMD_GETFP), Int(pid)) == 0 else { alive = false; return false }
+        guard alive else { return false }
+        // A SETFP not yet loaded is the current state.
+        if mb.pointee.fp_pending == 0 && !call(BW_CMD_GETFP) { return false }
         withUnsafeBytes(of: &mb.pointee.fp) { buf.copyMemory(from: $0.baseAddress!, byteCount: 512) }
         return true
     }
     public func setFPRegs(_ buf: UnsafeRawPointer) -> Bool {
         guard alive else { return false }
+        // Loaded by the stub on its way back to the application (no round trip of its own).
         withUnsafeMutableBytes(of: &mb.pointee.fp) { $0.baseAddress!.copyMemory(from: buf, byteCount: 512) }
-        if bw_systrap_call(mb, UInt32(BW_CMD_SETFP), Int(pid)) != 0 { alive = false; return false }
+        mb.pointee.fp_pending = 1
         return true
     }
     public func lastFault() -> (code: Int32, addr: UInt64) { (mb.pointee.code, mb.pointee.fault_addr) }
     public func interrupt() { _ = bw_kill_pid(Int(pid), BW_SYSTRAP_KICK_SIGNAL) }
+
+    public func prepareForReuse() -> Bool {
+        guard alive else { return false }
+        unmapApplication()
+        flush()
+        _ = defaultFXSave.withUnsafeBytes { setFPRegs($0.baseAddress!) }
+        return alive
+    }
 
     public func destroy() {
         guard !reaped else { return }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 static char *page;
@@ -74,5 +75,37 @@ int main(void) {
     sbrk(1 << 16);
     memset(b0, 7, 1 << 16);
     printf("brk grew: %d\n", (char *)sbrk(0) - (char *)b0 == (1 << 16));
+    // MAP_SHARED file mapping: writes reach the file after msync and after munmap (tmpfs and host files).
+    const char *dirs[] = { "/tmp", "/var/tmp" };
+    for (int d = 0; d < 2 && dirs[d]; d++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/memory-shared.%d", dirs[d], (int)getpid());
+        int sf = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (sf < 0 || ftruncate(sf, 8192) != 0) { printf("shared file: cannot create\n"); continue; }
+        char *sm = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, sf, 0);
+        memcpy(sm, "synced", 6);
+        int ms = msync(sm, 8192, MS_SYNC);
+        char rb[8] = {0};
+        pread(sf, rb, 6, 0);
+        int after_msync = memcmp(rb, "synced", 6) == 0;
+        memcpy(sm + 4096, "unmapped", 8);
+        munmap(sm, 8192);
+        pread(sf, rb, 8, 4096);
+        struct stat sst;
+        fstat(sf, &sst);
+        printf("shared file map: msync=%d after msync=%d after munmap=%d size=%ld\n", ms, after_msync,
+               memcmp(rb, "unmapped", 8) == 0, (long)sst.st_size);
+        close(sf);
+        unlink(path);
+    }
+    printf("msync einval=%d\n", msync((void *)1, 4096, MS_SYNC) == -1 && errno == EINVAL);
+
+    // A huge PROT_NONE reservation (InnoDB reserves 8 TiB) costs nothing until parts become accessible.
+    size_t huge = (size_t)8 << 40;
+    char *res = mmap(NULL, huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    int used = res != MAP_FAILED && mprotect(res + (1 << 30), 1 << 20, PROT_READ | PROT_WRITE) == 0;
+    if (used) { res[(1 << 30) + 5] = 9; used = res[(1 << 30) + 5] == 9; }
+    printf("8 TiB reservation: mapped=%d used=%d unmapped=%d\n", res != MAP_FAILED, used,
+           res != MAP_FAILED && munmap(res, huge) == 0);
     return 0;
 }

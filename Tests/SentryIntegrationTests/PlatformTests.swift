@@ -31,6 +31,20 @@ struct PlatformTests {
         #expect(sandboxed.exitCode == 0)
     }
 
+    /// Stubs are reused across processes (StubPool.recycle): many fork+exec cycles work, and a forked
+    /// child sees neither the FPU control state nor the mappings a previous process left in its stub.
+    @Test(arguments: ["ptrace", "systrap"])
+    func reusedStubsCarryNothingOver(_ platform: String) throws {
+        let exe = try Sentry.compile("stubreuse")
+        let native = try Sentry.native([exe])
+        let sandboxed = try Sentry.run([exe], extra: ["--platform", platform])
+        #expect(!sandboxed.timedOut)
+        #expect(native.stdout.contains("fork+exec 40 of 40"))
+        #expect(native.stdout.contains("probe unmapped"))
+        #expect(sandboxed.stdout == native.stdout, "\(sandboxed)")
+        #expect(sandboxed.exitCode == 0)
+    }
+
     @Test(arguments: ["ptrace", "systrap"])
     func jumpingIntoTheStubCodeNeverReachesTheHost(_ platform: String) throws {
         let exe = try Sentry.compile("platform")

@@ -58,4 +58,40 @@ struct LoaderTests {
         if case .failure(.errno(let e)) = ELFLoader.load(missing, file: file, open: open) { #expect(e == ENOENT) }
         else { Issue.record("expected ENOENT") }
     }
+
+    /// Read-only segments come from one shared image of the file (FileImageCache): a second load of the
+    /// same program maps the same memory-file pages, marked `cow`, holding exactly the file's bytes.
+    @Test(.enabled(if: access("/bin/busybox", X_OK) == 0))
+    func readOnlySegmentsShareOneImageOfTheFile() throws {
+        let req = LoadRequest(path: "/bin/busybox", argv: ["busybox"], envp: [])
+        guard case .success(let first) = ELFLoader.load(req, file: file, open: open),
+              case .success(let second) = ELFLoader.load(req, file: file, open: open) else {
+            Issue.record("load failed"); return
+        }
+        let text = first.space.find(first.entry).map { first.space.vmas[$0] }
+        let again = second.space.find(second.entry).map { second.space.vmas[$0] }
+        guard let text, let again else { Issue.record("no text VMA"); return }
+        #expect(text.cow && again.cow)
+        #expect(text.prot & PROT_W == 0)
+        #expect(text.fileOffset == again.fileOffset, "both loads map one image")
+        #expect(file.images.hits >= 1)
+        // The image holds the file's bytes at the page of the entry point (static, non-PIE: vaddr =
+        // file offset + the segment's base, so compare through the program headers' mapping).
+        let fd = Glibc.open("/bin/busybox", O_RDONLY)
+        defer { Glibc.close(fd) }
+        var st = stat()
+        fstat(fd, &st)
+        var onDisk = [UInt8](repeating: 0, count: 64)
+        let page = Int(text.start)
+        // The segment's first page maps file offset `fileStart`; find it from the bytes themselves.
+        let mapped = first.space.readBytes(UInt64(page), 64)!
+        var found = false
+        var off = 0
+        while off + 64 <= Int(st.st_size) && !found {
+            _ = onDisk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 64, off_t(off)) }
+            found = onDisk == mapped
+            off += 4096
+        }
+        #expect(found, "the text's first page is a page of the file")
+    }
 }

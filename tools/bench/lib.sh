@@ -54,3 +54,19 @@ for r in rows: print(" | ".join(str(s).ljust(w[i]) for i, s in enumerate(r)))
 for rt, why in na.items(): print(f"{rt}: {why}")
 PY
 }
+
+# bench_floor DIR: medians of DIR/floor.<round> ("<case> <round trips> <ns>" from futex-floor.c).
+bench_floor() {
+  python3 - "$1" <<'PY'
+import glob, os, statistics, sys
+samples = {}
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "floor.*"))):
+    for line in open(path):
+        f = line.split()
+        if len(f) == 3:
+            samples.setdefault(f[0], []).append(float(f[2]))
+if samples:
+    print("host hand-off floor, same run (ns per round trip, median): " +
+          ", ".join(f"{k} {statistics.median(v):.0f}" for k, v in samples.items()))
+PY
+}

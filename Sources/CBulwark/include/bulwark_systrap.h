@@ -58,6 +58,14 @@ struct bw_systrap_mailbox {
     uint64_t fs_base;       // current host fs base of the stub (it changes only through the stub)
     uint64_t gs_base;
     int64_t failed_op;      // first failing op's result of the last batch (0 if none)
+    // Hand-off (see bw_systrap_call): each side spins a bounded time before it sleeps in FUTEX_WAIT,
+    // and says so here, so the other side makes the FUTEX_WAKE system call only for a sleeper.
+    uint32_t sentry_sleeping;   // the task thread sleeps waiting for an event
+    uint32_t stub_sleeping;     // the stub sleeps waiting for a command
+    uint64_t stub_spin;         // TSC ticks the stub spins for a command before sleeping (0: never)
+    uint32_t fp_pending;        // `fp` holds an FXSAVE area to load into the frame on RESUME
+    uint32_t pad0;
+    uint64_t event_tsc;         // Sentry only: TSC when the last event arrived
     struct user_regs_struct regs;
     uint8_t fp[512];
     struct bw_systrap_op ops[BW_MB_MAX_OPS];
@@ -86,9 +94,16 @@ unsigned long bw_systrap_batch_offset(void);
 /// Fills the init part of a fresh mailbox (signal actions and the seccomp filter).
 void bw_systrap_prepare(struct bw_systrap_mailbox *mb);
 
-/// Sentry side: posts `cmd` and waits until the stub posts the next event. Returns 0, or -1 if the
-/// stub process `pid` died (checked every 100 ms while waiting).
-int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid);
+/// Sentry side: posts `cmd` and waits until the stub posts the next event, spinning up to `spin_ticks`
+/// TSC ticks before sleeping. Returns -1 if the stub process `pid` died (checked every 100 ms while
+/// waiting), else flags: BW_HANDOFF_SLEPT (this thread spun in vain and slept), BW_HANDOFF_STUB_SLEPT
+/// (the stub was asleep although the command came within its spin budget after the event).
+int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks);
+enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2 };
+/// TSC ticks per microsecond (measured once against CLOCK_MONOTONIC; 0 if the TSC is unusable).
+uint64_t bw_systrap_tsc_per_us(void);
+/// The CPUs this process may run on (at most `max`), in `out`; returns their number.
+int bw_allowed_cpus(int *out, int max);
 /// Sentry side: waits for the first event of a new stub (bounded by `timeout_ms`). 0, or -1.
 int bw_systrap_wait_event(struct bw_systrap_mailbox *mb, long pid, long timeout_ms);
 #endif

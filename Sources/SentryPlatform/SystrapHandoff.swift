@@ -1,0 +1,114 @@
+// How a systrap task thread and its stub hand control to each other. Two placements:
+// - split: the stub runs on another CPU than the task thread, and both sides spin (a bounded time,
+//   `pause` in the loop) on the mailbox before sleeping in FUTEX_WAIT. A round trip then costs two
+//   cache-line transfers instead of two context switches (the futex floor), but only while both
+//   sides really run: a spin that ends in sleep costs a cross-CPU wake-up, which on a loaded VM is far
+//   dearer (~100 us and more) than a same-CPU switch.
+// - same: both on one CPU, no spinning (spinning on one CPU only delays the peer).
+// The policy starts split when the Sentry may use two CPUs and watches every hand-off: more than a few
+// sleeps in a window of 64 (load, or an application that computes long between system calls) falls
+// back to same-CPU at once, for a back-off period that doubles while split keeps failing, then tries
+// again. The verdict is shared: a new stub (a new process) starts in the mode the last one chose, so
+// short-lived processes on a loaded machine do not each pay a few cross-CPU wake-ups to find out.
+import CBulwark
+@preconcurrency import Glibc
+
+struct HandoffPolicy {
+    enum Mode: Equatable { case split, same }
+
+    /// Spin budget per side in microseconds (BULWARK_SYSTRAP_SPIN_US; 0 turns split placement off).
+    static let spinMicros: UInt64 = {
+        if let v = getenv("BULWARK_SYSTRAP_SPIN_US"), let n = UInt64(String(cString: v)) { return min(n, 1000) }
+        return 50
+    }()
+    static let window = 64
+    static let maxMissesPerWindow = 3
+    static let minBackoffNs: Int64 = 50_000_000
+    static let maxBackoffNs: Int64 = 2_000_000_000
+
+    private(set) var mode: Mode
+    private var handoffs = 0
+    private var misses = 0
+    private var backoffNs = HandoffPolicy.minBackoffNs
+    private var retryAt: Int64 = 0
+    /// The current split period is a retry after a fallback (a failure doubles the back-off).
+    private var retrying = false
+
+    /// Process-wide verdict: until this time (monotonic ns) new stubs start on their task's CPU, and the
+    /// current back-off. Plain words written by task threads; a stale read only delays a switch.
+    nonisolated(unsafe) static var sameUntil: Int64 = 0
+    nonisolated(unsafe) static var sharedBackoff: Int64 = HandoffPolicy.minBackoffNs
+
+    init(splitPossible: Bool, now: Int64 = 0) {
+        guard splitPossible && HandoffPolicy.spinMicros > 0 else { mode = .same; return }
+        let until = HandoffPolicy.sameUntil
+        if now < until {
+            mode = .same
+            retryAt = until
+            backoffNs = HandoffPolicy.sharedBackoff
+        } else {
+            mode = .split
+        }
+    }
+
+    /// Records one hand-off's flags (BW_HANDOFF_*) at time `now()`; returns the new mode when it changes.
+    mutating func record(_ flags: Int32, now: () -> Int64) -> Mode? {
+        handoffs += 1
+        if flags != 0 { misses += 1 }
+        if mode == .split && misses > HandoffPolicy.maxMissesPerWindow {
+            // Too many sleeps already: fall back now, not at the end of the window.
+            handoffs = 0; misses = 0
+            if retrying { backoffNs = min(backoffNs * 2, HandoffPolicy.maxBackoffNs) }
+            retrying = false
+            let t = now()
+            retryAt = t + backoffNs
+            HandoffPolicy.sameUntil = retryAt
+            HandoffPolicy.sharedBackoff = backoffNs
+            mode = .same
+            return .same
+        }
+        guard handoffs >= HandoffPolicy.window else { return nil }
+        defer { handoffs = 0; misses = 0 }
+        switch mode {
+        case .split:
+            if retrying {
+                retrying = false
+                backoffNs = HandoffPolicy.minBackoffNs
+                HandoffPolicy.sharedBackoff = backoffNs
+            }
+            return nil
+        case .same:
+            guard retryAt != 0, now() >= retryAt else { return nil }
+            retrying = true
+            mode = .split
+            return .split
+        }
+    }
+
+    static func monotonicNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    /// The CPUs the Sentry may use: read by Platform.setUp on the main thread, before any task thread
+    /// pins itself to one.
+    nonisolated(unsafe) static var cpus: [Int32] = []
+
+    static func setUp() {
+        var buf = [Int32](repeating: 0, count: 1024)
+        let n = Int(bw_allowed_cpus(&buf, 1024))
+        cpus = Array(buf.prefix(n))
+        if cpus.count > 1 && spinMicros > 0 { _ = ticksPerMicro }
+    }
+
+    /// The CPU a split stub of a task thread on `cpu` runs on: the next allowed one.
+    static func peer(of cpu: Int32) -> Int32? {
+        guard cpus.count > 1 else { return nil }
+        let i = cpus.firstIndex(of: cpu) ?? 0
+        return cpus[(i + 1) % cpus.count]
+    }
+
+    static let ticksPerMicro: UInt64 = bw_systrap_tsc_per_us()
+    static var spinTicks: UInt64 { spinMicros * ticksPerMicro }
+}
