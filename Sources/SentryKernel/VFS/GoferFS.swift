@@ -30,7 +30,7 @@ final class GoferFS {
     /// Prefetched children not yet looked up, across directories (each holds a gofer node): the
     /// oldest directories' sets are dropped beyond `prefetchLimit`.
     var prefetchCount = 0
-    let prefetchLimit = 4096
+    let prefetchLimit = 1024
     var prefetchOwners: [WeakGoferInode] = []
     var prefetchHead = 0
 
@@ -186,9 +186,17 @@ final class GoferInode: VInode {
         var cookie: UInt64 = 0
         while true {
             let batch: Gofer.GetdentsWalkReply
-            switch fs.call({ () throws(IPCError) in try fs.client.getdentsWalk(fid, cookie: cookie, count: 256) }) {
-            case .failure(let e): return .failure(e)
-            case .success(let r): batch = r
+            if fresh.count + 256 <= fs.prefetchLimit {
+                switch fs.call({ () throws(IPCError) in try fs.client.getdentsWalk(fid, cookie: cookie, count: 256) }) {
+                case .failure(let e): return .failure(e)
+                case .success(let r): batch = r
+                }
+            } else {
+                // A big directory: the rest is listed without lookups (each would hold a gofer node).
+                switch fs.call({ () throws(IPCError) in try fs.client.getdents(fid, cookie: cookie, count: 1024) }) {
+                case .failure(let e): return .failure(e)
+                case .success(let r): batch = Gofer.GetdentsWalkReply(entries: r.entries, inodes: [], end: r.end)
+                }
             }
             for (i, e) in batch.entries.enumerated() {
                 out.append(VDirEntry(name: e.name, ino: e.ino, type: e.type))
