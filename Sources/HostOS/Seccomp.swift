@@ -67,10 +67,34 @@ public enum Seccomp {
     /// Sets no_new_privs and loads `policy` into the kernel for every thread of this process
     /// (SCMP_FLTATR_CTL_TSYNC). From here on, any syscall not in the policy kills the process.
     public static func install(_ policy: SeccompPolicy) throws(SeccompError) {
-        let ctx = try makeContext(policy)
+        try install(policy, otherwise: .killProcess)
+    }
+
+    /// What a filter does with a syscall that is not listed.
+    public enum DefaultAction: Sendable {
+        /// SECCOMP_RET_KILL_PROCESS (services).
+        case killProcess
+        /// SECCOMP_RET_TRAP: the call does not run; SIGSYS, which kills a process without a handler.
+        /// For a process whose children inherit the filter and rely on a TRAP filter of their own (the
+        /// Sentry's stubs): KILL would outrank their TRAP.
+        case trap
+        /// SECCOMP_RET_LOG: the call runs and is logged (audit type=1326); for finding a policy.
+        case log
+    }
+
+    /// `install(_:)` with another default action; the rules are compiled as a binary tree (libseccomp
+    /// optimisation level 2) so a long list costs a few comparisons.
+    public static func install(_ policy: SeccompPolicy, otherwise action: DefaultAction) throws(SeccompError) {
+        let raw: UInt32 = switch action {
+        case .killProcess: SCMP_ACT_KILL_PROCESS
+        case .trap: SCMP_ACT_TRAP
+        case .log: SCMP_ACT_LOG
+        }
+        let ctx = try makeContext(policy, defaultAction: raw)
         defer { seccomp_release(ctx) }
         do { try setNoNewPrivileges() } catch { throw .host(error) }
         try check("seccomp_attr_set(TSYNC)", seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1))
+        if action != .killProcess { _ = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) }
         try check("seccomp_load", seccomp_load(ctx))
     }
 
@@ -97,8 +121,8 @@ public enum Seccomp {
         return program
     }
 
-    private static func makeContext(_ policy: SeccompPolicy) throws(SeccompError) -> scmp_filter_ctx {
-        guard let ctx = seccomp_init(SCMP_ACT_KILL_PROCESS) else {
+    private static func makeContext(_ policy: SeccompPolicy, defaultAction: UInt32 = SCMP_ACT_KILL_PROCESS) throws(SeccompError) -> scmp_filter_ctx {
+        guard let ctx = seccomp_init(defaultAction) else {
             throw .library(call: "seccomp_init", errno: .ENOMEM)
         }
         var seen = Set<String>()

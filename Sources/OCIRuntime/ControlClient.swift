@@ -16,7 +16,7 @@ final class ControlClient {
     private init(_ channel: Channel) { self.channel = channel }
 
     /// Connects to a running container's Sentry and says Hello.
-    static func connect(_ dir: ContainerDirectory) throws(RuntimeError) -> ControlClient {
+    static func connect(_ dir: ContainerDirectory, timeout: Duration = .seconds(10)) throws(RuntimeError) -> ControlClient {
         let socket: OwnedFD
         do {
             socket = OwnedFD(adopting: try ControlSocketPath.with(dir) { (path: String) throws(HostError) -> Int32 in
@@ -29,7 +29,7 @@ final class ControlClient {
             throw RuntimeError("connect \(dir.controlSocket)", error)
         }
         let client = ControlClient(Channel(socket))
-        let hello = try client.call(Control.Hello(version: 1, launcherPID: getpid()))
+        let hello = try client.call(Control.Hello(version: 1, launcherPID: getpid()), timeout: timeout)
         guard hello.version == 1 else { throw RuntimeError("the Sentry speaks control protocol \(hello.version), not 1") }
         return client
     }

@@ -40,6 +40,7 @@ struct DeleteCommand: RuntimeCommand {
             }
             try ContainerLauncher.killAll(dir, record: record)
         }
+        SandboxServices.killRecorded(dir)   // services outlive a killed supervisor until their channel closes
         try ContainerLauncher.destroy(dir, record: record, logger: logger)
         return 0
     }

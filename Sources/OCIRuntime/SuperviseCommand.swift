@@ -82,13 +82,15 @@ struct SuperviseCommand: RuntimeCommand {
         } catch {
             logger.warning("control socket \(dir.controlSocket): \(error); exec, ps and pause will not work")
         }
-        // The gofer: started here in namespaces of its own (service-sandbox) instead of by the Sentry.
-        let gofer = startGofer(sentryArgs: sentryArgs, logger: logger)
-        if let gofer, let dashes = sentryArgs.firstIndex(of: "--") {
-            sentryArgs.insert(contentsOf: ["--gofer-fd", String(gofer)], at: dashes)
+        // The services (gofer, procfs, netstack): started here, each in a sandbox of its own
+        // (SandboxServices.swift), their channels handed to the Sentry.
+        let services = SandboxServices(globals: globals, logger: logger, dir: dir, id: id, sentryArguments: sentryArgs)
+        let pending = services.launchAll()
+        if let dashes = sentryArgs.firstIndex(of: "--") {
+            sentryArgs.insert(contentsOf: pending.flatMap { [$0.kind.sentryFlag, String($0.sentryEnd)] }, at: dashes)
         }
         var options = SpawnOptions(path: sentryPath, arguments: sentryArgs)
-        options.inheritedDescriptors = [control, gofer ?? -1].filter { $0 >= 0 }
+        options.inheritedDescriptors = [control].filter { $0 >= 0 } + pending.map(\.sentryEnd)
         options.closeDescriptorsFrom = 3 + preserveFDs
         options.parentDeathSignal = SIGKILL  // the Sentry must not outlive its supervisor
         let child: pid_t
@@ -99,6 +101,8 @@ struct SuperviseCommand: RuntimeCommand {
             _ = text.withUnsafeBytes { try? FileIO.writeAll(fifoFD, $0) }
             fifo.close()
             try? dir.writeJSON(ExitRecord(exitStatus: 127, signal: nil), to: dir.exitFile)
+            for service in pending { _ = Glibc.close(service.sentryEnd); services.collect(service) }
+            services.killAll()
             return 127
         }
         do {
@@ -107,10 +111,14 @@ struct SuperviseCommand: RuntimeCommand {
             logger.warning("write \(dir.sentryPidFile): \(error)")
         }
         if control >= 0 { _ = Glibc.close(control) }
-        if let gofer { _ = Glibc.close(gofer) }
+        for service in pending { _ = Glibc.close(service.sentryEnd) }
+        // `start` returns once init exists (not with a real Sentry absent: the tests' stand-in has no
+        // Control server and no services next to it).
+        if control >= 0 && !pending.isEmpty { SandboxServices.waitForInit(dir) }
         _ = ok.withUnsafeBytes { try? FileIO.writeAll(fifoFD, $0) }
         fifo.close()
         try? FileSystem.unlink(dir.fifo)
+        for service in pending { services.collect(service) }
 
         var status: ExitStatus?
         while status == nil {
@@ -119,7 +127,12 @@ struct SuperviseCommand: RuntimeCommand {
             if let signal, signal != SIGCHLD {
                 try? ProcessSpawn.signal(child, signal)
             }
-            do { status = try ProcessSpawn.poll(child) } catch { throw RuntimeError("waitpid", error) }
+            status = services.reap(sentry: child)   // the Sentry's status once it ended; services handled
+        }
+        services.killAll()
+        if let failed = services.fatalStatus {
+            // A service's death ended the sandbox: report that, not the SIGKILL we sent the Sentry.
+            status = .exited(failed)
         }
         let signal: Int32? = if case .signaled(let s) = status! { s } else { nil }
         try? FileSystem.unlink(dir.controlSocket)
@@ -133,37 +146,5 @@ struct SuperviseCommand: RuntimeCommand {
             Signals.dieBySignal(signal)
         }
         return status!.shellStatus
-    }
-
-    /// Spawns `bulwark service-sandbox -- bulwark-gofer --channel-fd N --root ROOTFS` over a socketpair;
-    /// returns the Sentry's end, or nil (the Sentry then starts its own gofer) when there is no gofer
-    /// next to the Sentry or no --rootfs.
-    private func startGofer(sentryArgs: [String], logger: Logger) -> Int32? {
-        guard let sentryPath = sentryArgs.first, let r = sentryArgs.firstIndex(of: "--rootfs"), r + 1 < sentryArgs.count,
-              let dashes = sentryArgs.firstIndex(of: "--"), r < dashes else { return nil }
-        let gofer = (sentryPath as NSString).deletingLastPathComponent + "/bulwark-gofer"
-        guard FileSystem.isExecutable(gofer) else { return nil }
-        let me: String
-        do { me = try FileSystem.currentExecutable() } catch { return nil }
-        let pair: FDPair
-        do { pair = try UnixSocket.pair() } catch {
-            logger.warning("socketpair for the gofer: \(error)")
-            return nil
-        }
-        let (sentryEnd, goferEnd) = pair.releaseBoth()
-        var options = SpawnOptions(path: me, arguments: [me] + globals.forwarded + [
-            "service-sandbox", "--keep-fd", String(goferEnd), "--",
-            gofer, "--channel-fd", String(goferEnd), "--root", sentryArgs[r + 1]] + FaultOptions.serviceArguments(.gofer, sentryArguments: sentryArgs))
-        options.inheritedDescriptors = [goferEnd]
-        options.parentDeathSignal = SIGKILL
-        defer { _ = Glibc.close(goferEnd) }
-        do {
-            _ = try ProcessSpawn.spawn(options)
-        } catch {
-            logger.warning("starting the gofer: \(error); the Sentry starts its own")
-            _ = Glibc.close(sentryEnd)
-            return nil
-        }
-        return sentryEnd
     }
 }

@@ -41,6 +41,7 @@ public final class Kernel {
     /// /proc state the rest of the kernel does not keep, and the bulwark-procfs connection.
     let procfs = ProcfsState()
     var faults: SyscallFaults?   // --fault syscall=... (SyscallFaults.swift); nil = no hook cost
+    let asyncIO = AsyncIOTable()   // O_ASYNC owners (SysAsyncIO.swift)
     var threadGroups: [Int32: ThreadGroup] = [:]
     var tasks: [Int32: Task] = [:]
     var nextID: Int32 = 1

@@ -123,6 +123,23 @@ final class ProcfsConnection {
         return serverPID
     }
 
+    /// Channels handed over by the launcher after it restarted its procfs server (ReplaceProcfs).
+    private var replacements: UInt32 = 0
+
+    /// A new channel from the launcher (it restarted the server it started, which died): replaces the
+    /// old one; the next access uses it. Returns how many replacements there were so far.
+    func replaceChannel(_ fd: Int32) -> UInt32 {
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        pthread_mutex_lock(&mutex)
+        client?.channel.close()
+        client = ProcfsClient(channel: Channel(OwnedFD(adopting: fd)), timeout: timeout)
+        replacements += 1
+        let n = replacements
+        pthread_mutex_unlock(&mutex)
+        log("bulwark-sentry: procfs channel replaced by the launcher (replacement \(n))\n")
+        return n
+    }
+
     /// Starts the server now (at Sentry start-up, from the main thread, so it inherits no CPU pinning).
     func start() {
         pthread_mutex_lock(&mutex)

@@ -119,12 +119,13 @@ extension Task {
         case F_SETFL:
             let changeable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME
             f.statusFlags = (f.statusFlags & ~changeable) | (Int32(truncatingIfNeeded: arg) & changeable)
+            kernel.asyncIO.flagsChanged(f)
             return 0
         case F_GETLK, F_SETLK, F_SETLKW, 36, 37, 38:
             return sysRecordLock(f, cmd, arg)   // SysFileLock.swift
         case 1032, 1033: // F_SETPIPE_SZ / F_GETPIPE_SZ
             return f is PipeEnd ? 65536 : errno(EBADF)
-        default: return errno(EINVAL)
+        default: return asyncIOFcntl(f, cmd, arg) ?? errno(EINVAL)   // SysAsyncIO.swift
         }
     }
 
@@ -210,7 +211,7 @@ extension Task {
             return 0
         case 0x5451: fds.entries[fd]!.cloexec = true; return 0   // FIOCLEX
         case 0x5450: fds.entries[fd]!.cloexec = false; return 0  // FIONCLEX
-        default: return f.ioctl(self, cmd, arg)
+        default: return asyncIOIoctl(f, cmd, arg) ?? f.ioctl(self, cmd, arg)   // FIOASYNC: SysAsyncIO.swift
         }
     }
 }

@@ -6,12 +6,21 @@ import SentryMemory
 
 let MAP_SHARED_: Int32 = 1, MAP_PRIVATE_: Int32 = 2, MAP_FIXED_: Int32 = 0x10, MAP_ANON_: Int32 = 0x20
 let MAP_FIXED_NOREPLACE_: Int32 = 0x100000
+let MAP_SYNC_: Int32 = 0x80000
+/// Flags Linux accepts with MAP_SHARED_VALIDATE (LEGACY_MAP_MASK plus MAP_SYNC and MAP_FIXED_NOREPLACE):
+/// the type bits, FIXED, ANONYMOUS, 32BIT, GROWSDOWN, DENYWRITE, EXECUTABLE, LOCKED, NORESERVE,
+/// POPULATE, NONBLOCK, STACK, HUGETLB, UNINITIALIZED and the huge page size bits.
+let MAP_VALIDATE_KNOWN_: Int32 = 0x3 | 0x10 | 0x20 | 0x40 | 0x100 | 0x800 | 0x1000 | 0x2000 | 0x4000 | 0x8000
+    | 0x10000 | 0x20000 | 0x40000 | 0x4000000 | Int32(bitPattern: 0xfc00_0000) | MAP_SYNC_ | MAP_FIXED_NOREPLACE_
 
 extension Task {
     func sysMmap(_ addr: UInt64, _ length: UInt64, _ prot: Int32, _ flags: Int32, _ fd: Int32, _ off: UInt64) -> Int {
         guard length > 0, length < (1 << 46), prot & ~7 == 0 else { return errno(EINVAL) }
         let kind = flags & 3
         guard kind == MAP_SHARED_ || kind == MAP_PRIVATE_ || kind == 3 else { return errno(EINVAL) }
+        // MAP_SHARED_VALIDATE: unknown flags, and MAP_SYNC (only for DAX files, which the Sentry has
+        // none of), fail with EOPNOTSUPP as on Linux, so programs fall back to write().
+        if kind == 3 && flags & (MAP_SYNC_ | ~MAP_VALIDATE_KNOWN_) != 0 { return errno(EOPNOTSUPP) }
         guard off & UInt64(pageSize - 1) == 0 else { return errno(EINVAL) }
         let len = pageRoundUp(length)
         let fixed = flags & (MAP_FIXED_ | MAP_FIXED_NOREPLACE_) != 0

@@ -16,11 +16,11 @@ public enum SyscallSupport: Equatable {
 public enum SyscallTable {
     static let partialNotes: [Int: String] = [
         9: "file mappings are private copies (MAP_SHARED file writes are not written back)",
-        16: "TCGETS/TCSETS/TIOCGWINSZ/TIOCGPGRP forwarded for host stdio; FIONREAD, FIONBIO, FIOCLEX; full tty set on Sentry ptys",
+        16: "TCGETS/TCSETS/TIOCGWINSZ/TIOCGPGRP forwarded for host stdio; FIONREAD, FIONBIO, FIOCLEX, FIOASYNC (SysAsyncIO.swift); full tty set on Sentry ptys",
         25: "moves by copying",
         28: "DONTNEED/FREE zero private pages; other advice accepted",
         56: "no namespaces (CLONE_NEW* -> EPERM)",
-        72: "record and OFD locks in the Sentry (SysFileLock.swift)",
+        72: "record and OFD locks in the Sentry (SysFileLock.swift); O_ASYNC owners and F_SETSIG (SysAsyncIO.swift)",
         157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
         41: "AF_UNIX (in-Sentry), AF_INET/AF_INET6 (bulwark-netstack), AF_NETLINK NETLINK_ROUTE dumps; others EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",
@@ -62,7 +62,9 @@ extension Task {
         let r = regs
         let nr = Int(Int64(bitPattern: r.orig_rax))
         let a0 = r.rdi, a1 = r.rsi, a2 = r.rdx, a3 = r.r10, a4 = r.r8, a5 = r.r9
+        SyscallCounts.record(nr)   // bulwark debug --syscalls (SyscallCountsUnsafe.swift)
         let ret = kernel.faults == nil ? dispatch(nr, a0, a1, a2, a3, a4, a5) : faultDispatch(nr, a0, a1, a2, a3, a4, a5)
+        countIO(nr, ret)   // /proc/<pid>/io (ProcfsCounters.swift)
         if ret != noReturn {
             var n = regs
             n.rax = UInt64(bitPattern: Int64(ret))
@@ -147,9 +149,9 @@ extension Task {
         case 95: let o = fsctx.umask; fsctx.umask = UInt32(a0 & 0o777); return Int(o)
         case 96: return sysGettimeofday(a0, a1)
         case 97: return sysPrlimit(0, i(a0), 0, a1)
-        case 98: return sysZero(a1, 144)     // getrusage: not tracked, zeros
+        case 98: return sysGetrusage(i32(a0), a1)   // ProcfsCounters.swift
         case 99: return sysSysinfo(a0)
-        case 100: return sysZero(a0, 32)     // times: not tracked
+        case 100: return sysTimes(a0)               // ProcfsCounters.swift
         case 102, 107: return Int(tg.uid)
         case 104, 108: return Int(tg.gid)
         case 105, 113: return sysSetid(UInt32(truncatingIfNeeded: a0), gid: false)

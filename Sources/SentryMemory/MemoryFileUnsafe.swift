@@ -20,7 +20,7 @@ public final class MemoryFile: @unchecked Sendable {
     private var free: [(Int, Int)] = []
     private var lock = pthread_mutex_t()
 
-    public init?(capacity: Int = 1 << 36) {
+    public init?(capacity: Int = 1 << 45) {
         let fd = bw_memfd_create("bulwark-memory", 0)
         if fd < 0 { return nil }
         if ftruncate(fd, off_t(capacity)) != 0 { Glibc.close(fd); return nil }

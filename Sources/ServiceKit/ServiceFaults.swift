@@ -52,8 +52,10 @@ extension ServiceDispatcher {
     }
 }
 
-/// Ends the service abruptly, as a crash would (no cleanup, no exit status).
+/// Ends the service abruptly, as a crash would (no cleanup). A service that is pid 1 of its own pid
+/// namespace (as the launcher starts them) cannot SIGKILL itself - the kernel ignores it - so it
+/// then ends with _exit(137) (128 + SIGKILL), which takes the rest of its namespace down the same way.
 func faultKillSelf() -> Never {
     _ = kill(getpid(), SIGKILL)
-    abort()
+    _exit(128 + SIGKILL)
 }

@@ -25,6 +25,9 @@ public final class ServiceDispatcher {
     let replyTimeout: Duration?
     /// FAULT INJECTION (issue 8): server-side fault rules from --fault; nil (one branch) without them.
     public internal(set) var faults: ChannelFaults?
+    /// TEST HOOK (HostOS/SeccompProbe.swift): make a forbidden host syscall at this request number.
+    var seccompProbeAt: Int?
+    private var requestsSeen = 0
 
     public init(name: String, table: HandlerTable, replyTimeout: Duration? = nil) {
         self.name = name
@@ -47,6 +50,13 @@ public final class ServiceDispatcher {
             }
         }
         let header = request.header
+        if let probe = seccompProbeAt {   // TEST HOOK: dies here by SIGSYS under the service's policy
+            requestsSeen += 1
+            if requestsSeen == probe {
+                log("\(name): \(SeccompProbe.variable): calling a host syscall outside the allowlist")
+                SeccompProbe.callForbiddenSyscall()
+            }
+        }
         if header.flags.contains(.reply) {
             channel.close()
             return .failed("peer sent a reply (request \(header.requestID)) where a request was expected")

@@ -44,6 +44,11 @@ public enum ServiceMain {
         }
         let table: HandlerTable
         do { table = try service.makeHandlers(options) } catch { fail(service, "setup: \(error)") }
+        // No file is opened after setup: leave the host's file system for an empty root (needs
+        // CAP_SYS_ADMIN, so before the capability drop).
+        if options.emptyRoot {
+            do { try EmptyRoot.enter() } catch { fail(service, "--empty-root: \(error)") }
+        }
         do { try Capabilities.drop(keeping: service.keptCapabilities) } catch {
             fail(service, "dropping capabilities: \(error)")
         }
@@ -54,6 +59,7 @@ public enum ServiceMain {
         if let channel {
             let dispatcher = ServiceDispatcher(name: service.name, table: table)
             dispatcher.faults = faults
+            dispatcher.seccompProbeAt = SeccompProbe.armed(for: service.name)
             switch dispatcher.serve(channel) {
             case .closed: exit(0)
             case .failed(let why): fail(service, why)
@@ -62,6 +68,7 @@ public enum ServiceMain {
         // Debugging clients may stall: never let one block the others for long.
         let dispatcher = ServiceDispatcher(name: service.name, table: table, replyTimeout: .seconds(5))
         dispatcher.faults = faults
+        dispatcher.seccompProbeAt = SeccompProbe.armed(for: service.name)
         let error = dispatcher.serveListener(listener)
         fail(service, "listener: \(error)")
     }

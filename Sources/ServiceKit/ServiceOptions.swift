@@ -14,6 +14,9 @@ public struct ServiceOptions: Equatable {
     public var values: [String: String]
     /// `--fault SPEC` values, in order (issue 8; checked here, applied by ServiceMain).
     public var faults: [String] = []
+    /// `--empty-root`: after setup, pivot_root into an empty read-only tmpfs (EmptyRoot.swift). Given by
+    /// the launcher's service-sandbox, which runs the service in a private mount namespace.
+    public var emptyRoot = false
 
     public struct UsageError: Error, Equatable, CustomStringConvertible {
         public var description: String
@@ -25,6 +28,7 @@ public struct ServiceOptions: Equatable {
         var endpoint: Endpoint?
         var values: [String: String] = [:]
         var faults: [String] = []
+        var emptyRoot = false
         var index = 0
         func value(for option: String) throws(UsageError) -> String {
             index += 1
@@ -54,6 +58,8 @@ public struct ServiceOptions: Equatable {
                     throw UsageError(description: "--fault: \(error)")
                 }
                 faults.append(spec)
+            case "--empty-root":
+                emptyRoot = true
             default:
                 guard let option = extra.first(where: { $0.name == argument }) else {
                     throw UsageError(description: "unknown option '\(argument)'")
@@ -63,7 +69,7 @@ public struct ServiceOptions: Equatable {
             index += 1
         }
         guard let endpoint else { throw UsageError(description: "give --channel-fd N or --listen PATH") }
-        return ServiceOptions(endpoint: endpoint, values: values, faults: faults)
+        return ServiceOptions(endpoint: endpoint, values: values, faults: faults, emptyRoot: emptyRoot)
     }
 
     /// The --help text.
@@ -74,6 +80,7 @@ public struct ServiceOptions: Equatable {
           --channel-fd N   serve the connected SOCK_SEQPACKET socket N (given by the launcher)
           --listen PATH    create a SOCK_SEQPACKET socket at PATH and serve each connection (debugging)
           --fault SPEC     inject an IPC fault into replies (repeatable; see docs/FAULT-INJECTION.md)
+          --empty-root     after setup, pivot_root into an empty tmpfs (needs a private mount namespace)
           --help           print this text
 
         """

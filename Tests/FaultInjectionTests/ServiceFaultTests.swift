@@ -16,7 +16,8 @@ final class FaultyService {
     let stderrPath: String
     private var reaped: Int32?
 
-    init(_ service: String, arguments: [String] = [], faults: [String]) throws {
+    /// `commandLine`, when given, replaces `--channel-fd 3 ARGUMENTS` (e.g. a Sentry with `--control-fd 3`).
+    init(_ service: String, arguments: [String] = [], faults: [String], commandLine: [String]? = nil) throws {
         let pair = try UnixSocket.pair().releaseBoth()
         stderrPath = try TestPaths.makeScratchDirectory("bulwark-faults").appendingPathComponent("stderr").path
         var actions = posix_spawn_file_actions_t()
@@ -25,7 +26,7 @@ final class FaultyService {
         posix_spawn_file_actions_adddup2(&actions, pair.second, 3)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let path = TestPaths.executable(service)
-        let arguments = [path, "--channel-fd", "3"] + arguments + faults.flatMap { ["--fault", $0] }
+        let arguments = commandLine.map { [path] + $0 } ?? ([path, "--channel-fd", "3"] + arguments + faults.flatMap { ["--fault", $0] })
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0

@@ -19,7 +19,8 @@ struct TickingContainer {
         config["root"] = ["path": "/", "readonly": true]
         if let resources { config["linux"] = ["resources": resources] }
         let bundle = try f.makeBundle("bundle-\(id)", config: config)
-        out = f.scratch.appendingPathComponent("\(id).out").path
+        // Not "<id>.out" alone: tests write their exec output next to it and must not share its file.
+        out = f.scratch.appendingPathComponent("\(id).init.out").path
         let line = [f.bulwark, "--root", f.root, "run", "-d", "--bundle", bundle, id].map(shellQuote).joined(separator: " ")
         let r = try ProcessRunner.shell("exec \(line) </dev/null >\(shellQuote(out)) 2>&1", timeout: 60)
         #expect(r.exitCode == 0, "\(r)")
@@ -155,8 +156,8 @@ struct ExecTests {
             let c = try TickingContainer(f, id: "ex6", script: "trap 'echo init-got-usr1' USR1; while true; do echo tick; sleep 0.1; done")
             let b = [f.bulwark, "--root", f.root].map(shellQuote).joined(separator: " ")
             let script = """
-            \(b) exec ex6 /bin/sh -c 'trap "exit 42" USR1; echo ready; while true; do sleep 0.1; done' >\(shellQuote(f.scratch.path))/ex6.out 2>&1 &
-            for i in $(seq 100); do grep -q ready \(shellQuote(f.scratch.path))/ex6.out 2>/dev/null && break; sleep 0.1; done
+            \(b) exec ex6 /bin/sh -c 'trap "exit 42" USR1; echo ready; while true; do sleep 0.1; done' >\(shellQuote(f.scratch.path))/ex6-exec.out 2>&1 &
+            for i in $(seq 100); do grep -q ready \(shellQuote(f.scratch.path))/ex6-exec.out 2>/dev/null && break; sleep 0.1; done
             \(b) kill --all ex6 USR1 || echo kill-failed
             wait $!; echo "exec-status=$?"
             """
@@ -225,17 +226,14 @@ struct ExecTests {
             func cmdline(_ pid: Int) -> String {
                 ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").replacingOccurrences(of: "\0", with: " ")
             }
-            var found: (sandbox: Int, gofer: Int)?
+            // service-sandbox exits once the gofer runs; the supervisor (a child subreaper) adopts it.
+            var found: Int?
             let deadline = Date().addingTimeInterval(5)
             while found == nil && Date() < deadline {
-                if let sandbox = children(supervisor).first(where: { cmdline($0).contains("service-sandbox") }),
-                   let gofer = children(sandbox).first(where: { cmdline($0).contains("bulwark-gofer") }) {
-                    found = (sandbox, gofer)
-                } else {
-                    usleep(50_000)
-                }
+                found = children(supervisor).first(where: { cmdline($0).contains("bulwark-gofer") })
+                if found == nil { usleep(50_000) }
             }
-            let gofer = try #require(found?.gofer, "no gofer under the supervisor's service-sandbox")
+            let gofer = try #require(found, "no gofer under the supervisor")
             for ns in ["pid", "mnt", "ipc", "uts", "net"] {
                 let theirs = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(gofer)/ns/\(ns)")
                 let ours = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(ns)")

@@ -41,6 +41,7 @@ struct KernelAreaTests {
     @Test func forkExecWait() throws { try compare("forkexec") }
     @Test func pollEpollEventfdTimerfdTimers() throws { try compare("events") }
     @Test func execAndExitFromThreads() throws { try compare("threadexec") }
+    @Test func signalDrivenIOWithOwnersAndSetsig() throws { try compare("asyncio") }
 }
 
 @Suite("Sentry maps Bulwark's vDSO")

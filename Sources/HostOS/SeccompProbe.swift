@@ -1,0 +1,30 @@
+// A test hook for the seccomp policies (issue 6: "each service's seccomp policy is in force"): with
+// BULWARK_TEST_SECCOMP_PROBE=NAME[:N] in its host environment, the process NAME (gofer, procfs,
+// netstack or sentry) makes one host system call that no allowlist grants, while handling its Nth
+// request (default 1), so a test can watch it die by SIGSYS. The variable is read from the host
+// environment given by whoever starts the launcher; the sandboxed application's environment is built
+// from config.json and never reaches host processes, so the application cannot arm it.
+import CBulwark
+import Glibc
+
+public enum SeccompProbe {
+    public static let variable = "BULWARK_TEST_SECCOMP_PROBE"
+
+    /// The request number at which `name` should probe, or nil when the hook is not armed for it.
+    public static func armed(for name: String) -> Int? {
+        guard let raw = getenv(variable) else { return nil }
+        let text = String(cString: raw)
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        let short = name.hasPrefix("bulwark-") ? String(name.dropFirst("bulwark-".count)) : name
+        guard let first = parts.first, first == short else { return nil }
+        if parts.count == 2 { return Int(parts[1]).flatMap { $0 >= 1 ? $0 : nil } ?? 1 }
+        return 1
+    }
+
+    /// syslog(SYSLOG_ACTION_SIZE_BUFFER): harmless if it ever ran, and in no allowlist, so under a
+    /// policy the process dies by SIGSYS here. Returns only when no filter is installed.
+    @discardableResult
+    public static func callForbiddenSyscall() -> Int {
+        bw_syscall6(Int(SYS_syslog), 10, 0, 0, 0, 0, 0)
+    }
+}

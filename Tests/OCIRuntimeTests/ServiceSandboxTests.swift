@@ -1,0 +1,240 @@
+// The services the launcher starts (gofer, procfs, netstack), each in its own sandbox; their seccomp
+// policies and the Sentry's in force (a test hook makes each one call a forbidden host syscall: it must
+// die by SIGSYS and the launcher must tear the sandbox down); procfs restarted after it dies; delete
+// cleaning up after crashes. Real bulwark, real Sentry, the host's root read-only as the rootfs.
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+/// Host processes of a sandbox, found under its supervisor (the services are reparented to it).
+struct SandboxProcesses {
+    static func children(_ pid: Int) -> [Int] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.flatMap { tid in
+            ((try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/children", encoding: .utf8)) ?? "")
+                .split(separator: " ").compactMap { Int($0) }
+        }
+    }
+
+    static func descendants(_ pid: Int) -> [Int] {
+        var result: [Int] = []
+        var queue = [pid]
+        while let next = queue.popLast() {
+            result.append(next)
+            queue += children(next)
+        }
+        return result
+    }
+
+    static func cmdline(_ pid: Int) -> String {
+        ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").replacingOccurrences(of: "\0", with: " ")
+    }
+
+    static func status(_ pid: Int, _ field: String) -> String? {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").first { $0.hasPrefix(field + ":") }
+            .map { $0.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// Alive and not a zombie.
+    static func isAlive(_ pid: Int) -> Bool {
+        guard let state = status(pid, "State") else { return false }
+        return !state.hasPrefix("Z") && !state.hasPrefix("X")
+    }
+
+    /// The service `name` (e.g. "bulwark-procfs") among the supervisor's children, waiting (bounded).
+    static func service(_ name: String, supervisor: Int, seconds: Double = 10) -> Int? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let pid = children(supervisor).first(where: { cmdline($0).hasPrefix("/") && cmdline($0).contains("/\(name) ") }) {
+                return pid
+            }
+            usleep(50_000)
+        }
+        return nil
+    }
+}
+
+/// A container over the host's root whose init runs `script`, started with `run -d`, a launcher log
+/// and `environment` added to the launcher's.
+struct ServiceContainer {
+    let f: LauncherFixture
+    let id: String
+    let out: String
+    let log: String
+
+    init(_ f: LauncherFixture, id: String, script: String, network: Bool = false, environment: [String: String] = [:]) throws {
+        self.f = f
+        self.id = id
+        var config = LauncherFixture.defaultConfig(args: ["/bin/sh", "-c", script])
+        config["root"] = ["path": "/", "readonly": true]
+        if network { config["linux"] = ["namespaces": [["type": "pid"], ["type": "mount"], ["type": "network"]]] }
+        let bundle = try f.makeBundle("bundle-\(id)", config: config)
+        out = f.scratch.appendingPathComponent("\(id).out").path
+        log = f.scratch.appendingPathComponent("\(id).log").path
+        let env = environment.map { "\($0.key)=\(shellQuote($0.value))" }.joined(separator: " ")
+        let line = [f.bulwark, "--root", f.root, "--log", log, "run", "-d", "--bundle", bundle, id].map(shellQuote).joined(separator: " ")
+        let r = try ProcessRunner.shell("exec env \(env) \(line) </dev/null >\(shellQuote(out)) 2>&1", timeout: 60)
+        #expect(r.exitCode == 0, "\(r)")
+    }
+
+    var output: String { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
+    var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    var supervisor: Int? { (try? f.state(id))?["pid"] as? Int }
+
+    /// Polls until `condition` holds (bounded).
+    func waitFor(seconds: Double = 15, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+}
+
+@Suite("bulwark services: sandboxes, seccomp, restart, cleanup", .enabled(if: getuid() == 0, "namespaces and pivot_root need root"))
+struct ServiceSandboxTests {
+    /// Every service runs in its own pid/mount/ipc/uts namespaces, with no capabilities and a seccomp
+    /// filter; procfs and the netstack in an empty root; the netstack in the container's network
+    /// namespace, the others in empty ones; the Sentry gets all three channels.
+    @Test func servicesRunInTheirOwnSandboxes() throws {
+        try LauncherFixture.with { f in
+            let c = try ServiceContainer(f, id: "sb1", script: "echo started; while true; do sleep 0.1; done", network: true)
+            #expect(c.waitFor { c.output.contains("started") }, "\(c.output)")
+            let supervisor = try #require(c.supervisor)
+            let ours = { (ns: String) in try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(ns)") }
+            let containerNet = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(supervisor)/ns/net")
+            for name in ["bulwark-gofer", "bulwark-procfs", "bulwark-netstack"] {
+                let pid = try #require(SandboxProcesses.service(name, supervisor: supervisor), "\(name) is not a child of the supervisor")
+                for ns in ["pid", "mnt", "ipc", "uts"] {
+                    let theirs = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/\(ns)")
+                    #expect(theirs != ours(ns), "\(name) shares our \(ns) namespace")
+                }
+                let net = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net")
+                if name == "bulwark-netstack" {
+                    #expect(net == containerNet, "the netstack is not in the container's network namespace")
+                } else {
+                    #expect(net != containerNet && net != ours("net"), "\(name) is not in an empty network namespace")
+                }
+                #expect(SandboxProcesses.status(pid, "Seccomp") == "2", "\(name) has no seccomp filter")
+                #expect(SandboxProcesses.status(pid, "CapEff") == "0000000000000000", "\(name) kept capabilities")
+                #expect(SandboxProcesses.status(pid, "NoNewPrivs") == "1")
+                let root = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/root/")) ?? ["unreadable"]
+                if name == "bulwark-gofer" {
+                    #expect(root.contains("usr"), "the gofer lost its root: \(root)")
+                } else {
+                    #expect(root.isEmpty, "\(name)'s root is not empty: \(root)")
+                }
+            }
+            let sentry = try #require(SandboxProcesses.children(supervisor).first { SandboxProcesses.cmdline($0).contains("bulwark-sentry run") })
+            let line = SandboxProcesses.cmdline(sentry)
+            for flag in ["--gofer-fd", "--procfs-fd", "--netstack-fd"] { #expect(line.contains(flag), "\(line)") }
+            #expect(SandboxProcesses.status(sentry, "Seccomp") == "2", "the Sentry has no seccomp filter")
+            // The sandbox works through them: files, /proc, loopback networking.
+            let r = try f.run(["exec", "sb1", "/bin/sh", "-c", "test -d /usr/bin && grep -q '^Name:' /proc/self/status && echo through-services"], timeout: 30)
+            #expect(r.stdout.contains("through-services"), "\(r)")
+            #expect(try f.run(["delete", "--force", "sb1"]).exitCode == 0)
+        }
+    }
+
+    /// The done-when test of issue 6: each service (and the Sentry), made to call a host syscall outside
+    /// its allowlist, dies by SIGSYS; the launcher names it and tears the whole sandbox down.
+    @Test(arguments: [
+        // (process, probe at request N, the container's script: it runs before the probe fires)
+        ("gofer", 200, "echo started; sleep 1; i=0; while true; do i=$((i+1)); test -e /nonexistent-$i; done"),
+        ("netstack", 1, "echo started; sleep 1; exec /bin/bash -c 'while true; do (exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; sleep 0.1; done'"),
+        // The supervisor's readiness Hello is the Sentry's first Control request; `ps` makes the second.
+        ("sentry", 2, "echo started; while true; do sleep 0.1; done"),
+    ])
+    func serviceDiesBySIGSYSOutsideItsPolicyAndTheSandboxIsTornDown(_ name: String, _ at: Int, _ script: String) throws {
+        try LauncherFixture.with { f in
+            let id = "sys-\(name)"
+            let c = try ServiceContainer(f, id: id, script: script, environment: ["BULWARK_TEST_SECCOMP_PROBE": "\(name):\(at)"])
+            #expect(c.waitFor { c.output.contains("started") }, "the container never ran: \(c.output)")
+            let supervisor = try #require(c.supervisor)
+            let processes = SandboxProcesses.descendants(supervisor)
+            #expect(processes.count >= 5, "supervisor, Sentry, stub, services: \(processes)")
+            if name == "sentry" {
+                _ = try f.run(["ps", id])   // its Hello is the Sentry's second Control request
+            }
+            // The launcher reports the death by SIGSYS and ends the sandbox.
+            let what = name == "sentry" ? "bulwark-sentry" : "bulwark-\(name)"
+            #expect(c.waitFor { c.logText.contains(what) && (c.logText.contains("SIGSYS") || c.logText.contains("signal 31")) },
+                    "log: \(c.logText)\noutput: \(c.output)")
+            #expect(try c.waitFor { try f.status(id) == "stopped" }, "the sandbox is still up: \(c.logText)")
+            #expect(c.waitFor { processes.allSatisfy { !SandboxProcesses.isAlive($0) } },
+                    "left behind: \(processes.filter(SandboxProcesses.isAlive).map(SandboxProcesses.cmdline))")
+            let delete = try f.run(["delete", id])
+            #expect(delete.exitCode == 0, "\(delete)")
+            #expect(!FileManager.default.fileExists(atPath: "\(f.root)/\(id)"))
+        }
+    }
+
+    /// procfs made to call a forbidden syscall dies by SIGSYS; the /proc read that killed it fails with
+    /// EIO; the supervisor restarts procfs in a new sandbox and hands the Sentry its channel
+    /// (ReplaceProcfs), after which /proc reads work again. The log names procfs.
+    @Test func procfsDiesBySIGSYSAndIsRestarted() throws {
+        try LauncherFixture.with { f in
+            let script = "echo started; while true; do if cat /proc/uptime >/dev/null; then echo proc-ok; else echo proc-failed; fi; sleep 0.1; done"
+            let c = try ServiceContainer(f, id: "sys-procfs", script: script, environment: ["BULWARK_TEST_SECCOMP_PROBE": "procfs:1"])
+            #expect(c.waitFor { c.output.contains("proc-ok") }, "log: \(c.logText)\noutput: \(c.output)")
+            let out = c.output
+            #expect(out.contains("Input/output error"), "the read that killed procfs: \(out)")
+            #expect(out.range(of: "proc-failed").map { out.range(of: "proc-ok")!.lowerBound > $0.lowerBound } ?? false, "\(out)")
+            #expect(c.logText.contains("bulwark-procfs") && c.logText.contains("SIGSYS"), "\(c.logText)")
+            #expect(c.logText.contains("restarted"), "\(c.logText)")
+            let supervisor = try #require(c.supervisor)
+            let procfs = try #require(SandboxProcesses.service("bulwark-procfs", supervisor: supervisor))
+            #expect(SandboxProcesses.status(procfs, "Seccomp") == "2")
+            #expect(try f.status("sys-procfs") == "running")
+            #expect(try f.run(["delete", "--force", "sys-procfs"]).exitCode == 0)
+        }
+    }
+
+    /// procfs killed mid-run: /proc reads fail (EIO) until the supervisor has restarted it, then work.
+    @Test func procfsKilledMidRunComesBack() throws {
+        try LauncherFixture.with { f in
+            let script = "while true; do if cat /proc/uptime >/dev/null 2>&1; then echo proc-ok; else echo proc-failed; fi; sleep 0.05; done"
+            let c = try ServiceContainer(f, id: "procfs-kill", script: script)
+            #expect(c.waitFor { c.output.contains("proc-ok") }, "\(c.output)")
+            let supervisor = try #require(c.supervisor)
+            let procfs = try #require(SandboxProcesses.service("bulwark-procfs", supervisor: supervisor))
+            kill(Int32(procfs), SIGKILL)
+            #expect(c.waitFor { c.logText.contains("bulwark-procfs") && c.logText.contains("restarted") }, "\(c.logText)")
+            let marker = c.output.count
+            #expect(c.waitFor { c.output.dropFirst(marker).contains("proc-ok") }, "\(c.output)")
+            let again = try #require(SandboxProcesses.service("bulwark-procfs", supervisor: supervisor))
+            #expect(again != procfs)
+            let r = try f.run(["exec", "procfs-kill", "/bin/cat", "/proc/self/stat"], timeout: 30)
+            #expect(r.exitCode == 0, "\(r)")
+            #expect(try f.run(["delete", "--force", "procfs-kill"]).exitCode == 0)
+        }
+    }
+
+    /// `delete` cleans every process up even when the supervisor itself was killed (the services would
+    /// otherwise be orphans) and after a service crashed.
+    @Test(arguments: ["supervisor", "gofer", "netstack"])
+    func deleteCleansUpAfterACrash(_ victim: String) throws {
+        try LauncherFixture.with { f in
+            let id = "crash-\(victim)"
+            let c = try ServiceContainer(f, id: id, script: "echo started; while true; do sleep 0.1; done")
+            #expect(c.waitFor { c.output.contains("started") }, "\(c.output)")
+            let supervisor = try #require(c.supervisor)
+            _ = SandboxProcesses.service("bulwark-netstack", supervisor: supervisor)
+            let processes = SandboxProcesses.descendants(supervisor)
+            let target = victim == "supervisor" ? supervisor : try #require(SandboxProcesses.service("bulwark-\(victim)", supervisor: supervisor))
+            kill(Int32(target), SIGKILL)
+            #expect(try c.waitFor { try f.status(id) == "stopped" })
+            let delete = try f.run(["delete", "--force", id])
+            #expect(delete.exitCode == 0, "\(delete)")
+            #expect(c.waitFor(seconds: 5) { processes.allSatisfy { !SandboxProcesses.isAlive($0) } },
+                    "left behind: \(processes.filter(SandboxProcesses.isAlive).map(SandboxProcesses.cmdline))")
+            #expect(!FileManager.default.fileExists(atPath: "\(f.root)/\(id)"))
+            let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+            #expect(!mounts.contains(f.scratch.path) && !mounts.contains("bulwark-empty"))
+        }
+    }
+}
