@@ -118,6 +118,9 @@ public final class GoferServer {
         table.register(Gofer.Getdents.messageID) { request, reply throws(ServiceFailure) in
             reply.encode(try self.getdents(try decode(Gofer.Getdents.self, request)))
         }
+        table.register(Gofer.GetdentsWalk.messageID) { request, reply throws(ServiceFailure) in
+            reply.encode(try self.getdentsWalk(try decode(Gofer.GetdentsWalk.self, request)))
+        }
         table.register(Gofer.GetXattr.messageID) { request, reply throws(ServiceFailure) in
             reply.encode(try self.getXattr(try decode(Gofer.GetXattr.self, request)))
         }
@@ -487,6 +490,34 @@ public final class GoferServer {
             throw failure("getdents", error)
         }
         return Gofer.GetdentsReply(entries: entries, end: end)
+    }
+
+    /// Getdents plus a confined lookup (openat2 O_PATH|O_NOFOLLOW + statx) of every entry, so a
+    /// whole batch of names costs one round trip. At most 256 entries (each reply entry carries a
+    /// fid the client must Close).
+    func getdentsWalk(_ request: Gofer.GetdentsWalk) throws(ServiceFailure) -> Gofer.GetdentsWalkReply {
+        let (dirFD, readOnly) = try nodes.lookup(request.fid)
+        let listing = try getdents(Gofer.Getdents(fid: request.fid, cookie: request.cookie, count: min(request.count, 256)))
+        var inodes: [Gofer.Inode] = []
+        inodes.reserveCapacity(listing.entries.count)
+        do throws(ServiceFailure) {
+            for e in listing.entries {
+                let child: OwnedFD
+                do {
+                    child = try OpenAt2.open(dirFD, e.name, flags: oPath | O_NOFOLLOW)
+                } catch {
+                    // Gone (or unreadable) since the listing: no inode for it.
+                    inodes.append(Gofer.Inode(fid: 0, stat: Gofer.Stat()))
+                    continue
+                }
+                let stat = try self.stat(child.rawValue)
+                inodes.append(Gofer.Inode(fid: try nodes.insert(child, readOnly: readOnly), stat: stat))
+            }
+        } catch {
+            for inode in inodes where inode.fid != 0 { nodes.remove(inode.fid) }
+            throw error
+        }
+        return Gofer.GetdentsWalkReply(entries: listing.entries, inodes: inodes, end: listing.end)
     }
 
     // MARK: - Extended attributes (user.* only)

@@ -1747,6 +1747,95 @@ public enum Gofer {
         }
     }
 
+    /// Getdents that also walks to every entry it returns: each entry's fid and attributes come with
+    /// it, so listing a directory and looking up its children costs one round trip per batch (find,
+    /// ls -l, tar walk whole trees). `inodes` matches `entries` one to one; an entry that vanished
+    /// between listing and lookup has fid 0.
+    public struct GetdentsWalk: WireRequest {
+        public typealias Reply = GetdentsWalkReply
+        public static let messageID: UInt16 = 37
+        public static let name = "GetdentsWalk"
+        public static let fieldCount = 3
+
+        public var fid: UInt64
+        public var cookie: UInt64
+        public var count: UInt32
+
+        public init(fid: UInt64 = 0, cookie: UInt64 = 0, count: UInt32 = 0) {
+            self.fid = fid
+            self.cookie = cookie
+            self.count = count
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, fid)
+            writer.field(t, 1, cookie)
+            writer.field(t, 2, count)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> GetdentsWalk {
+            let f_fid = try t.scalar(0, UInt64.self) ?? 0
+            let f_cookie = try t.scalar(1, UInt64.self) ?? 0
+            let f_count = try t.scalar(2, UInt32.self) ?? 0
+            return GetdentsWalk(fid: f_fid, cookie: f_cookie, count: f_count)
+        }
+
+        /// Zero-copy, checked accessors over a received GetdentsWalk; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var cookie: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+            public var count: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+        }
+    }
+
+    public struct GetdentsWalkReply: WireMessage {
+        public static let messageID: UInt16 = 38
+        public static let name = "GetdentsWalkReply"
+        public static let fieldCount = 3
+
+        public var entries: [DirEntry]
+        public var inodes: [Inode]
+        public var end: Bool
+
+        public init(entries: [DirEntry] = [], inodes: [Inode] = [], end: Bool = false) {
+            self.entries = entries
+            self.inodes = inodes
+            self.end = end
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, tables: entries)
+            writer.field(t, 1, tables: inodes)
+            writer.field(t, 2, end)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> GetdentsWalkReply {
+            let f_entries = try t.decodeTables(0, DirEntry.self, budget: &budget) ?? []
+            let f_inodes = try t.decodeTables(1, Inode.self, budget: &budget) ?? []
+            let f_end = try t.bool(2) ?? false
+            return GetdentsWalkReply(entries: f_entries, inodes: f_inodes, end: f_end)
+        }
+
+        /// Zero-copy, checked accessors over a received GetdentsWalkReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var entries: TableVector? { get throws(WireError) { try table.tableVector(0) } }
+            public var inodes: TableVector? { get throws(WireError) { try table.tableVector(1) } }
+            public var end: Bool { get throws(WireError) { try table.bool(2) ?? false } }
+        }
+    }
+
     /// Every message of the channel, for dispatch by message id.
     public enum Message: WireChannelMessage {
         case errorReply(ErrorReply)
@@ -1786,6 +1875,8 @@ public enum Gofer {
         case fsync(Fsync)
         case fallocate(Fallocate)
         case close(Close)
+        case getdentsWalk(GetdentsWalk)
+        case getdentsWalkReply(GetdentsWalkReply)
 
         /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
         public static let messageTypes: [any WireMessage.Type] = [
@@ -1826,6 +1917,8 @@ public enum Gofer {
             Fsync.self,
             Fallocate.self,
             Close.self,
+            GetdentsWalk.self,
+            GetdentsWalkReply.self,
         ]
 
         public static let channelName = Gofer.channelName
@@ -1869,6 +1962,8 @@ public enum Gofer {
             case Fsync.messageID: return Fsync.name
             case Fallocate.messageID: return Fallocate.name
             case Close.messageID: return Close.name
+            case GetdentsWalk.messageID: return GetdentsWalk.name
+            case GetdentsWalkReply.messageID: return GetdentsWalkReply.name
             default: return nil
             }
         }
@@ -1912,6 +2007,8 @@ public enum Gofer {
             case Fsync.messageID: return .fsync(try Fsync.decode(view))
             case Fallocate.messageID: return .fallocate(try Fallocate.decode(view))
             case Close.messageID: return .close(try Close.decode(view))
+            case GetdentsWalk.messageID: return .getdentsWalk(try GetdentsWalk.decode(view))
+            case GetdentsWalkReply.messageID: return .getdentsWalkReply(try GetdentsWalkReply.decode(view))
             default: throw .unknownMessage(messageID)
             }
         }
@@ -1955,6 +2052,8 @@ public enum Gofer {
             case .fsync: return Fsync.messageID
             case .fallocate: return Fallocate.messageID
             case .close: return Close.messageID
+            case .getdentsWalk: return GetdentsWalk.messageID
+            case .getdentsWalkReply: return GetdentsWalkReply.messageID
             }
         }
 
@@ -1997,6 +2096,8 @@ public enum Gofer {
             case .fsync(let m): return m
             case .fallocate(let m): return m
             case .close(let m): return m
+            case .getdentsWalk(let m): return m
+            case .getdentsWalkReply(let m): return m
             }
         }
 
@@ -2039,6 +2140,8 @@ public enum Gofer {
             case .fsync(let m): m.encode(into: &writer)
             case .fallocate(let m): m.encode(into: &writer)
             case .close(let m): m.encode(into: &writer)
+            case .getdentsWalk(let m): m.encode(into: &writer)
+            case .getdentsWalkReply(let m): m.encode(into: &writer)
             }
         }
     }

@@ -131,10 +131,13 @@ extension Task {
             let e = checkResolve(start, path, resolve, followLast: flags & O_NOFOLLOW == 0)
             if e != 0 { return errno(e) }
         }
-        if resolve & 0x10 != 0 && path.hasPrefix("/"), let base = startLocationForInRoot(dirfd) {
-            // RESOLVE_IN_ROOT: an absolute path is taken relative to dirfd.
-            let rel = String(path.drop { $0 == "/" })
-            return openAndInstall(base, rel.isEmpty ? "." : rel, flags, UInt32(mode64))
+        if resolve & 0x10 != 0, let base = startLocationForInRoot(dirfd) {
+            // RESOLVE_IN_ROOT: the lookup runs as if chrooted at dirfd: absolute paths and absolute
+            // symlink targets start there and ".." stops there.
+            let saved = fsctx.root
+            fsctx.root = base
+            defer { fsctx.root = saved }
+            return openAndInstall(base, path, flags, UInt32(mode64))
         }
         return openAndInstall(start, path, flags, UInt32(mode64))
     }

@@ -34,7 +34,6 @@ public enum SyscallTable {
         435: "deliberately ENOSYS: libc falls back to clone(2); not reported",
         334: "deliberately ENOSYS (glibc and others fall back); not reported",
         165: "tmpfs, bind (without submounts) and read-only remounts; other types ENODEV",
-        437: "RESOLVE_IN_ROOT resolves '..' from the starting directory without clamping",
     ]
     static let supportedNumbers: [Int] = [
         73, 282, 289,   // flock, signalfd, signalfd4 (SysFileLock.swift, SignalFD.swift)

@@ -310,6 +310,12 @@ final class TmpfsFile: FileDescription {
     }
     deinit { inotifyClosed() }
     override var isDirectory: Bool { node.kind == .dir }
+    /// Computed from the location when asked (procfs, mmap tags), not at every open.
+    override var path: String? {
+        get { super.path ?? lazyPath(location) }
+        set { super.path = newValue }
+    }
+
 
     override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int {
         let n = pread(t, buf, offset)

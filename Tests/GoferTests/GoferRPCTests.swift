@@ -195,6 +195,36 @@ import Testing
         #expect(remoteErrno { try c.getdents(f.fid) } == .ENOTDIR)
     }
 
+    @Test func getdentsWalkListsAndLooksUpEveryEntry() throws {
+        let gofer = try GoferFixture { p in
+            try FileManager.default.createDirectory(atPath: p.root + "/d/subdir", withIntermediateDirectories: true)
+            for i in 0..<10 { _ = FileManager.default.createFile(atPath: p.root + "/d/file-\(i)", contents: Data(repeating: 1, count: i)) }
+            try FileManager.default.createSymbolicLink(atPath: p.root + "/d/link", withDestinationPath: "/etc/shadow")
+        }
+        let c = gofer.client
+        let root = try c.attach()
+        let d = try #require(try c.walk(root.fid, ["d"]).first)
+        let first = try c.getdentsWalk(d.fid, count: 5)
+        #expect(first.entries.count == 5 && first.inodes.count == 5 && !first.end)
+        let rest = try c.getdentsWalk(d.fid, cookie: first.entries.last!.cookie, count: 100)
+        #expect(rest.end && rest.inodes.count == rest.entries.count)
+        let all = zip(first.entries + rest.entries, first.inodes + rest.inodes)
+        #expect(Set(all.map(\.0.name)) == Set(try FileManager.default.contentsOfDirectory(atPath: gofer.root + "/d")))
+        for (e, ino) in all {
+            // Each inode is the entry itself (same inode number; the symlink is not followed) and a
+            // usable fid.
+            #expect(ino.fid != 0 && ino.stat.ino == e.ino, "\(e.name)")
+            if e.name.hasPrefix("file-") { #expect(ino.stat.size == UInt64(e.name.dropFirst(5))!) }
+            if e.name == "link" {
+                let target = try c.readlink(ino.fid)
+                #expect(ino.stat.mode & 0o170000 == 0o120000 && target == "/etc/shadow")
+            }
+        }
+        let f = try #require(try c.walk(d.fid, ["file-1"]).first)
+        #expect(remoteErrno { try c.getdentsWalk(f.fid) } == .ENOTDIR)
+        try c.close((first.inodes + rest.inodes).map(\.fid))
+    }
+
     @Test func userXattrsRoundTripAndOthersAreRefused() throws {
         let gofer = try GoferFixture { p in
             _ = FileManager.default.createFile(atPath: p.root + "/f", contents: nil)

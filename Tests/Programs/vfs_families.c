@@ -317,6 +317,15 @@ static void misc(void) {
     R("getcwd small", syscall(SYS_getcwd, buf, 2));
     R("chdir back", chdir(D));
     close(dfd);
+    // openat2 RESOLVE_IN_ROOT: D is the root of the lookup ("..", absolute paths and links clamp).
+    struct { unsigned long long flags, mode, resolve; } how = {O_RDONLY, 0, 0x10};
+    int base = open(D, O_RDONLY | O_DIRECTORY);
+    R("openat2 IN_ROOT absolute", syscall(437, base, "/jail2/file", &how, sizeof how));
+    R("openat2 IN_ROOT dotdot", syscall(437, base, "../../../../jail2/file", &how, sizeof how));
+    R("openat2 IN_ROOT absolute link", syscall(437, base, "jail2/abs", &how, sizeof how));
+    R("openat2 IN_ROOT climbing link", syscall(437, base, "jail2/up/jail2/file", &how, sizeof how));
+    R("openat2 IN_ROOT escape to /etc", syscall(437, base, "/etc/hostname", &how, sizeof how));
+    close(base);
 }
 
 int main(int argc, char **argv) {

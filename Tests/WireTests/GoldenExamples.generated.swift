@@ -465,6 +465,20 @@ extension Gofer.Close {
     static let exampleFDCount = 0
 }
 
+extension Gofer.GetdentsWalk {
+    static func example(_ v: Int) -> Self {
+        Self(fid: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), cookie: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), count: UInt32(truncatingIfNeeded: 0xC1C2C324 + v))
+    }
+    static let exampleFDCount = 0
+}
+
+extension Gofer.GetdentsWalkReply {
+    static func example(_ v: Int) -> Self {
+        Self(entries: [Gofer.DirEntry.example(v), Gofer.DirEntry.example(v + 1)], inodes: [Gofer.Inode.example(v), Gofer.Inode.example(v + 1)], end: v % 2 == 0)
+    }
+    static let exampleFDCount = 0
+}
+
 extension Netstack.SocketAddress {
     static func example(_ v: Int) -> Self {
         Self(family: UInt16(truncatingIfNeeded: 0xB102 + v), port: UInt16(truncatingIfNeeded: 0xB112 + v), address: [0x00, 0xFF, 2, UInt8(truncatingIfNeeded: v)], flowInfo: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), scopeID: UInt32(truncatingIfNeeded: 0xC1C2C344 + v))
@@ -837,6 +851,8 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Gofer.Message.fsync(.example(0)), fdCount: Gofer.Fsync.exampleFDCount, flags: []),
     GoldenCase(Gofer.Message.fallocate(.example(0)), fdCount: Gofer.Fallocate.exampleFDCount, flags: []),
     GoldenCase(Gofer.Message.close(.example(0)), fdCount: Gofer.Close.exampleFDCount, flags: []),
+    GoldenCase(Gofer.Message.getdentsWalk(.example(0)), fdCount: Gofer.GetdentsWalk.exampleFDCount, flags: []),
+    GoldenCase(Gofer.Message.getdentsWalkReply(.example(0)), fdCount: Gofer.GetdentsWalkReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Gofer.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
     GoldenCase(Netstack.Message.socket(.example(0)), fdCount: Netstack.Socket.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.socketReply(.example(0)), fdCount: Netstack.SocketReply.exampleFDCount, flags: [.reply]),

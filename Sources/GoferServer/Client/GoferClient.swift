@@ -109,6 +109,11 @@ public final class GoferClient {
         try call(Gofer.Getdents(fid: fid, cookie: cookie, count: count))
     }
 
+    /// Up to `count` entries after `cookie`, each with a fid and attributes (fid 0: vanished).
+    public func getdentsWalk(_ fid: UInt64, cookie: UInt64 = 0, count: UInt32 = 256) throws(IPCError) -> Gofer.GetdentsWalkReply {
+        try call(Gofer.GetdentsWalk(fid: fid, cookie: cookie, count: count))
+    }
+
     /// Every entry of directory `fid`, in batches of `batch`.
     public func readDirectory(_ fid: UInt64, batch: UInt32 = 256) throws(IPCError) -> [Gofer.DirEntry] {
         var all: [Gofer.DirEntry] = []

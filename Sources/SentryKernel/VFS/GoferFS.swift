@@ -24,6 +24,35 @@ final class GoferFS {
         if recentFDs.count > 128 { recentFDs.removeFirst(32) }
     }
 
+    /// The mounts of this gofer connection are all read-only to the Sentry (the overlay's lower
+    /// layer): listings may stand in for lookups of missing names.
+    var readOnly = false
+    /// Prefetched children not yet looked up, across directories (each holds a gofer node): the
+    /// oldest directories' sets are dropped beyond `prefetchLimit`.
+    var prefetchCount = 0
+    let prefetchLimit = 1024
+    var prefetchOwners: [WeakGoferInode] = []
+    var prefetchHead = 0
+
+    func notePrefetch(_ dir: GoferInode) {
+        prefetchCount += dir.prefetched.count
+        prefetchOwners.append(WeakGoferInode(dir))
+        while prefetchCount > prefetchLimit, prefetchHead < prefetchOwners.count {
+            let old = prefetchOwners[prefetchHead]
+            prefetchHead += 1
+            if let d = old.inode, d !== dir {
+                prefetchCount -= d.prefetched.count
+                d.prefetched = [:]
+            }
+        }
+        if prefetchHead > 1024 { prefetchOwners.removeFirst(prefetchHead); prefetchHead = 0 }
+        // Directories whose sets were all consumed need no slot either.
+        if prefetchOwners.count - prefetchHead > 8192 {
+            prefetchOwners = prefetchOwners[prefetchHead...].filter { ($0.inode?.prefetched.isEmpty ?? true) == false }
+            prefetchHead = 0
+        }
+    }
+
     init(client: GoferClient) { self.client = client }
 
     func call<T>(_ body: () throws(IPCError) -> T) -> KResult<T> {
@@ -53,6 +82,11 @@ final class GoferFS {
     }
 }
 
+struct WeakGoferInode {
+    weak var inode: GoferInode?
+    init(_ i: GoferInode) { inode = i }
+}
+
 func makedev_(_ major: UInt32, _ minor: UInt32) -> UInt64 {
     let ma = UInt64(major), mi = UInt64(minor)
     return ((ma & 0xfffff000) << 32) | ((ma & 0xfff) << 8) | ((mi & 0xffffff00) << 12) | (mi & 0xff)
@@ -70,6 +104,12 @@ final class GoferInode: VInode {
     weak var writeFD: SharedHostFD?
     weak var readWriteFD: SharedHostFD?
     let type: UInt32
+    /// Children looked up together with the last listing (GetdentsWalk), handed out by lookup
+    /// once each: `find`, `ls -l` and tar stat what they list, at no extra round trip.
+    var prefetched: [String: GoferInode] = [:]
+    /// Every name of the last complete listing, kept for read-only mounts (the overlay's lower
+    /// layer): a name not in it is ENOENT without asking the gofer.
+    var listedNames: Set<String>? = nil
 
     init(fs: GoferFS, _ ino: Gofer.Inode) {
         self.fs = fs
@@ -77,7 +117,10 @@ final class GoferInode: VInode {
         attrs = ino.stat
         type = ino.stat.mode & S_IFMT
     }
-    deinit { fs.pendingClose.append(fid) }
+    deinit {
+        fs.prefetchCount -= prefetched.count
+        fs.pendingClose.append(fid)
+    }
 
     override var fileType: UInt32 { type }
 
@@ -117,6 +160,8 @@ final class GoferInode: VInode {
     }
 
     override func lookup(_ t: Task?, _ name: String) -> KResult<VInode> {
+        if !prefetched.isEmpty, let c = prefetched.removeValue(forKey: name) { fs.prefetchCount -= 1; return .success(c) }
+        if let names = listedNames, !names.contains(name) { return .failure(ENOENT) }
         switch fs.call({ () throws(IPCError) in try fs.client.walk(fid, [name]) }) {
         case .failure(let e): return .failure(e)
         case .success(let list):
@@ -125,11 +170,46 @@ final class GoferInode: VInode {
         }
     }
 
+    /// BULWARK_GOFER_PREFETCH=0 lists with plain Getdents (for comparing the two).
+    static let prefetchEnabled: Bool = getenv("BULWARK_GOFER_PREFETCH").map { String(cString: $0) != "0" } ?? true
+
     override func readdir(_ t: Task?) -> KResult<[VDirEntry]> {
-        switch fs.call({ () throws(IPCError) in try fs.client.readDirectory(fid) }) {
-        case .failure(let e): return .failure(e)
-        case .success(let list): return .success(list.map { VDirEntry(name: $0.name, ino: $0.ino, type: $0.type) })
+        if !GoferInode.prefetchEnabled {
+            switch fs.call({ () throws(IPCError) in try fs.client.readDirectory(fid) }) {
+            case .failure(let e): return .failure(e)
+            case .success(let list): return .success(list.map { VDirEntry(name: $0.name, ino: $0.ino, type: $0.type) })
+            }
         }
+        // One GetdentsWalk per 256 entries lists and looks up at once (see `prefetched`).
+        var out: [VDirEntry] = []
+        var fresh: [String: GoferInode] = [:]
+        var cookie: UInt64 = 0
+        while true {
+            let batch: Gofer.GetdentsWalkReply
+            if fresh.count + 256 <= fs.prefetchLimit {
+                switch fs.call({ () throws(IPCError) in try fs.client.getdentsWalk(fid, cookie: cookie, count: 256) }) {
+                case .failure(let e): return .failure(e)
+                case .success(let r): batch = r
+                }
+            } else {
+                // A big directory: the rest is listed without lookups (each would hold a gofer node).
+                switch fs.call({ () throws(IPCError) in try fs.client.getdents(fid, cookie: cookie, count: 1024) }) {
+                case .failure(let e): return .failure(e)
+                case .success(let r): batch = Gofer.GetdentsWalkReply(entries: r.entries, inodes: [], end: r.end)
+                }
+            }
+            for (i, e) in batch.entries.enumerated() {
+                out.append(VDirEntry(name: e.name, ino: e.ino, type: e.type))
+                if i < batch.inodes.count && batch.inodes[i].fid != 0 { fresh[e.name] = child(batch.inodes[i]) }
+            }
+            if batch.end || batch.entries.isEmpty { break }
+            cookie = batch.entries.last!.cookie
+        }
+        fs.prefetchCount -= prefetched.count
+        prefetched = fresh
+        fs.notePrefetch(self)
+        if fs.readOnly { listedNames = Set(out.map(\.name)) }
+        return .success(out)
     }
 
     override func readlink(_ t: Task?) -> KResult<String> {

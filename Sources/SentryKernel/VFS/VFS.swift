@@ -96,8 +96,12 @@ final class VFS {
     /// Places the MountRegistry's synthetic trees (registered by their providers at any time).
     func syncSynthetic() {
         guard !syncing, let reg = Kernel.shared?.mounts else { return }
-        if reg.synthetic.count == placedSynthetic.count
-            && zip(reg.synthetic, placedSynthetic).allSatisfy({ $0.mountPoint == $1.0 && ObjectIdentifier($0.fs) == $1.1 }) { return }
+        // Fast path (every lookup comes here): registering appends, so the count and the last
+        // entry's identity tell whether anything changed.
+        let syn = reg.synthetic
+        if syn.count == placedSynthetic.count && syn.last.map({ ObjectIdentifier($0.fs) }) == placedSynthetic.last?.1 { return }
+        if syn.count == placedSynthetic.count
+            && zip(syn, placedSynthetic).allSatisfy({ $0.mountPoint == $1.0 && ObjectIdentifier($0.fs) == $1.1 }) { return }
         syncing = true
         defer { syncing = false }
         for m in reg.synthetic where !placedSynthetic.contains(where: { $0.0 == m.mountPoint && $0.1 == ObjectIdentifier(m.fs) }) {
@@ -217,7 +221,7 @@ final class VFS {
                 createdByOpen = true
                 let loc = VLocation(mount: dir.mount, dentry: d)
                 f.location = loc
-                f.path = pathOf(loc)
+                if !hasLazyPath(f) { f.path = pathOf(loc) }
                 return .success(f)
             }
         }
@@ -235,9 +239,7 @@ final class VFS {
         let ino = loc.inode
         if flags & O_PATH != 0 {
             if flags & O_DIRECTORY != 0 && !ino.isDir { return .failure(ENOTDIR) }
-            let f = PathFile(loc, flags: flags)
-            f.path = pathOf(loc)
-            return .success(f)
+            return .success(PathFile(loc, flags: flags))
         }
         if ino.isSymlink { return .failure(ELOOP) }
         if flags & O_DIRECTORY != 0 && !ino.isDir { return .failure(ENOTDIR) }
@@ -262,7 +264,7 @@ final class VFS {
             }
         }
         if f.location == nil { f.location = loc }
-        f.path = pathOf(loc)
+        if !hasLazyPath(f) { f.path = pathOf(loc) }
         return .success(f)
     }
 

@@ -77,6 +77,7 @@ enum VFSBoot {
         }
         let client = GoferClient(Channel(OwnedFD(adopting: channelFD)), timeout: .seconds(10))
         let gfs = GoferFS(client: client)
+        gfs.readOnly = config.overlay && config.bindMounts.isEmpty && config.goferMounts.isEmpty
         let groot: GoferInode
         switch gfs.attach(mountID: 0, readOnly: config.overlay) {
         case .failure(let e): return .failure(BootError(message: "gofer attach of the root failed (errno \(e))"))

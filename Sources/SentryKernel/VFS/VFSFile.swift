@@ -10,6 +10,12 @@ final class PathFile: FileDescription {
         super.init(flags: flags)
         location = loc
     }
+    /// Computed from the location when asked (procfs, mmap tags), not at every open.
+    override var path: String? {
+        get { super.path ?? lazyPath(location) }
+        set { super.path = newValue }
+    }
+
     override var isDirectory: Bool { location!.inode.isDir }
     override var readable: Bool { false }
     override var writable: Bool { false }
@@ -30,6 +36,12 @@ final class VDirFile: FileDescription {
         location = loc
     }
     deinit { inotifyClosed() }
+    /// Computed from the location when asked (procfs, mmap tags), not at every open.
+    override var path: String? {
+        get { super.path ?? lazyPath(location) }
+        set { super.path = newValue }
+    }
+
     override var isDirectory: Bool { true }
     override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int { -Int(EISDIR) }
     override func pread(_ t: Task, _ buf: UnsafeMutableRawBufferPointer, _ off: Int) -> Int { -Int(EISDIR) }
@@ -87,6 +99,15 @@ final class VDirFile: FileDescription {
     }
 }
 
+/// The path of an open file's location as the VFS root sees it ("(deleted)" once unlinked).
+func lazyPath(_ loc: VLocation?) -> String? {
+    guard let loc, let vfs = Kernel.shared?.vfs else { return nil }
+    return loc.dentry.dead ? vfs.pathOf(loc) + " (deleted)" : vfs.pathOf(loc)
+}
+
+/// Descriptions whose path is computed on demand (lazyPath).
+@inline(__always) func hasLazyPath(_ f: FileDescription) -> Bool { f is HostFile || f is TmpfsFile || f is VDirFile || f is PathFile }
+
 /// A host descriptor donated by the Gofer, shared by every description of one file opened with
 /// the same access mode (closed when the last user lets go).
 final class SharedHostFD {
@@ -123,6 +144,12 @@ final class HostFile: FileDescription {
     }
 
     deinit { inotifyClosed() }
+    /// Computed from the location when asked (procfs, mmap tags), not at every open.
+    override var path: String? {
+        get { super.path ?? lazyPath(location) }
+        set { super.path = newValue }
+    }
+
 
     override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int {
         let n = Glibc.pread(fd, buf.baseAddress, buf.count, off_t(offset))
