@@ -31,6 +31,7 @@ int bw_packet_open(const char *ifname, int *ifindex_out) {
     if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) { int e = errno; close(fd); errno = e; return -1; }
     int one = 1;
     (void)setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one); // pre-4.20: filtered in recv
+    (void)setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one);   // checksum status per frame
     int size = 4 << 20;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
@@ -48,6 +49,35 @@ ssize_t bw_packet_recv(int fd, void *buffer, size_t capacity) {
         if (n < 0) return -1;
         if (from.sll_pkttype == PACKET_OUTGOING) continue;
         if ((size_t)n > capacity) continue;   // larger than the MTU buffer (e.g. a GSO frame): dropped
+        return n;
+    }
+}
+
+ssize_t bw_packet_recv_partial(int fd, void *buffer, size_t capacity, int *partial) {
+    for (;;) {
+        struct sockaddr_ll from;
+        union { struct cmsghdr align; char bytes[CMSG_SPACE(sizeof(struct tpacket_auxdata))]; } control;
+        struct iovec iov = { .iov_base = buffer, .iov_len = capacity };
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        msg.msg_name = &from;
+        msg.msg_namelen = sizeof from;
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.bytes;
+        msg.msg_controllen = sizeof control.bytes;
+        ssize_t n = recvmsg(fd, &msg, MSG_TRUNC);
+        if (n < 0) return -1;
+        if (from.sll_pkttype == PACKET_OUTGOING) continue;
+        if ((size_t)n > capacity) continue;   // larger than the buffer: dropped
+        *partial = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
+                struct tpacket_auxdata aux;
+                memcpy(&aux, CMSG_DATA(c), sizeof aux);
+                if (aux.tp_status & TP_STATUS_CSUMNOTREADY) *partial = 1;
+            }
+        }
         return n;
     }
 }

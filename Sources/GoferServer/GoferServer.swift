@@ -19,6 +19,8 @@ public final class GoferServer {
     let configuration: GoferConfiguration
     /// Mount roots (oPath directories), opened once at setup.
     private var mountRoots: [Int32] = []
+    /// For a mount whose source is a single file: its name in the directory mountRoots holds.
+    private var mountFiles: [String?] = []
     /// /proc/self/fd, for reopening nodes with real access modes (xattrs use its path).
     private let procFD: Int32
     let nodes: NodeTable
@@ -29,8 +31,26 @@ public final class GoferServer {
         self.configuration = configuration
         self.nodes = NodeTable(limit: configuration.maxNodes)
         for mount in configuration.mounts {
-            let fd = try FileSystem.open(mount.source, flags: oPath | O_DIRECTORY | O_CLOEXEC)
-            mountRoots.append(fd.release())
+            let raw = Glibc.open(mount.source, oPath | O_DIRECTORY | O_CLOEXEC)
+            if raw >= 0 {
+                mountRoots.append(raw)
+                mountFiles.append(nil)
+                continue
+            }
+            let e = Glibc.errno
+            guard e == ENOTDIR, let real = realpath(mount.source, nil) else {
+                throw HostError(call: "open \(mount.source)", errno: Errno(rawValue: e))
+            }
+            // A single-file bind mount: the file's directory is opened, and only the file is ever
+            // attached from it (its name is walked once; the directory is never handed out).
+            let path = String(cString: real)
+            free(real)
+            let slash = path.lastIndex(of: "/")!
+            let dir = path[..<slash].isEmpty ? "/" : String(path[..<slash])
+            let fd = Glibc.open(dir, oPath | O_DIRECTORY | O_CLOEXEC)
+            if fd < 0 { throw HostError(call: "open \(dir)", errno: Errno(rawValue: Glibc.errno)) }
+            mountRoots.append(fd)
+            mountFiles.append(String(path[path.index(after: slash)...]))
         }
         procFD = try FileSystem.open("/proc/self/fd", flags: oPath | O_DIRECTORY | O_CLOEXEC).release()
     }
@@ -179,7 +199,14 @@ public final class GoferServer {
         }
         let stat = try self.stat(rootFD.rawValue)
         let root = try nodes.insert(rootFD, readOnly: readOnly)
-        let names = request.path.split(separator: "/").map(String.init)
+        var names = request.path.split(separator: "/").map(String.init)
+        if let file = mountFiles[mount] {
+            guard names.isEmpty else {
+                nodes.remove(root)
+                throw ServiceFailure(.ENOTDIR, "gofer: mount \(mount) is a single file")
+            }
+            names = [file]
+        }
         if names.isEmpty { return Gofer.AttachReply(root: Gofer.Inode(fid: root, stat: stat)) }
         defer { nodes.remove(root) }
         let inodes = try walk(root, names)
@@ -188,7 +215,7 @@ public final class GoferServer {
             throw ServiceFailure(.ENOENT, "gofer: attach path \(request.path) not found")
         }
         for inode in inodes.dropLast() { nodes.remove(inode.fid) }
-        guard last.stat.mode & UInt32(S_IFMT) == UInt32(S_IFDIR) else {
+        guard last.stat.mode & UInt32(S_IFMT) == UInt32(S_IFDIR) || mountFiles[mount] != nil else {
             nodes.remove(last.fid)
             throw ServiceFailure(.ENOTDIR, "gofer: attach path \(request.path) is not a directory")
         }

@@ -20,7 +20,14 @@ public final class PacketSocket {
 
     /// The next received frame, or nil when none is waiting (EAGAIN) or on error.
     public func receive() -> [UInt8]? {
-        let n = buffer.withUnsafeMutableBytes { bw_packet_recv(fd.rawValue, $0.baseAddress, $0.count) }
+        var partial: Int32 = 0
+        return receive(checksumPartial: &partial)
+    }
+
+    /// The next frame; `checksumPartial` says the kernel left its transport checksum unfinished
+    /// (a local sender with offload), which the caller must complete before verifying.
+    public func receive(checksumPartial: inout Int32) -> [UInt8]? {
+        let n = buffer.withUnsafeMutableBytes { bw_packet_recv_partial(fd.rawValue, $0.baseAddress, $0.count, &checksumPartial) }
         guard n > 0 else { return nil }
         return Array(buffer[0..<n])
     }

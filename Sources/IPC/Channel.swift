@@ -26,10 +26,17 @@ public final class Channel {
     private var sendTimeout: Int64 = 0
     // FAULT INJECTION HOOKS (issue 8, see ChannelFaults.swift): both nil unless faults were requested,
     // so the normal path pays one predictable branch per call and per send.
+    // Building with -DBULWARK_NO_FAULT_HOOKS makes both constant nil, so the optimizer removes the
+    // hooks: only for measuring their cost (docs/FAULT-INJECTION.md, "Cost when off").
+    #if BULWARK_NO_FAULT_HOOKS
+    public internal(set) var faults: ChannelFaults? { get { nil } set {} }
+    var pendingFault: FaultAction? { get { nil } set {} }
+    #else
     /// Client-side fault rules, decided once per call.
     public internal(set) var faults: ChannelFaults?
-    /// A frame fault (corrupt, truncate, duplicate) to apply to the next send.
+    /// A frame fault (corrupt, truncate, duplicate, dropped reply) to apply to the next send.
     var pendingFault: FaultAction?
+    #endif
 
     /// Takes ownership of a connected SEQPACKET socket.
     public init(_ socket: consuming OwnedFD, maximumMessageSize: Int = FrameHeader.maximumLength) {

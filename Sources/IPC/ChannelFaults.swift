@@ -43,11 +43,12 @@ extension Channel {
         faults = plan.isEmpty ? nil : ChannelFaults(plan: plan, channel: channel, logName: logName)
     }
 
-    /// Makes the next frame this channel sends faulty (corrupt, truncate or duplicate). Used by
-    /// ServiceKit for server-side faults on replies; other actions are not frame changes and are ignored.
+    /// Makes the next frame this channel sends faulty (corrupt, truncate, duplicate, or drop-reply: not
+    /// sent at all). Used by servers (ServiceKit, the Sentry's control server) for faults on replies;
+    /// other actions are not frame changes and are ignored.
     public func armFault(_ action: FaultAction) {
         switch action {
-        case .corrupt, .truncate, .duplicate: pendingFault = action
+        case .corrupt, .truncate, .duplicate, .dropReply: pendingFault = action
         default: break
         }
     }
@@ -88,6 +89,8 @@ extension Channel {
             if bytes < frame.count { frame.removeLast(frame.count - bytes) }
         case .duplicate:
             if let errno = sendRawFrame(frame, fds: fds) { return errno }
+        case .dropReply:
+            return nil   // armed by a server: the reply is "sent" and lost
         default: break
         }
         return sendRawFrame(frame, fds: fds)

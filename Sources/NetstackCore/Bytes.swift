@@ -31,16 +31,10 @@ public struct InternetChecksum {
     @inline(__always) mutating func add32(_ v: UInt32) { sum &+= UInt64(v >> 16) &+ UInt64(v & 0xffff) }
 
     /// Adds bytes[range] as a sequence of 16-bit big-endian words (an odd tail is padded with zero).
+    /// Word-at-a-time over the buffer (ChecksumUnsafe.swift): every payload byte in and out passes here.
     mutating func add(_ bytes: [UInt8], _ range: Range<Int>) {
-        var i = range.lowerBound
-        let end = range.upperBound
-        var s = sum
-        while i + 1 < end {
-            s &+= UInt64(bytes[i]) << 8 | UInt64(bytes[i + 1])
-            i += 2
-        }
-        if i < end { s &+= UInt64(bytes[i]) << 8 }
-        sum = s
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "checksum range outside the buffer")
+        sum &+= bytes.withUnsafeBytes { InternetChecksum.partialSum($0, range) }
     }
 
     /// The folded, complemented 16-bit result.

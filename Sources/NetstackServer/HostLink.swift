@@ -29,7 +29,15 @@ public final class PacketLink: Link {
         if !socket.send(frame) { dropped += 1 }
     }
 
-    public func receive() -> [UInt8]? { socket.receive() }
+    /// Frames whose checksum the sending kernel left to offload get it completed here (they come
+    /// from the kernel across a veth, never from a wire); the stack then verifies as usual.
+    public func receive() -> [UInt8]? {
+        var partial: Int32 = 0
+        guard var frame = socket.receive(checksumPartial: &partial) else { return nil }
+        if partial != 0 { ChecksumOffload.complete(&frame); completed += 1 }
+        return frame
+    }
+    public private(set) var completed = 0
 }
 
 public struct HostLinkError: Error, CustomStringConvertible {
@@ -56,7 +64,9 @@ public enum HostInterface {
         guard let v4 = info.addresses.first(where: { !$0.isIPv6 }) else {
             throw HostLinkError(description: "\(name): no IPv4 address to take over")
         }
-        let sock = try PacketSocket(interface: name, maxFrame: info.mtu + 18)
+        // Room for the GSO super-frames (up to 64 KiB) a peer with TSO hands over a veth: one such
+        // frame is one large TCP segment, which the stack takes like any other.
+        let sock = try PacketSocket(interface: name, maxFrame: max(info.mtu, 65535) + 18)
         let link = PacketLink(socket: sock)
         let m = info.mac
         let mac = MACAddress(m[0], m[1], m[2], m[3], m[4], m[5])
@@ -74,6 +84,30 @@ public enum HostInterface {
             disableKernelIPv6(name)
         }
         return HostInterfaceSetup(interfaceIndex: index, link: link, host: info)
+    }
+
+    /// The first interface of this network namespace that is not loopback, is up and has an IPv4
+    /// address (Docker's eth0, a test's veth end): what `--network sandbox` takes without --interface.
+    public static func firstUsable() -> String? {
+        guard let list = if_nameindex() else { return nil }
+        defer { if_freenameindex(list) }
+        var names: [String] = []
+        var p = list
+        while p.pointee.if_index != 0, let n = p.pointee.if_name {
+            names.append(String(cString: n))
+            p += 1
+        }
+        for name in names where name != "lo" {
+            guard let info = try? Netlink.readInterface(name), info.isUp, info.mac.count == 6,
+                  info.addresses.contains(where: { !$0.isIPv6 }) else { continue }
+            return name
+        }
+        return nil
+    }
+
+    /// A line on stderr (set-up diagnostics, before the service loop runs).
+    public static func note(_ text: String) {
+        _ = (text + "\n").withCString { Glibc.write(2, $0, strlen($0)) }
     }
 
     static func disableKernelIPv6(_ name: String) {

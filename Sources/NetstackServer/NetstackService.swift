@@ -22,6 +22,8 @@ public final class NetstackService: @unchecked Sendable {
     var toSentryFD: Int32 = -1
     var bindings: [Int32: SlotBinding] = [:]
     var slotsInUse = Set<Int>()
+    /// Counts pump passes; every 256th looks at every socket (RingPump.swift).
+    var sweep = 0
 
     /// `interface`: take over this host interface (AF_PACKET); nil for loopback only (--network none).
     public init(interface: String?) throws {
@@ -276,6 +278,7 @@ public final class NetstackService: @unchecked Sendable {
             toSentryFD = toSentry.release()
             reply.encode(N.EmptyReply())
         }
+        registerSocketListing(&t)   // SocketListingHandler.swift (/proc/net)
         return t
     }
 
@@ -304,9 +307,13 @@ public final class NetstackService: @unchecked Sendable {
         return .init(interfaces: list, routes: routes)
     }
 
+    /// The socket a request names; its slot is pumped after the request (the request may change
+    /// its state without the stack reporting it).
     func socket(_ handle: UInt64) throws(NetErrno) -> SocketID {
         guard handle <= UInt64(UInt32.max) else { throw .EBADF }
-        return SocketID(raw: Int32(bitPattern: UInt32(handle)))
+        let id = SocketID(raw: Int32(bitPattern: UInt32(handle)))
+        bindings[id.raw]?.active = true
+        return id
     }
 
     func decode<M: WireMessage>(_ req: borrowing Message, _: M.Type) throws(ServiceFailure) -> M {

@@ -15,6 +15,10 @@ final class SlotBinding {
     var shutWritePending = false
     var endOfStream = false
     var error: Int32 = 0     // an error a send or receive consumed, until SO_ERROR takes it
+    /// Pumped every pass while true: something moved last time, or bytes wait on either side. An
+    /// idle socket is pumped again only when the stack reports a change for it, its send ring has
+    /// bytes, or a periodic full sweep comes round (so a pass costs O(active sockets), not O(all)).
+    var active = true
     init(id: SocketID, index: Int, slot: ArenaSlot, stream: Bool) {
         self.id = id; self.index = index; self.slot = slot; self.stream = stream
     }
@@ -47,15 +51,25 @@ extension NetstackService {
         return e
     }
 
-    /// One pass over every bound socket; true if anything moved or changed.
+    /// One pass over the bound sockets that may need it; true if anything moved or changed.
     func pumpAll() -> Bool {
+        let touched = stack.takeChangedSockets()
+        sweep &+= 1
+        let full = sweep % 256 == 0
         var changed = false
-        for b in bindings.values where pump(b) { changed = true }
+        for b in bindings.values {
+            if !full && !b.active && b.slot.send.used == 0 && !touched.contains(b.id) { continue }
+            if pump(b) { changed = true }
+        }
         return changed
     }
 
     private func pump(_ b: SlotBinding) -> Bool {
         var moved = b.stream ? pumpStream(b) : pumpDatagrams(b)
+        defer {
+            b.active = moved || b.slot.send.used > 0 || b.slot.receive.free == 0 || b.closing || b.shutWritePending
+                || (b.stream && ((try? stack.bytesReadable(b.id)) ?? 0) > 0) || (!b.stream && stack.nextDatagramSize(b.id) != nil)
+        }
         if b.closing && (b.slot.send.used == 0 || b.error != 0 || stack.phase(b.id) != .connected) {
             try? stack.close(b.id)
             bindings[b.id.raw] = nil

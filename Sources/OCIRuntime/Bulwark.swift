@@ -17,6 +17,7 @@ public struct Bulwark: ParsableCommand {
             PsCommand.self, ExecCommand.self, EventsCommand.self, PauseCommand.self, ResumeCommand.self,
             UpdateCommand.self, DoCommand.self, InstallCommand.self, UninstallCommand.self,
             DebugCommand.self, SuperviseCommand.self, ExecWaitCommand.self, ServiceSandboxCommand.self,
+            PodMemberCommand.self,
         ])
 
     @OptionGroup public var globals: GlobalOptions

@@ -1,7 +1,7 @@
 // --console-socket: like runc, the launcher makes a pseudo-terminal on the host, sends its master to
 // the caller's Unix socket (SCM_RIGHTS, with the slave's name as the message) and gives the slave to
-// the process as its stdio. The in-sandbox pty (the Sentry's /dev/ptmx, issue ttyjobs) will replace
-// the host pty; the console socket protocol stays the same.
+// the Sentry, which bridges it to an in-sandbox pty that is the application's stdio (the Sentry's
+// ConsoleBridge.swift); the host pty stays in raw mode and only carries bytes.
 import Glibc
 import HostOS
 
@@ -27,6 +27,13 @@ struct ConsolePair {
             let e = errno
             close(master)
             throw RuntimeError("open \(name): \(String(cString: strerror(e)))")
+        }
+        // Raw at once: the Sentry's in-sandbox line discipline does echo, editing and signals. Input
+        // the engine sends before the Sentry runs would otherwise be echoed by the host pty too.
+        var t = termios()
+        if tcgetattr(slave, &t) == 0 {
+            cfmakeraw(&t)
+            _ = tcsetattr(slave, TCSANOW, &t)
         }
         return ConsolePair(master: master, slave: slave, name: name)
     }

@@ -39,6 +39,7 @@ enum ContainerLauncher {
         if let hostname = config.hostname, !hostname.isEmpty { args += ["--hostname", hostname] }
         args += ["--uid", String(process.user.uid), "--gid", String(process.user.gid)]
         if globals.strace { args.append("--strace") }
+        if process.terminal { args.append("--terminal") }   // an in-sandbox pty bridged to stdio (ConsoleBridge)
         if let dir = globals.debugLog { args += ["--log", "\(dir)/\(id).sentry.log"] }
         args.append("--")
         return args + process.args
@@ -61,6 +62,7 @@ enum ContainerLauncher {
             throw RuntimeError("config.json: process: is required to create a container")
         }
         guard let root = config.root else { throw RuntimeError("config.json: root: is required") }
+        let pod = try PodMembership.plan(config: config, id: request.id, globals: globals)   // CRI pods: PodMembership.swift
         if process.terminal && !request.foreground && request.consoleSocket == nil {
             throw RuntimeError("cannot allocate tty if bulwark will detach without setting console socket")
         }
@@ -90,6 +92,7 @@ enum ContainerLauncher {
         var supervisor: pid_t = 0
         do throws(RuntimeError) {
             do { try FileSystem.makeFifo(dir.fifo, mode: 0o600) } catch { throw RuntimeError("mkfifo \(dir.fifo)", error) }
+            try pod?.prepare(dir, globals: globals)
             if !binds.mounts.isEmpty { try dir.writeJSON(binds, to: dir.bindsFile) }
             let network = NetworkPlan.make(config: config, mode: globals.network)
             if network.action != .host { try dir.writeJSON(network, to: dir.networkFile) }
@@ -107,7 +110,8 @@ enum ContainerLauncher {
             }
             defer { console?.closeAll() }
             supervisor = try spawnSupervisor(id: request.id, globals: globals, preserveFDs: request.preserveFDs,
-                                             sentryArgs: faults.addingSentryArguments(to: sentryArgs), stdio: console?.slave)
+                                             sentryArgs: faults.addingSentryArguments(to: sentryArgs), stdio: console?.slave,
+                                             subcommand: pod == nil ? "supervise" : "pod-member")
             guard let start = ProcessTable.startTime(of: supervisor) else {
                 throw RuntimeError("the supervisor (pid \(supervisor)) exited during create")
             }
@@ -142,7 +146,7 @@ enum ContainerLauncher {
 
     /// Spawns `bulwark supervise` and waits (bounded) until it reports that it is ready.
     static func spawnSupervisor(id: String, globals: GlobalOptions, preserveFDs: Int, sentryArgs: [String],
-                                stdio: Int32? = nil) throws(RuntimeError) -> pid_t {
+                                stdio: Int32? = nil, subcommand: String = "supervise") throws(RuntimeError) -> pid_t {
         let ready: PipeEnds
         do { ready = try PipeEnds.make() } catch { throw RuntimeError("pipe", error) }
         let readEnd = ready.read, writeEnd = ready.write
@@ -150,7 +154,7 @@ enum ContainerLauncher {
         do { me = try FileSystem.currentExecutable() } catch { throw RuntimeError("readlink /proc/self/exe", error) }
         var options = SpawnOptions(
             path: me,
-            arguments: [me] + globals.forwarded + ["supervise", "--ready-fd", String(writeEnd.rawValue), "--preserve-fds", String(preserveFDs), id, "--"]
+            arguments: [me] + globals.forwarded + [subcommand, "--ready-fd", String(writeEnd.rawValue), "--preserve-fds", String(preserveFDs), id, "--"]
                 + sentryArgs)
         options.inheritedDescriptors = [writeEnd.rawValue]
         if let stdio {

@@ -1,10 +1,12 @@
 // `bulwark debug ID`: what the launcher can see of a running sandbox: its host processes (supervisor,
 // Sentry and its stubs), the Sentry's health through a Control Ping (uptime, process count, resident
-// memory, round-trip time) and its tasks (ListProcesses). Per-syscall counts are not collected by the
-// Sentry yet; --strace on the global flags traces calls instead.
+// memory, round-trip time), its tasks (ListProcesses) and how many system calls of each kind the
+// application made (SyscallStats: the Sentry counts every call it dispatches). Text output shows the
+// ten most frequent; --syscalls shows them all.
 import ArgumentParser
 import Foundation
 import Glibc
+import LinuxABI
 import Protocol
 
 struct DebugCommand: RuntimeCommand {
@@ -14,6 +16,9 @@ struct DebugCommand: RuntimeCommand {
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
+
+    @Flag(help: "List every system call the sandbox has made, with counts (text output).")
+    var syscalls = false
 
     @Argument(help: "The container id.")
     var id: String
@@ -29,6 +34,7 @@ struct DebugCommand: RuntimeCommand {
         var rtt: Double = 0
         var tasks: [Control.ProcessInfo] = []
         var healthError: String?
+        var stats: Control.SyscallStatsReply?
         if status == .running || status == .paused {
             do {
                 let client = try ControlClient.connect(dir)
@@ -40,6 +46,7 @@ struct DebugCommand: RuntimeCommand {
                 if reply.nonce != UInt64(getpid()) { healthError = "Ping answered with the wrong nonce" }
                 pong = reply
                 tasks = try client.call(Control.ListProcesses(containerID: id)).processes
+                stats = try client.call(Control.SyscallStats(containerID: id))
             } catch {
                 healthError = error.message
             }
@@ -54,6 +61,10 @@ struct DebugCommand: RuntimeCommand {
             if let healthError { fields.append("\"error\":\(JSONText.quote(healthError))") }
             let list = tasks.map { "{\"pid\":\($0.pid),\"ppid\":\($0.ppid),\"state\":\"\(Character(UnicodeScalar($0.state)))\",\"cmdline\":[\($0.cmdline.map(JSONText.quote).joined(separator: ","))]}" }
             fields.append("\"tasks\":[\(list.joined(separator: ","))]")
+            if let stats {
+                let counts = Self.sorted(stats).map { "\(JSONText.quote(Self.name($0.number))):\($0.count)" }
+                fields.append("\"syscalls\":{\"total\":\(stats.total),\"counts\":{\(counts.joined(separator: ","))}}")
+            }
             print("{" + fields.joined(separator: ",") + "}")
             return 0
         }
@@ -69,7 +80,21 @@ struct DebugCommand: RuntimeCommand {
             for t in tasks { rows.append([String(t.pid), String(t.ppid), String(UnicodeScalar(t.state)), t.cmdline.joined(separator: " ")]) }
             printTable(rows)
         }
-        print("syscall counts: not collected by the Sentry yet (use --strace)")
+        if let stats {
+            let sorted = Self.sorted(stats)
+            let shown = syscalls ? sorted : Array(sorted.prefix(10))
+            print("system calls: \(stats.total) in all, \(sorted.count) kinds" + (shown.count < sorted.count ? " (top \(shown.count); --syscalls for all)" : ""))
+            var rows = [["SYSCALL", "NR", "COUNT"]]
+            for c in shown { rows.append([Self.name(c.number), String(c.number), String(c.count)]) }
+            printTable(rows)
+        }
         return healthError == nil ? 0 : 1
     }
+
+    /// Most frequent first, then by number.
+    static func sorted(_ stats: Control.SyscallStatsReply) -> [Control.SyscallCount] {
+        stats.counts.sorted { $0.count != $1.count ? $0.count > $1.count : $0.number < $1.number }
+    }
+
+    static func name(_ number: UInt32) -> String { SyscallNumber(rawValue: Int(number)).name ?? "syscall_\(number)" }
 }

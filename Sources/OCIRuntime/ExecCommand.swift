@@ -162,14 +162,7 @@ struct ExecCommand: RuntimeCommand {
         }
         if noNewPrivs { p.noNewPrivileges = true }
         if tty { p.terminal = true }
-        return Control.ProcessSpec(
-            args: p.args, env: p.env, cwd: p.cwd, uid: p.user.uid, gid: p.user.gid,
-            additionalGIDs: p.user.additionalGids, terminal: p.terminal, umask: p.user.umask ?? 0o022,
-            noNewPrivileges: p.noNewPrivileges,
-            rlimits: p.rlimits.compactMap { r in
-                OCIConfig.rlimitNumbers[r.type].map { Control.ResourceLimit(resource: $0, soft: r.soft, hard: r.hard) }
-            },
-            capabilities: [])
+        return p.controlSpec   // PodMembership.swift
     }
 }
 

@@ -120,6 +120,7 @@ extension ProcfsView {
             ("kernel/mm/transparent_hugepage/enabled", "always [madvise] never"),
             ("kernel/mm/transparent_hugepage/defrag", "always defer defer+madvise [madvise] never"),
         ]
+        files += sysNetFiles()   // NetFiles.swift
         for i in 0..<cpus {
             files.append(("devices/system/cpu/cpu\(i)/online", "1"))
             files.append(("devices/system/cpu/cpu\(i)/topology/core_id", String(i)))
@@ -134,6 +135,12 @@ extension ProcfsView {
         if let f = files.first(where: { $0.0 == name }) {
             return .file(Array((f.1.isEmpty ? "\n" : f.1 + "\n").utf8))
         }
-        return try directory(of: files.map(\.0), prefix: name, base: "sys")
+        // class/net exists even before the interfaces are known (the Sentry sends them only for
+        // paths under class/, so that listing /sys never starts the netstack).
+        let paths = files.map(\.0) + ["class/net/.", "class/."]   // placeholders, filtered below
+        if case .directory(let entries) = try directory(of: paths, prefix: name, base: "sys") {
+            return .directory(entries.filter { !$0.name.hasPrefix(".") })
+        }
+        throw notFound("sys/" + name)
     }
 }

@@ -68,23 +68,35 @@ extension ProcfsView {
         Array("Linux version \(snapshot.kernelRelease) (bulwark@bulwark) (swift) \(snapshot.kernelVersion)\n".utf8)
     }
 
+    /// One block per CPU. With `snapshot.cpuinfo` (the host's first block, key and value in order) the
+    /// keys and values are the host's, so feature flags match what the cpuid instruction tells the
+    /// application; the per-CPU keys are replaced (processor, ids, siblings, cores).
     func cpuinfo() -> [UInt8] {
         var o = Text()
         let count = max(snapshot.cpuCount, 1)
+        let fields = snapshot.cpuinfo.isEmpty ? Self.genericCPU : snapshot.cpuinfo.map { ($0.name, $0.value) }
         for i in 0..<count {
-            o.line("processor\t: \(i)")
-            o.line("vendor_id\t: Bulwark")
-            o.line("model name\t: Bulwark virtual CPU")
-            o.line("physical id\t: 0")
-            o.line("siblings\t: \(count)")
-            o.line("core id\t\t: \(i)")
-            o.line("cpu cores\t: \(count)")
-            o.line("fpu\t\t: yes")
-            o.line("flags\t\t: fpu tsc cx8 cmov sse sse2 syscall nx lm")
+            for (key, hostValue) in fields {
+                let value: String
+                switch key.trimmingSpaces() {
+                case "processor", "core id", "apicid", "initial apicid": value = String(i)
+                case "physical id": value = "0"
+                case "siblings", "cpu cores": value = String(count)
+                default: value = hostValue
+                }
+                // The host's "key<tabs>: value" layout (keys carry their own tab padding).
+                o.line(value.isEmpty ? key + ":" : key + ": " + value)
+            }
             o.line("")
         }
         return o.bytes
     }
+
+    static let genericCPU: [(String, String)] = [
+        ("processor\t", ""), ("vendor_id\t", "Bulwark"), ("model name\t", "Bulwark virtual CPU"),
+        ("physical id\t", ""), ("siblings\t", ""), ("core id\t\t", ""), ("cpu cores\t", ""),
+        ("fpu\t\t", "yes"), ("flags\t\t", "fpu tsc cx8 cmov sse sse2 syscall nx lm"),
+    ]
 
     static let filesystemList: [(String, Bool)] = [
         ("sysfs", true), ("tmpfs", true), ("proc", true), ("devpts", true), ("mqueue", true),

@@ -10,7 +10,8 @@ extension ProcfsView {
         ("comm", EntryType.regular), ("cwd", EntryType.link), ("environ", EntryType.regular),
         ("exe", EntryType.link), ("fd", EntryType.directory), ("fdinfo", EntryType.directory),
         ("gid_map", EntryType.regular), ("io", EntryType.regular), ("limits", EntryType.regular),
-        ("maps", EntryType.regular), ("mountinfo", EntryType.regular), ("mounts", EntryType.regular),
+        ("maps", EntryType.regular), ("mem", EntryType.regular), ("mountinfo", EntryType.regular),
+        ("mounts", EntryType.regular), ("net", EntryType.directory),
         ("ns", EntryType.directory), ("oom_score", EntryType.regular), ("oom_score_adj", EntryType.regular),
         ("root", EntryType.link), ("setgroups", EntryType.regular), ("smaps", EntryType.regular),
         ("stat", EntryType.regular), ("statm", EntryType.regular), ("status", EntryType.regular),
@@ -51,6 +52,8 @@ extension ProcfsView {
             else { throw notFound(base + "/" + name + "/" + rest.joined(separator: "/")) }
             if name == "fd" { return .link(fd.target) }
             return .file(Array("pos:\t\(fd.position)\nflags:\t\(Fmt.octal(fd.flags))\nmnt_id:\t\(fd.mountID)\nino:\t\(fd.inode)\n".utf8))
+        case "net":
+            return try resolveNet(rest)   // the sandbox has one network namespace
         case "ns":
             if rest.isEmpty {
                 return .directory(Self.namespaces.map { entry($0.0, EntryType.link, base + "/ns/" + $0.0) })
@@ -88,6 +91,7 @@ extension ProcfsView {
         case "io": return .file(io(t))
         case "uid_map", "gid_map": return .file(Array("         0          0 4294967295\n".utf8))
         case "setgroups": return .file(Array("allow\n".utf8))
+        case "mem": return .file([])   // opened by the Sentry itself (memory access); listed here
         default: throw notFound(base + "/" + name)
         }
     }

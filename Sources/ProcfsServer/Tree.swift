@@ -86,6 +86,8 @@ struct ProcfsView {
             return .link("self/mounts")
         case "sys":
             return try resolveSysctl(rest)
+        case "net":
+            return try resolveNet(rest)   // NetFiles.swift
         default:
             break
         }
@@ -118,6 +120,7 @@ struct ProcfsView {
         out.append(entry("self", EntryType.link, "proc/self"))
         out.append(entry("thread-self", EntryType.link, "proc/thread-self"))
         out.append(entry("sys", EntryType.directory, "proc/sys"))
+        out.append(entry("net", EntryType.directory, "proc/net"))
         for t in snapshot.tasks where t.pid == t.tgid {
             out.append(entry(String(t.pid), EntryType.directory, "proc/\(t.pid)"))
         }

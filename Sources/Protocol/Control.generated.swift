@@ -209,7 +209,9 @@ public enum Control {
         }
     }
 
-    /// Starts the container's init process. The stdio descriptors travel with the message.
+    /// Starts the init process of another container of the pod in this sandbox (CRI annotations
+    /// io.kubernetes.cri.sandbox-id). The stdio descriptors travel with the message. Signal, Wait and
+    /// ListProcesses with this containerID then address that container's processes (its sessions).
     public struct StartContainer: WireRequest {
         public typealias Reply = StartContainerReply
         public static let messageID: UInt16 = 3
@@ -218,7 +220,7 @@ public enum Control {
 
         public var containerID: String
         public var process: ProcessSpec
-        /// the gofer attachment that holds the root filesystem
+        /// the gofer attachment that holds the root filesystem (0: the sandbox's own root, the only one served yet)
         public var rootfsMountID: UInt64
         public var hostname: String
         public var stdin: FDIndex?
@@ -1043,6 +1045,115 @@ public enum Control {
         }
     }
 
+    /// The sandbox's per-system-call counters since it started (bulwark debug --syscalls). Counting costs
+    /// one increment per system call in the Sentry's dispatch.
+    public struct SyscallStats: WireRequest {
+        public typealias Reply = SyscallStatsReply
+        public static let messageID: UInt16 = 21
+        public static let name = "SyscallStats"
+        public static let fieldCount = 1
+
+        public var containerID: String
+
+        public init(containerID: String = "") {
+            self.containerID = containerID
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, containerID)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> SyscallStats {
+            let f_containerID = try t.string(0, budget: &budget) ?? ""
+            return SyscallStats(containerID: f_containerID)
+        }
+
+        /// Zero-copy, checked accessors over a received SyscallStats; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var containerID: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
+    }
+
+    public struct SyscallCount: WireTable {
+        public static let fieldCount = 2
+
+        /// x86-64 system call number
+        public var number: UInt32
+        public var count: UInt64
+
+        public init(number: UInt32 = 0, count: UInt64 = 0) {
+            self.number = number
+            self.count = count
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, number)
+            writer.field(t, 1, count)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> SyscallCount {
+            let f_number = try t.scalar(0, UInt32.self) ?? 0
+            let f_count = try t.scalar(1, UInt64.self) ?? 0
+            return SyscallCount(number: f_number, count: f_count)
+        }
+
+        /// Zero-copy, checked accessors over a received SyscallCount; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var number: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var count: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+        }
+    }
+
+    public struct SyscallStatsReply: WireMessage {
+        public static let messageID: UInt16 = 22
+        public static let name = "SyscallStatsReply"
+        public static let fieldCount = 2
+
+        /// the non-zero counters, by number
+        public var counts: [SyscallCount]
+        /// all system calls, numbers outside 0..<512 included
+        public var total: UInt64
+
+        public init(counts: [SyscallCount] = [], total: UInt64 = 0) {
+            self.counts = counts
+            self.total = total
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, tables: counts)
+            writer.field(t, 1, total)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> SyscallStatsReply {
+            let f_counts = try t.decodeTables(0, SyscallCount.self, budget: &budget) ?? []
+            let f_total = try t.scalar(1, UInt64.self) ?? 0
+            return SyscallStatsReply(counts: f_counts, total: f_total)
+        }
+
+        /// Zero-copy, checked accessors over a received SyscallStatsReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var counts: TableVector? { get throws(WireError) { try table.tableVector(0) } }
+            public var total: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+        }
+    }
+
     /// Every message of the channel, for dispatch by message id.
     public enum Message: WireChannelMessage {
         case errorReply(ErrorReply)
@@ -1068,6 +1179,8 @@ public enum Control {
         case resumeReply(ResumeReply)
         case replaceProcfs(ReplaceProcfs)
         case replaceProcfsReply(ReplaceProcfsReply)
+        case syscallStats(SyscallStats)
+        case syscallStatsReply(SyscallStatsReply)
 
         /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
         public static let messageTypes: [any WireMessage.Type] = [
@@ -1094,6 +1207,8 @@ public enum Control {
             ResumeReply.self,
             ReplaceProcfs.self,
             ReplaceProcfsReply.self,
+            SyscallStats.self,
+            SyscallStatsReply.self,
         ]
 
         public static let channelName = Control.channelName
@@ -1123,6 +1238,8 @@ public enum Control {
             case ResumeReply.messageID: return ResumeReply.name
             case ReplaceProcfs.messageID: return ReplaceProcfs.name
             case ReplaceProcfsReply.messageID: return ReplaceProcfsReply.name
+            case SyscallStats.messageID: return SyscallStats.name
+            case SyscallStatsReply.messageID: return SyscallStatsReply.name
             default: return nil
             }
         }
@@ -1152,6 +1269,8 @@ public enum Control {
             case ResumeReply.messageID: return .resumeReply(try ResumeReply.decode(view))
             case ReplaceProcfs.messageID: return .replaceProcfs(try ReplaceProcfs.decode(view))
             case ReplaceProcfsReply.messageID: return .replaceProcfsReply(try ReplaceProcfsReply.decode(view))
+            case SyscallStats.messageID: return .syscallStats(try SyscallStats.decode(view))
+            case SyscallStatsReply.messageID: return .syscallStatsReply(try SyscallStatsReply.decode(view))
             default: throw .unknownMessage(messageID)
             }
         }
@@ -1181,6 +1300,8 @@ public enum Control {
             case .resumeReply: return ResumeReply.messageID
             case .replaceProcfs: return ReplaceProcfs.messageID
             case .replaceProcfsReply: return ReplaceProcfsReply.messageID
+            case .syscallStats: return SyscallStats.messageID
+            case .syscallStatsReply: return SyscallStatsReply.messageID
             }
         }
 
@@ -1209,6 +1330,8 @@ public enum Control {
             case .resumeReply(let m): return m
             case .replaceProcfs(let m): return m
             case .replaceProcfsReply(let m): return m
+            case .syscallStats(let m): return m
+            case .syscallStatsReply(let m): return m
             }
         }
 
@@ -1237,6 +1360,8 @@ public enum Control {
             case .resumeReply(let m): m.encode(into: &writer)
             case .replaceProcfs(let m): m.encode(into: &writer)
             case .replaceProcfsReply(let m): m.encode(into: &writer)
+            case .syscallStats(let m): m.encode(into: &writer)
+            case .syscallStatsReply(let m): m.encode(into: &writer)
             }
         }
     }

@@ -1047,6 +1047,140 @@ public enum Netstack {
         }
     }
 
+    /// One socket of the netstack as /proc/net/tcp and udp show it.
+    public struct SocketSummary: WireTable {
+        public static let fieldCount = 8
+
+        /// the Sentry's handle (Socket's reply)
+        public var handle: UInt64
+        /// 6 TCP, 17 UDP
+        public var `protocol`: UInt8
+        /// AF_INET or AF_INET6
+        public var family: UInt16
+        /// Linux's TCP_* numbers (UDP: 7 unconnected, 1 connected)
+        public var state: UInt8
+        /// family 0 when unbound
+        public var local: SocketAddress
+        /// family 0 when unconnected
+        public var remote: SocketAddress
+        /// bytes not yet acknowledged (TCP) or queued
+        public var sendQueue: UInt32
+        /// bytes readable
+        public var receiveQueue: UInt32
+
+        public init(handle: UInt64 = 0, `protocol`: UInt8 = 0, family: UInt16 = 0, state: UInt8 = 0, local: SocketAddress = SocketAddress(), remote: SocketAddress = SocketAddress(), sendQueue: UInt32 = 0, receiveQueue: UInt32 = 0) {
+            self.handle = handle
+            self.`protocol` = `protocol`
+            self.family = family
+            self.state = state
+            self.local = local
+            self.remote = remote
+            self.sendQueue = sendQueue
+            self.receiveQueue = receiveQueue
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, handle)
+            writer.field(t, 1, `protocol`)
+            writer.field(t, 2, family)
+            writer.field(t, 3, state)
+            writer.field(t, 4, table: local)
+            writer.field(t, 5, table: remote)
+            writer.field(t, 6, sendQueue)
+            writer.field(t, 7, receiveQueue)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> SocketSummary {
+            let f_handle = try t.scalar(0, UInt64.self) ?? 0
+            let f_protocol = try t.scalar(1, UInt8.self) ?? 0
+            let f_family = try t.scalar(2, UInt16.self) ?? 0
+            let f_state = try t.scalar(3, UInt8.self) ?? 0
+            let f_local = try t.decodeTable(4, SocketAddress.self, budget: &budget) ?? SocketAddress()
+            let f_remote = try t.decodeTable(5, SocketAddress.self, budget: &budget) ?? SocketAddress()
+            let f_sendQueue = try t.scalar(6, UInt32.self) ?? 0
+            let f_receiveQueue = try t.scalar(7, UInt32.self) ?? 0
+            return SocketSummary(handle: f_handle, protocol: f_protocol, family: f_family, state: f_state, local: f_local, remote: f_remote, sendQueue: f_sendQueue, receiveQueue: f_receiveQueue)
+        }
+
+        /// Zero-copy, checked accessors over a received SocketSummary; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var `protocol`: UInt8 { get throws(WireError) { try table.scalar(1, UInt8.self) ?? 0 } }
+            public var family: UInt16 { get throws(WireError) { try table.scalar(2, UInt16.self) ?? 0 } }
+            public var state: UInt8 { get throws(WireError) { try table.scalar(3, UInt8.self) ?? 0 } }
+            public var local: SocketAddress.View? { get throws(WireError) { try table.table(4).map { SocketAddress.View($0) } } }
+            public var remote: SocketAddress.View? { get throws(WireError) { try table.table(5).map { SocketAddress.View($0) } } }
+            public var sendQueue: UInt32 { get throws(WireError) { try table.scalar(6, UInt32.self) ?? 0 } }
+            public var receiveQueue: UInt32 { get throws(WireError) { try table.scalar(7, UInt32.self) ?? 0 } }
+        }
+    }
+
+    /// Lists every socket that has a handle (for /proc/net/*).
+    public struct ListSockets: WireRequest {
+        public typealias Reply = SocketList
+        public static let messageID: UInt16 = 100
+        public static let name = "ListSockets"
+        public static let fieldCount = 0
+
+        public init() {
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> ListSockets {
+            _ = t
+            return ListSockets()
+        }
+
+        /// Zero-copy, checked accessors over a received ListSockets; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+        }
+    }
+
+    public struct SocketList: WireMessage {
+        public static let messageID: UInt16 = 101
+        public static let name = "SocketList"
+        public static let fieldCount = 1
+
+        public var sockets: [SocketSummary]
+
+        public init(sockets: [SocketSummary] = []) {
+            self.sockets = sockets
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, tables: sockets)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> SocketList {
+            let f_sockets = try t.decodeTables(0, SocketSummary.self, budget: &budget) ?? []
+            return SocketList(sockets: f_sockets)
+        }
+
+        /// Zero-copy, checked accessors over a received SocketList; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var sockets: TableVector? { get throws(WireError) { try table.tableVector(0) } }
+        }
+    }
+
     /// Every message of the channel, for dispatch by message id.
     public enum Message: WireChannelMessage {
         case errorReply(ErrorReply)
@@ -1070,6 +1204,8 @@ public enum Netstack {
         case attach(Attach)
         case interfaces(Interfaces)
         case interfacesReply(InterfacesReply)
+        case listSockets(ListSockets)
+        case socketList(SocketList)
 
         /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
         public static let messageTypes: [any WireMessage.Type] = [
@@ -1094,6 +1230,8 @@ public enum Netstack {
             Attach.self,
             Interfaces.self,
             InterfacesReply.self,
+            ListSockets.self,
+            SocketList.self,
         ]
 
         public static let channelName = Netstack.channelName
@@ -1121,6 +1259,8 @@ public enum Netstack {
             case Attach.messageID: return Attach.name
             case Interfaces.messageID: return Interfaces.name
             case InterfacesReply.messageID: return InterfacesReply.name
+            case ListSockets.messageID: return ListSockets.name
+            case SocketList.messageID: return SocketList.name
             default: return nil
             }
         }
@@ -1148,6 +1288,8 @@ public enum Netstack {
             case Attach.messageID: return .attach(try Attach.decode(view))
             case Interfaces.messageID: return .interfaces(try Interfaces.decode(view))
             case InterfacesReply.messageID: return .interfacesReply(try InterfacesReply.decode(view))
+            case ListSockets.messageID: return .listSockets(try ListSockets.decode(view))
+            case SocketList.messageID: return .socketList(try SocketList.decode(view))
             default: throw .unknownMessage(messageID)
             }
         }
@@ -1175,6 +1317,8 @@ public enum Netstack {
             case .attach: return Attach.messageID
             case .interfaces: return Interfaces.messageID
             case .interfacesReply: return InterfacesReply.messageID
+            case .listSockets: return ListSockets.messageID
+            case .socketList: return SocketList.messageID
             }
         }
 
@@ -1201,6 +1345,8 @@ public enum Netstack {
             case .attach(let m): return m
             case .interfaces(let m): return m
             case .interfacesReply(let m): return m
+            case .listSockets(let m): return m
+            case .socketList(let m): return m
             }
         }
 
@@ -1227,6 +1373,8 @@ public enum Netstack {
             case .attach(let m): m.encode(into: &writer)
             case .interfaces(let m): m.encode(into: &writer)
             case .interfacesReply(let m): m.encode(into: &writer)
+            case .listSockets(let m): m.encode(into: &writer)
+            case .socketList(let m): m.encode(into: &writer)
             }
         }
     }

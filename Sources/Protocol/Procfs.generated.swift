@@ -787,9 +787,318 @@ public enum Procfs {
         }
     }
 
+    /// An address of a network interface (/proc/net/if_inet6).
+    public struct NetAddress: WireTable {
+        public static let fieldCount = 3
+
+        /// AF_INET 2 or AF_INET6 10
+        public var family: UInt16
+        /// 4 or 16 bytes, network order
+        public var address: [UInt8]
+        public var prefixLength: UInt8
+
+        public init(family: UInt16 = 0, address: [UInt8] = [], prefixLength: UInt8 = 0) {
+            self.family = family
+            self.address = address
+            self.prefixLength = prefixLength
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, family)
+            writer.field(t, 1, bytes: address)
+            writer.field(t, 2, prefixLength)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> NetAddress {
+            let f_family = try t.scalar(0, UInt16.self) ?? 0
+            let f_address = try t.bytes(1, budget: &budget) ?? []
+            let f_prefixLength = try t.scalar(2, UInt8.self) ?? 0
+            return NetAddress(family: f_family, address: f_address, prefixLength: f_prefixLength)
+        }
+
+        /// Zero-copy, checked accessors over a received NetAddress; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var family: UInt16 { get throws(WireError) { try table.scalar(0, UInt16.self) ?? 0 } }
+            public var address: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var prefixLength: UInt8 { get throws(WireError) { try table.scalar(2, UInt8.self) ?? 0 } }
+        }
+    }
+
+    /// A network interface (/proc/net/dev, /proc/net/if_inet6, /sys/class/net).
+    public struct NetInterface: WireTable {
+        public static let fieldCount = 10
+
+        public var index: UInt32
+        public var name: String
+        /// IFF_*
+        public var flags: UInt32
+        public var mtu: UInt32
+        /// 6 bytes
+        public var hardwareAddress: [UInt8]
+        public var addresses: [NetAddress]
+        public var rxBytes: UInt64
+        public var rxPackets: UInt64
+        public var txBytes: UInt64
+        public var txPackets: UInt64
+
+        public init(index: UInt32 = 0, name: String = "", flags: UInt32 = 0, mtu: UInt32 = 0, hardwareAddress: [UInt8] = [], addresses: [NetAddress] = [], rxBytes: UInt64 = 0, rxPackets: UInt64 = 0, txBytes: UInt64 = 0, txPackets: UInt64 = 0) {
+            self.index = index
+            self.name = name
+            self.flags = flags
+            self.mtu = mtu
+            self.hardwareAddress = hardwareAddress
+            self.addresses = addresses
+            self.rxBytes = rxBytes
+            self.rxPackets = rxPackets
+            self.txBytes = txBytes
+            self.txPackets = txPackets
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, index)
+            writer.field(t, 1, name)
+            writer.field(t, 2, flags)
+            writer.field(t, 3, mtu)
+            writer.field(t, 4, bytes: hardwareAddress)
+            writer.field(t, 5, tables: addresses)
+            writer.field(t, 6, rxBytes)
+            writer.field(t, 7, rxPackets)
+            writer.field(t, 8, txBytes)
+            writer.field(t, 9, txPackets)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> NetInterface {
+            let f_index = try t.scalar(0, UInt32.self) ?? 0
+            let f_name = try t.string(1, budget: &budget) ?? ""
+            let f_flags = try t.scalar(2, UInt32.self) ?? 0
+            let f_mtu = try t.scalar(3, UInt32.self) ?? 0
+            let f_hardwareAddress = try t.bytes(4, budget: &budget) ?? []
+            let f_addresses = try t.decodeTables(5, NetAddress.self, budget: &budget) ?? []
+            let f_rxBytes = try t.scalar(6, UInt64.self) ?? 0
+            let f_rxPackets = try t.scalar(7, UInt64.self) ?? 0
+            let f_txBytes = try t.scalar(8, UInt64.self) ?? 0
+            let f_txPackets = try t.scalar(9, UInt64.self) ?? 0
+            return NetInterface(index: f_index, name: f_name, flags: f_flags, mtu: f_mtu, hardwareAddress: f_hardwareAddress, addresses: f_addresses, rxBytes: f_rxBytes, rxPackets: f_rxPackets, txBytes: f_txBytes, txPackets: f_txPackets)
+        }
+
+        /// Zero-copy, checked accessors over a received NetInterface; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var index: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(1, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var mtu: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var hardwareAddress: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(4, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var addresses: TableVector? { get throws(WireError) { try table.tableVector(5) } }
+            public var rxBytes: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
+            public var rxPackets: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
+            public var txBytes: UInt64 { get throws(WireError) { try table.scalar(8, UInt64.self) ?? 0 } }
+            public var txPackets: UInt64 { get throws(WireError) { try table.scalar(9, UInt64.self) ?? 0 } }
+        }
+    }
+
+    /// An IPv4 route (/proc/net/route).
+    public struct NetRoute: WireTable {
+        public static let fieldCount = 4
+
+        /// 4 bytes, network order
+        public var destination: [UInt8]
+        public var prefixLength: UInt8
+        /// empty: directly connected
+        public var gateway: [UInt8]
+        public var interfaceName: String
+
+        public init(destination: [UInt8] = [], prefixLength: UInt8 = 0, gateway: [UInt8] = [], interfaceName: String = "") {
+            self.destination = destination
+            self.prefixLength = prefixLength
+            self.gateway = gateway
+            self.interfaceName = interfaceName
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, bytes: destination)
+            writer.field(t, 1, prefixLength)
+            writer.field(t, 2, bytes: gateway)
+            writer.field(t, 3, interfaceName)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> NetRoute {
+            let f_destination = try t.bytes(0, budget: &budget) ?? []
+            let f_prefixLength = try t.scalar(1, UInt8.self) ?? 0
+            let f_gateway = try t.bytes(2, budget: &budget) ?? []
+            let f_interfaceName = try t.string(3, budget: &budget) ?? ""
+            return NetRoute(destination: f_destination, prefixLength: f_prefixLength, gateway: f_gateway, interfaceName: f_interfaceName)
+        }
+
+        /// Zero-copy, checked accessors over a received NetRoute; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var destination: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var prefixLength: UInt8 { get throws(WireError) { try table.scalar(1, UInt8.self) ?? 0 } }
+            public var gateway: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(2, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var interfaceName: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(3, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
+    }
+
+    /// A TCP or UDP socket (/proc/net/tcp, tcp6, udp, udp6).
+    public struct NetSocket: WireTable {
+        public static let fieldCount = 11
+
+        /// 6 TCP, 17 UDP
+        public var `protocol`: UInt8
+        /// AF_INET or AF_INET6
+        public var family: UInt16
+        /// Linux's TCP_* numbers (UDP: 7 unconnected, 1 connected)
+        public var state: UInt8
+        /// 4 or 16 bytes, network order
+        public var localAddress: [UInt8]
+        public var localPort: UInt16
+        public var remoteAddress: [UInt8]
+        public var remotePort: UInt16
+        public var txQueue: UInt32
+        public var rxQueue: UInt32
+        public var uid: UInt32
+        public var inode: UInt64
+
+        public init(`protocol`: UInt8 = 0, family: UInt16 = 0, state: UInt8 = 0, localAddress: [UInt8] = [], localPort: UInt16 = 0, remoteAddress: [UInt8] = [], remotePort: UInt16 = 0, txQueue: UInt32 = 0, rxQueue: UInt32 = 0, uid: UInt32 = 0, inode: UInt64 = 0) {
+            self.`protocol` = `protocol`
+            self.family = family
+            self.state = state
+            self.localAddress = localAddress
+            self.localPort = localPort
+            self.remoteAddress = remoteAddress
+            self.remotePort = remotePort
+            self.txQueue = txQueue
+            self.rxQueue = rxQueue
+            self.uid = uid
+            self.inode = inode
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, `protocol`)
+            writer.field(t, 1, family)
+            writer.field(t, 2, state)
+            writer.field(t, 3, bytes: localAddress)
+            writer.field(t, 4, localPort)
+            writer.field(t, 5, bytes: remoteAddress)
+            writer.field(t, 6, remotePort)
+            writer.field(t, 7, txQueue)
+            writer.field(t, 8, rxQueue)
+            writer.field(t, 9, uid)
+            writer.field(t, 10, inode)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> NetSocket {
+            let f_protocol = try t.scalar(0, UInt8.self) ?? 0
+            let f_family = try t.scalar(1, UInt16.self) ?? 0
+            let f_state = try t.scalar(2, UInt8.self) ?? 0
+            let f_localAddress = try t.bytes(3, budget: &budget) ?? []
+            let f_localPort = try t.scalar(4, UInt16.self) ?? 0
+            let f_remoteAddress = try t.bytes(5, budget: &budget) ?? []
+            let f_remotePort = try t.scalar(6, UInt16.self) ?? 0
+            let f_txQueue = try t.scalar(7, UInt32.self) ?? 0
+            let f_rxQueue = try t.scalar(8, UInt32.self) ?? 0
+            let f_uid = try t.scalar(9, UInt32.self) ?? 0
+            let f_inode = try t.scalar(10, UInt64.self) ?? 0
+            return NetSocket(protocol: f_protocol, family: f_family, state: f_state, localAddress: f_localAddress, localPort: f_localPort, remoteAddress: f_remoteAddress, remotePort: f_remotePort, txQueue: f_txQueue, rxQueue: f_rxQueue, uid: f_uid, inode: f_inode)
+        }
+
+        /// Zero-copy, checked accessors over a received NetSocket; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var `protocol`: UInt8 { get throws(WireError) { try table.scalar(0, UInt8.self) ?? 0 } }
+            public var family: UInt16 { get throws(WireError) { try table.scalar(1, UInt16.self) ?? 0 } }
+            public var state: UInt8 { get throws(WireError) { try table.scalar(2, UInt8.self) ?? 0 } }
+            public var localAddress: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(3, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var localPort: UInt16 { get throws(WireError) { try table.scalar(4, UInt16.self) ?? 0 } }
+            public var remoteAddress: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(5, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var remotePort: UInt16 { get throws(WireError) { try table.scalar(6, UInt16.self) ?? 0 } }
+            public var txQueue: UInt32 { get throws(WireError) { try table.scalar(7, UInt32.self) ?? 0 } }
+            public var rxQueue: UInt32 { get throws(WireError) { try table.scalar(8, UInt32.self) ?? 0 } }
+            public var uid: UInt32 { get throws(WireError) { try table.scalar(9, UInt32.self) ?? 0 } }
+            public var inode: UInt64 { get throws(WireError) { try table.scalar(10, UInt64.self) ?? 0 } }
+        }
+    }
+
+    /// An AF_UNIX socket (/proc/net/unix).
+    public struct UnixSocketEntry: WireTable {
+        public static let fieldCount = 6
+
+        public var refCount: UInt32
+        /// __SO_ACCEPTCON (0x10000) when listening
+        public var flags: UInt32
+        /// SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5
+        public var type: UInt16
+        /// SS_UNCONNECTED 1, SS_CONNECTING 2, SS_CONNECTED 3
+        public var state: UInt8
+        public var inode: UInt64
+        /// "" unbound, "@name" abstract, or the path
+        public var path: String
+
+        public init(refCount: UInt32 = 0, flags: UInt32 = 0, type: UInt16 = 0, state: UInt8 = 0, inode: UInt64 = 0, path: String = "") {
+            self.refCount = refCount
+            self.flags = flags
+            self.type = type
+            self.state = state
+            self.inode = inode
+            self.path = path
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, refCount)
+            writer.field(t, 1, flags)
+            writer.field(t, 2, type)
+            writer.field(t, 3, state)
+            writer.field(t, 4, inode)
+            writer.field(t, 5, path)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> UnixSocketEntry {
+            let f_refCount = try t.scalar(0, UInt32.self) ?? 0
+            let f_flags = try t.scalar(1, UInt32.self) ?? 0
+            let f_type = try t.scalar(2, UInt16.self) ?? 0
+            let f_state = try t.scalar(3, UInt8.self) ?? 0
+            let f_inode = try t.scalar(4, UInt64.self) ?? 0
+            let f_path = try t.string(5, budget: &budget) ?? ""
+            return UnixSocketEntry(refCount: f_refCount, flags: f_flags, type: f_type, state: f_state, inode: f_inode, path: f_path)
+        }
+
+        /// Zero-copy, checked accessors over a received UnixSocketEntry; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var refCount: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+            public var type: UInt16 { get throws(WireError) { try table.scalar(2, UInt16.self) ?? 0 } }
+            public var state: UInt8 { get throws(WireError) { try table.scalar(3, UInt8.self) ?? 0 } }
+            public var inode: UInt64 { get throws(WireError) { try table.scalar(4, UInt64.self) ?? 0 } }
+            public var path: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(5, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
+    }
+
     /// The state a request may show. Fields not needed for the path may be left empty.
     public struct Snapshot: WireTable {
-        public static let fieldCount = 28
+        public static let fieldCount = 33
 
         /// the tasks visible to the caller (leaders and threads), for /proc and /proc/<pid>
         public var tasks: [TaskInfo]
@@ -831,8 +1140,15 @@ public enum Procfs {
         /// overrides of /proc/sys defaults
         public var tunables: [Tunable]
         public var bootID: String
+        /// the host's first /proc/cpuinfo block, in order (per-CPU keys are replaced)
+        public var cpuinfo: [Tunable]
+        /// proc/net/*, sys/class/net (filled when a netstack exists)
+        public var interfaces: [NetInterface]
+        public var routes: [NetRoute]
+        public var sockets: [NetSocket]
+        public var unixSockets: [UnixSocketEntry]
 
-        public init(tasks: [TaskInfo] = [], maps: [MapEntry] = [], fds: [FDEntry] = [], mounts: [MountEntry] = [], limits: [LimitEntry] = [], uptimeNanos: UInt64 = 0, idleNanos: UInt64 = 0, bootTimeSeconds: UInt64 = 0, memTotalKB: UInt64 = 0, memFreeKB: UInt64 = 0, memAvailableKB: UInt64 = 0, buffersKB: UInt64 = 0, cachedKB: UInt64 = 0, swapTotalKB: UInt64 = 0, swapFreeKB: UInt64 = 0, loadAverage: [UInt32] = [], runnable: UInt32 = 0, lastPID: Int32 = 0, hostname: String = "", domainname: String = "", kernelRelease: String = "", kernelVersion: String = "", cpuCount: UInt32 = 0, cpuTimes: [CPUTimes] = [], contextSwitches: UInt64 = 0, processesCreated: UInt64 = 0, tunables: [Tunable] = [], bootID: String = "") {
+        public init(tasks: [TaskInfo] = [], maps: [MapEntry] = [], fds: [FDEntry] = [], mounts: [MountEntry] = [], limits: [LimitEntry] = [], uptimeNanos: UInt64 = 0, idleNanos: UInt64 = 0, bootTimeSeconds: UInt64 = 0, memTotalKB: UInt64 = 0, memFreeKB: UInt64 = 0, memAvailableKB: UInt64 = 0, buffersKB: UInt64 = 0, cachedKB: UInt64 = 0, swapTotalKB: UInt64 = 0, swapFreeKB: UInt64 = 0, loadAverage: [UInt32] = [], runnable: UInt32 = 0, lastPID: Int32 = 0, hostname: String = "", domainname: String = "", kernelRelease: String = "", kernelVersion: String = "", cpuCount: UInt32 = 0, cpuTimes: [CPUTimes] = [], contextSwitches: UInt64 = 0, processesCreated: UInt64 = 0, tunables: [Tunable] = [], bootID: String = "", cpuinfo: [Tunable] = [], interfaces: [NetInterface] = [], routes: [NetRoute] = [], sockets: [NetSocket] = [], unixSockets: [UnixSocketEntry] = []) {
             self.tasks = tasks
             self.maps = maps
             self.fds = fds
@@ -861,6 +1177,11 @@ public enum Procfs {
             self.processesCreated = processesCreated
             self.tunables = tunables
             self.bootID = bootID
+            self.cpuinfo = cpuinfo
+            self.interfaces = interfaces
+            self.routes = routes
+            self.sockets = sockets
+            self.unixSockets = unixSockets
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
@@ -893,6 +1214,11 @@ public enum Procfs {
             writer.field(t, 25, processesCreated)
             writer.field(t, 26, tables: tunables)
             writer.field(t, 27, bootID)
+            writer.field(t, 28, tables: cpuinfo)
+            writer.field(t, 29, tables: interfaces)
+            writer.field(t, 30, tables: routes)
+            writer.field(t, 31, tables: sockets)
+            writer.field(t, 32, tables: unixSockets)
             return t.offset
         }
 
@@ -925,7 +1251,12 @@ public enum Procfs {
             let f_processesCreated = try t.scalar(25, UInt64.self) ?? 0
             let f_tunables = try t.decodeTables(26, Tunable.self, budget: &budget) ?? []
             let f_bootID = try t.string(27, budget: &budget) ?? ""
-            return Snapshot(tasks: f_tasks, maps: f_maps, fds: f_fds, mounts: f_mounts, limits: f_limits, uptimeNanos: f_uptimeNanos, idleNanos: f_idleNanos, bootTimeSeconds: f_bootTimeSeconds, memTotalKB: f_memTotalKB, memFreeKB: f_memFreeKB, memAvailableKB: f_memAvailableKB, buffersKB: f_buffersKB, cachedKB: f_cachedKB, swapTotalKB: f_swapTotalKB, swapFreeKB: f_swapFreeKB, loadAverage: f_loadAverage, runnable: f_runnable, lastPID: f_lastPID, hostname: f_hostname, domainname: f_domainname, kernelRelease: f_kernelRelease, kernelVersion: f_kernelVersion, cpuCount: f_cpuCount, cpuTimes: f_cpuTimes, contextSwitches: f_contextSwitches, processesCreated: f_processesCreated, tunables: f_tunables, bootID: f_bootID)
+            let f_cpuinfo = try t.decodeTables(28, Tunable.self, budget: &budget) ?? []
+            let f_interfaces = try t.decodeTables(29, NetInterface.self, budget: &budget) ?? []
+            let f_routes = try t.decodeTables(30, NetRoute.self, budget: &budget) ?? []
+            let f_sockets = try t.decodeTables(31, NetSocket.self, budget: &budget) ?? []
+            let f_unixSockets = try t.decodeTables(32, UnixSocketEntry.self, budget: &budget) ?? []
+            return Snapshot(tasks: f_tasks, maps: f_maps, fds: f_fds, mounts: f_mounts, limits: f_limits, uptimeNanos: f_uptimeNanos, idleNanos: f_idleNanos, bootTimeSeconds: f_bootTimeSeconds, memTotalKB: f_memTotalKB, memFreeKB: f_memFreeKB, memAvailableKB: f_memAvailableKB, buffersKB: f_buffersKB, cachedKB: f_cachedKB, swapTotalKB: f_swapTotalKB, swapFreeKB: f_swapFreeKB, loadAverage: f_loadAverage, runnable: f_runnable, lastPID: f_lastPID, hostname: f_hostname, domainname: f_domainname, kernelRelease: f_kernelRelease, kernelVersion: f_kernelVersion, cpuCount: f_cpuCount, cpuTimes: f_cpuTimes, contextSwitches: f_contextSwitches, processesCreated: f_processesCreated, tunables: f_tunables, bootID: f_bootID, cpuinfo: f_cpuinfo, interfaces: f_interfaces, routes: f_routes, sockets: f_sockets, unixSockets: f_unixSockets)
         }
 
         /// Zero-copy, checked accessors over a received Snapshot; valid while the receive buffer is.
@@ -961,6 +1292,11 @@ public enum Procfs {
             public var processesCreated: UInt64 { get throws(WireError) { try table.scalar(25, UInt64.self) ?? 0 } }
             public var tunables: TableVector? { get throws(WireError) { try table.tableVector(26) } }
             public var bootID: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(27, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var cpuinfo: TableVector? { get throws(WireError) { try table.tableVector(28) } }
+            public var interfaces: TableVector? { get throws(WireError) { try table.tableVector(29) } }
+            public var routes: TableVector? { get throws(WireError) { try table.tableVector(30) } }
+            public var sockets: TableVector? { get throws(WireError) { try table.tableVector(31) } }
+            public var unixSockets: TableVector? { get throws(WireError) { try table.tableVector(32) } }
         }
     }
 

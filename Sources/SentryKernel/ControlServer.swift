@@ -26,6 +26,11 @@ final class ControlServer {
     /// Processes started by ExecProcess (they have no parent in the sandbox), kept until waited for so
     /// their exit status survives. Kernel lock held.
     var execs: [Int32: ThreadGroup] = [:]
+    /// Pod members started by StartContainer: container id -> the sessions (their leaders' pids)
+    /// that belong to it (ControlPods.swift). Kernel lock held.
+    var members: [String: [Int32]] = [:]
+    /// The connection that started each member: its closing (the launcher's waiter is gone) kills it.
+    var lifelines: [ObjectIdentifier: String] = [:]
 
     init(kernel: Kernel) {
         self.kernel = kernel
@@ -65,6 +70,7 @@ final class ControlServer {
 
     private func serve(_ fd: Int32) {
         let channel = Channel(OwnedFD(adopting: fd))
+        defer { connectionEnded(channel) }   // a pod member's lifeline (ControlPods.swift)
         var writer = MessageWriter(capacity: 4096)
         while true {
             var message: Message
@@ -78,6 +84,10 @@ final class ControlServer {
             }
             let header = message.header
             if header.flags.contains(.reply) { return }
+            // FAULT HOOK (issue 8, ControlFaults.swift): nil unless --fault named the control channel.
+            let fault = ControlFaults.faults.map { ControlFaults.before($0, channel, header) } ?? .proceed
+            if fault == .close { message.fds.closeAll(); channel.close(); return }
+            defer { if fault == .killAfterReply { ControlFaults.killSelf() } }
             do throws(ControlFailure) {
                 try handle(&message, channel: channel, writer: &writer)
             } catch {
@@ -120,17 +130,9 @@ final class ControlServer {
             try reply(channel, header, Control.HelloReply(version: Self.protocolVersion, sentryPID: getpid()), &writer)
         case Control.ExecProcess.messageID:
             let request = try decode(Control.ExecProcess.self, message)
-            // The stdio descriptors travel with the message; absent ones read as /dev/null.
-            var stdio: [Int32] = []
-            for index in [request.stdin, request.stdout, request.stderr] {
-                if let index, index.index < message.fds.count, let owned = message.fds.take(index.index) {
-                    stdio.append(owned.release())
-                } else {
-                    stdio.append(open("/dev/null", O_RDWR | O_CLOEXEC))
-                }
-            }
-            message.fds.closeAll()
+            let stdio = takeStdio(&message, [request.stdin, request.stdout, request.stderr])
             let pid = try exec(request.process, stdio: stdio)
+            noteExec(container: request.containerID, pid: pid)   // ControlPods.swift
             try reply(channel, header, Control.ExecProcessReply(pid: pid), &writer)
         case Control.Wait.messageID:
             let request = try decode(Control.Wait.self, message)
@@ -138,11 +140,14 @@ final class ControlServer {
             try reply(channel, header, Control.ExitStatus(pid: request.pid, status: status), &writer)
         case Control.Signal.messageID:
             let request = try decode(Control.Signal.self, message)
-            let n = try signal(pid: request.pid, signo: request.signal, all: request.all)
+            let n = isMember(request.containerID)
+                ? try signalMember(request.containerID, pid: request.pid, signo: request.signal, all: request.all)
+                : try signal(pid: request.pid, signo: request.signal, all: request.all)
             try reply(channel, header, Control.SignalReply(delivered: n), &writer)
         case Control.ListProcesses.messageID:
-            _ = try decode(Control.ListProcesses.self, message)
-            try reply(channel, header, Control.ProcessList(processes: listProcesses()), &writer)
+            let request = try decode(Control.ListProcesses.self, message)
+            let list = isMember(request.containerID) ? listMember(request.containerID) : listProcesses()
+            try reply(channel, header, Control.ProcessList(processes: list), &writer)
         case Control.Ping.messageID:
             let request = try decode(Control.Ping.self, message)
             try reply(channel, header, pong(nonce: request.nonce), &writer)
@@ -172,10 +177,31 @@ final class ControlServer {
             let n = connection.replaceChannel(owned.release())
             try reply(channel, header, Control.ReplaceProcfsReply(replacements: n), &writer)
         case Control.StartContainer.messageID:
-            throw ControlFailure(ENOSYS, "control: StartContainer: the container's init is given on the command line")
+            // Another container of the pod (ControlPods.swift); init itself comes from the command line.
+            let request = try decode(Control.StartContainer.self, message)
+            let stdio = takeStdio(&message, [request.stdin, request.stdout, request.stderr])
+            let pid = try startMember(request, stdio: stdio, lifeline: channel)
+            try reply(channel, header, Control.StartContainerReply(pid: pid), &writer)
+        case Control.SyscallStats.messageID:
+            _ = try decode(Control.SyscallStats.self, message)
+            try reply(channel, header, syscallStats(), &writer)
         default:
             throw ControlFailure(ENOSYS, "control: unknown message id \(header.messageID)")
         }
+    }
+
+    /// The stdio descriptors that travel with ExecProcess/StartContainer; absent ones read as /dev/null.
+    private func takeStdio(_ message: inout Message, _ indices: [FDIndex?]) -> [Int32] {
+        var stdio: [Int32] = []
+        for index in indices {
+            if let index, index.index < message.fds.count, let owned = message.fds.take(index.index) {
+                stdio.append(owned.release())
+            } else {
+                stdio.append(open("/dev/null", O_RDWR | O_CLOEXEC))
+            }
+        }
+        message.fds.closeAll()
+        return stdio
     }
 
     // MARK: requests
@@ -224,8 +250,13 @@ final class ControlServer {
         for limit in spec.rlimits { tg.rlimits[Int(limit.resource)] = (limit.soft, limit.hard) }
         let fds = FDTable()
         let modes = [O_RDONLY, O_WRONLY, O_WRONLY]
-        for (i, fd) in stdio.enumerated() where fd >= 0 {
-            fds.installAt(i, OwnedStreamFile(fd: fd, flags: modes[i]), cloexec: false)
+        if spec.terminal && stdio.count == 3 {
+            // exec -t: an in-sandbox pty (its controlling terminal) bridged to the host descriptors.
+            ConsoleBridge.attach(kernel, tg: tg, fds: fds, inFD: stdio[0], outFD: stdio[1], owned: stdio.filter { $0 >= 0 })
+        } else {
+            for (i, fd) in stdio.enumerated() where fd >= 0 {
+                fds.installAt(i, OwnedStreamFile(fd: fd, flags: modes[i]), cloexec: false)
+            }
         }
         let fsctx = FSContext(cwd: cwd)
         if spec.umask != 0 { fsctx.umask = spec.umask & 0o777 }

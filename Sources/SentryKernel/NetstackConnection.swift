@@ -10,10 +10,25 @@ import IPC
 import Protocol
 import Wire
 
-/// `bulwark-sentry run --netstack-fd N --network sandbox|none|host`.
+/// `bulwark-sentry run --netstack-fd N --network sandbox|none|host [--interface IF]`. Without
+/// --netstack-fd the Sentry spawns its own netstack: loopback only unless `--network sandbox` was
+/// given explicitly (then it takes over --interface, or the netns' first interface that is up with
+/// an IPv4 address: meant for a network namespace made for the sandbox, e.g. `ip netns exec`).
 enum NetworkOptions {
     nonisolated(unsafe) static var netstackFD: Int32? = nil
     nonisolated(unsafe) static var mode = "sandbox"
+    nonisolated(unsafe) static var explicitMode = false
+    nonisolated(unsafe) static var interface: String? = nil
+
+    /// The network arguments of a netstack the Sentry spawns itself.
+    static var spawnArguments: [String] {
+        guard explicitMode else { return ["--network", "none"] }
+        switch mode {
+        case "sandbox": return ["--network", "sandbox"] + (interface.map { ["--interface", $0] } ?? [])
+        case "host": return ["--network", "host"]
+        default: return ["--network", "none"]
+        }
+    }
 
     /// Parses one `run` option; returns nil if it is not a network option, else an error text or "".
     static func parse(_ flag: String, _ value: String?) -> String? {
@@ -26,6 +41,11 @@ enum NetworkOptions {
             guard let v = value, ["sandbox", "none", "host"].contains(v) else { return "--network must be sandbox, none or host" }
             if v == "host" { return "--network host is not implemented (use sandbox or none)" }
             mode = v
+            explicitMode = true
+            return ""
+        case "--interface":
+            guard let v = value, !v.isEmpty, v.count < 16, !v.contains("/") else { return "--interface needs an interface name" }
+            interface = v
             return ""
         default: return nil
         }
@@ -77,7 +97,7 @@ final class NetstackConnection {
         if let fd = NetworkOptions.netstackFD {
             socket = fd
         } else {
-            // Spawn our own loopback-only netstack next to this executable.
+            // Spawn our own netstack next to this executable (loopback only unless --network sandbox).
             var buf = [CChar](repeating: 0, count: 4096)
             let n = readlink("/proc/self/exe", &buf, buf.count - 1)
             guard n > 0 else { return .failure(ENETDOWN) }
@@ -90,7 +110,7 @@ final class NetstackConnection {
                 theirs = try pair.second.duplicate().release()
             } catch { return .failure(ENETDOWN) }
             defer { close(theirs) }
-            var opts = SpawnOptions(path: exe, arguments: [exe, "--channel-fd", String(theirs), "--network", "none"] + ServiceFaultSpecs.arguments(for: .netstack))
+            var opts = SpawnOptions(path: exe, arguments: [exe, "--channel-fd", String(theirs)] + NetworkOptions.spawnArguments + ServiceFaultSpecs.arguments(for: .netstack))
             opts.inheritedDescriptors = [theirs]
             // No PDEATHSIG: it follows the spawning thread (a task's tracer), not the Sentry. The
             // netstack exits when the channel closes, i.e. when the Sentry goes away.

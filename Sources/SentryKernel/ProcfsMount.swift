@@ -144,6 +144,7 @@ final class ProcfsMount: SyntheticMount {
     }
 
     func open(_ t: Task, _ rel: String, flags: Int32) -> KResult<FileDescription> {
+        if let mem = openMem(t, rel, flags: flags) { return mem }
         var rel = rel
         let pid = t.tg.pid, tid = t.tid
         for _ in 0..<8 {
@@ -173,6 +174,24 @@ final class ProcfsMount: SyntheticMount {
             }
         }
         return .failure(ELOOP)
+    }
+
+    /// /proc/<pid>[/task/<tid>]/mem (ProcfsMemUnsafe.swift): root or the target's own uid.
+    func openMem(_ t: Task, _ rel: String, flags: Int32) -> KResult<FileDescription>? {
+        guard root == "proc" else { return nil }
+        let c = rel.split(separator: "/")
+        guard c.last == "mem", c.count == 2 || (c.count == 4 && c[1] == "task") else { return nil }
+        let needs = ProcfsNeeds(kernel: t.kernel, caller: t, components: c, isProc: true)
+        guard let g = needs.target else { return .failure(ENOENT) }
+        var task = g.threads.first
+        if c.count == 4 {
+            guard let tid = Int32(c[2]), let th = t.kernel.tasks[tid], th.tg === g else { return .failure(ENOENT) }
+            task = th
+        }
+        guard let target = task, !g.zombie else { return .failure(ENOENT) }
+        guard t.tg.uid == 0 || t.tg.uid == g.uid else { return .failure(EACCES) }
+        if flags & O_DIRECTORY != 0 { return .failure(ENOTDIR) }
+        return .success(ProcfsMemFile(mm: target.mm, path: "/" + serverPath(rel), flags: flags))
     }
 
     /// Magic links: /proc/<pid>[/task/<tid>]/{exe,cwd,root,fd/N} open what they stand for.
@@ -278,7 +297,7 @@ final class ProcfsMount: SyntheticMount {
         default:
             let last = rel.split(separator: "/").last ?? ""
             let writable = last == "comm" || last == "oom_score_adj" || (root == "proc" && rel.hasPrefix("sys/"))
-            st.st_mode = S_IFREG | (writable ? 0o644 : 0o444)
+            st.st_mode = S_IFREG | (last == "mem" && root == "proc" ? 0o600 : (writable ? 0o644 : 0o444))
             st.st_nlink = 1
         }
         // Per-process entries belong to the process's owner.

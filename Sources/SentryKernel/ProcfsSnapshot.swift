@@ -13,14 +13,23 @@ struct ProcfsNeeds {
     var cmdline = false, environ = false, auxv = false
     /// Memory and CPU counters of the target's tasks (status, stat, statm, smaps...).
     var counters = false
+    /// smaps: the per-mapping resident sizes (SEEK_DATA/SEEK_HOLE per VMA; maps does not need them).
+    var smaps = false
+    /// A /proc/<pid>/... path (not task/<tid>/...): the leader shows the whole group's counters.
+    var perProcess = true
+    /// /proc/net/*, /sys/class/net: interfaces and sockets (ProcfsNet.swift). /proc/cpuinfo: the host's CPU.
+    var net = false, cpuinfo = false
     var isLightFlag = false
 
     init() {}
 
     init(kernel: Kernel, caller: Task, components c: [Substring], isProc: Bool) {
-        guard isProc, let first = c.first else { return }
+        guard let first = c.first else { return }
+        if !isProc { net = first == "class"; return }
         var rest = c.dropFirst()
         switch first {
+        case "net": net = true; return
+        case "cpuinfo": cpuinfo = true; return
         case "self", "thread-self": target = caller.tg
         case "mounts": target = caller.tg; mounts = true; return
         default:
@@ -28,10 +37,11 @@ struct ProcfsNeeds {
             else if let n = Int32(first), let g = kernel.threadGroups[n] { target = g }
         }
         guard target != nil else { return }
-        if rest.first == "task" { rest = rest.dropFirst(2) }
+        if rest.first == "task" { rest = rest.dropFirst(2); perProcess = false }
         guard let file = rest.first else { return }
         switch file {
-        case "maps", "smaps": maps = true; counters = true
+        case "maps": maps = true
+        case "smaps": maps = true; smaps = true; counters = true
         case "fd", "fdinfo": fds = true
         case "mounts", "mountinfo": mounts = true
         case "limits": limits = true
@@ -40,6 +50,7 @@ struct ProcfsNeeds {
         case "cmdline": cmdline = true
         case "environ": environ = true
         case "auxv": auxv = true
+        case "net": net = true
         default: break
         }
     }
@@ -64,6 +75,8 @@ extension Kernel {
         s.tunables = procfs.tunables.sorted { $0.key < $1.key }.map { Procfs.Tunable(name: $0.key, value: $0.value) }
         s.processesCreated = procfs.processesCreated
         procfsMemory(&s)
+        if needs.net { procfsNet(&s, caller: caller) }         // ProcfsNet.swift
+        if needs.cpuinfo { s.cpuinfo = procfsCPUInfo() }
 
         var running: UInt32 = 0
         var busyUser: UInt64 = 0, busySystem: UInt64 = 0
@@ -76,7 +89,7 @@ extension Kernel {
                 z.startTimeTicks = procfs.record(g).startTicks
                 s.tasks.append(z)
             }
-            if needs.maps, let leader = g.threads.first { s.maps = procfsMaps(leader) }
+            if needs.maps, let leader = g.threads.first { s.maps = procfsMaps(leader, resident: needs.smaps) }
             if needs.fds, let leader = g.threads.first { s.fds = procfsFDs(leader) }
             if needs.mounts { s.mounts = procfsMounts() }
             if needs.limits {
@@ -151,20 +164,12 @@ extension Kernel {
         return String(decoding: Array(base.utf8.prefix(15)), as: UTF8.self)
     }
 
-    /// User and system time of a task in clock ticks: its stub process's host CPU clocks (the stub
-    /// runs exactly the application's code; the Sentry's handling time is not included).
+    /// User and system time of a task in clock ticks (ProcfsCounters.swift: the stub's user time; its
+    /// system time plus the Sentry thread's time serving the task).
     func procfsCPUTicks(_ t: Task) -> (UInt64, UInt64) {
-        let stub: Stub? = t.stub
-        guard let s = stub, !t.exited else { return (0, 0) }
-        func clock(_ kind: Int32) -> UInt64 {
-            var ts = timespec()
-            // MAKE_PROCESS_CPUCLOCK(pid, kind): CPUCLOCK_PROF 0 (user+system), CPUCLOCK_VIRT 1 (user).
-            let id = clockid_t(((~s.pid) << 3) | kind)
-            guard clock_gettime(id, &ts) == 0 else { return 0 }
-            return UInt64(ts.tv_sec) * 100 + UInt64(ts.tv_nsec) / 10_000_000
-        }
-        let user = clock(1), all = clock(0)
-        return (user, all > user ? all - user : 0)
+        guard !t.exited else { return (0, 0) }
+        let u = t.usage(host: false)
+        return (u.userTicks, u.systemTicks)
     }
 
     func procfsTaskInfo(_ t: Task, caller: Task, needs: ProcfsNeeds) -> Procfs.TaskInfo {
@@ -211,10 +216,16 @@ extension Kernel {
         i.startStack = rec.startStack
         i.argStart = rec.argStart; i.argEnd = rec.argEnd
         i.envStart = rec.envStart; i.envEnd = rec.envEnd
-        if needs.counters {
-            let (u, s) = procfsCPUTicks(t)
-            i.userTimeTicks = u; i.systemTimeTicks = s
-            procfsMemoryCounters(t, rec, &i)
+        if needs.counters && !(needs.perProcess && t.tid != g.pid) {
+            // /proc/<pid>/... shows the group's totals on the leader, task/<tid>/... the thread's own.
+            let u = needs.perProcess ? g.groupUsage(host: true) : t.usage(host: true)
+            i.userTimeTicks = u.userTicks; i.systemTimeTicks = u.systemTicks
+            i.minorFaults = u.minorFaults; i.majorFaults = u.majorFaults
+            i.voluntarySwitches = u.voluntary; i.involuntarySwitches = u.involuntary
+            i.readChars = u.rchar; i.writtenChars = u.wchar; i.readSyscalls = u.syscr; i.writeSyscalls = u.syscw
+            // BULWARK_PROCFS_RSS_WALK=1: the previous per-VMA SEEK_DATA/SEEK_HOLE walk, for comparing costs.
+            let rss = ProcfsCostSwitch.walkRSS ? t.mm.vmas.reduce(0) { $0 + procfsResidentKB($1) } : u.rssKB
+            procfsMemoryCounters(t, rec, &i, rssKB: rss, peakKB: max(u.maxRSSKB, rss))
         }
         let cap = 1 << 20
         if needs.cmdline && rec.argEnd > rec.argStart {
@@ -244,28 +255,32 @@ extension Kernel {
         return UInt64(total / 1024)
     }
 
-    private func procfsMemoryCounters(_ t: Task, _ rec: ProcfsExecRecord, _ i: inout Procfs.TaskInfo) {
-        var size: UInt64 = 0, rss: UInt64 = 0, anon: UInt64 = 0, file: UInt64 = 0, shmem: UInt64 = 0
+    /// Sizes from the VMAs (no system call); the resident set comes from the stub's host counters
+    /// (`rssKB`, ProcfsCounters.swift) instead of a SEEK_DATA/SEEK_HOLE walk of every VMA. The host sees
+    /// all of it as one shared memory file, so the split by kind is by the VMAs' sizes: file-backed
+    /// mappings' resident pages cannot be told from anonymous ones without that walk; they count as
+    /// RssAnon (RssFile and RssShmem stay 0).
+    private func procfsMemoryCounters(_ t: Task, _ rec: ProcfsExecRecord, _ i: inout Procfs.TaskInfo,
+                                      rssKB rss: UInt64, peakKB: UInt64) {
+        var size: UInt64 = 0
         var data: UInt64 = 0, stk: UInt64 = 0, exe: UInt64 = 0, lib: UInt64 = 0
         var startCode: UInt64 = 0, endCode: UInt64 = 0
+        let exePath = rec.exe.isEmpty ? t.tg.name : rec.exe
         for v in t.mm.vmas {
             let kb = v.length / 1024
             size += kb
-            let r = procfsResidentKB(v)
-            rss += r
-            let name = procfsMapName(v, rec, exe: rec.exe.isEmpty ? t.tg.name : rec.exe)
-            if v.tag == "[vdso]" || v.tag == "[vvar]" { file += r }
-            else if v.shared { shmem += r } else if name.hasPrefix("/") { file += r } else { anon += r }
-            if v.tag == "[stack]" { stk += kb }
-            else if v.prot & PROT_X != 0 && v.tag == "elf" && name != rec.interpreter {
+            if v.tag == "[stack]" { stk += kb; continue }
+            let isX = v.prot & PROT_X != 0
+            if isX && v.tag == "elf" && procfsMapName(v, rec, exe: exePath) != rec.interpreter {
                 exe += kb
                 if startCode == 0 { startCode = v.start }
                 endCode = v.end
-            } else if v.prot & PROT_X != 0 && name.hasPrefix("/") { lib += kb }
+            } else if isX && (v.tag == "elf" || v.tag.hasPrefix("/")) { lib += kb }
             else if v.prot & PROT_W != 0 && !v.shared { data += kb }
         }
-        i.vmPeakKB = size; i.vmSizeKB = size; i.vmHWMKB = rss; i.vmRSSKB = rss
-        i.rssAnonKB = anon; i.rssFileKB = file; i.rssShmemKB = shmem
+        i.vmPeakKB = max(size, procfs.peakSize(t.tg, size)); i.vmSizeKB = size
+        i.vmHWMKB = max(peakKB, rss); i.vmRSSKB = rss
+        i.rssAnonKB = rss; i.rssFileKB = 0; i.rssShmemKB = 0
         i.vmDataKB = data; i.vmStkKB = stk; i.vmExeKB = exe; i.vmLibKB = lib
         i.vmPTEKB = max(4, size / 512)   // 8 bytes of page table per 4 KiB page
         i.startCode = startCode; i.endCode = endCode
@@ -285,7 +300,7 @@ extension Kernel {
         }
     }
 
-    func procfsMaps(_ t: Task) -> [Procfs.MapEntry] {
+    func procfsMaps(_ t: Task, resident: Bool) -> [Procfs.MapEntry] {
         let rec = procfs.record(t.tg)
         return t.mm.vmas.map { v in
             var p: UInt8 = 0
@@ -294,7 +309,7 @@ extension Kernel {
             if v.prot & PROT_X != 0 { p |= 4 }
             // The vDSO pages are shared by every process but Linux shows them private.
             if v.shared && v.tag != "[vdso]" && v.tag != "[vvar]" { p |= 8 }
-            let r = procfsResidentKB(v)
+            let r = resident ? procfsResidentKB(v) : 0
             let name = procfsMapName(v, rec, exe: rec.exe.isEmpty ? t.tg.name : rec.exe)
             return Procfs.MapEntry(start: v.start, end: v.end, permissions: p, offset: 0, path: name,
                                    rssKB: r, anonymousKB: name.hasPrefix("/") ? 0 : r)
@@ -320,6 +335,9 @@ extension Kernel {
         switch f {
         case let p as PipeEnd: return "pipe:[\(p.pipe.inode)]"
         case let s as UnixSocket: return "socket:[\(s.inode)]"
+        case let s as InetSocket:
+            var st = Glibc.stat()
+            return "socket:[\(s.stat(&st) == 0 ? UInt64(st.st_ino) : 0)]"
         case is EventFD: return "anon_inode:[eventfd]"
         case is TimerFD: return "anon_inode:[timerfd]"
         case is EpollFile: return "anon_inode:[eventpoll]"
@@ -370,4 +388,8 @@ extension ProcfsNeeds {
     /// Ids, name and state only (listings and system-wide files).
     static var light: ProcfsNeeds { var n = ProcfsNeeds(); n.isLightFlag = true; return n }
     var isLight: Bool { isLightFlag }
+}
+
+enum ProcfsCostSwitch {
+    static let walkRSS: Bool = getenv("BULWARK_PROCFS_RSS_WALK").map { String(cString: $0) == "1" } ?? false
 }

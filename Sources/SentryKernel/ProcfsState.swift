@@ -22,6 +22,7 @@ struct ProcfsExecRecord {
     var oomScoreAdj: Int32 = 0
     /// The executable's canonical path (symlinks resolved, as Linux's d_path shows it).
     var exe = ""
+    var peakVMKB: UInt64 = 0
 }
 
 final class ProcfsState {
@@ -43,6 +44,13 @@ final class ProcfsState {
         let hex = b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
         bootID = hex[0..<4].joined() + "-" + hex[4..<6].joined() + "-" + hex[6..<8].joined() + "-" +
             hex[8..<10].joined() + "-" + hex[10..<16].joined()
+    }
+
+    /// VmPeak: the largest address-space size seen so far for a thread group (updated on reads).
+    func peakSize(_ tg: ThreadGroup, _ size: UInt64) -> UInt64 {
+        var r = record(tg)
+        if size > r.peakVMKB { r.peakVMKB = size; records[ObjectIdentifier(tg)] = r }
+        return r.peakVMKB
     }
 
     func record(_ tg: ThreadGroup) -> ProcfsExecRecord {

@@ -39,7 +39,7 @@ public enum SentryCommand {
 
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
-                              [--strace] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none]
+                              [--strace] [--terminal] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none]
                               [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] [--platform ptrace|systrap]
                               [--fault SPEC]... [--no-seccomp] -- PROGRAM [ARG...]
 
@@ -77,7 +77,8 @@ public enum SentryCommand {
             case "--uid": guard let v = value(), let n = UInt32(v) else { return fail("--uid needs a number", 2) }; uid = n
             case "--gid": guard let v = value(), let n = UInt32(v) else { return fail("--gid needs a number", 2) }; gid = n
             case "--strace": strace = true
-            case "--netstack-fd", "--network": if let e = NetworkOptions.parse(a, value()), !e.isEmpty { return fail(e, 2) }   // NetstackConnection.swift
+            case "--terminal": ConsoleBridge.initTerminal = true   // ConsoleBridge.swift
+            case "--netstack-fd", "--network", "--interface": if let e = NetworkOptions.parse(a, value()), !e.isEmpty { return fail(e, 2) }   // NetstackConnection.swift
             case "--log": guard let v = value() else { return fail("--log needs a value", 2) }; logFile = v
             case "--platform": guard let v = value(), let k = PlatformKind(rawValue: v) else { return fail("--platform needs ptrace or systrap", 2) }; Platform.kind = k
             case "--gofer-fd": guard let v = value(), let n = Int32(v), n >= 0 else { return fail("--gofer-fd needs a descriptor number", 2) }; goferFD = n
@@ -192,6 +193,7 @@ public enum SentryCommand {
         kernel.startInit(image: image)
         if let controlFD { ControlServer.start(fd: controlFD, kernel: kernel) }
         let status = kernel.waitForInit()
+        ConsoleBridge.drainAll(kernel)   // the terminal's last output reaches the host
         fflush(stdout)
         return status
     }

@@ -27,24 +27,30 @@ extension Task {
         if path.hasPrefix("/") { return .success(normalize(path)) }
         switch startLocation(dirfd, path) {
         case .failure(let e): return .failure(e)
-        case .success(let l): return .success(normalize(kernel.vfs.pathOf(l) + "/" + path))
+        case .success(let l): return .success(normalize(kernel.vfs.pathOf(l, root: fsctx.root) + "/" + path))
         }
     }
 
-    /// Where the working directory is in the tree (the root when it has gone away).
+    /// Where the working directory is in the tree (the root when it has gone away). The location
+    /// is kept from chdir, so a relative lookup costs no walk of the cwd string.
     func cwdLocation() -> VLocation {
+        if let l = fsctx.cwdLoc, !l.dentry.dead { return l }
         let vfs = kernel.vfs
-        if case .success(.loc(let l)) = vfs.resolve(self, at: vfs.root, fsctx.cwd, follow: true), l.inode.isDir { return l }
-        return vfs.root
+        let root = vfs.rootOf(self)
+        if case .success(.loc(let l)) = vfs.resolve(self, at: root, fsctx.cwd, follow: true), l.inode.isDir {
+            fsctx.cwdLoc = l
+            return l
+        }
+        return root
     }
 
     /// The start of a lookup of `path` relative to `dirfd`.
     func startLocation(_ dirfd: Int32, _ path: String) -> KResult<VLocation> {
-        if path.utf8.first == UInt8(ascii: "/") { return .success(kernel.vfs.root) }
+        if path.utf8.first == UInt8(ascii: "/") { return .success(kernel.vfs.rootOf(self)) }
         if dirfd == AT_FDCWD_ { return .success(cwdLocation()) }
         guard let f = fds.get(Int(dirfd)) else { return .failure(EBADF) }
         if let l = f.location { return l.inode.isDir ? .success(l) : .failure(ENOTDIR) }
-        if let p = f.path, f.isDirectory, case .success(.loc(let l)) = kernel.vfs.resolve(self, at: kernel.vfs.root, p, follow: true) {
+        if let p = f.path, f.isDirectory, case .success(.loc(let l)) = kernel.vfs.resolve(self, at: kernel.vfs.rootOf(self), p, follow: true) {
             return .success(l)
         }
         return .failure(ENOTDIR)
@@ -54,7 +60,7 @@ extension Task {
     func pathArgs(_ dirfd: Int32, _ addr: UInt64, allowEmpty: Bool = false) -> KResult<(VLocation, String)> {
         let path: String
         switch readPath(addr, allowEmpty: allowEmpty) { case .failure(let e): return .failure(e); case .success(let p): path = p }
-        if path.isEmpty { return .success((kernel.vfs.root, "")) }
+        if path.isEmpty { return .success((kernel.vfs.rootOf(self), "")) }
         switch startLocation(dirfd, path) {
         case .failure(let e): return .failure(e)
         case .success(let l): return .success((l, path))
@@ -86,13 +92,19 @@ extension Task {
 
     private func openAndInstall(_ start: VLocation, _ path: String, _ flags: Int32, _ mode: UInt32) -> Int {
         if flags & O_CREAT != 0 && flags & O_DIRECTORY != 0 { return errno(EINVAL) }
-        if flags & 0o20000000 != 0 { return errno(EOPNOTSUPP) }   // O_TMPFILE: not offered
-        switch kernel.vfs.open(self, at: start, path, flags: flags, mode: mode & 0o7777 & ~fsctx.umask) {
+        let opened: KResult<FileDescription>
+        if flags & 0o20000000 != 0 {
+            guard flags & O_TMPFILE_ == O_TMPFILE_, flags & O_CREAT == 0 else { return errno(EINVAL) }
+            opened = kernel.vfs.openTmpfile(self, at: start, path, flags: flags, mode: mode & 0o7777 & ~fsctx.umask)
+        } else {
+            opened = kernel.vfs.open(self, at: start, path, flags: flags, mode: mode & 0o7777 & ~fsctx.umask)
+        }
+        switch opened {
         case .failure(let e): return errno(e)
         case .success(let f):
-            if flags & O_DIRECTORY != 0 && !f.isDirectory { return errno(ENOTDIR) }
+            if flags & O_DIRECTORY != 0 && !f.isDirectory && flags & 0o20000000 == 0 { return errno(ENOTDIR) }
             let keep = flags & O_PATH != 0 ? (O_PATH | (flags & O_ACCMODE_ & 0)) : flags
-            f.statusFlags = keep & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY)
+            f.statusFlags = keep & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY | 0o20000000)
             return fds.install(f, cloexec: flags & O_CLOEXEC != 0)
         }
     }
@@ -146,7 +158,7 @@ extension Task {
             if c == "." { continue }
             if c == ".." {
                 if beneath && depth == 0 { if resolve & 0x10 != 0 { continue }; return EXDEV }
-                let up = vfs.parentOf(cur, root: vfs.root)
+                let up = vfs.parentOf(cur, root: vfs.rootOf(self))
                 if up.mount !== cur.mount && resolve & 1 != 0 { return EXDEV }
                 cur = up
                 depth -= 1

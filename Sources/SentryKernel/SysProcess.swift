@@ -23,9 +23,12 @@ extension Kernel {
         let tg = ThreadGroup(pid: pid, handlers: SignalHandlers(), pgid: pid, sid: pid, uid: config.uid, gid: config.gid)
         tg.name = image.executable
         let fds = FDTable()
-        fds.installAt(0, HostStreamFile(fd: 0, flags: O_RDONLY), cloexec: false)
-        fds.installAt(1, HostStreamFile(fd: 1, flags: O_WRONLY), cloexec: false)
-        fds.installAt(2, HostStreamFile(fd: 2, flags: O_WRONLY), cloexec: false)
+        // --terminal: an in-sandbox pty bridged to the host terminal (ConsoleBridge.swift).
+        if !ConsoleBridge.installInitTerminal(self, tg: tg, fds: fds) {
+            fds.installAt(0, HostStreamFile(fd: 0, flags: O_RDONLY), cloexec: false)
+            fds.installAt(1, HostStreamFile(fd: 1, flags: O_WRONLY), cloexec: false)
+            fds.installAt(2, HostStreamFile(fd: 2, flags: O_WRONLY), cloexec: false)
+        }
         let task = Task(kernel: self, tid: pid, tg: tg, mm: image.space, fds: fds, fsctx: FSContext(cwd: vfs.canonicalCwd(config.cwd)))
         var r = Registers()
         r.rip = image.entry
@@ -142,7 +145,7 @@ extension Task {
         case .success(let target):
             let sr = kernel.vfs.stat(self, target, &st)
             if sr < 0 { return Int(sr) }
-            if case .loc(let l) = target, !path.hasPrefix("/") { path = kernel.vfs.pathOf(l) }
+            if case .loc(let l) = target, !path.hasPrefix("/") { path = kernel.vfs.pathOf(l, root: fsctx.root) }
         }
         if st.st_mode & S_IFMT == S_IFLNK { return errno(ELOOP) }
         if st.st_mode & S_IFMT == S_IFDIR { return errno(EACCES) }
@@ -224,9 +227,11 @@ extension Task {
             if let z = cands.first(where: { $0.zombie }) {
                 if statusAddr != 0 && !mm.write(statusAddr, z.waitStatus) { return errno(EFAULT) }
                 if rusage != 0 {
-                    let zero = [UInt8](repeating: 0, count: 144)
-                    _ = zero.withUnsafeBytes { mm.copyOut(rusage, $0.baseAddress!, 144) }
+                    var u = z.deadThreadsUsage
+                    u.add(z.childrenUsage)
+                    _ = writeRUsage(u, rusage)   // ProcfsCounters.swift
                 }
+                z.foldIntoParent(tg)
                 tg.children.removeAll { $0 === z }
                 kernel.threadGroups[z.pid] = nil
                 return Int(z.pid)
@@ -265,6 +270,7 @@ extension Task {
                 }
                 if infop != 0 && !info.withUnsafeBytes({ mm.copyOut(infop, $0.baseAddress!, 128) }) { return errno(EFAULT) }
                 if options & 0x0100_0000 == 0 && report == nil {   // !WNOWAIT
+                    z.foldIntoParent(tg)
                     tg.children.removeAll { $0 === z }
                     kernel.threadGroups[z.pid] = nil
                 }

@@ -16,8 +16,9 @@ extension Task {
         var t = timespec()
         clock_gettime(c, &t)
         if clk == 2 || clk == 3 {
-            let s = kernel.startTime
-            let ns = (t.tv_sec - s.tv_sec) * 1_000_000_000 + (t.tv_nsec - s.tv_nsec)
+            // CLOCK_PROCESS_CPUTIME_ID / CLOCK_THREAD_CPUTIME_ID: the counters of ProcfsCounters.swift.
+            let u = clk == 2 ? tg.groupUsage(host: false) : usage(host: false)
+            let ns = Int(u.userNS &+ u.systemNS)
             t = timespec(tv_sec: ns / 1_000_000_000, tv_nsec: ns % 1_000_000_000)
         }
         return mm.write(addr, t) ? 0 : errno(EFAULT)

@@ -49,7 +49,9 @@ extension Task {
         if size > 0 { guard v.withUnsafeMutableBytes({ mm.copyIn(value, $0.baseAddress!, size) }) else { return errno(EFAULT) } }
         switch xattrLocation(target) { case .failure(let e): return errno(e); case .success(let x): l = x }
         if l.mount.readOnly { return errno(EROFS) }
-        return Int(l.inode.setxattr(name, v, flags: flags))
+        let r = l.inode.setxattr(name, v, flags: flags)
+        if r == 0 { InotifyHub.onFile(l.dentry, IN_ATTRIB_) }
+        return Int(r)
     }
 
     func sysListxattr(_ target: XattrTarget, _ list: UInt64, _ size: Int) -> Int {
@@ -72,6 +74,8 @@ extension Task {
         switch xattrName(nameAddr) { case .failure(let e): return errno(e); case .success(let n): name = n }
         switch xattrLocation(target) { case .failure(let e): return errno(e); case .success(let x): l = x }
         if l.mount.readOnly { return errno(EROFS) }
-        return Int(l.inode.removexattr(name))
+        let r = l.inode.removexattr(name)
+        if r == 0 { InotifyHub.onFile(l.dentry, IN_ATTRIB_) }
+        return Int(r)
     }
 }

@@ -35,8 +35,8 @@ final class SyscallFaults {
         }
     }
 
-    /// Builds the Sentry's plan from `--fault` values: nil when no spec is a syscall spec. IPC specs are
-    /// reported as ignored (the services apply them). Errors name the spec.
+    /// Builds the Sentry's plan from `--fault` values: nil when no spec is a syscall spec. IPC specs go
+    /// to the services (ServiceFaultSpecs) and to the control server (ControlFaults). Errors name the spec.
     static func parse(_ specs: [String]) -> (faults: SyscallFaults?, error: String?) {
         var rules: [SyscallFaultRule] = []
         for text in specs {
@@ -44,11 +44,9 @@ final class SyscallFaults {
             do throws(FaultSpecError) { spec = try FaultSpec.parse(text) } catch { return (nil, "--fault: \(error.description)") }
             switch spec {
             case .ipc(let rule):
-                // Passed on to the services the Sentry spawns itself (gofer, netstack, procfs).
+                // Passed on to the services the Sentry spawns itself (gofer, netstack, procfs); the
+                // control ones (and channel-less ones) the Sentry applies to its control replies.
                 ServiceFaultSpecs.specs.append((text, rule.channel))
-                if rule.channel == .control {
-                    fputs("bulwark-sentry: --fault '\(text)': the Sentry starts no control service; ignored\n", stderr)
-                }
             case .syscall(let rule):
                 let nr = rule.syscall.rawValue
                 let name = rule.syscall.name ?? String(nr)
@@ -63,6 +61,9 @@ final class SyscallFaults {
                 }
                 rules.append(rule)
             }
+        }
+        do throws(FaultSpecError) { try ControlFaults.install(ServiceFaultSpecs.specs) } catch {
+            return (nil, "--fault: \(error.description)")
         }
         return rules.isEmpty ? (nil, nil) : (SyscallFaults(plan: SyscallFaultPlan(rules: rules)), nil)
     }

@@ -33,7 +33,6 @@ public enum SyscallTable {
         228: "CPU-time clocks approximated by monotonic time since start",
         435: "deliberately ENOSYS: libc falls back to clone(2); not reported",
         334: "deliberately ENOSYS (glibc and others fall back); not reported",
-        161: "EPERM (changing the root is not offered)",
         165: "tmpfs, bind (without submounts) and read-only remounts; other types ENODEV",
         437: "RESOLVE_IN_ROOT resolves '..' from the starting directory without clamping",
     ]
@@ -46,6 +45,7 @@ public enum SyscallTable {
         217, 218, 228, 229, 230, 231, 234, 247, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
         41, 53, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 54, 55, 288, 284, 290, 283, 286, 287, 36, 37, 38, 213, 291, 233, 232, 281, 441, 222, 223, 224, 225, 226, 40, 85, 326, 295, 296, 436, 74, 75, 76, 77, 137, 138, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 221, 270, 271, 273, 274, 280, 292, 293, 302, 309, 316, 318, 322, 332, 439,
         235, 161, 162, 306, 277, 285, 437, 165, 166,
+        253, 254, 255, 294, 155, 275, 276, 187,   // inotify (SysInotify.swift), pivot_root, splice, tee, readahead (SysSplice.swift)
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -63,7 +63,9 @@ extension Task {
         let r = regs
         let nr = Int(Int64(bitPattern: r.orig_rax))
         let a0 = r.rdi, a1 = r.rsi, a2 = r.rdx, a3 = r.r10, a4 = r.r8, a5 = r.r9
+        SyscallCounts.record(nr)   // bulwark debug --syscalls (SyscallCountsUnsafe.swift)
         let ret = kernel.faults == nil ? dispatch(nr, a0, a1, a2, a3, a4, a5) : faultDispatch(nr, a0, a1, a2, a3, a4, a5)
+        countIO(nr, ret)   // /proc/<pid>/io (ProcfsCounters.swift)
         if ret != noReturn {
             var n = regs
             n.rax = UInt64(bitPattern: Int64(ret))
@@ -148,9 +150,9 @@ extension Task {
         case 95: let o = fsctx.umask; fsctx.umask = UInt32(a0 & 0o777); return Int(o)
         case 96: return sysGettimeofday(a0, a1)
         case 97: return sysPrlimit(0, i(a0), 0, a1)
-        case 98: return sysZero(a1, 144)     // getrusage: not tracked, zeros
+        case 98: return sysGetrusage(i32(a0), a1)   // ProcfsCounters.swift
         case 99: return sysSysinfo(a0)
-        case 100: return sysZero(a0, 32)     // times: not tracked
+        case 100: return sysTimes(a0)               // ProcfsCounters.swift
         case 102, 107: return Int(tg.uid)
         case 104, 108: return Int(tg.gid)
         case 105, 113: return sysSetid(UInt32(truncatingIfNeeded: a0), gid: false)
@@ -307,6 +309,14 @@ extension Task {
         case 435: return errno(ENOSYS)   // clone3: deliberately ENOSYS so libc falls back to clone; not reported
         case 334: return errno(ENOSYS)   // rseq: deliberately not offered (glibc falls back); not reported
         case 332: return sysStatx(i32(a0), a1, i32(a2), UInt32(truncatingIfNeeded: a3), a4)
+        case 253: return sysInotifyInit1(0)
+        case 294: return sysInotifyInit1(i32(a0))
+        case 254: return sysInotifyAddWatch(i(a0), a1, UInt32(truncatingIfNeeded: a2))
+        case 255: return sysInotifyRmWatch(i(a0), i32(a1))
+        case 155: return sysPivotRoot(a0, a1)
+        case 275: return sysSplice(i(a0), a1, i(a2), a3, i(a4), UInt32(truncatingIfNeeded: a5))
+        case 276: return sysTee(i(a0), i(a1), i(a2), UInt32(truncatingIfNeeded: a3))
+        case 187: return sysReadahead(i(a0), i(a1), i(a2))
         default:
             kernel.reportUnimplemented(nr, task: self)
             return errno(ENOSYS)

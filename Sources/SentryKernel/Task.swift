@@ -22,8 +22,12 @@ struct SigAction {
 final class FSContext {
     var cwd: String
     var umask: UInt32 = 0o022
+    /// chroot(2): the root absolute paths start from (nil: the VFS root). SysDirectory.swift.
+    var root: VLocation? = nil
+    /// Where cwd is, kept so relative lookups need not resolve the cwd string again.
+    var cwdLoc: VLocation? = nil
     init(cwd: String) { self.cwd = cwd }
-    func copy() -> FSContext { let n = FSContext(cwd: cwd); n.umask = umask; return n }
+    func copy() -> FSContext { let n = FSContext(cwd: cwd); n.umask = umask; n.root = root; n.cwdLoc = cwdLoc; return n }
 }
 
 final class ThreadGroup {
@@ -51,6 +55,8 @@ final class ThreadGroup {
     var realTimer: KTimer? = nil
     var posixTimers: [PosixTimer] = []
     var job = JobState()   // JobControl.swift
+    var deadThreadsUsage = Usage()   // ProcfsCounters.swift: threads that exited
+    var childrenUsage = Usage()      // reaped children (RUSAGE_CHILDREN, times' cutime)
 
     init(pid: Int32, handlers: SignalHandlers, pgid: Int32, sid: Int32, uid: UInt32, gid: UInt32) {
         self.pid = pid
@@ -105,6 +111,7 @@ final class Task: HostMapper {
     var threadName = ""
     var pdeathSignal: Int32 = 0
     var noNewPrivs = false
+    var counters = TaskCounters()   // ProcfsCounters.swift
     var scratchBuf = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
     deinit { scratchBuf.deallocate() }
     /// Registers of the current stop (valid while the kernel handles it).
@@ -184,6 +191,7 @@ final class Task: HostMapper {
         s.regs = r
         mm.mapAll(mapper: self)
         mmGeneration = mm.generation
+        countersStart()
         runLoop()
         stub.destroy()
         kernel.unlock()
@@ -248,7 +256,7 @@ final class Task: HostMapper {
 
     /// Wakes this task if it is running application code, so it notices a new signal.
     func kick() {
-        if inUser, let s = stub { s.interrupt() }
+        if inUser, let s = stub { s.interrupt(); counters.involuntary &+= 1 }
         kernel.broadcast()
     }
 
@@ -262,6 +270,7 @@ final class Task: HostMapper {
     /// Returns false if interrupted by a signal.
     func block(deadline: timespec?) -> Bool {
         if interrupted { return false }
+        counters.voluntary &+= 1
         kernel.waitCond(deadline: deadline)
         return !interrupted
     }
@@ -271,6 +280,7 @@ final class Task: HostMapper {
     /// Ends this task. The kernel lock is held.
     func exitTask(status: Int32, fromSignal: Int32) {
         if exited { return }
+        countersFinish()
         exited = true
         if clearChildTID != 0 {
             var zero: Int32 = 0

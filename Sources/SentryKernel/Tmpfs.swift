@@ -22,6 +22,8 @@ class TmpfsNode: VInode {
     /// Overlay upper directory: its own times are newer than the lower directory's.
     var changedByOverlay = false
     var xattrs: [String: [UInt8]] = [:]
+    /// An O_TMPFILE file that linkat(AT_EMPTY_PATH) may still give a name (VFSTmpfile.swift).
+    var linkableTmpfile = false
     /// The pipe of a FIFO node (made at first open).
     var fifo: PipeBuffer? = nil
     nonisolated(unsafe) static var nextIno: UInt = 2
@@ -177,7 +179,8 @@ class TmpfsNode: VInode {
         guard let n = target as? TmpfsNode else { return -EXDEV }
         if children[name] != nil { return -EEXIST }
         if n.kind == .dir { return -EPERM }
-        if n.nlink == 0 { return -ENOENT }
+        if n.nlink == 0 && !n.linkableTmpfile { return -ENOENT }
+        n.linkableTmpfile = false
         children[name] = n
         whiteouts.remove(name)
         n.nlink += 1
@@ -305,6 +308,7 @@ final class TmpfsFile: FileDescription {
         self.node = node
         super.init(flags: flags)
     }
+    deinit { inotifyClosed() }
     override var isDirectory: Bool { node.kind == .dir }
 
     override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int {
@@ -317,6 +321,7 @@ final class TmpfsFile: FileDescription {
         guard off < node.data.count else { return 0 }
         let n = min(buf.count, node.data.count - off)
         node.data.withUnsafeBytes { memcpy(buf.baseAddress!, $0.baseAddress! + off, n) }
+        if n > 0 { inotify(IN_ACCESS_) }
         return n
     }
     override func write(_ t: Task, _ buf: UnsafeRawBufferPointer) -> Int {
@@ -333,6 +338,7 @@ final class TmpfsFile: FileDescription {
         if node.data.count < off + buf.count { node.data.append(contentsOf: repeatElement(0, count: off + buf.count - node.data.count)) }
         node.data.withUnsafeMutableBytes { memcpy($0.baseAddress! + off, buf.baseAddress!, buf.count) }
         node.changed()
+        inotify(IN_MODIFY_)
         return buf.count
     }
     override func seek(_ off: Int, _ whence: Int32) -> Int {
@@ -354,5 +360,9 @@ final class TmpfsFile: FileDescription {
         return n
     }
     override func stat(_ st: inout stat) -> Int { node.fillStat(&st); return 0 }
-    func truncate(_ len: Int) -> Int { Int(node.setattr(VSetAttr(size: len))) }
+    func truncate(_ len: Int) -> Int {
+        let r = Int(node.setattr(VSetAttr(size: len)))
+        if r == 0 { inotify(IN_MODIFY_) }
+        return r
+    }
 }

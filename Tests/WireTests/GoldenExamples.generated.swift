@@ -175,6 +175,26 @@ extension Control.ReplaceProcfsReply {
     static let exampleFDCount = 0
 }
 
+extension Control.SyscallStats {
+    static func example(_ v: Int) -> Self {
+        Self(containerID: "containerID-\(v)-é")
+    }
+    static let exampleFDCount = 0
+}
+
+extension Control.SyscallCount {
+    static func example(_ v: Int) -> Self {
+        Self(number: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), count: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v))
+    }
+}
+
+extension Control.SyscallStatsReply {
+    static func example(_ v: Int) -> Self {
+        Self(counts: [Control.SyscallCount.example(v), Control.SyscallCount.example(v + 1)], total: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v))
+    }
+    static let exampleFDCount = 0
+}
+
 extension Gofer.Stat {
     static func example(_ v: Int) -> Self {
         Self(mask: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), mode: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), nlink: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), uid: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), gid: UInt32(truncatingIfNeeded: 0xC1C2C344 + v), ino: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), size: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), blocks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), blockSize: UInt32(truncatingIfNeeded: 0xC1C2C384 + v), atimeSec: Int64(truncatingIfNeeded: -10_000_000_000_001 + v), atimeNsec: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), mtimeSec: Int64(truncatingIfNeeded: -12_000_000_000_001 + v), mtimeNsec: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), ctimeSec: Int64(truncatingIfNeeded: -14_000_000_000_001 + v), ctimeNsec: UInt32(truncatingIfNeeded: 0xC1C2C344 + v), btimeSec: Int64(truncatingIfNeeded: -16_000_000_000_001 + v), btimeNsec: UInt32(truncatingIfNeeded: 0xC1C2C364 + v), devMajor: UInt32(truncatingIfNeeded: 0xC1C2C374 + v), devMinor: UInt32(truncatingIfNeeded: 0xC1C2C384 + v), rdevMajor: UInt32(truncatingIfNeeded: 0xC1C2C394 + v), rdevMinor: UInt32(truncatingIfNeeded: 0xC1C2C304 + v))
@@ -609,6 +629,26 @@ extension Netstack.InterfacesReply {
     static let exampleFDCount = 0
 }
 
+extension Netstack.SocketSummary {
+    static func example(_ v: Int) -> Self {
+        Self(handle: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), protocol: UInt8(truncatingIfNeeded: 0xA1 + v), family: UInt16(truncatingIfNeeded: 0xB122 + v), state: UInt8(truncatingIfNeeded: 0xA3 + v), local: Netstack.SocketAddress.example(v + 5), remote: Netstack.SocketAddress.example(v + 6), sendQueue: UInt32(truncatingIfNeeded: 0xC1C2C364 + v), receiveQueue: UInt32(truncatingIfNeeded: 0xC1C2C374 + v))
+    }
+}
+
+extension Netstack.ListSockets {
+    static func example(_ v: Int) -> Self {
+        Self()
+    }
+    static let exampleFDCount = 0
+}
+
+extension Netstack.SocketList {
+    static func example(_ v: Int) -> Self {
+        Self(sockets: [Netstack.SocketSummary.example(v), Netstack.SocketSummary.example(v + 1)])
+    }
+    static let exampleFDCount = 0
+}
+
 extension Procfs.TaskInfo {
     static func example(_ v: Int) -> Self {
         Self(pid: Int32(truncatingIfNeeded: -1_000_001 + v), tgid: Int32(truncatingIfNeeded: -2_000_001 + v), ppid: Int32(truncatingIfNeeded: -3_000_001 + v), pgid: Int32(truncatingIfNeeded: -4_000_001 + v), sid: Int32(truncatingIfNeeded: -5_000_001 + v), comm: "comm-\(v)-é", state: UInt8(truncatingIfNeeded: 0xA6 + v), uids: [UInt32(truncatingIfNeeded: 0xC1C2C374 + v), UInt32(truncatingIfNeeded: 0xC1C2C384 + v)], gids: [UInt32(truncatingIfNeeded: 0xC1C2C384 + v), UInt32(truncatingIfNeeded: 0xC1C2C394 + v)], groups: [UInt32(truncatingIfNeeded: 0xC1C2C394 + v), UInt32(truncatingIfNeeded: 0xC1C2C304 + v)], threads: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), nice: Int32(truncatingIfNeeded: -12_000_001 + v), umask: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), ttyNr: Int32(truncatingIfNeeded: -14_000_001 + v), tpgid: Int32(truncatingIfNeeded: -15_000_001 + v), flags: UInt32(truncatingIfNeeded: 0xC1C2C354 + v), minorFaults: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), majorFaults: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), startTimeTicks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), userTimeTicks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), systemTimeTicks: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), vmPeakKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), vmSizeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), vmLckKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), vmHWMKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), vmRSSKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), rssAnonKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), rssFileKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), rssShmemKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), vmDataKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), vmStkKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), vmExeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), vmLibKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), vmPTEKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), startCode: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), endCode: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), startStack: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), startData: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), endData: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), startBrk: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), argStart: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), argEnd: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), envStart: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), envEnd: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), exitSignal: Int32(truncatingIfNeeded: -45_000_001 + v), processor: Int32(truncatingIfNeeded: -46_000_001 + v), fdSize: UInt32(truncatingIfNeeded: 0xC1C2C364 + v), sigQueued: UInt32(truncatingIfNeeded: 0xC1C2C374 + v), sigQueueLimit: UInt32(truncatingIfNeeded: 0xC1C2C384 + v), sigPending: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), shdPending: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), sigBlocked: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), sigIgnored: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), sigCaught: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), capInheritable: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), capPermitted: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), capEffective: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), capBounding: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), capAmbient: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), noNewPrivs: v % 2 == 0, seccompMode: UInt8(truncatingIfNeeded: 0xA0 + v), oomScoreAdj: Int32(truncatingIfNeeded: -62_000_001 + v), voluntarySwitches: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), involuntarySwitches: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), readChars: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), writtenChars: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), readSyscalls: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), writeSyscalls: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), readBytes: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), writeBytes: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), cmdline: [0x00, 0xFF, 70, UInt8(truncatingIfNeeded: v)], environ: [0x00, 0xFF, 71, UInt8(truncatingIfNeeded: v)], auxv: [0x00, 0xFF, 72, UInt8(truncatingIfNeeded: v)], exe: "exe-\(v)-é", cwd: "cwd-\(v)-é", root: "root-\(v)-é")
@@ -651,9 +691,39 @@ extension Procfs.Tunable {
     }
 }
 
+extension Procfs.NetAddress {
+    static func example(_ v: Int) -> Self {
+        Self(family: UInt16(truncatingIfNeeded: 0xB102 + v), address: [0x00, 0xFF, 1, UInt8(truncatingIfNeeded: v)], prefixLength: UInt8(truncatingIfNeeded: 0xA2 + v))
+    }
+}
+
+extension Procfs.NetInterface {
+    static func example(_ v: Int) -> Self {
+        Self(index: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), name: "name-\(v)-é", flags: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), mtu: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), hardwareAddress: [0x00, 0xFF, 4, UInt8(truncatingIfNeeded: v)], addresses: [Procfs.NetAddress.example(v), Procfs.NetAddress.example(v + 1)], rxBytes: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), rxPackets: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), txBytes: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), txPackets: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v))
+    }
+}
+
+extension Procfs.NetRoute {
+    static func example(_ v: Int) -> Self {
+        Self(destination: [0x00, 0xFF, 0, UInt8(truncatingIfNeeded: v)], prefixLength: UInt8(truncatingIfNeeded: 0xA1 + v), gateway: [0x00, 0xFF, 2, UInt8(truncatingIfNeeded: v)], interfaceName: "interfaceName-\(v)-é")
+    }
+}
+
+extension Procfs.NetSocket {
+    static func example(_ v: Int) -> Self {
+        Self(protocol: UInt8(truncatingIfNeeded: 0xA0 + v), family: UInt16(truncatingIfNeeded: 0xB112 + v), state: UInt8(truncatingIfNeeded: 0xA2 + v), localAddress: [0x00, 0xFF, 3, UInt8(truncatingIfNeeded: v)], localPort: UInt16(truncatingIfNeeded: 0xB142 + v), remoteAddress: [0x00, 0xFF, 5, UInt8(truncatingIfNeeded: v)], remotePort: UInt16(truncatingIfNeeded: 0xB162 + v), txQueue: UInt32(truncatingIfNeeded: 0xC1C2C374 + v), rxQueue: UInt32(truncatingIfNeeded: 0xC1C2C384 + v), uid: UInt32(truncatingIfNeeded: 0xC1C2C394 + v), inode: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v))
+    }
+}
+
+extension Procfs.UnixSocketEntry {
+    static func example(_ v: Int) -> Self {
+        Self(refCount: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), flags: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), type: UInt16(truncatingIfNeeded: 0xB122 + v), state: UInt8(truncatingIfNeeded: 0xA3 + v), inode: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), path: "path-\(v)-é")
+    }
+}
+
 extension Procfs.Snapshot {
     static func example(_ v: Int) -> Self {
-        Self(tasks: [Procfs.TaskInfo.example(v), Procfs.TaskInfo.example(v + 1)], maps: [Procfs.MapEntry.example(v), Procfs.MapEntry.example(v + 1)], fds: [Procfs.FDEntry.example(v), Procfs.FDEntry.example(v + 1)], mounts: [Procfs.MountEntry.example(v), Procfs.MountEntry.example(v + 1)], limits: [Procfs.LimitEntry.example(v), Procfs.LimitEntry.example(v + 1)], uptimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), idleNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), bootTimeSeconds: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), memTotalKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), memFreeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), memAvailableKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), buffersKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), cachedKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), swapTotalKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), swapFreeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), loadAverage: [UInt32(truncatingIfNeeded: 0xC1C2C354 + v), UInt32(truncatingIfNeeded: 0xC1C2C364 + v)], runnable: UInt32(truncatingIfNeeded: 0xC1C2C364 + v), lastPID: Int32(truncatingIfNeeded: -18_000_001 + v), hostname: "hostname-\(v)-é", domainname: "domainname-\(v)-é", kernelRelease: "kernelRelease-\(v)-é", kernelVersion: "kernelVersion-\(v)-é", cpuCount: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), cpuTimes: [Procfs.CPUTimes.example(v), Procfs.CPUTimes.example(v + 1)], contextSwitches: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), processesCreated: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), tunables: [Procfs.Tunable.example(v), Procfs.Tunable.example(v + 1)], bootID: "bootID-\(v)-é")
+        Self(tasks: [Procfs.TaskInfo.example(v), Procfs.TaskInfo.example(v + 1)], maps: [Procfs.MapEntry.example(v), Procfs.MapEntry.example(v + 1)], fds: [Procfs.FDEntry.example(v), Procfs.FDEntry.example(v + 1)], mounts: [Procfs.MountEntry.example(v), Procfs.MountEntry.example(v + 1)], limits: [Procfs.LimitEntry.example(v), Procfs.LimitEntry.example(v + 1)], uptimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), idleNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), bootTimeSeconds: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), memTotalKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), memFreeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), memAvailableKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), buffersKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), cachedKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), swapTotalKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), swapFreeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), loadAverage: [UInt32(truncatingIfNeeded: 0xC1C2C354 + v), UInt32(truncatingIfNeeded: 0xC1C2C364 + v)], runnable: UInt32(truncatingIfNeeded: 0xC1C2C364 + v), lastPID: Int32(truncatingIfNeeded: -18_000_001 + v), hostname: "hostname-\(v)-é", domainname: "domainname-\(v)-é", kernelRelease: "kernelRelease-\(v)-é", kernelVersion: "kernelVersion-\(v)-é", cpuCount: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), cpuTimes: [Procfs.CPUTimes.example(v), Procfs.CPUTimes.example(v + 1)], contextSwitches: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), processesCreated: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), tunables: [Procfs.Tunable.example(v), Procfs.Tunable.example(v + 1)], bootID: "bootID-\(v)-é", cpuinfo: [Procfs.Tunable.example(v), Procfs.Tunable.example(v + 1)], interfaces: [Procfs.NetInterface.example(v), Procfs.NetInterface.example(v + 1)], routes: [Procfs.NetRoute.example(v), Procfs.NetRoute.example(v + 1)], sockets: [Procfs.NetSocket.example(v), Procfs.NetSocket.example(v + 1)], unixSockets: [Procfs.UnixSocketEntry.example(v), Procfs.UnixSocketEntry.example(v + 1)])
     }
 }
 
@@ -728,6 +798,8 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Control.Message.resumeReply(.example(0)), fdCount: Control.ResumeReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Control.Message.replaceProcfs(.example(0)), fdCount: Control.ReplaceProcfs.exampleFDCount, flags: []),
     GoldenCase(Control.Message.replaceProcfsReply(.example(0)), fdCount: Control.ReplaceProcfsReply.exampleFDCount, flags: [.reply]),
+    GoldenCase(Control.Message.syscallStats(.example(0)), fdCount: Control.SyscallStats.exampleFDCount, flags: []),
+    GoldenCase(Control.Message.syscallStatsReply(.example(0)), fdCount: Control.SyscallStatsReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Control.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
     GoldenCase(Gofer.Message.attach(.example(0)), fdCount: Gofer.Attach.exampleFDCount, flags: []),
     GoldenCase(Gofer.Message.attachReply(.example(0)), fdCount: Gofer.AttachReply.exampleFDCount, flags: [.reply]),
@@ -786,6 +858,8 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Netstack.Message.attach(.example(0)), fdCount: Netstack.Attach.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.interfaces(.example(0)), fdCount: Netstack.Interfaces.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.interfacesReply(.example(0)), fdCount: Netstack.InterfacesReply.exampleFDCount, flags: [.reply]),
+    GoldenCase(Netstack.Message.listSockets(.example(0)), fdCount: Netstack.ListSockets.exampleFDCount, flags: []),
+    GoldenCase(Netstack.Message.socketList(.example(0)), fdCount: Netstack.SocketList.exampleFDCount, flags: [.reply]),
     GoldenCase(Netstack.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
     GoldenCase(Procfs.Message.readFile(.example(0)), fdCount: Procfs.ReadFile.exampleFDCount, flags: []),
     GoldenCase(Procfs.Message.fileContent(.example(0)), fdCount: Procfs.FileContent.exampleFDCount, flags: [.reply]),

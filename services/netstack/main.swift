@@ -9,7 +9,7 @@ ServiceMain.run(ServiceDefinition(
     summary: "user-space TCP/IP for the Sentry",
     options: [
         ServiceOption("--interface", value: "NAME", help: "host interface to take over (AF_PACKET; its addresses move to the netstack)"),
-        ServiceOption("--network", value: "sandbox|none", help: "none: loopback only (default); sandbox: use --interface"),
+        ServiceOption("--network", value: "sandbox|none", help: "none: loopback only (default); sandbox: take over --interface, or the first interface that is up and has an IPv4 address"),
     ],
     // Host syscalls beyond ServiceKit's base policy, each with its reason.
     policy: SeccompPolicy(name: "netstack", rules: [
@@ -29,8 +29,13 @@ ServiceMain.run(ServiceDefinition(
             guard interface == nil else { throw NetstackSetupError(description: "--interface needs --network sandbox") }
             return try NetstackService(interface: nil).handlers()
         case "sandbox":
-            guard let interface else { throw NetstackSetupError(description: "--network sandbox needs --interface NAME") }
-            return try NetstackService(interface: interface).handlers()
+            // Without --interface: the namespace's first usable interface; none at all means loopback only
+            // (an empty network namespace), said on stderr.
+            guard let name = interface ?? HostInterface.firstUsable() else {
+                HostInterface.note("bulwark-netstack: --network sandbox: no interface is up with an IPv4 address; loopback only")
+                return try NetstackService(interface: nil).handlers()
+            }
+            return try NetstackService(interface: name).handlers()
         default:
             throw NetstackSetupError(description: "--network must be sandbox or none, not \(network)")
         }

@@ -33,6 +33,10 @@ struct bw_net_interface {
 int bw_packet_open(const char *ifname, int *ifindex_out);
 /// One received frame (not one we sent), or -1 with errno (EAGAIN when none is waiting).
 ssize_t bw_packet_recv(int fd, void *buffer, size_t capacity);
+/// Like bw_packet_recv; `*partial` is 1 when the kernel left the transport checksum unfinished
+/// (TP_STATUS_CSUMNOTREADY: a local sender with checksum offload, e.g. Docker's side of a veth,
+/// whose frames never crossed a wire). Needs PACKET_AUXDATA, which bw_packet_open turns on.
+ssize_t bw_packet_recv_partial(int fd, void *buffer, size_t capacity, int *partial);
 /// Reads the link (MAC, MTU), its addresses and default routes over NETLINK_ROUTE.
 /// Returns 0, or -1 with errno (ENODEV when the interface does not exist).
 int bw_netlink_read_interface(const char *ifname, struct bw_net_interface *out);

@@ -50,9 +50,32 @@ enum FifoTable {
             }
             return .success(end)
         default:
-            // O_RDWR: a reader end that also counts as a writer while open is not modelled; a
-            // reader end keeps the FIFO open without waiting.
-            return .success(PipeEnd(pipe, reader: true, flags: O_RDONLY | (flags & O_NONBLOCK)))
+            // O_RDWR: both a reader and a writer, so it never waits and never sees EOF/EPIPE.
+            opens[id] = (seen.readers + 1, seen.writers + 1)
+            t?.kernel.broadcast()
+            return .success(FifoReadWriteEnd(pipe, flags: flags & O_NONBLOCK))
         }
     }
+}
+
+/// A FIFO opened O_RDWR (Linux allows it): one reader end and one writer end behind one fd.
+final class FifoReadWriteEnd: FileDescription {
+    let r: PipeEnd
+    let w: PipeEnd
+    init(_ pipe: PipeBuffer, flags: Int32) {
+        r = PipeEnd(pipe, reader: true, flags: O_RDONLY | flags)
+        w = PipeEnd(pipe, reader: false, flags: O_WRONLY | flags)
+        super.init(flags: O_RDWR | flags)
+    }
+    private func sync() {
+        r.statusFlags = O_RDONLY | (statusFlags & O_NONBLOCK)
+        w.statusFlags = O_WRONLY | (statusFlags & O_NONBLOCK)
+    }
+    override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int { sync(); return r.read(t, buf) }
+    override func write(_ t: Task, _ buf: UnsafeRawBufferPointer) -> Int { sync(); return w.write(t, buf) }
+    override func stat(_ st: inout stat) -> Int { r.stat(&st) }
+    override func ioctl(_ t: Task, _ cmd: UInt64, _ arg: UInt64) -> Int { r.ioctl(t, cmd, arg) }
+    override var inputSeq: UInt64 { r.inputSeq }
+    override var outputSeq: UInt64 { w.outputSeq }
+    override func poll(_ events: Int16) -> Int16 { r.poll(events & ~POLLOUT_) | w.poll(events & POLLOUT_) }
 }

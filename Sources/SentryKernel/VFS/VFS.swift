@@ -19,6 +19,8 @@ final class VFS {
     /// The registry entries already placed in the tree.
     private var placedSynthetic: [(String, ObjectIdentifier)] = []
     private var syncing = false
+    /// Set by the last open that made its file (inotify: no IN_MODIFY for its O_TRUNC).
+    var createdByOpen = false
     /// Umask-free defaults applied by the callers; uid/gid for files created at start-up.
     init(root fs: VInode, fsType: String, source: String, readOnly: Bool = false) {
         let d = Dentry(name: "/", parent: nil, inode: fs)
@@ -158,7 +160,16 @@ final class VFS {
 
     func open(_ t: Task?, at start: VLocation, _ path: String, flags: Int32, mode: UInt32) -> KResult<FileDescription> {
         var links = 0
-        return open(t, at: start, path, flags: flags, mode: mode, links: &links)
+        createdByOpen = false
+        let r = open(t, at: start, path, flags: flags, mode: mode, links: &links)
+        if InotifyHub.count > 0, flags & O_PATH == 0, case .success(let f) = r, let l = f.location {
+            InotifyHub.onFile(l.dentry, IN_OPEN_)
+            // O_TRUNC of an existing regular file is a change of size (Linux reports it after the open).
+            if flags & O_TRUNC != 0 && flags & O_ACCMODE_ != O_RDONLY && !createdByOpen && l.inode.fileType == S_IFREG {
+                InotifyHub.onFile(l.dentry, IN_MODIFY_)
+            }
+        }
+        return r
     }
 
     private func open(_ t: Task?, at start: VLocation, _ path: String, flags: Int32, mode: UInt32, links: inout Int) -> KResult<FileDescription> {
@@ -202,6 +213,8 @@ final class VFS {
             case .success(let (ino, f)):
                 let d = Dentry(name: name, parent: dir.dentry, inode: ino)
                 if dir.inode.cacheable { dir.dentry.children[name] = d; noteCached() }
+                InotifyHub.inDir(dir.dentry, IN_CREATE_, name: name)
+                createdByOpen = true
                 let loc = VLocation(mount: dir.mount, dentry: d)
                 f.location = loc
                 f.path = pathOf(loc)
@@ -277,6 +290,7 @@ final class VFS {
                 dir.dentry.children[name] = Dentry(name: name, parent: dir.dentry, inode: ino)
                 noteCached()
             }
+            InotifyHub.inDir(dir.dentry, IN_CREATE_ | (ino.isDir ? IN_ISDIR_ : 0), name: name)
             return 0
         }
     }
@@ -309,6 +323,15 @@ final class VFS {
 
     func link(_ t: Task?, old: VLocation, at start: VLocation, _ path: String) -> Int32 {
         if old.inode.isDir { return -EPERM }
+        if let t, t.tg.uid != 0 {
+            // protected_hardlinks (the default): only the owner, or a regular non-set-id file the
+            // caller may read and write, can be linked.
+            var st = Glibc.stat()
+            if old.inode.getattr(t, &st) == 0 && st.st_uid != t.tg.uid {
+                let setid = st.st_mode & S_ISUID != 0 || st.st_mode & (S_ISGID | S_IXGRP) == (S_ISGID | S_IXGRP)
+                if st.st_mode & S_IFMT != S_IFREG || setid || !permitted(t, st, 6) { return -EPERM }
+            }
+        }
         switch newName(t, at: start, path) {
         case .failure(let e): return -e
         case .success(let (dir, name)):
@@ -318,6 +341,8 @@ final class VFS {
             if r < 0 { return r }
             old.inode.invalidate()
             forget(dir.dentry, name)
+            InotifyHub.onObject(old.dentry, IN_ATTRIB_)
+            InotifyHub.inDir(dir.dentry, IN_CREATE_, name: name)
             return 0
         }
     }
@@ -344,6 +369,7 @@ final class VFS {
             if e < 0 { return e }
             child.inode.invalidate()
             forget(r.dir.dentry, r.name)
+            if InotifyHub.count > 0 { notifyRemoved(child.dentry, dir: r.dir.dentry, name: r.name) }
             return 0
         }
     }
@@ -389,6 +415,19 @@ final class VFS {
         if r < 0 { return r }
         child.inode.invalidate()
         existing?.inode.invalidate()
+        if InotifyHub.count > 0 {
+            let cookie = InotifyHub.cookie(), isDir = child.inode.isDir ? IN_ISDIR_ : 0
+            InotifyHub.inDir(src.dir.dentry, IN_MOVED_FROM_ | isDir, name: src.name, cookie: cookie)
+            InotifyHub.inDir(dst.dir.dentry, IN_MOVED_TO_ | isDir, name: dst.name, cookie: cookie)
+            if flags & 2 != 0, let ex = existing {
+                let c2 = InotifyHub.cookie(), d2 = ex.inode.isDir ? IN_ISDIR_ : 0
+                InotifyHub.inDir(dst.dir.dentry, IN_MOVED_FROM_ | d2, name: dst.name, cookie: c2)
+                InotifyHub.inDir(src.dir.dentry, IN_MOVED_TO_ | d2, name: src.name, cookie: c2)
+            }
+            InotifyHub.onSelf(child.dentry, IN_MOVE_SELF_)
+            if flags & 2 != 0, let ex = existing { InotifyHub.onSelf(ex.dentry, IN_MOVE_SELF_) }
+            else if let ex = existing { InotifyHub.deleted(ex.dentry) }
+        }
         // Move the cached dentries with their names.
         let moved = src.dir.dentry.children.removeValue(forKey: src.name)
         let other = dst.dir.dentry.children.removeValue(forKey: dst.name)
@@ -414,7 +453,31 @@ final class VFS {
 
     func setattr(_ loc: VLocation, _ a: VSetAttr) -> Int32 {
         if loc.mount.readOnly && loc.inode.fileType != S_IFCHR && loc.inode.fileType != S_IFIFO { return -EROFS }
-        return loc.inode.setattr(a)
+        let r = loc.inode.setattr(a)
+        if r == 0 && InotifyHub.count > 0 { InotifyHub.onFile(loc.dentry, VFS.attrEvents(a)) }
+        return r
+    }
+
+    /// The inotify events of an attribute change (as Linux's fsnotify_change picks them).
+    static func attrEvents(_ a: VSetAttr) -> UInt32 {
+        var m: UInt32 = 0
+        if a.uid != nil || a.gid != nil || a.mode != nil { m |= IN_ATTRIB_ }
+        if a.size != nil { m |= IN_MODIFY_ }
+        if a.atime != nil && a.mtime != nil { m |= IN_ATTRIB_ } else if a.atime != nil { m |= IN_ACCESS_ } else if a.mtime != nil { m |= IN_MODIFY_ }
+        return m
+    }
+
+    /// inotify after an unlink/rmdir: the link-count change, the object's end, the directory's event.
+    func notifyRemoved(_ child: Dentry, dir: Dentry, name: String) {
+        let isDir = child.inode.isDir
+        var gone = isDir
+        if !isDir {
+            InotifyHub.onObject(child, IN_ATTRIB_)
+            var st = Glibc.stat()
+            gone = child.inode.getattr(nil, &st) != 0 || st.st_nlink == 0
+        }
+        if gone { InotifyHub.deleted(child) }
+        InotifyHub.inDir(dir, IN_DELETE_ | (isDir ? IN_ISDIR_ : 0), name: name)
     }
 
     /// A host fd with the contents of the executable at `path` for the ELF loader, or -errno.

@@ -106,7 +106,8 @@ enum VFSBoot {
             case .failure(let e):
                 fputs("bulwark-sentry: bind mount \(m.destination): gofer attach failed (errno \(e)); skipped\n", stderr)
             case .success(let g):
-                let r = vfs.mount(g, at: m.destination, fsType: "bind", source: m.destination, readOnly: m.readOnly)
+                let r = g.isDir ? vfs.mount(g, at: m.destination, fsType: "bind", source: m.destination, readOnly: m.readOnly)
+                    : vfs.mountFile(g, at: m.destination, source: m.destination, readOnly: m.readOnly)
                 if r < 0 { fputs("bulwark-sentry: bind mount \(m.destination): errno \(-r); skipped\n", stderr) }
             }
         }
@@ -117,6 +118,31 @@ enum VFSBoot {
 }
 
 extension VFS {
+    /// A single-file bind mount: `file` covers the non-directory at `path` (an empty file is made
+    /// there, and its directories, when missing, as runc does). 0 or -errno.
+    func mountFile(_ file: VInode, at path: String, source: String, readOnly: Bool) -> Int32 {
+        var links = 0
+        var magic: FileDescription? = nil
+        var loc: VLocation
+        switch walk(nil, root, path, follow: true, links: &links, magic: &magic) {
+        case .success(let l): loc = l
+        case .failure(let e):
+            guard e == ENOENT, let slash = path.lastIndex(of: "/") else { return -e }
+            let dirPath = String(path[..<slash]), name = String(path[path.index(after: slash)...])
+            if !dirPath.isEmpty { let r = mkdirAll(dirPath); if r < 0 { return r } }
+            guard case .success(let dir) = walk(nil, root, dirPath.isEmpty ? "/" : dirPath, follow: true, links: &links, magic: &magic) else { return -ENOENT }
+            if dir.mount.readOnly { return -EROFS }
+            dir.dentry.negative.remove(name)
+            if case .failure(let e2) = dir.inode.create(nil, name, flags: O_WRONLY, mode: 0o644, uid: 0, gid: 0) { return -e2 }
+            guard case .success(let l) = lookupChild(nil, dir, name) else { return -ENOENT }
+            loc = l
+        }
+        if loc.inode.isDir { return -EISDIR }
+        let d = Dentry(name: loc.dentry.name, parent: nil, inode: file)
+        place(root: d, on: loc, fsType: "bind", source: source, readOnly: readOnly)
+        return 0
+    }
+
     /// Path stat for callers that hold an absolute path (sockets' name checks).
     func stat(_ path: String, followLinks: Bool, _ st: inout stat) -> Int32 {
         switch resolve(nil, at: root, path, follow: followLinks) {

@@ -29,6 +29,7 @@ final class VDirFile: FileDescription {
         super.init(flags: flags)
         location = loc
     }
+    deinit { inotifyClosed() }
     override var isDirectory: Bool { true }
     override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int { -Int(EISDIR) }
     override func pread(_ t: Task, _ buf: UnsafeMutableRawBufferPointer, _ off: Int) -> Int { -Int(EISDIR) }
@@ -64,6 +65,7 @@ final class VDirFile: FileDescription {
             }
         }
         let list = entries!
+        if offset < list.count { inotify(IN_ACCESS_) }
         var written = 0
         while offset < list.count {
             let e = list[offset]
@@ -120,13 +122,16 @@ final class HostFile: FileDescription {
         return fstat(fd, &st) == 0 ? st.st_size : 0
     }
 
+    deinit { inotifyClosed() }
+
     override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int {
         let n = Glibc.pread(fd, buf.baseAddress, buf.count, off_t(offset))
-        if n > 0 { offset += n }
+        if n > 0 { offset += n; inotify(IN_ACCESS_) }
         return n >= 0 ? n : -Int(errno)
     }
     override func pread(_ t: Task, _ buf: UnsafeMutableRawBufferPointer, _ off: Int) -> Int {
         let n = Glibc.pread(fd, buf.baseAddress, buf.count, off_t(off))
+        if n > 0 { inotify(IN_ACCESS_) }
         return n >= 0 ? n : -Int(errno)
     }
     override func write(_ t: Task, _ buf: UnsafeRawBufferPointer) -> Int {
@@ -135,7 +140,7 @@ final class HostFile: FileDescription {
         let e = errno
         changed()
         if n < 0 && e == EFBIG { t.kernel.sendSignal(to: t, SigInfo(signo: SIGXFSZ)) }
-        if n > 0 { offset += n }
+        if n > 0 { offset += n; inotify(IN_MODIFY_) }
         return n >= 0 ? n : -Int(e)
     }
     override func pwrite(_ t: Task, _ buf: UnsafeRawBufferPointer, _ off: Int) -> Int {
@@ -144,6 +149,7 @@ final class HostFile: FileDescription {
         let n = Glibc.pwrite(fd, buf.baseAddress, buf.count, off_t(off))
         let e = errno
         changed()
+        if n > 0 { inotify(IN_MODIFY_) }
         return n >= 0 ? n : -Int(e)
     }
     override func seek(_ off: Int, _ whence: Int32) -> Int {
@@ -168,7 +174,9 @@ final class HostFile: FileDescription {
 
     func truncate(_ len: Int) -> Int {
         changed()
-        return ftruncate(fd, off_t(len)) == 0 ? 0 : -Int(errno)
+        if ftruncate(fd, off_t(len)) != 0 { return -Int(errno) }
+        inotify(IN_MODIFY_)
+        return 0
     }
     func allocate(_ mode: Int32, _ off: Int, _ len: Int) -> Int {
         changed()

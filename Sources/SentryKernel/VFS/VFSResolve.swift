@@ -9,7 +9,7 @@ let maxPathLength = 4096
 
 extension VFS {
     /// The root a task resolves absolute paths from.
-    func rootOf(_ t: Task?) -> VLocation { root }
+    func rootOf(_ t: Task?) -> VLocation { t?.fsctx.root ?? root }
 
     /// One step up: ".." of `cur` (stays at the root; leaves a mount's root to its mount point).
     func parentOf(_ cur: VLocation, root: VLocation) -> VLocation {
@@ -150,11 +150,11 @@ extension VFS {
         return .success((dir, String(last), trailing))
     }
 
-    /// The absolute path of a location as the task sees it.
-    func pathOf(_ loc: VLocation) -> String {
+    /// The absolute path of a location as a task whose root is `r` sees it (the VFS root when nil).
+    func pathOf(_ loc: VLocation, root r0: VLocation? = nil) -> String {
         var parts: [String] = []
         var c = loc
-        let r = root
+        let r = r0 ?? root
         while !(c == r) {
             if c.dentry === c.mount.root {
                 guard let p = c.mount.parent, let pt = c.mount.point else { break }

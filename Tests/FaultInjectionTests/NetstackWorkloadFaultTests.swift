@@ -1,0 +1,137 @@
+// Issue 8's netstack cases: a real TCP transfer through the netstack the Sentry spawns (a python client
+// and server over loopback inside the sandbox, five connections of 64 KiB each, every byte checked by
+// the receiver) while the netstack is killed, delayed past the Sentry's 10 s call timeout, or sends a
+// corrupt reply. The fault hits the third connection; for each case: the first two transfers arrive
+// intact, the program sees a clean ENETDOWN/ECONNRESET in bounded time (by its own clock), the Sentry
+// exits by itself, no netstack process is left, and the Sentry's log names the netstack.
+//
+// The netstack's data path is the shared socket arena (rings), not IPC messages: `--fault` acts on the
+// control messages (Socket, Bind, Connect, Accept, Shutdown, Close...), which every connection needs;
+// see docs/FAULT-INJECTION.md "The netstack's data path".
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+enum NetstackWorkload {
+    /// Prints one word per connection (`ok`, or the errno name that ended the run), then the elapsed time.
+    static let python = """
+    import errno, socket, time
+    t0 = time.time()
+    out = []
+    try:
+        srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(4)
+        addr = srv.getsockname()
+        for i in range(1, 6):
+            payload = bytes((i * 7 + k) % 251 for k in range(65536))
+            cl = socket.socket(); cl.connect(addr)
+            c, _ = srv.accept()
+            cl.sendall(payload); cl.shutdown(socket.SHUT_WR)
+            got = b''
+            while True:
+                chunk = c.recv(65536)
+                if not chunk: break
+                got += chunk
+            c.close(); cl.close()
+            if got != payload:
+                out.append('corrupted'); break
+            out.append('ok')
+    except OSError as e:
+        out.append(errno.errorcode.get(e.errno, str(e.errno)))
+    print(' '.join(out), flush=True)
+    print('elapsed %.1f' % (time.time() - t0), flush=True)
+    """
+
+    /// The program's first line and its elapsed seconds (-1 if missing).
+    static func outcome(_ stdout: String) -> (String, Double) {
+        let lines = stdout.split(separator: "\n").map(String.init)
+        let elapsed = lines.first(where: { $0.hasPrefix("elapsed ") }).flatMap { Double($0.dropFirst(8)) } ?? -1
+        return (lines.first ?? "", elapsed)
+    }
+
+    /// A seed no other run uses: it ends up on the netstack's command line (`--fault ...,seed=N`), which
+    /// is how a test finds that process without knowing its pid.
+    static func uniqueSeed() -> UInt64 { UInt64(getpid()) << 20 | UInt64.random(in: 1..<(1 << 20)) }
+}
+
+/// Waits at most `seconds` until no live process has `marker` on its command line.
+func noProcessMentions(_ marker: String, seconds: Double = 5) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while true {
+        let live = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { name in
+            guard let pid = pid_t(name), pid != getpid(),
+                  let cmd = try? String(contentsOfFile: "/proc/\(name)/cmdline", encoding: .utf8) else { return false }
+            return cmd.contains(marker) && processIsLive(pid)
+        }
+        if live.isEmpty { return true }
+        if Date() >= deadline { return false }
+        usleep(50_000)
+    }
+}
+
+@Suite(.serialized) struct NetstackWorkloadFaultTests {
+    /// Runs the transfer under `bulwark-sentry run` with one netstack fault (`seed` appended).
+    func run(_ fault: String, seed: UInt64) throws -> (outcome: String, elapsed: Double, result: ProcessResult) {
+        let args = ["run", "--rootfs", "/", "--env", "PATH=/usr/bin:/bin", "--fault", "\(fault),seed=\(seed)",
+                    "--", "/usr/bin/python3", "-c", NetstackWorkload.python]
+        let r = try ProcessRunner.run(SentryGuest.sentry, args, timeout: 60)
+        let (outcome, elapsed) = NetstackWorkload.outcome(r.stdout)
+        return (outcome, elapsed, r)
+    }
+
+    @Test(.enabled(if: hasPython)) func withoutFaultsEveryTransferArrivesIntact() throws {
+        let r = try ProcessRunner.run(SentryGuest.sentry, ["run", "--rootfs", "/", "--env", "PATH=/usr/bin:/bin", "--",
+                                                           "/usr/bin/python3", "-c", NetstackWorkload.python], timeout: 60)
+        #expect(NetstackWorkload.outcome(r.stdout).0 == "ok ok ok ok ok", "\(r)")
+    }
+
+    @Test(.enabled(if: hasPython)) func netstackKilledDuringTheThirdTransferGivesACleanError() throws {
+        let seed = NetstackWorkload.uniqueSeed()
+        // The netstack answers the third Accept, then dies while that connection's data is in flight.
+        let (outcome, elapsed, r) = try run("channel=netstack,message=Accept,action=kill-peer,nth=3", seed: seed)
+        #expect(!r.timedOut)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(["ok ok ENETDOWN", "ok ok ECONNRESET", "ok ok EPIPE"].contains(outcome), "\(r)")
+        #expect(elapsed >= 0 && elapsed < 5, "\(elapsed)")
+        #expect(r.stderr.contains("bulwark-netstack: fault: kill-peer on Accept #3"), "\(r)")
+        #expect(r.stderr.contains("bulwark-sentry: netstack connection lost"), "\(r)")
+        #expect(noProcessMentions("seed=\(seed)"))
+    }
+
+    @Test(.enabled(if: hasPython)) func netstackDelayedPastTheSentrysTimeoutGivesENETDOWNAtTheDeadline() throws {
+        let seed = NetstackWorkload.uniqueSeed()
+        // 12 s > the Sentry's 10 s netstack call timeout: the third connect fails at the deadline.
+        let (outcome, elapsed, r) = try run("channel=netstack,message=Connect,action=delay,ms=12000,nth=3", seed: seed)
+        #expect(!r.timedOut)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(outcome == "ok ok ENETDOWN", "\(r)")
+        #expect(elapsed >= 9 && elapsed < 12, "the Sentry's netstack timeout is 10 s; the program must not wait for the 12 s delay: \(elapsed)")
+        #expect(r.stderr.contains("bulwark-netstack: fault: delay 12000ms on Connect #3"), "\(r)")
+        #expect(r.stderr.contains("bulwark-sentry: netstack connection lost (timed out"), "\(r)")
+        // The late netstack finds its channel closed when its delay ends, and exits.
+        #expect(noProcessMentions("seed=\(seed)", seconds: 8))
+    }
+
+    @Test(.enabled(if: hasPython)) func corruptNetstackReplyGivesENETDOWNAtOnce() throws {
+        let seed = NetstackWorkload.uniqueSeed()
+        let (outcome, elapsed, r) = try run("channel=netstack,message=Connect,action=corrupt,bytes=4,nth=3", seed: seed)
+        #expect(!r.timedOut)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(outcome == "ok ok ENETDOWN", "\(r)")
+        #expect(elapsed >= 0 && elapsed < 5, "\(elapsed)")
+        #expect(r.stderr.contains("bulwark-netstack: fault: corrupt 4 bytes at offset 0 on Connect #3"), "\(r)")
+        #expect(r.stderr.contains("bulwark-sentry: netstack connection lost (malformed message"), "\(r)")
+        #expect(noProcessMentions("seed=\(seed)"))
+    }
+
+    @Test(.enabled(if: hasPython)) func truncatedAndDroppedNetstackRepliesGiveENETDOWN() throws {
+        let truncated = try run("channel=netstack,message=Connect,action=truncate,bytes=10,nth=2", seed: NetstackWorkload.uniqueSeed())
+        #expect(truncated.outcome == "ok ENETDOWN", "\(truncated.result)")
+        #expect(truncated.elapsed >= 0 && truncated.elapsed < 5)
+        let seed = NetstackWorkload.uniqueSeed()
+        let closed = try run("channel=netstack,message=Accept,action=close,nth=1", seed: seed)
+        #expect(closed.outcome == "ENETDOWN", "\(closed.result)")
+        #expect(closed.result.stderr.contains("bulwark-sentry: netstack connection lost"))
+        #expect(noProcessMentions("seed=\(seed)"))
+    }
+}
