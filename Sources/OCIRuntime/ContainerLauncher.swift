@@ -97,8 +97,12 @@ enum ContainerLauncher {
             let network = NetworkPlan.make(config: config, mode: globals.network)
             if network.action != .host { try dir.writeJSON(network, to: dir.networkFile) }
             if let cgroup = try CgroupPlan.make(config: config, id: request.id) { try dir.writeJSON(cgroup, to: dir.cgroupFile) }
-            let sentryArgs = sentryArguments(sentry: sentry, config: config, process: process, rootfs: rootfs,
+            var sentryArgs = sentryArguments(sentry: sentry, config: config, process: process, rootfs: rootfs,
                                              id: request.id, globals: globals)
+            // Bind mounts are served by the gofer as mounts of their own, outside the root's overlay, so
+            // writes to a read-write bind reach the host (SandboxServices passes them to the gofer).
+            sentryArgs.insert(contentsOf: binds.mounts.flatMap { ["--mount", "\($0.source):\($0.destination)\($0.readonly ? ":ro" : "")"] },
+                              at: sentryArgs.firstIndex(of: "--") ?? sentryArgs.endIndex)
             // A terminal: the master goes to --console-socket, the slave becomes the container's stdio.
             var console: ConsolePair?
             if let socket = request.consoleSocket, process.terminal {

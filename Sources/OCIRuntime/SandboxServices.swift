@@ -47,6 +47,8 @@ final class SandboxServices {
     /// The directory of the Sentry executable; services are looked for next to it.
     let binDirectory: String
     let rootfs: String?
+    /// `--mount SRC:DST[:ro],...` for the gofer: the container's bind mounts (see goferMountArguments).
+    let goferMounts: [String]
     /// Extra service arguments (--fault specs for that service).
     let faultArguments: (FaultChannel) -> [String]
     private(set) var running: [ServiceKind: RunningService] = [:]
@@ -61,6 +63,7 @@ final class SandboxServices {
         self.dir = dir
         self.id = id
         self.binDirectory = ((sentryArguments.first ?? "") as NSString).deletingLastPathComponent
+        self.goferMounts = Self.goferMountArguments(sentryArguments)
         if let r = sentryArguments.firstIndex(of: "--rootfs"), r + 1 < sentryArguments.count,
            let dashes = sentryArguments.firstIndex(of: "--"), r < dashes {
             rootfs = sentryArguments[r + 1]
@@ -70,11 +73,22 @@ final class SandboxServices {
         faultArguments = { channel in FaultOptions.serviceArguments(channel, sentryArguments: sentryArguments) }
     }
 
+    /// The Sentry's `--mount SRC:DST[:ro]` binds, which the gofer serves as mounts 1, 2... in that order.
+    static func goferMountArguments(_ sentryArguments: [String]) -> [String] {
+        guard let dashes = sentryArguments.firstIndex(of: "--") else { return [] }
+        var specs: [String] = []
+        var i = 0
+        while i + 1 < dashes {
+            if sentryArguments[i] == "--mount" { specs.append(sentryArguments[i + 1]); i += 2 } else { i += 1 }
+        }
+        return specs.isEmpty ? [] : ["--mount", specs.joined(separator: ",")]
+    }
+
     /// Starts every service whose executable is next to the Sentry (the gofer only with a --rootfs).
     func launchAll() -> [PendingService] {
         do { try Subreaper.become() } catch { logger.warning("container \(id): \(error); services are reaped by init") }
         var pending: [PendingService] = []
-        if let rootfs, available(.gofer), let p = launch(.gofer, arguments: ["--root", rootfs] + faultArguments(.gofer)) {
+        if let rootfs, available(.gofer), let p = launch(.gofer, arguments: ["--root", rootfs] + goferMounts + faultArguments(.gofer)) {
             pending.append(p)
         }
         if available(.procfs), let p = launch(.procfs, arguments: faultArguments(.procfs)) { pending.append(p) }

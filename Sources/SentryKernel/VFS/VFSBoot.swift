@@ -67,7 +67,8 @@ enum VFSBoot {
         var goferMounts: [(destination: String, readOnly: Bool)]
         if let fd = config.goferFD {
             channelFD = fd
-            goferMounts = config.goferMounts
+            // The launcher started the gofer with the same --mount list it gave us (mount ids 1, 2...).
+            goferMounts = config.goferMounts.isEmpty ? binds.map { ($0.destination, $0.readOnly) } : config.goferMounts
         } else {
             switch spawnGofer(root: config.rootfs, binds: binds) {
             case .failure(let e): return .failure(BootError(message: "cannot start bulwark-gofer (errno \(e))"))
