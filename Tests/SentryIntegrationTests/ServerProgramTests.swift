@@ -7,6 +7,17 @@ import TestSupport
 
 @Suite("Sentry runs real servers")
 struct ServerProgramTests {
+    /// Runs `script` natively, then in the sandbox: same output, which contains `expected`.
+    func compareNativeAndSandboxed(_ script: String, expecting expected: String) throws {
+        let env = ["PATH=/usr/sbin:/usr/bin:/bin"]
+        let native = try Sentry.native(["/bin/sh", "-c", script], env: env, timeout: 60)
+        #expect(native.exitCode == 0, "\(native)")
+        let sandboxed = try Sentry.run(["/bin/sh", "-c", script], env: env, timeout: 60)
+        #expect(!sandboxed.timedOut)
+        #expect(sandboxed.stdout == native.stdout, "sandbox\n\(sandboxed)\nnative\n\(native)")
+        #expect(sandboxed.stdout.contains(expected))
+    }
+
     /// nginx with a master and one worker (master/worker channels use FIOASYNC and F_SETOWN), serving a
     /// fixed reply and a static file, then stopped with `nginx -s quit`.
     @Test func nginxServesOverLoopback() throws {
@@ -33,13 +44,7 @@ struct ServerProgramTests {
         echo "nginx exited $?"
         rm -rf $d
         """
-        let env = ["PATH=/usr/sbin:/usr/bin:/bin"]
-        let native = try Sentry.native(["/bin/sh", "-c", script], env: env, timeout: 60)
-        #expect(native.exitCode == 0, "\(native)")
-        let sandboxed = try Sentry.run(["/bin/sh", "-c", script], env: env, timeout: 60)
-        #expect(!sandboxed.timedOut)
-        #expect(sandboxed.stdout == native.stdout, "sandbox\n\(sandboxed)\nnative\n\(native)")
-        #expect(sandboxed.stdout.contains("hello from nginx\nstatic file body\n404\nnginx exited 0"))
+        try compareNativeAndSandboxed(script, expecting: "hello from nginx\nstatic file body\n404\nnginx exited 0")
     }
 
     /// Apache httpd with the event MPM (a parent that forks a child with threads), serving a static
@@ -74,12 +79,6 @@ struct ServerProgramTests {
         echo "apache exited $?"
         rm -rf $d
         """
-        let env = ["PATH=/usr/sbin:/usr/bin:/bin"]
-        let native = try Sentry.native(["/bin/sh", "-c", script], env: env, timeout: 60)
-        #expect(native.exitCode == 0, "\(native)")
-        let sandboxed = try Sentry.run(["/bin/sh", "-c", script], env: env, timeout: 60)
-        #expect(!sandboxed.timedOut)
-        #expect(sandboxed.stdout == native.stdout, "sandbox\n\(sandboxed)\nnative\n\(native)")
-        #expect(sandboxed.stdout.contains("apache static body\n404\napache exited 0"))
+        try compareNativeAndSandboxed(script, expecting: "apache static body\n404\napache exited 0")
     }
 }
