@@ -31,6 +31,18 @@ enum ContainerLauncher {
         return (me as NSString).deletingLastPathComponent + "/bulwark-sentry"
     }
 
+    /// Every value of `flag` in a Sentry command line, in order, before its `--` (the program's own
+    /// arguments are never read as options).
+    static func sentryOptionValues(_ flag: String, in args: [String]) -> [String] {
+        let end = args.firstIndex(of: "--") ?? args.count
+        var values: [String] = []
+        var i = 0
+        while i + 1 < end {
+            if args[i] == flag { values.append(args[i + 1]); i += 2 } else { i += 1 }
+        }
+        return values
+    }
+
     /// The Sentry's command line (its contract: `bulwark-sentry run --rootfs DIR ... -- PROGRAM [ARG...]`).
     static func sentryArguments(sentry: String, config: OCIConfig, process: OCIConfig.Process, rootfs: String,
                                 id: String, globals: GlobalOptions) -> [String] {

@@ -37,12 +37,7 @@ struct FaultOptions {
     /// The `--fault` arguments for a service the supervisor starts, from the Sentry's command line
     /// (`--fault SPEC` pairs before `--`, already checked at create).
     static func serviceArguments(_ channel: FaultChannel, sentryArguments args: [String]) -> [String] {
-        let end = args.firstIndex(of: "--") ?? args.count
-        var specs: [String] = []
-        var i = 0
-        while i + 1 < end {
-            if args[i] == "--fault" { specs.append(args[i + 1]); i += 2 } else { i += 1 }
-        }
+        let specs = ContainerLauncher.sentryOptionValues("--fault", in: args)
         guard let options = try? FaultOptions(specs) else { return [] }
         return options.serviceArguments(channel)
     }

@@ -64,23 +64,13 @@ final class SandboxServices {
         self.id = id
         self.binDirectory = ((sentryArguments.first ?? "") as NSString).deletingLastPathComponent
         self.goferMounts = Self.goferMountArguments(sentryArguments)
-        if let r = sentryArguments.firstIndex(of: "--rootfs"), r + 1 < sentryArguments.count,
-           let dashes = sentryArguments.firstIndex(of: "--"), r < dashes {
-            rootfs = sentryArguments[r + 1]
-        } else {
-            rootfs = nil
-        }
+        rootfs = ContainerLauncher.sentryOptionValues("--rootfs", in: sentryArguments).first
         faultArguments = { channel in FaultOptions.serviceArguments(channel, sentryArguments: sentryArguments) }
     }
 
     /// The Sentry's `--mount SRC:DST[:ro]` binds, which the gofer serves as mounts 1, 2... in that order.
     static func goferMountArguments(_ sentryArguments: [String]) -> [String] {
-        guard let dashes = sentryArguments.firstIndex(of: "--") else { return [] }
-        var specs: [String] = []
-        var i = 0
-        while i + 1 < dashes {
-            if sentryArguments[i] == "--mount" { specs.append(sentryArguments[i + 1]); i += 2 } else { i += 1 }
-        }
+        let specs = ContainerLauncher.sentryOptionValues("--mount", in: sentryArguments)
         return specs.isEmpty ? [] : ["--mount", specs.joined(separator: ",")]
     }
 
