@@ -12,6 +12,18 @@ public struct OCIConfig: Sendable {
     public struct Capabilities: Sendable {
         public var bounding: [String] = [], effective: [String] = [], inheritable: [String] = []
         public var permitted: [String] = [], ambient: [String] = []
+        /// config.json has a capabilities object (absent: the runtime leaves the process's own).
+        public var specified = false
+
+        /// bounding, effective, inheritable, permitted, ambient as bit masks (the Sentry's --caps and
+        /// the Control channel's ProcessSpec.capabilities); nil when none were specified.
+        public var masks: [UInt64]? {
+            guard specified else { return nil }
+            func mask(_ names: [String]) -> UInt64 {
+                names.reduce(0) { m, n in OCIConfig.capabilityList.firstIndex(of: n).map { m | (1 << UInt64($0)) } ?? m }
+            }
+            return [mask(bounding), mask(effective), mask(inheritable), mask(permitted), mask(ambient)]
+        }
     }
     public struct Rlimit: Sendable {
         public var type: String
@@ -153,6 +165,7 @@ public struct OCIConfig: Sendable {
         let c = p["capabilities"]
         if c.isPresent {
             _ = try c.object()
+            process.capabilities.specified = true
             process.capabilities.bounding = try capabilities(c["bounding"])
             process.capabilities.effective = try capabilities(c["effective"])
             process.capabilities.inheritable = try capabilities(c["inheritable"])

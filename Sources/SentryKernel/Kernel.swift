@@ -15,6 +15,8 @@ public struct SentryConfig {
     public var hostname: String = "bulwark"
     public var uid: UInt32 = 0
     public var gid: UInt32 = 0
+    /// Supplementary groups, capabilities, rlimits, no_new_privs, umask (InitProcessOptions.swift).
+    public var initProcess = InitProcessOptions()
     public var strace = false
     public var logFD: Int32 = 2
     /// Files (vfs): the gofer channel (nil: spawn bulwark-gofer on `rootfs`), the gofer mounts 1...

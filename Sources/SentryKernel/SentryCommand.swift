@@ -39,6 +39,8 @@ public enum SentryCommand {
 
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
+                              [--groups G,...] [--caps B,E,I,P,A] [--rlimit NAME:SOFT:HARD]... [--umask OCTAL]
+                              [--no-new-privileges]
                               [--strace] [--terminal] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none]
                               [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] [--platform ptrace|systrap]
                               [--fault SPEC]... [--no-seccomp] -- PROGRAM [ARG...]
@@ -62,6 +64,7 @@ public enum SentryCommand {
         var controlFD: Int32? = nil
         var procfsFD: Int32? = nil
         var faultSpecs: [String] = []
+        var initProcess = InitProcessOptions()
         var i = 2
         var program: [String] = []
         func value() -> String? { i += 1; return i < args.count ? args[i] : nil }
@@ -77,6 +80,8 @@ public enum SentryCommand {
             case "--uid": guard let v = value(), let n = UInt32(v) else { return fail("--uid needs a number", 2) }; uid = n
             case "--gid": guard let v = value(), let n = UInt32(v) else { return fail("--gid needs a number", 2) }; gid = n
             case "--strace": strace = true
+            case "--groups", "--caps", "--rlimit", "--umask": if let e = initProcess.parse(a, value()) { return fail(e, 2) }   // InitProcessOptions.swift
+            case "--no-new-privileges": initProcess.noNewPrivileges = true
             case "--terminal": ConsoleBridge.initTerminal = true   // ConsoleBridge.swift
             case "--netstack-fd", "--network", "--interface": if let e = NetworkOptions.parse(a, value()), !e.isEmpty { return fail(e, 2) }   // NetstackConnection.swift
             case "--log": guard let v = value() else { return fail("--log needs a value", 2) }; logFile = v
@@ -127,6 +132,7 @@ public enum SentryCommand {
         config.hostname = hostname
         config.uid = uid
         config.gid = gid
+        config.initProcess = initProcess
         config.strace = strace
         config.procfsFD = procfsFD
         if let logFile {

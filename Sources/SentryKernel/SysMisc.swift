@@ -1,4 +1,4 @@
-// Identity and environment calls: uname, arch_prctl, prctl, rlimits, credentials, getrandom,
+// Identity and environment calls: uname, arch_prctl, prctl, rlimits, getrandom,
 // scheduling queries, sysinfo.
 import CBulwark
 import Glibc
@@ -16,7 +16,7 @@ extension Task {
     }
 
     func sysSethostname(_ addr: UInt64, _ len: Int, domain: Bool) -> Int {
-        guard tg.uid == 0 else { return errno(EPERM) }
+        guard tg.cred.has(Cap.sysAdmin) else { return errno(EPERM) }
         guard len >= 0 && len <= 64 else { return errno(EINVAL) }
         guard let b = mm.readBytes(addr, len) else { return errno(EFAULT) }
         let s = String(decoding: b, as: UTF8.self)
@@ -53,8 +53,7 @@ extension Task {
         case 36: return 0                                                          // PR_SET_CHILD_SUBREAPER (noted: no effect)
         case 38: noNewPrivs = true; return 0                                       // PR_SET_NO_NEW_PRIVS
         case 39: return noNewPrivs ? 1 : 0                                         // PR_GET_NO_NEW_PRIVS
-        case 23: return a2 <= 40 ? 1 : errno(EINVAL)                                // PR_CAPBSET_READ
-        default: return errno(EINVAL)
+        default: return capabilityPrctl(op, a2, a3) ?? errno(EINVAL)   // SysCredentials.swift
         }
     }
 
@@ -113,22 +112,6 @@ extension Task {
             p.storeBytes(of: UInt32(1), toByteOffset: 104, as: UInt32.self)        // mem_unit
         }
         return b.withUnsafeBytes { mm.copyOut(addr, $0.baseAddress!, 112) } ? 0 : errno(EFAULT)
-    }
-
-    func sysGetgroups(_ size: Int, _ addr: UInt64) -> Int {
-        if size == 0 { return 1 }
-        guard size >= 1 else { return errno(EINVAL) }
-        return mm.write(addr, tg.gid) ? 1 : errno(EFAULT)
-    }
-
-    func sysGetresid(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ v: UInt32) -> Int {
-        mm.write(a, v) && mm.write(b, v) && mm.write(c, v) ? 0 : errno(EFAULT)
-    }
-
-    func sysSetid(_ v: UInt32, gid: Bool) -> Int {
-        if tg.uid != 0 && v != (gid ? tg.gid : tg.uid) { return errno(EPERM) }
-        if gid { tg.gid = v } else { tg.uid = v }
-        return 0
     }
 
     func sysZero(_ addr: UInt64, _ size: Int) -> Int {

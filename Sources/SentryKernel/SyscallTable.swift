@@ -77,6 +77,7 @@ extension Task {
 
     @inline(__always) private func i(_ v: UInt64) -> Int { Int(Int64(bitPattern: v)) }
     @inline(__always) private func i32(_ v: UInt64) -> Int32 { Int32(truncatingIfNeeded: v) }
+    @inline(__always) private func u32(_ v: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: v) }
 
     func dispatch(_ nr: Int, _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ a5: UInt64) -> Int {
         switch nr {
@@ -154,14 +155,23 @@ extension Task {
         case 98: return sysGetrusage(i32(a0), a1)   // ProcfsCounters.swift
         case 99: return sysSysinfo(a0)
         case 100: return sysTimes(a0)               // ProcfsCounters.swift
-        case 102, 107: return Int(tg.uid)
-        case 104, 108: return Int(tg.gid)
-        case 105, 113: return sysSetid(UInt32(truncatingIfNeeded: a0), gid: false)
-        case 106, 114: return sysSetid(UInt32(truncatingIfNeeded: a0), gid: true)
-        case 117: return tg.uid == 0 ? sysSetid(UInt32(truncatingIfNeeded: a0), gid: false) : errno(EPERM)
-        case 119: return tg.uid == 0 ? sysSetid(UInt32(truncatingIfNeeded: a0), gid: true) : errno(EPERM)
-        case 118: return sysGetresid(a0, a1, a2, tg.uid)
-        case 120: return sysGetresid(a0, a1, a2, tg.gid)
+        // Credentials: SysCredentials.swift.
+        case 102: return Int(tg.cred.ruid)
+        case 107: return Int(tg.cred.euid)
+        case 104: return Int(tg.cred.rgid)
+        case 108: return Int(tg.cred.egid)
+        case 105: return sysSetid(u32(a0), gid: false)
+        case 106: return sysSetid(u32(a0), gid: true)
+        case 113: return sysSetreid(u32(a0), u32(a1), gid: false)
+        case 114: return sysSetreid(u32(a0), u32(a1), gid: true)
+        case 117: return sysSetresid(u32(a0), u32(a1), u32(a2), gid: false)
+        case 119: return sysSetresid(u32(a0), u32(a1), u32(a2), gid: true)
+        case 118: return sysGetresid(a0, a1, a2, gid: false)
+        case 120: return sysGetresid(a0, a1, a2, gid: true)
+        case 122: return sysSetfsid(u32(a0), gid: false)
+        case 123: return sysSetfsid(u32(a0), gid: true)
+        case 125: return sysCapget(a0, a1)
+        case 126: return sysCapset(a0, a1)
         case 109: return sysSetpgid(i(a0), i(a1))
         case 110: return Int(tg.parent?.pid ?? 0)
         case 111: return Int(tg.pgid)
@@ -169,7 +179,7 @@ extension Task {
             if tg.pgid == tg.pid { return errno(EPERM) }
             tg.sid = tg.pid; tg.pgid = tg.pid; return Int(tg.pid)
         case 115: return sysGetgroups(i(a0), a1)
-        case 116: return tg.uid == 0 ? 0 : errno(EPERM)
+        case 116: return sysSetgroups(i(a0), a1)
         case 121:
             if a0 == 0 { return Int(tg.pgid) }
             guard let t = kernel.threadGroups[Int32(truncatingIfNeeded: a0)] else { return errno(ESRCH) }

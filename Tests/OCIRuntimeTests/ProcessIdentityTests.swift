@@ -1,0 +1,70 @@
+// config.json's process identity (user with additional gids, capabilities, rlimits, noNewPrivileges)
+// and what it allows inside the container: Tests/Programs/creds.c run by runc and by bulwark from the
+// same bundle, outputs compared line by line. runc is the reference, as the issue asks.
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Process identity: bulwark against runc", .serialized)
+struct ProcessIdentityTests {
+    static let runc = ["/usr/sbin/runc", "/usr/bin/runc"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// Docker's default capability set.
+    static let dockerCaps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+                             "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+                             "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+
+    @Test(.enabled(if: runc != nil, "runc is not installed (tools/install-deps installs it)"))
+    func rootWithDockersDefaultCapabilitiesMatchesRunc() throws {
+        try compare(user: ["uid": 0, "gid": 0, "additionalGids": [10, 20]],
+                    capabilities: ["bounding": Self.dockerCaps, "effective": Self.dockerCaps, "permitted": Self.dockerCaps])
+    }
+
+    @Test(.enabled(if: runc != nil, "runc is not installed (tools/install-deps installs it)"))
+    func nonRootWithAnAmbientCapabilityMatchesRunc() throws {
+        try compare(user: ["uid": 1000, "gid": 1000, "additionalGids": [5]],
+                    capabilities: ["bounding": Self.dockerCaps, "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"],
+                                   "inheritable": ["CAP_CHOWN"], "ambient": ["CAP_CHOWN"]])
+    }
+
+    private func compare(user: [String: Any], capabilities: [String: Any]) throws {
+        try LauncherFixture.with { f in
+            let bundle = try f.makeBundle(config: [
+                "ociVersion": "1.0.2",
+                "process": ["terminal": false, "user": user, "args": ["/creds"], "env": ["PATH=/"], "cwd": "/",
+                            "capabilities": capabilities, "noNewPrivileges": true,
+                            "rlimits": [["type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048]]] as [String: Any],
+                "root": ["path": "rootfs", "readonly": true] as [String: Any],
+                "hostname": "creds",
+                "mounts": [["destination": "/proc", "type": "proc", "source": "proc"],
+                           ["destination": "/tmp", "type": "tmpfs", "source": "tmpfs"]],
+                "linux": ["namespaces": [["type": "pid"], ["type": "mount"], ["type": "uts"], ["type": "ipc"]]],
+            ])
+            let rootfs = URL(fileURLWithPath: bundle).appendingPathComponent("rootfs")
+            for dir in ["proc", "tmp", "mnt", "dev"] {
+                try FileManager.default.createDirectory(at: rootfs.appendingPathComponent(dir), withIntermediateDirectories: true)
+            }
+            // runc gives a tmpfs the mode of the directory it covers.
+            try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: rootfs.appendingPathComponent("tmp").path)
+            _ = try GuestPrograms.compile("creds", into: rootfs, static: true)
+
+            let runcOut = f.scratch.appendingPathComponent("runc.out").path
+            let runcState = f.scratch.appendingPathComponent("runc-state").path
+            let native = try ProcessRunner.shell(
+                "exec \(Self.runc!) --root \(shellQuote(runcState)) run --bundle \(shellQuote(bundle)) creds-runc-\(getpid()) </dev/null >\(shellQuote(runcOut)) 2>&1",
+                timeout: 30)
+            let expected = (try? String(contentsOfFile: runcOut, encoding: .utf8)) ?? ""
+            #expect(native.exitCode == 0, "runc: \(expected)")
+
+            let sandbox = try f.run(["run", "--bundle", bundle, "creds-\(getpid())"], timeout: 30)
+            #expect(sandbox.exitCode == 0, "\(sandbox.stderr)")
+            let a = expected.split(separator: "\n", omittingEmptySubsequences: false)
+            let b = sandbox.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(a.count > 20, "runc printed too little: \(expected)")
+            for i in 0..<max(a.count, b.count) {
+                let x = i < a.count ? String(a[i]) : "<none>", y = i < b.count ? String(b[i]) : "<none>"
+                #expect(x == y, "line \(i + 1): runc \(x) | bulwark \(y)")
+            }
+        }
+    }
+}
