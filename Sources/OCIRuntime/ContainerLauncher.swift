@@ -51,6 +51,7 @@ enum ContainerLauncher {
         if let hostname = config.hostname, !hostname.isEmpty { args += ["--hostname", hostname] }
         args += ["--uid", String(process.user.uid), "--gid", String(process.user.gid)]
         args += processIdentityArguments(process)
+        if let rules = config.linux.seccompRules { args += ["--app-seccomp", rules] }   // enforced by the Sentry
         if globals.strace { args.append("--strace") }
         if process.terminal { args.append("--terminal") }   // an in-sandbox pty bridged to stdio (ConsoleBridge)
         if let dir = globals.debugLog { args += ["--log", "\(dir)/\(id).sentry.log"] }

@@ -72,6 +72,8 @@ public struct OCIConfig: Sendable {
         public var sysctl: [String: String] = [:]
         public var resources: JSONValue?
         public var seccomp: JSONValue?
+        /// linux.seccomp as the Sentry's --app-seccomp rules (SeccompProfile.swift).
+        public var seccompRules: String?
         public var cgroupsPath: String?
     }
 
@@ -230,13 +232,7 @@ public struct OCIConfig: Sendable {
         if l["resources"].isPresent { _ = try l["resources"].object(); linux.resources = l["resources"].value }
         if l["seccomp"].isPresent {
             let s = l["seccomp"]
-            _ = try s.object()
-            _ = try s["defaultAction"].string()
-            for rule in try s["syscalls"].elements() {
-                _ = try rule.object()
-                _ = try rule["names"].stringArray()
-                _ = try rule["action"].string()
-            }
+            linux.seccompRules = try SeccompProfile.sentryRules(s)   // checked and translated for the Sentry
             linux.seccomp = s.value
         }
         linux.cgroupsPath = try l["cgroupsPath"].optionalString()

@@ -42,6 +42,7 @@ public final class Kernel {
     let mounts = MountRegistry()
     /// /proc state the rest of the kernel does not keep, and the bulwark-procfs connection.
     let procfs = ProcfsState()
+    var appSeccomp: AppSeccomp?   // config.json's linux.seccomp (AppSeccomp.swift); nil = no hook cost
     var faults: SyscallFaults?   // --fault syscall=... (SyscallFaults.swift); nil = no hook cost
     let asyncIO = AsyncIOTable()   // O_ASYNC owners (SysAsyncIO.swift)
     var threadGroups: [Int32: ThreadGroup] = [:]

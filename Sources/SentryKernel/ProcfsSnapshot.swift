@@ -212,6 +212,7 @@ extension Kernel {
         }
         i.capInheritable = g.cred.inheritable; i.capPermitted = g.cred.permitted; i.capEffective = g.cred.effective
         i.capBounding = g.cred.bounding; i.capAmbient = g.cred.ambient
+        if t.kernel.appSeccomp != nil { i.seccompMode = 2 }   // filter mode, as under runc with a profile
         i.startStack = rec.startStack
         i.argStart = rec.argStart; i.argEnd = rec.argEnd
         i.envStart = rec.envStart; i.envEnd = rec.envEnd

@@ -40,7 +40,7 @@ public enum SentryCommand {
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
                               [--groups G,...] [--caps B,E,I,P,A] [--rlimit NAME:SOFT:HARD]... [--umask OCTAL]
-                              [--no-new-privileges]
+                              [--no-new-privileges] [--app-seccomp RULES]
                               [--strace] [--terminal] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none]
                               [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] [--platform ptrace|systrap]
                               [--fault SPEC]... [--no-seccomp] -- PROGRAM [ARG...]
@@ -65,6 +65,7 @@ public enum SentryCommand {
         var procfsFD: Int32? = nil
         var faultSpecs: [String] = []
         var initProcess = InitProcessOptions()
+        var appSeccompText: String? = nil
         var i = 2
         var program: [String] = []
         func value() -> String? { i += 1; return i < args.count ? args[i] : nil }
@@ -82,6 +83,7 @@ public enum SentryCommand {
             case "--strace": strace = true
             case "--groups", "--caps", "--rlimit", "--umask": if let e = initProcess.parse(a, value()) { return fail(e, 2) }   // InitProcessOptions.swift
             case "--no-new-privileges": initProcess.noNewPrivileges = true
+            case "--app-seccomp": guard let v = value() else { return fail("--app-seccomp needs RULES", 2) }; appSeccompText = v   // AppSeccomp.swift
             case "--terminal": ConsoleBridge.initTerminal = true   // ConsoleBridge.swift
             case "--netstack-fd", "--network", "--interface": if let e = NetworkOptions.parse(a, value()), !e.isEmpty { return fail(e, 2) }   // NetstackConnection.swift
             case "--log": guard let v = value() else { return fail("--log needs a value", 2) }; logFile = v
@@ -121,6 +123,12 @@ public enum SentryCommand {
         if !cfgCwd.hasPrefix("/") { return fail("--cwd must be absolute", 2) }
         let (syscallFaults, faultError) = SyscallFaults.parse(faultSpecs)
         if let faultError { return fail(faultError, 2) }
+        var appSeccomp: AppSeccomp? = nil
+        if let appSeccompText {
+            let (f, e) = AppSeccomp.parse(appSeccompText)
+            if let e { return fail(e, 2) }
+            appSeccomp = f
+        }
 
         var config = SentryConfig(rootfs: rootfs ?? "/")
         config.cwd = cfgCwd
@@ -193,6 +201,7 @@ public enum SentryCommand {
         let kernel = Kernel(config: config, memory: memory, vfs: fs)
         Kernel.shared = kernel
         kernel.faults = syscallFaults
+        kernel.appSeccomp = appSeccomp
         Terminals.register(kernel)   // /dev/ptmx, /dev/tty, /dev/pts (PseudoTerminal.swift)
         kernel.installProcfs(channelFD: config.procfsFD)
         if !SentrySeccomp.install(spawnsServices: config.procfsFD == nil || NetworkOptions.netstackFD == nil, log: { kernel.log($0) }) { return fail("cannot install the seccomp policy", 125) }   // SentrySeccomp.swift

@@ -7,12 +7,21 @@ import SentryMemory
 extension Task {
     func sysUname(_ addr: UInt64) -> Int {
         var b = [UInt8](repeating: 0, count: 65 * 6)
-        let fields = ["Linux", kernel.hostname, "6.1.0-bulwark", "#1 SMP Bulwark", "x86_64", kernel.domainname]
+        let machine = tg.personality & 0xff == 8 ? "i686" : "x86_64"   // PER_LINUX32
+        let fields = ["Linux", kernel.hostname, "6.1.0-bulwark", "#1 SMP Bulwark", machine, kernel.domainname]
         for (i, f) in fields.enumerated() {
             let u = Array(f.utf8.prefix(64))
             for (j, c) in u.enumerated() { b[i * 65 + j] = c }
         }
         return b.withUnsafeBytes { mm.copyOut(addr, $0.baseAddress!, $0.count) } ? 0 : errno(EFAULT)
+    }
+
+    /// personality(2): 0xffffffff queries; any other value is stored (as Linux does) and returned by
+    /// later queries. PER_LINUX32 changes uname's machine; the other flags have no effect here.
+    func sysPersonality(_ persona: UInt64) -> Int {
+        let old = tg.personality
+        if persona != 0xffff_ffff { tg.personality = UInt32(truncatingIfNeeded: persona) }
+        return Int(old)
     }
 
     func sysSethostname(_ addr: UInt64, _ len: Int, domain: Bool) -> Int {

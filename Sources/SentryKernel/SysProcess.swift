@@ -83,6 +83,7 @@ extension Task {
                               pgid: tg.pgid, sid: tg.sid, uid: tg.uid, gid: tg.gid)
             ctg.exitSignal = Int32(flags & 0xff)
             ctg.cred = tg.cred
+            ctg.personality = tg.personality
             ctg.rlimits = tg.rlimits
             ctg.name = tg.name
             let parent = flags & CLONE_PARENT != 0 ? (tg.parent ?? tg) : tg

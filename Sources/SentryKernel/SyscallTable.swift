@@ -21,7 +21,8 @@ public enum SyscallTable {
         28: "DONTNEED/FREE zero private pages; other advice accepted",
         56: "no namespaces (CLONE_NEW* -> EPERM)",
         72: "record and OFD locks in the Sentry (SysFileLock.swift); O_ASYNC owners and F_SETSIG (SysAsyncIO.swift)",
-        157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
+        157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, capability and securebits ops (SysCredentials.swift)",
+        116: "stored and used for permission checks",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
         41: "AF_UNIX (in-Sentry), AF_INET/AF_INET6 (bulwark-netstack), AF_NETLINK NETLINK_ROUTE dumps; others EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",
         49: "AF_UNIX path names live in the Sentry's name table only (no file is created)",
@@ -46,6 +47,7 @@ public enum SyscallTable {
         235, 161, 162, 306, 277, 285, 437, 165, 166,
         253, 254, 255, 294, 155, 275, 276, 187,   // inotify (SysInotify.swift), pivot_root, splice, tee, readahead (SysSplice.swift)
         26,   // msync (SysMemory.swift)
+        122, 123, 125, 126, 135,   // setfsuid, setfsgid, capget, capset (SysCredentials.swift), personality (SysMisc.swift)
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -64,7 +66,12 @@ extension Task {
         let nr = Int(Int64(bitPattern: r.orig_rax))
         let a0 = r.rdi, a1 = r.rsi, a2 = r.rdx, a3 = r.r10, a4 = r.r8, a5 = r.r9
         SyscallCounts.record(nr)   // bulwark debug --syscalls (SyscallCountsUnsafe.swift)
-        let ret = kernel.faults == nil ? dispatch(nr, a0, a1, a2, a3, a4, a5) : faultDispatch(nr, a0, a1, a2, a3, a4, a5)
+        let ret: Int
+        if let filter = kernel.appSeccomp, let v = appSeccompVerdict(filter, nr, (a0, a1, a2, a3, a4, a5)) {
+            ret = v   // config.json's linux.seccomp refused it (AppSeccomp.swift)
+        } else {
+            ret = kernel.faults == nil ? dispatch(nr, a0, a1, a2, a3, a4, a5) : faultDispatch(nr, a0, a1, a2, a3, a4, a5)
+        }
         countIO(nr, ret)   // /proc/<pid>/io (ProcfsCounters.swift)
         if ret != noReturn {
             var n = regs
@@ -170,6 +177,7 @@ extension Task {
         case 120: return sysGetresid(a0, a1, a2, gid: true)
         case 122: return sysSetfsid(u32(a0), gid: false)
         case 123: return sysSetfsid(u32(a0), gid: true)
+        case 135: return sysPersonality(a0)   // SysMisc.swift
         case 125: return sysCapget(a0, a1)
         case 126: return sysCapset(a0, a1)
         case 109: return sysSetpgid(i(a0), i(a1))

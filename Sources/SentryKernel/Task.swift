@@ -47,6 +47,7 @@ final class ThreadGroup {
     var waitStatus: Int32 = 0
     var zombie = false
     var cred: Credentials   // Credentials.swift
+    var personality: UInt32 = 0   // personality(2), kept across fork and exec
     /// The effective ids: who the process acts as for ownership and signals.
     var uid: UInt32 { cred.euid }
     var gid: UInt32 { cred.egid }

@@ -27,18 +27,46 @@ struct ProcessIdentityTests {
                                    "inheritable": ["CAP_CHOWN"], "ambient": ["CAP_CHOWN"]])
     }
 
-    private func compare(user: [String: Any], capabilities: [String: Any]) throws {
+    /// linux.seccomp: errno rules (with and without errnoRet), argument conditions (EQ, MASKED_EQ, GT),
+    /// an unknown name (skipped) and a kill-process rule; the output and the exit status (SIGSYS) match.
+    @Test(.enabled(if: runc != nil, "runc is not installed (tools/install-deps installs it)"))
+    func seccompProfileMatchesRunc() throws {
+        let profile: [String: Any] = [
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [
+                ["names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13],
+                ["names": ["mkdir", "mkdirat", "no_such_call"], "action": "SCMP_ACT_ERRNO"],
+                ["names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
+                 "args": [["index": 0, "value": 8, "op": "SCMP_CMP_EQ"]]],
+                ["names": ["umask"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5,
+                 "args": [["index": 0, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"]]],
+                ["names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 7,
+                 "args": [["index": 1, "value": 100, "op": "SCMP_CMP_GT"]]],
+                ["names": ["getpgrp"], "action": "SCMP_ACT_KILL_PROCESS"],
+            ] as [[String: Any]],
+        ]
+        try compare(user: ["uid": 0, "gid": 0], capabilities: nil, program: "seccomp_profile", seccomp: profile,
+                    minimumLines: 10)
+    }
+
+    private func compare(user: [String: Any], capabilities: [String: Any]?, program: String = "creds",
+                         seccomp: [String: Any]? = nil, minimumLines: Int = 20) throws {
         try LauncherFixture.with { f in
+            var process: [String: Any] = ["terminal": false, "user": user, "args": ["/" + program], "env": ["PATH=/"], "cwd": "/",
+                                          "noNewPrivileges": true,
+                                          "rlimits": [["type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048]]]
+            if let capabilities { process["capabilities"] = capabilities }
+            var linux: [String: Any] = ["namespaces": [["type": "pid"], ["type": "mount"], ["type": "uts"], ["type": "ipc"]]]
+            if let seccomp { linux["seccomp"] = seccomp }
             let bundle = try f.makeBundle(config: [
                 "ociVersion": "1.0.2",
-                "process": ["terminal": false, "user": user, "args": ["/creds"], "env": ["PATH=/"], "cwd": "/",
-                            "capabilities": capabilities, "noNewPrivileges": true,
-                            "rlimits": [["type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048]]] as [String: Any],
+                "process": process,
                 "root": ["path": "rootfs", "readonly": true] as [String: Any],
                 "hostname": "creds",
                 "mounts": [["destination": "/proc", "type": "proc", "source": "proc"],
                            ["destination": "/tmp", "type": "tmpfs", "source": "tmpfs"]],
-                "linux": ["namespaces": [["type": "pid"], ["type": "mount"], ["type": "uts"], ["type": "ipc"]]],
+                "linux": linux,
             ])
             let rootfs = URL(fileURLWithPath: bundle).appendingPathComponent("rootfs")
             for dir in ["proc", "tmp", "mnt", "dev"] {
@@ -46,7 +74,7 @@ struct ProcessIdentityTests {
             }
             // runc gives a tmpfs the mode of the directory it covers.
             try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: rootfs.appendingPathComponent("tmp").path)
-            _ = try GuestPrograms.compile("creds", into: rootfs, static: true)
+            _ = try GuestPrograms.compile(program, into: rootfs, static: true)
 
             let runcOut = f.scratch.appendingPathComponent("runc.out").path
             let runcState = f.scratch.appendingPathComponent("runc-state").path
@@ -54,13 +82,14 @@ struct ProcessIdentityTests {
                 "exec \(Self.runc!) --root \(shellQuote(runcState)) run --bundle \(shellQuote(bundle)) creds-runc-\(getpid()) </dev/null >\(shellQuote(runcOut)) 2>&1",
                 timeout: 30)
             let expected = (try? String(contentsOfFile: runcOut, encoding: .utf8)) ?? ""
-            #expect(native.exitCode == 0, "runc: \(expected)")
+            let expectedStatus = seccomp == nil ? 0 : 128 + 31   // the kill rule: SIGSYS
+            #expect(native.exitCode == Int32(expectedStatus), "runc: \(expected)")
 
             let sandbox = try f.run(["run", "--bundle", bundle, "creds-\(getpid())"], timeout: 30)
-            #expect(sandbox.exitCode == 0, "\(sandbox.stderr)")
+            #expect(sandbox.exitCode == native.exitCode, "\(sandbox.stderr)")
             let a = expected.split(separator: "\n", omittingEmptySubsequences: false)
             let b = sandbox.stdout.split(separator: "\n", omittingEmptySubsequences: false)
-            #expect(a.count > 20, "runc printed too little: \(expected)")
+            #expect(a.count > minimumLines, "runc printed too little: \(expected)")
             for i in 0..<max(a.count, b.count) {
                 let x = i < a.count ? String(a[i]) : "<none>", y = i < b.count ? String(b[i]) : "<none>"
                 #expect(x == y, "line \(i + 1): runc \(x) | bulwark \(y)")
