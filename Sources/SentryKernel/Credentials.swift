@@ -62,9 +62,12 @@ struct Credentials {
         if old.fsuid != 0 && fsuid == 0 { effective |= permitted & Cap.fsMask }
     }
 
-    /// The new sets after execve of a file without file capabilities or set-id bits: root (unless
-    /// SECBIT_NOROOT) gets its bounding and inheritable sets; everyone keeps the ambient set.
-    mutating func applyExec() {
+    /// The new credentials after execve of a file without file capabilities: a set-user-id (set-group-id)
+    /// file makes its owner (group) the effective id; root (unless SECBIT_NOROOT) gets its bounding and
+    /// inheritable sets; everyone else keeps the ambient set, which a set-id exec clears.
+    mutating func applyExec(setuid: UInt32? = nil, setgid: UInt32? = nil) {
+        if let u = setuid, u != euid { euid = u; ambient = 0 }
+        if let g = setgid, g != egid { egid = g; ambient = 0 }
         if securebits & SecureBit.noRoot == 0 && (ruid == 0 || euid == 0) {
             permitted = (inheritable | bounding) | ambient
             effective = euid == 0 ? permitted : ambient

@@ -164,9 +164,15 @@ extension Task {
         if st.st_mode & S_IFMT == S_IFDIR { return errno(EACCES) }
         guard st.st_mode & S_IFMT == S_IFREG, permitted(self, st, 1) else { return errno(EACCES) }
         let tLoad = PhaseTiming.now()
+        // Set-id bits take effect unless no_new_privs is set (credentials after exec: Credentials.swift).
+        var newCred = tg.cred
+        let setuid = !noNewPrivs && st.st_mode & S_ISUID != 0 ? st.st_uid : nil
+        let setgid = !noNewPrivs && st.st_mode & (S_ISGID | S_IXGRP) == (S_ISGID | S_IXGRP) ? st.st_gid : nil
+        newCred.applyExec(setuid: setuid, setgid: setgid)
         var req = LoadRequest(path: path, argv: argv, envp: envp)
-        req.uid = tg.uid
-        req.gid = tg.gid
+        req.uid = newCred.ruid; req.euid = newCred.euid
+        req.gid = newCred.rgid; req.egid = newCred.egid
+        req.secure = newCred.euid != newCred.ruid || newCred.egid != newCred.rgid
         let vfs = kernel.vfs
         let cwd = cwdLocation()
         let image: LoadedImage
@@ -197,7 +203,7 @@ extension Task {
         tg.handlers = h
         altStack = (0, 2, 0)
         tg.name = image.executable
-        tg.cred.applyExec()   // Credentials.swift: capabilities after execve
+        tg.cred = newCred   // Credentials.swift: ids and capabilities after execve
         var r = regs
         let cs = r.cs, ss = r.ss, ds = r.ds, es = r.es
         r = Registers()

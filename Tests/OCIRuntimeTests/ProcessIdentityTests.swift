@@ -24,7 +24,7 @@ struct ProcessIdentityTests {
     func nonRootWithAnAmbientCapabilityMatchesRunc() throws {
         try compare(user: ["uid": 1000, "gid": 1000, "additionalGids": [5]],
                     capabilities: ["bounding": Self.dockerCaps, "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"],
-                                   "inheritable": ["CAP_CHOWN"], "ambient": ["CAP_CHOWN"]])
+                                   "inheritable": ["CAP_CHOWN"], "ambient": ["CAP_CHOWN"]], noNewPrivileges: false)
     }
 
     /// linux.seccomp: errno rules (with and without errnoRet), argument conditions (EQ, MASKED_EQ, GT),
@@ -51,10 +51,10 @@ struct ProcessIdentityTests {
     }
 
     private func compare(user: [String: Any], capabilities: [String: Any]?, program: String = "creds",
-                         seccomp: [String: Any]? = nil, minimumLines: Int = 20) throws {
+                         seccomp: [String: Any]? = nil, minimumLines: Int = 20, noNewPrivileges: Bool = true) throws {
         try LauncherFixture.with { f in
             var process: [String: Any] = ["terminal": false, "user": user, "args": ["/" + program], "env": ["PATH=/"], "cwd": "/",
-                                          "noNewPrivileges": true,
+                                          "noNewPrivileges": noNewPrivileges,
                                           "rlimits": [["type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048]]]
             if let capabilities { process["capabilities"] = capabilities }
             var linux: [String: Any] = ["namespaces": [["type": "pid"], ["type": "mount"], ["type": "uts"], ["type": "ipc"]]]
@@ -74,7 +74,11 @@ struct ProcessIdentityTests {
             }
             // runc gives a tmpfs the mode of the directory it covers.
             try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: rootfs.appendingPathComponent("tmp").path)
-            _ = try GuestPrograms.compile(program, into: rootfs, static: true)
+            let binary = try GuestPrograms.compile(program, into: rootfs, static: true)
+            // A set-user-id root copy, for the exec rule.
+            let suid = rootfs.appendingPathComponent(program + "-suid").path
+            try FileManager.default.copyItem(atPath: binary, toPath: suid)
+            #expect(chown(suid, 0, 0) == 0 && chmod(suid, 0o4755) == 0)
 
             let runcOut = f.scratch.appendingPathComponent("runc.out").path
             let runcState = f.scratch.appendingPathComponent("runc-state").path
@@ -90,6 +94,10 @@ struct ProcessIdentityTests {
             let a = expected.split(separator: "\n", omittingEmptySubsequences: false)
             let b = sandbox.stdout.split(separator: "\n", omittingEmptySubsequences: false)
             #expect(a.count > minimumLines, "runc printed too little: \(expected)")
+            if program == "creds" {
+                // The set-user-id exec ran; without no_new_privs it made root the effective user.
+                #expect(expected.contains(noNewPrivileges ? "after-exec: uid=1000/1000/1000" : "after-exec: uid=1000/0/0"), "\(expected)")
+            }
             for i in 0..<max(a.count, b.count) {
                 let x = i < a.count ? String(a[i]) : "<none>", y = i < b.count ? String(b[i]) : "<none>"
                 #expect(x == y, "line \(i + 1): runc \(x) | bulwark \(y)")

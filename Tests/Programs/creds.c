@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -69,8 +70,13 @@ static unsigned long long effective(void) {
     return d[0].effective | (unsigned long long)d[1].effective << 32;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 1 && !strcmp(argv[1], "exec-report")) {   // run through /creds-suid (set-user-id root)
+        show("after-exec");
+        printf("  at_secure=%lu\n", getauxval(AT_SECURE));
+        return 0;
+    }
     show("init");
     status();
     struct rlimit rl;
@@ -152,6 +158,16 @@ int main(void) {
         show("fs");
         TRY("chown-after-fs", chown("/tmp/root-only", 0, 0));
         _exit(0);
+    }
+    waitpid(p, NULL, 0);
+
+    // A set-user-id root program run as uid 1000 (no effect under no_new_privs).
+    p = fork();
+    if (p == 0) {
+        if (getuid() == 0) { setgroups(0, NULL); setresgid(100, 100, 100); setresuid(1000, 1000, 1000); }
+        execl("/creds-suid", "creds-suid", "exec-report", (char *)NULL);
+        printf("  exec-suid=%s\n", strerrorname_np(errno));
+        _exit(1);
     }
     waitpid(p, NULL, 0);
     return 0;
