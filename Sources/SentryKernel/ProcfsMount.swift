@@ -286,6 +286,7 @@ final class ProcfsMount: SyntheticMount {
         // /sys keeps the attributes of the directory it covers (as the bootstrap file system showed them
         // before /sys was served). Not /proc: its link count would tell the host's process count.
         if rel.isEmpty, root == "sys", let t, t.kernel.procfsCoveredStat("/sys", &st) == 0, st.st_mode & S_IFMT == S_IFDIR {
+            st.st_dev = device
             return
         }
         st = Glibc.stat()

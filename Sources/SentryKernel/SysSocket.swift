@@ -87,6 +87,13 @@ extension Task {
 
     private func lookupUnix(_ key: [UInt8], abstract: Bool) -> KResult<UnixSocket> {
         guard let s = UnixSocket.names[key]?.s else { return .failure(abstract ? ECONNREFUSED : ENOENT) }
+        if !abstract {
+            // The socket file was unlinked (or replaced by another file): the name is gone.
+            var st = Glibc.stat()
+            let r = kernel.fs.stat(String(decoding: key, as: UTF8.self), followLinks: true, &st)
+            if r < 0 { return .failure(-r) }
+            if st.st_mode & S_IFMT != S_IFSOCK { return .failure(ECONNREFUSED) }
+        }
         return .success(s)
     }
 
@@ -109,6 +116,14 @@ extension Task {
             if parent.isEmpty { parent = "/" }
             let pr = kernel.fs.stat(parent, followLinks: true, &st)
             if pr != 0 { return errno(-pr) }
+            // The socket file (stat, ls and `test -S` see it; the program unlinks it). The names
+            // table still routes connects; a file system refusing the node keeps only the name.
+            let rel = String(decoding: name, as: UTF8.self)
+            if case .success(let start) = startLocation(AT_FDCWD_, rel) {
+                let r = kernel.vfs.mknod(self, at: start, rel, mode: S_IFSOCK | (0o777 & ~fsctx.umask), rdev: 0)
+                if r == -EEXIST { return errno(EADDRINUSE) }
+                if r == -EROFS { return errno(EROFS) }
+            }
         }
         s.name = name
         UnixSocket.names[key] = WeakSocket(s: s)

@@ -155,7 +155,7 @@ final class VFS {
 
     func stat(_ t: Task?, _ target: VTarget, _ st: inout stat) -> Int32 {
         switch target {
-        case .file(let f): return Int32(f.stat(&st))
+        case .file(let f): let r = Int32(f.stat(&st)); f.overlayDevice(&st); return r
         case .loc(let l): return l.inode.getattr(t, &st)
         }
     }

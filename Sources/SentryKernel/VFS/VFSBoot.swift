@@ -84,6 +84,14 @@ enum VFSBoot {
         case .failure(let e): return .failure(BootError(message: "gofer attach of the root failed (errno \(e))"))
         case .success(let g): groot = g
         }
+        AnonDevice.reserve(UInt(makedev_(groot.attrs.devMajor, groot.attrs.devMinor)))
+        // The bind mounts' roots first: their host devices are reserved before tmpfs instances get theirs.
+        var bindRoots: [KResult<GoferInode>] = []
+        for (i, m) in goferMounts.enumerated() {
+            let r = gfs.attach(mountID: UInt64(i + 1), readOnly: m.readOnly)
+            if case .success(let g) = r { AnonDevice.reserve(UInt(makedev_(g.attrs.devMajor, g.attrs.devMinor))) }
+            bindRoots.append(r)
+        }
         let vfs: VFS
         if config.overlay {
             vfs = VFS(root: OverlayInode.root(lower: groot), fsType: "overlay", source: "root")
@@ -104,7 +112,7 @@ enum VFSBoot {
             vfs.mount(TmpfsNode(kind: .dir, mode: 0o555), at: p, fsType: "tmpfs", source: "none", readOnly: true, create: false)
         }
         for (i, m) in goferMounts.enumerated() {
-            switch gfs.attach(mountID: UInt64(i + 1), readOnly: m.readOnly) {
+            switch bindRoots[i] {
             case .failure(let e):
                 fputs("bulwark-sentry: bind mount \(m.destination): gofer attach failed (errno \(e)); skipped\n", stderr)
             case .success(let g):
