@@ -31,6 +31,16 @@ enum NetworkOptions {
         }
     }
 
+    /// `--network host` with a netstack the Sentry spawns: start it now, before the Sentry's seccomp
+    /// filter, which the child would inherit and which (rightly) forbids the host socket calls it makes
+    /// on the application's behalf. Other modes start the netstack lazily on the first socket.
+    static func startHostNetstack(_ kernel: Kernel) {
+        guard explicitMode && mode == "host" && netstackFD == nil else { return }
+        kernel.lock()
+        _ = NetstackConnection.get(kernel)   // a failure is kept: every socket() reports it
+        kernel.unlock()
+    }
+
     /// Parses one `run` option; returns nil if it is not a network option, else an error text or "".
     static func parse(_ flag: String, _ value: String?) -> String? {
         switch flag {
@@ -40,7 +50,6 @@ enum NetworkOptions {
             return ""
         case "--network":
             guard let v = value, ["sandbox", "none", "host"].contains(v) else { return "--network must be sandbox, none or host" }
-            if v == "host" { return "--network host is not implemented (use sandbox or none)" }
             mode = v
             explicitMode = true
             return ""
