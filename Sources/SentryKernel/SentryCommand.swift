@@ -204,6 +204,7 @@ public enum SentryCommand {
         kernel.appSeccomp = appSeccomp
         Terminals.register(kernel)   // /dev/ptmx, /dev/tty, /dev/pts (PseudoTerminal.swift)
         kernel.installProcfs(channelFD: config.procfsFD)
+        NetworkOptions.startHostNetstack(kernel)   // --network host: before seccomp (NetstackConnection.swift)
         if !SentrySeccomp.install(spawnsServices: config.procfsFD == nil || NetworkOptions.netstackFD == nil, log: { kernel.log($0) }) { return fail("cannot install the seccomp policy", 125) }   // SentrySeccomp.swift
         kernel.startInit(image: image)
         if let controlFD { ControlServer.start(fd: controlFD, kernel: kernel) }
