@@ -25,6 +25,8 @@ public struct SentryConfig {
     public var goferMounts: [(destination: String, readOnly: Bool)] = []
     public var bindMounts: [BindMount] = []
     public var overlay = true
+    /// config.json tmpfs mounts: destination and mount options (--tmpfs DEST[:OPTIONS]).
+    public var tmpfsMounts: [(destination: String, options: [String])] = []
     /// A connected channel to bulwark-procfs from the launcher (nil: the Sentry starts its own).
     public var procfsFD: Int32? = nil
     public init(rootfs: String) { self.rootfs = rootfs }
