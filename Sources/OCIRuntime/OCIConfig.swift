@@ -91,9 +91,10 @@ public struct OCIConfig: Sendable {
     /// warning instead of pretending (docs/ARCHITECTURE.md, "Launcher", gaps).
     public var unenforcedFields: [String] {
         var fields: [String] = []
-        if !linux.sysctl.isEmpty { fields.append("linux.sysctl (\(linux.sysctl.keys.sorted().joined(separator: ", ")))") }
-        if linux.seccomp != nil { fields.append("linux.seccomp (the Sentry's own allowlist applies, not the profile)") }
-        if !linux.readonlyPaths.isEmpty { fields.append("linux.readonlyPaths") }
+        if !linux.sysctl.isEmpty {
+            fields.append("linux.sysctl (\(linux.sysctl.keys.sorted().joined(separator: ", ")): shown in /proc/sys, no effect on the netstack")
+        }
+        if linux.readonlyPaths.contains(where: { !$0.hasPrefix("/proc/") }) { fields.append("linux.readonlyPaths outside /proc") }
         return fields
     }
 

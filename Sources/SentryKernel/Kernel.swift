@@ -27,6 +27,9 @@ public struct SentryConfig {
     public var overlay = true
     /// config.json tmpfs mounts: destination and mount options (--tmpfs DEST[:OPTIONS]).
     public var tmpfsMounts: [(destination: String, options: [String])] = []
+    /// config.json linux.sysctl (KEY=VALUE, dotted names) and linux.readonlyPaths.
+    public var sysctls: [(key: String, value: String)] = []
+    public var readonlyPaths: [String] = []
     /// A connected channel to bulwark-procfs from the launcher (nil: the Sentry starts its own).
     public var procfsFD: Int32? = nil
     public init(rootfs: String) { self.rootfs = rootfs }

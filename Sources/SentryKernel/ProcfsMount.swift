@@ -240,6 +240,9 @@ final class ProcfsMount: SyntheticMount {
     /// one's own uid, /proc/sys for root).
     func writeDenied(_ t: Task, _ rel: String) -> Int32? {
         guard root == "proc" else { return EACCES }
+        // config.json linux.readonlyPaths (Docker: /proc/sys, /proc/sysrq-trigger, ...): read-only mounts.
+        let full = "/proc/" + rel
+        if t.kernel.config.readonlyPaths.contains(where: { full == $0 || full.hasPrefix($0 + "/") }) { return EROFS }
         let c = rel.split(separator: "/")
         if c.first == "sys" { return t.tg.uid == 0 ? nil : EACCES }   // file mode 0644 owned by root
         guard let last = c.last, last == "comm" || last == "oom_score_adj" else { return EACCES }

@@ -41,6 +41,7 @@ public enum SentryCommand {
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
                               [--groups G,...] [--caps B,E,I,P,A] [--rlimit NAME:SOFT:HARD]... [--umask OCTAL]
                               [--no-new-privileges] [--app-seccomp RULES] [--tmpfs DEST[:OPTIONS]]...
+                              [--sysctl KEY=VALUE]... [--readonly-path PATH]...
                               [--strace] [--terminal] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none]
                               [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] [--platform ptrace|systrap]
                               [--fault SPEC]... [--no-seccomp] -- PROGRAM [ARG...]
@@ -67,6 +68,7 @@ public enum SentryCommand {
         var initProcess = InitProcessOptions()
         var appSeccompText: String? = nil
         var tmpfsMounts: [(destination: String, options: [String])] = []
+        var sysctls: [(key: String, value: String)] = [], readonlyPaths: [String] = []
         var i = 2
         var program: [String] = []
         func value() -> String? { i += 1; return i < args.count ? args[i] : nil }
@@ -84,6 +86,12 @@ public enum SentryCommand {
             case "--strace": strace = true
             case "--groups", "--caps", "--rlimit", "--umask": if let e = initProcess.parse(a, value()) { return fail(e, 2) }   // InitProcessOptions.swift
             case "--no-new-privileges": initProcess.noNewPrivileges = true
+            case "--sysctl":
+                guard let v = value(), let eq = v.firstIndex(of: "="), eq != v.startIndex else { return fail("--sysctl needs KEY=VALUE", 2) }
+                sysctls.append((String(v[..<eq]), String(v[v.index(after: eq)...])))
+            case "--readonly-path":
+                guard let v = value(), v.hasPrefix("/") else { return fail("--readonly-path needs an absolute path", 2) }
+                readonlyPaths.append(v)
             case "--tmpfs":
                 guard let v = value(), v.hasPrefix("/") else { return fail("--tmpfs needs DEST[:OPTIONS] with an absolute DEST", 2) }
                 let parts = v.split(separator: ":", maxSplits: 1)
@@ -147,6 +155,8 @@ public enum SentryCommand {
         config.gid = gid
         config.initProcess = initProcess
         config.tmpfsMounts = tmpfsMounts
+        config.sysctls = sysctls
+        config.readonlyPaths = readonlyPaths
         config.strace = strace
         config.procfsFD = procfsFD
         if let logFile {
@@ -205,6 +215,15 @@ public enum SentryCommand {
             return fail("\(name): cannot load (errno \(e))", 126)
         }
         let kernel = Kernel(config: config, memory: memory, vfs: fs)
+        // linux.sysctl: the values /proc/sys shows and the sandbox reads (ProcfsState.tunables).
+        for (key, value) in config.sysctls {
+            let name = String(key.map { $0 == "." ? "/" : $0 })
+            switch name {
+            case "kernel/hostname": kernel.hostname = value
+            case "kernel/domainname": kernel.domainname = value
+            default: kernel.procfs.tunables[name] = value
+            }
+        }
         Kernel.shared = kernel
         kernel.faults = syscallFaults
         kernel.appSeccomp = appSeccomp

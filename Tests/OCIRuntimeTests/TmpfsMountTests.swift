@@ -44,4 +44,43 @@ struct TmpfsMountTests {
             #expect(sandbox.stdout == expected)
         }
     }
+
+    /// linux.sysctl values show in /proc/sys; linux.readonlyPaths makes /proc/sys refuse writes (EROFS).
+    @Test(.enabled(if: ProcessIdentityTests.runc != nil, "runc is not installed (tools/install-deps installs it)"))
+    func sysctlAndReadonlyPathsMatchRunc() throws {
+        let script = """
+            exec 2>&1
+            cat /proc/sys/kernel/shmmni /proc/sys/kernel/msgmax 2>/dev/null | head -1
+            echo 2000 > /proc/sys/kernel/shmmni || echo refused
+            cat /proc/sys/kernel/shmmni
+            """
+        try LauncherFixture.with { f in
+            let bundle = try f.makeBundle(config: [
+                "ociVersion": "1.0.2",
+                "process": ["terminal": false, "user": ["uid": 0, "gid": 0], "args": ["/bin/busybox", "sh", "-c", script],
+                            "env": ["PATH=/bin"], "cwd": "/",
+                            "capabilities": ["bounding": ["CAP_SYS_ADMIN"], "effective": ["CAP_SYS_ADMIN"], "permitted": ["CAP_SYS_ADMIN"]]] as [String: Any],
+                "root": ["path": "rootfs", "readonly": true] as [String: Any],
+                "mounts": [["destination": "/proc", "type": "proc", "source": "proc"]],
+                "linux": ["namespaces": [["type": "pid"], ["type": "mount"], ["type": "ipc"]],
+                          "sysctl": ["kernel.shmmni": "1000"], "readonlyPaths": ["/proc/sys"]] as [String: Any],
+            ])
+            let rootfs = URL(fileURLWithPath: bundle).appendingPathComponent("rootfs")
+            for dir in ["proc", "bin", "dev"] {
+                try FileManager.default.createDirectory(at: rootfs.appendingPathComponent(dir), withIntermediateDirectories: true)
+            }
+            try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: rootfs.appendingPathComponent("bin/busybox").path)
+            let runcOut = f.scratch.appendingPathComponent("runc.out").path
+            let runcState = f.scratch.appendingPathComponent("runc-state").path
+            let native = try ProcessRunner.shell(
+                "exec \(ProcessIdentityTests.runc!) --root \(shellQuote(runcState)) run --bundle \(shellQuote(bundle)) sysctl-runc-\(getpid()) </dev/null >\(shellQuote(runcOut)) 2>&1",
+                timeout: 30)
+            let expected = (try? String(contentsOfFile: runcOut, encoding: .utf8)) ?? ""
+            #expect(native.exitCode == 0, "runc: \(expected)")
+            #expect(expected.hasPrefix("1000\n"), "\(expected)")
+            let sandbox = try f.run(["run", "--bundle", bundle, "sysctl-\(getpid())"], timeout: 30)
+            #expect(sandbox.exitCode == 0, "\(sandbox.stderr)")
+            #expect(sandbox.stdout == expected)
+        }
+    }
 }
