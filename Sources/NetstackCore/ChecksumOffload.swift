@@ -4,6 +4,16 @@
 // link completes the checksum before the stack verifies it; the stack itself stays strict.
 
 public enum ChecksumOffload {
+    /// An Ethernet frame carrying TCP over IPv4 (not a fragment) or IPv6 (no extension headers).
+    public static func isTCP(_ f: [UInt8]) -> Bool {
+        guard f.count >= 34 else { return false }
+        switch load16(f, 12) {
+        case 0x0800: return f[14] >> 4 == 4 && f[23] == IPProtocol.tcp && load16(f, 20) & 0x3fff == 0
+        case 0x86DD: return f.count >= 54 && f[14] >> 4 == 6 && f[20] == IPProtocol.tcp
+        default: return false
+        }
+    }
+
     /// Computes and stores the TCP or UDP checksum of an Ethernet frame carrying IPv4 or IPv6 (no
     /// IPv6 extension headers). Anything else, or a malformed frame, is left unchanged for the
     /// parsers to judge.

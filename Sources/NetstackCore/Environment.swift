@@ -12,6 +12,25 @@ public protocol Link: AnyObject {
     func transmit(_ frame: [UInt8])
     /// The next received frame, or nil when none is waiting.
     func receive() -> [UInt8]?
+    /// Largest TCP packet (IP header included) the link takes as one frame and cuts into
+    /// `segmentSize` pieces itself (segmentation offload, e.g. a packet socket with virtio-net
+    /// headers); 0 when it cannot.
+    var segmentationOffload: Int { get }
+    /// Queues one TCP frame longer than the MTU, to be sent as segments of `segmentSize` payload
+    /// bytes each (only when `segmentationOffload` allows it).
+    func transmit(_ frame: [UInt8], segmentSize: Int)
+    /// The link fills in the TCP checksum of every frame it sends: the stack leaves it out.
+    var transmitChecksumOffload: Bool { get }
+    /// The host vouches for the TCP checksum of the frame `receive()` returned last (it came from a
+    /// local sender and never crossed a wire): the stack does not verify it.
+    var receivedChecksumTrusted: Bool { get }
+}
+
+extension Link {
+    public var segmentationOffload: Int { 0 }
+    public func transmit(_ frame: [UInt8], segmentSize: Int) { transmit(frame) }
+    public var transmitChecksumOffload: Bool { false }
+    public var receivedChecksumTrusted: Bool { false }
 }
 
 /// SplitMix64: small, fast and fully determined by its seed.

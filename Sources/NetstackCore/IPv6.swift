@@ -216,7 +216,7 @@ extension NetworkStack {
     /// Fills in the IPv6 header of `p` (Ethernet headroom, then 40 bytes) and sends it.
     @discardableResult
     func ip6Output(_ p: consuming [UInt8], nextHeader: UInt8, source: IPv6Address, destination: IPv6Address,
-                   route rt: Route6Result, hopLimit: UInt8 = 64, directMAC: MACAddress? = nil) -> Bool {
+                   route rt: Route6Result, hopLimit: UInt8 = 64, directMAC: MACAddress? = nil, segmentSize: Int = 0) -> Bool {
         var h = IPv6Header()
         h.payloadLength = p.count - NetworkStack.transportOffset6
         h.nextHeader = nextHeader
@@ -231,6 +231,11 @@ extension NetworkStack {
         }
         let ifc = rt.interface
         guard ifc.link != nil else { return false }
+        if segmentSize > 0 && IPv6Header.length + h.payloadLength > ifc.mtu
+            && IPv6Header.length + h.payloadLength <= (ifc.link?.segmentationOffload ?? 0) {
+            link6Output(p, route: rt, directMAC: directMAC, segmentSize: segmentSize)
+            return true
+        }
         if IPv6Header.length + h.payloadLength > ifc.mtu {
             // Only the source fragments in IPv6 (RFC 8200 4.5); there are no extension headers to keep.
             let per = (ifc.mtu - IPv6Header.length - 8) & ~7
@@ -259,7 +264,7 @@ extension NetworkStack {
         return true
     }
 
-    private func link6Output(_ p: consuming [UInt8], route rt: Route6Result, directMAC: MACAddress?) {
+    private func link6Output(_ p: consuming [UInt8], route rt: Route6Result, directMAC: MACAddress?, segmentSize: Int = 0) {
         let ifc = rt.interface
         guard let link = ifc.link else { return }
         let mac: MACAddress
@@ -277,7 +282,7 @@ extension NetworkStack {
         }
         EthernetHeader(destination: mac, source: ifc.mac, etherType: EtherType.ipv6).write(into: &p)
         stats.framesOut += 1
-        link.transmit(p)
+        if segmentSize > 0 { link.transmit(p, segmentSize: segmentSize) } else { link.transmit(p) }
     }
 
     func learn6(_ key: Neighbour6Key, mac: MACAddress) {

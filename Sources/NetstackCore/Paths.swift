@@ -33,6 +33,24 @@ enum AnyRoute {
         }
     }
 
+    /// Largest IP packet the path's link cuts into segments itself (0: none, or a local path).
+    var segmentationOffload: Int {
+        if isLocal { return 0 }
+        switch self {
+        case .v4(let r): return r.interface.link?.segmentationOffload ?? 0
+        case .v6(let r): return r.interface.link?.segmentationOffload ?? 0
+        }
+    }
+
+    /// The path's link fills in TCP checksums itself.
+    var transmitChecksumOffload: Bool {
+        if isLocal { return false }
+        switch self {
+        case .v4(let r): return r.interface.link?.transmitChecksumOffload ?? false
+        case .v6(let r): return r.interface.link?.transmitChecksumOffload ?? false
+        }
+    }
+
     var ipHeaderLength: Int {
         if case .v6 = self { return IPv6Header.length }
         return IPv4Header.minLength
@@ -61,13 +79,15 @@ extension NetworkStack {
     }
 
     /// Sends a packet built by `makePacket(transportLength:v6:)` with its transport part filled in.
+    /// `segmentSize` > 0: a TCP packet over the MTU that the link segments (route.segmentationOffload).
     @discardableResult
-    func output(_ p: [UInt8], proto: UInt8, source: IPAddress, destination: IPAddress, route: AnyRoute) -> Bool {
+    func output(_ p: [UInt8], proto: UInt8, source: IPAddress, destination: IPAddress, route: AnyRoute,
+                segmentSize: Int = 0) -> Bool {
         switch (route, source, destination) {
         case (.v4(let r), .v4(let s), .v4(let d)):
-            return ipOutput(p, proto: proto, source: s, destination: d, route: r)
+            return ipOutput(p, proto: proto, source: s, destination: d, route: r, segmentSize: segmentSize)
         case (.v6(let r), .v6(let s), .v6(let d)):
-            return ip6Output(p, nextHeader: proto, source: s, destination: d, route: r)
+            return ip6Output(p, nextHeader: proto, source: s, destination: d, route: r, segmentSize: segmentSize)
         default:
             return false
         }

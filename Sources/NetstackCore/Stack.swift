@@ -125,6 +125,8 @@ public struct EchoReply: Equatable, Sendable {
 }
 
 public final class NetworkStack {
+    /// The frame being handled has a TCP checksum the link vouched for (Link.receivedChecksumTrusted).
+    var receivedChecksumTrusted = false
     /// Headroom reserved in front of every outgoing IPv4 packet for the Ethernet header.
     static let linkHeadroom = EthernetHeader.length
     /// Offset of the transport header in a packet built by the stack.
@@ -242,13 +244,18 @@ public final class NetworkStack {
                     n += 1
                     progress = true
                     stats.framesIn += 1
+                    receivedChecksumTrusted = link.receivedChecksumTrusted
                     handleFrame(f, on: ifc)
+                    receivedChecksumTrusted = false
                 }
             }
             if !loopbackQueue.isEmpty {
                 progress = true
                 let q = loopbackQueue
                 loopbackQueue.removeAll(keepingCapacity: true)
+                // Looped-back TCP never left this process: its checksum was never computed (emit).
+                receivedChecksumTrusted = true
+                defer { receivedChecksumTrusted = false }
                 for p in q {
                     if p.count > NetworkStack.linkHeadroom && p[NetworkStack.linkHeadroom] >> 4 == 6 {
                         handleIPv6(p, at: NetworkStack.linkHeadroom, on: interfaces[0])
@@ -353,7 +360,7 @@ public final class NetworkStack {
     /// Returns false when it could not be sent (too big with DF set, no link).
     @discardableResult
     func ipOutput(_ p: consuming [UInt8], proto: UInt8, source: IPv4Address, destination: IPv4Address,
-                  route r: RouteResult, dontFragment: Bool = false, ttl: UInt8 = 64) -> Bool {
+                  route r: RouteResult, dontFragment: Bool = false, ttl: UInt8 = 64, segmentSize: Int = 0) -> Bool {
         var h = IPv4Header()
         h.totalLength = p.count - NetworkStack.linkHeadroom
         h.identification = ipIdentification
@@ -372,6 +379,12 @@ public final class NetworkStack {
         if h.totalLength <= r.interface.mtu {
             h.write(into: &p, at: NetworkStack.linkHeadroom)
             linkOutput(p, route: r)
+            return true
+        }
+        if segmentSize > 0 && h.totalLength <= (r.interface.link?.segmentationOffload ?? 0) {
+            h.dontFragment = true   // the link's segments are TCP segments, never IP fragments
+            h.write(into: &p, at: NetworkStack.linkHeadroom)
+            linkOutput(p, route: r, segmentSize: segmentSize)
             return true
         }
         guard !dontFragment else { return false }
@@ -396,7 +409,7 @@ public final class NetworkStack {
     }
 
     /// Adds the Ethernet header and transmits, resolving the next hop first if needed.
-    func linkOutput(_ p: consuming [UInt8], route r: RouteResult) {
+    func linkOutput(_ p: consuming [UInt8], route r: RouteResult, segmentSize: Int = 0) {
         let ifc = r.interface
         guard let link = ifc.link else { return }
         let dstMAC: MACAddress
@@ -413,6 +426,6 @@ public final class NetworkStack {
         }
         EthernetHeader(destination: dstMAC, source: ifc.mac, etherType: EtherType.ipv4).write(into: &p)
         stats.framesOut += 1
-        link.transmit(p)
+        if segmentSize > 0 { link.transmit(p, segmentSize: segmentSize) } else { link.transmit(p) }
     }
 }

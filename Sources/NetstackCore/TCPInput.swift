@@ -5,7 +5,7 @@
 extension NetworkStack {
     func handleTCP(_ h: IPv4Header, _ b: [UInt8], _ payload: Range<Int>) {
         let seg: TCPHeader
-        do { seg = try TCPHeader.parse(b, payload, source: h.source, destination: h.destination) } catch {
+        do { seg = try TCPHeader.parse(b, payload, pseudo: .v4(h.source, h.destination), verify: !receivedChecksumTrusted) } catch {
             if error == .badChecksum { stats.badChecksum += 1 } else { stats.malformed += 1 }
             return
         }
@@ -16,7 +16,7 @@ extension NetworkStack {
 
     func handleTCP6(_ h: IPv6Header, _ b: [UInt8], _ payload: Range<Int>) {
         let seg: TCPHeader
-        do { seg = try TCPHeader.parse(b, payload, pseudo: .v6(h.source, h.destination)) } catch {
+        do { seg = try TCPHeader.parse(b, payload, pseudo: .v6(h.source, h.destination), verify: !receivedChecksumTrusted) } catch {
             if error == .badChecksum { stats.badChecksum += 1 } else { stats.malformed += 1 }
             return
         }

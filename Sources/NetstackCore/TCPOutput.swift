@@ -50,9 +50,10 @@ extension NetworkStack {
         var p = makePacket(transportLength: hl + len, v6: v6)
         let o = NetworkStack.transportOffset(v6: v6)
         if len > 0 { c.sendBuffer.copy(offset: offset, count: len, into: &p, at: o + hl) }
-        h.write(into: &p, o..<p.count, pseudo: pseudo)
+        // No checksum for a link that fills it in, nor over loopback (the packet never leaves the stack).
+        h.write(into: &p, o..<p.count, pseudo: pseudo, checksum: !rt.transmitChecksumOffload && !rt.isLocal)
         stats.tcpSegmentsOut += 1
-        output(p, proto: IPProtocol.tcp, source: l.ip, destination: r.ip, route: rt)
+        output(p, proto: IPProtocol.tcp, source: l.ip, destination: r.ip, route: rt, segmentSize: len > c.mss ? c.mss : 0)
         if flags.contains(.ack) {
             c.ackPending = false
             c.segmentsUnacked = 0
@@ -105,6 +106,7 @@ extension NetworkStack {
         // Limited transmit (RFC 3042): the first two duplicate ACKs each let one new segment out.
         let limited = c.inRecovery ? 0 : min(c.dupAcks, 2) * c.mss
         let window = Int(min(c.sndWnd, UInt32(clamping: c.cwnd + limited)))
+        let segment = largestSegment(c)
         var sentSomething = false
         while true {
             let inFlight = Int(c.sndNxt &- c.sndUna)
@@ -122,10 +124,10 @@ extension NetworkStack {
                 }
             }
             if unsent > 0 && usable > 0 {
-                var len = min(unsent, usable, c.mss)
+                var len = min(unsent, usable, segment)
                 if let n = c.sacked.first(where: { seqGT($0.start, c.sndNxt) }) { len = min(len, Int(n.start &- c.sndNxt)) }
                 // Nagle (RFC 896) and sender SWS avoidance (RFC 1122 4.2.3.4).
-                let full = len == c.mss
+                let full = len >= c.mss
                 let last = len == unsent
                 let idle = c.sndNxt == c.sndUna
                 let halfWindow = c.maxSndWnd > 0 && len >= Int(c.maxSndWnd / 2)
@@ -168,6 +170,16 @@ extension NetworkStack {
             c.persistDeadline = nil
             c.persistBackoff = 0
         }
+    }
+
+    /// Payload bytes one emitted segment may carry: the MSS, or a whole number of MSS up to what
+    /// the link segments itself (segmentation offload: one write of up to 64 KiB instead of ~45).
+    func largestSegment(_ c: TCPSocket) -> Int {
+        guard let r = c.remote, let rt = route(to: r.ip) else { return c.mss }
+        let limit = rt.segmentationOffload
+        guard limit > 0 else { return c.mss }
+        let room = limit - rt.ipHeaderLength - TCPHeader.minLength - 40   // 40: the most options a data segment has
+        return max(c.mss, room / c.mss * c.mss)
     }
 
     func persistInterval(_ c: TCPSocket) -> Int64 {

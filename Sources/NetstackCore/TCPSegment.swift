@@ -167,14 +167,14 @@ public struct TCPHeader: Equatable, Sendable {
         try parse(b, range, pseudo: .v4(source, destination))
     }
 
-    static func parse(_ b: [UInt8], _ range: Range<Int>, pseudo: PseudoHeader) throws(ParseError) -> TCPHeader {
+    static func parse(_ b: [UInt8], _ range: Range<Int>, pseudo: PseudoHeader, verify: Bool = true) throws(ParseError) -> TCPHeader {
         guard range.lowerBound >= 0, range.upperBound <= b.count else { throw .truncated }
         guard range.count >= minLength else { throw .truncated }
         let o = range.lowerBound
         let hl = Int(b[o + 12] >> 4) * 4
         guard hl >= minLength else { throw .badHeaderLength }
         guard hl <= range.count else { throw .truncated }
-        guard pseudo.checksum(b, range, proto: IPProtocol.tcp) == 0 else { throw .badChecksum }
+        guard !verify || pseudo.checksum(b, range, proto: IPProtocol.tcp) == 0 else { throw .badChecksum }
         var h = TCPHeader()
         h.sourcePort = load16(b, o)
         h.destinationPort = load16(b, o + 2)
@@ -197,7 +197,8 @@ public struct TCPHeader: Equatable, Sendable {
         write(into: &b, range, pseudo: .v4(source, destination))
     }
 
-    func write(into b: inout [UInt8], _ range: Range<Int>, pseudo: PseudoHeader) {
+    /// `checksum` false: the field stays zero for a link that fills it in (transmitChecksumOffload).
+    func write(into b: inout [UInt8], _ range: Range<Int>, pseudo: PseudoHeader, checksum: Bool = true) {
         let o = range.lowerBound
         let hl = encodedLength
         store16(&b, o, sourcePort)
@@ -210,6 +211,6 @@ public struct TCPHeader: Equatable, Sendable {
         store16(&b, o + 16, 0)
         store16(&b, o + 18, urgentPointer)
         options.write(into: &b, at: o + TCPHeader.minLength)
-        store16(&b, o + 16, pseudo.checksum(b, range, proto: IPProtocol.tcp))
+        if checksum { store16(&b, o + 16, pseudo.checksum(b, range, proto: IPProtocol.tcp)) }
     }
 }

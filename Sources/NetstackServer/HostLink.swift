@@ -18,23 +18,46 @@ public final class MonotonicClock: NetClock {
 /// (the Link contract allows it; TCP retransmits), after a short wait for room.
 public final class PacketLink: Link {
     public let socket: PacketSocket
+    /// Sends with segmentation offload when the kernel offers it (nil: frames go out `socket`).
+    public let transmitter: PacketTransmitter?
     public private(set) var dropped = 0
 
-    public init(socket: PacketSocket) { self.socket = socket }
-
-    public func transmit(_ frame: [UInt8]) {
-        if socket.send(frame) { return }
-        // Queue full: wait up to 5 ms for room once, then drop.
-        _ = try? Poll.wait(socket.fd.rawValue, for: Poll.writable, timeoutMilliseconds: 5)
-        if !socket.send(frame) { dropped += 1 }
+    public init(socket: PacketSocket, transmitter: PacketTransmitter? = nil) {
+        self.socket = socket
+        self.transmitter = transmitter
     }
 
-    /// Frames whose checksum the sending kernel left to offload get it completed here (they come
-    /// from the kernel across a veth, never from a wire); the stack then verifies as usual.
+    public var segmentationOffload: Int { transmitter == nil ? 0 : PacketTransmitter.largestPacket }
+    /// The transmitter hands the kernel every TCP frame with its checksum to fill in.
+    public var transmitChecksumOffload: Bool { transmitter != nil }
+    public private(set) var receivedChecksumTrusted = false
+
+    public func transmit(_ frame: [UInt8]) { transmit(frame, segmentSize: 0) }
+
+    public func transmit(_ frame: [UInt8], segmentSize: Int) {
+        if send(frame, segmentSize) { return }
+        // Queue full: wait up to 5 ms for room once, then drop.
+        let fd = transmitter?.fd.rawValue ?? socket.fd.rawValue
+        _ = try? Poll.wait(fd, for: Poll.writable, timeoutMilliseconds: 5)
+        if !send(frame, segmentSize) { dropped += 1 }
+    }
+
+    private func send(_ frame: [UInt8], _ segmentSize: Int) -> Bool {
+        if let t = transmitter { return t.send(frame, segmentSize: segmentSize) }
+        return socket.send(frame)
+    }
+
+    /// Frames whose checksum the sending kernel left to offload come from the kernel across a veth,
+    /// never from a wire: TCP ones are passed on as trusted (the stack skips their checksum, two
+    /// passes over every byte saved), others get the checksum completed here and verified as usual.
     public func receive() -> [UInt8]? {
         var partial: Int32 = 0
+        receivedChecksumTrusted = false
         guard var frame = socket.receive(checksumPartial: &partial) else { return nil }
-        if partial != 0 { ChecksumOffload.complete(&frame); completed += 1 }
+        if partial != 0 {
+            if ChecksumOffload.isTCP(frame) { receivedChecksumTrusted = true } else { ChecksumOffload.complete(&frame) }
+            completed += 1
+        }
         return frame
     }
     public private(set) var completed = 0
@@ -67,7 +90,9 @@ public enum HostInterface {
         // Room for the GSO super-frames (up to 64 KiB) a peer with TSO hands over a veth: one such
         // frame is one large TCP segment, which the stack takes like any other.
         let sock = try PacketSocket(interface: name, maxFrame: max(info.mtu, 65535) + 18)
-        let link = PacketLink(socket: sock)
+        // BULWARK_NETSTACK_GSO=0 turns segmentation offload off (for comparisons).
+        let gso = getenv("BULWARK_NETSTACK_GSO").map { String(cString: $0) != "0" } ?? true
+        let link = PacketLink(socket: sock, transmitter: gso ? try? PacketTransmitter(interface: name) : nil)
         let m = info.mac
         let mac = MACAddress(m[0], m[1], m[2], m[3], m[4], m[5])
         let b = v4.bytes

@@ -143,6 +143,28 @@ struct KernelInteropTests {
         print("netstack interop: \(Int(mb)) MB kernel->netstack \(String(format: "%.1f", mb / upSeconds)) MB/s, "
               + "netstack->kernel \(String(format: "%.1f", mb / downSeconds)) MB/s")
     }
+
+    /// The netstack hands the kernel TCP packets of up to 64 KiB (segmentation offload through a
+    /// virtio-net header); with offloads off on its veth end the kernel must cut them into MTU-sized
+    /// segments itself (software GSO) and the bytes still arrive whole and in order.
+    @Test func bulkFromNetstackSegmentedBySoftwareGSO() throws {
+        let net = try InteropNet()
+        defer { net.close() }
+        let off = try ProcessRunner.shell("ip netns exec \(net.stackNS) ethtool -K \(net.stackIf) tso off gso off", timeout: 10)
+        try #require(off.exitCode == 0, "ethtool: \(off.stderr)")
+        try net.startProbe()
+        let bytes = 20_000_000
+        let target = net.stackIP
+        let down = try net.inKernelNamespace { try KernelSocket.connectTCP(target, 19) }
+        let t0 = Date()
+        var header: [UInt8] = []
+        for k in (0..<8).reversed() { header.append(UInt8(truncatingIfNeeded: bytes >> (8 * k))) }
+        try down.sendAll(header, until: t0.addingTimeInterval(5))
+        var got = StreamChecksum()
+        try down.readToEnd(until: t0.addingTimeInterval(40)) { got.add($0) }
+        #expect(got.count == bytes, "probe: \(net.probeOutput().err)")
+        #expect(got.finish() == TransferPattern.checksum(length: bytes))
+    }
 }
 
 /// The service itself on a veth end: requests create a listener; the kernel connects and pings.

@@ -1,0 +1,27 @@
+// The send side of the netstack's host link with segmentation offload: an AF_PACKET socket with
+// virtio-net headers that takes TCP packets of up to 64 KiB and lets the kernel cut them into
+// MSS-sized segments (bulwark_packet_gso.c). Non-blocking.
+import CBulwark
+import Glibc
+
+public final class PacketTransmitter {
+    public let fd: OwnedFD
+
+    /// Largest IP packet one send may carry (the IPv4 total-length limit).
+    public static let largestPacket = 65535
+
+    /// Opens the socket on `interface`; throws when the kernel lacks PACKET_VNET_HDR (the caller
+    /// then sends MSS-sized frames through its receiving socket instead).
+    public init(interface: String) throws(HostError) {
+        let raw = try hostCall("socket(AF_PACKET, vnet)") { bw_packet_open_gso_tx(interface) }
+        fd = OwnedFD(adopting: raw)
+    }
+
+    /// Sends one frame; `segmentSize` > 0 asks the kernel to segment a TCP frame longer than the
+    /// MTU. Returns false when the queue is full or the kernel refused the frame.
+    @discardableResult
+    public func send(_ frame: [UInt8], segmentSize: Int = 0) -> Bool {
+        let n = frame.withUnsafeBytes { bw_packet_send_gso(fd.rawValue, $0.baseAddress, $0.count, UInt32(segmentSize)) }
+        return n == frame.count
+    }
+}
