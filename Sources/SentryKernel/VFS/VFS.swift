@@ -59,9 +59,11 @@ final class VFS {
 
     /// Mounts the tree under `root` (a new file system's root, or an existing dentry for a bind
     /// mount) on `point`. Mounting on a mount's root stacks on top of it, as Linux does.
-    func place(root: Dentry, on point: VLocation, fsType: String, source: String, readOnly: Bool) {
+    @discardableResult
+    func place(root: Dentry, on point: VLocation, fsType: String, source: String, readOnly: Bool) -> VMount {
         let m = VMount(root: root, parent: point.mount, point: point.dentry, readOnly: readOnly, fsType: fsType, source: source)
         point.mount.children[ObjectIdentifier(point.dentry)] = m
+        return m
     }
 
     /// Removes the mount whose root `loc` is (EINVAL if it is none, EBUSY if mounts sit below it).
@@ -252,6 +254,7 @@ final class VFS {
             if ino.getattr(t, &st) == 0 {
                 let want: UInt32 = (acc == O_RDONLY ? 4 : (acc == O_WRONLY ? 2 : 6)) | (flags & O_TRUNC != 0 ? 2 : 0)
                 if !permitted(t, st, want) { return .failure(EACCES) }
+                if flags & O_NOATIME != 0 && st.st_uid != t.tg.uid { return .failure(EPERM) }   // owner only
             }
         }
         let f: FileDescription
