@@ -23,6 +23,8 @@ public struct SentryConfig {
     public var goferMounts: [(destination: String, readOnly: Bool)] = []
     public var bindMounts: [BindMount] = []
     public var overlay = true
+    /// How long the Sentry waits for a gofer reply before the gofer counts as dead (EIO from then on).
+    public var goferTimeoutMilliseconds = 10_000
     /// A connected channel to bulwark-procfs from the launcher (nil: the Sentry starts its own).
     public var procfsFD: Int32? = nil
     public init(rootfs: String) { self.rootfs = rootfs }

@@ -39,7 +39,7 @@ public enum SentryCommand {
 
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
-                              [--strace] [--terminal] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none]
+                              [--strace] [--terminal] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none] [--gofer-timeout SECONDS]
                               [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] [--platform ptrace|systrap]
                               [--fault SPEC]... [--no-seccomp] -- PROGRAM [ARG...]
 
@@ -60,6 +60,7 @@ public enum SentryCommand {
         var strace = false, logFile: String? = nil
         var goferFD: Int32? = nil, goferMounts: [(destination: String, readOnly: Bool)] = [], binds: [BindMount] = [], overlay = true
         var controlFD: Int32? = nil
+        var goferTimeoutMilliseconds = 10_000
         var procfsFD: Int32? = nil
         var faultSpecs: [String] = []
         var i = 2
@@ -92,6 +93,9 @@ public enum SentryCommand {
                     return fail("--mount: '\(v)' is not SRC:DST[:ro]", 2)
                 }
                 binds.append(BindMount(source: p[0], destination: p[1], readOnly: p.count == 3 && p[2] == "ro"))
+            case "--gofer-timeout":   // seconds (decimals allowed) the Sentry waits for a gofer reply
+                guard let v = value(), let s = Double(v), s >= 0.001, s <= 3600 else { return fail("--gofer-timeout needs seconds between 0.001 and 3600", 2) }
+                goferTimeoutMilliseconds = Int(s * 1000)
             case "--overlay2":
                 guard let v = value(), v == "root:self" || v == "none" else { return fail("--overlay2 needs root:self or none", 2) }
                 overlay = v == "root:self"
@@ -123,6 +127,7 @@ public enum SentryCommand {
         config.goferMounts = goferMounts
         config.bindMounts = binds
         config.overlay = overlay
+        config.goferTimeoutMilliseconds = goferTimeoutMilliseconds
         config.env = env
         config.hostname = hostname
         config.uid = uid
