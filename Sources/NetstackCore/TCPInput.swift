@@ -116,6 +116,8 @@ extension NetworkStack {
         c.listener = l
         c.noDelay = l.noDelay
         c.keepalive = l.keepalive
+        c.keepIdle = l.keepIdle; c.keepInterval = l.keepInterval; c.keepCount = l.keepCount   // inherited, as on Linux
+        c.lingerZero = l.lingerZero
         setUpConnection(c, route: rt)
         c.irs = seg.sequence
         c.rcvNxt = seg.sequence &+ 1
@@ -171,7 +173,7 @@ extension NetworkStack {
         c.rto = baseRTO(c)
         c.rtoDeadline = nil
         c.timedSeq = nil
-        if c.keepalive { c.keepaliveDeadline = now + config.tcp.keepaliveIdle }
+        if c.keepalive { c.keepaliveDeadline = now + keepaliveIdle(c) }
         if let l = c.listener, c.id == nil {
             l.embryonic -= 1
             l.acceptQueue.append(c)
@@ -221,7 +223,7 @@ extension NetworkStack {
         let data = dataIn
         if c.keepalive {
             c.keepaliveSent = 0
-            c.keepaliveDeadline = now + config.tcp.keepaliveIdle
+            c.keepaliveDeadline = now + keepaliveIdle(c)
         }
         // A retransmitted SYN,ACK in a simultaneous open carries the SYN we already counted.
         if seg.flags.contains(.syn) && seg.sequence == c.irs && c.state == .synReceived {

@@ -259,14 +259,14 @@ extension NetworkStack {
     func keepaliveProbe(_ c: TCPSocket) {
         c.keepaliveDeadline = nil
         guard c.keepalive, c.state == .established || c.state == .closeWait else { return }
-        if c.keepaliveSent >= config.tcp.keepaliveProbes {
+        if c.keepaliveSent >= keepaliveProbes(c) {
             tcpAbort(c, error: .ETIMEDOUT, sendReset: true)
             return
         }
         // An old sequence number makes the peer answer with an ACK (RFC 1122 4.2.3.6).
         emit(c, seq: c.sndUna &- 1, flags: [.ack])
         c.keepaliveSent += 1
-        c.keepaliveDeadline = now + config.tcp.keepaliveInterval
+        c.keepaliveDeadline = now + keepaliveInterval(c)
     }
 
     /// Ends a connection at once: optional RST, error to the user, connection forgotten.

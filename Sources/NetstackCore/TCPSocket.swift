@@ -45,6 +45,12 @@ final class TCPSocket {
     var orphaned = false
     var noDelay = false
     var keepalive = false
+    /// TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT of this socket (nil: the stack's defaults).
+    var keepIdle: Int64?
+    var keepInterval: Int64?
+    var keepCount: Int?
+    /// SO_LINGER on with a zero timeout: close resets the connection.
+    var lingerZero = false
     var reuseAddress = false
     /// The connection was established once (decides ENOTCONN versus EOF/EPIPE after it ends).
     var wasConnected = false

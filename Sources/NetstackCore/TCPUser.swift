@@ -9,6 +9,10 @@ public enum SocketOption: Sendable {
     case sendBuffer(Int)    // SO_SNDBUF (bytes of buffer; clamped to 4 KiB...16 MiB), before connect/listen
     case receiveBuffer(Int) // SO_RCVBUF (likewise; it also decides the window scale)
     case broadcast(Bool)    // SO_BROADCAST (UDP)
+    case keepIdle(Int)      // TCP_KEEPIDLE, seconds (1...32767, as Linux)
+    case keepInterval(Int)  // TCP_KEEPINTVL, seconds (1...32767)
+    case keepCount(Int)     // TCP_KEEPCNT, probes (1...127)
+    case linger(Bool, Int)  // SO_LINGER (on, seconds): on with 0 makes close send RST, dropping unsent data
 }
 
 extension NetworkStack {
@@ -199,7 +203,9 @@ extension NetworkStack {
         case .synSent:
             tcpRemove(t, error: nil)
         case .synReceived, .established, .closeWait:
-            if t.receiveBuffer.count > 0 {
+            if t.lingerZero {
+                tcpAbort(t, error: nil, sendReset: true)  // SO_LINGER {on, 0}: abortive close, as Linux
+            } else if t.receiveBuffer.count > 0 {
                 tcpAbort(t, error: nil, sendReset: true)  // unread data is lost: say so (RFC 2525 2.17)
             } else {
                 startClose(t)
@@ -251,12 +257,35 @@ extension NetworkStack {
         case .keepAlive(let on):
             t.keepalive = on
             if on && (t.state == .established || t.state == .closeWait) {
-                t.keepaliveDeadline = now + config.tcp.keepaliveIdle
+                t.keepaliveDeadline = now + keepaliveIdle(t)
             } else if !on {
                 t.keepaliveDeadline = nil
             }
+        case .keepIdle(let n):
+            guard n >= 1 && n <= 32767 else { throw .EINVAL }
+            t.keepIdle = Int64(n) * Time.second
+            // Linux restarts the idle timer with the new value unless probes are already out.
+            if t.keepalive && t.keepaliveSent == 0 && (t.state == .established || t.state == .closeWait) {
+                t.keepaliveDeadline = now + t.keepIdle!
+            }
+        case .keepInterval(let n):
+            guard n >= 1 && n <= 32767 else { throw .EINVAL }
+            t.keepInterval = Int64(n) * Time.second
+        case .keepCount(let n):
+            guard n >= 1 && n <= 127 else { throw .EINVAL }
+            t.keepCount = n
+        case .linger(let on, let seconds):
+            t.lingerZero = on && seconds == 0
         }
     }
+
+    /// Whether closing `s` is abortive (SO_LINGER on with 0 s): the service then closes at once
+    /// instead of first draining the socket's send ring.
+    public func lingersZero(_ s: SocketID) -> Bool { tcpSockets[s]?.lingerZero ?? false }
+
+    func keepaliveIdle(_ t: TCPSocket) -> Int64 { t.keepIdle ?? config.tcp.keepaliveIdle }
+    func keepaliveInterval(_ t: TCPSocket) -> Int64 { t.keepInterval ?? config.tcp.keepaliveInterval }
+    func keepaliveProbes(_ t: TCPSocket) -> Int { t.keepCount ?? config.tcp.keepaliveProbes }
 
     /// The TCP state of a socket, for diagnostics and tests (nil for other sockets).
     public func tcpState(_ s: SocketID) -> TCPState? { tcpSockets[s]?.state }

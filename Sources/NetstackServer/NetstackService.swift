@@ -220,6 +220,13 @@ public final class NetstackService: @unchecked Sendable {
             case (1, 8): opt = .receiveBuffer(v)
             case (1, 9): opt = .keepAlive(v != 0)
             case (6, 1): opt = .noDelay(v != 0)
+            case (6, 4): opt = .keepIdle(v)
+            case (6, 5): opt = .keepInterval(v)
+            case (6, 6): opt = .keepCount(v)
+            case (1, 13):   // struct linger { int l_onoff; int l_linger; }
+                guard m.value.count >= 8 else { throw ServiceFailure(.EINVAL, "SO_LINGER needs struct linger") }
+                let secs = m.value.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: Int32.self) }
+                opt = .linger(v != 0, Int(secs))
             case (41, 26): opt = .v6Only(v != 0)
             default: throw ServiceFailure(.ENOPROTOOPT, "option \(m.level)/\(m.name) not implemented")
             }

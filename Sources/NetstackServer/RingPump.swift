@@ -70,7 +70,7 @@ extension NetstackService {
             b.active = moved || b.slot.send.used > 0 || b.slot.receive.free == 0 || b.closing || b.shutWritePending
                 || (b.stream && ((try? stack.bytesReadable(b.id)) ?? 0) > 0) || (!b.stream && stack.nextDatagramSize(b.id) != nil)
         }
-        if b.closing && (b.slot.send.used == 0 || b.error != 0 || stack.phase(b.id) != .connected) {
+        if b.closing && (b.slot.send.used == 0 || b.error != 0 || stack.phase(b.id) != .connected || stack.lingersZero(b.id)) {
             try? stack.close(b.id)
             bindings[b.id.raw] = nil
             slotsInUse.remove(b.index)

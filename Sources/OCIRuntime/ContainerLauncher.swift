@@ -50,12 +50,25 @@ enum ContainerLauncher {
         for entry in process.env { args += ["--env", entry] }
         if let hostname = config.hostname, !hostname.isEmpty { args += ["--hostname", hostname] }
         args += ["--uid", String(process.user.uid), "--gid", String(process.user.gid)]
+        args += processIdentityArguments(process)
+        if let rules = config.linux.seccompRules { args += ["--app-seccomp", rules] }   // enforced by the Sentry
         if globals.strace { args.append("--strace") }
         if process.terminal { args.append("--terminal") }   // an in-sandbox pty bridged to stdio (ConsoleBridge)
         if let dir = globals.debugLog { args += ["--log", "\(dir)/\(id).sentry.log"] }
         if let t = config.annotations["org.bulwark.gofer-timeout"] { args += ["--gofer-timeout", t] }   // seconds; the Sentry checks it
         args.append("--")
         return args + process.args
+    }
+
+    /// config.json's process identity and limits as Sentry options (the Sentry's InitProcessOptions).
+    static func processIdentityArguments(_ p: OCIConfig.Process) -> [String] {
+        var args: [String] = []
+        if !p.user.additionalGids.isEmpty { args += ["--groups", p.user.additionalGids.map(String.init).joined(separator: ",")] }
+        if let m = p.capabilities.masks { args += ["--caps", m.map { String($0, radix: 16) }.joined(separator: ",")] }
+        for r in p.rlimits { args += ["--rlimit", "\(r.type):\(r.soft):\(r.hard)"] }
+        if p.noNewPrivileges { args.append("--no-new-privileges") }
+        if let u = p.user.umask { args += ["--umask", String(u, radix: 8)] }
+        return args
     }
 
     /// `create`: returns the record written to state.json.

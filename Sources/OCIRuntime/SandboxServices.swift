@@ -136,11 +136,11 @@ final class SandboxServices {
     /// Whether the executable for `kind` is next to the Sentry (the tests' stand-in Sentry has none).
     func available(_ kind: ServiceKind) -> Bool { FileSystem.isExecutable("\(binDirectory)/\(kind.executable)") }
 
-    /// The netstack's arguments and namespace: nil when the launcher starts no netstack (--network host
-    /// is net2's: the Sentry decides).
+    /// The netstack's arguments and namespace (nil: the launcher starts no netstack). --network host:
+    /// the netstack stays in the host's namespace (the supervisor made none) and opens host sockets.
     func netstackPlan() -> (arguments: [String], keepNetwork: Bool)? {
         switch globals.network {
-        case .host: return nil
+        case .host: return (["--network", "host"], true)
         case .none: return (["--network", "none"], false)
         case .sandbox: break
         }

@@ -40,11 +40,10 @@ final class InetSocket: FileDescription {
     }
 
     deinit {
-        // Under the kernel lock (the last fd went away). The netstack sends what is still queued,
-        // then frees the slot.
-        if !conn.dead, case .success = conn.call(Netstack.Close(handle: handle)) {
-            conn.retireSlot(slotIndex)
-        }
+        // Under the kernel lock (the last fd went away), anywhere in the kernel: no call here (a call
+        // releases the lock). The Close is queued; the netstack sends what is still in the send
+        // ring, then frees the slot.
+        conn.queueClose(handle: handle, slot: slotIndex)
         Kernel.shared?.broadcast()
     }
 

@@ -1,7 +1,8 @@
-// The Sentry's connection to bulwark-netstack: the control channel (one call at a time, made with the
-// kernel lock held: the netstack never waits for the Sentry, so this cannot deadlock, and a call
-// takes tens of microseconds), the socket arena shared with it, and a waker thread that turns the
-// netstack's doorbell into a broadcast of the kernel condition. Started lazily by the first
+// The Sentry's connection to bulwark-netstack: the control channel (one call at a time, serialised by
+// its own mutex and made with the kernel lock RELEASED, so a stalled netstack stalls only the tasks
+// that wait for it, never the rest of the sandbox), the socket arena shared with it, and a waker
+// thread that turns the netstack's doorbell into a broadcast of the kernel condition and sends the
+// Close requests of sockets released under the kernel lock. Started lazily by the first
 // AF_INET/AF_INET6 socket, so programs without networking never spawn the service.
 import CBulwark
 import Glibc
@@ -30,6 +31,16 @@ enum NetworkOptions {
         }
     }
 
+    /// `--network host` with a netstack the Sentry spawns: start it now, before the Sentry's seccomp
+    /// filter, which the child would inherit and which (rightly) forbids the host socket calls it makes
+    /// on the application's behalf. Other modes start the netstack lazily on the first socket.
+    static func startHostNetstack(_ kernel: Kernel) {
+        guard explicitMode && mode == "host" && netstackFD == nil else { return }
+        kernel.lock()
+        _ = NetstackConnection.get(kernel)   // a failure is kept: every socket() reports it
+        kernel.unlock()
+    }
+
     /// Parses one `run` option; returns nil if it is not a network option, else an error text or "".
     static func parse(_ flag: String, _ value: String?) -> String? {
         switch flag {
@@ -39,7 +50,6 @@ enum NetworkOptions {
             return ""
         case "--network":
             guard let v = value, ["sandbox", "none", "host"].contains(v) else { return "--network must be sandbox, none or host" }
-            if v == "host" { return "--network host is not implemented (use sandbox or none)" }
             mode = v
             explicitMode = true
             return ""
@@ -56,6 +66,8 @@ final class NetstackConnection {
     nonisolated(unsafe) static var shared: NetstackConnection?
     /// Why the netstack could not be started (errno), so every socket() reports the same.
     nonisolated(unsafe) static var startFailure: Int32?
+    /// A task is starting the netstack (kernel lock released during Attach): others wait for it.
+    nonisolated(unsafe) static var starting = false
 
     static let slotCount = 1024
     static let ringSize = 256 * 1024
@@ -72,6 +84,13 @@ final class NetstackConnection {
     /// Slots of closed sockets, reusable once the netstack marks them released.
     var closingSlots: [Int] = []
     let kernel: Kernel
+    /// Serialises calls on the channel (and `writer`). Never taken with the kernel lock held.
+    private var callMutex = pthread_mutex_t()
+    /// Sockets whose last descriptor went away (kernel lock held then, so no call is possible there):
+    /// (handle, slot), sent as Close before the next call or by the waker. Guarded by the kernel lock.
+    var pendingCloses: [(UInt64, Int)] = []
+    /// Rung when a close is queued: wakes the waker.
+    let closeBellFD: Int32
 
     init(channel: Channel, arena: SocketArena, toNetstack: Int32, toSentry: Int32, kernel: Kernel) {
         self.channel = channel
@@ -80,12 +99,17 @@ final class NetstackConnection {
         self.toSentryFD = toSentry
         self.kernel = kernel
         freeSlots = Array((0..<NetstackConnection.slotCount).reversed())
+        pthread_mutex_init(&callMutex, nil)
+        closeBellFD = (try? HostOS.EventFD.create(nonBlocking: true).release()) ?? -1
     }
 
     /// The connection (kernel lock held), connecting on first use.
     static func get(_ kernel: Kernel) -> KResult<NetstackConnection> {
+        while starting { kernel.waitCond(deadline: addNanos(monotonicNow(), 50_000_000)) }
         if let c = shared { return c.dead ? .failure(ENETDOWN) : .success(c) }
         if let e = startFailure { return .failure(e) }
+        starting = true
+        defer { starting = false; kernel.broadcast() }
         switch start(kernel) {
         case .success(let c): shared = c; return .success(c)
         case .failure(let e): startFailure = e; return .failure(e)
@@ -148,20 +172,82 @@ final class NetstackConnection {
         return .success(c)
     }
 
-    /// One request; errors become errno values. A broken channel marks the netstack dead.
+    /// One request; errors become errno values. A broken channel marks the netstack dead. Called
+    /// with the kernel lock held; releases it while the request is in flight (the caller must expect
+    /// other tasks to have run when it returns) and holds it again on return.
     func call<R: WireRequest>(_ request: R, fds: [Int32] = []) -> KResult<R.Reply> {
         if dead { return .failure(ENETDOWN) }
-        var received = ReceivedFDs()
-        do {
-            let reply = try fds.withUnsafeBufferPointer { p throws(IPCError) in
-                try channel.call(request, writer: &writer, fds: p, receivedFDs: &received, timeout: NetstackConnection.callTimeout)
+        let closes = pendingCloses
+        pendingCloses.removeAll()
+        kernel.unlock()
+        pthread_mutex_lock(&callMutex)
+        var failure: String? = nil
+        let released = sendCloses(closes, failure: &failure)
+        var result: KResult<R.Reply> = .failure(ENETDOWN)
+        if failure == nil {
+            var received = ReceivedFDs()
+            do {
+                let reply = try fds.withUnsafeBufferPointer { p throws(IPCError) in
+                    try channel.call(request, writer: &writer, fds: p, receivedFDs: &received, timeout: NetstackConnection.callTimeout)
+                }
+                result = .success(reply)
+            } catch {
+                if case .remote(let e, _) = error { result = .failure(e.rawValue) } else { failure = "\(error)" }
             }
-            return .success(reply)
-        } catch {
-            if case .remote(let e, _) = error { return .failure(e.rawValue) }
-            markDead("\(error)")
-            return .failure(ENETDOWN)
         }
+        pthread_mutex_unlock(&callMutex)
+        kernel.lock()
+        for i in released { retireSlot(i) }
+        if let why = failure { markDead(why); return .failure(ENETDOWN) }
+        return result
+    }
+
+    /// Sends queued Close requests (call mutex held, kernel lock not held); returns the slots the
+    /// netstack took back. Stops at the first transport failure.
+    private func sendCloses(_ closes: [(UInt64, Int)], failure: inout String?) -> [Int] {
+        var released: [Int] = []
+        for (handle, slot) in closes {
+            var received = ReceivedFDs()
+            do {
+                _ = try channel.call(Netstack.Close(handle: handle), writer: &writer, fds: .empty, receivedFDs: &received,
+                                     timeout: NetstackConnection.callTimeout)
+                released.append(slot)
+            } catch {
+                if case .remote = error { continue }
+                failure = "\(error)"
+                break
+            }
+        }
+        return released
+    }
+
+    /// The last descriptor of a socket went away (kernel lock held): its Close goes out with the
+    /// next call, or from the waker thread.
+    func queueClose(handle: UInt64, slot: Int) {
+        if dead { return }
+        pendingCloses.append((handle, slot))
+        var one: UInt64 = 1
+        _ = Glibc.write(closeBellFD, &one, 8)
+    }
+
+    /// The waker's share of closing (no lock held on entry): sends what is queued unless a call is in
+    /// flight (that call sends them, or the next round does). Returns true if closes remain queued.
+    private func flushCloses() -> Bool {
+        kernel.lock()
+        if pendingCloses.isEmpty || dead { kernel.unlock(); return false }
+        if pthread_mutex_trylock(&callMutex) != 0 { kernel.unlock(); return true }
+        let closes = pendingCloses
+        pendingCloses.removeAll()
+        kernel.unlock()
+        var failure: String? = nil
+        let released = sendCloses(closes, failure: &failure)
+        pthread_mutex_unlock(&callMutex)
+        kernel.lock()
+        for i in released { retireSlot(i) }
+        if let why = failure { markDead(why) }
+        kernel.broadcast()
+        kernel.unlock()
+        return false
     }
 
     func markDead(_ why: String) {
@@ -220,14 +306,20 @@ final class NetstackConnection {
                 kernel.lock(); kernel.broadcast(); kernel.unlock()
                 continue
             }
+            let closesLeft = flushCloses()
             if !bell.prepareToSleep(seen: seen) { continue }
             var fds = [pollfd(fd: toSentryFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: channelFD, events: 0, revents: 0)]
-            _ = Glibc.poll(&fds, 2, 1000)
+                       pollfd(fd: channelFD, events: 0, revents: 0),
+                       pollfd(fd: closeBellFD, events: Int16(POLLIN), revents: 0)]
+            _ = Glibc.poll(&fds, 3, closesLeft ? 5 : 1000)
             bell.awake()
             if fds[0].revents & Int16(POLLIN) != 0 {
                 var v: UInt64 = 0
                 _ = Glibc.read(toSentryFD, &v, 8)
+            }
+            if fds[2].revents & Int16(POLLIN) != 0 {
+                var v: UInt64 = 0
+                _ = Glibc.read(closeBellFD, &v, 8)
             }
             if fds[1].revents & Int16(POLLHUP | POLLERR) != 0 {
                 kernel.lock()

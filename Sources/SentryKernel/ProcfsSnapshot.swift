@@ -85,7 +85,7 @@ extension Kernel {
             if g.threads.isEmpty {   // a zombie: its leader's facts only
                 var z = Procfs.TaskInfo(pid: g.pid, tgid: g.pid, ppid: g.parent?.pid ?? 0, pgid: g.pgid, sid: g.sid,
                                         comm: procfsComm(g, nil), state: UInt8(ascii: "Z"))
-                z.uids = [g.uid, g.uid, g.uid, g.uid]; z.gids = [g.gid, g.gid, g.gid, g.gid]
+                z.uids = [g.cred.ruid, g.cred.euid, g.cred.suid, g.cred.fsuid]; z.gids = [g.cred.rgid, g.cred.egid, g.cred.sgid, g.cred.fsgid]
                 z.startTimeTicks = procfs.record(g).startTicks
                 s.tasks.append(z)
             }
@@ -186,10 +186,10 @@ extension Kernel {
         i.threads = UInt32(g.threads.count)
         i.startTimeTicks = rec.startTicks
         i.processor = t.cpu
-        i.uids = [g.uid, g.uid, g.uid, g.uid]
-        i.gids = [g.gid, g.gid, g.gid, g.gid]
+        i.uids = [g.cred.ruid, g.cred.euid, g.cred.suid, g.cred.fsuid]
+        i.gids = [g.cred.rgid, g.cred.egid, g.cred.sgid, g.cred.fsgid]
         guard !needs.isLight else { return i }
-        i.groups = [g.gid]
+        i.groups = g.cred.groups
         i.umask = t.fsctx.umask
         i.tpgid = -1
         i.flags = 0x400000   // PF_RANDOMIZE, as for any user process
@@ -210,9 +210,9 @@ extension Kernel {
             if h == 1 { i.sigIgnored |= UInt64(1) << UInt64(sig - 1) }
             else if h != 0 { i.sigCaught |= UInt64(1) << UInt64(sig - 1) }
         }
-        let allCaps: UInt64 = (1 << 41) - 1
-        i.capBounding = allCaps
-        if g.uid == 0 { i.capPermitted = allCaps; i.capEffective = allCaps }
+        i.capInheritable = g.cred.inheritable; i.capPermitted = g.cred.permitted; i.capEffective = g.cred.effective
+        i.capBounding = g.cred.bounding; i.capAmbient = g.cred.ambient
+        if t.kernel.appSeccomp != nil { i.seccompMode = 2 }   // filter mode, as under runc with a profile
         i.startStack = rec.startStack
         i.argStart = rec.argStart; i.argEnd = rec.argEnd
         i.envStart = rec.envStart; i.envEnd = rec.envEnd

@@ -405,7 +405,7 @@ final class PtySlave: FileDescription {
             guard t.tg.pid == t.tg.sid, Terminals.controlling(t.tg) == nil else { return -Int(EPERM) }
             if let s = term.sid, s != t.tg.sid, t.kernel.sessionAlive(s) {
                 // Stealing another session's terminal needs arg 1 and privilege.
-                guard arg == 1 && t.tg.uid == 0 else { return -Int(EPERM) }
+                guard arg == 1 && t.tg.cred.has(Cap.sysAdmin) else { return -Int(EPERM) }
                 term.detach(t.kernel)
             }
             term.attach(t.tg)

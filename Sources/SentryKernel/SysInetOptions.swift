@@ -21,8 +21,8 @@ extension Task {
         guard let value = mm.readBytes(val, len) else { return errno(EFAULT) }
         let forwarded: Bool
         switch (level, opt) {
-        case (1, 2), (1, 6), (1, 7), (1, 8), (1, 9), (6, 1), (41, 26): forwarded = true
-        case (1, 15), (1, 13), (1, 10), (1, 12), (6, 3), (6, 4), (6, 5), (6, 6), (6, 9), (6, 12), (0, 1), (0, 2),
+        case (1, 2), (1, 6), (1, 7), (1, 8), (1, 9), (6, 1), (41, 26), (6, 4), (6, 5), (6, 6), (1, 13): forwarded = true
+        case (1, 15), (1, 10), (1, 12), (6, 3), (6, 9), (6, 12), (0, 1), (0, 2),
              (41, 16), (41, 67), (0, 3): forwarded = false
         default: return errno(level == 1 || level == 6 || level == 0 || level == 41 ? ENOPROTOOPT : EOPNOTSUPP)
         }

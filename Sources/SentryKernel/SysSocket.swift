@@ -344,8 +344,11 @@ extension Task {
                     let pid = c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off + 16, as: Int32.self) }
                     let uid = c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off + 20, as: UInt32.self) }
                     let gid = c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off + 24, as: UInt32.self) }
-                    // Only root may claim other credentials.
-                    if tg.uid != 0 && (pid != tg.pid || uid != tg.uid || gid != tg.gid) { return errno(EPERM) }
+                    // Other credentials need CAP_SYS_ADMIN (pid), CAP_SETUID (uid), CAP_SETGID (gid), unix(7).
+                    let c = tg.cred
+                    if pid != tg.pid && !c.has(Cap.sysAdmin) { return errno(EPERM) }
+                    if uid != c.ruid && uid != c.euid && uid != c.suid && !c.has(Cap.setuid) { return errno(EPERM) }
+                    if gid != c.rgid && gid != c.egid && gid != c.sgid && !c.has(Cap.setgid) { return errno(EPERM) }
                     cred = UnixCred(pid: pid, uid: uid, gid: gid)
                 } else {
                     return errno(EINVAL)

@@ -4,12 +4,27 @@ import HostOS
 import NetstackServer
 import ServiceKit
 
+/// `--network host` backs sockets with host sockets (HostSockets.swift): only then does the allowlist
+/// gain the socket calls, decided before ServiceKit parses options because the policy is fixed here.
+let hostMode = zip(CommandLine.arguments, CommandLine.arguments.dropFirst()).contains { $0 == "--network" && $1 == "host" }
+let hostRules: [SeccompRule] = !hostMode ? [] : [
+    SeccompRule("socket", "--network host: a host socket per application socket"),
+    SeccompRule("bind", "--network host: the application's bind"),
+    SeccompRule("listen", "--network host: the application's listen"),
+    SeccompRule("accept", "--network host: the application's accept"),
+    SeccompRule("connect", "--network host: the application's connect"),
+    SeccompRule("getsockname", "--network host: getsockname"),
+    SeccompRule("getpeername", "--network host: getpeername"),
+    SeccompRule("getsockopt", "--network host: SO_ERROR of a connecting socket"),
+    SeccompRule("shutdown", "--network host: the application's shutdown"),
+]
+
 ServiceMain.run(ServiceDefinition(
     name: "bulwark-netstack",
     summary: "user-space TCP/IP for the Sentry",
     options: [
         ServiceOption("--interface", value: "NAME", help: "host interface to take over (AF_PACKET; its addresses move to the netstack)"),
-        ServiceOption("--network", value: "sandbox|none", help: "none: loopback only (default); sandbox: take over --interface, or the first interface that is up and has an IPv4 address"),
+        ServiceOption("--network", value: "sandbox|none|host", help: "none: loopback only (default); sandbox: take over --interface, or the first interface that is up and has an IPv4 address; host: back each socket with a host socket (less isolation)"),
     ],
     // Host syscalls beyond ServiceKit's base policy, each with its reason.
     policy: SeccompPolicy(name: "netstack", rules: [
@@ -20,7 +35,7 @@ ServiceMain.run(ServiceDefinition(
         SeccompRule("recvfrom", "driver thread: read frames from the AF_PACKET socket"),
         SeccompRule("sendto", "send frames on the AF_PACKET socket"),
         SeccompRule("clock_gettime", "the stack's monotonic clock (vDSO fallback)"),
-    ]),
+    ] + hostRules),
     makeHandlers: { options in
         let network = options.values["--network"] ?? "none"
         let interface = options.values["--interface"]
@@ -28,6 +43,9 @@ ServiceMain.run(ServiceDefinition(
         case "none":
             guard interface == nil else { throw NetstackSetupError(description: "--interface needs --network sandbox") }
             return try NetstackService(interface: nil).handlers()
+        case "host":
+            guard interface == nil else { throw NetstackSetupError(description: "--interface needs --network sandbox") }
+            return try HostSocketService().handlers()
         case "sandbox":
             // Without --interface: the namespace's first usable interface; none at all means loopback only
             // (an empty network namespace), said on stderr.
@@ -37,6 +55,6 @@ ServiceMain.run(ServiceDefinition(
             }
             return try NetstackService(interface: name).handlers()
         default:
-            throw NetstackSetupError(description: "--network must be sandbox or none, not \(network)")
+            throw NetstackSetupError(description: "--network must be sandbox, none or host, not \(network)")
         }
     }))

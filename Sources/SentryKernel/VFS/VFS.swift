@@ -212,7 +212,7 @@ final class VFS {
             guard e == ENOENT else { return .failure(e) }
             if dir.mount.readOnly { return .failure(EROFS) }
             if let t, !mayModify(t, dir) { return .failure(EACCES) }
-            let uid = t?.tg.uid ?? 0, gid = t?.tg.gid ?? 0
+            let uid = t?.tg.cred.fsuid ?? 0, gid = t?.tg.cred.fsgid ?? 0
             dir.dentry.negative.remove(name)
             switch dir.inode.create(t, name, flags: flags, mode: mode & 0o7777, uid: uid, gid: gid) {
             case .failure(let e2): return .failure(e2)
@@ -230,7 +230,7 @@ final class VFS {
     }
 
     func mayModify(_ t: Task, _ dir: VLocation) -> Bool {
-        if t.tg.uid == 0 { return true }
+        if t.tg.cred.has(Cap.dacOverride) { return true }
         var st = Glibc.stat()
         if dir.inode.getattr(t, &st) != 0 { return false }
         return permitted(t, st, 3)
@@ -249,13 +249,17 @@ final class VFS {
         let writing = acc != O_RDONLY || flags & O_TRUNC != 0
         if ino.isDir && (acc != O_RDONLY) { return .failure(EISDIR) }
         if writing && (ino.fileType == S_IFREG || ino.isDir) && loc.mount.readOnly { return .failure(EROFS) }
-        if let t, t.tg.uid != 0 {
+        if let t, !t.tg.cred.has(Cap.dacOverride) {
             var st = Glibc.stat()
             if ino.getattr(t, &st) == 0 {
                 let want: UInt32 = (acc == O_RDONLY ? 4 : (acc == O_WRONLY ? 2 : 6)) | (flags & O_TRUNC != 0 ? 2 : 0)
                 if !permitted(t, st, want) { return .failure(EACCES) }
-                if flags & O_NOATIME != 0 && st.st_uid != t.tg.uid { return .failure(EPERM) }   // owner only
             }
+        }
+        if flags & O_NOATIME != 0, let t, !t.tg.cred.has(Cap.fowner) {
+            // O_NOATIME: the owner's (or CAP_FOWNER's) only.
+            var st = Glibc.stat()
+            if ino.getattr(t, &st) == 0 && st.st_uid != t.tg.cred.fsuid { return .failure(EPERM) }
         }
         let f: FileDescription
         if ino.isDir && !(ino is SyntheticInode) {
@@ -286,6 +290,12 @@ final class VFS {
         }
     }
 
+    /// Whether `path` could be created (0, or -EEXIST, -EACCES, ...): the checks Linux makes before a
+    /// privilege check such as mknod's CAP_MKNOD.
+    func mayCreate(_ t: Task?, at start: VLocation, _ path: String) -> Int32 {
+        switch newName(t, at: start, path) { case .failure(let e): return -e; case .success: return 0 }
+    }
+
     private func added(_ dir: VLocation, _ name: String, _ r: KResult<VInode>) -> Int32 {
         dir.dentry.negative.remove(name)
         switch r {
@@ -304,7 +314,7 @@ final class VFS {
         switch newName(t, at: start, path) {
         case .failure(let e): return -e
         case .success(let (dir, name)):
-            return added(dir, name, dir.inode.mkdir(name, mode: mode & 0o7777, uid: t?.tg.uid ?? 0, gid: t?.tg.gid ?? 0))
+            return added(dir, name, dir.inode.mkdir(name, mode: mode & 0o7777, uid: t?.tg.cred.fsuid ?? 0, gid: t?.tg.cred.fsgid ?? 0))
         }
     }
 
@@ -313,7 +323,7 @@ final class VFS {
         switch newName(t, at: start, path) {
         case .failure(let e): return -e
         case .success(let (dir, name)):
-            return added(dir, name, dir.inode.mknod(name, mode: mode, rdev: rdev, uid: t?.tg.uid ?? 0, gid: t?.tg.gid ?? 0))
+            return added(dir, name, dir.inode.mknod(name, mode: mode, rdev: rdev, uid: t?.tg.cred.fsuid ?? 0, gid: t?.tg.cred.fsgid ?? 0))
         }
     }
 
@@ -322,17 +332,17 @@ final class VFS {
         switch newName(t, at: start, path) {
         case .failure(let e): return -e
         case .success(let (dir, name)):
-            return added(dir, name, dir.inode.symlink(name, target: target, uid: t?.tg.uid ?? 0, gid: t?.tg.gid ?? 0))
+            return added(dir, name, dir.inode.symlink(name, target: target, uid: t?.tg.cred.fsuid ?? 0, gid: t?.tg.cred.fsgid ?? 0))
         }
     }
 
     func link(_ t: Task?, old: VLocation, at start: VLocation, _ path: String) -> Int32 {
         if old.inode.isDir { return -EPERM }
-        if let t, t.tg.uid != 0 {
+        if let t, !t.tg.cred.has(Cap.fowner) {
             // protected_hardlinks (the default): only the owner, or a regular non-set-id file the
             // caller may read and write, can be linked.
             var st = Glibc.stat()
-            if old.inode.getattr(t, &st) == 0 && st.st_uid != t.tg.uid {
+            if old.inode.getattr(t, &st) == 0 && st.st_uid != t.tg.cred.fsuid {
                 let setid = st.st_mode & S_ISUID != 0 || st.st_mode & (S_ISGID | S_IXGRP) == (S_ISGID | S_IXGRP)
                 if st.st_mode & S_IFMT != S_IFREG || setid || !permitted(t, st, 6) { return -EPERM }
             }
