@@ -52,6 +52,10 @@ enum ContainerLauncher {
         args += ["--uid", String(process.user.uid), "--gid", String(process.user.gid)]
         args += processIdentityArguments(process)
         if let rules = config.linux.seccompRules { args += ["--app-seccomp", rules] }   // enforced by the Sentry
+        // tmpfs mounts are the Sentry's own (its /dev is devfs; /tmp and /dev/shm get new instances on top).
+        for m in config.mounts where m.type == "tmpfs" && m.destination != "/dev" && !m.options.contains("bind") && !m.options.contains("rbind") {
+            args += ["--tmpfs", m.options.isEmpty ? m.destination : m.destination + ":" + m.options.joined(separator: ",")]
+        }
         if globals.strace { args.append("--strace") }
         if process.terminal { args.append("--terminal") }   // an in-sandbox pty bridged to stdio (ConsoleBridge)
         if let dir = globals.debugLog { args += ["--log", "\(dir)/\(id).sentry.log"] }
@@ -64,7 +68,9 @@ enum ContainerLauncher {
     static func processIdentityArguments(_ p: OCIConfig.Process) -> [String] {
         var args: [String] = []
         if !p.user.additionalGids.isEmpty { args += ["--groups", p.user.additionalGids.map(String.init).joined(separator: ",")] }
-        if let m = p.capabilities.masks { args += ["--caps", m.map { String($0, radix: 16) }.joined(separator: ",")] }
+        // No capabilities object means none at all, as runc does (the Sentry's own default is root = all).
+        let masks = p.capabilities.masks ?? [0, 0, 0, 0, 0]
+        args += ["--caps", masks.map { String($0, radix: 16) }.joined(separator: ",")]
         for r in p.rlimits { args += ["--rlimit", "\(r.type):\(r.soft):\(r.hard)"] }
         if p.noNewPrivileges { args.append("--no-new-privileges") }
         if let u = p.user.umask { args += ["--umask", String(u, radix: 8)] }

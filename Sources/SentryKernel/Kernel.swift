@@ -27,6 +27,8 @@ public struct SentryConfig {
     public var overlay = true
     /// How long the Sentry waits for a gofer reply before the gofer counts as dead (EIO from then on).
     public var goferTimeoutMilliseconds = 10_000
+    /// config.json tmpfs mounts: destination and mount options (--tmpfs DEST[:OPTIONS]).
+    public var tmpfsMounts: [(destination: String, options: [String])] = []
     /// A connected channel to bulwark-procfs from the launcher (nil: the Sentry starts its own).
     public var procfsFD: Int32? = nil
     public init(rootfs: String) { self.rootfs = rootfs }

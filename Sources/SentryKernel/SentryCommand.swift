@@ -40,7 +40,7 @@ public enum SentryCommand {
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
                               [--groups G,...] [--caps B,E,I,P,A] [--rlimit NAME:SOFT:HARD]... [--umask OCTAL]
-                              [--no-new-privileges] [--app-seccomp RULES]
+                              [--no-new-privileges] [--app-seccomp RULES] [--tmpfs DEST[:OPTIONS]]...
                               [--strace] [--terminal] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none] [--gofer-timeout SECONDS]
                               [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] [--platform ptrace|systrap]
                               [--fault SPEC]... [--no-seccomp] -- PROGRAM [ARG...]
@@ -67,6 +67,7 @@ public enum SentryCommand {
         var faultSpecs: [String] = []
         var initProcess = InitProcessOptions()
         var appSeccompText: String? = nil
+        var tmpfsMounts: [(destination: String, options: [String])] = []
         var i = 2
         var program: [String] = []
         func value() -> String? { i += 1; return i < args.count ? args[i] : nil }
@@ -84,6 +85,10 @@ public enum SentryCommand {
             case "--strace": strace = true
             case "--groups", "--caps", "--rlimit", "--umask": if let e = initProcess.parse(a, value()) { return fail(e, 2) }   // InitProcessOptions.swift
             case "--no-new-privileges": initProcess.noNewPrivileges = true
+            case "--tmpfs":
+                guard let v = value(), v.hasPrefix("/") else { return fail("--tmpfs needs DEST[:OPTIONS] with an absolute DEST", 2) }
+                let parts = v.split(separator: ":", maxSplits: 1)
+                tmpfsMounts.append((String(parts[0]), parts.count > 1 ? parts[1].split(separator: ",").map(String.init) : []))
             case "--app-seccomp": guard let v = value() else { return fail("--app-seccomp needs RULES", 2) }; appSeccompText = v   // AppSeccomp.swift
             case "--terminal": ConsoleBridge.initTerminal = true   // ConsoleBridge.swift
             case "--netstack-fd", "--network", "--interface": if let e = NetworkOptions.parse(a, value()), !e.isEmpty { return fail(e, 2) }   // NetstackConnection.swift
@@ -146,6 +151,7 @@ public enum SentryCommand {
         config.uid = uid
         config.gid = gid
         config.initProcess = initProcess
+        config.tmpfsMounts = tmpfsMounts
         config.strace = strace
         config.procfsFD = procfsFD
         if let logFile {

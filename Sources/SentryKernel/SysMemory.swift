@@ -116,6 +116,19 @@ extension Task {
         return 0
     }
 
+    /// Memory protection keys: the Sentry offers none (pkeys(7)). pkey_alloc answers ENOSPC, the
+    /// answer for "no key available", so programs fall back as on a CPU without PKU; pkey_mprotect
+    /// with key -1 is mprotect.
+    func sysPkeyAlloc(_ flags: UInt64, _ rights: UInt64) -> Int {
+        guard flags == 0, rights & ~3 == 0 else { return errno(EINVAL) }
+        return errno(ENOSPC)
+    }
+
+    func sysPkeyMprotect(_ addr: UInt64, _ length: UInt64, _ prot: Int32, _ pkey: Int32) -> Int {
+        guard pkey == -1 else { return errno(EINVAL) }
+        return sysMprotect(addr, length, prot)
+    }
+
     func sysMprotect(_ addr: UInt64, _ length: UInt64, _ prot: Int32) -> Int {
         guard addr & UInt64(pageSize - 1) == 0, prot & ~Int32(7 | 0x0100_0000 | 0x0200_0000) == 0 else { return errno(EINVAL) }
         if length == 0 { return 0 }

@@ -23,6 +23,7 @@ public enum SyscallTable {
         72: "record and OFD locks in the Sentry (SysFileLock.swift); O_ASYNC owners and F_SETSIG (SysAsyncIO.swift)",
         157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, capability and securebits ops (SysCredentials.swift)",
         116: "stored and used for permission checks",
+        329: "key -1 only (no protection keys exist)", 330: "always ENOSPC: no protection keys", 331: "always EINVAL: no key is ever allocated",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
         41: "AF_UNIX (in-Sentry), AF_INET/AF_INET6 (bulwark-netstack), AF_NETLINK NETLINK_ROUTE dumps; others EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",
         49: "AF_UNIX path names live in the Sentry's name table only (no file is created)",
@@ -101,6 +102,9 @@ extension Task {
             return f.seek(i(a1), i32(a2))
         case 9: return sysMmap(a0, a1, i32(a2), i32(a3), i32(a4), a5)
         case 10: return sysMprotect(a0, a1, i32(a2))
+        case 329: return sysPkeyMprotect(a0, a1, i32(a2), i32(a3))   // SysMemory.swift: no keys exist
+        case 330: return sysPkeyAlloc(a0, a1)
+        case 331: return errno(EINVAL)                                // pkey_free: no key was allocated
         case 11: return sysMunmap(a0, a1)
         case 12: return sysBrk(a0)
         case 13: return sysRtSigaction(i(a0), a1, a2, i(a3))

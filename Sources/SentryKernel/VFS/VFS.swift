@@ -113,12 +113,12 @@ final class VFS {
         placedSynthetic = reg.synthetic.map { ($0.mountPoint, ObjectIdentifier($0.fs)) }
     }
 
-    /// Every mount, parents first (for /proc/mounts and cache pruning).
+    /// Every mount in the order they were made, so parents first (for /proc/mounts and cache pruning).
     func allMounts() -> [VMount] {
         var out: [VMount] = []
         func visit(_ m: VMount) { out.append(m); for c in m.children.values { visit(c) } }
         visit(rootMount)
-        return out
+        return out.sorted { $0.sequence < $1.sequence }
     }
 
     // MARK: dentry cache
