@@ -95,6 +95,9 @@ enum ContainerLauncher {
         }
         guard let root = config.root else { throw RuntimeError("config.json: root: is required") }
         let pod = try PodMembership.plan(config: config, id: request.id, globals: globals)   // CRI pods: PodMembership.swift
+        if !config.unenforcedFields.isEmpty {
+            Logger(globals).warning("container \(request.id): not enforced yet: \(config.unenforcedFields.joined(separator: "; "))")
+        }
         if process.terminal && !request.foreground && request.consoleSocket == nil {
             throw RuntimeError("cannot allocate tty if bulwark will detach without setting console socket")
         }

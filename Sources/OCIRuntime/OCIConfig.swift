@@ -87,6 +87,16 @@ public struct OCIConfig: Sendable {
     public var linux = Linux()
 
     /// Reads `<bundle>/config.json`. Errors are worded like runc's for a missing file.
+    /// Fields that are parsed and validated but not enforced in the sandbox yet: `create` logs them as a
+    /// warning instead of pretending (docs/ARCHITECTURE.md, "Launcher", gaps).
+    public var unenforcedFields: [String] {
+        var fields: [String] = []
+        if !linux.sysctl.isEmpty { fields.append("linux.sysctl (\(linux.sysctl.keys.sorted().joined(separator: ", ")))") }
+        if linux.seccomp != nil { fields.append("linux.seccomp (the Sentry's own allowlist applies, not the profile)") }
+        if !linux.readonlyPaths.isEmpty { fields.append("linux.readonlyPaths") }
+        return fields
+    }
+
     public static func load(bundle: String) throws(RuntimeError) -> OCIConfig {
         let path = (bundle as NSString).appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: path) else {

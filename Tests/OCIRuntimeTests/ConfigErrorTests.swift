@@ -119,7 +119,7 @@ struct ConfigErrorTests {
             let pid = try #require(try f.state("twice")?["pid"] as? Int)
             let second = try f.runDetached(["create", "--bundle", bundle, "--sentry-binary", sentry, "twice"])
             #expect(second.exitCode == 1)
-            #expect(second.stderr.contains("container with id exists: twice"), "\(second)")
+            #expect(second.stderr.contains("container with given ID already exists"), "\(second)")
             // The first container is untouched.
             #expect(try f.state("twice")?["pid"] as? Int == pid)
             #expect(try f.status("twice") == "created")

@@ -21,6 +21,11 @@ final class VFS {
     private var syncing = false
     /// Set by the last open that made its file (inotify: no IN_MODIFY for its O_TRUNC).
     var createdByOpen = false
+    /// Where lookups made with no task (the launcher's requests) start absolute paths when set: a pod
+    /// member's own root while its process is started (VFSPodRoot.swift). nil: `root`.
+    var requestRoot: VLocation? = nil
+    /// Pod members' own mount trees (VFSPodRoot.swift), pruned with the sandbox's.
+    var podMounts: [VMount] = []
     /// Umask-free defaults applied by the callers; uid/gid for files created at start-up.
     init(root fs: VInode, fsType: String, source: String, readOnly: Bool = false) {
         let d = Dentry(name: "/", parent: nil, inode: fs)
@@ -138,6 +143,8 @@ final class VFS {
             }
         }
         for m in allMounts() { visit(m.root) }
+        func visitTree(_ m: VMount) { visit(m.root); for c in m.children.values { visitTree(c) } }
+        for m in podMounts { visitTree(m) }
     }
 
     func forget(_ dir: Dentry, _ name: String) {

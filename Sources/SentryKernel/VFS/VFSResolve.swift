@@ -9,7 +9,10 @@ let maxPathLength = 4096
 
 extension VFS {
     /// The root a task resolves absolute paths from.
-    func rootOf(_ t: Task?) -> VLocation { t?.fsctx.root ?? root }
+    func rootOf(_ t: Task?) -> VLocation {
+        if let t { return t.fsctx.root ?? root }
+        return requestRoot ?? root
+    }
 
     /// One step up: ".." of `cur` (stays at the root; leaves a mount's root to its mount point).
     func parentOf(_ cur: VLocation, root: VLocation) -> VLocation {
