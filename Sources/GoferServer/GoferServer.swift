@@ -315,8 +315,8 @@ public final class GoferServer {
     // MARK: - Opening
 
     /// Open flags a client may ask for: the access mode, O_TRUNC, O_APPEND, O_DSYNC, O_SYNC, O_NOATIME
-    /// is not offered (needs ownership), O_CREAT/O_EXCL/oPath/O_DIRECTORY/O_TMPFILE never.
-    static let allowedOpenFlags: Int32 = O_ACCMODE | O_TRUNC | O_APPEND | O_DSYNC | O_SYNC | O_NONBLOCK
+    /// (the Sentry checks ownership; the gofer has CAP_FOWNER), O_CREAT/O_EXCL/oPath/O_DIRECTORY/O_TMPFILE never.
+    static let allowedOpenFlags: Int32 = O_ACCMODE | O_TRUNC | O_APPEND | O_DSYNC | O_SYNC | O_NONBLOCK | 0o1000000
 
     private func checkOpenFlags(_ flags: UInt32, readOnly: Bool) throws(ServiceFailure) -> Int32 {
         let value = Int32(bitPattern: flags)

@@ -61,6 +61,7 @@ enum ContainerLauncher {
         if globals.strace { args.append("--strace") }
         if process.terminal { args.append("--terminal") }   // an in-sandbox pty bridged to stdio (ConsoleBridge)
         if let dir = globals.debugLog { args += ["--log", "\(dir)/\(id).sentry.log"] }
+        if let t = config.annotations["org.bulwark.gofer-timeout"] { args += ["--gofer-timeout", t] }   // seconds; the Sentry checks it
         args.append("--")
         return args + process.args
     }

@@ -25,6 +25,8 @@ public struct SentryConfig {
     public var goferMounts: [(destination: String, readOnly: Bool)] = []
     public var bindMounts: [BindMount] = []
     public var overlay = true
+    /// How long the Sentry waits for a gofer reply before the gofer counts as dead (EIO from then on).
+    public var goferTimeoutMilliseconds = 10_000
     /// config.json tmpfs mounts: destination and mount options (--tmpfs DEST[:OPTIONS]).
     public var tmpfsMounts: [(destination: String, options: [String])] = []
     /// config.json linux.sysctl (KEY=VALUE, dotted names) and linux.readonlyPaths.

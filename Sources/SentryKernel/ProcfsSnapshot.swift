@@ -386,7 +386,7 @@ extension Kernel {
             let devMinor = UInt32((dev & 0xff) | ((dev >> 12) & ~0xff))
             out.append(Procfs.MountEntry(mountID: UInt32(i + 1), parentID: UInt32(parentIndex + 1), devMajor: devMajor,
                                          devMinor: devMinor, root: "/", mountPoint: point,
-                                         options: mode + (pseudo ? ",nosuid,nodev,noexec" : "") + ",relatime",
+                                         options: mode + (pseudo ? ",nosuid,nodev,noexec" : "") + (m.atime == .noatime ? ",noatime" : (m.atime == .strictatime ? "" : ",relatime")),
                                          fsType: m.fsType, source: m.source.isEmpty ? "none" : m.source, superOptions: mode))
         }
         return out

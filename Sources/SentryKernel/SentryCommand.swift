@@ -42,7 +42,7 @@ public enum SentryCommand {
                               [--groups G,...] [--caps B,E,I,P,A] [--rlimit NAME:SOFT:HARD]... [--umask OCTAL]
                               [--no-new-privileges] [--app-seccomp RULES] [--tmpfs DEST[:OPTIONS]]...
                               [--sysctl KEY=VALUE]... [--readonly-path PATH]...
-                              [--strace] [--terminal] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none]
+                              [--strace] [--terminal] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none] [--gofer-timeout SECONDS]
                               [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] [--platform ptrace|systrap]
                               [--fault SPEC]... [--no-seccomp] -- PROGRAM [ARG...]
 
@@ -63,6 +63,7 @@ public enum SentryCommand {
         var strace = false, logFile: String? = nil
         var goferFD: Int32? = nil, goferMounts: [(destination: String, readOnly: Bool)] = [], binds: [BindMount] = [], overlay = true
         var controlFD: Int32? = nil
+        var goferTimeoutMilliseconds = 10_000
         var procfsFD: Int32? = nil
         var faultSpecs: [String] = []
         var initProcess = InitProcessOptions()
@@ -112,6 +113,9 @@ public enum SentryCommand {
                     return fail("--mount: '\(v)' is not SRC:DST[:ro]", 2)
                 }
                 binds.append(BindMount(source: p[0], destination: p[1], readOnly: p.count == 3 && p[2] == "ro"))
+            case "--gofer-timeout":   // seconds (decimals allowed) the Sentry waits for a gofer reply
+                guard let v = value(), let s = Double(v), s >= 0.001, s <= 3600 else { return fail("--gofer-timeout needs seconds between 0.001 and 3600", 2) }
+                goferTimeoutMilliseconds = Int(s * 1000)
             case "--overlay2":
                 guard let v = value(), v == "root:self" || v == "none" else { return fail("--overlay2 needs root:self or none", 2) }
                 overlay = v == "root:self"
@@ -149,6 +153,7 @@ public enum SentryCommand {
         config.goferMounts = goferMounts
         config.bindMounts = binds
         config.overlay = overlay
+        config.goferTimeoutMilliseconds = goferTimeoutMilliseconds
         config.env = env
         config.hostname = hostname
         config.uid = uid

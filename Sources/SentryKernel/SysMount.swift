@@ -13,9 +13,12 @@ extension Task {
         case .success(.file): return errno(ENOTDIR)
         case .success(.loc(let l)): target = l
         }
+        // MS_NOATIME, MS_STRICTATIME; relatime otherwise (VFSAtime.swift).
+        let atime: AtimeMode = flags & 1024 != 0 ? .noatime : (flags & (1 << 24) != 0 ? .strictatime : .relatime)
         if flags & msRemount != 0 {
             guard target.dentry === target.mount.root else { return errno(EINVAL) }
             target.mount.readOnly = flags & msRdonly != 0
+            target.mount.atime = atime
             return 0
         }
         if flags & msBind != 0 {
@@ -28,7 +31,7 @@ extension Task {
             if source.inode.isDir != target.inode.isDir { return errno(source.inode.isDir ? ENOTDIR : EISDIR) }
             _ = msRec   // submounts of the source are not carried over (a plain bind)
             vfs.place(root: source.dentry, on: target, fsType: source.mount.fsType, source: vfs.pathOf(source),
-                      readOnly: flags & msRdonly != 0)
+                      readOnly: flags & msRdonly != 0).atime = atime
             return 0
         }
         guard let typeBytes = mm.readCString(typeAddr, max: 64) else { return errno(EFAULT) }
@@ -42,7 +45,7 @@ extension Task {
             }
         }
         let root = Dentry(name: target.dentry.name, parent: nil, inode: TmpfsNode(kind: .dir, mode: mode))
-        vfs.place(root: root, on: target, fsType: "tmpfs", source: "tmpfs", readOnly: flags & msRdonly != 0)
+        vfs.place(root: root, on: target, fsType: "tmpfs", source: "tmpfs", readOnly: flags & msRdonly != 0).atime = atime
         return 0
     }
 

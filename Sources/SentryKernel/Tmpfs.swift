@@ -328,7 +328,7 @@ final class TmpfsFile: FileDescription {
         guard off < node.data.count else { return 0 }
         let n = min(buf.count, node.data.count - off)
         node.data.withUnsafeBytes { memcpy(buf.baseAddress!, $0.baseAddress! + off, n) }
-        if n > 0 { inotify(IN_ACCESS_) }
+        if n > 0 { inotify(IN_ACCESS_); node.accessed(self) }
         return n
     }
     override func write(_ t: Task, _ buf: UnsafeRawBufferPointer) -> Int {

@@ -35,6 +35,17 @@ struct VFSFamilyTests {
         try compare("stdev", args: getuid() == 0 ? ["mount"] : [])
     }
 
+    /// relatime on tmpfs and the overlay's upper layer (kept by the Sentry), noatime and strictatime
+    /// tmpfs mounts, O_NOATIME.
+    @Test func accessTimesFollowRelatime() throws {
+        try compare("atime", args: getuid() == 0 ? ["mount"] : [])
+    }
+
+    /// The same through the gofer: the host keeps gofer files' atime; the Sentry's cache follows.
+    @Test func accessTimesFollowRelatimeThroughTheGofer() throws {
+        try compare("atime", args: getuid() == 0 ? ["mount"] : [], extra: ["--overlay2", "none"])
+    }
+
     @Test func deviceNumbersPerMountThroughTheGofer() throws {
         try compare("stdev", args: getuid() == 0 ? ["mount"] : [], extra: ["--overlay2", "none"])
     }

@@ -262,13 +262,14 @@ final class GoferInode: VInode {
     }
 
     /// Host open flags the gofer accepts (O_APPEND is applied by HostFile).
-    static func hostFlags(_ flags: Int32) -> Int32 { flags & (O_ACCMODE_ | O_TRUNC | O_DSYNC | O_SYNC) }
+    static func hostFlags(_ flags: Int32) -> Int32 { flags & (O_ACCMODE_ | O_TRUNC | O_DSYNC | O_SYNC | O_NOATIME) }
 
     override func open(_ t: Task?, flags: Int32) -> KResult<FileDescription> {
         switch type {
         case S_IFREG:
             let acc = flags & O_ACCMODE_
-            let sync = flags & (O_DSYNC | O_SYNC)
+            // O_SYNC, O_DSYNC and O_NOATIME (VFSAtime.swift) descriptions get a host fd of their own.
+            let sync = flags & (O_DSYNC | O_SYNC | O_NOATIME)
             if sync == 0, let h = acc == O_RDONLY ? readFD : (acc == O_WRONLY ? writeFD : readWriteFD) {
                 // Reuse the host fd (offsets are per description); truncation is explicit.
                 if flags & O_TRUNC != 0 && acc != O_RDONLY {

@@ -29,7 +29,7 @@ extension HostFile {
         if !ok { return -Int(EFAULT) }
         if total == 0 && err != 0 { return -Int(err) }
         if at == nil { offset += total }
-        if total > 0 { inotify(IN_ACCESS_) }
+        if total > 0 { inotify(IN_ACCESS_); (inode as? GoferInode)?.accessed(self) }   // relatime (VFSAtime.swift)
         return total
     }
 

@@ -64,9 +64,11 @@ final class VFS {
 
     /// Mounts the tree under `root` (a new file system's root, or an existing dentry for a bind
     /// mount) on `point`. Mounting on a mount's root stacks on top of it, as Linux does.
-    func place(root: Dentry, on point: VLocation, fsType: String, source: String, readOnly: Bool) {
+    @discardableResult
+    func place(root: Dentry, on point: VLocation, fsType: String, source: String, readOnly: Bool) -> VMount {
         let m = VMount(root: root, parent: point.mount, point: point.dentry, readOnly: readOnly, fsType: fsType, source: source)
         point.mount.children[ObjectIdentifier(point.dentry)] = m
+        return m
     }
 
     /// Removes the mount whose root `loc` is (EINVAL if it is none, EBUSY if mounts sit below it).
@@ -260,6 +262,11 @@ final class VFS {
                 let want: UInt32 = (acc == O_RDONLY ? 4 : (acc == O_WRONLY ? 2 : 6)) | (flags & O_TRUNC != 0 ? 2 : 0)
                 if !permitted(t, st, want) { return .failure(EACCES) }
             }
+        }
+        if flags & O_NOATIME != 0, let t, !t.tg.cred.has(Cap.fowner) {
+            // O_NOATIME: the owner's (or CAP_FOWNER's) only.
+            var st = Glibc.stat()
+            if ino.getattr(t, &st) == 0 && st.st_uid != t.tg.cred.fsuid { return .failure(EPERM) }
         }
         let f: FileDescription
         if ino.isDir && !(ino is SyntheticInode) {

@@ -76,7 +76,7 @@ enum VFSBoot {
             }
             goferMounts = binds.map { ($0.destination, $0.readOnly) }
         }
-        let client = GoferClient(Channel(OwnedFD(adopting: channelFD)), timeout: .seconds(10))
+        let client = GoferClient(Channel(OwnedFD(adopting: channelFD)), timeout: .milliseconds(config.goferTimeoutMilliseconds))
         let gfs = GoferFS(client: client)
         gfs.readOnly = config.overlay && config.bindMounts.isEmpty && config.goferMounts.isEmpty
         let groot: GoferInode

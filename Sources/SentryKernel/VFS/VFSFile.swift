@@ -77,7 +77,7 @@ final class VDirFile: FileDescription {
             }
         }
         let list = entries!
-        if offset < list.count { inotify(IN_ACCESS_) }
+        if offset < list.count { inotify(IN_ACCESS_); directoryRead(loc) }
         var written = 0
         while offset < list.count {
             let e = list[offset]
@@ -153,12 +153,12 @@ final class HostFile: FileDescription {
 
     override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int {
         let n = Glibc.pread(fd, buf.baseAddress, buf.count, off_t(offset))
-        if n > 0 { offset += n; inotify(IN_ACCESS_) }
+        if n > 0 { offset += n; inotify(IN_ACCESS_); (inode as? GoferInode)?.accessed(self) }
         return n >= 0 ? n : -Int(errno)
     }
     override func pread(_ t: Task, _ buf: UnsafeMutableRawBufferPointer, _ off: Int) -> Int {
         let n = Glibc.pread(fd, buf.baseAddress, buf.count, off_t(off))
-        if n > 0 { inotify(IN_ACCESS_) }
+        if n > 0 { inotify(IN_ACCESS_); (inode as? GoferInode)?.accessed(self) }
         return n >= 0 ? n : -Int(errno)
     }
     override func write(_ t: Task, _ buf: UnsafeRawBufferPointer) -> Int {

@@ -99,6 +99,8 @@ final class VMount {
     let parent: VMount?
     let point: Dentry?
     var readOnly: Bool
+    /// relatime (the default), noatime or strictatime (VFSAtime.swift).
+    var atime: AtimeMode = .relatime
     let fsType: String
     let source: String
     /// Mounts on dentries of this mount, keyed by the covered dentry.
