@@ -128,11 +128,18 @@ struct SuperviseCommand: RuntimeCommand {
         let signals = bw_signalfd(&mask)
         if signals < 0 { services.startAllDeferred() }
         defer { if signals >= 0 { _ = Glibc.close(signals) } }
+        var pagedOut = false
         while status == nil {
             if signals >= 0 {
                 var fds = [pollfd(fd: signals, events: Poll.readable, revents: 0)]
                     + services.deferred.map { pollfd(fd: $0.serviceEnd, events: Poll.readable, revents: 0) }
-                _ = poll(&fds, nfds_t(fds.count), 500)
+                let ready = poll(&fds, nfds_t(fds.count), 500)
+                if ready == 0 && !pagedOut {
+                    // Idle for the first time (`start` is gone, so our image's pages are ours alone): from
+                    // here on we only wait, so give back the start-up pages (ImagePageOutUnsafe.swift).
+                    ImagePageOut.pageOutReadOnlyFileMappings()
+                    pagedOut = true
+                }
                 while true {
                     let signal = bw_signalfd_read(signals)
                     if signal <= 0 { break }
