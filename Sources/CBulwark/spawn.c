@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -22,7 +24,11 @@ static void child_fail(int report_fd, int err) {
     _exit(127);
 }
 
-static void child_run(const struct bw_spawn_attr *attr, int report_fd, pid_t parent) {
+static void child_run(const struct bw_spawn_attr *attr, int report_fd, pid_t parent, int clone_flags) {
+    // A new mount namespace starts as a copy of the parent's, shared propagation included: make it
+    // private first, so nothing the child mounts (or pivots away from) reaches the host.
+    if ((clone_flags & CLONE_NEWNS) && mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        child_fail(report_fd, errno);
     if (attr->reset_signals) {
         struct sigaction dfl;
         memset(&dfl, 0, sizeof(dfl));
@@ -39,8 +45,9 @@ static void child_run(const struct bw_spawn_attr *attr, int report_fd, pid_t par
     if (attr->parent_death_signal) {
         if (prctl(PR_SET_PDEATHSIG, (unsigned long)attr->parent_death_signal, 0, 0, 0) < 0)
             child_fail(report_fd, errno);
-        // The parent may have died before prctl took effect.
-        if (getppid() != parent) _exit(127);
+        // The parent may have died before prctl took effect (getppid() reads 0 in a new pid namespace,
+        // where that cannot be checked this way).
+        if (!(clone_flags & CLONE_NEWPID) && getppid() != parent) _exit(127);
     }
     // Move the stdio sources above 2 first, so one source being another target's number is harmless.
     int sources[3] = {attr->stdin_fd, attr->stdout_fd, attr->stderr_fd};
@@ -74,12 +81,21 @@ static void child_run(const struct bw_spawn_attr *attr, int report_fd, pid_t par
 }
 
 int bw_spawn(const struct bw_spawn_attr *attr, pid_t *child_pid) {
+    return bw_spawn_in_namespaces(attr, 0, child_pid);
+}
+
+int bw_spawn_in_namespaces(const struct bw_spawn_attr *attr, int clone_flags, pid_t *child_pid) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) < 0) return errno;
     // Buffered stdio would otherwise be flushed twice (once by the child if exec fails late).
     fflush(NULL);
     pid_t parent = getpid();
-    pid_t pid = fork();
+    // clone(2) with CLONE_NEW* flags rather than fork + unshare: the child itself is the new pid
+    // namespace's pid 1 (unshare would only put its children there), with no intermediate process. The
+    // raw syscall behaves like fork (the child runs on a copy of our stack); the child only makes raw
+    // system calls, none of which reads glibc's cached thread id.
+    pid_t pid = clone_flags ? (pid_t)syscall(SYS_clone, (unsigned long)(clone_flags | SIGCHLD), NULL, NULL, NULL, 0)
+                            : fork();
     if (pid < 0) {
         int err = errno;
         close(report[0]);
@@ -88,7 +104,7 @@ int bw_spawn(const struct bw_spawn_attr *attr, pid_t *child_pid) {
     }
     if (pid == 0) {
         close(report[0]);
-        child_run(attr, report[1], parent);
+        child_run(attr, report[1], parent, clone_flags);
     }
     close(report[1]);
     int child_errno = 0;

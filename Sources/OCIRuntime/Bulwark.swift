@@ -16,7 +16,7 @@ public struct Bulwark: ParsableCommand {
             KillCommand.self, DeleteCommand.self, SpecCommand.self, FeaturesCommand.self, WaitCommand.self,
             PsCommand.self, ExecCommand.self, EventsCommand.self, PauseCommand.self, ResumeCommand.self,
             UpdateCommand.self, DoCommand.self, InstallCommand.self, UninstallCommand.self,
-            DebugCommand.self, SuperviseCommand.self, ExecWaitCommand.self, ServiceSandboxCommand.self,
+            DebugCommand.self, SuperviseCommand.self, ExecWaitCommand.self,
             PodMemberCommand.self,
         ])
 

@@ -1,8 +1,8 @@
 // The Sentry's services as the supervisor runs them: bulwark-gofer, bulwark-procfs and bulwark-netstack,
-// each started through `bulwark service-sandbox` (own mount/pid/ipc/uts namespaces; an empty network
+// each spawned by the supervisor straight into namespaces of its own (mount/pid/ipc/uts; an empty network
 // namespace except for the netstack, which runs in the container's) over a socketpair whose other end
-// goes to the Sentry (--gofer-fd, --procfs-fd, --netstack-fd). The supervisor is a child subreaper:
-// service-sandbox exits once the service runs, the service is reparented to us, and we reap it.
+// goes to the Sentry (--gofer-fd, --procfs-fd, --netstack-fd). The services are our children and we reap
+// them; the supervisor is also a child subreaper, so orphans (stubs of a dead Sentry) come to us too.
 //
 // When a service dies while the Sentry runs: procfs is restarted (in a new sandbox) and its new channel
 // handed to the Sentry over the Control channel (ReplaceProcfs, SCM_RIGHTS); the gofer or the netstack
@@ -25,11 +25,10 @@ enum ServiceKind: String, CaseIterable, Sendable {
     var emptyRoot: Bool { self != .gofer }
 }
 
-/// A service started through service-sandbox, until we learn its pid.
+/// A service just started, until the Sentry has its channel's other end.
 struct PendingService {
     var kind: ServiceKind
-    var sandboxPID: pid_t
-    var pidPipe: Int32
+    var pid: pid_t
     var sentryEnd: Int32
 }
 
@@ -75,18 +74,80 @@ final class SandboxServices {
     }
 
     /// Starts every service whose executable is next to the Sentry (the gofer only with a --rootfs).
+    /// procfs and the netstack are started on first use (see DeferredService) unless
+    /// BULWARK_EAGER_SERVICES is set.
     func launchAll() -> [PendingService] {
         do { try Subreaper.become() } catch { logger.warning("container \(id): \(error); services are reaped by init") }
+        let eager = getenv("BULWARK_EAGER_SERVICES") != nil
         var pending: [PendingService] = []
         if let rootfs, available(.gofer), let p = launch(.gofer, arguments: ["--root", rootfs] + goferMounts + faultArguments(.gofer)) {
             pending.append(p)
         }
-        if available(.procfs), let p = launch(.procfs, arguments: faultArguments(.procfs)) { pending.append(p) }
-        if available(.netstack), let plan = netstackPlan(),
-           let p = launch(.netstack, arguments: plan.arguments + faultArguments(.netstack), keepNetwork: plan.keepNetwork) {
+        if available(.procfs),
+           let p = eager ? launch(.procfs, arguments: faultArguments(.procfs))
+                         : deferLaunch(.procfs, arguments: faultArguments(.procfs), keepNetwork: false) {
             pending.append(p)
         }
+        if available(.netstack), let plan = netstackPlan() {
+            let arguments = plan.arguments + faultArguments(.netstack)
+            if let p = eager ? launch(.netstack, arguments: arguments, keepNetwork: plan.keepNetwork)
+                             : deferLaunch(.netstack, arguments: arguments, keepNetwork: plan.keepNetwork) {
+                pending.append(p)
+            }
+        }
         return pending
+    }
+
+    /// A service whose channel the Sentry gets now but which starts only when the Sentry first writes on
+    /// it. The Sentry talks to procfs on the first /proc access and to the netstack on the first inet
+    /// socket (both lazily already), and many containers do neither: an idle or short-lived container
+    /// then costs two processes less (memory, and CPU at start-up). The Sentry's first message waits in
+    /// the socket for the service, which reads it as if it had been running all along.
+    struct DeferredService {
+        var kind: ServiceKind
+        var serviceEnd: Int32
+        var arguments: [String]
+        var keepNetwork: Bool
+    }
+    private(set) var deferred: [DeferredService] = []
+
+    /// The channel for a deferred service; the service is started by `startDeferred`.
+    func deferLaunch(_ kind: ServiceKind, arguments: [String], keepNetwork: Bool) -> PendingService? {
+        let sentryEnd: Int32, serviceEnd: Int32
+        do {
+            (sentryEnd, serviceEnd) = try UnixSocket.pair().releaseBoth()
+        } catch {
+            logger.warning("socketpair for \(kind.executable): \(error)")
+            return nil
+        }
+        deferred.append(DeferredService(kind: kind, serviceEnd: serviceEnd, arguments: arguments, keepNetwork: keepNetwork))
+        return PendingService(kind: kind, pid: 0, sentryEnd: sentryEnd)
+    }
+
+    /// Starts the deferred services whose channel has `events` (poll revents): readable means the Sentry
+    /// wrote its first request; a hang-up means the Sentry is gone, and the service is never needed.
+    func startDeferred(_ events: [(fd: Int32, events: Int16)]) {
+        for (fd, revents) in events where revents != 0 {
+            guard let index = deferred.firstIndex(where: { $0.serviceEnd == fd }) else { continue }
+            let service = deferred.remove(at: index)
+            defer { close(service.serviceEnd) }
+            guard revents & Poll.hangUp == 0, revents & Poll.error == 0 else { continue }
+            guard let pid = spawnService(service.kind, serviceEnd: service.serviceEnd, arguments: service.arguments,
+                                         keepNetwork: service.keepNetwork, environment: nil) else { continue }
+            logger.debug("container \(id): \(service.kind.executable) started on first use (pid \(pid))")
+            collect(PendingService(kind: service.kind, pid: pid, sentryEnd: -1))
+        }
+    }
+
+    /// Starts every deferred service now (when the supervisor cannot wait on their channels).
+    func startAllDeferred() {
+        startDeferred(deferred.map { ($0.serviceEnd, Poll.readable) })
+    }
+
+    /// Closes the channels of deferred services that never started.
+    func dropDeferred() {
+        for service in deferred { close(service.serviceEnd) }
+        deferred = []
     }
 
     /// Reaps every child that ended (waitpid(-1): as a subreaper we also adopt orphans, e.g. stubs of a
@@ -168,62 +229,65 @@ final class SandboxServices {
         return nil
     }
 
-    /// Spawns `bulwark service-sandbox ... -- SERVICE --channel-fd N ARGS`; returns at once (see collect).
+    /// The namespaces every service gets: mount (private), pid (the service is pid 1 there), ipc, uts,
+    /// and an empty network namespace unless it keeps ours (the netstack, in the container's).
+    static func namespaces(keepNetwork: Bool) -> Namespaces.Kinds {
+        keepNetwork ? [.mount, .pid, .ipc, .uts] : [.mount, .pid, .ipc, .uts, .network]
+    }
+
+    /// Starts `SERVICE --channel-fd N ARGS` directly in namespaces of its own (clone(2) with CLONE_NEW*
+    /// flags, the mount tree made private, all in spawn.c between fork and exec): no intermediate
+    /// `bulwark service-sandbox` process, so no second load of this Foundation-linked binary per service.
+    /// The service is our child; it ends when its channel closes (the Sentry gone) or with its pid
+    /// namespace (SIGKILL from us or from delete). Without the privilege to create namespaces (rootless)
+    /// it says so and runs the service in ours, without --empty-root.
     func launch(_ kind: ServiceKind, arguments: [String], keepNetwork: Bool = false,
                 environment: [String]? = nil) -> PendingService? {
-        let service = "\(binDirectory)/\(kind.executable)"
-        let me: String
-        do { me = try FileSystem.currentExecutable() } catch { return nil }
-        let sentryEnd: Int32, serviceEnd: Int32, pidRead: Int32, pidWrite: Int32
+        let sentryEnd: Int32, serviceEnd: Int32
         do {
             (sentryEnd, serviceEnd) = try UnixSocket.pair().releaseBoth()
         } catch {
             logger.warning("socketpair for \(kind.executable): \(error)")
             return nil
         }
-        do {
-            (pidRead, pidWrite) = try FileIO.pipe().releaseBoth()
-        } catch {
-            close(sentryEnd); close(serviceEnd)
-            logger.warning("pipe for \(kind.executable): \(error)")
+        defer { close(serviceEnd) }
+        guard let pid = spawnService(kind, serviceEnd: serviceEnd, arguments: arguments, keepNetwork: keepNetwork,
+                                     environment: environment) else {
+            close(sentryEnd)
             return nil
         }
-        defer { close(serviceEnd); close(pidWrite) }
-        var sandboxArgs = [me] + globals.forwarded + ["service-sandbox", "--keep-fd", String(serviceEnd), "--pid-fd", String(pidWrite)]
-        if keepNetwork { sandboxArgs.append("--keep-network") }
-        if kind.emptyRoot { sandboxArgs.append("--empty-root") }
-        var options = SpawnOptions(path: me, arguments: sandboxArgs + ["--", service, "--channel-fd", String(serviceEnd)] + arguments)
-        options.inheritedDescriptors = [serviceEnd, pidWrite]
-        options.environment = environment
-        let pid: pid_t
-        do { pid = try ProcessSpawn.spawn(options) } catch {
-            logger.warning("starting \(kind.executable): \(error)")
-            close(sentryEnd); close(pidRead)
-            return nil
-        }
-        return PendingService(kind: kind, sandboxPID: pid, pidPipe: pidRead, sentryEnd: sentryEnd)
+        return PendingService(kind: kind, pid: pid, sentryEnd: sentryEnd)
     }
 
-    /// Reads the service's pid from its service-sandbox (bounded) and reaps the sandbox process.
+    /// Spawns the service on `serviceEnd` (which stays ours to close); nil (logged) if it cannot start.
+    func spawnService(_ kind: ServiceKind, serviceEnd: Int32, arguments: [String], keepNetwork: Bool,
+                      environment: [String]?) -> pid_t? {
+        let service = "\(binDirectory)/\(kind.executable)"
+        func start(sandboxed: Bool) throws(HostError) -> pid_t {
+            let extra = sandboxed && kind.emptyRoot ? ["--empty-root"] : []
+            return try ServiceSpawn.spawn(arguments: [service] + extra + ["--channel-fd", String(serviceEnd)] + arguments,
+                                          keep: [serviceEnd], environment: environment,
+                                          namespaces: sandboxed ? Self.namespaces(keepNetwork: keepNetwork) : [])
+        }
+        do {
+            do {
+                return try start(sandboxed: true)
+            } catch where error.errno == .EPERM || error.errno == .EINVAL || error.errno == .ENOSPC {
+                logger.warning("\(kind.executable) runs in the launcher's namespaces (\(error))")
+                return try start(sandboxed: false)
+            }
+        } catch {
+            logger.warning("starting \(kind.executable): \(error)")
+            return nil
+        }
+    }
+
+    /// Records a started service (services.json), so reap, killAll and delete know it.
     @discardableResult
     func collect(_ pending: PendingService) -> Bool {
-        defer { close(pending.pidPipe) }
-        var text: [UInt8] = []
-        var scratch = [UInt8](repeating: 0, count: 32)
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline, !text.contains(UInt8(ascii: "\n")) {
-            guard (try? Poll.waitReadable(pending.pidPipe, milliseconds: 100)) == true else { continue }
-            let n = (try? readSome(pending.pidPipe, into: &scratch)) ?? 0
-            if n == 0 { break }
-            text += scratch[0..<n]
-        }
-        _ = try? ProcessSpawn.wait(pending.sandboxPID)
-        guard let pid = Int32(String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            logger.warning("container \(id): \(pending.kind.executable) did not start")
-            return false
-        }
-        running[pending.kind] = RunningService(name: pending.kind.executable, pid: pid,
-                                               startTime: ProcessTable.startTime(of: pid) ?? 0)
+        guard pending.pid > 0 else { return false }   // deferred: recorded when it starts
+        running[pending.kind] = RunningService(name: pending.kind.executable, pid: pending.pid,
+                                               startTime: ProcessTable.startTime(of: pending.pid) ?? 0)
         record()
         return true
     }
@@ -270,6 +334,7 @@ final class SandboxServices {
 
     /// SIGKILL to every service still running, then reaps them (bounded).
     func killAll() {
+        dropDeferred()
         for service in running.values where ProcessTable.isAlive(pid: service.pid, startTime: service.startTime) {
             try? ProcessSpawn.signal(service.pid, SIGKILL)
         }

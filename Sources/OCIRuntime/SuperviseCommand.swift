@@ -3,6 +3,7 @@
 // exit.json and exits with the same status (or dies by the same signal), because containerd's shim waits
 // on this pid.
 import ArgumentParser
+import CBulwark
 import Foundation
 @preconcurrency import Glibc
 import HostOS
@@ -102,7 +103,7 @@ struct SuperviseCommand: RuntimeCommand {
             fifo.close()
             try? dir.writeJSON(ExitRecord(exitStatus: 127, signal: nil), to: dir.exitFile)
             for service in pending { _ = Glibc.close(service.sentryEnd); services.collect(service) }
-            services.killAll()
+            services.killAll()   // closes the deferred services' channels too
             return 127
         }
         do {
@@ -121,11 +122,36 @@ struct SuperviseCommand: RuntimeCommand {
         for service in pending { services.collect(service) }
 
         var status: ExitStatus?
+        // Signals through a signalfd, so one poll also wakes on the first message of a deferred
+        // service's channel (SandboxServices.DeferredService); without one, those start now.
+        var mask = forwarded
+        let signals = bw_signalfd(&mask)
+        if signals < 0 { services.startAllDeferred() }
+        defer { if signals >= 0 { _ = Glibc.close(signals) } }
+        var pagedOut = false
         while status == nil {
-            let signal: Int32?
-            do { signal = try Signals.wait(forwarded, milliseconds: 500) } catch { throw RuntimeError("sigtimedwait", error) }
-            if let signal, signal != SIGCHLD {
-                try? ProcessSpawn.signal(child, signal)
+            if signals >= 0 {
+                var fds = [pollfd(fd: signals, events: Poll.readable, revents: 0)]
+                    + services.deferred.map { pollfd(fd: $0.serviceEnd, events: Poll.readable, revents: 0) }
+                let ready = poll(&fds, nfds_t(fds.count), 500)
+                if ready == 0 && !pagedOut {
+                    // Idle for the first time (`start` is gone, so our image's pages are ours alone): from
+                    // here on we only wait, so give back the start-up pages (ImagePageOutUnsafe.swift).
+                    ImagePageOut.pageOutReadOnlyFileMappings()
+                    pagedOut = true
+                }
+                while true {
+                    let signal = bw_signalfd_read(signals)
+                    if signal <= 0 { break }
+                    if signal != SIGCHLD { try? ProcessSpawn.signal(child, signal) }
+                }
+                services.startDeferred(fds.dropFirst().map { ($0.fd, $0.revents) })
+            } else {
+                let signal: Int32?
+                do { signal = try Signals.wait(forwarded, milliseconds: 500) } catch { throw RuntimeError("sigtimedwait", error) }
+                if let signal, signal != SIGCHLD {
+                    try? ProcessSpawn.signal(child, signal)
+                }
             }
             status = services.reap(sentry: child)   // the Sentry's status once it ended; services handled
         }

@@ -25,7 +25,9 @@ struct DetachedContainer {
         let e = stderr ?? o + ".err"
         let line = ([fixture.bulwark, "--root", fixture.root, "--log", fixture.log, "--debug-log", debugDir] + args)
             .map(fixture.quote).joined(separator: " ")
-        var r = try ProcessRunner.shell("exec \(line) </dev/null >\(fixture.quote(o)) 2>\(fixture.quote(e))", timeout: timeout)
+        // Every service from the start (the launcher otherwise starts procfs and the netstack on first
+        // use), so the test's snapshot of the sandbox's processes has the one it kills.
+        var r = try ProcessRunner.shell("exec env BULWARK_EAGER_SERVICES=1 \(line) </dev/null >\(fixture.quote(o)) 2>\(fixture.quote(e))", timeout: timeout)
         r.stdout = (try? String(contentsOfFile: o, encoding: .utf8)) ?? ""
         r.stderr = (try? String(contentsOfFile: e, encoding: .utf8)) ?? ""
         return r

@@ -226,7 +226,7 @@ struct ExecTests {
             func cmdline(_ pid: Int) -> String {
                 ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").replacingOccurrences(of: "\0", with: " ")
             }
-            // service-sandbox exits once the gofer runs; the supervisor (a child subreaper) adopts it.
+            // The supervisor spawns the gofer straight into its namespaces: it is the supervisor's child.
             var found: Int?
             let deadline = Date().addingTimeInterval(5)
             while found == nil && Date() < deadline {

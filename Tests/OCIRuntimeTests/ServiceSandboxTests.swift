@@ -95,14 +95,48 @@ struct ServiceContainer {
     }
 }
 
+/// Shell commands that make the Sentry use procfs (a /proc read) and the netstack (an inet socket: a
+/// refused connection is enough), which the launcher starts on first use.
+let useProcAndNetwork = "cat /proc/uptime >/dev/null; /bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/9' 2>/dev/null;"
+
 @Suite("bulwark services: sandboxes, seccomp, restart, cleanup", .enabled(if: getuid() == 0, "namespaces and pivot_root need root"))
 struct ServiceSandboxTests {
+    /// procfs and the netstack start when the Sentry first needs them, not with the container: an idle
+    /// container has only the gofer; a /proc read starts procfs (and gets its answer), an inet socket
+    /// the netstack, each in its own sandbox like the eagerly started gofer.
+    @Test func procfsAndNetstackStartOnFirstUse() throws {
+        try LauncherFixture.with { f in
+            let c = try ServiceContainer(f, id: "lazy1", script: "echo started; while true; do sleep 0.1; done", network: true)
+            #expect(c.waitFor { c.output.contains("started") }, "\(c.output)")
+            let supervisor = try #require(c.supervisor)
+            #expect(SandboxProcesses.service("bulwark-gofer", supervisor: supervisor) != nil)
+            #expect(SandboxProcesses.service("bulwark-procfs", supervisor: supervisor, seconds: 0.5) == nil, "procfs started before any /proc access")
+            #expect(SandboxProcesses.service("bulwark-netstack", supervisor: supervisor, seconds: 0.1) == nil, "the netstack started before any socket")
+            let proc = try f.run(["exec", "lazy1", "/bin/sh", "-c", "grep '^Name:' /proc/self/status"], timeout: 30)
+            #expect(proc.stdout.contains("Name:"), "\(proc)")
+            let procfs = try #require(SandboxProcesses.service("bulwark-procfs", supervisor: supervisor), "no procfs after a /proc read")
+            #expect(SandboxProcesses.service("bulwark-netstack", supervisor: supervisor, seconds: 0.1) == nil)
+            let net = try f.run(["exec", "lazy1", "/bin/bash", "-c", "(exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null || echo refused"], timeout: 30)
+            #expect(net.stdout.contains("refused"), "\(net)")
+            let netstack = try #require(SandboxProcesses.service("bulwark-netstack", supervisor: supervisor), "no netstack after a socket")
+            for pid in [procfs, netstack] {
+                let theirs = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid")
+                #expect(theirs != (try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")))
+                #expect(SandboxProcesses.status(pid, "Seccomp") == "2")
+                #expect(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/root/")) ?? ["unreadable"]).isEmpty)
+            }
+            #expect(try f.run(["delete", "--force", "lazy1"]).exitCode == 0)
+            #expect(c.waitFor(seconds: 5) { ![procfs, netstack].contains(where: SandboxProcesses.isAlive) })
+        }
+    }
+
     /// Every service runs in its own pid/mount/ipc/uts namespaces, with no capabilities and a seccomp
     /// filter; procfs and the netstack in an empty root; the netstack in the container's network
     /// namespace, the others in empty ones; the Sentry gets all three channels.
     @Test func servicesRunInTheirOwnSandboxes() throws {
         try LauncherFixture.with { f in
-            let c = try ServiceContainer(f, id: "sb1", script: "echo started; while true; do sleep 0.1; done", network: true)
+            // A /proc read and an inet socket first: procfs and the netstack start on first use.
+            let c = try ServiceContainer(f, id: "sb1", script: "\(useProcAndNetwork) echo started; while true; do sleep 0.1; done", network: true)
             #expect(c.waitFor { c.output.contains("started") }, "\(c.output)")
             let supervisor = try #require(c.supervisor)
             let ours = { (ns: String) in try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(ns)") }
@@ -159,7 +193,7 @@ struct ServiceSandboxTests {
             #expect(c.waitFor { c.output.contains("started") }, "the container never ran: \(c.output)")
             let supervisor = try #require(c.supervisor)
             let processes = SandboxProcesses.descendants(supervisor)
-            #expect(processes.count >= 5, "supervisor, Sentry, stub, services: \(processes)")
+            #expect(processes.count >= 4, "supervisor, Sentry, stub, gofer: \(processes)")
             if name == "sentry" {
                 _ = try f.run(["ps", id])   // its Hello is the Sentry's second Control request
             }
@@ -223,7 +257,7 @@ struct ServiceSandboxTests {
     func deleteCleansUpAfterACrash(_ victim: String) throws {
         try LauncherFixture.with { f in
             let id = "crash-\(victim)"
-            let c = try ServiceContainer(f, id: id, script: "echo started; while true; do sleep 0.1; done")
+            let c = try ServiceContainer(f, id: id, script: "\(useProcAndNetwork) echo started; while true; do sleep 0.1; done")
             #expect(c.waitFor { c.output.contains("started") }, "\(c.output)")
             let supervisor = try #require(c.supervisor)
             _ = SandboxProcesses.service("bulwark-netstack", supervisor: supervisor)

@@ -29,6 +29,10 @@ struct bw_spawn_attr {
 /// Forks and execs. On success returns 0 and stores the child's pid; on failure returns the errno of
 /// the step that failed (fork, or any child step up to and including execve), and the child is reaped.
 int bw_spawn(const struct bw_spawn_attr *attr, pid_t *child_pid);
+/// bw_spawn in new namespaces: `clone_flags` are CLONE_NEW* flags given to clone(2), so the child is
+/// pid 1 of a new pid namespace (with CLONE_NEWPID); a new mount namespace is made private (MS_REC |
+/// MS_PRIVATE on /) before anything else. Returns EPERM/EINVAL from clone when namespaces are refused.
+int bw_spawn_in_namespaces(const struct bw_spawn_attr *attr, int clone_flags, pid_t *child_pid);
 
 /// Why C: sigset_t manipulation is macro-heavy in glibc and waitpid status decoding uses macros.
 static inline int bw_sigset_fill_forwardable(sigset_t *set) {
