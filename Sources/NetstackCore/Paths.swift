@@ -62,12 +62,14 @@ extension NetworkStack {
 
     /// Sends a packet built by `makePacket(transportLength:v6:)` with its transport part filled in.
     @discardableResult
-    func output(_ p: [UInt8], proto: UInt8, source: IPAddress, destination: IPAddress, route: AnyRoute) -> Bool {
+    /// `tos`: (IP_TOS, IPV6_TCLASS) of the sending socket.
+    func output(_ p: [UInt8], proto: UInt8, source: IPAddress, destination: IPAddress, route: AnyRoute,
+                tos: (UInt8, UInt8) = (0, 0)) -> Bool {
         switch (route, source, destination) {
         case (.v4(let r), .v4(let s), .v4(let d)):
-            return ipOutput(p, proto: proto, source: s, destination: d, route: r)
+            return ipOutput(p, proto: proto, source: s, destination: d, route: r, tos: tos.0)
         case (.v6(let r), .v6(let s), .v6(let d)):
-            return ip6Output(p, nextHeader: proto, source: s, destination: d, route: r)
+            return ip6Output(p, nextHeader: proto, source: s, destination: d, route: r, trafficClass: tos.1)
         default:
             return false
         }

@@ -37,6 +37,14 @@ public final class NetworkInterface {
         self.link = link
     }
 
+    /// /proc/net/dev counters: frames (with their Ethernet header) received and sent.
+    public internal(set) var rxBytes = 0
+    public internal(set) var rxPackets = 0
+    public internal(set) var txBytes = 0
+    public internal(set) var txPackets = 0
+    func countTx(_ n: Int) { txBytes += n; txPackets += 1 }
+    func countRx(_ n: Int) { rxBytes += n; rxPackets += 1 }
+
     /// IPv6 addresses with their on-link prefix lengths (a link-local one is made from the MAC).
     public internal(set) var ipv6: [IPv6InterfaceAddress] = []
 
@@ -242,6 +250,7 @@ public final class NetworkStack {
                     n += 1
                     progress = true
                     stats.framesIn += 1
+                    ifc.countRx(f.count)
                     handleFrame(f, on: ifc)
                 }
             }
@@ -250,6 +259,8 @@ public final class NetworkStack {
                 let q = loopbackQueue
                 loopbackQueue.removeAll(keepingCapacity: true)
                 for p in q {
+                    interfaces[0].countTx(p.count)   // lo: sent and received, headroom = its Ethernet header
+                    interfaces[0].countRx(p.count)
                     if p.count > NetworkStack.linkHeadroom && p[NetworkStack.linkHeadroom] >> 4 == 6 {
                         handleIPv6(p, at: NetworkStack.linkHeadroom, on: interfaces[0])
                     } else {
@@ -353,8 +364,9 @@ public final class NetworkStack {
     /// Returns false when it could not be sent (too big with DF set, no link).
     @discardableResult
     func ipOutput(_ p: consuming [UInt8], proto: UInt8, source: IPv4Address, destination: IPv4Address,
-                  route r: RouteResult, dontFragment: Bool = false, ttl: UInt8 = 64) -> Bool {
+                  route r: RouteResult, dontFragment: Bool = false, ttl: UInt8 = 64, tos: UInt8 = 0) -> Bool {
         var h = IPv4Header()
+        h.tos = tos
         h.totalLength = p.count - NetworkStack.linkHeadroom
         h.identification = ipIdentification
         ipIdentification &+= 1
@@ -413,6 +425,7 @@ public final class NetworkStack {
         }
         EthernetHeader(destination: dstMAC, source: ifc.mac, etherType: EtherType.ipv4).write(into: &p)
         stats.framesOut += 1
+        ifc.countTx(p.count)
         link.transmit(p)
     }
 }

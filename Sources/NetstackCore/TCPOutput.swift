@@ -52,7 +52,7 @@ extension NetworkStack {
         if len > 0 { c.sendBuffer.copy(offset: offset, count: len, into: &p, at: o + hl) }
         h.write(into: &p, o..<p.count, pseudo: pseudo)
         stats.tcpSegmentsOut += 1
-        output(p, proto: IPProtocol.tcp, source: l.ip, destination: r.ip, route: rt)
+        output(p, proto: IPProtocol.tcp, source: l.ip, destination: r.ip, route: rt, tos: (c.tos, c.trafficClass))
         if flags.contains(.ack) {
             c.ackPending = false
             c.segmentsUnacked = 0
@@ -136,7 +136,7 @@ extension NetworkStack {
                 if withFin { flags.insert(.fin) }
                 let seq = c.sndNxt
                 emit(c, seq: seq, flags: flags, offset: inFlight, length: len)
-                if seqLT(seq, c.sndMax) { stats.tcpRetransmits += 1 }
+                if seqLT(seq, c.sndMax) { countRetransmit(c) }
                 c.sndNxt = seq &+ UInt32(len) &+ (withFin ? 1 : 0)
                 if seqGT(c.sndNxt, c.sndMax) {
                     // Time one segment per round trip unless timestamps do it for us (Karn: new data only).
@@ -151,7 +151,7 @@ extension NetworkStack {
             }
             if finNeeded && unsent == 0 {
                 emit(c, seq: c.sndNxt, flags: [.ack, .fin])
-                if seqLT(c.sndNxt, c.sndMax) { stats.tcpRetransmits += 1 }
+                if seqLT(c.sndNxt, c.sndMax) { countRetransmit(c) }
                 c.sndNxt = c.sndNxt &+ 1
                 if seqGT(c.sndNxt, c.sndMax) { c.sndMax = c.sndNxt }
                 sentSomething = true
@@ -221,7 +221,7 @@ extension NetworkStack {
                 tcpAbort(c, error: .ETIMEDOUT, sendReset: false)
                 return
             }
-            stats.tcpRetransmits += 1
+            countRetransmit(c)
             sendSYN(c)
         case .closed, .listen, .timeWait, .finWait2:
             return

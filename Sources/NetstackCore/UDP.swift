@@ -9,6 +9,9 @@ final class UDPSocket {
     var queueHead = 0
     var queuedBytes = 0
     var pendingError: NetErrno?
+    /// IP_TOS and IPV6_TCLASS: the byte written into every packet's header.
+    var tos: UInt8 = 0
+    var trafficClass: UInt8 = 0
     /// SO_BROADCAST: without it, sending to a broadcast address is EACCES (as Linux).
     var broadcast = false
     /// SO_RCVBUF; nil uses the stack's default.
@@ -92,7 +95,7 @@ extension NetworkStack {
         p.replaceSubrange((o + 8)..<p.count, with: data)
         UDPHeader(sourcePort: u.local!.port, destinationPort: dst.port, length: 8 + data.count)
             .write(into: &p, at: o, pseudo: pseudo)
-        guard output(p, proto: IPProtocol.udp, source: src, destination: dst.ip, route: r) else { throw .EMSGSIZE }
+        guard output(p, proto: IPProtocol.udp, source: src, destination: dst.ip, route: r, tos: (u.tos, u.trafficClass)) else { throw .EMSGSIZE }
         return data.count
     }
 

@@ -878,7 +878,7 @@ public enum Netstack {
 
     /// A network interface as the netstack sees it (SIOCGIF* ioctls, NETLINK_ROUTE, getifaddrs).
     public struct Interface: WireTable {
-        public static let fieldCount = 6
+        public static let fieldCount = 10
 
         public var index: UInt32
         public var name: String
@@ -888,14 +888,23 @@ public enum Netstack {
         /// 6 bytes (all zero on loopback)
         public var hardwareAddress: [UInt8]
         public var addresses: [InterfaceAddress]
+        /// /proc/net/dev counters (frames with their Ethernet header)
+        public var rxBytes: UInt64
+        public var rxPackets: UInt64
+        public var txBytes: UInt64
+        public var txPackets: UInt64
 
-        public init(index: UInt32 = 0, name: String = "", flags: UInt32 = 0, mtu: UInt32 = 0, hardwareAddress: [UInt8] = [], addresses: [InterfaceAddress] = []) {
+        public init(index: UInt32 = 0, name: String = "", flags: UInt32 = 0, mtu: UInt32 = 0, hardwareAddress: [UInt8] = [], addresses: [InterfaceAddress] = [], rxBytes: UInt64 = 0, rxPackets: UInt64 = 0, txBytes: UInt64 = 0, txPackets: UInt64 = 0) {
             self.index = index
             self.name = name
             self.flags = flags
             self.mtu = mtu
             self.hardwareAddress = hardwareAddress
             self.addresses = addresses
+            self.rxBytes = rxBytes
+            self.rxPackets = rxPackets
+            self.txBytes = txBytes
+            self.txPackets = txPackets
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
@@ -906,6 +915,10 @@ public enum Netstack {
             writer.field(t, 3, mtu)
             writer.field(t, 4, bytes: hardwareAddress)
             writer.field(t, 5, tables: addresses)
+            writer.field(t, 6, rxBytes)
+            writer.field(t, 7, rxPackets)
+            writer.field(t, 8, txBytes)
+            writer.field(t, 9, txPackets)
             return t.offset
         }
 
@@ -916,7 +929,11 @@ public enum Netstack {
             let f_mtu = try t.scalar(3, UInt32.self) ?? 0
             let f_hardwareAddress = try t.bytes(4, budget: &budget) ?? []
             let f_addresses = try t.decodeTables(5, InterfaceAddress.self, budget: &budget) ?? []
-            return Interface(index: f_index, name: f_name, flags: f_flags, mtu: f_mtu, hardwareAddress: f_hardwareAddress, addresses: f_addresses)
+            let f_rxBytes = try t.scalar(6, UInt64.self) ?? 0
+            let f_rxPackets = try t.scalar(7, UInt64.self) ?? 0
+            let f_txBytes = try t.scalar(8, UInt64.self) ?? 0
+            let f_txPackets = try t.scalar(9, UInt64.self) ?? 0
+            return Interface(index: f_index, name: f_name, flags: f_flags, mtu: f_mtu, hardwareAddress: f_hardwareAddress, addresses: f_addresses, rxBytes: f_rxBytes, rxPackets: f_rxPackets, txBytes: f_txBytes, txPackets: f_txPackets)
         }
 
         /// Zero-copy, checked accessors over a received Interface; valid while the receive buffer is.
@@ -930,6 +947,10 @@ public enum Netstack {
             public var mtu: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
             public var hardwareAddress: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(4, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
             public var addresses: TableVector? { get throws(WireError) { try table.tableVector(5) } }
+            public var rxBytes: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
+            public var rxPackets: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
+            public var txBytes: UInt64 { get throws(WireError) { try table.scalar(8, UInt64.self) ?? 0 } }
+            public var txPackets: UInt64 { get throws(WireError) { try table.scalar(9, UInt64.self) ?? 0 } }
         }
     }
 

@@ -24,7 +24,8 @@ extension Kernel {
             for i in r.interfaces {
                 s.interfaces.append(Procfs.NetInterface(
                     index: i.index, name: i.name, flags: i.flags, mtu: i.mtu, hardwareAddress: i.hardwareAddress,
-                    addresses: i.addresses.map { Procfs.NetAddress(family: $0.family, address: $0.address, prefixLength: $0.prefixLength) }))
+                    addresses: i.addresses.map { Procfs.NetAddress(family: $0.family, address: $0.address, prefixLength: $0.prefixLength) },
+                    rxBytes: i.rxBytes, rxPackets: i.rxPackets, txBytes: i.txBytes, txPackets: i.txPackets))
             }
             for route in r.routes {
                 let name = r.interfaces.first { $0.index == route.interface }?.name ?? ""

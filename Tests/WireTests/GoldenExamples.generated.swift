@@ -619,7 +619,7 @@ extension Netstack.InterfaceAddress {
 
 extension Netstack.Interface {
     static func example(_ v: Int) -> Self {
-        Self(index: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), name: "name-\(v)-é", flags: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), mtu: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), hardwareAddress: [0x00, 0xFF, 4, UInt8(truncatingIfNeeded: v)], addresses: [Netstack.InterfaceAddress.example(v), Netstack.InterfaceAddress.example(v + 1)])
+        Self(index: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), name: "name-\(v)-é", flags: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), mtu: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), hardwareAddress: [0x00, 0xFF, 4, UInt8(truncatingIfNeeded: v)], addresses: [Netstack.InterfaceAddress.example(v), Netstack.InterfaceAddress.example(v + 1)], rxBytes: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), rxPackets: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), txBytes: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), txPackets: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v))
     }
 }
 
