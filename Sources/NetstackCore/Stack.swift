@@ -122,6 +122,17 @@ public struct StackStats: Sendable {
     public var tcpSynDropped = 0
     public var ipv6Dropped = 0
     public var ndpSolicitationsSent = 0
+    // /proc/net/snmp (IPv4 only, as Linux's file): Ip, Icmp, Tcp opens, Udp.
+    public var ipInReceives = 0
+    public var ipInDelivers = 0
+    public var ipOutRequests = 0
+    public var icmpInMsgs = 0
+    public var icmpOutMsgs = 0
+    public var tcpActiveOpens = 0
+    public var tcpPassiveOpens = 0
+    public var udpInDatagrams = 0
+    public var udpNoPorts = 0
+    public var udpOutDatagrams = 0
 }
 
 /// An ICMP echo reply received for `ping`.
@@ -328,6 +339,7 @@ public final class NetworkStack {
             if error == .badChecksum { stats.badChecksum += 1 } else { stats.malformed += 1 }
             return
         }
+        stats.ipInReceives += 1
         // No forwarding: accept only what is addressed to us (or broadcast on this link).
         let forUs = isLocalAddress(h.destination) || h.destination.isBroadcast
             || (!ifc.isLoopback && h.destination == ifc.subnetBroadcast)
@@ -344,6 +356,7 @@ public final class NetworkStack {
     }
 
     func deliver(_ h: IPv4Header, _ b: [UInt8], _ payload: Range<Int>, on ifc: NetworkInterface) {
+        stats.ipInDelivers += 1
         switch h.proto {
         case IPProtocol.icmp: handleICMP(h, b, payload)
         case IPProtocol.udp: handleUDP(h, b, payload)
@@ -367,6 +380,8 @@ public final class NetworkStack {
                   route r: RouteResult, dontFragment: Bool = false, ttl: UInt8 = 64, tos: UInt8 = 0) -> Bool {
         var h = IPv4Header()
         h.tos = tos
+        stats.ipOutRequests += 1
+        if proto == IPProtocol.icmp { stats.icmpOutMsgs += 1 }
         h.totalLength = p.count - NetworkStack.linkHeadroom
         h.identification = ipIdentification
         ipIdentification &+= 1

@@ -71,3 +71,19 @@ extension NetworkStack {
         return i
     }
 }
+
+extension NetworkStack {
+    /// /proc/net/snmp's counters that the stack keeps, as "Group.Name" -> value (the rest read 0).
+    public func snmpCounters() -> [(String, Int)] {
+        let s = stats
+        let established = tcpConnections.values.filter { $0.state == .established || $0.state == .closeWait }.count
+        return [("Ip.InReceives", s.ipInReceives), ("Ip.InDelivers", s.ipInDelivers), ("Ip.OutRequests", s.ipOutRequests), ("Ip.OutTransmits", s.ipOutRequests),
+                ("Ip.OutNoRoutes", s.droppedNoRoute), ("Ip.InHdrErrors", s.malformed),
+                ("Icmp.InMsgs", s.icmpInMsgs), ("Icmp.OutMsgs", s.icmpOutMsgs), ("Icmp.OutDestUnreachs", s.icmpUnreachableSent),
+                ("Icmp.OutEchoReps", s.icmpEchoRepliesSent),
+                ("Tcp.ActiveOpens", s.tcpActiveOpens), ("Tcp.PassiveOpens", s.tcpPassiveOpens), ("Tcp.CurrEstab", established),
+                ("Tcp.InSegs", s.tcpSegmentsIn), ("Tcp.OutSegs", s.tcpSegmentsOut), ("Tcp.RetransSegs", s.tcpRetransmits),
+                ("Tcp.OutRsts", s.tcpResetsSent),
+                ("Udp.InDatagrams", s.udpInDatagrams), ("Udp.NoPorts", s.udpNoPorts), ("Udp.OutDatagrams", s.udpOutDatagrams)]
+    }
+}

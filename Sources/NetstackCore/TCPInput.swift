@@ -129,6 +129,7 @@ extension NetworkStack {
         c.state = .synReceived
         tcpConnections[ConnectionKey(local: local, remote: remote)] = c
         l.embryonic += 1
+        stats.tcpPassiveOpens += 1
         sendSYN(c)
     }
 

@@ -103,6 +103,7 @@ extension NetworkStack {
         setUpConnection(t, route: rt)
         t.state = .synSent
         tcpConnections[key] = t
+        stats.tcpActiveOpens += 1
         sendSYN(t)
         throw .EINPROGRESS
     }

@@ -404,6 +404,10 @@ public final class HostSocketService: @unchecked Sendable {
             _ = try decode(req, N.ListSockets.self)
             reply.encode(N.SocketList(sockets: []))   // /proc/net/tcp in host mode: not listed
         }
+        t.register(N.Stats.messageID) { [self] req, reply throws(ServiceFailure) in
+            _ = try decode(req, N.Stats.self)
+            reply.encode(N.StatsReply(counters: []))   // the host's own /proc/net/snmp is not the sandbox's
+        }
         t.register(N.Attach.messageID) { [self] req, reply throws(ServiceFailure) in
             let m = try decode(req, N.Attach.self)
             guard let memory = req.fds.take(Int(m.memory.rawValue)), let toNet = req.fds.take(Int(m.toNetstack.rawValue)),

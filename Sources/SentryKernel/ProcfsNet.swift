@@ -50,6 +50,10 @@ extension Kernel {
                                                   txQueue: x.sendQueue, rxQueue: x.receiveQueue, uid: uid, inode: ino))
             }
         }
+        // /proc/net/snmp: the netstack's counters (only when it runs; else the file shows zeros).
+        if let c = NetstackConnection.shared, !c.dead, case .success(let st) = c.call(Netstack.Stats()) {
+            s.snmp = st.counters.map { Procfs.Tunable(name: $0.name, value: String($0.value)) }
+        }
         for (u, refs) in unix.values.sorted(by: { $0.0.inode < $1.0.inode }) {
             var path = ""
             if let n = u.name, !n.isEmpty {

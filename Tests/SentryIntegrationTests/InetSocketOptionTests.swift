@@ -40,4 +40,44 @@ struct InetSocketOptionTests {
         let r = try Sentry.run(["/usr/bin/python3", "-c", Self.counters], timeout: 30)
         #expect(r.stdout == "rx packets True tx packets True rx bytes True tx bytes True\n", "\(r)")
     }
+
+    static let snmp = """
+    import socket
+    def snmp():
+        lines = [l.split() for l in open('/proc/net/snmp')]
+        out = {}
+        for names, values in zip(lines[0::2], lines[1::2]):
+            for n, v in zip(names[1:], values[1:]):
+                out[names[0] + n] = int(v)
+        return out, [' '.join(l) for l in lines[0::2]]
+    before, headers = snmp()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 0))
+    for i in range(50):
+        u.sendto(b'x' * 10, u.getsockname())
+    for i in range(50):
+        u.recv(100)
+    srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(1)
+    c = socket.create_connection(srv.getsockname()); a, _ = srv.accept()
+    c.sendall(b'hello'); a.recv(10)
+    after, _ = snmp()
+    d = {k: after[k] - before.get(k, 0) for k in after}
+    print('udp out', d['Udp:OutDatagrams'] == 50, 'udp in', d['Udp:InDatagrams'] == 50,
+          'tcp active', d['Tcp:ActiveOpens'] == 1, 'tcp passive', d['Tcp:PassiveOpens'] == 1,
+          'estab', after['Tcp:CurrEstab'] >= 2, 'segs', d['Tcp:OutSegs'] >= 4 and d['Tcp:InSegs'] >= 4,
+          'ip', d['Ip:OutRequests'] >= 54 and d['Ip:InDelivers'] >= 54)
+    for h in headers:
+        print(h)
+    """
+
+    /// /proc/net/snmp: the counters move with traffic; the header lines (field names) equal the host's.
+    @Test func procNetSnmpCountsPacketsAndMatchesLinuxFields() throws {
+        let r = try Sentry.run(["/usr/bin/python3", "-c", Self.snmp], timeout: 30)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "udp out True udp in True tcp active True tcp passive True estab True segs True ip True", "\(r)")
+        let host = (try? String(contentsOfFile: "/proc/net/snmp", encoding: .utf8)) ?? ""
+        let hostHeaders = host.split(separator: "\n").map(String.init).enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+        for group in ["Ip:", "Tcp:", "Udp:", "UdpLite:"] {
+            #expect(lines.first { $0.hasPrefix(group + " ") } == hostHeaders.first { $0.hasPrefix(group + " ") }, "\(group)\n\(r.stdout)")
+        }
+    }
 }
