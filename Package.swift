@@ -59,7 +59,7 @@ let package = Package(
                 path: "Sources/NetstackServer"),
         .target(name: "ProcfsServer", dependencies: ["ServiceKit", "Protocol", "HostOS"], path: "Sources/ProcfsServer"),
         .target(name: "OCIRuntime",
-                dependencies: ["HostOS", "IPC", "Protocol", "FaultInjection", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                dependencies: ["HostOS", "IPC", "Protocol", "FaultInjection", "LinuxABI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "Sources/OCIRuntime"),
         .target(name: "TestSupport", dependencies: ["HostOS"], path: "Sources/TestSupport"),
 

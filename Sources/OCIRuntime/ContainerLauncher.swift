@@ -50,11 +50,30 @@ enum ContainerLauncher {
         for entry in process.env { args += ["--env", entry] }
         if let hostname = config.hostname, !hostname.isEmpty { args += ["--hostname", hostname] }
         args += ["--uid", String(process.user.uid), "--gid", String(process.user.gid)]
+        args += processIdentityArguments(process)
+        if let rules = config.linux.seccompRules { args += ["--app-seccomp", rules] }   // enforced by the Sentry
+        // tmpfs mounts are the Sentry's own (its /dev is devfs; /tmp and /dev/shm get new instances on top).
+        for m in config.mounts where m.type == "tmpfs" && m.destination != "/dev" && !m.options.contains("bind") && !m.options.contains("rbind") {
+            args += ["--tmpfs", m.options.isEmpty ? m.destination : m.destination + ":" + m.options.joined(separator: ",")]
+        }
         if globals.strace { args.append("--strace") }
         if process.terminal { args.append("--terminal") }   // an in-sandbox pty bridged to stdio (ConsoleBridge)
         if let dir = globals.debugLog { args += ["--log", "\(dir)/\(id).sentry.log"] }
         args.append("--")
         return args + process.args
+    }
+
+    /// config.json's process identity and limits as Sentry options (the Sentry's InitProcessOptions).
+    static func processIdentityArguments(_ p: OCIConfig.Process) -> [String] {
+        var args: [String] = []
+        if !p.user.additionalGids.isEmpty { args += ["--groups", p.user.additionalGids.map(String.init).joined(separator: ",")] }
+        // No capabilities object means none at all, as runc does (the Sentry's own default is root = all).
+        let masks = p.capabilities.masks ?? [0, 0, 0, 0, 0]
+        args += ["--caps", masks.map { String($0, radix: 16) }.joined(separator: ",")]
+        for r in p.rlimits { args += ["--rlimit", "\(r.type):\(r.soft):\(r.hard)"] }
+        if p.noNewPrivileges { args.append("--no-new-privileges") }
+        if let u = p.user.umask { args += ["--umask", String(u, radix: 8)] }
+        return args
     }
 
     /// `create`: returns the record written to state.json.
@@ -75,6 +94,9 @@ enum ContainerLauncher {
         }
         guard let root = config.root else { throw RuntimeError("config.json: root: is required") }
         let pod = try PodMembership.plan(config: config, id: request.id, globals: globals)   // CRI pods: PodMembership.swift
+        if !config.unenforcedFields.isEmpty {
+            Logger(globals).warning("container \(request.id): not enforced yet: \(config.unenforcedFields.joined(separator: "; "))")
+        }
         if process.terminal && !request.foreground && request.consoleSocket == nil {
             throw RuntimeError("cannot allocate tty if bulwark will detach without setting console socket")
         }

@@ -86,7 +86,8 @@ public struct ContainerDirectory: Sendable {
         do {
             try FileSystem.makeDirectory(path, mode: 0o700)
         } catch {
-            if error.errno == .EEXIST { throw RuntimeError("container with id exists: \(id)") }
+            // runc 1.1's wording (older runc said "container with id exists: ID").
+            if error.errno == .EEXIST { throw RuntimeError("container with given ID already exists") }
             throw RuntimeError("mkdir \(path)", error)
         }
     }

@@ -63,6 +63,6 @@ extension OCIConfig.Process {
             rlimits: rlimits.compactMap { r in
                 OCIConfig.rlimitNumbers[r.type].map { Control.ResourceLimit(resource: $0, soft: r.soft, hard: r.hard) }
             },
-            capabilities: [])
+            capabilities: capabilities.masks ?? [])
     }
 }

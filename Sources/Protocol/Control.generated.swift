@@ -210,24 +210,29 @@ public enum Control {
     }
 
     /// Starts the init process of another container of the pod in this sandbox (CRI annotations
-    /// io.kubernetes.cri.sandbox-id). The stdio descriptors travel with the message. Signal, Wait and
-    /// ListProcesses with this containerID then address that container's processes (its sessions).
+    /// io.kubernetes.cri.sandbox-id). The stdio descriptors travel with the message, and so does the channel
+    /// to the container's own gofer: its root is a mount tree of its own. Signal, Wait and ListProcesses
+    /// with this containerID then address that container's processes (its sessions).
     public struct StartContainer: WireRequest {
         public typealias Reply = StartContainerReply
         public static let messageID: UInt16 = 3
         public static let name = "StartContainer"
-        public static let fieldCount = 7
+        public static let fieldCount = 9
 
         public var containerID: String
         public var process: ProcessSpec
-        /// the gofer attachment that holds the root filesystem (0: the sandbox's own root, the only one served yet)
+        /// the attachment of the root's gofer that holds the root file system (0)
         public var rootfsMountID: UInt64
         public var hostname: String
         public var stdin: FDIndex?
         public var stdout: FDIndex?
         public var stderr: FDIndex?
+        /// the container's own bulwark-gofer (its bundle's rootfs); absent: the sandbox's root
+        public var rootGofer: FDIndex?
+        /// where that gofer's attachments 1, 2... are mounted: "DEST" or "DEST:ro"
+        public var goferMounts: [String]
 
-        public init(containerID: String = "", process: ProcessSpec = ProcessSpec(), rootfsMountID: UInt64 = 0, hostname: String = "", stdin: FDIndex? = nil, stdout: FDIndex? = nil, stderr: FDIndex? = nil) {
+        public init(containerID: String = "", process: ProcessSpec = ProcessSpec(), rootfsMountID: UInt64 = 0, hostname: String = "", stdin: FDIndex? = nil, stdout: FDIndex? = nil, stderr: FDIndex? = nil, rootGofer: FDIndex? = nil, goferMounts: [String] = []) {
             self.containerID = containerID
             self.process = process
             self.rootfsMountID = rootfsMountID
@@ -235,6 +240,8 @@ public enum Control {
             self.stdin = stdin
             self.stdout = stdout
             self.stderr = stderr
+            self.rootGofer = rootGofer
+            self.goferMounts = goferMounts
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
@@ -246,6 +253,8 @@ public enum Control {
             if let v = stdin { writer.field(t, 4, v) }
             if let v = stdout { writer.field(t, 5, v) }
             if let v = stderr { writer.field(t, 6, v) }
+            if let v = rootGofer { writer.field(t, 7, v) }
+            writer.field(t, 8, strings: goferMounts)
             return t.offset
         }
 
@@ -257,7 +266,9 @@ public enum Control {
             let f_stdin = try t.fd(4)
             let f_stdout = try t.fd(5)
             let f_stderr = try t.fd(6)
-            return StartContainer(containerID: f_containerID, process: f_process, rootfsMountID: f_rootfsMountID, hostname: f_hostname, stdin: f_stdin, stdout: f_stdout, stderr: f_stderr)
+            let f_rootGofer = try t.fd(7)
+            let f_goferMounts = try t.strings(8, budget: &budget) ?? []
+            return StartContainer(containerID: f_containerID, process: f_process, rootfsMountID: f_rootfsMountID, hostname: f_hostname, stdin: f_stdin, stdout: f_stdout, stderr: f_stderr, rootGofer: f_rootGofer, goferMounts: f_goferMounts)
         }
 
         /// Zero-copy, checked accessors over a received StartContainer; valid while the receive buffer is.
@@ -273,6 +284,8 @@ public enum Control {
             public var stdin: FDIndex? { get throws(WireError) { try table.fd(4) } }
             public var stdout: FDIndex? { get throws(WireError) { try table.fd(5) } }
             public var stderr: FDIndex? { get throws(WireError) { try table.fd(6) } }
+            public var rootGofer: FDIndex? { get throws(WireError) { try table.fd(7) } }
+            public var goferMounts: StringVector? { get throws(WireError) { try table.stringVector(8) } }
         }
     }
 

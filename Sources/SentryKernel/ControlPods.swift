@@ -8,35 +8,68 @@
 // closes, every process of the member is killed. What the sandbox's own container id addresses is
 // unchanged (the whole sandbox).
 //
-// Not done: a member's own root file system (rootfsMountID must be 0: it sees the sandbox's root),
-// its own hostname and pid namespace; pause/resume act on the whole pod.
+// A member has a root file system of its own when StartContainer carries its gofer's channel
+// (rootGofer): its bundle's rootfs, a mount tree outside the sandbox's (VFSPodRoot.swift) that its
+// init, everything it forks and every process exec'd into it have as their root. Without one it runs
+// over the sandbox's root.
+//
+// Not done: its own hostname and pid namespace; pause/resume act on the whole pod.
 import Glibc
 import IPC
 import Protocol
 
 extension ControlServer {
     /// StartContainer: the member's init, with `stdio` (taken over). Returns its pid.
-    func startMember(_ request: Control.StartContainer, stdio: [Int32], lifeline: Channel) throws(ControlFailure) -> Int32 {
-        guard !request.containerID.isEmpty else {
+    func startMember(_ request: Control.StartContainer, stdio: [Int32], rootGofer: Int32?,
+                     lifeline: Channel) throws(ControlFailure) -> Int32 {
+        func refuse(_ errno: Int32, _ text: String) -> ControlFailure {
             for fd in stdio where fd >= 0 { close(fd) }
-            throw ControlFailure(EINVAL, "StartContainer: no container id")
+            if let rootGofer { close(rootGofer) }
+            return ControlFailure(errno, text)
         }
+        guard !request.containerID.isEmpty else { throw refuse(EINVAL, "StartContainer: no container id") }
         guard request.rootfsMountID == 0 else {
-            for fd in stdio where fd >= 0 { close(fd) }
-            throw ControlFailure(ENOSYS, "StartContainer: a pod container's own root file system is not implemented (only the sandbox's root, mount id 0)")
+            throw refuse(EINVAL, "StartContainer: the root is the gofer's attachment 0, not \(request.rootfsMountID)")
         }
         var exists = false
         pauser.withKernel { exists = self.members[request.containerID] != nil }
-        if exists {
-            for fd in stdio where fd >= 0 { close(fd) }
-            throw ControlFailure(EEXIST, "container \(request.containerID) was already started in this sandbox")
+        if exists { throw refuse(EEXIST, "container \(request.containerID) was already started in this sandbox") }
+        var root: VLocation? = nil
+        if let rootGofer {
+            let binds = request.goferMounts.map { m in
+                m.hasSuffix(":ro") ? (destination: String(m.dropLast(3)), readOnly: true) : (destination: m, readOnly: false)
+            }
+            var built: KResult<VLocation> = .failure(EIO)
+            pauser.withKernel {
+                built = self.kernel.vfs.makePodRoot(channelFD: rootGofer, binds: binds, overlay: self.kernel.config.overlay) { text in
+                    self.kernel.log("bulwark-sentry: container \(request.containerID): \(text)\n")
+                }
+            }
+            switch built {
+            case .failure(let e):
+                for fd in stdio where fd >= 0 { close(fd) }
+                throw ControlFailure(e, "StartContainer: the root file system of \(request.containerID) (its gofer) failed: errno \(e)")
+            case .success(let r): root = r
+            }
         }
-        let pid = try exec(request.process, stdio: stdio)
+        let pid: Int32
+        do { pid = try exec(request.process, stdio: stdio, root: root) } catch {
+            if let root { pauser.withKernel { self.kernel.vfs.dropPodRoot(root) } }
+            throw error
+        }
         pauser.withKernel {
             self.members[request.containerID] = [pid]
+            self.memberRoots[request.containerID] = root
             self.lifelines[ObjectIdentifier(lifeline)] = request.containerID
         }
         return pid
+    }
+
+    /// The root processes exec'd into `container` get: a member's own, else the sandbox's (nil).
+    func memberRoot(_ container: String) -> VLocation? {
+        var root: VLocation? = nil
+        pauser.withKernel { root = self.memberRoots[container] }
+        return root
     }
 
     /// A connection closed. If it started a member, the launcher's waiter (that container's pid-file
@@ -48,6 +81,7 @@ extension ControlServer {
             guard let container = self.lifelines.removeValue(forKey: key) else { return }
             for tg in self.memberGroups(container) { self.kernel.sendSignal(to: tg, SigInfo(signo: SIGKILL)) }
             self.members[container] = nil   // the id may be used again (after delete)
+            if let root = self.memberRoots.removeValue(forKey: container) { self.kernel.vfs.dropPodRoot(root) }
         }
     }
 

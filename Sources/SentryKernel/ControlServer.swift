@@ -31,6 +31,8 @@ final class ControlServer {
     var members: [String: [Int32]] = [:]
     /// The connection that started each member: its closing (the launcher's waiter is gone) kills it.
     var lifelines: [ObjectIdentifier: String] = [:]
+    /// Members' own roots (their bundles' rootfs through their own gofers). Kernel lock held.
+    var memberRoots: [String: VLocation] = [:]
 
     init(kernel: Kernel) {
         self.kernel = kernel
@@ -131,7 +133,7 @@ final class ControlServer {
         case Control.ExecProcess.messageID:
             let request = try decode(Control.ExecProcess.self, message)
             let stdio = takeStdio(&message, [request.stdin, request.stdout, request.stderr])
-            let pid = try exec(request.process, stdio: stdio)
+            let pid = try exec(request.process, stdio: stdio, root: memberRoot(request.containerID))
             noteExec(container: request.containerID, pid: pid)   // ControlPods.swift
             try reply(channel, header, Control.ExecProcessReply(pid: pid), &writer)
         case Control.Wait.messageID:
@@ -179,8 +181,10 @@ final class ControlServer {
         case Control.StartContainer.messageID:
             // Another container of the pod (ControlPods.swift); init itself comes from the command line.
             let request = try decode(Control.StartContainer.self, message)
+            var rootGofer: Int32? = nil   // the member's own gofer (ControlPods.swift)
+            if let i = request.rootGofer, let owned = message.fds.take(i.index) { rootGofer = owned.release() }
             let stdio = takeStdio(&message, [request.stdin, request.stdout, request.stderr])
-            let pid = try startMember(request, stdio: stdio, lifeline: channel)
+            let pid = try startMember(request, stdio: stdio, rootGofer: rootGofer, lifeline: channel)
             try reply(channel, header, Control.StartContainerReply(pid: pid), &writer)
         case Control.SyscallStats.messageID:
             _ = try decode(Control.SyscallStats.self, message)
@@ -208,11 +212,16 @@ final class ControlServer {
 
     /// Loads the program through the kernel's VFS (as execve does) and starts it as a new thread
     /// group with no parent; returns its pid. Takes ownership of `stdio`.
-    func exec(_ spec: Control.ProcessSpec, stdio: [Int32]) throws(ControlFailure) -> Int32 {
+    /// `root`: a pod member's own root (ControlPods.swift); nil: the sandbox's.
+    func exec(_ spec: Control.ProcessSpec, stdio: [Int32], root: VLocation? = nil) throws(ControlFailure) -> Int32 {
         var failure: ControlFailure?
         var pid: Int32 = 0
         pauser.withKernel {
-            do throws(ControlFailure) { pid = try self.execLocked(spec, stdio: stdio) } catch { failure = error }
+            let vfs = self.kernel.vfs
+            let saved = vfs.requestRoot
+            if let root { vfs.requestRoot = root }   // the program, its cwd and PATH are looked up there
+            defer { vfs.requestRoot = saved }
+            do throws(ControlFailure) { pid = try self.execLocked(spec, stdio: stdio, root: root) } catch { failure = error }
         }
         if let failure {
             for fd in stdio where fd >= 0 { close(fd) }
@@ -221,7 +230,7 @@ final class ControlServer {
         return pid
     }
 
-    private func execLocked(_ spec: Control.ProcessSpec, stdio: [Int32]) throws(ControlFailure) -> Int32 {
+    private func execLocked(_ spec: Control.ProcessSpec, stdio: [Int32], root: VLocation?) throws(ControlFailure) -> Int32 {
         guard kernel.finalStatus == nil, kernel.threadGroups[1] != nil else {
             throw ControlFailure(ESRCH, "the container's init has exited")
         }
@@ -248,6 +257,13 @@ final class ControlServer {
         let tg = ThreadGroup(pid: pid, handlers: SignalHandlers(), pgid: pid, sid: pid, uid: spec.uid, gid: spec.gid)
         tg.name = image.executable
         for limit in spec.rlimits { tg.rlimits[Int(limit.resource)] = (limit.soft, limit.hard) }
+        tg.cred.groups = spec.additionalGIDs.sorted()
+        let caps = spec.capabilities
+        if caps.count == 5 {
+            tg.cred.bounding = caps[0] & Cap.all; tg.cred.effective = caps[1] & Cap.all; tg.cred.inheritable = caps[2] & Cap.all
+            tg.cred.permitted = caps[3] & Cap.all; tg.cred.ambient = caps[4] & caps[3] & caps[2] & Cap.all
+        }
+        tg.cred.applyExec()   // Credentials.swift
         let fds = FDTable()
         let modes = [O_RDONLY, O_WRONLY, O_WRONLY]
         if spec.terminal && stdio.count == 3 {
@@ -259,6 +275,7 @@ final class ControlServer {
             }
         }
         let fsctx = FSContext(cwd: cwd)
+        fsctx.root = root
         if spec.umask != 0 { fsctx.umask = spec.umask & 0o777 }
         let task = Task(kernel: kernel, tid: pid, tg: tg, mm: image.space, fds: fds, fsctx: fsctx)
         task.noNewPrivs = spec.noNewPrivileges

@@ -15,6 +15,8 @@ public struct SentryConfig {
     public var hostname: String = "bulwark"
     public var uid: UInt32 = 0
     public var gid: UInt32 = 0
+    /// Supplementary groups, capabilities, rlimits, no_new_privs, umask (InitProcessOptions.swift).
+    public var initProcess = InitProcessOptions()
     public var strace = false
     public var logFD: Int32 = 2
     /// Files (vfs): the gofer channel (nil: spawn bulwark-gofer on `rootfs`), the gofer mounts 1...
@@ -23,6 +25,8 @@ public struct SentryConfig {
     public var goferMounts: [(destination: String, readOnly: Bool)] = []
     public var bindMounts: [BindMount] = []
     public var overlay = true
+    /// config.json tmpfs mounts: destination and mount options (--tmpfs DEST[:OPTIONS]).
+    public var tmpfsMounts: [(destination: String, options: [String])] = []
     /// A connected channel to bulwark-procfs from the launcher (nil: the Sentry starts its own).
     public var procfsFD: Int32? = nil
     public init(rootfs: String) { self.rootfs = rootfs }
@@ -40,6 +44,7 @@ public final class Kernel {
     let mounts = MountRegistry()
     /// /proc state the rest of the kernel does not keep, and the bulwark-procfs connection.
     let procfs = ProcfsState()
+    var appSeccomp: AppSeccomp?   // config.json's linux.seccomp (AppSeccomp.swift); nil = no hook cost
     var faults: SyscallFaults?   // --fault syscall=... (SyscallFaults.swift); nil = no hook cost
     let asyncIO = AsyncIOTable()   // O_ASYNC owners (SysAsyncIO.swift)
     var threadGroups: [Int32: ThreadGroup] = [:]

@@ -189,7 +189,7 @@ final class ProcfsMount: SyntheticMount {
             task = th
         }
         guard let target = task, !g.zombie else { return .failure(ENOENT) }
-        guard t.tg.uid == 0 || t.tg.uid == g.uid else { return .failure(EACCES) }
+        guard t.tg.cred.has(Cap.sysPtrace) || t.tg.uid == g.uid else { return .failure(EACCES) }
         if flags & O_DIRECTORY != 0 { return .failure(ENOTDIR) }
         return .success(ProcfsMemFile(mm: target.mm, path: "/" + serverPath(rel), flags: flags))
     }
@@ -241,11 +241,11 @@ final class ProcfsMount: SyntheticMount {
     func writeDenied(_ t: Task, _ rel: String) -> Int32? {
         guard root == "proc" else { return EACCES }
         let c = rel.split(separator: "/")
-        if c.first == "sys" { return t.tg.uid == 0 ? nil : EACCES }
+        if c.first == "sys" { return t.tg.uid == 0 ? nil : EACCES }   // file mode 0644 owned by root
         guard let last = c.last, last == "comm" || last == "oom_score_adj" else { return EACCES }
         let needs = ProcfsNeeds(kernel: t.kernel, caller: t, components: c, isProc: true)
         guard let g = needs.target else { return ENOENT }
-        return t.tg.uid == 0 || g.uid == t.tg.uid ? nil : EACCES
+        return t.tg.cred.has(Cap.sysPtrace) || g.uid == t.tg.uid ? nil : EACCES
     }
 
     /// A write to an open /proc file: the server validates, the Sentry stores.
@@ -286,6 +286,7 @@ final class ProcfsMount: SyntheticMount {
         // /sys keeps the attributes of the directory it covers (as the bootstrap file system showed them
         // before /sys was served). Not /proc: its link count would tell the host's process count.
         if rel.isEmpty, root == "sys", let t, t.kernel.procfsCoveredStat("/sys", &st) == 0, st.st_mode & S_IFMT == S_IFDIR {
+            st.st_dev = device
             return
         }
         st = Glibc.stat()

@@ -85,13 +85,13 @@ extension Kernel {
             if g.threads.isEmpty {   // a zombie: its leader's facts only
                 var z = Procfs.TaskInfo(pid: g.pid, tgid: g.pid, ppid: g.parent?.pid ?? 0, pgid: g.pgid, sid: g.sid,
                                         comm: procfsComm(g, nil), state: UInt8(ascii: "Z"))
-                z.uids = [g.uid, g.uid, g.uid, g.uid]; z.gids = [g.gid, g.gid, g.gid, g.gid]
+                z.uids = [g.cred.ruid, g.cred.euid, g.cred.suid, g.cred.fsuid]; z.gids = [g.cred.rgid, g.cred.egid, g.cred.sgid, g.cred.fsgid]
                 z.startTimeTicks = procfs.record(g).startTicks
                 s.tasks.append(z)
             }
             if needs.maps, let leader = g.threads.first { s.maps = procfsMaps(leader, resident: needs.smaps) }
             if needs.fds, let leader = g.threads.first { s.fds = procfsFDs(leader) }
-            if needs.mounts { s.mounts = procfsMounts() }
+            if needs.mounts { s.mounts = procfsMounts(caller) }
             if needs.limits {
                 for r in 0..<16 {
                     let v = g.rlimits[r] ?? Task.defaultLimits[r] ?? (UInt64.max, UInt64.max)
@@ -186,10 +186,10 @@ extension Kernel {
         i.threads = UInt32(g.threads.count)
         i.startTimeTicks = rec.startTicks
         i.processor = t.cpu
-        i.uids = [g.uid, g.uid, g.uid, g.uid]
-        i.gids = [g.gid, g.gid, g.gid, g.gid]
+        i.uids = [g.cred.ruid, g.cred.euid, g.cred.suid, g.cred.fsuid]
+        i.gids = [g.cred.rgid, g.cred.egid, g.cred.sgid, g.cred.fsgid]
         guard !needs.isLight else { return i }
-        i.groups = [g.gid]
+        i.groups = g.cred.groups
         i.umask = t.fsctx.umask
         i.tpgid = -1
         i.flags = 0x400000   // PF_RANDOMIZE, as for any user process
@@ -210,9 +210,9 @@ extension Kernel {
             if h == 1 { i.sigIgnored |= UInt64(1) << UInt64(sig - 1) }
             else if h != 0 { i.sigCaught |= UInt64(1) << UInt64(sig - 1) }
         }
-        let allCaps: UInt64 = (1 << 41) - 1
-        i.capBounding = allCaps
-        if g.uid == 0 { i.capPermitted = allCaps; i.capEffective = allCaps }
+        i.capInheritable = g.cred.inheritable; i.capPermitted = g.cred.permitted; i.capEffective = g.cred.effective
+        i.capBounding = g.cred.bounding; i.capAmbient = g.cred.ambient
+        if t.kernel.appSeccomp != nil { i.seccompMode = 2 }   // filter mode, as under runc with a profile
         i.startStack = rec.startStack
         i.argStart = rec.argStart; i.argEnd = rec.argEnd
         i.envStart = rec.envStart; i.envEnd = rec.envEnd
@@ -311,7 +311,11 @@ extension Kernel {
             if v.shared && v.tag != "[vdso]" && v.tag != "[vvar]" { p |= 8 }
             let r = resident ? procfsResidentKB(v) : 0
             let name = procfsMapName(v, rec, exe: rec.exe.isEmpty ? t.tg.name : rec.exe)
-            return Procfs.MapEntry(start: v.start, end: v.end, permissions: p, offset: 0, path: name,
+            let d = v.fileDev
+            return Procfs.MapEntry(start: v.start, end: v.end, permissions: p,
+                                   offset: v.fileIno == 0 ? 0 : v.fileOffset0 &+ UInt64(v.backingOffset),
+                                   devMajor: UInt32(((d >> 8) & 0xfff) | ((d >> 32) & ~0xfff)),
+                                   devMinor: UInt32((d & 0xff) | ((d >> 12) & ~0xff)), inode: v.fileIno, path: name,
                                    rssKB: r, anonymousKB: name.hasPrefix("/") ? 0 : r)
         }
     }
@@ -366,7 +370,7 @@ extension Kernel {
     }
 
     /// The sandbox's mount table: the VFS's mounts, parents first (ids are positions, from 1).
-    func procfsMounts() -> [Procfs.MountEntry] {
+    func procfsMounts(_ caller: Task? = nil) -> [Procfs.MountEntry] {
         let all = vfs.allMounts()
         var out: [Procfs.MountEntry] = []
         for (i, m) in all.enumerated() {
@@ -375,8 +379,13 @@ extension Kernel {
             if let p = m.parent, let d = m.point { point = vfs.pathOf(VLocation(mount: p, dentry: d)) }
             let pseudo = ["proc", "sysfs", "devpts", "mqueue", "cgroup2"].contains(m.fsType)
             let mode = m.readOnly ? "ro" : "rw"
-            out.append(Procfs.MountEntry(mountID: UInt32(i + 1), parentID: UInt32(parentIndex + 1), devMajor: 0,
-                                         devMinor: UInt32(i + 1), root: "/", mountPoint: point,
+            // The device its objects report (AnonDevice.swift; the host's for direct gofer mounts).
+            var st = Glibc.stat()
+            let dev = m.root.inode.getattr(caller, &st) == 0 ? UInt64(st.st_dev) : 0
+            let devMajor = UInt32(((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff))
+            let devMinor = UInt32((dev & 0xff) | ((dev >> 12) & ~0xff))
+            out.append(Procfs.MountEntry(mountID: UInt32(i + 1), parentID: UInt32(parentIndex + 1), devMajor: devMajor,
+                                         devMinor: devMinor, root: "/", mountPoint: point,
                                          options: mode + (pseudo ? ",nosuid,nodev,noexec" : "") + ",relatime",
                                          fsType: m.fsType, source: m.source.isEmpty ? "none" : m.source, superOptions: mode))
         }

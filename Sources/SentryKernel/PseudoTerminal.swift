@@ -372,7 +372,7 @@ final class PtySlave: FileDescription {
         st.st_rdev = UInt((136 << 8) | term.index)
         st.st_nlink = 1
         st.st_ino = UInt(term.index + 3)
-        st.st_dev = 0x16
+        st.st_dev = 0x18   // devpts' own device (procfs has 0x16)
         st.st_uid = term.uid
         st.st_gid = 5
         st.st_blksize = 1024
@@ -405,7 +405,7 @@ final class PtySlave: FileDescription {
             guard t.tg.pid == t.tg.sid, Terminals.controlling(t.tg) == nil else { return -Int(EPERM) }
             if let s = term.sid, s != t.tg.sid, t.kernel.sessionAlive(s) {
                 // Stealing another session's terminal needs arg 1 and privilege.
-                guard arg == 1 && t.tg.uid == 0 else { return -Int(EPERM) }
+                guard arg == 1 && t.tg.cred.has(Cap.sysAdmin) else { return -Int(EPERM) }
                 term.detach(t.kernel)
             }
             term.attach(t.tg)
@@ -443,7 +443,7 @@ final class DevPts: SyntheticMount {
 
     func stat(_ t: Task, _ rel: String, _ st: inout stat) -> Int32 {
         st = Glibc.stat()
-        st.st_dev = 0x16
+        st.st_dev = 0x18   // devpts' own device (procfs has 0x16)
         st.st_nlink = 1
         if rel == "" {
             st.st_mode = S_IFDIR | 0o755
@@ -511,7 +511,7 @@ final class SyntheticDirectory: FileDescription {
         st.st_mode = S_IFDIR | 0o755
         st.st_nlink = 2
         st.st_ino = 1
-        st.st_dev = 0x16
+        st.st_dev = 0x18   // devpts' own device (procfs has 0x16)
         return 0
     }
     override func getdents(_ buf: UnsafeMutableRawBufferPointer) -> Int {

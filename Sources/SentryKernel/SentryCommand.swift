@@ -39,6 +39,8 @@ public enum SentryCommand {
 
     static let usage = """
     usage: bulwark-sentry run --rootfs DIR [--cwd DIR] [--env K=V]... [--hostname NAME] [--uid N] [--gid N]
+                              [--groups G,...] [--caps B,E,I,P,A] [--rlimit NAME:SOFT:HARD]... [--umask OCTAL]
+                              [--no-new-privileges] [--app-seccomp RULES] [--tmpfs DEST[:OPTIONS]]...
                               [--strace] [--terminal] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none]
                               [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] [--platform ptrace|systrap]
                               [--fault SPEC]... [--no-seccomp] -- PROGRAM [ARG...]
@@ -62,6 +64,9 @@ public enum SentryCommand {
         var controlFD: Int32? = nil
         var procfsFD: Int32? = nil
         var faultSpecs: [String] = []
+        var initProcess = InitProcessOptions()
+        var appSeccompText: String? = nil
+        var tmpfsMounts: [(destination: String, options: [String])] = []
         var i = 2
         var program: [String] = []
         func value() -> String? { i += 1; return i < args.count ? args[i] : nil }
@@ -77,6 +82,13 @@ public enum SentryCommand {
             case "--uid": guard let v = value(), let n = UInt32(v) else { return fail("--uid needs a number", 2) }; uid = n
             case "--gid": guard let v = value(), let n = UInt32(v) else { return fail("--gid needs a number", 2) }; gid = n
             case "--strace": strace = true
+            case "--groups", "--caps", "--rlimit", "--umask": if let e = initProcess.parse(a, value()) { return fail(e, 2) }   // InitProcessOptions.swift
+            case "--no-new-privileges": initProcess.noNewPrivileges = true
+            case "--tmpfs":
+                guard let v = value(), v.hasPrefix("/") else { return fail("--tmpfs needs DEST[:OPTIONS] with an absolute DEST", 2) }
+                let parts = v.split(separator: ":", maxSplits: 1)
+                tmpfsMounts.append((String(parts[0]), parts.count > 1 ? parts[1].split(separator: ",").map(String.init) : []))
+            case "--app-seccomp": guard let v = value() else { return fail("--app-seccomp needs RULES", 2) }; appSeccompText = v   // AppSeccomp.swift
             case "--terminal": ConsoleBridge.initTerminal = true   // ConsoleBridge.swift
             case "--netstack-fd", "--network", "--interface": if let e = NetworkOptions.parse(a, value()), !e.isEmpty { return fail(e, 2) }   // NetstackConnection.swift
             case "--log": guard let v = value() else { return fail("--log needs a value", 2) }; logFile = v
@@ -116,6 +128,12 @@ public enum SentryCommand {
         if !cfgCwd.hasPrefix("/") { return fail("--cwd must be absolute", 2) }
         let (syscallFaults, faultError) = SyscallFaults.parse(faultSpecs)
         if let faultError { return fail(faultError, 2) }
+        var appSeccomp: AppSeccomp? = nil
+        if let appSeccompText {
+            let (f, e) = AppSeccomp.parse(appSeccompText)
+            if let e { return fail(e, 2) }
+            appSeccomp = f
+        }
 
         var config = SentryConfig(rootfs: rootfs ?? "/")
         config.cwd = cfgCwd
@@ -127,6 +145,8 @@ public enum SentryCommand {
         config.hostname = hostname
         config.uid = uid
         config.gid = gid
+        config.initProcess = initProcess
+        config.tmpfsMounts = tmpfsMounts
         config.strace = strace
         config.procfsFD = procfsFD
         if let logFile {
@@ -187,6 +207,7 @@ public enum SentryCommand {
         let kernel = Kernel(config: config, memory: memory, vfs: fs)
         Kernel.shared = kernel
         kernel.faults = syscallFaults
+        kernel.appSeccomp = appSeccomp
         Terminals.register(kernel)   // /dev/ptmx, /dev/tty, /dev/pts (PseudoTerminal.swift)
         kernel.installProcfs(channelFD: config.procfsFD)
         NetworkOptions.startHostNetstack(kernel)   // --network host: before seccomp (NetstackConnection.swift)

@@ -10,10 +10,11 @@ extension Task {
         return .success(l)
     }
 
-    private func setattrChecked(_ l: VLocation, _ a: VSetAttr, ownerOnly: Bool) -> Int {
-        if tg.uid != 0 && ownerOnly {
+    /// `ownerOnly`: only the owner may, or a caller with `override` (CAP_FOWNER; CAP_CHOWN for chown).
+    private func setattrChecked(_ l: VLocation, _ a: VSetAttr, ownerOnly: Bool, override: Int = Cap.fowner) -> Int {
+        if ownerOnly && !tg.cred.has(override) {
             var st = Glibc.stat()
-            if l.inode.getattr(self, &st) == 0 && st.st_uid != tg.uid { return errno(EPERM) }
+            if l.inode.getattr(self, &st) == 0 && st.st_uid != tg.cred.fsuid { return errno(EPERM) }
         }
         if l.inode.fileType == S_IFLNK && (a.mode != nil) { return errno(EOPNOTSUPP) }
         return Int(kernel.vfs.setattr(l, a))
@@ -45,7 +46,11 @@ extension Task {
         var a = VSetAttr()
         if uid != UInt32.max { a.uid = uid }
         if gid != UInt32.max { a.gid = gid }
-        if tg.uid != 0 && (a.uid.map { $0 != tg.uid } ?? false) { return .failure(EPERM) }
+        // Without CAP_CHOWN only the owner's own uid, and a group the caller is in, may be given.
+        if !tg.cred.has(Cap.chown) {
+            if a.uid.map({ $0 != tg.cred.fsuid }) ?? false { return .failure(EPERM) }
+            if a.gid.map({ !tg.cred.inGroup($0) }) ?? false { return .failure(EPERM) }
+        }
         return .success(a)
     }
 
@@ -57,7 +62,7 @@ extension Task {
         case .failure(let e): return errno(e)
         case .success(let l):
             if l.inode.fileType == S_IFLNK && !(l.inode is TmpfsNode) && !(l.inode is OverlayInode) { return 0 }
-            return setattrChecked(l, a, ownerOnly: true)
+            return setattrChecked(l, a, ownerOnly: true, override: Cap.chown)
         }
     }
 
@@ -66,7 +71,7 @@ extension Task {
         switch chownAttr(uid, gid) { case .failure(let e): return errno(e); case .success(let x): a = x }
         switch fdLocation(fd) {
         case .failure(let e): return errno(e)
-        case .success(let l): return setattrChecked(l, a, ownerOnly: true)
+        case .success(let l): return setattrChecked(l, a, ownerOnly: true, override: Cap.chown)
         }
     }
 
@@ -98,9 +103,9 @@ extension Task {
         if a.atime == nil && a.mtime == nil { return 0 }
         // Setting both times to "now" needs only write permission; explicit times need ownership.
         let now = (1 << 30) - 1
-        if tg.uid != 0 && !l.mount.readOnly && (a.atime?.tv_nsec ?? now) == now && (a.mtime?.tv_nsec ?? now) == now {
+        if !tg.cred.has(Cap.fowner) && !l.mount.readOnly && (a.atime?.tv_nsec ?? now) == now && (a.mtime?.tv_nsec ?? now) == now {
             var st = Glibc.stat()
-            if l.inode.getattr(self, &st) == 0 && st.st_uid != tg.uid {
+            if l.inode.getattr(self, &st) == 0 && st.st_uid != tg.cred.fsuid {
                 return permitted(self, st, 2) ? Int(kernel.vfs.setattr(l, a)) : errno(EACCES)
             }
         }
@@ -143,7 +148,7 @@ extension Task {
         case .success(let l):
             if l.inode.isDir { return errno(EISDIR) }
             guard l.inode.fileType == S_IFREG else { return errno(EINVAL) }
-            if tg.uid != 0 {
+            if !tg.cred.has(Cap.dacOverride) {
                 var st = Glibc.stat()
                 if l.inode.getattr(self, &st) == 0 && !permitted(self, st, 2) { return errno(EACCES) }
             }

@@ -71,7 +71,7 @@ extension Task {
         case .success(.loc(let l)):
             guard l.inode.isDir else { return errno(ENOTDIR) }
             if !kernel.vfs.maySearch(self, l) { return errno(EACCES) }
-            guard tg.uid == 0 else { return errno(EPERM) }
+            guard tg.cred.has(Cap.sysChroot) else { return errno(EPERM) }
             if fsctx.cwdLoc == nil { _ = cwdLocation() }   // keep the cwd where it is, not re-resolved in the new root
             fsctx.root = l
             return 0
@@ -83,7 +83,7 @@ extension Task {
     /// new one, and the old root is bind-mounted at put_old (umount -l put_old drops it).
     func sysPivotRoot(_ newAddr: UInt64, _ oldAddr: UInt64) -> Int {
         let vfs = kernel.vfs
-        guard tg.uid == 0 else { return errno(EPERM) }   // checked before the paths, as Linux does
+        guard tg.cred.has(Cap.sysAdmin) else { return errno(EPERM) }   // checked before the paths, as Linux does
         let newRoot: VLocation, putOld: VLocation
         switch targetArgs(AT_FDCWD_, newAddr, flags: 0) {
         case .failure(let e): return errno(e)

@@ -26,6 +26,8 @@ extension Task {
         if f.isDirectory { return errno(EISDIR) }
         guard count >= 0 else { return errno(EINVAL) }
         let n = min(count, maxIO)
+        // Host files: straight into the application's pages (HostFileDirectUnsafe.swift).
+        if let h = f as? HostFile { return h.readDirect(self, buf, n, at: nil) }
         guard mm.withPieces(buf, n, needProt: PROT_W, { _, _, _ in }) else { return errno(EFAULT) }
         let tmp = scratch(n)
         let r = f.read(self, tmp)
@@ -37,6 +39,7 @@ extension Task {
         guard let f = fds.get(fd), f.writable else { return errno(EBADF) }
         guard count >= 0 else { return errno(EINVAL) }
         let n = min(count, maxIO)
+        if let h = f as? HostFile { return h.writeDirect(self, buf, n, at: nil) }
         let tmp = scratch(n)
         guard mm.copyIn(buf, tmp.baseAddress!, n) else { return errno(EFAULT) }
         return f.write(self, UnsafeRawBufferPointer(tmp))
@@ -46,6 +49,7 @@ extension Task {
         guard let f = fds.get(fd), f.readable else { return errno(EBADF) }
         guard off >= 0, count >= 0 else { return errno(EINVAL) }
         let n = min(count, maxIO)
+        if let h = f as? HostFile { return h.readDirect(self, buf, n, at: off) }
         guard mm.withPieces(buf, n, needProt: PROT_W, { _, _, _ in }) else { return errno(EFAULT) }
         let tmp = scratch(n)
         let r = f.pread(self, tmp, off)
@@ -57,6 +61,7 @@ extension Task {
         guard let f = fds.get(fd), f.writable else { return errno(EBADF) }
         guard off >= 0, count >= 0 else { return errno(EINVAL) }
         let n = min(count, maxIO)
+        if let h = f as? HostFile { return h.writeDirect(self, buf, n, at: off) }
         let tmp = scratch(n)
         guard mm.copyIn(buf, tmp.baseAddress!, n) else { return errno(EFAULT) }
         return f.pwrite(self, UnsafeRawBufferPointer(tmp), off)

@@ -190,7 +190,7 @@ extension Task {
         }
         // Read permission on the watched object is needed, as Linux checks.
         var st = Glibc.stat()
-        if target.inode.getattr(self, &st) == 0, tg.uid != 0, !permitted(self, st, 4) { return errno(EACCES) }
+        if target.inode.getattr(self, &st) == 0, !permitted(self, st, 4) { return errno(EACCES) }
         if mask & IN_ONLYDIR_ != 0 && !target.inode.isDir { return errno(ENOTDIR) }
         let keep = mask & (IN_ALL_EVENTS_ | IN_ONESHOT_ | IN_EXCL_UNLINK_)
         if let w = ino.watches.values.first(where: { $0.dentry === target.dentry }) {

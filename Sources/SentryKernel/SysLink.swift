@@ -52,12 +52,17 @@ extension Task {
             case .success: return 0
             }
         case S_IFIFO, S_IFSOCK: break
-        case S_IFCHR, S_IFBLK: if tg.uid != 0 { return errno(EPERM) }
+        case S_IFCHR, S_IFBLK: break
         case S_IFDIR: return errno(EPERM)
         default: return errno(EINVAL)
         }
         let start: VLocation, path: String
         switch pathArgs(dirfd, pathAddr) { case .failure(let e): return errno(e); case .success(let r): (start, path) = r }
+        if (type == S_IFCHR || type == S_IFBLK) && !tg.cred.has(Cap.mknod) {
+            // Devices need CAP_MKNOD, checked after the name could be made (EEXIST, EACCES first).
+            let e = kernel.vfs.mayCreate(self, at: start, path)
+            return e < 0 ? Int(e) : errno(EPERM)
+        }
         let major = (dev >> 8) & 0xfff, minor = (dev & 0xff) | ((dev >> 12) & 0xfff00)
         return Int(kernel.vfs.mknod(self, at: start, path, mode: type | (mode & 0o7777 & ~fsctx.umask), rdev: major << 8 | minor))
     }

@@ -53,6 +53,7 @@ extension Task {
             let n = t.pread(self, UnsafeMutableRawBufferPointer(start: kernel.memory.pointer(b.offset), count: Int(len)), Int(off))
             if n < 0 { return n }
             var vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: "tmpfs")
+            mapsIdentity(&vma, f, off)
             if shared && f.writable {
                 let node = t.node
                 vma.writeBack = SharedFileWriteBack(backing: b, fileOffset: Int(off)) { bytes, count, at in
@@ -72,6 +73,7 @@ extension Task {
             // Read-only private (shared libraries' code): the memory file's shared image of the file.
             var vma = VMA(start: start, end: start + len, prot: prot, shared: false, backing: image, backingOffset: 0, tag: f.path ?? "file")
             vma.cow = true
+            mapsIdentity(&vma, f, off)
             let r = mm.insert(vma, mapper: self)
             return r < 0 ? r : Int(start)
         }
@@ -85,6 +87,7 @@ extension Task {
             done += n
         }
         var vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: f.path ?? "file")
+        mapsIdentity(&vma, f, off)
         if shared && f.writable, let writer = SharedFileWriteBack.hostFileWriter(fd: hfd) {
             vma.writeBack = SharedFileWriteBack(backing: b, fileOffset: Int(off), writer: writer)
         }
@@ -111,6 +114,19 @@ extension Task {
         if addr < mm.reservedEnd && addr + pageRoundUp(length) > mm.reservedStart { return errno(EINVAL) }
         _ = mm.unmap(addr, pageRoundUp(length), mapper: self)
         return 0
+    }
+
+    /// Memory protection keys: the Sentry offers none (pkeys(7)). pkey_alloc answers ENOSPC, the
+    /// answer for "no key available", so programs fall back as on a CPU without PKU; pkey_mprotect
+    /// with key -1 is mprotect.
+    func sysPkeyAlloc(_ flags: UInt64, _ rights: UInt64) -> Int {
+        guard flags == 0, rights & ~3 == 0 else { return errno(EINVAL) }
+        return errno(ENOSPC)
+    }
+
+    func sysPkeyMprotect(_ addr: UInt64, _ length: UInt64, _ prot: Int32, _ pkey: Int32) -> Int {
+        guard pkey == -1 else { return errno(EINVAL) }
+        return sysMprotect(addr, length, prot)
     }
 
     func sysMprotect(_ addr: UInt64, _ length: UInt64, _ prot: Int32) -> Int {
@@ -164,7 +180,9 @@ extension Task {
         guard let b = Backing(file: kernel.memory, length: Int(nLen)) else { return errno(ENOMEM) }
         let copyLen = Int(min(oLen, nLen))
         _ = mm.withPieces(old, copyLen, needProt: 0) { p, n, off in memcpy(kernel.memory.pointer(b.offset + off), p, n) }
-        let nv = VMA(start: dest, end: dest + nLen, prot: vma.prot, shared: vma.shared, backing: b, backingOffset: 0, tag: vma.tag)
+        var nv = VMA(start: dest, end: dest + nLen, prot: vma.prot, shared: vma.shared, backing: b, backingOffset: 0, tag: vma.tag)
+        nv.fileDev = vma.fileDev; nv.fileIno = vma.fileIno
+        nv.fileOffset0 = vma.fileOffset0 &+ UInt64(vma.backingOffset) &+ (old - vma.start)
         _ = mm.unmap(old, oLen, mapper: self)
         let r = mm.insert(nv, mapper: self)
         return r < 0 ? r : Int(dest)
@@ -184,5 +202,17 @@ extension Task {
             }
         }
         return 0
+    }
+}
+
+extension Task {
+    /// The device, inode and offset /proc/<pid>/maps shows for a file mapping (what fstat reports).
+    func mapsIdentity(_ vma: inout VMA, _ f: FileDescription, _ off: UInt64) {
+        var st = Glibc.stat()
+        guard f.stat(&st) == 0 else { return }
+        f.overlayDevice(&st)
+        vma.fileDev = UInt64(st.st_dev)
+        vma.fileIno = UInt64(st.st_ino)
+        vma.fileOffset0 = off
     }
 }

@@ -1,4 +1,4 @@
-// Identity and environment calls: uname, arch_prctl, prctl, rlimits, credentials, getrandom,
+// Identity and environment calls: uname, arch_prctl, prctl, rlimits, getrandom,
 // scheduling queries, sysinfo.
 import CBulwark
 import Glibc
@@ -7,7 +7,8 @@ import SentryMemory
 extension Task {
     func sysUname(_ addr: UInt64) -> Int {
         var b = [UInt8](repeating: 0, count: 65 * 6)
-        let fields = ["Linux", kernel.hostname, "6.1.0-bulwark", "#1 SMP Bulwark", "x86_64", kernel.domainname]
+        let machine = tg.personality & 0xff == 8 ? "i686" : "x86_64"   // PER_LINUX32
+        let fields = ["Linux", kernel.hostname, "6.1.0-bulwark", "#1 SMP Bulwark", machine, kernel.domainname]
         for (i, f) in fields.enumerated() {
             let u = Array(f.utf8.prefix(64))
             for (j, c) in u.enumerated() { b[i * 65 + j] = c }
@@ -15,8 +16,16 @@ extension Task {
         return b.withUnsafeBytes { mm.copyOut(addr, $0.baseAddress!, $0.count) } ? 0 : errno(EFAULT)
     }
 
+    /// personality(2): 0xffffffff queries; any other value is stored (as Linux does) and returned by
+    /// later queries. PER_LINUX32 changes uname's machine; the other flags have no effect here.
+    func sysPersonality(_ persona: UInt64) -> Int {
+        let old = tg.personality
+        if persona != 0xffff_ffff { tg.personality = UInt32(truncatingIfNeeded: persona) }
+        return Int(old)
+    }
+
     func sysSethostname(_ addr: UInt64, _ len: Int, domain: Bool) -> Int {
-        guard tg.uid == 0 else { return errno(EPERM) }
+        guard tg.cred.has(Cap.sysAdmin) else { return errno(EPERM) }
         guard len >= 0 && len <= 64 else { return errno(EINVAL) }
         guard let b = mm.readBytes(addr, len) else { return errno(EFAULT) }
         let s = String(decoding: b, as: UTF8.self)
@@ -53,8 +62,7 @@ extension Task {
         case 36: return 0                                                          // PR_SET_CHILD_SUBREAPER (noted: no effect)
         case 38: noNewPrivs = true; return 0                                       // PR_SET_NO_NEW_PRIVS
         case 39: return noNewPrivs ? 1 : 0                                         // PR_GET_NO_NEW_PRIVS
-        case 23: return a2 <= 40 ? 1 : errno(EINVAL)                                // PR_CAPBSET_READ
-        default: return errno(EINVAL)
+        default: return capabilityPrctl(op, a2, a3) ?? errno(EINVAL)   // SysCredentials.swift
         }
     }
 
@@ -113,22 +121,6 @@ extension Task {
             p.storeBytes(of: UInt32(1), toByteOffset: 104, as: UInt32.self)        // mem_unit
         }
         return b.withUnsafeBytes { mm.copyOut(addr, $0.baseAddress!, 112) } ? 0 : errno(EFAULT)
-    }
-
-    func sysGetgroups(_ size: Int, _ addr: UInt64) -> Int {
-        if size == 0 { return 1 }
-        guard size >= 1 else { return errno(EINVAL) }
-        return mm.write(addr, tg.gid) ? 1 : errno(EFAULT)
-    }
-
-    func sysGetresid(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ v: UInt32) -> Int {
-        mm.write(a, v) && mm.write(b, v) && mm.write(c, v) ? 0 : errno(EFAULT)
-    }
-
-    func sysSetid(_ v: UInt32, gid: Bool) -> Int {
-        if tg.uid != 0 && v != (gid ? tg.gid : tg.uid) { return errno(EPERM) }
-        if gid { tg.gid = v } else { tg.uid = v }
-        return 0
     }
 
     func sysZero(_ addr: UInt64, _ size: Int) -> Int {

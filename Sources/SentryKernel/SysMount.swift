@@ -1,10 +1,10 @@
 // mount and umount2 inside the sandbox: tmpfs, bind mounts (MS_BIND, MS_REC accepted), read-only
-// remounts (MS_REMOUNT|MS_BIND|MS_RDONLY). Only the sandbox's root may mount (EPERM otherwise).
+// remounts (MS_REMOUNT|MS_BIND|MS_RDONLY). Mounting needs CAP_SYS_ADMIN (EPERM otherwise).
 import Glibc
 
 extension Task {
     func sysMount(_ sourceAddr: UInt64, _ targetAddr: UInt64, _ typeAddr: UInt64, _ flags: UInt64, _ data: UInt64) -> Int {
-        guard tg.uid == 0 else { return errno(EPERM) }
+        guard tg.cred.has(Cap.sysAdmin) else { return errno(EPERM) }
         let msRdonly: UInt64 = 1, msRemount: UInt64 = 32, msBind: UInt64 = 4096, msRec: UInt64 = 16384
         let vfs = kernel.vfs
         let target: VLocation
@@ -47,7 +47,7 @@ extension Task {
     }
 
     func sysUmount2(_ targetAddr: UInt64, _ flags: Int32) -> Int {
-        guard tg.uid == 0 else { return errno(EPERM) }
+        guard tg.cred.has(Cap.sysAdmin) else { return errno(EPERM) }
         guard flags & ~0xf == 0 else { return errno(EINVAL) }   // MNT_FORCE, MNT_DETACH, MNT_EXPIRE, UMOUNT_NOFOLLOW
         switch targetArgs(AT_FDCWD_, targetAddr, flags: flags & 8 != 0 ? AT_SYMLINK_NOFOLLOW_ : 0) {
         case .failure(let e): return errno(e)

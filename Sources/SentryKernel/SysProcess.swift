@@ -22,6 +22,8 @@ extension Kernel {
         let pid = allocateID()
         let tg = ThreadGroup(pid: pid, handlers: SignalHandlers(), pgid: pid, sid: pid, uid: config.uid, gid: config.gid)
         tg.name = image.executable
+        config.initProcess.apply(to: tg)
+        tg.cred.applyExec()   // as after the runtime's final execve of the container's program
         let fds = FDTable()
         // --terminal: an in-sandbox pty bridged to the host terminal (ConsoleBridge.swift).
         if !ConsoleBridge.installInitTerminal(self, tg: tg, fds: fds) {
@@ -29,7 +31,10 @@ extension Kernel {
             fds.installAt(1, HostStreamFile(fd: 1, flags: O_WRONLY), cloexec: false)
             fds.installAt(2, HostStreamFile(fd: 2, flags: O_WRONLY), cloexec: false)
         }
-        let task = Task(kernel: self, tid: pid, tg: tg, mm: image.space, fds: fds, fsctx: FSContext(cwd: vfs.canonicalCwd(config.cwd)))
+        let fsctx = FSContext(cwd: vfs.canonicalCwd(config.cwd))
+        if let m = config.initProcess.umask { fsctx.umask = m }
+        let task = Task(kernel: self, tid: pid, tg: tg, mm: image.space, fds: fds, fsctx: fsctx)
+        task.noNewPrivs = config.initProcess.noNewPrivileges
         var r = Registers()
         r.rip = image.entry
         r.rsp = image.stackPointer
@@ -77,6 +82,8 @@ extension Task {
             ctg = ThreadGroup(pid: tid, handlers: flags & CLONE_SIGHAND != 0 ? tg.handlers : tg.handlers.copy(),
                               pgid: tg.pgid, sid: tg.sid, uid: tg.uid, gid: tg.gid)
             ctg.exitSignal = Int32(flags & 0xff)
+            ctg.cred = tg.cred
+            ctg.personality = tg.personality
             ctg.rlimits = tg.rlimits
             ctg.name = tg.name
             let parent = flags & CLONE_PARENT != 0 ? (tg.parent ?? tg) : tg
@@ -89,6 +96,7 @@ extension Task {
                          fds: flags & CLONE_FILES != 0 ? fds : fds.copy(),
                          fsctx: flags & CLONE_FS != 0 ? fsctx : fsctx.copy())
         child.sigmask = sigmask
+        child.noNewPrivs = noNewPrivs   // inherited across fork and clone (prctl(2))
         child.altStack = flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0 ? (0, 2, 0) : altStack
         var r = regs
         r.rax = 0
@@ -156,9 +164,15 @@ extension Task {
         if st.st_mode & S_IFMT == S_IFDIR { return errno(EACCES) }
         guard st.st_mode & S_IFMT == S_IFREG, permitted(self, st, 1) else { return errno(EACCES) }
         let tLoad = PhaseTiming.now()
+        // Set-id bits take effect unless no_new_privs is set (credentials after exec: Credentials.swift).
+        var newCred = tg.cred
+        let setuid = !noNewPrivs && st.st_mode & S_ISUID != 0 ? st.st_uid : nil
+        let setgid = !noNewPrivs && st.st_mode & (S_ISGID | S_IXGRP) == (S_ISGID | S_IXGRP) ? st.st_gid : nil
+        newCred.applyExec(setuid: setuid, setgid: setgid)
         var req = LoadRequest(path: path, argv: argv, envp: envp)
-        req.uid = tg.uid
-        req.gid = tg.gid
+        req.uid = newCred.ruid; req.euid = newCred.euid
+        req.gid = newCred.rgid; req.egid = newCred.egid
+        req.secure = newCred.euid != newCred.ruid || newCred.egid != newCred.rgid
         let vfs = kernel.vfs
         let cwd = cwdLocation()
         let image: LoadedImage
@@ -189,6 +203,7 @@ extension Task {
         tg.handlers = h
         altStack = (0, 2, 0)
         tg.name = image.executable
+        tg.cred = newCred   // Credentials.swift: ids and capabilities after execve
         var r = regs
         let cs = r.cs, ss = r.ss, ds = r.ds, es = r.es
         r = Registers()
@@ -306,9 +321,18 @@ extension Task {
         return 0
     }
 
+    /// kill(2)'s permission rule: CAP_KILL, or the sender's real or effective uid is the target's
+    /// real or saved uid; SIGCONT within one session is always allowed.
+    func maySignal(_ target: ThreadGroup, _ sig: Int) -> Bool {
+        let c = tg.cred, tc = target.cred
+        if c.has(Cap.kill) || target === tg { return true }
+        if sig == Int(SIGCONT) && target.sid == tg.sid { return true }
+        return c.ruid == tc.ruid || c.ruid == tc.suid || c.euid == tc.ruid || c.euid == tc.suid
+    }
+
     func sysKill(_ pid: Int, _ sig: Int) -> Int {
         guard sig >= 0 && sig <= 64 else { return errno(EINVAL) }
-        let info = SigInfo(signo: Int32(sig), code: 0, pid: tg.pid, uid: tg.uid)
+        let info = SigInfo(signo: Int32(sig), code: 0, pid: tg.pid, uid: tg.cred.ruid)
         var targets: [ThreadGroup] = []
         if pid > 0 {
             guard let t = kernel.threadGroups[Int32(pid)], !t.zombie else {
@@ -323,8 +347,10 @@ extension Task {
             targets = kernel.threadGroups.values.filter { $0.pgid == pg && !$0.zombie }
             if targets.isEmpty { return errno(ESRCH) }
         }
+        let allowed = targets.filter { maySignal($0, sig) }
+        if allowed.isEmpty && !targets.isEmpty { return errno(EPERM) }
         if sig == 0 { return 0 }
-        for t in targets {
+        for t in allowed {
             // Init ignores signals it has no handler for (as Linux does for a namespace's init).
             if t.pid == 1 && t.handlers.actions[sig].handler == 0 && t !== tg { continue }
             kernel.sendSignal(to: t, info)
@@ -335,8 +361,9 @@ extension Task {
     func sysTgkill(_ tgid: Int, _ tid: Int, _ sig: Int) -> Int {
         guard sig >= 0 && sig <= 64 else { return errno(EINVAL) }
         guard let t = kernel.tasks[Int32(tid)], tgid < 0 || t.tg.pid == tgid else { return errno(ESRCH) }
+        guard maySignal(t.tg, sig) else { return errno(EPERM) }
         if sig == 0 { return 0 }
-        kernel.sendSignal(to: t, SigInfo(signo: Int32(sig), code: -6 /* SI_TKILL */, pid: tg.pid, uid: tg.uid))
+        kernel.sendSignal(to: t, SigInfo(signo: Int32(sig), code: -6 /* SI_TKILL */, pid: tg.pid, uid: tg.cred.ruid))
         return 0
     }
 }

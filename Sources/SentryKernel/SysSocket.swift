@@ -87,6 +87,13 @@ extension Task {
 
     private func lookupUnix(_ key: [UInt8], abstract: Bool) -> KResult<UnixSocket> {
         guard let s = UnixSocket.names[key]?.s else { return .failure(abstract ? ECONNREFUSED : ENOENT) }
+        if !abstract {
+            // The socket file was unlinked (or replaced by another file): the name is gone.
+            var st = Glibc.stat()
+            let r = kernel.fs.stat(String(decoding: key, as: UTF8.self), followLinks: true, &st)
+            if r < 0 { return .failure(-r) }
+            if st.st_mode & S_IFMT != S_IFSOCK { return .failure(ECONNREFUSED) }
+        }
         return .success(s)
     }
 
@@ -109,6 +116,14 @@ extension Task {
             if parent.isEmpty { parent = "/" }
             let pr = kernel.fs.stat(parent, followLinks: true, &st)
             if pr != 0 { return errno(-pr) }
+            // The socket file (stat, ls and `test -S` see it; the program unlinks it). The names
+            // table still routes connects; a file system refusing the node keeps only the name.
+            let rel = String(decoding: name, as: UTF8.self)
+            if case .success(let start) = startLocation(AT_FDCWD_, rel) {
+                let r = kernel.vfs.mknod(self, at: start, rel, mode: S_IFSOCK | (0o777 & ~fsctx.umask), rdev: 0)
+                if r == -EEXIST { return errno(EADDRINUSE) }
+                if r == -EROFS { return errno(EROFS) }
+            }
         }
         s.name = name
         UnixSocket.names[key] = WeakSocket(s: s)
@@ -329,8 +344,11 @@ extension Task {
                     let pid = c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off + 16, as: Int32.self) }
                     let uid = c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off + 20, as: UInt32.self) }
                     let gid = c.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off + 24, as: UInt32.self) }
-                    // Only root may claim other credentials.
-                    if tg.uid != 0 && (pid != tg.pid || uid != tg.uid || gid != tg.gid) { return errno(EPERM) }
+                    // Other credentials need CAP_SYS_ADMIN (pid), CAP_SETUID (uid), CAP_SETGID (gid), unix(7).
+                    let c = tg.cred
+                    if pid != tg.pid && !c.has(Cap.sysAdmin) { return errno(EPERM) }
+                    if uid != c.ruid && uid != c.euid && uid != c.suid && !c.has(Cap.setuid) { return errno(EPERM) }
+                    if gid != c.rgid && gid != c.egid && gid != c.sgid && !c.has(Cap.setgid) { return errno(EPERM) }
                     cred = UnixCred(pid: pid, uid: uid, gid: gid)
                 } else {
                     return errno(EINVAL)

@@ -22,6 +22,7 @@ extension Task {
         var st = Glibc.stat()
         let r = f.stat(&st)
         if r < 0 { return r }
+        f.overlayDevice(&st)
         return mm.write(buf, st) ? 0 : errno(EFAULT)
     }
 

@@ -21,7 +21,9 @@ public enum SyscallTable {
         28: "DONTNEED/FREE zero private pages; other advice accepted",
         56: "no namespaces (CLONE_NEW* -> EPERM)",
         72: "record and OFD locks in the Sentry (SysFileLock.swift); O_ASYNC owners and F_SETSIG (SysAsyncIO.swift)",
-        157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, CAPBSET_READ",
+        157: "PR_SET/GET_NAME, PDEATHSIG (stored), DUMPABLE, NO_NEW_PRIVS, capability and securebits ops (SysCredentials.swift)",
+        116: "stored and used for permission checks",
+        329: "key -1 only (no protection keys exist)", 330: "always ENOSPC: no protection keys", 331: "always EINVAL: no key is ever allocated",
         202: "WAIT, WAKE, WAIT/WAKE_BITSET, REQUEUE, CMP_REQUEUE",
         41: "AF_UNIX (in-Sentry), AF_INET/AF_INET6 (bulwark-netstack), AF_NETLINK NETLINK_ROUTE dumps; others EAFNOSUPPORT (logged)", 53: "AF_UNIX only; other families EAFNOSUPPORT",
         49: "AF_UNIX path names live in the Sentry's name table only (no file is created)",
@@ -46,6 +48,7 @@ public enum SyscallTable {
         235, 161, 162, 306, 277, 285, 437, 165, 166,
         253, 254, 255, 294, 155, 275, 276, 187,   // inotify (SysInotify.swift), pivot_root, splice, tee, readahead (SysSplice.swift)
         26,   // msync (SysMemory.swift)
+        122, 123, 125, 126, 135,   // setfsuid, setfsgid, capget, capset (SysCredentials.swift), personality (SysMisc.swift)
     ]
     public static let entries: [SyscallSupport] = {
         var t = [SyscallSupport](repeating: .unimplemented, count: SyscallNumber.count)
@@ -64,7 +67,12 @@ extension Task {
         let nr = Int(Int64(bitPattern: r.orig_rax))
         let a0 = r.rdi, a1 = r.rsi, a2 = r.rdx, a3 = r.r10, a4 = r.r8, a5 = r.r9
         SyscallCounts.record(nr)   // bulwark debug --syscalls (SyscallCountsUnsafe.swift)
-        let ret = kernel.faults == nil ? dispatch(nr, a0, a1, a2, a3, a4, a5) : faultDispatch(nr, a0, a1, a2, a3, a4, a5)
+        let ret: Int
+        if let filter = kernel.appSeccomp, let v = appSeccompVerdict(filter, nr, (a0, a1, a2, a3, a4, a5)) {
+            ret = v   // config.json's linux.seccomp refused it (AppSeccomp.swift)
+        } else {
+            ret = kernel.faults == nil ? dispatch(nr, a0, a1, a2, a3, a4, a5) : faultDispatch(nr, a0, a1, a2, a3, a4, a5)
+        }
         countIO(nr, ret)   // /proc/<pid>/io (ProcfsCounters.swift)
         if ret != noReturn {
             var n = regs
@@ -77,6 +85,7 @@ extension Task {
 
     @inline(__always) private func i(_ v: UInt64) -> Int { Int(Int64(bitPattern: v)) }
     @inline(__always) private func i32(_ v: UInt64) -> Int32 { Int32(truncatingIfNeeded: v) }
+    @inline(__always) private func u32(_ v: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: v) }
 
     func dispatch(_ nr: Int, _ a0: UInt64, _ a1: UInt64, _ a2: UInt64, _ a3: UInt64, _ a4: UInt64, _ a5: UInt64) -> Int {
         switch nr {
@@ -93,6 +102,9 @@ extension Task {
             return f.seek(i(a1), i32(a2))
         case 9: return sysMmap(a0, a1, i32(a2), i32(a3), i32(a4), a5)
         case 10: return sysMprotect(a0, a1, i32(a2))
+        case 329: return sysPkeyMprotect(a0, a1, i32(a2), i32(a3))   // SysMemory.swift: no keys exist
+        case 330: return sysPkeyAlloc(a0, a1)
+        case 331: return errno(EINVAL)                                // pkey_free: no key was allocated
         case 11: return sysMunmap(a0, a1)
         case 12: return sysBrk(a0)
         case 13: return sysRtSigaction(i(a0), a1, a2, i(a3))
@@ -154,14 +166,24 @@ extension Task {
         case 98: return sysGetrusage(i32(a0), a1)   // ProcfsCounters.swift
         case 99: return sysSysinfo(a0)
         case 100: return sysTimes(a0)               // ProcfsCounters.swift
-        case 102, 107: return Int(tg.uid)
-        case 104, 108: return Int(tg.gid)
-        case 105, 113: return sysSetid(UInt32(truncatingIfNeeded: a0), gid: false)
-        case 106, 114: return sysSetid(UInt32(truncatingIfNeeded: a0), gid: true)
-        case 117: return tg.uid == 0 ? sysSetid(UInt32(truncatingIfNeeded: a0), gid: false) : errno(EPERM)
-        case 119: return tg.uid == 0 ? sysSetid(UInt32(truncatingIfNeeded: a0), gid: true) : errno(EPERM)
-        case 118: return sysGetresid(a0, a1, a2, tg.uid)
-        case 120: return sysGetresid(a0, a1, a2, tg.gid)
+        // Credentials: SysCredentials.swift.
+        case 102: return Int(tg.cred.ruid)
+        case 107: return Int(tg.cred.euid)
+        case 104: return Int(tg.cred.rgid)
+        case 108: return Int(tg.cred.egid)
+        case 105: return sysSetid(u32(a0), gid: false)
+        case 106: return sysSetid(u32(a0), gid: true)
+        case 113: return sysSetreid(u32(a0), u32(a1), gid: false)
+        case 114: return sysSetreid(u32(a0), u32(a1), gid: true)
+        case 117: return sysSetresid(u32(a0), u32(a1), u32(a2), gid: false)
+        case 119: return sysSetresid(u32(a0), u32(a1), u32(a2), gid: true)
+        case 118: return sysGetresid(a0, a1, a2, gid: false)
+        case 120: return sysGetresid(a0, a1, a2, gid: true)
+        case 122: return sysSetfsid(u32(a0), gid: false)
+        case 123: return sysSetfsid(u32(a0), gid: true)
+        case 135: return sysPersonality(a0)   // SysMisc.swift
+        case 125: return sysCapget(a0, a1)
+        case 126: return sysCapset(a0, a1)
         case 109: return sysSetpgid(i(a0), i(a1))
         case 110: return Int(tg.parent?.pid ?? 0)
         case 111: return Int(tg.pgid)
@@ -169,7 +191,7 @@ extension Task {
             if tg.pgid == tg.pid { return errno(EPERM) }
             tg.sid = tg.pid; tg.pgid = tg.pid; return Int(tg.pid)
         case 115: return sysGetgroups(i(a0), a1)
-        case 116: return tg.uid == 0 ? 0 : errno(EPERM)
+        case 116: return sysSetgroups(i(a0), a1)
         case 121:
             if a0 == 0 { return Int(tg.pgid) }
             guard let t = kernel.threadGroups[Int32(truncatingIfNeeded: a0)] else { return errno(ESRCH) }

@@ -46,7 +46,11 @@ final class ThreadGroup {
     /// Linux wait status of the exited group.
     var waitStatus: Int32 = 0
     var zombie = false
-    var uid: UInt32, gid: UInt32
+    var cred: Credentials   // Credentials.swift
+    var personality: UInt32 = 0   // personality(2), kept across fork and exec
+    /// The effective ids: who the process acts as for ownership and signals.
+    var uid: UInt32 { cred.euid }
+    var gid: UInt32 { cred.egid }
     var rlimits: [Int: (UInt64, UInt64)] = [:]
     var itimerRealDeadline: timespec? = nil
     var itimerRealInterval: Int = 0
@@ -63,8 +67,7 @@ final class ThreadGroup {
         self.handlers = handlers
         self.pgid = pgid
         self.sid = sid
-        self.uid = uid
-        self.gid = gid
+        self.cred = Credentials(uid: uid, gid: gid)
     }
 }
 

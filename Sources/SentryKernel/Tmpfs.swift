@@ -29,10 +29,11 @@ class TmpfsNode: VInode {
     nonisolated(unsafe) static var nextIno: UInt = 2
     let dev: UInt
 
-    init(kind: Kind, mode: UInt32, dev: UInt = 0x2f) {
+    /// `dev` nil: the root of a new tmpfs instance, with a device of its own (AnonDevice.swift).
+    init(kind: Kind, mode: UInt32, dev: UInt? = nil) {
         self.kind = kind
         self.mode = mode & 0o7777
-        self.dev = dev
+        self.dev = dev ?? AnonDevice.next()
         ino = TmpfsNode.nextIno
         TmpfsNode.nextIno += 1
         super.init()

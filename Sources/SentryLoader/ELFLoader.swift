@@ -17,7 +17,10 @@ public struct LoadRequest {
     public var path: String
     public var argv: [String]
     public var envp: [String]
+    /// Real ids; the effective ids when they differ (a set-id exec), and AT_SECURE for glibc.
     public var uid: UInt32 = 0, gid: UInt32 = 0
+    public var euid: UInt32? = nil, egid: UInt32? = nil
+    public var secure = false
     public init(path: String, argv: [String], envp: [String]) {
         self.path = path; self.argv = argv; self.envp = envp
     }
@@ -258,8 +261,8 @@ public enum ELFLoader {
         sp &= ~UInt64(15)
         var aux: [(UInt64, UInt64)] = [
             (3, phdr), (4, 56), (5, UInt64(phnum)), (6, 4096), (7, base), (8, 0), (9, entry),
-            (11, UInt64(req.uid)), (12, UInt64(req.uid)), (13, UInt64(req.gid)), (14, UInt64(req.gid)),
-            (16, 0x178bfbff), (17, 100), (23, 0), (25, random), (31, execfn), (15, platform), (51, 2048),
+            (11, UInt64(req.uid)), (12, UInt64(req.euid ?? req.uid)), (13, UInt64(req.gid)), (14, UInt64(req.egid ?? req.gid)),
+            (16, 0x178bfbff), (17, 100), (23, req.secure ? 1 : 0), (25, random), (31, execfn), (15, platform), (51, 2048),
         ]
         if let hook = vdsoHook, let v = hook(space) { aux.append((33, v)) }
         aux.append((0, 0))

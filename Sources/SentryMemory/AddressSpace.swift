@@ -36,6 +36,11 @@ public struct VMA {
     public var cow = false
     /// A MAP_SHARED file mapping: written back to its file on msync, unmap and teardown.
     public var writeBack: SharedFileWriteBack? = nil
+    /// A file mapping's identity for /proc/<pid>/maps: device, inode, and the file offset that
+    /// backingOffset 0 stands for (so splits keep the right offset).
+    public var fileDev: UInt64 = 0
+    public var fileIno: UInt64 = 0
+    public var fileOffset0: UInt64 = 0
 
     public init(start: UInt64, end: UInt64, prot: Int32, shared: Bool, backing: Backing, backingOffset: Int, tag: String) {
         self.start = start; self.end = end; self.prot = prot; self.shared = shared

@@ -48,6 +48,10 @@ struct ConfigErrorTests {
         ("process", "oomScoreAdj", "5000", "config.json: process.oomScoreAdj: must be an integer in -1000...1000"),
         ("linux", "namespaces", "[{\"type\": \"galaxy\"}]", "config.json: linux.namespaces[0].type: unknown namespace type"),
         ("linux", "sysctl", "{\"a\": 1}", "config.json: linux.sysctl.a: must be a string"),
+        ("linux", "seccomp", "{\"defaultAction\": \"SCMP_ACT_FLY\"}", "config.json: linux.seccomp.defaultAction: unknown action SCMP_ACT_FLY"),
+        ("linux", "seccomp", "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 6, \"value\": 0, \"op\": \"SCMP_CMP_EQ\"}]}]}",
+         "config.json: linux.seccomp.syscalls[0].args[0].index: must be an integer in 0...5"),
+        ("linux", "seccomp", "{\"defaultAction\": \"SCMP_ACT_NOTIFY\"}", "config.json: linux.seccomp.defaultAction: SCMP_ACT_NOTIFY is not supported"),
         ("hooks", "prestart", "[{\"path\": \"relative\"}]", "config.json: hooks.prestart[0].path: must be an absolute path"),
         ("root", "path", "\"\"", "config.json: root.path: must be a non-empty string"),
     ])
@@ -115,7 +119,7 @@ struct ConfigErrorTests {
             let pid = try #require(try f.state("twice")?["pid"] as? Int)
             let second = try f.runDetached(["create", "--bundle", bundle, "--sentry-binary", sentry, "twice"])
             #expect(second.exitCode == 1)
-            #expect(second.stderr.contains("container with id exists: twice"), "\(second)")
+            #expect(second.stderr.contains("container with given ID already exists"), "\(second)")
             // The first container is untouched.
             #expect(try f.state("twice")?["pid"] as? Int == pid)
             #expect(try f.status("twice") == "created")

@@ -38,7 +38,7 @@ struct LifecycleTests {
             #expect(Int(args[control + 1]) ?? -1 >= 3)
             args.removeSubrange(control...(control + 1))
             #expect(args == ["run", "--rootfs", "\(bundle)/rootfs", "--cwd", "/", "--env", "PATH=/usr/bin:/bin",
-                             "--hostname", "sandbox", "--uid", "0", "--gid", "0", "--", "/bin/true"])
+                             "--hostname", "sandbox", "--uid", "0", "--gid", "0", "--caps", "0,0,0,0,0", "--", "/bin/true"])
             // ps lists the Sentry's process (the stand-in's sleep).
             let ps = try f.run(["ps", "--format", "json", "life"])
             #expect(ps.exitCode == 0)

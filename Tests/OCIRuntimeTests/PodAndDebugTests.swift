@@ -38,6 +38,13 @@ private func settles(_ f: LauncherFixture, _ id: String, _ count: Int) throws ->
     return false
 }
 
+/// Alive and not a zombie (a killed process whose new parent has not reaped it yet is gone for us).
+private func isLive(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    return !stat[close...].hasPrefix(") Z")
+}
+
 private func exitRecord(_ f: LauncherFixture, _ id: String) -> [String: Any]? {
     guard let data = FileManager.default.contents(atPath: "\(f.root)/\(id)/exit.json") else { return nil }
     return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
@@ -118,6 +125,77 @@ struct PodAndDebugTests {
             #expect(try f.run(["delete", "--force", "m2"]).exitCode == 0)
             #expect(try settles(f, "pod2", baseline))
             #expect(try f.status("pod2") == "running")
+        }
+    }
+
+    /// A busybox root with `files` (path -> contents), for bundles whose root file systems differ.
+    private func busyboxBundle(_ f: LauncherFixture, _ name: String, files: [String: String],
+                               config: [String: Any]) throws -> String {
+        var config = config
+        config["root"] = ["path": "rootfs", "readonly": false]
+        let bundle = try f.makeBundle(name, config: config)
+        let rootfs = URL(fileURLWithPath: bundle).appendingPathComponent("rootfs")
+        let fm = FileManager.default
+        for d in ["bin", "proc", "sys", "dev", "tmp", "etc"] {
+            try fm.createDirectory(at: rootfs.appendingPathComponent(d), withIntermediateDirectories: true)
+        }
+        try fm.copyItem(atPath: "/bin/busybox", toPath: rootfs.appendingPathComponent("bin/busybox").path)
+        for tool in ["sh", "cat", "echo", "test", "sleep", "ls", "true"] {
+            try fm.createSymbolicLink(atPath: rootfs.appendingPathComponent("bin/\(tool)").path, withDestinationPath: "busybox")
+        }
+        for (path, text) in files { try text.write(to: rootfs.appendingPathComponent(path), atomically: true, encoding: .utf8) }
+        return bundle
+    }
+
+    /// Each container of a pod has its own root: the app sees its bundle's files, not the pause
+    /// container's, in its init and in what is exec'd into it; /proc and /tmp work there; the pause
+    /// container's root is unchanged. The member's gofer ends with it.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/bin/busybox"), "busybox-static is needed"))
+    func memberHasItsOwnRootFileSystem() throws {
+        try LauncherFixture.with { f in
+            var pauseConfig = LauncherFixture.defaultConfig(args: ["/bin/sleep", "60"])
+            pauseConfig["annotations"] = ["io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "pod5"]
+            let pause = try busyboxBundle(f, "pause", files: ["marker": "pause-root\n", "only-in-pause": "x\n"], config: pauseConfig)
+            let line = [f.bulwark, "--root", f.root, "run", "-d", "--bundle", pause, "pod5"].map(shellQuote).joined(separator: " ")
+            let run = try ProcessRunner.shell("exec \(line) </dev/null >/dev/null 2>&1", timeout: 60)
+            #expect(run.exitCode == 0, "\(run)")
+            let script = "cat /marker; test -e /only-in-pause && echo sees-pause-root || echo own-root; "
+                + "test -e /proc/self/status && echo proc-ok; echo written > /tmp/w && cat /tmp/w; sleep 30"
+            let app = try busyboxBundle(f, "app", files: ["marker": "app-root\n"], config: memberConfig(sandbox: "pod5", script: script))
+            let out = f.scratch.appendingPathComponent("app.out").path
+            let create = [f.bulwark, "--root", f.root, "create", "--bundle", app, "app5"].map(shellQuote).joined(separator: " ")
+            let c = try ProcessRunner.shell("exec \(create) </dev/null >\(shellQuote(out)) 2>&1", timeout: 30)
+            #expect(c.exitCode == 0, "\(c)")
+            #expect(try f.run(["start", "app5"], timeout: 30).exitCode == 0)
+            let deadline = Date().addingTimeInterval(15)
+            var text = ""
+            while Date() < deadline {
+                text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+                if text.contains("written") { break }
+                usleep(100_000)
+            }
+            #expect(text == "app-root\nown-root\nproc-ok\nwritten\n", "\(text)")
+            let inApp = try f.run(["exec", "app5", "/bin/sh", "-c", "cat /marker; cd /tmp && cat w"], timeout: 30)
+            #expect(inApp.exitCode == 0 && inApp.stdout == "app-root\nwritten\n", "\(inApp)")
+            let inPause = try f.run(["exec", "pod5", "/bin/sh", "-c", "cat /marker; test -e /tmp/w || echo no-app-tmp"], timeout: 30)
+            #expect(inPause.exitCode == 0 && inPause.stdout == "pause-root\nno-app-tmp\n", "\(inPause)")
+            // The member's own gofer is recorded, and gone once the member is deleted.
+            let services = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(f.root)/app5/services.json"))) as? [[String: Any]]
+            let goferPID = Int32(services?.first?["pid"] as? Int ?? 0)
+            #expect(goferPID > 0 && isLive(goferPID), "\(String(describing: services))")
+            #expect(try f.run(["delete", "--force", "app5"]).exitCode == 0)
+            let gone = Date().addingTimeInterval(5)
+            while Date() < gone && isLive(goferPID) { usleep(50_000) }
+            #expect(!isLive(goferPID), "the member's gofer outlived it")
+            #expect(try f.status("pod5") == "running")
+            // The pod ends with its pause container: a member still running stops (killed) with it.
+            #expect(try f.run(["create", "--bundle", app, "app5b"], timeout: 30).exitCode == 0)
+            #expect(try f.run(["start", "app5b"], timeout: 30).exitCode == 0)
+            #expect(try f.status("app5b") == "running")
+            #expect(try f.run(["delete", "--force", "pod5"]).exitCode == 0)
+            #expect(try f.waitForStatus("app5b", "stopped", seconds: 10))
+            #expect(exitRecord(f, "app5b")?["exitStatus"] as? Int == 137)
+            #expect(try f.run(["delete", "app5b"]).exitCode == 0)
         }
     }
 

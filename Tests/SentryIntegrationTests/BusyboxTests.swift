@@ -92,7 +92,14 @@ struct HostSignalTests {
         let script = "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done"
         // A host shell starts the Sentry in the background and sends SIGTERM to the Sentry process.
         let sentry = Sentry.binary
-        let outer = "\(sentry) run --rootfs / -- /bin/busybox sh -c \"\(script.replacingOccurrences(of: "\"", with: "\\\""))\" & p=$!; sleep 0.5; kill -TERM $p; wait $p; echo status $?"
+        // SIGTERM goes only once the trap is installed ("ready" printed): a fixed sleep lost that race on
+        // a loaded machine. The wait is bounded (10 s).
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("sigterm-\(getpid()).out").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let quoted = script.replacingOccurrences(of: "\"", with: "\\\"")
+        let outer = "\(sentry) run --rootfs / -- /bin/busybox sh -c \"\(quoted)\" >\(out) & p=$!; "
+            + "i=0; until grep -q ready \(out) || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done; "
+            + "kill -TERM $p; wait $p; s=$?; cat \(out); echo status $s"
         let r = try ProcessRunner.run("/bin/sh", ["-c", outer], timeout: 20)
         #expect(r.stdout.contains("ready\n"))
         #expect(r.stdout.contains("got TERM\n"))

@@ -13,12 +13,12 @@ struct VFSFamilyTests {
 
     /// Runs Tests/Programs/<name>.c natively and in the sandbox on fresh directories and compares
     /// the outputs line by line (the directories replaced by "D").
-    func compare(_ name: String, extra: [String] = []) throws {
+    func compare(_ name: String, args: [String] = [], extra: [String] = []) throws {
         let prog = try Sentry.compile(name)
         let s = Self.scratch("s"), n = Self.scratch("n")
         defer { try? FileManager.default.removeItem(atPath: s); try? FileManager.default.removeItem(atPath: n) }
-        let native = try Sentry.native([prog, n], timeout: 30)
-        let sandbox = try Sentry.run([prog, s], extra: extra, timeout: 60)
+        let native = try Sentry.native([prog, n] + args, timeout: 30)
+        let sandbox = try Sentry.run([prog, s] + args, extra: extra, timeout: 60)
         #expect(!sandbox.timedOut)
         #expect(native.stdout.hasSuffix("done\n"), "\(native)")
         let sl = sandbox.stdout.replacingOccurrences(of: s, with: "D").split(separator: "\n")
@@ -28,6 +28,16 @@ struct VFSFamilyTests {
     }
 
     @Test func syscallFamiliesAndErrorCasesMatchNative() throws { try compare("vfs_families") }
+
+    /// st_dev per mount (stat, statx, fstat, mountinfo and maps agree; one device per file system
+    /// instance): the overlay's upper and lower objects share the overlay's device, /dev/shm has its own.
+    @Test func deviceNumbersPerMountFollowLinuxRules() throws {
+        try compare("stdev", args: getuid() == 0 ? ["mount"] : [])
+    }
+
+    @Test func deviceNumbersPerMountThroughTheGofer() throws {
+        try compare("stdev", args: getuid() == 0 ? ["mount"] : [], extra: ["--overlay2", "none"])
+    }
 
     @Test func inotifyMatchesNativeOnTheOverlay() throws { try compare("inotify") }
 

@@ -31,9 +31,9 @@ extension Control.ProcessSpec {
 
 extension Control.StartContainer {
     static func example(_ v: Int) -> Self {
-        Self(containerID: "containerID-\(v)-é", process: Control.ProcessSpec.example(v + 2), rootfsMountID: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), hostname: "hostname-\(v)-é", stdin: FDIndex(0), stdout: FDIndex(1), stderr: FDIndex(2))
+        Self(containerID: "containerID-\(v)-é", process: Control.ProcessSpec.example(v + 2), rootfsMountID: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), hostname: "hostname-\(v)-é", stdin: FDIndex(0), stdout: FDIndex(1), stderr: FDIndex(2), rootGofer: FDIndex(3), goferMounts: ["goferMounts\(v)", "", "/"])
     }
-    static let exampleFDCount = 3
+    static let exampleFDCount = 4
 }
 
 extension Control.StartContainerReply {

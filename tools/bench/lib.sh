@@ -12,11 +12,12 @@ bench_need_runtimes() {
 
 # bench_table DIR "rt1 rt2 ..." "case1 case2 ...": DIR/<rt>.<round> hold "<case> <iterations> <value>"
 # lines, DIR/<rt>.na a reason why that runtime has no figures, DIR/<rt>@<case>.na why it has none for that
-# case. Prints one row per case (the median over rounds) with the ratios the project tracks.
+# case. Prints one row per case (the median over rounds) with the ratios the project tracks. An optional
+# fourth argument names the unit of the values (default ns/op).
 bench_table() {
-  python3 - "$1" "$2" "$3" <<'PY'
+  python3 - "$1" "$2" "$3" "${4:-ns/op}" <<'PY'
 import glob, os, statistics, sys
-d, runtimes, order = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+d, runtimes, order, unit = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4]
 vals, na = {}, {}
 for rt in runtimes:
     p = os.path.join(d, rt)
@@ -40,7 +41,7 @@ def cell(rt, c):
 def ratio(a, b, c):
     x, y = vals.get(a, {}).get(c), vals.get(b, {}).get(c)
     return f"{x / y:.2f}" if x is not None and y else "n/a"
-cols = ["case"] + [f"{rt} ns/op" for rt in runtimes]
+cols = ["case"] + [f"{rt} {unit}" for rt in runtimes]
 ratios = [(a, b) for a, b in (("bulwark", "runsc"), ("bulwark", "native"), ("runc", "native"))
           if a in runtimes and b in runtimes]
 cols += [f"{a}/{b}" for a, b in ratios]

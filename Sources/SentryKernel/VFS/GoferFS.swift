@@ -27,29 +27,35 @@ final class GoferFS {
     /// The mounts of this gofer connection are all read-only to the Sentry (the overlay's lower
     /// layer): listings may stand in for lookups of missing names.
     var readOnly = false
-    /// Prefetched children not yet looked up, across directories (each holds a gofer node): the
-    /// oldest directories' sets are dropped beyond `prefetchLimit`.
+    /// Prefetched children not yet looked up, across directories (each holds a gofer node). A listing
+    /// prefetches only while the total stays within `prefetchLimit`, so the sets of directories a
+    /// depth-first walk (find, tar, du) will come back to are kept; the oldest sets are dropped only
+    /// when not even one batch fits (listings whose names were never looked up).
     var prefetchCount = 0
-    let prefetchLimit = 1024
+    let prefetchLimit = 4096
     var prefetchOwners: [WeakGoferInode] = []
     var prefetchHead = 0
 
     func notePrefetch(_ dir: GoferInode) {
         prefetchCount += dir.prefetched.count
         prefetchOwners.append(WeakGoferInode(dir))
-        while prefetchCount > prefetchLimit, prefetchHead < prefetchOwners.count {
-            let old = prefetchOwners[prefetchHead]
-            prefetchHead += 1
-            if let d = old.inode, d !== dir {
-                prefetchCount -= d.prefetched.count
-                d.prefetched = [:]
-            }
-        }
         if prefetchHead > 1024 { prefetchOwners.removeFirst(prefetchHead); prefetchHead = 0 }
         // Directories whose sets were all consumed need no slot either.
         if prefetchOwners.count - prefetchHead > 8192 {
             prefetchOwners = prefetchOwners[prefetchHead...].filter { ($0.inode?.prefetched.isEmpty ?? true) == false }
             prefetchHead = 0
+        }
+    }
+
+    /// Drops the oldest directories' sets until `room` more fit.
+    func evictPrefetch(room: Int) {
+        while prefetchCount + room > prefetchLimit, prefetchHead < prefetchOwners.count {
+            let old = prefetchOwners[prefetchHead]
+            prefetchHead += 1
+            if let d = old.inode {
+                prefetchCount -= d.prefetched.count
+                d.prefetched = [:]
+            }
         }
     }
 
@@ -110,6 +116,11 @@ final class GoferInode: VInode {
     /// Every name of the last complete listing, kept for read-only mounts (the overlay's lower
     /// layer): a name not in it is ENOENT without asking the gofer.
     var listedNames: Set<String>? = nil
+    /// Names of the last listing that were listed without a lookup (the prefetch budget ran out, or
+    /// the directory is big), with the cookie just before each: a lookup of one of them fetches the
+    /// next batch from there in one GetdentsWalk, so a walk of a directory with thousands of entries
+    /// costs one round trip per 256 names, not one per name.
+    var unfetched: [String: UInt64] = [:]
 
     init(fs: GoferFS, _ ino: Gofer.Inode) {
         self.fs = fs
@@ -162,12 +173,38 @@ final class GoferInode: VInode {
     override func lookup(_ t: Task?, _ name: String) -> KResult<VInode> {
         if !prefetched.isEmpty, let c = prefetched.removeValue(forKey: name) { fs.prefetchCount -= 1; return .success(c) }
         if let names = listedNames, !names.contains(name) { return .failure(ENOENT) }
+        if let cookie = unfetched[name], let c = prefetchBatch(from: cookie, wanting: name) { return .success(c) }
         switch fs.call({ () throws(IPCError) in try fs.client.walk(fid, [name]) }) {
         case .failure(let e): return .failure(e)
         case .success(let list):
             guard let first = list.first else { return .failure(ENOENT) }
             return .success(child(first))
         }
+    }
+
+    /// One GetdentsWalk from `cookie` (the entry before `name` in the last listing): `name`'s inode,
+    /// and the batch's other names that were not fetched yet join `prefetched`. Nil when the batch
+    /// does not hold `name` (the directory changed since): the caller walks to it alone.
+    private func prefetchBatch(from cookie: UInt64, wanting name: String) -> GoferInode? {
+        fs.evictPrefetch(room: 256)
+        let batch: Gofer.GetdentsWalkReply
+        switch fs.call({ () throws(IPCError) in try fs.client.getdentsWalk(fid, cookie: cookie, count: 256) }) {
+        case .failure: return nil
+        case .success(let r): batch = r
+        }
+        var hit: GoferInode? = nil
+        var added = 0
+        for (i, e) in batch.entries.enumerated() where i < batch.inodes.count && batch.inodes[i].fid != 0 {
+            // Inodes of names fetched before are let go at once (their fids are closed in a batch).
+            guard unfetched.removeValue(forKey: e.name) != nil else { continue }
+            let c = child(batch.inodes[i])
+            if e.name == name { hit = c } else { prefetched[e.name] = c; added += 1 }
+        }
+        if added > 0 {
+            fs.prefetchCount += added
+            fs.prefetchOwners.append(WeakGoferInode(self))
+        }
+        return hit
     }
 
     /// BULWARK_GOFER_PREFETCH=0 lists with plain Getdents (for comparing the two).
@@ -184,9 +221,13 @@ final class GoferInode: VInode {
         var out: [VDirEntry] = []
         var fresh: [String: GoferInode] = [:]
         var cookie: UInt64 = 0
+        fs.prefetchCount -= prefetched.count
+        prefetched = [:]
+        var later: [String: UInt64] = [:]
+        fs.evictPrefetch(room: 256)
         while true {
             let batch: Gofer.GetdentsWalkReply
-            if fresh.count + 256 <= fs.prefetchLimit {
+            if fs.prefetchCount + fresh.count + 256 <= fs.prefetchLimit {
                 switch fs.call({ () throws(IPCError) in try fs.client.getdentsWalk(fid, cookie: cookie, count: 256) }) {
                 case .failure(let e): return .failure(e)
                 case .success(let r): batch = r
@@ -198,15 +239,18 @@ final class GoferInode: VInode {
                 case .success(let r): batch = Gofer.GetdentsWalkReply(entries: r.entries, inodes: [], end: r.end)
                 }
             }
+            var before = cookie
             for (i, e) in batch.entries.enumerated() {
                 out.append(VDirEntry(name: e.name, ino: e.ino, type: e.type))
                 if i < batch.inodes.count && batch.inodes[i].fid != 0 { fresh[e.name] = child(batch.inodes[i]) }
+                else if batch.inodes.isEmpty { later[e.name] = before }
+                before = e.cookie
             }
             if batch.end || batch.entries.isEmpty { break }
             cookie = batch.entries.last!.cookie
         }
-        fs.prefetchCount -= prefetched.count
         prefetched = fresh
+        unfetched = later
         fs.notePrefetch(self)
         if fs.readOnly { listedNames = Set(out.map(\.name)) }
         return .success(out)

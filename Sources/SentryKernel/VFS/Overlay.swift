@@ -7,14 +7,26 @@
 // `mv` falls back to copying).
 import Glibc
 
+extension FileDescription {
+    /// fstat of a file opened through the overlay: its lower layer's host descriptor reports the
+    /// host's device, the overlay's is the one to show.
+    @inline(__always)
+    func overlayDevice(_ st: inout stat) {
+        if let o = location?.dentry.inode as? OverlayInode { st.st_dev = o.dev }
+    }
+}
+
 final class OverlayInode: VInode {
     var upper: TmpfsNode?
     let lower: VInode?
     var parent: OverlayInode?
     var name: String
     let type: UInt32
+    /// The overlay's device: every object reports it, from either layer (the upper tmpfs has it too).
+    let dev: UInt
 
-    init(parent: OverlayInode?, name: String, upper: TmpfsNode?, lower: VInode?) {
+    init(parent: OverlayInode?, name: String, upper: TmpfsNode?, lower: VInode?, dev: UInt? = nil) {
+        self.dev = dev ?? parent!.dev
         self.parent = parent
         self.name = name
         self.upper = upper
@@ -32,7 +44,7 @@ final class OverlayInode: VInode {
             up.uid = st.st_uid
             up.gid = st.st_gid
         }
-        return OverlayInode(parent: nil, name: "/", upper: up, lower: lower)
+        return OverlayInode(parent: nil, name: "/", upper: up, lower: lower, dev: up.dev)
     }
 
     /// Copies this file up into the upper layer (parents first). 0 or -errno.
@@ -88,7 +100,11 @@ final class OverlayInode: VInode {
     }
 
     override func getattr(_ t: Task?, _ st: inout stat) -> Int32 {
-        guard let u = upper else { return lower!.getattr(t, &st) }
+        guard let u = upper else {
+            let r = lower!.getattr(t, &st)
+            st.st_dev = dev
+            return r
+        }
         if u.kind == .dir, let l = lower {
             // A merged directory keeps the lower directory's identity (inode, link count, times)
             // until the overlay changes it; its mode and owner are the upper's.
@@ -102,6 +118,7 @@ final class OverlayInode: VInode {
                 st.st_ctim = u.ctime
             }
             if lessThan(st.st_atim, u.atime) && u.changedByOverlay { st.st_atim = u.atime }
+            st.st_dev = dev
             return 0
         }
         u.fillStat(&st)
@@ -296,7 +313,7 @@ final class OverlayInode: VInode {
         return upper!.setattr(a)
     }
     override func statfs(_ sf: inout [UInt64]) -> Int32 {
-        let r = (upper ?? TmpfsNode(kind: .dir, mode: 0)).statfs(&sf)
+        let r = (upper ?? TmpfsNode(kind: .dir, mode: 0, dev: dev)).statfs(&sf)
         sf[0] = 0x794c7630   // OVERLAYFS_SUPER_MAGIC
         return r
     }

@@ -21,6 +21,11 @@ final class VFS {
     private var syncing = false
     /// Set by the last open that made its file (inotify: no IN_MODIFY for its O_TRUNC).
     var createdByOpen = false
+    /// Where lookups made with no task (the launcher's requests) start absolute paths when set: a pod
+    /// member's own root while its process is started (VFSPodRoot.swift). nil: `root`.
+    var requestRoot: VLocation? = nil
+    /// Pod members' own mount trees (VFSPodRoot.swift), pruned with the sandbox's.
+    var podMounts: [VMount] = []
     /// Umask-free defaults applied by the callers; uid/gid for files created at start-up.
     init(root fs: VInode, fsType: String, source: String, readOnly: Bool = false) {
         let d = Dentry(name: "/", parent: nil, inode: fs)
@@ -111,12 +116,12 @@ final class VFS {
         placedSynthetic = reg.synthetic.map { ($0.mountPoint, ObjectIdentifier($0.fs)) }
     }
 
-    /// Every mount, parents first (for /proc/mounts and cache pruning).
+    /// Every mount in the order they were made, so parents first (for /proc/mounts and cache pruning).
     func allMounts() -> [VMount] {
         var out: [VMount] = []
         func visit(_ m: VMount) { out.append(m); for c in m.children.values { visit(c) } }
         visit(rootMount)
-        return out
+        return out.sorted { $0.sequence < $1.sequence }
     }
 
     // MARK: dentry cache
@@ -136,6 +141,8 @@ final class VFS {
             }
         }
         for m in allMounts() { visit(m.root) }
+        func visitTree(_ m: VMount) { visit(m.root); for c in m.children.values { visitTree(c) } }
+        for m in podMounts { visitTree(m) }
     }
 
     func forget(_ dir: Dentry, _ name: String) {
@@ -155,7 +162,7 @@ final class VFS {
 
     func stat(_ t: Task?, _ target: VTarget, _ st: inout stat) -> Int32 {
         switch target {
-        case .file(let f): return Int32(f.stat(&st))
+        case .file(let f): let r = Int32(f.stat(&st)); f.overlayDevice(&st); return r
         case .loc(let l): return l.inode.getattr(t, &st)
         }
     }
@@ -210,7 +217,7 @@ final class VFS {
             guard e == ENOENT else { return .failure(e) }
             if dir.mount.readOnly { return .failure(EROFS) }
             if let t, !mayModify(t, dir) { return .failure(EACCES) }
-            let uid = t?.tg.uid ?? 0, gid = t?.tg.gid ?? 0
+            let uid = t?.tg.cred.fsuid ?? 0, gid = t?.tg.cred.fsgid ?? 0
             dir.dentry.negative.remove(name)
             switch dir.inode.create(t, name, flags: flags, mode: mode & 0o7777, uid: uid, gid: gid) {
             case .failure(let e2): return .failure(e2)
@@ -228,7 +235,7 @@ final class VFS {
     }
 
     func mayModify(_ t: Task, _ dir: VLocation) -> Bool {
-        if t.tg.uid == 0 { return true }
+        if t.tg.cred.has(Cap.dacOverride) { return true }
         var st = Glibc.stat()
         if dir.inode.getattr(t, &st) != 0 { return false }
         return permitted(t, st, 3)
@@ -247,7 +254,7 @@ final class VFS {
         let writing = acc != O_RDONLY || flags & O_TRUNC != 0
         if ino.isDir && (acc != O_RDONLY) { return .failure(EISDIR) }
         if writing && (ino.fileType == S_IFREG || ino.isDir) && loc.mount.readOnly { return .failure(EROFS) }
-        if let t, t.tg.uid != 0 {
+        if let t, !t.tg.cred.has(Cap.dacOverride) {
             var st = Glibc.stat()
             if ino.getattr(t, &st) == 0 {
                 let want: UInt32 = (acc == O_RDONLY ? 4 : (acc == O_WRONLY ? 2 : 6)) | (flags & O_TRUNC != 0 ? 2 : 0)
@@ -283,6 +290,12 @@ final class VFS {
         }
     }
 
+    /// Whether `path` could be created (0, or -EEXIST, -EACCES, ...): the checks Linux makes before a
+    /// privilege check such as mknod's CAP_MKNOD.
+    func mayCreate(_ t: Task?, at start: VLocation, _ path: String) -> Int32 {
+        switch newName(t, at: start, path) { case .failure(let e): return -e; case .success: return 0 }
+    }
+
     private func added(_ dir: VLocation, _ name: String, _ r: KResult<VInode>) -> Int32 {
         dir.dentry.negative.remove(name)
         switch r {
@@ -301,7 +314,7 @@ final class VFS {
         switch newName(t, at: start, path) {
         case .failure(let e): return -e
         case .success(let (dir, name)):
-            return added(dir, name, dir.inode.mkdir(name, mode: mode & 0o7777, uid: t?.tg.uid ?? 0, gid: t?.tg.gid ?? 0))
+            return added(dir, name, dir.inode.mkdir(name, mode: mode & 0o7777, uid: t?.tg.cred.fsuid ?? 0, gid: t?.tg.cred.fsgid ?? 0))
         }
     }
 
@@ -310,7 +323,7 @@ final class VFS {
         switch newName(t, at: start, path) {
         case .failure(let e): return -e
         case .success(let (dir, name)):
-            return added(dir, name, dir.inode.mknod(name, mode: mode, rdev: rdev, uid: t?.tg.uid ?? 0, gid: t?.tg.gid ?? 0))
+            return added(dir, name, dir.inode.mknod(name, mode: mode, rdev: rdev, uid: t?.tg.cred.fsuid ?? 0, gid: t?.tg.cred.fsgid ?? 0))
         }
     }
 
@@ -319,17 +332,17 @@ final class VFS {
         switch newName(t, at: start, path) {
         case .failure(let e): return -e
         case .success(let (dir, name)):
-            return added(dir, name, dir.inode.symlink(name, target: target, uid: t?.tg.uid ?? 0, gid: t?.tg.gid ?? 0))
+            return added(dir, name, dir.inode.symlink(name, target: target, uid: t?.tg.cred.fsuid ?? 0, gid: t?.tg.cred.fsgid ?? 0))
         }
     }
 
     func link(_ t: Task?, old: VLocation, at start: VLocation, _ path: String) -> Int32 {
         if old.inode.isDir { return -EPERM }
-        if let t, t.tg.uid != 0 {
+        if let t, !t.tg.cred.has(Cap.fowner) {
             // protected_hardlinks (the default): only the owner, or a regular non-set-id file the
             // caller may read and write, can be linked.
             var st = Glibc.stat()
-            if old.inode.getattr(t, &st) == 0 && st.st_uid != t.tg.uid {
+            if old.inode.getattr(t, &st) == 0 && st.st_uid != t.tg.cred.fsuid {
                 let setid = st.st_mode & S_ISUID != 0 || st.st_mode & (S_ISGID | S_IXGRP) == (S_ISGID | S_IXGRP)
                 if st.st_mode & S_IFMT != S_IFREG || setid || !permitted(t, st, 6) { return -EPERM }
             }

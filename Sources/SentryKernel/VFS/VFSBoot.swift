@@ -84,6 +84,14 @@ enum VFSBoot {
         case .failure(let e): return .failure(BootError(message: "gofer attach of the root failed (errno \(e))"))
         case .success(let g): groot = g
         }
+        AnonDevice.reserve(UInt(makedev_(groot.attrs.devMajor, groot.attrs.devMinor)))
+        // The bind mounts' roots first: their host devices are reserved before tmpfs instances get theirs.
+        var bindRoots: [KResult<GoferInode>] = []
+        for (i, m) in goferMounts.enumerated() {
+            let r = gfs.attach(mountID: UInt64(i + 1), readOnly: m.readOnly)
+            if case .success(let g) = r { AnonDevice.reserve(UInt(makedev_(g.attrs.devMajor, g.attrs.devMinor))) }
+            bindRoots.append(r)
+        }
         let vfs: VFS
         if config.overlay {
             vfs = VFS(root: OverlayInode.root(lower: groot), fsType: "overlay", source: "root")
@@ -99,12 +107,26 @@ enum VFSBoot {
         if tmpEmpty { vfs.mount(TmpfsNode(kind: .dir, mode: 0o1777), at: "/tmp", fsType: "tmpfs", source: "tmpfs", readOnly: false) }
         vfs.mount(DevfsRoot(), at: "/dev", fsType: "devtmpfs", source: "devfs", readOnly: false)
         vfs.mount(TmpfsNode(kind: .dir, mode: 0o1777), at: "/dev/shm", fsType: "tmpfs", source: "shm", readOnly: false)
+        // config.json's tmpfs mounts: mode=, uid=, gid= and ro are honoured; size= and nr_inodes= are not
+        // enforced (memory is the Sentry's), the other flags are accepted.
+        for m in config.tmpfsMounts {
+            var mode: UInt32 = 0o1777, uid: UInt32 = 0, gid: UInt32 = 0
+            for o in m.options {
+                if o.hasPrefix("mode="), let v = UInt32(o.dropFirst(5), radix: 8) { mode = v & 0o7777 }
+                if o.hasPrefix("uid="), let v = UInt32(o.dropFirst(4)) { uid = v }
+                if o.hasPrefix("gid="), let v = UInt32(o.dropFirst(4)) { gid = v }
+            }
+            let node = TmpfsNode(kind: .dir, mode: mode)
+            node.uid = uid; node.gid = gid
+            let r = vfs.mount(node, at: m.destination, fsType: "tmpfs", source: "tmpfs", readOnly: m.options.contains("ro"))
+            if r < 0 { return .failure(BootError(message: "tmpfs mount on \(m.destination) failed (errno \(-r))")) }
+        }
         // The host's /proc and /sys describe the host: hidden until the procfs provider mounts its own.
         for p in ["/proc", "/sys"] {
             vfs.mount(TmpfsNode(kind: .dir, mode: 0o555), at: p, fsType: "tmpfs", source: "none", readOnly: true, create: false)
         }
         for (i, m) in goferMounts.enumerated() {
-            switch gfs.attach(mountID: UInt64(i + 1), readOnly: m.readOnly) {
+            switch bindRoots[i] {
             case .failure(let e):
                 fputs("bulwark-sentry: bind mount \(m.destination): gofer attach failed (errno \(e)); skipped\n", stderr)
             case .success(let g):

@@ -136,9 +136,9 @@ final class HostFile: FileDescription {
 
     override var hostFileFD: Int32? { fd }
 
-    private func changed() { (inode as? GoferInode)?.stale = true }
+    func changed() { (inode as? GoferInode)?.stale = true }
 
-    private func size() -> Int {
+    func size() -> Int {
         var st = Glibc.stat()
         return fstat(fd, &st) == 0 ? st.st_size : 0
     }

@@ -103,7 +103,12 @@ final class VMount {
     let source: String
     /// Mounts on dentries of this mount, keyed by the covered dentry.
     var children: [ObjectIdentifier: VMount] = [:]
+    /// Creation order: /proc/self/mounts lists mounts in the order they were made, as Linux does.
+    let sequence: Int
+    nonisolated(unsafe) private static var made = 0
     init(root: Dentry, parent: VMount?, point: Dentry?, readOnly: Bool, fsType: String, source: String) {
+        VMount.made += 1
+        self.sequence = VMount.made
         self.root = root
         self.parent = parent
         self.point = point

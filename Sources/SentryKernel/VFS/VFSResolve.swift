@@ -9,7 +9,10 @@ let maxPathLength = 4096
 
 extension VFS {
     /// The root a task resolves absolute paths from.
-    func rootOf(_ t: Task?) -> VLocation { t?.fsctx.root ?? root }
+    func rootOf(_ t: Task?) -> VLocation {
+        if let t { return t.fsctx.root ?? root }
+        return requestRoot ?? root
+    }
 
     /// One step up: ".." of `cur` (stays at the root; leaves a mount's root to its mount point).
     func parentOf(_ cur: VLocation, root: VLocation) -> VLocation {
@@ -57,9 +60,9 @@ extension VFS {
         return l
     }
 
-    /// Search permission on a directory for non-root callers.
+    /// Search permission on a directory (CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH search anything).
     func maySearch(_ t: Task?, _ dir: VLocation) -> Bool {
-        guard let t, t.tg.uid != 0 else { return true }
+        guard let t, t.tg.cred.effective & 0b110 == 0 else { return true }
         var st = Glibc.stat()
         if dir.inode.getattr(t, &st) != 0 { return true }
         return permitted(t, st, 1)
@@ -169,17 +172,20 @@ extension VFS {
     }
 }
 
-/// Unix permission check for a non-root caller (`want`: 4 read, 2 write, 1 execute/search).
+/// Unix permission check (`want`: 4 read, 2 write, 1 execute/search) by the filesystem ids and
+/// groups, then the capabilities that override it (capabilities(7)).
 func permitted(_ t: Task?, _ st: stat, _ want: UInt32) -> Bool {
     guard let t else { return true }
-    if t.tg.uid == 0 {
-        // root may do anything but execute a file nobody may execute.
-        if want & 1 != 0 && st.st_mode & S_IFMT != S_IFDIR { return st.st_mode & 0o111 != 0 }
-        return true
-    }
+    let c = t.tg.cred
     let bits: UInt32
-    if st.st_uid == t.tg.uid { bits = (st.st_mode >> 6) & 7 }
-    else if st.st_gid == t.tg.gid { bits = (st.st_mode >> 3) & 7 }
+    if st.st_uid == c.fsuid { bits = (st.st_mode >> 6) & 7 }
+    else if c.inGroup(st.st_gid) { bits = (st.st_mode >> 3) & 7 }
     else { bits = st.st_mode & 7 }
-    return bits & want == want
+    if bits & want == want { return true }
+    let isDir = st.st_mode & S_IFMT == S_IFDIR
+    // CAP_DAC_OVERRIDE: anything but executing a file nobody may execute.
+    if c.has(Cap.dacOverride) && (want & 1 == 0 || isDir || st.st_mode & 0o111 != 0) { return true }
+    // CAP_DAC_READ_SEARCH: read any file, read and search any directory.
+    if c.has(Cap.dacReadSearch) && (want == 4 || (isDir && want & 2 == 0)) { return true }
+    return false
 }

@@ -34,8 +34,8 @@ extension VFS {
             return .failure(EOPNOTSUPP)
         }
         let n = parentNode.newNode(.file, mode: mode & 0o7777)
-        n.uid = t?.tg.uid ?? 0
-        n.gid = t?.tg.gid ?? 0
+        n.uid = t?.tg.cred.fsuid ?? 0
+        n.gid = t?.tg.cred.fsgid ?? 0
         n.nlink = 0
         n.parent = parentNode
         n.linkableTmpfile = flags & O_EXCL == 0
