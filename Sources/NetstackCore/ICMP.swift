@@ -7,6 +7,7 @@ extension NetworkStack {
             if error == .badChecksum { stats.badChecksum += 1 } else { stats.malformed += 1 }
             return
         }
+        stats.icmpInMsgs += 1
         let body = (payload.lowerBound + ICMPv4Header.length)..<payload.upperBound
         switch m.type {
         case ICMPType.echoRequest:

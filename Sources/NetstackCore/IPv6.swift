@@ -216,8 +216,9 @@ extension NetworkStack {
     /// Fills in the IPv6 header of `p` (Ethernet headroom, then 40 bytes) and sends it.
     @discardableResult
     func ip6Output(_ p: consuming [UInt8], nextHeader: UInt8, source: IPv6Address, destination: IPv6Address,
-                   route rt: Route6Result, hopLimit: UInt8 = 64, directMAC: MACAddress? = nil, segmentSize: Int = 0) -> Bool {
+                   route rt: Route6Result, hopLimit: UInt8 = 64, directMAC: MACAddress? = nil, segmentSize: Int = 0, trafficClass: UInt8 = 0) -> Bool {
         var h = IPv6Header()
+        h.trafficClass = trafficClass
         h.payloadLength = p.count - NetworkStack.transportOffset6
         h.nextHeader = nextHeader
         h.hopLimit = hopLimit
@@ -282,6 +283,7 @@ extension NetworkStack {
         }
         EthernetHeader(destination: mac, source: ifc.mac, etherType: EtherType.ipv6).write(into: &p)
         stats.framesOut += 1
+        ifc.countTx(p.count)
         if segmentSize > 0 { link.transmit(p, segmentSize: segmentSize) } else { link.transmit(p) }
     }
 
@@ -297,6 +299,7 @@ extension NetworkStack {
         for var p in waiting {
             EthernetHeader(destination: mac, source: ifc.mac, etherType: EtherType.ipv6).write(into: &p)
             stats.framesOut += 1
+            ifc.countTx(p.count)
             ifc.link?.transmit(p)
         }
     }

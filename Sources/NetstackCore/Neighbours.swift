@@ -16,6 +16,7 @@ extension NetworkStack {
             let reply = ARPPacket(operation: ARPPacket.reply, senderMAC: ifc.mac, senderIP: ifc.address,
                                   targetMAC: a.senderMAC, targetIP: a.senderIP)
             stats.framesOut += 1
+            ifc.countTx(42)   // an ARP frame: 14 + 28
             ifc.link?.transmit(reply.frame(from: ifc.mac, to: a.senderMAC))
         }
     }
@@ -33,6 +34,7 @@ extension NetworkStack {
         for var p in waiting {
             EthernetHeader(destination: mac, source: ifc.mac, etherType: EtherType.ipv4).write(into: &p)
             stats.framesOut += 1
+            ifc.countTx(p.count)
             ifc.link?.transmit(p)
         }
     }
@@ -54,6 +56,7 @@ extension NetworkStack {
                             targetMAC: .zero, targetIP: key.address)
         stats.arpRequestsSent += 1
         stats.framesOut += 1
+        ifc.countTx(42)
         ifc.link?.transmit(req.frame(from: ifc.mac, to: .broadcast))
     }
 

@@ -81,13 +81,14 @@ extension NetworkStack {
     /// Sends a packet built by `makePacket(transportLength:v6:)` with its transport part filled in.
     /// `segmentSize` > 0: a TCP packet over the MTU that the link segments (route.segmentationOffload).
     @discardableResult
+    /// `tos`: (IP_TOS, IPV6_TCLASS) of the sending socket; `segmentSize`: send as one GSO packet.
     func output(_ p: [UInt8], proto: UInt8, source: IPAddress, destination: IPAddress, route: AnyRoute,
-                segmentSize: Int = 0) -> Bool {
+                segmentSize: Int = 0, tos: (UInt8, UInt8) = (0, 0)) -> Bool {
         switch (route, source, destination) {
         case (.v4(let r), .v4(let s), .v4(let d)):
-            return ipOutput(p, proto: proto, source: s, destination: d, route: r, segmentSize: segmentSize)
+            return ipOutput(p, proto: proto, source: s, destination: d, route: r, segmentSize: segmentSize, tos: tos.0)
         case (.v6(let r), .v6(let s), .v6(let d)):
-            return ip6Output(p, nextHeader: proto, source: s, destination: d, route: r, segmentSize: segmentSize)
+            return ip6Output(p, nextHeader: proto, source: s, destination: d, route: r, segmentSize: segmentSize, trafficClass: tos.1)
         default:
             return false
         }

@@ -37,6 +37,14 @@ public final class NetworkInterface {
         self.link = link
     }
 
+    /// /proc/net/dev counters: frames (with their Ethernet header) received and sent.
+    public internal(set) var rxBytes = 0
+    public internal(set) var rxPackets = 0
+    public internal(set) var txBytes = 0
+    public internal(set) var txPackets = 0
+    func countTx(_ n: Int) { txBytes += n; txPackets += 1 }
+    func countRx(_ n: Int) { rxBytes += n; rxPackets += 1 }
+
     /// IPv6 addresses with their on-link prefix lengths (a link-local one is made from the MAC).
     public internal(set) var ipv6: [IPv6InterfaceAddress] = []
 
@@ -114,6 +122,17 @@ public struct StackStats: Sendable {
     public var tcpSynDropped = 0
     public var ipv6Dropped = 0
     public var ndpSolicitationsSent = 0
+    // /proc/net/snmp (IPv4 only, as Linux's file): Ip, Icmp, Tcp opens, Udp.
+    public var ipInReceives = 0
+    public var ipInDelivers = 0
+    public var ipOutRequests = 0
+    public var icmpInMsgs = 0
+    public var icmpOutMsgs = 0
+    public var tcpActiveOpens = 0
+    public var tcpPassiveOpens = 0
+    public var udpInDatagrams = 0
+    public var udpNoPorts = 0
+    public var udpOutDatagrams = 0
 }
 
 /// An ICMP echo reply received for `ping`.
@@ -245,6 +264,7 @@ public final class NetworkStack {
                     progress = true
                     stats.framesIn += 1
                     receivedChecksumTrusted = link.receivedChecksumTrusted
+                    ifc.countRx(f.count)
                     handleFrame(f, on: ifc)
                     receivedChecksumTrusted = false
                 }
@@ -257,6 +277,8 @@ public final class NetworkStack {
                 receivedChecksumTrusted = true
                 defer { receivedChecksumTrusted = false }
                 for p in q {
+                    interfaces[0].countTx(p.count)   // lo: sent and received, headroom = its Ethernet header
+                    interfaces[0].countRx(p.count)
                     if p.count > NetworkStack.linkHeadroom && p[NetworkStack.linkHeadroom] >> 4 == 6 {
                         handleIPv6(p, at: NetworkStack.linkHeadroom, on: interfaces[0])
                     } else {
@@ -324,6 +346,7 @@ public final class NetworkStack {
             if error == .badChecksum { stats.badChecksum += 1 } else { stats.malformed += 1 }
             return
         }
+        stats.ipInReceives += 1
         // No forwarding: accept only what is addressed to us (or broadcast on this link).
         let forUs = isLocalAddress(h.destination) || h.destination.isBroadcast
             || (!ifc.isLoopback && h.destination == ifc.subnetBroadcast)
@@ -340,6 +363,7 @@ public final class NetworkStack {
     }
 
     func deliver(_ h: IPv4Header, _ b: [UInt8], _ payload: Range<Int>, on ifc: NetworkInterface) {
+        stats.ipInDelivers += 1
         switch h.proto {
         case IPProtocol.icmp: handleICMP(h, b, payload)
         case IPProtocol.udp: handleUDP(h, b, payload)
@@ -360,8 +384,11 @@ public final class NetworkStack {
     /// Returns false when it could not be sent (too big with DF set, no link).
     @discardableResult
     func ipOutput(_ p: consuming [UInt8], proto: UInt8, source: IPv4Address, destination: IPv4Address,
-                  route r: RouteResult, dontFragment: Bool = false, ttl: UInt8 = 64, segmentSize: Int = 0) -> Bool {
+                  route r: RouteResult, dontFragment: Bool = false, ttl: UInt8 = 64, segmentSize: Int = 0, tos: UInt8 = 0) -> Bool {
         var h = IPv4Header()
+        h.tos = tos
+        stats.ipOutRequests += 1
+        if proto == IPProtocol.icmp { stats.icmpOutMsgs += 1 }
         h.totalLength = p.count - NetworkStack.linkHeadroom
         h.identification = ipIdentification
         ipIdentification &+= 1
@@ -426,6 +453,7 @@ public final class NetworkStack {
         }
         EthernetHeader(destination: dstMAC, source: ifc.mac, etherType: EtherType.ipv4).write(into: &p)
         stats.framesOut += 1
+        ifc.countTx(p.count)
         if segmentSize > 0 { link.transmit(p, segmentSize: segmentSize) } else { link.transmit(p) }
     }
 }

@@ -118,6 +118,7 @@ extension NetworkStack {
         c.keepalive = l.keepalive
         c.keepIdle = l.keepIdle; c.keepInterval = l.keepInterval; c.keepCount = l.keepCount   // inherited, as on Linux
         c.lingerZero = l.lingerZero
+        c.tos = l.tos; c.trafficClass = l.trafficClass
         setUpConnection(c, route: rt)
         c.irs = seg.sequence
         c.rcvNxt = seg.sequence &+ 1
@@ -128,6 +129,7 @@ extension NetworkStack {
         c.state = .synReceived
         tcpConnections[ConnectionKey(local: local, remote: remote)] = c
         l.embryonic += 1
+        stats.tcpPassiveOpens += 1
         sendSYN(c)
     }
 
@@ -454,14 +456,14 @@ extension NetworkStack {
         if let n = c.sacked.first(where: { seqGT($0.start, seq) }) { len = min(len, Int(n.start &- seq)) }
         let offset = Int(seq &- c.sndUna)
         guard len > 0, offset + len <= c.sendBuffer.count else { return }
-        stats.tcpRetransmits += 1
+        countRetransmit(c)
         emit(c, seq: seq, flags: [.ack], offset: offset, length: len)
         c.highRxt = seq &+ UInt32(len)
     }
 
     /// Resends the first unacknowledged segment (or the FIN, if only it is outstanding).
     func retransmitFirst(_ c: TCPSocket) {
-        stats.tcpRetransmits += 1
+        countRetransmit(c)
         let n = min(c.mss, c.sendBuffer.count)
         if n > 0 {
             let fin = c.finQueued && n == c.sendBuffer.count && c.sndMax == c.sndUna &+ UInt32(n) &+ 1

@@ -53,7 +53,8 @@ extension NetworkStack {
         // No checksum for a link that fills it in, nor over loopback (the packet never leaves the stack).
         h.write(into: &p, o..<p.count, pseudo: pseudo, checksum: !rt.transmitChecksumOffload && !rt.isLocal)
         stats.tcpSegmentsOut += 1
-        output(p, proto: IPProtocol.tcp, source: l.ip, destination: r.ip, route: rt, segmentSize: len > c.mss ? c.mss : 0)
+        output(p, proto: IPProtocol.tcp, source: l.ip, destination: r.ip, route: rt, segmentSize: len > c.mss ? c.mss : 0,
+               tos: (c.tos, c.trafficClass))
         if flags.contains(.ack) {
             c.ackPending = false
             c.segmentsUnacked = 0
@@ -138,7 +139,7 @@ extension NetworkStack {
                 if withFin { flags.insert(.fin) }
                 let seq = c.sndNxt
                 emit(c, seq: seq, flags: flags, offset: inFlight, length: len)
-                if seqLT(seq, c.sndMax) { stats.tcpRetransmits += 1 }
+                if seqLT(seq, c.sndMax) { countRetransmit(c) }
                 c.sndNxt = seq &+ UInt32(len) &+ (withFin ? 1 : 0)
                 if seqGT(c.sndNxt, c.sndMax) {
                     // Time one segment per round trip unless timestamps do it for us (Karn: new data only).
@@ -153,7 +154,7 @@ extension NetworkStack {
             }
             if finNeeded && unsent == 0 {
                 emit(c, seq: c.sndNxt, flags: [.ack, .fin])
-                if seqLT(c.sndNxt, c.sndMax) { stats.tcpRetransmits += 1 }
+                if seqLT(c.sndNxt, c.sndMax) { countRetransmit(c) }
                 c.sndNxt = c.sndNxt &+ 1
                 if seqGT(c.sndNxt, c.sndMax) { c.sndMax = c.sndNxt }
                 sentSomething = true
@@ -233,7 +234,7 @@ extension NetworkStack {
                 tcpAbort(c, error: .ETIMEDOUT, sendReset: false)
                 return
             }
-            stats.tcpRetransmits += 1
+            countRetransmit(c)
             sendSYN(c)
         case .closed, .listen, .timeWait, .finWait2:
             return

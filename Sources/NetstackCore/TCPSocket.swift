@@ -51,6 +51,9 @@ final class TCPSocket {
     var keepCount: Int?
     /// SO_LINGER on with a zero timeout: close resets the connection.
     var lingerZero = false
+    /// IP_TOS and IPV6_TCLASS (ECN bits cleared, as Linux does for TCP).
+    var tos: UInt8 = 0
+    var trafficClass: UInt8 = 0
     var reuseAddress = false
     /// The connection was established once (decides ENOTCONN versus EOF/EPIPE after it ends).
     var wasConnected = false
@@ -128,6 +131,8 @@ final class TCPSocket {
     var persistBackoff = 0
     var keepaliveDeadline: Int64?
     var keepaliveSent = 0
+    /// Segments this connection retransmitted (TCP_INFO tcpi_total_retrans).
+    var totalRetrans = 0
     var closeDeadline: Int64?   // TIME-WAIT and orphaned FIN-WAIT-2
 
     /// AF_INET6 socket.

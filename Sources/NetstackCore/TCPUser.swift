@@ -13,6 +13,8 @@ public enum SocketOption: Sendable {
     case keepInterval(Int)  // TCP_KEEPINTVL, seconds (1...32767)
     case keepCount(Int)     // TCP_KEEPCNT, probes (1...127)
     case linger(Bool, Int)  // SO_LINGER (on, seconds): on with 0 makes close send RST, dropping unsent data
+    case typeOfService(Int) // IP_TOS (0...255; TCP keeps the ECN bits its own)
+    case trafficClass(Int)  // IPV6_TCLASS (-1...255, -1 = default 0; TCP keeps the ECN bits its own)
 }
 
 extension NetworkStack {
@@ -101,6 +103,7 @@ extension NetworkStack {
         setUpConnection(t, route: rt)
         t.state = .synSent
         tcpConnections[key] = t
+        stats.tcpActiveOpens += 1
         sendSYN(t)
         throw .EINPROGRESS
     }
@@ -235,6 +238,12 @@ extension NetworkStack {
             u.receiveLimit = max(4096, min(n, 16 << 20))
             return
         }
+        if case .typeOfService(let v) = opt, let u = udpSockets[s] { u.tos = UInt8(truncatingIfNeeded: v); return }
+        if case .trafficClass(let v) = opt, let u = udpSockets[s] {
+            guard v >= -1 && v <= 255 else { throw .EINVAL }
+            u.trafficClass = v < 0 ? 0 : UInt8(v)
+            return
+        }
         if case .broadcast(let on) = opt, let u = udpSockets[s] {
             u.broadcast = on
             return
@@ -276,6 +285,11 @@ extension NetworkStack {
             t.keepCount = n
         case .linger(let on, let seconds):
             t.lingerZero = on && seconds == 0
+        case .typeOfService(let v):
+            t.tos = UInt8(truncatingIfNeeded: v) & ~3
+        case .trafficClass(let v):
+            guard v >= -1 && v <= 255 else { throw .EINVAL }
+            t.trafficClass = v < 0 ? 0 : UInt8(v) & ~3
         }
     }
 

@@ -9,6 +9,9 @@ final class UDPSocket {
     var queueHead = 0
     var queuedBytes = 0
     var pendingError: NetErrno?
+    /// IP_TOS and IPV6_TCLASS: the byte written into every packet's header.
+    var tos: UInt8 = 0
+    var trafficClass: UInt8 = 0
     /// SO_BROADCAST: without it, sending to a broadcast address is EACCES (as Linux).
     var broadcast = false
     /// SO_RCVBUF; nil uses the stack's default.
@@ -92,7 +95,8 @@ extension NetworkStack {
         p.replaceSubrange((o + 8)..<p.count, with: data)
         UDPHeader(sourcePort: u.local!.port, destinationPort: dst.port, length: 8 + data.count)
             .write(into: &p, at: o, pseudo: pseudo)
-        guard output(p, proto: IPProtocol.udp, source: src, destination: dst.ip, route: r) else { throw .EMSGSIZE }
+        guard output(p, proto: IPProtocol.udp, source: src, destination: dst.ip, route: r, tos: (u.tos, u.trafficClass)) else { throw .EMSGSIZE }
+        if !v6 { stats.udpOutDatagrams += 1 }
         return data.count
     }
 
@@ -140,6 +144,7 @@ extension NetworkStack {
         let local = SocketAddress(h.destination, u.destinationPort)
         let remote = SocketAddress(h.source, u.sourcePort)
         guard udpLookup(local: local, remote: remote) != nil else {
+            stats.udpNoPorts += 1
             if !h.destination.isBroadcast {
                 sendICMPError(type: ICMPType.destinationUnreachable, code: ICMPUnreachableCode.port, about: h, b, payload)
             }
@@ -171,6 +176,7 @@ extension NetworkStack {
         // Each datagram is charged an overhead too, so empty datagrams cannot queue without bound.
         let charge = d.count + UDPSocket.perDatagramOverhead
         guard !s.readShut, s.queuedBytes + charge <= (s.receiveLimit ?? config.udpReceiveBufferBytes) else { return }
+        if !remote.ip.isV6 { stats.udpInDatagrams += 1 }
         s.queue.append((remote, d))
         changed.insert(s.id)
         s.queuedBytes += charge

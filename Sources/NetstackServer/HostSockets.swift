@@ -350,6 +350,16 @@ public final class HostSocketService: @unchecked Sendable {
         }
         t.register(N.GetOption.messageID) { [self] req, reply throws(ServiceFailure) in
             let m = try decode(req, N.GetOption.self)
+            if m.level == 6 && m.name == 11 {   // TCP_INFO: the host socket's own
+                let info = try locked { () throws(ServiceFailure) in
+                    switch HostSocketCalls.getBytes(try binding(m.handle).fd, 6, 11, size: Int(m.size)) {
+                    case .ok(let b): return b
+                    case .fail(let e): throw HostSocketService.fail(e, "getsockopt(TCP_INFO)")
+                    }
+                }
+                reply.encode(N.GetOptionReply(value: info))
+                return
+            }
             guard m.level == 1 && m.name == 4 else { throw ServiceFailure(.ENOPROTOOPT, "option \(m.level)/\(m.name)") }
             let value = try locked { () throws(ServiceFailure) in
                 let b = try binding(m.handle)
@@ -393,6 +403,10 @@ public final class HostSocketService: @unchecked Sendable {
         t.register(N.ListSockets.messageID) { [self] req, reply throws(ServiceFailure) in
             _ = try decode(req, N.ListSockets.self)
             reply.encode(N.SocketList(sockets: []))   // /proc/net/tcp in host mode: not listed
+        }
+        t.register(N.Stats.messageID) { [self] req, reply throws(ServiceFailure) in
+            _ = try decode(req, N.Stats.self)
+            reply.encode(N.StatsReply(counters: []))   // the host's own /proc/net/snmp is not the sandbox's
         }
         t.register(N.Attach.messageID) { [self] req, reply throws(ServiceFailure) in
             let m = try decode(req, N.Attach.self)

@@ -105,6 +105,14 @@ enum HostSocketCalls {
         return getsockopt(fd, level, name, &v, &len) < 0 ? .fail(errno) : .ok(v)
     }
 
+    /// getsockopt into a buffer of `size` bytes (TCP_INFO): what the kernel wrote.
+    static func getBytes(_ fd: Int32, _ level: Int32, _ name: Int32, size: Int) -> HostResult<[UInt8]> {
+        var buf = [UInt8](repeating: 0, count: max(0, min(size, 4096)))
+        var len = socklen_t(buf.count)
+        let r = buf.withUnsafeMutableBytes { getsockopt(fd, level, name, $0.baseAddress, &len) }
+        return r < 0 ? .fail(errno) : .ok(Array(buf.prefix(Int(len))))
+    }
+
     /// send(MSG_DONTWAIT|MSG_NOSIGNAL) of a ring span: bytes sent or -errno.
     static func send(_ fd: Int32, _ b: UnsafeRawBufferPointer) -> Int {
         let n = Glibc.send(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))

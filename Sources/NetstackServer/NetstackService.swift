@@ -220,6 +220,8 @@ public final class NetstackService: @unchecked Sendable {
             case (1, 8): opt = .receiveBuffer(v)
             case (1, 9): opt = .keepAlive(v != 0)
             case (6, 1): opt = .noDelay(v != 0)
+            case (0, 1): opt = .typeOfService(v)
+            case (41, 67): opt = .trafficClass(v)
             case (6, 4): opt = .keepIdle(v)
             case (6, 5): opt = .keepInterval(v)
             case (6, 6): opt = .keepCount(v)
@@ -235,6 +237,14 @@ public final class NetstackService: @unchecked Sendable {
         }
         t.register(N.GetOption.messageID) { [self] req, reply throws(ServiceFailure) in
             let m = try decode(req, N.GetOption.self)
+            if m.level == 6 && m.name == 11 {   // TCP_INFO: struct tcp_info from the connection's state
+                let info = try locked { () throws(NetErrno) in
+                    guard let i = stack.tcpInfo(try socket(m.handle)) else { throw .ENOPROTOOPT }
+                    return i.bytes()
+                }
+                reply.encode(N.GetOptionReply(value: Array(info.prefix(Int(min(m.size, 4096))))))
+                return
+            }
             let value: Int32
             switch (m.level, m.name) {
             case (1, 4):   // SO_ERROR, cleared by reading as on Linux
@@ -305,7 +315,8 @@ public final class NetstackService: @unchecked Sendable {
             for k in (0..<6).reversed() { mac.append(UInt8(truncatingIfNeeded: i.mac.raw >> (8 * UInt64(k)))) }
             let flags: UInt32 = i.isLoopback ? 0x49 : 0x1043   // UP|LOOPBACK|RUNNING, UP|BROADCAST|RUNNING|MULTICAST
             list.append(.init(index: UInt32(i.index + 1), name: i.name, flags: flags, mtu: UInt32(i.isLoopback ? 65536 : i.mtu),
-                              hardwareAddress: mac, addresses: addrs))
+                              hardwareAddress: mac, addresses: addrs, rxBytes: UInt64(i.rxBytes), rxPackets: UInt64(i.rxPackets),
+                              txBytes: UInt64(i.txBytes), txPackets: UInt64(i.txPackets)))
         }
         let routes = stack.routes.map { r in
             Netstack.RouteEntry(destination: v4(r.destination), prefixLength: UInt8(r.prefixLength),

@@ -11,6 +11,11 @@ extension NetstackService {
             let list = try locked { () throws(NetErrno) in stack.socketSummaries() }
             reply.encode(Netstack.SocketList(sockets: list.map(summary)))
         }
+        t.register(Netstack.Stats.messageID) { [self] req, reply throws(ServiceFailure) in
+            _ = try decode(req, Netstack.Stats.self)
+            let counters = try locked { () throws(NetErrno) in stack.snmpCounters() }
+            reply.encode(Netstack.StatsReply(counters: counters.map { Netstack.StackCounter(name: $0.0, value: UInt64(max(0, $0.1))) }))
+        }
     }
 
     func summary(_ s: SocketSummary) -> Netstack.SocketSummary {

@@ -878,7 +878,7 @@ public enum Netstack {
 
     /// A network interface as the netstack sees it (SIOCGIF* ioctls, NETLINK_ROUTE, getifaddrs).
     public struct Interface: WireTable {
-        public static let fieldCount = 6
+        public static let fieldCount = 10
 
         public var index: UInt32
         public var name: String
@@ -888,14 +888,23 @@ public enum Netstack {
         /// 6 bytes (all zero on loopback)
         public var hardwareAddress: [UInt8]
         public var addresses: [InterfaceAddress]
+        /// /proc/net/dev counters (frames with their Ethernet header)
+        public var rxBytes: UInt64
+        public var rxPackets: UInt64
+        public var txBytes: UInt64
+        public var txPackets: UInt64
 
-        public init(index: UInt32 = 0, name: String = "", flags: UInt32 = 0, mtu: UInt32 = 0, hardwareAddress: [UInt8] = [], addresses: [InterfaceAddress] = []) {
+        public init(index: UInt32 = 0, name: String = "", flags: UInt32 = 0, mtu: UInt32 = 0, hardwareAddress: [UInt8] = [], addresses: [InterfaceAddress] = [], rxBytes: UInt64 = 0, rxPackets: UInt64 = 0, txBytes: UInt64 = 0, txPackets: UInt64 = 0) {
             self.index = index
             self.name = name
             self.flags = flags
             self.mtu = mtu
             self.hardwareAddress = hardwareAddress
             self.addresses = addresses
+            self.rxBytes = rxBytes
+            self.rxPackets = rxPackets
+            self.txBytes = txBytes
+            self.txPackets = txPackets
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
@@ -906,6 +915,10 @@ public enum Netstack {
             writer.field(t, 3, mtu)
             writer.field(t, 4, bytes: hardwareAddress)
             writer.field(t, 5, tables: addresses)
+            writer.field(t, 6, rxBytes)
+            writer.field(t, 7, rxPackets)
+            writer.field(t, 8, txBytes)
+            writer.field(t, 9, txPackets)
             return t.offset
         }
 
@@ -916,7 +929,11 @@ public enum Netstack {
             let f_mtu = try t.scalar(3, UInt32.self) ?? 0
             let f_hardwareAddress = try t.bytes(4, budget: &budget) ?? []
             let f_addresses = try t.decodeTables(5, InterfaceAddress.self, budget: &budget) ?? []
-            return Interface(index: f_index, name: f_name, flags: f_flags, mtu: f_mtu, hardwareAddress: f_hardwareAddress, addresses: f_addresses)
+            let f_rxBytes = try t.scalar(6, UInt64.self) ?? 0
+            let f_rxPackets = try t.scalar(7, UInt64.self) ?? 0
+            let f_txBytes = try t.scalar(8, UInt64.self) ?? 0
+            let f_txPackets = try t.scalar(9, UInt64.self) ?? 0
+            return Interface(index: f_index, name: f_name, flags: f_flags, mtu: f_mtu, hardwareAddress: f_hardwareAddress, addresses: f_addresses, rxBytes: f_rxBytes, rxPackets: f_rxPackets, txBytes: f_txBytes, txPackets: f_txPackets)
         }
 
         /// Zero-copy, checked accessors over a received Interface; valid while the receive buffer is.
@@ -930,6 +947,10 @@ public enum Netstack {
             public var mtu: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
             public var hardwareAddress: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(4, limit: WireLimits.maximumBytes) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
             public var addresses: TableVector? { get throws(WireError) { try table.tableVector(5) } }
+            public var rxBytes: UInt64 { get throws(WireError) { try table.scalar(6, UInt64.self) ?? 0 } }
+            public var rxPackets: UInt64 { get throws(WireError) { try table.scalar(7, UInt64.self) ?? 0 } }
+            public var txBytes: UInt64 { get throws(WireError) { try table.scalar(8, UInt64.self) ?? 0 } }
+            public var txPackets: UInt64 { get throws(WireError) { try table.scalar(9, UInt64.self) ?? 0 } }
         }
     }
 
@@ -1181,6 +1202,102 @@ public enum Netstack {
         }
     }
 
+    /// One counter of the stack, named as in /proc/net/snmp ("Tcp.InSegs").
+    public struct StackCounter: WireTable {
+        public static let fieldCount = 2
+
+        public var name: String
+        public var value: UInt64
+
+        public init(name: String = "", value: UInt64 = 0) {
+            self.name = name
+            self.value = value
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, name)
+            writer.field(t, 1, value)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> StackCounter {
+            let f_name = try t.string(0, budget: &budget) ?? ""
+            let f_value = try t.scalar(1, UInt64.self) ?? 0
+            return StackCounter(name: f_name, value: f_value)
+        }
+
+        /// Zero-copy, checked accessors over a received StackCounter; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(0, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+            public var value: UInt64 { get throws(WireError) { try table.scalar(1, UInt64.self) ?? 0 } }
+        }
+    }
+
+    /// The stack's protocol counters (for /proc/net/snmp).
+    public struct Stats: WireRequest {
+        public typealias Reply = StatsReply
+        public static let messageID: UInt16 = 102
+        public static let name = "Stats"
+        public static let fieldCount = 0
+
+        public init() {
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> Stats {
+            _ = t
+            return Stats()
+        }
+
+        /// Zero-copy, checked accessors over a received Stats; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+        }
+    }
+
+    public struct StatsReply: WireMessage {
+        public static let messageID: UInt16 = 103
+        public static let name = "StatsReply"
+        public static let fieldCount = 1
+
+        public var counters: [StackCounter]
+
+        public init(counters: [StackCounter] = []) {
+            self.counters = counters
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, tables: counters)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> StatsReply {
+            let f_counters = try t.decodeTables(0, StackCounter.self, budget: &budget) ?? []
+            return StatsReply(counters: f_counters)
+        }
+
+        /// Zero-copy, checked accessors over a received StatsReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var counters: TableVector? { get throws(WireError) { try table.tableVector(0) } }
+        }
+    }
+
     /// Every message of the channel, for dispatch by message id.
     public enum Message: WireChannelMessage {
         case errorReply(ErrorReply)
@@ -1206,6 +1323,8 @@ public enum Netstack {
         case interfacesReply(InterfacesReply)
         case listSockets(ListSockets)
         case socketList(SocketList)
+        case stats(Stats)
+        case statsReply(StatsReply)
 
         /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
         public static let messageTypes: [any WireMessage.Type] = [
@@ -1232,6 +1351,8 @@ public enum Netstack {
             InterfacesReply.self,
             ListSockets.self,
             SocketList.self,
+            Stats.self,
+            StatsReply.self,
         ]
 
         public static let channelName = Netstack.channelName
@@ -1261,6 +1382,8 @@ public enum Netstack {
             case InterfacesReply.messageID: return InterfacesReply.name
             case ListSockets.messageID: return ListSockets.name
             case SocketList.messageID: return SocketList.name
+            case Stats.messageID: return Stats.name
+            case StatsReply.messageID: return StatsReply.name
             default: return nil
             }
         }
@@ -1290,6 +1413,8 @@ public enum Netstack {
             case InterfacesReply.messageID: return .interfacesReply(try InterfacesReply.decode(view))
             case ListSockets.messageID: return .listSockets(try ListSockets.decode(view))
             case SocketList.messageID: return .socketList(try SocketList.decode(view))
+            case Stats.messageID: return .stats(try Stats.decode(view))
+            case StatsReply.messageID: return .statsReply(try StatsReply.decode(view))
             default: throw .unknownMessage(messageID)
             }
         }
@@ -1319,6 +1444,8 @@ public enum Netstack {
             case .interfacesReply: return InterfacesReply.messageID
             case .listSockets: return ListSockets.messageID
             case .socketList: return SocketList.messageID
+            case .stats: return Stats.messageID
+            case .statsReply: return StatsReply.messageID
             }
         }
 
@@ -1347,6 +1474,8 @@ public enum Netstack {
             case .interfacesReply(let m): return m
             case .listSockets(let m): return m
             case .socketList(let m): return m
+            case .stats(let m): return m
+            case .statsReply(let m): return m
             }
         }
 
@@ -1375,6 +1504,8 @@ public enum Netstack {
             case .interfacesReply(let m): m.encode(into: &writer)
             case .listSockets(let m): m.encode(into: &writer)
             case .socketList(let m): m.encode(into: &writer)
+            case .stats(let m): m.encode(into: &writer)
+            case .statsReply(let m): m.encode(into: &writer)
             }
         }
     }

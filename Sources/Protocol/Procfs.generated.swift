@@ -1098,7 +1098,7 @@ public enum Procfs {
 
     /// The state a request may show. Fields not needed for the path may be left empty.
     public struct Snapshot: WireTable {
-        public static let fieldCount = 33
+        public static let fieldCount = 34
 
         /// the tasks visible to the caller (leaders and threads), for /proc and /proc/<pid>
         public var tasks: [TaskInfo]
@@ -1147,8 +1147,10 @@ public enum Procfs {
         public var routes: [NetRoute]
         public var sockets: [NetSocket]
         public var unixSockets: [UnixSocketEntry]
+        /// /proc/net/snmp counters the netstack keeps: "Tcp.InSegs" -> "12"
+        public var snmp: [Tunable]
 
-        public init(tasks: [TaskInfo] = [], maps: [MapEntry] = [], fds: [FDEntry] = [], mounts: [MountEntry] = [], limits: [LimitEntry] = [], uptimeNanos: UInt64 = 0, idleNanos: UInt64 = 0, bootTimeSeconds: UInt64 = 0, memTotalKB: UInt64 = 0, memFreeKB: UInt64 = 0, memAvailableKB: UInt64 = 0, buffersKB: UInt64 = 0, cachedKB: UInt64 = 0, swapTotalKB: UInt64 = 0, swapFreeKB: UInt64 = 0, loadAverage: [UInt32] = [], runnable: UInt32 = 0, lastPID: Int32 = 0, hostname: String = "", domainname: String = "", kernelRelease: String = "", kernelVersion: String = "", cpuCount: UInt32 = 0, cpuTimes: [CPUTimes] = [], contextSwitches: UInt64 = 0, processesCreated: UInt64 = 0, tunables: [Tunable] = [], bootID: String = "", cpuinfo: [Tunable] = [], interfaces: [NetInterface] = [], routes: [NetRoute] = [], sockets: [NetSocket] = [], unixSockets: [UnixSocketEntry] = []) {
+        public init(tasks: [TaskInfo] = [], maps: [MapEntry] = [], fds: [FDEntry] = [], mounts: [MountEntry] = [], limits: [LimitEntry] = [], uptimeNanos: UInt64 = 0, idleNanos: UInt64 = 0, bootTimeSeconds: UInt64 = 0, memTotalKB: UInt64 = 0, memFreeKB: UInt64 = 0, memAvailableKB: UInt64 = 0, buffersKB: UInt64 = 0, cachedKB: UInt64 = 0, swapTotalKB: UInt64 = 0, swapFreeKB: UInt64 = 0, loadAverage: [UInt32] = [], runnable: UInt32 = 0, lastPID: Int32 = 0, hostname: String = "", domainname: String = "", kernelRelease: String = "", kernelVersion: String = "", cpuCount: UInt32 = 0, cpuTimes: [CPUTimes] = [], contextSwitches: UInt64 = 0, processesCreated: UInt64 = 0, tunables: [Tunable] = [], bootID: String = "", cpuinfo: [Tunable] = [], interfaces: [NetInterface] = [], routes: [NetRoute] = [], sockets: [NetSocket] = [], unixSockets: [UnixSocketEntry] = [], snmp: [Tunable] = []) {
             self.tasks = tasks
             self.maps = maps
             self.fds = fds
@@ -1182,6 +1184,7 @@ public enum Procfs {
             self.routes = routes
             self.sockets = sockets
             self.unixSockets = unixSockets
+            self.snmp = snmp
         }
 
         public func encodeTable(into writer: inout MessageWriter) -> Int {
@@ -1219,6 +1222,7 @@ public enum Procfs {
             writer.field(t, 30, tables: routes)
             writer.field(t, 31, tables: sockets)
             writer.field(t, 32, tables: unixSockets)
+            writer.field(t, 33, tables: snmp)
             return t.offset
         }
 
@@ -1256,7 +1260,8 @@ public enum Procfs {
             let f_routes = try t.decodeTables(30, NetRoute.self, budget: &budget) ?? []
             let f_sockets = try t.decodeTables(31, NetSocket.self, budget: &budget) ?? []
             let f_unixSockets = try t.decodeTables(32, UnixSocketEntry.self, budget: &budget) ?? []
-            return Snapshot(tasks: f_tasks, maps: f_maps, fds: f_fds, mounts: f_mounts, limits: f_limits, uptimeNanos: f_uptimeNanos, idleNanos: f_idleNanos, bootTimeSeconds: f_bootTimeSeconds, memTotalKB: f_memTotalKB, memFreeKB: f_memFreeKB, memAvailableKB: f_memAvailableKB, buffersKB: f_buffersKB, cachedKB: f_cachedKB, swapTotalKB: f_swapTotalKB, swapFreeKB: f_swapFreeKB, loadAverage: f_loadAverage, runnable: f_runnable, lastPID: f_lastPID, hostname: f_hostname, domainname: f_domainname, kernelRelease: f_kernelRelease, kernelVersion: f_kernelVersion, cpuCount: f_cpuCount, cpuTimes: f_cpuTimes, contextSwitches: f_contextSwitches, processesCreated: f_processesCreated, tunables: f_tunables, bootID: f_bootID, cpuinfo: f_cpuinfo, interfaces: f_interfaces, routes: f_routes, sockets: f_sockets, unixSockets: f_unixSockets)
+            let f_snmp = try t.decodeTables(33, Tunable.self, budget: &budget) ?? []
+            return Snapshot(tasks: f_tasks, maps: f_maps, fds: f_fds, mounts: f_mounts, limits: f_limits, uptimeNanos: f_uptimeNanos, idleNanos: f_idleNanos, bootTimeSeconds: f_bootTimeSeconds, memTotalKB: f_memTotalKB, memFreeKB: f_memFreeKB, memAvailableKB: f_memAvailableKB, buffersKB: f_buffersKB, cachedKB: f_cachedKB, swapTotalKB: f_swapTotalKB, swapFreeKB: f_swapFreeKB, loadAverage: f_loadAverage, runnable: f_runnable, lastPID: f_lastPID, hostname: f_hostname, domainname: f_domainname, kernelRelease: f_kernelRelease, kernelVersion: f_kernelVersion, cpuCount: f_cpuCount, cpuTimes: f_cpuTimes, contextSwitches: f_contextSwitches, processesCreated: f_processesCreated, tunables: f_tunables, bootID: f_bootID, cpuinfo: f_cpuinfo, interfaces: f_interfaces, routes: f_routes, sockets: f_sockets, unixSockets: f_unixSockets, snmp: f_snmp)
         }
 
         /// Zero-copy, checked accessors over a received Snapshot; valid while the receive buffer is.
@@ -1297,6 +1302,7 @@ public enum Procfs {
             public var routes: TableVector? { get throws(WireError) { try table.tableVector(30) } }
             public var sockets: TableVector? { get throws(WireError) { try table.tableVector(31) } }
             public var unixSockets: TableVector? { get throws(WireError) { try table.tableVector(32) } }
+            public var snmp: TableVector? { get throws(WireError) { try table.tableVector(33) } }
         }
     }
 

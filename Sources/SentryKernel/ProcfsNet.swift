@@ -24,7 +24,8 @@ extension Kernel {
             for i in r.interfaces {
                 s.interfaces.append(Procfs.NetInterface(
                     index: i.index, name: i.name, flags: i.flags, mtu: i.mtu, hardwareAddress: i.hardwareAddress,
-                    addresses: i.addresses.map { Procfs.NetAddress(family: $0.family, address: $0.address, prefixLength: $0.prefixLength) }))
+                    addresses: i.addresses.map { Procfs.NetAddress(family: $0.family, address: $0.address, prefixLength: $0.prefixLength) },
+                    rxBytes: i.rxBytes, rxPackets: i.rxPackets, txBytes: i.txBytes, txPackets: i.txPackets))
             }
             for route in r.routes {
                 let name = r.interfaces.first { $0.index == route.interface }?.name ?? ""
@@ -48,6 +49,10 @@ extension Kernel {
                                                   remoteAddress: addr(x.remote), remotePort: x.remote.port,
                                                   txQueue: x.sendQueue, rxQueue: x.receiveQueue, uid: uid, inode: ino))
             }
+        }
+        // /proc/net/snmp: the netstack's counters (only when it runs; else the file shows zeros).
+        if let c = NetstackConnection.shared, !c.dead, case .success(let st) = c.call(Netstack.Stats()) {
+            s.snmp = st.counters.map { Procfs.Tunable(name: $0.name, value: String($0.value)) }
         }
         for (u, refs) in unix.values.sorted(by: { $0.0.inode < $1.0.inode }) {
             var path = ""

@@ -18,15 +18,23 @@ extension Task {
             return 0
         }
         guard len >= 0 && len <= 256 else { return errno(EINVAL) }
-        guard let value = mm.readBytes(val, len) else { return errno(EFAULT) }
+        guard let raw = mm.readBytes(val, len) else { return errno(EFAULT) }
         let forwarded: Bool
         switch (level, opt) {
-        case (1, 2), (1, 6), (1, 7), (1, 8), (1, 9), (6, 1), (41, 26), (6, 4), (6, 5), (6, 6), (1, 13): forwarded = true
-        case (1, 15), (1, 10), (1, 12), (6, 3), (6, 9), (6, 12), (0, 1), (0, 2),
-             (41, 16), (41, 67), (0, 3): forwarded = false
+        case (1, 2), (1, 6), (1, 7), (1, 8), (1, 9), (6, 1), (41, 26), (6, 4), (6, 5), (6, 6), (1, 13), (0, 1), (41, 67): forwarded = true
+        case (1, 15), (1, 10), (1, 12), (6, 3), (6, 9), (6, 12), (0, 2),
+             (41, 16), (0, 3): forwarded = false
         default: return errno(level == 1 || level == 6 || level == 0 || level == 41 ? ENOPROTOOPT : EOPNOTSUPP)
         }
-        guard value.count >= (opt == 13 && level == 1 ? 8 : 4) else { return errno(EINVAL) }
+        guard raw.count >= (opt == 13 && level == 1 ? 8 : 4) else { return errno(EINVAL) }
+        var value = raw
+        if (level, opt) == (0, 1) || (level, opt) == (41, 67) {   // IP_TOS / IPV6_TCLASS read back as Linux keeps them
+            var v = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            if level == 41 { guard v >= -1 && v <= 255 else { return errno(EINVAL) }; if v < 0 { v = 0 } }
+            if level == 0 { v &= 0xff }
+            if s.isStream { v &= ~3 }   // TCP owns the ECN bits
+            value = withUnsafeBytes(of: v) { Array($0) }
+        }
         var applied = false
         if forwarded {
             switch s.conn.call(Netstack.SetOption(handle: s.handle, level: level, name: opt, value: value)) {
@@ -70,6 +78,11 @@ extension Task {
         case (6, 5): stored(75)                                               // TCP_KEEPINTVL
         case (6, 6): stored(9)                                                // TCP_KEEPCNT
         case (0, 2), (41, 16): stored(64)                                     // IP_TTL / IPV6_UNICAST_HOPS
+        case (6, 11) where s.isStream && !s.conn.dead:                        // TCP_INFO from the netstack
+            switch s.conn.call(Netstack.GetOption(handle: s.handle, level: 6, name: 11, size: 232)) {
+            case .success(let r): out = r.value + [UInt8](repeating: 0, count: max(0, 232 - r.value.count))
+            case .failure(let e): return errno(e)
+            }
         case (6, 11):                                                         // TCP_INFO: the state only
             var info = [UInt8](repeating: 0, count: 232)
             let st = s.slot.state

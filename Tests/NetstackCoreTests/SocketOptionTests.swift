@@ -108,4 +108,44 @@ import Testing
         let fromA = p.wire.log.filter { $0.side == 0 && $0.time >= t0 }.compactMap { tcpOf($0.frame)?.1.flags }
         #expect(fromA.contains { $0.contains(.fin) } && !fromA.contains { $0.contains(.rst) }, "\(fromA)")
     }
+
+    @Test func typeOfServiceIsWrittenIntoEveryPacket() throws {
+        let p = Pair()
+        let (c, s, _) = try p.establish()
+        try p.a.setOption(c, .typeOfService(0xbb))   // TCP: the ECN bits (low two) are the stack's
+        p.wire.keepLog = true
+        let t0 = p.now
+        _ = try p.a.send(c, [UInt8](repeating: 7, count: 3000))
+        #expect(p.run { ((try? p.b.bytesReadable(s)) ?? 0) >= 3000 })
+        let tcpTOS = Set(p.wire.log.filter { $0.side == 0 && $0.time >= t0 }.compactMap { tcpOf($0.frame)?.0.tos })
+        #expect(tcpTOS == [0xb8], "\(tcpTOS)")
+        let u = p.a.socket(.datagram)
+        try p.a.setOption(u, .typeOfService(0x2b))   // UDP: written as given
+        let before = p.wire.log.count
+        _ = try p.a.sendTo(u, [1, 2, 3], to: SocketAddress(Pair.addrB, 9))
+        p.run(for: 10 * Time.millisecond)
+        let udpTOS = p.wire.log[before...].compactMap { e -> UInt8? in
+            guard let ip = try? IPv4Header.parse(e.frame, at: 14), ip.proto == IPProtocol.udp else { return nil }
+            return ip.tos
+        }
+        #expect(udpTOS == [0x2b], "\(udpTOS)")
+        #expect(throws: NetErrno.EINVAL) { try p.a.setOption(u, .trafficClass(256)) }
+    }
+
+    @Test func interfaceCountersCountFrames() throws {
+        let p = Pair()
+        let (c, s, _) = try p.establish()
+        let a = p.a.interfaces[1], b = p.b.interfaces[1]
+        let (aTx, bRx) = (a.txPackets, b.rxPackets)
+        let (aTxBytes, bRxBytes) = (a.txBytes, b.rxBytes)
+        for _ in 0..<10 {   // ten 100-byte writes, each pushed out at once
+            try p.a.setOption(c, .noDelay(true))
+            _ = try p.a.send(c, [UInt8](repeating: 1, count: 100))
+            p.run(for: 50 * Time.millisecond)
+        }
+        #expect(((try? p.b.bytesReadable(s)) ?? 0) == 1000)
+        #expect(a.txPackets - aTx >= 10 && b.rxPackets - bRx == a.txPackets - aTx)   // a lossless wire
+        #expect(a.txBytes - aTxBytes >= 10 * (14 + 20 + 20 + 100) && b.rxBytes - bRxBytes == a.txBytes - aTxBytes)
+        #expect(b.txPackets > 0 && a.rxPackets > 0)   // the ACKs
+    }
 }

@@ -79,8 +79,7 @@ struct HostNetworkTests {
         while sentry.isRunning && Date() < deadline { usleep(20_000) }
         #expect(!sentry.isRunning, "the sandboxed server should exit after two connections")
         if !sentry.isRunning {
-            let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            #expect(sentry.terminationStatus == 0, "\(log)")
+            #expect(sentry.terminationStatus == 0, "\(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
         }
     }
 

@@ -619,7 +619,7 @@ extension Netstack.InterfaceAddress {
 
 extension Netstack.Interface {
     static func example(_ v: Int) -> Self {
-        Self(index: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), name: "name-\(v)-é", flags: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), mtu: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), hardwareAddress: [0x00, 0xFF, 4, UInt8(truncatingIfNeeded: v)], addresses: [Netstack.InterfaceAddress.example(v), Netstack.InterfaceAddress.example(v + 1)])
+        Self(index: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), name: "name-\(v)-é", flags: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), mtu: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), hardwareAddress: [0x00, 0xFF, 4, UInt8(truncatingIfNeeded: v)], addresses: [Netstack.InterfaceAddress.example(v), Netstack.InterfaceAddress.example(v + 1)], rxBytes: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), rxPackets: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), txBytes: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), txPackets: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v))
     }
 }
 
@@ -659,6 +659,26 @@ extension Netstack.ListSockets {
 extension Netstack.SocketList {
     static func example(_ v: Int) -> Self {
         Self(sockets: [Netstack.SocketSummary.example(v), Netstack.SocketSummary.example(v + 1)])
+    }
+    static let exampleFDCount = 0
+}
+
+extension Netstack.StackCounter {
+    static func example(_ v: Int) -> Self {
+        Self(name: "name-\(v)-é", value: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v))
+    }
+}
+
+extension Netstack.Stats {
+    static func example(_ v: Int) -> Self {
+        Self()
+    }
+    static let exampleFDCount = 0
+}
+
+extension Netstack.StatsReply {
+    static func example(_ v: Int) -> Self {
+        Self(counters: [Netstack.StackCounter.example(v), Netstack.StackCounter.example(v + 1)])
     }
     static let exampleFDCount = 0
 }
@@ -737,7 +757,7 @@ extension Procfs.UnixSocketEntry {
 
 extension Procfs.Snapshot {
     static func example(_ v: Int) -> Self {
-        Self(tasks: [Procfs.TaskInfo.example(v), Procfs.TaskInfo.example(v + 1)], maps: [Procfs.MapEntry.example(v), Procfs.MapEntry.example(v + 1)], fds: [Procfs.FDEntry.example(v), Procfs.FDEntry.example(v + 1)], mounts: [Procfs.MountEntry.example(v), Procfs.MountEntry.example(v + 1)], limits: [Procfs.LimitEntry.example(v), Procfs.LimitEntry.example(v + 1)], uptimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), idleNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), bootTimeSeconds: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), memTotalKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), memFreeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), memAvailableKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), buffersKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), cachedKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), swapTotalKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), swapFreeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), loadAverage: [UInt32(truncatingIfNeeded: 0xC1C2C354 + v), UInt32(truncatingIfNeeded: 0xC1C2C364 + v)], runnable: UInt32(truncatingIfNeeded: 0xC1C2C364 + v), lastPID: Int32(truncatingIfNeeded: -18_000_001 + v), hostname: "hostname-\(v)-é", domainname: "domainname-\(v)-é", kernelRelease: "kernelRelease-\(v)-é", kernelVersion: "kernelVersion-\(v)-é", cpuCount: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), cpuTimes: [Procfs.CPUTimes.example(v), Procfs.CPUTimes.example(v + 1)], contextSwitches: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), processesCreated: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), tunables: [Procfs.Tunable.example(v), Procfs.Tunable.example(v + 1)], bootID: "bootID-\(v)-é", cpuinfo: [Procfs.Tunable.example(v), Procfs.Tunable.example(v + 1)], interfaces: [Procfs.NetInterface.example(v), Procfs.NetInterface.example(v + 1)], routes: [Procfs.NetRoute.example(v), Procfs.NetRoute.example(v + 1)], sockets: [Procfs.NetSocket.example(v), Procfs.NetSocket.example(v + 1)], unixSockets: [Procfs.UnixSocketEntry.example(v), Procfs.UnixSocketEntry.example(v + 1)])
+        Self(tasks: [Procfs.TaskInfo.example(v), Procfs.TaskInfo.example(v + 1)], maps: [Procfs.MapEntry.example(v), Procfs.MapEntry.example(v + 1)], fds: [Procfs.FDEntry.example(v), Procfs.FDEntry.example(v + 1)], mounts: [Procfs.MountEntry.example(v), Procfs.MountEntry.example(v + 1)], limits: [Procfs.LimitEntry.example(v), Procfs.LimitEntry.example(v + 1)], uptimeNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), idleNanos: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0768 + v), bootTimeSeconds: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0778 + v), memTotalKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0788 + v), memFreeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0798 + v), memAvailableKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), buffersKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0718 + v), cachedKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0728 + v), swapTotalKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0738 + v), swapFreeKB: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), loadAverage: [UInt32(truncatingIfNeeded: 0xC1C2C354 + v), UInt32(truncatingIfNeeded: 0xC1C2C364 + v)], runnable: UInt32(truncatingIfNeeded: 0xC1C2C364 + v), lastPID: Int32(truncatingIfNeeded: -18_000_001 + v), hostname: "hostname-\(v)-é", domainname: "domainname-\(v)-é", kernelRelease: "kernelRelease-\(v)-é", kernelVersion: "kernelVersion-\(v)-é", cpuCount: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), cpuTimes: [Procfs.CPUTimes.example(v), Procfs.CPUTimes.example(v + 1)], contextSwitches: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0748 + v), processesCreated: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0758 + v), tunables: [Procfs.Tunable.example(v), Procfs.Tunable.example(v + 1)], bootID: "bootID-\(v)-é", cpuinfo: [Procfs.Tunable.example(v), Procfs.Tunable.example(v + 1)], interfaces: [Procfs.NetInterface.example(v), Procfs.NetInterface.example(v + 1)], routes: [Procfs.NetRoute.example(v), Procfs.NetRoute.example(v + 1)], sockets: [Procfs.NetSocket.example(v), Procfs.NetSocket.example(v + 1)], unixSockets: [Procfs.UnixSocketEntry.example(v), Procfs.UnixSocketEntry.example(v + 1)], snmp: [Procfs.Tunable.example(v), Procfs.Tunable.example(v + 1)])
     }
 }
 
@@ -876,6 +896,8 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Netstack.Message.interfacesReply(.example(0)), fdCount: Netstack.InterfacesReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Netstack.Message.listSockets(.example(0)), fdCount: Netstack.ListSockets.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.socketList(.example(0)), fdCount: Netstack.SocketList.exampleFDCount, flags: [.reply]),
+    GoldenCase(Netstack.Message.stats(.example(0)), fdCount: Netstack.Stats.exampleFDCount, flags: []),
+    GoldenCase(Netstack.Message.statsReply(.example(0)), fdCount: Netstack.StatsReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Netstack.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
     GoldenCase(Procfs.Message.readFile(.example(0)), fdCount: Procfs.ReadFile.exampleFDCount, flags: []),
     GoldenCase(Procfs.Message.fileContent(.example(0)), fdCount: Procfs.FileContent.exampleFDCount, flags: [.reply]),
