@@ -77,6 +77,27 @@ struct LauncherFixture {
         return path
     }
 
+    /// Makes directories under the bundle's rootfs, and copies the host's static busybox to /bin when asked.
+    func prepareRootfs(_ bundle: String, directories: [String], busybox: Bool = false) throws -> URL {
+        let rootfs = URL(fileURLWithPath: bundle).appendingPathComponent("rootfs")
+        for dir in directories + (busybox ? ["bin"] : []) {
+            try FileManager.default.createDirectory(at: rootfs.appendingPathComponent(dir), withIntermediateDirectories: true)
+        }
+        if busybox { try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: rootfs.appendingPathComponent("bin/busybox").path) }
+        return rootfs
+    }
+
+    /// Runs `bundle` under the host's runc (the reference for behaviour tests): its exit status and its
+    /// stdout and stderr together, as one file.
+    func runUnderRunc(_ runc: String, bundle: String, id: String) throws -> (exitCode: Int32?, output: String) {
+        let out = scratch.appendingPathComponent("runc-\(id).out").path
+        let state = scratch.appendingPathComponent("runc-state").path
+        let r = try ProcessRunner.shell(
+            "exec \(runc) --root \(shellQuote(state)) run --bundle \(shellQuote(bundle)) \(id)-\(getpid()) </dev/null >\(shellQuote(out)) 2>&1",
+            timeout: 30)
+        return (r.exitCode, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+    }
+
     func state(_ id: String) throws -> [String: Any]? {
         let result = try run(["state", id])
         guard result.exitCode == 0 else { return nil }

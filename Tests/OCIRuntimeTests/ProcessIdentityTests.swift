@@ -68,10 +68,7 @@ struct ProcessIdentityTests {
                            ["destination": "/tmp", "type": "tmpfs", "source": "tmpfs"]],
                 "linux": linux,
             ])
-            let rootfs = URL(fileURLWithPath: bundle).appendingPathComponent("rootfs")
-            for dir in ["proc", "tmp", "mnt", "dev"] {
-                try FileManager.default.createDirectory(at: rootfs.appendingPathComponent(dir), withIntermediateDirectories: true)
-            }
+            let rootfs = try f.prepareRootfs(bundle, directories: ["proc", "tmp", "mnt", "dev"])
             // runc gives a tmpfs the mode of the directory it covers.
             try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: rootfs.appendingPathComponent("tmp").path)
             let binary = try GuestPrograms.compile(program, into: rootfs, static: true)
@@ -80,17 +77,12 @@ struct ProcessIdentityTests {
             try FileManager.default.copyItem(atPath: binary, toPath: suid)
             #expect(chown(suid, 0, 0) == 0 && chmod(suid, 0o4755) == 0)
 
-            let runcOut = f.scratch.appendingPathComponent("runc.out").path
-            let runcState = f.scratch.appendingPathComponent("runc-state").path
-            let native = try ProcessRunner.shell(
-                "exec \(Self.runc!) --root \(shellQuote(runcState)) run --bundle \(shellQuote(bundle)) creds-runc-\(getpid()) </dev/null >\(shellQuote(runcOut)) 2>&1",
-                timeout: 30)
-            let expected = (try? String(contentsOfFile: runcOut, encoding: .utf8)) ?? ""
+            let (nativeStatus, expected) = try f.runUnderRunc(Self.runc!, bundle: bundle, id: "creds-runc")
             let expectedStatus = seccomp == nil ? 0 : 128 + 31   // the kill rule: SIGSYS
-            #expect(native.exitCode == Int32(expectedStatus), "runc: \(expected)")
+            #expect(nativeStatus == Int32(expectedStatus), "runc: \(expected)")
 
             let sandbox = try f.run(["run", "--bundle", bundle, "creds-\(getpid())"], timeout: 30)
-            #expect(sandbox.exitCode == native.exitCode, "\(sandbox.stderr)")
+            #expect(sandbox.exitCode == nativeStatus, "\(sandbox.stderr)")
             let a = expected.split(separator: "\n", omittingEmptySubsequences: false)
             let b = sandbox.stdout.split(separator: "\n", omittingEmptySubsequences: false)
             #expect(a.count > minimumLines, "runc printed too little: \(expected)")

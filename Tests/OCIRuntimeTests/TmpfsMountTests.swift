@@ -26,18 +26,9 @@ struct TmpfsMountTests {
                            ["destination": "/ro", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]]],
                 "linux": ["namespaces": [["type": "pid"], ["type": "mount"]]],
             ])
-            let rootfs = URL(fileURLWithPath: bundle).appendingPathComponent("rootfs")
-            for dir in ["proc", "bin", "dev"] {
-                try FileManager.default.createDirectory(at: rootfs.appendingPathComponent(dir), withIntermediateDirectories: true)
-            }
-            try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: rootfs.appendingPathComponent("bin/busybox").path)
-            let runcOut = f.scratch.appendingPathComponent("runc.out").path
-            let runcState = f.scratch.appendingPathComponent("runc-state").path
-            let native = try ProcessRunner.shell(
-                "exec \(ProcessIdentityTests.runc!) --root \(shellQuote(runcState)) run --bundle \(shellQuote(bundle)) tmpfs-runc-\(getpid()) </dev/null >\(shellQuote(runcOut)) 2>&1",
-                timeout: 30)
-            let expected = (try? String(contentsOfFile: runcOut, encoding: .utf8)) ?? ""
-            #expect(native.exitCode == 0, "runc: \(expected)")
+            _ = try f.prepareRootfs(bundle, directories: ["proc", "dev"], busybox: true)
+            let (nativeStatus, expected) = try f.runUnderRunc(ProcessIdentityTests.runc!, bundle: bundle, id: "tmpfs-runc")
+            #expect(nativeStatus == 0, "runc: \(expected)")
             #expect(expected.contains("/data 750 1000 100"), "\(expected)")
             let sandbox = try f.run(["run", "--bundle", bundle, "tmpfs-\(getpid())"], timeout: 30)
             #expect(sandbox.exitCode == 0, "\(sandbox.stderr)")
@@ -65,18 +56,9 @@ struct TmpfsMountTests {
                 "linux": ["namespaces": [["type": "pid"], ["type": "mount"], ["type": "ipc"]],
                           "sysctl": ["kernel.shmmni": "1000"], "readonlyPaths": ["/proc/sys"]] as [String: Any],
             ])
-            let rootfs = URL(fileURLWithPath: bundle).appendingPathComponent("rootfs")
-            for dir in ["proc", "bin", "dev"] {
-                try FileManager.default.createDirectory(at: rootfs.appendingPathComponent(dir), withIntermediateDirectories: true)
-            }
-            try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: rootfs.appendingPathComponent("bin/busybox").path)
-            let runcOut = f.scratch.appendingPathComponent("runc.out").path
-            let runcState = f.scratch.appendingPathComponent("runc-state").path
-            let native = try ProcessRunner.shell(
-                "exec \(ProcessIdentityTests.runc!) --root \(shellQuote(runcState)) run --bundle \(shellQuote(bundle)) sysctl-runc-\(getpid()) </dev/null >\(shellQuote(runcOut)) 2>&1",
-                timeout: 30)
-            let expected = (try? String(contentsOfFile: runcOut, encoding: .utf8)) ?? ""
-            #expect(native.exitCode == 0, "runc: \(expected)")
+            _ = try f.prepareRootfs(bundle, directories: ["proc", "dev"], busybox: true)
+            let (nativeStatus, expected) = try f.runUnderRunc(ProcessIdentityTests.runc!, bundle: bundle, id: "sysctl-runc")
+            #expect(nativeStatus == 0, "runc: \(expected)")
             #expect(expected.hasPrefix("1000\n"), "\(expected)")
             let sandbox = try f.run(["run", "--bundle", bundle, "sysctl-\(getpid())"], timeout: 30)
             #expect(sandbox.exitCode == 0, "\(sandbox.stderr)")
