@@ -279,20 +279,11 @@ public final class NetstackService: @unchecked Sendable {
             reply.encode(r)
         }
         t.register(N.Attach.messageID) { [self] req, reply throws(ServiceFailure) in
-            let m = try decode(req, N.Attach.self)
-            guard let memory = req.fds.take(Int(m.memory.rawValue)), let toNet = req.fds.take(Int(m.toNetstack.rawValue)),
-                  let toSentry = req.fds.take(Int(m.toSentry.rawValue)) else {
-                throw ServiceFailure(.EBADF, "Attach without its descriptors")
-            }
+            let attachment = try ArenaAttachment(&req)   // ArenaAttachment.swift
             pthread_mutex_lock(&lock)
             defer { pthread_mutex_unlock(&lock) }
             guard arena == nil else { throw ServiceFailure(.EBUSY, "arena already attached") }
-            do {
-                arena = try SocketArena.map(memory.rawValue, size: Int(clamping: m.memorySize), slotCount: Int(m.slotCount), ringSize: Int(m.ringSize))
-            } catch { throw ServiceFailure(.EINVAL, "arena: \(error)") }
-            memory.close()
-            toNetstackFD = toNet.release()
-            toSentryFD = toSentry.release()
+            (arena, toNetstackFD, toSentryFD) = try attachment.install()
             reply.encode(N.EmptyReply())
         }
         registerSocketListing(&t)   // SocketListingHandler.swift (/proc/net)
@@ -332,10 +323,6 @@ public final class NetstackService: @unchecked Sendable {
         let id = SocketID(raw: Int32(bitPattern: UInt32(handle)))
         bindings[id.raw]?.active = true
         return id
-    }
-
-    func decode<M: WireMessage>(_ req: borrowing Message, _: M.Type) throws(ServiceFailure) -> M {
-        do { return try M.decode(try req.view()) } catch { throw ServiceFailure(.EINVAL, "malformed \(M.self): \(error)") }
     }
 
     func address(_ a: Netstack.SocketAddress) throws(ServiceFailure) -> SocketAddress {
