@@ -23,8 +23,7 @@ struct BindPlan: Codable, Sendable {
     static func make(config: OCIConfig, bundle: String, rootfs: String) throws(RuntimeError) -> BindPlan {
         var mounts: [BindMount] = []
         for (i, m) in config.mounts.enumerated() {
-            let isBind = m.type == "bind" || m.options.contains("bind") || m.options.contains("rbind")
-            guard isBind else { continue }
+            guard m.isBind else { continue }
             guard let rawSource = m.source, !rawSource.isEmpty else {
                 throw RuntimeError("config.json: mounts[\(i)].source: a bind mount needs a source")
             }

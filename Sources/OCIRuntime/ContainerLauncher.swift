@@ -55,7 +55,7 @@ enum ContainerLauncher {
         for (key, value) in config.linux.sysctl.sorted(by: { $0.key < $1.key }) { args += ["--sysctl", "\(key)=\(value)"] }
         for path in config.linux.readonlyPaths { args += ["--readonly-path", path] }
         // tmpfs mounts are the Sentry's own (its /dev is devfs; /tmp and /dev/shm get new instances on top).
-        for m in config.mounts where m.type == "tmpfs" && m.destination != "/dev" && !m.options.contains("bind") && !m.options.contains("rbind") {
+        for m in config.mounts where m.type == "tmpfs" && m.destination != "/dev" && !m.isBind {
             args += ["--tmpfs", m.options.isEmpty ? m.destination : m.destination + ":" + m.options.joined(separator: ",")]
         }
         if globals.strace { args.append("--strace") }

@@ -50,6 +50,8 @@ public struct OCIConfig: Sendable {
         public var type: String?
         public var source: String?
         public var options: [String]
+        /// A bind mount, by type or by option (runc accepts either); served by a gofer.
+        public var isBind: Bool { type == "bind" || options.contains("bind") || options.contains("rbind") }
     }
     public struct Hook: Sendable {
         public var path: String

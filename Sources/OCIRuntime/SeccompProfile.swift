@@ -21,14 +21,14 @@ enum SeccompProfile {
         let defaultErrno = try s["defaultErrnoRet"].optionalInteger(in: 0...4095) ?? EPERM
         let defaultAction = try action(s["defaultAction"])
         var entries = ["default \(defaultAction) \(defaultAction == "ERRNO" ? defaultErrno : 0)"]
-        for arch in try s["architectures"].isPresent ? s["architectures"].stringArray() : [] {
+        for arch in try s["architectures"].stringArray() {
             guard arch.hasPrefix("SCMP_ARCH_") else { throw s["architectures"].fail("unknown architecture \(arch)") }
         }
         for rule in try s["syscalls"].elements() {
             let act = try action(rule["action"])
             let errno = act == "ERRNO" ? try rule["errnoRet"].optionalInteger(in: 0...4095) ?? defaultErrno : 0
             var conditions = ""
-            for arg in try rule["args"].isPresent ? rule["args"].elements() : [] {
+            for arg in try rule["args"].elements() {
                 let index = try arg["index"].integer(in: 0...5)
                 let value = try arg["value"].unsigned()
                 let value2 = try arg["valueTwo"].isPresent ? arg["valueTwo"].unsigned() : 0

@@ -6,7 +6,8 @@
 // Semantics follow seccomp(2): of the rules that match a call, the most restrictive action wins
 // (kill process > kill thread > trap > errno > trace > log > allow); no match takes the default.
 
-struct AppSeccomp {
+/// A class, so the per-syscall `if let` takes one reference rather than copying its tables.
+final class AppSeccomp {
     enum Action: UInt8, Comparable {
         case allow = 0, log, trace, errno, trap, killThread, killProcess
         static func < (a: Action, b: Action) -> Bool { a.rawValue < b.rawValue }
@@ -62,7 +63,7 @@ struct AppSeccomp {
             byNumber[nr, default: []].append(Rule(action: action, errno: err, conditions: conditions))
         }
         guard let defaultVerdict else { return (nil, "--app-seccomp: no default action") }
-        var s = AppSeccomp(fast: [UInt32](repeating: defaultVerdict, count: tableSize))
+        let s = AppSeccomp(fast: [UInt32](repeating: defaultVerdict, count: tableSize))
         for (nr, list) in byNumber {
             if list.count == 1 && list[0].conditions.isEmpty {
                 s.fast[nr] = UInt32(list[0].action.rawValue) << 16 | UInt32(list[0].errno)

@@ -258,11 +258,7 @@ final class ControlServer {
         tg.name = image.executable
         for limit in spec.rlimits { tg.rlimits[Int(limit.resource)] = (limit.soft, limit.hard) }
         tg.cred.groups = spec.additionalGIDs.sorted()
-        let caps = spec.capabilities
-        if caps.count == 5 {
-            tg.cred.bounding = caps[0] & Cap.all; tg.cred.effective = caps[1] & Cap.all; tg.cred.inheritable = caps[2] & Cap.all
-            tg.cred.permitted = caps[3] & Cap.all; tg.cred.ambient = caps[4] & caps[3] & caps[2] & Cap.all
-        }
+        if spec.capabilities.count == 5 { tg.cred.setCapabilities(spec.capabilities) }
         tg.cred.applyExec()   // Credentials.swift
         let fds = FDTable()
         let modes = [O_RDONLY, O_WRONLY, O_WRONLY]

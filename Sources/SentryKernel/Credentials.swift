@@ -43,6 +43,25 @@ struct Credentials {
 
     func has(_ cap: Int) -> Bool { effective & (1 << UInt64(cap)) != 0 }
 
+    /// The real, effective and saved user ids (group ids when `gid`).
+    func ids(gid: Bool) -> (real: UInt32, effective: UInt32, saved: UInt32) {
+        gid ? (rgid, egid, sgid) : (ruid, euid, suid)
+    }
+
+    /// Sets the real, effective and saved user (group) ids; the filesystem id follows the effective one,
+    /// as it does for every set*id call but setfsuid/setfsgid.
+    mutating func setIDs(gid: Bool, real: UInt32, effective: UInt32, saved: UInt32) {
+        if gid { rgid = real; egid = effective; sgid = saved; fsgid = effective }
+        else { ruid = real; euid = effective; suid = saved; fsuid = effective }
+    }
+
+    /// The five sets from config.json's masks (bounding, effective, inheritable, permitted, ambient);
+    /// ambient keeps only what is both permitted and inheritable, as Linux requires of it.
+    mutating func setCapabilities(_ m: [UInt64]) {
+        bounding = m[0] & Cap.all; effective = m[1] & Cap.all; inheritable = m[2] & Cap.all
+        permitted = m[3] & Cap.all; ambient = m[4] & permitted & inheritable
+    }
+
     /// Whether `gid` is the caller's filesystem group or one of its supplementary groups.
     func inGroup(_ gid: UInt32) -> Bool { fsgid == gid || groups.contains(gid) }
 

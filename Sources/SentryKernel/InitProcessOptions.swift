@@ -35,7 +35,7 @@ public struct InitProcessOptions {
             var sets: [UInt64] = []
             for p in parts {
                 guard let n = UInt64(p, radix: 16) else { return "--caps: '\(p)' is not a hexadecimal mask" }
-                sets.append(n & Cap.all)
+                sets.append(n)
             }
             capabilities = sets
         case "--rlimit":
@@ -61,10 +61,7 @@ public struct InitProcessOptions {
     /// Sets up `tg`'s credentials and limits as config.json asks.
     func apply(to tg: ThreadGroup) {
         tg.cred.groups = groups.sorted()
-        if let c = capabilities {
-            tg.cred.bounding = c[0]; tg.cred.effective = c[1]; tg.cred.inheritable = c[2]
-            tg.cred.permitted = c[3]; tg.cred.ambient = c[4] & c[3] & c[2]
-        }
+        if let c = capabilities { tg.cred.setCapabilities(c) }
         for (r, l) in rlimits { tg.rlimits[r] = l }
     }
 }

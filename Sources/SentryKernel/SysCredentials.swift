@@ -7,8 +7,7 @@ extension Task {
     // MARK: user and group ids
 
     func sysGetresid(_ a: UInt64, _ b: UInt64, _ c: UInt64, gid: Bool) -> Int {
-        let cr = tg.cred
-        let (r, e, s) = gid ? (cr.rgid, cr.egid, cr.sgid) : (cr.ruid, cr.euid, cr.suid)
+        let (r, e, s) = tg.cred.ids(gid: gid)
         return mm.write(a, r) && mm.write(b, e) && mm.write(c, s) ? 0 : errno(EFAULT)
     }
 
@@ -19,11 +18,11 @@ extension Task {
         let old = tg.cred
         var c = old
         if c.has(gid ? Cap.setgid : Cap.setuid) {
-            if gid { c.rgid = v; c.egid = v; c.sgid = v; c.fsgid = v } else { c.ruid = v; c.euid = v; c.suid = v; c.fsuid = v }
+            c.setIDs(gid: gid, real: v, effective: v, saved: v)
         } else {
-            let (r, s) = gid ? (c.rgid, c.sgid) : (c.ruid, c.suid)
+            let (r, _, s) = c.ids(gid: gid)
             guard v == r || v == s else { return errno(EPERM) }
-            if gid { c.egid = v; c.fsgid = v } else { c.euid = v; c.fsuid = v }
+            c.setIDs(gid: gid, real: r, effective: v, saved: s)
         }
         commit(c, old: old, uidChange: !gid)
         return 0
@@ -35,7 +34,7 @@ extension Task {
     func sysSetreid(_ r: UInt32, _ e: UInt32, gid: Bool) -> Int {
         let old = tg.cred
         var c = old
-        let (or, oe, os) = gid ? (c.rgid, c.egid, c.sgid) : (c.ruid, c.euid, c.suid)
+        let (or, oe, os) = c.ids(gid: gid)
         if !c.has(gid ? Cap.setgid : Cap.setuid) {
             if r != UInt32.max && r != or && r != oe { return errno(EPERM) }
             if e != UInt32.max && e != or && e != oe && e != os { return errno(EPERM) }
@@ -43,7 +42,7 @@ extension Task {
         let nr = r == UInt32.max ? or : r
         let ne = e == UInt32.max ? oe : e
         let ns = (r != UInt32.max || (e != UInt32.max && e != or)) ? ne : os
-        if gid { c.rgid = nr; c.egid = ne; c.sgid = ns; c.fsgid = ne } else { c.ruid = nr; c.euid = ne; c.suid = ns; c.fsuid = ne }
+        c.setIDs(gid: gid, real: nr, effective: ne, saved: ns)
         commit(c, old: old, uidChange: !gid)
         return 0
     }
@@ -52,12 +51,11 @@ extension Task {
     func sysSetresid(_ r: UInt32, _ e: UInt32, _ s: UInt32, gid: Bool) -> Int {
         let old = tg.cred
         var c = old
-        let (or, oe, os) = gid ? (c.rgid, c.egid, c.sgid) : (c.ruid, c.euid, c.suid)
+        let (or, oe, os) = c.ids(gid: gid)
         if !c.has(gid ? Cap.setgid : Cap.setuid) {
             for v in [r, e, s] where v != UInt32.max && v != or && v != oe && v != os { return errno(EPERM) }
         }
-        let nr = r == UInt32.max ? or : r, ne = e == UInt32.max ? oe : e, ns = s == UInt32.max ? os : s
-        if gid { c.rgid = nr; c.egid = ne; c.sgid = ns; c.fsgid = ne } else { c.ruid = nr; c.euid = ne; c.suid = ns; c.fsuid = ne }
+        c.setIDs(gid: gid, real: r == UInt32.max ? or : r, effective: e == UInt32.max ? oe : e, saved: s == UInt32.max ? os : s)
         commit(c, old: old, uidChange: !gid)
         return 0
     }
