@@ -1,6 +1,6 @@
 // PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented to this process instead of the host's
-// init, so the launcher's supervisor reaps (and learns the exit status of) the services it started
-// through a short-lived `bulwark service-sandbox`.
+// init, so the launcher's supervisor reaps (and learns the exit status of) every process the services
+// leave behind, not only the services it started itself.
 import CBulwark
 
 public enum Subreaper {

@@ -1,8 +1,8 @@
 // `--empty-root`: a service that needs no file after setup (procfs, netstack) leaves the host's file
 // system: a small read-only tmpfs becomes its root (pivot_root(".", ".") then a lazy unmount of the old
 // root, as pivot_root(2) describes), so a compromised service finds no host file to open even if its
-// seccomp policy allowed open. Only in a private mount namespace (the launcher's service-sandbox makes
-// one and passes the flag only then): the tmpfs mount must not appear in the host's mount table.
+// seccomp policy allowed open. Only in a private mount namespace (the launcher's supervisor starts the
+// service in one and passes the flag only then): the tmpfs mount must not appear in the host's mount table.
 import Glibc
 import HostOS
 

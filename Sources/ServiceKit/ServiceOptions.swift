@@ -15,7 +15,7 @@ public struct ServiceOptions: Equatable {
     /// `--fault SPEC` values, in order (issue 8; checked here, applied by ServiceMain).
     public var faults: [String] = []
     /// `--empty-root`: after setup, pivot_root into an empty read-only tmpfs (EmptyRoot.swift). Given by
-    /// the launcher's service-sandbox, which runs the service in a private mount namespace.
+    /// the launcher's supervisor, which starts the service in a private mount namespace.
     public var emptyRoot = false
 
     public struct UsageError: Error, Equatable, CustomStringConvertible {
