@@ -14,6 +14,8 @@ import Wire
 
 /// O_PATH (Glibc's module does not export it without _GNU_SOURCE).
 let oPath = Int32(BW_G_O_PATH)
+/// O_TMPFILE (__O_TMPFILE | O_DIRECTORY), likewise not exported.
+let oTmpfile: Int32 = 0o20000000 | O_DIRECTORY
 
 public final class GoferServer {
     let configuration: GoferConfiguration
@@ -79,6 +81,11 @@ public final class GoferServer {
         table.register(Gofer.Create.messageID) { request, reply throws(ServiceFailure) in
             let create = try decode(Gofer.Create.self, request)
             let inode = try self.create(create, &reply)
+            reply.encode(Gofer.CreateReply(child: inode, hostFD: FDIndex(0)))
+        }
+        table.register(Gofer.CreateTmpfile.messageID) { request, reply throws(ServiceFailure) in
+            let create = try decode(Gofer.CreateTmpfile.self, request)
+            let inode = try self.createTmpfile(create, &reply)
             reply.encode(Gofer.CreateReply(child: inode, hostFD: FDIndex(0)))
         }
         table.register(Gofer.Mkdir.messageID) { request, reply throws(ServiceFailure) in
@@ -387,6 +394,34 @@ public final class GoferServer {
             _ = try? OpenAt2.unlink(dir, request.name, flags: 0)
             throw error
         }
+    }
+
+    /// O_TMPFILE in directory `dir`: an unnamed file (link count 0), opened and donated like Create's,
+    /// plus a node for it. Link gives it a name later (linkat through the node's /proc/self/fd entry
+    /// with AT_SYMLINK_FOLLOW); with O_EXCL the host kernel itself refuses that (ENOENT).
+    func createTmpfile(_ request: Gofer.CreateTmpfile, _ reply: inout Reply) throws(ServiceFailure) -> Gofer.Inode {
+        let dir = try writableDirectory(request.dir)
+        let excl = Int32(bitPattern: request.flags) & O_EXCL
+        let value = try checkOpenFlags(request.flags & ~UInt32(O_EXCL), readOnly: false)
+        guard value & O_ACCMODE != O_RDONLY, value & O_TRUNC == 0 else {
+            throw ServiceFailure(.EINVAL, "gofer: O_TMPFILE needs O_WRONLY or O_RDWR")
+        }
+        let file: OwnedFD
+        do {
+            file = try OpenAt2.open(dir, ".", flags: value | excl | oTmpfile | O_NOCTTY, mode: request.mode & 0o7777)
+        } catch { throw failure("O_TMPFILE", error) }
+        let node: OwnedFD
+        do { node = try OpenAt2.open(procFD, String(file.rawValue), flags: oPath, resolve: 0) } catch {
+            throw failure("O_TMPFILE node", error)
+        }
+        let stat = try self.stat(node.rawValue)
+        var inode = Gofer.Inode(fid: try nodes.insert(node, readOnly: false), stat: stat)
+        do throws(ServiceFailure) { try applyOwner(&inode, uid: request.uid, gid: request.gid) } catch {
+            nodes.remove(inode.fid)
+            throw error
+        }
+        try reply.attach(file)
+        return inode
     }
 
     func mkdir(_ request: Gofer.Mkdir) throws(ServiceFailure) -> Gofer.Inode {

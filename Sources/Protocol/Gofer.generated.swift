@@ -1836,6 +1836,62 @@ public enum Gofer {
         }
     }
 
+    /// O_TMPFILE: makes an unnamed regular file in directory `dir` and opens it (`flags`: O_WRONLY or
+    /// O_RDWR, optionally O_EXCL so it can never be linked, plus Open's allowed flags). The reply's
+    /// `child` is a node for it (link count 0) that Link can give a name, unless O_EXCL.
+    public struct CreateTmpfile: WireRequest {
+        public typealias Reply = CreateReply
+        public static let messageID: UInt16 = 39
+        public static let name = "CreateTmpfile"
+        public static let fieldCount = 5
+
+        public var dir: UInt64
+        public var flags: UInt32
+        public var mode: UInt32
+        public var uid: UInt32
+        public var gid: UInt32
+
+        public init(dir: UInt64 = 0, flags: UInt32 = 0, mode: UInt32 = 0, uid: UInt32 = 0, gid: UInt32 = 0) {
+            self.dir = dir
+            self.flags = flags
+            self.mode = mode
+            self.uid = uid
+            self.gid = gid
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, dir)
+            writer.field(t, 1, flags)
+            writer.field(t, 2, mode)
+            writer.field(t, 3, uid)
+            writer.field(t, 4, gid)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> CreateTmpfile {
+            let f_dir = try t.scalar(0, UInt64.self) ?? 0
+            let f_flags = try t.scalar(1, UInt32.self) ?? 0
+            let f_mode = try t.scalar(2, UInt32.self) ?? 0
+            let f_uid = try t.scalar(3, UInt32.self) ?? 0
+            let f_gid = try t.scalar(4, UInt32.self) ?? 0
+            return CreateTmpfile(dir: f_dir, flags: f_flags, mode: f_mode, uid: f_uid, gid: f_gid)
+        }
+
+        /// Zero-copy, checked accessors over a received CreateTmpfile; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var dir: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var flags: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+            public var mode: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var uid: UInt32 { get throws(WireError) { try table.scalar(3, UInt32.self) ?? 0 } }
+            public var gid: UInt32 { get throws(WireError) { try table.scalar(4, UInt32.self) ?? 0 } }
+        }
+    }
+
     /// Every message of the channel, for dispatch by message id.
     public enum Message: WireChannelMessage {
         case errorReply(ErrorReply)
@@ -1877,6 +1933,7 @@ public enum Gofer {
         case close(Close)
         case getdentsWalk(GetdentsWalk)
         case getdentsWalkReply(GetdentsWalkReply)
+        case createTmpfile(CreateTmpfile)
 
         /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
         public static let messageTypes: [any WireMessage.Type] = [
@@ -1919,6 +1976,7 @@ public enum Gofer {
             Close.self,
             GetdentsWalk.self,
             GetdentsWalkReply.self,
+            CreateTmpfile.self,
         ]
 
         public static let channelName = Gofer.channelName
@@ -1964,6 +2022,7 @@ public enum Gofer {
             case Close.messageID: return Close.name
             case GetdentsWalk.messageID: return GetdentsWalk.name
             case GetdentsWalkReply.messageID: return GetdentsWalkReply.name
+            case CreateTmpfile.messageID: return CreateTmpfile.name
             default: return nil
             }
         }
@@ -2009,6 +2068,7 @@ public enum Gofer {
             case Close.messageID: return .close(try Close.decode(view))
             case GetdentsWalk.messageID: return .getdentsWalk(try GetdentsWalk.decode(view))
             case GetdentsWalkReply.messageID: return .getdentsWalkReply(try GetdentsWalkReply.decode(view))
+            case CreateTmpfile.messageID: return .createTmpfile(try CreateTmpfile.decode(view))
             default: throw .unknownMessage(messageID)
             }
         }
@@ -2054,6 +2114,7 @@ public enum Gofer {
             case .close: return Close.messageID
             case .getdentsWalk: return GetdentsWalk.messageID
             case .getdentsWalkReply: return GetdentsWalkReply.messageID
+            case .createTmpfile: return CreateTmpfile.messageID
             }
         }
 
@@ -2098,6 +2159,7 @@ public enum Gofer {
             case .close(let m): return m
             case .getdentsWalk(let m): return m
             case .getdentsWalkReply(let m): return m
+            case .createTmpfile(let m): return m
             }
         }
 
@@ -2142,6 +2204,7 @@ public enum Gofer {
             case .close(let m): m.encode(into: &writer)
             case .getdentsWalk(let m): m.encode(into: &writer)
             case .getdentsWalkReply(let m): m.encode(into: &writer)
+            case .createTmpfile(let m): m.encode(into: &writer)
             }
         }
     }

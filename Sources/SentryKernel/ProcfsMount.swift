@@ -227,6 +227,9 @@ final class ProcfsMount: SyntheticMount {
             // Linux opens the file anew: a fresh description (own offset) for files with a path,
             // a new end of the same pipe, and the same object for everything else.
             if let p = f as? PipeEnd { return .success(PipeEnd(p.pipe, reader: flags & O_ACCMODE_ != O_WRONLY, flags: flags)) }
+            // An unlinked file (O_TMPFILE, or deleted while open) has no path to reopen by: its
+            // location is the same object (linkat(AT_SYMLINK_FOLLOW) names an O_TMPFILE this way).
+            if let l = f.location, l.dentry.dead { return k.vfs.openLocation(t, l, flags: flags) }
             if let path = f.path, f is HostFile || f is TmpfsFile || f is PathFile || f is VDirFile || f is ProcfsFile || f is ProcfsDirectory {
                 return k.procfsOpen(t, path, flags: flags)
             }

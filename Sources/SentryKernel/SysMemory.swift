@@ -47,6 +47,7 @@ extension Task {
         guard let f = fds.get(Int(fd)) else { return errno(EBADF) }
         guard f.readable else { return errno(EACCES) }
         if shared && prot & PROT_W != 0 && !f.writable { return errno(EACCES) }
+        mmapAccessed(f)   // atime, as a read (VFSAtime.swift)
         if let t = f as? TmpfsFile {
             // tmpfs files: a copy of the contents (written back when shared, SharedFileWriteBack).
             guard let b = Backing(file: kernel.memory, length: Int(len)) else { return errno(ENOMEM) }
@@ -56,13 +57,18 @@ extension Task {
             mapsIdentity(&vma, f, off)
             if shared && f.writable {
                 let node = t.node
-                vma.writeBack = SharedFileWriteBack(backing: b, fileOffset: Int(off)) { bytes, count, at in
+                vma.writeBack = SharedFileWriteBack(backing: b, fileOffset: Int(off), writer: { bytes, count, at in
                     // Never past the file's end, as on Linux.
                     let n = min(count, node.data.count - at)
                     guard n > 0 else { return }
                     node.data.withUnsafeMutableBytes { _ = memcpy($0.baseAddress! + at, bytes, n) }
                     node.changed()
-                }
+                }, reader: { into, count, at in
+                    // mremap growing the mapping: the file's bytes there (zeros past its end).
+                    let n = min(count, node.data.count - at)
+                    guard n > 0 else { return }
+                    node.data.withUnsafeBytes { _ = memcpy(into, $0.baseAddress! + at, n) }
+                })
             }
             let r = mm.insert(vma, mapper: self)
             return r < 0 ? r : Int(start)
@@ -88,8 +94,8 @@ extension Task {
         }
         var vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: f.path ?? "file")
         mapsIdentity(&vma, f, off)
-        if shared && f.writable, let writer = SharedFileWriteBack.hostFileWriter(fd: hfd) {
-            vma.writeBack = SharedFileWriteBack(backing: b, fileOffset: Int(off), writer: writer)
+        if shared && f.writable, let access = SharedFileWriteBack.hostFileAccess(fd: hfd) {
+            vma.writeBack = SharedFileWriteBack(backing: b, fileOffset: Int(off), writer: access.writer, reader: access.reader)
         }
         let r = mm.insert(vma, mapper: self)
         return r < 0 ? r : Int(start)
@@ -152,40 +158,80 @@ extension Task {
         return Int(addr)
     }
 
+    /// mremap: a mapping (a run of VMAs without holes, as splits and grown tails make several of one
+    /// Linux mapping) shrinks, grows in place, or moves with its pages (`AddressSpace.move`: the same
+    /// backings, so sharing with other address spaces and shared file write-back survive); a grown
+    /// part continues the last piece (the file's next bytes and their write-back for shared file
+    /// mappings, zeros otherwise).
     func sysMremap(_ old: UInt64, _ oldLen: UInt64, _ newLen: UInt64, _ flags: Int32, _ newAddr: UInt64) -> Int {
         guard old & UInt64(pageSize - 1) == 0, newLen > 0, flags & ~7 == 0 else { return errno(EINVAL) }
+        let mayMove = flags & 1 != 0, fixed = flags & 2 != 0, dontUnmap = flags & 4 != 0
+        // MREMAP_FIXED needs MAYMOVE; MREMAP_DONTUNMAP needs MAYMOVE and an unchanged size.
+        if fixed && !mayMove { return errno(EINVAL) }
+        if dontUnmap && (!mayMove || oldLen != newLen) { return errno(EINVAL) }
+        guard oldLen < (1 << 46), newLen < (1 << 46) else { return errno(EINVAL) }
         let oLen = pageRoundUp(oldLen), nLen = pageRoundUp(newLen)
-        guard let i = mm.find(old), mm.vmas[i].end >= old + oLen else { return errno(EFAULT) }
-        let vma = mm.vmas[i]
-        if flags & 2 == 0 && nLen == oLen { return Int(old) }
-        if flags & 2 == 0 && nLen < oLen {
-            _ = mm.unmap(old + nLen, oLen - nLen, mapper: self)
-            return Int(old)
+        // old_len 0 (a second mapping of shared pages) is not supported.
+        guard oLen > 0 else { return errno(EINVAL) }
+        guard old < AddressSpace.userTop, oLen <= AddressSpace.userTop - old,
+              let pieces = mm.covering(old, old + oLen) else { return errno(EFAULT) }
+        if fixed {
+            guard newAddr & UInt64(pageSize - 1) == 0, newAddr >= 0x10000, newAddr < AddressSpace.userTop,
+                  nLen <= AddressSpace.userTop - newAddr else { return errno(EINVAL) }
+            if newAddr < old + oLen && old < newAddr + nLen { return errno(EINVAL) }
+            if newAddr < mm.reservedEnd && newAddr + nLen > mm.reservedStart { return errno(EINVAL) }
         }
-        // Grow in place if the following range is free and not asked to move to a fixed place.
-        if flags & 2 == 0 && mm.isFree(old + oLen, old + nLen) && old + nLen <= AddressSpace.userTop {
-            let r = mm.mapAnonymous(old + oLen, nLen - oLen, prot: vma.prot, shared: vma.shared, tag: vma.tag, mapper: self)
-            return r < 0 ? r : Int(old)
+        if !fixed && !dontUnmap {
+            if nLen == oLen { return Int(old) }
+            if nLen < oLen {
+                _ = mm.unmap(old + nLen, oLen - nLen, mapper: self)
+                return Int(old)
+            }
+            // Grow in place if the following range is free.
+            if old + nLen <= AddressSpace.userTop && mm.isFree(old + oLen, old + nLen) {
+                let r = growMapping(pieces.last!, at: old + oLen, nLen - oLen)
+                return r < 0 ? r : Int(old)
+            }
         }
-        guard flags & 1 != 0 else { return errno(ENOMEM) }   // MREMAP_MAYMOVE
-        var dest: UInt64
-        if flags & 2 != 0 {
-            guard newAddr & UInt64(pageSize - 1) == 0 else { return errno(EINVAL) }
+        guard mayMove else { return errno(ENOMEM) }
+        let dest: UInt64
+        if fixed {
             dest = newAddr
         } else {
             guard let d = mm.findFree(nLen) else { return errno(ENOMEM) }
             dest = d
         }
-        // Move by copy: new backing, copy the old bytes, unmap the old range.
-        guard let b = Backing(file: kernel.memory, length: Int(nLen)) else { return errno(ENOMEM) }
-        let copyLen = Int(min(oLen, nLen))
-        _ = mm.withPieces(old, copyLen, needProt: 0) { p, n, off in memcpy(kernel.memory.pointer(b.offset + off), p, n) }
-        var nv = VMA(start: dest, end: dest + nLen, prot: vma.prot, shared: vma.shared, backing: b, backingOffset: 0, tag: vma.tag)
-        nv.fileDev = vma.fileDev; nv.fileIno = vma.fileIno
-        nv.fileOffset0 = vma.fileOffset0 &+ UInt64(vma.backingOffset) &+ (old - vma.start)
-        _ = mm.unmap(old, oLen, mapper: self)
-        let r = mm.insert(nv, mapper: self)
+        if fixed { _ = mm.unmap(dest, nLen, mapper: self) }
+        let keep = min(oLen, nLen)
+        if nLen < oLen { _ = mm.unmap(old + nLen, oLen - nLen, mapper: self) }
+        let last = mm.covering(old + keep - UInt64(pageSize), old + keep)!.last!
+        var r = mm.move(old, keep, to: dest, mapper: self)
+        if r >= 0 && nLen > oLen { r = growMapping(last, at: dest + oLen, nLen - oLen) }
+        if r >= 0 && dontUnmap {
+            // The old range stays mapped: shared pages are still the same pages; private ones
+            // read as zeros (as anonymous memory after MREMAP_DONTUNMAP).
+            for v in pieces {
+                r = v.shared ? mm.insert(v, mapper: self) : mm.mapAnonymous(v.start, v.length, prot: v.prot, shared: false, tag: v.tag, mapper: self)
+                if r < 0 { break }
+            }
+        }
         return r < 0 ? r : Int(dest)
+    }
+
+    /// Maps [start, start + len) as the continuation of VMA `v` (which ended just before it, before
+    /// a move): same protection and kind; for a shared file mapping, the file's next bytes, written
+    /// back like the rest; zeros otherwise (anonymous memory; private file mappings' growth is not
+    /// read from the file).
+    private func growMapping(_ v: VMA, at start: UInt64, _ len: UInt64) -> Int {
+        guard let b = Backing(file: kernel.memory, length: Int(len)) else { return errno(ENOMEM) }
+        var nv = VMA(start: start, end: start + len, prot: v.prot, shared: v.shared, backing: b, backingOffset: 0, tag: v.tag)
+        nv.fileDev = v.fileDev
+        nv.fileIno = v.fileIno
+        nv.fileOffset0 = v.fileOffset0 &+ UInt64(v.backingOffset) &+ v.length
+        if let wb = v.writeBack {
+            nv.writeBack = wb.continued(on: b, fileOffset: wb.fileOffset + v.backingOffset + Int(v.length))
+        }
+        return mm.insert(nv, mapper: self)
     }
 
     func sysMadvise(_ addr: UInt64, _ length: UInt64, _ advice: Int32) -> Int {

@@ -125,7 +125,7 @@ extension Task {
             case .success(.loc(let l)): loc = l
             }
         }
-        switch loc.inode.readlink(self) {
+        switch kernel.vfs.readLink(self, loc) {
         case .failure(let e): return errno(e)
         case .success(let s):
             let bytes = Array(s.utf8)

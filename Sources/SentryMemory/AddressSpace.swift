@@ -194,6 +194,49 @@ public final class AddressSpace {
         return mapper.hostMunmap(start, length)
     }
 
+    /// The VMAs covering [start, end) exactly (clipped to it), or nil if part of it is unmapped.
+    /// mremap treats such a run as one mapping: pieces of one Linux mapping are several VMAs here
+    /// (splits, a grown tail).
+    public func covering(_ start: UInt64, _ end: UInt64) -> [VMA]? {
+        var out: [VMA] = []
+        var a = start
+        while a < end {
+            guard let i = find(a) else { return nil }
+            var v = vmas[i]
+            if v.start < a { v.backingOffset += Int(a - v.start); v.start = a }
+            if v.end > end { v.end = end }
+            out.append(v)
+            a = v.end
+        }
+        return out
+    }
+
+    /// mremap's move: the mapped run [start, start + length) goes to `dest` with its pages (the same
+    /// backings, nothing copied), so pages shared with another address space stay shared and shared
+    /// file mappings keep writing back to their file. Whatever was at dest is replaced; the caller
+    /// makes sure the two ranges do not overlap and the run has no hole.
+    public func move(_ start: UInt64, _ length: UInt64, to dest: UInt64, mapper: HostMapper) -> Int {
+        let end = start + length
+        split(at: start)
+        split(at: end)
+        var moved: [VMA] = []
+        let i = insertionIndex(start)
+        while i < vmas.count && vmas[i].start < end { moved.append(vmas.remove(at: i)) }
+        record(.unmap(start, length))
+        _ = mapper.hostMunmap(start, length)
+        removeRange(dest, dest + length)
+        var result = 0
+        for var v in moved {
+            v.start = v.start - start + dest
+            v.end = v.end - start + dest
+            vmas.insert(v, at: insertionIndex(v.start))
+            record(.map(v.start, v.length, v.prot, v.fileOffset))
+            let r = mapper.hostMmap(v.start, v.length, v.prot, v.fileOffset)
+            if r < 0 { result = r }
+        }
+        return result
+    }
+
     public func protect(_ start: UInt64, _ length: UInt64, prot: Int32, mapper: HostMapper) -> Int {
         let end = start + length
         // Linux: ENOMEM if any part of the range is unmapped.

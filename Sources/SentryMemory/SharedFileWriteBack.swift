@@ -7,15 +7,26 @@ import Glibc
 public final class SharedFileWriteBack {
     /// Writes `count` bytes at `fileOffset` of the file (the caller clamps nothing).
     public typealias Writer = (UnsafeRawPointer, Int, Int) -> Void
+    /// Reads up to `count` bytes at `fileOffset` into the pointer (mremap fills a grown part with it).
+    public typealias Reader = (UnsafeMutableRawPointer, Int, Int) -> Void
     let backing: Backing
     /// File offset of the backing's first byte.
-    let fileOffset: Int
+    public let fileOffset: Int
     let writer: Writer
+    let reader: Reader?
 
-    public init(backing: Backing, fileOffset: Int, writer: @escaping Writer) {
+    public init(backing: Backing, fileOffset: Int, writer: @escaping Writer, reader: Reader? = nil) {
         self.backing = backing
         self.fileOffset = fileOffset
         self.writer = writer
+        self.reader = reader
+    }
+
+    /// The same file's write-back for the pages of another backing whose first byte stands for file
+    /// offset `fileOffset` (the part mremap grows a mapping by), filled from the file first.
+    public func continued(on other: Backing, fileOffset: Int) -> SharedFileWriteBack {
+        reader?(other.file.pointer(other.offset), other.length, fileOffset)
+        return SharedFileWriteBack(backing: other, fileOffset: fileOffset, writer: writer, reader: reader)
     }
 
     /// Writes back `length` bytes from `backingOffset` of the mapping's pages.
@@ -26,11 +37,23 @@ public final class SharedFileWriteBack {
 
     /// A writer for a host file: pwrite through its own duplicate of `fd`, never past the file's end
     /// (Linux does not extend a file through a mapping either). nil if the fd cannot be duplicated.
-    public static func hostFileWriter(fd: Int32) -> Writer? {
+    public static func hostFileWriter(fd: Int32) -> Writer? { hostFileAccess(fd: fd)?.writer }
+
+    /// The writer above and a reader (pread, zeros past the end) on one duplicate of `fd`.
+    public static func hostFileAccess(fd: Int32) -> (writer: Writer, reader: Reader)? {
         let own = fcntl(fd, F_DUPFD_CLOEXEC, 0)
         guard own >= 0 else { return nil }
         let holder = HostFD(own)
-        return { bytes, count, offset in
+        let reader: Reader = { into, count, offset in
+            var done = 0
+            while done < count {
+                let n = pread(holder.fd, into + done, count - done, off_t(offset + done))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+        }
+        let writer: Writer = { bytes, count, offset in
             var st = stat()
             guard fstat(holder.fd, &st) == 0 else { return }
             let n = min(count, Int(st.st_size) - offset)
@@ -42,6 +65,7 @@ public final class SharedFileWriteBack {
                 done += w
             }
         }
+        return (writer, reader)
     }
 }
 

@@ -106,6 +106,35 @@ import Testing
         #expect(openErrno(c, fifo.fid, flags: O_RDONLY) == .EPERM)
     }
 
+    /// CreateTmpfile: an unnamed host file in the directory (link count 0, not listed) whose node Link
+    /// names; O_EXCL ones the host kernel refuses to link; read-only mounts and bad flags are refused.
+    @Test func createTmpfileAndLinkIt() throws {
+        let gofer = try GoferFixture()
+        let c = gofer.client
+        let root = try c.attach()
+        let made = try c.createTmpfile(root.fid, flags: O_RDWR, mode: 0o600)
+        defer { _ = Glibc.close(made.fd) }
+        #expect(made.inode.stat.nlink == 0)
+        #expect(made.inode.stat.mode & S_IFMT_ == UInt32(S_IFREG))
+        #expect(write(made.fd, "tmp", 3) == 3)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: gofer.root).isEmpty)
+        let named = try c.link(root.fid, "named", target: made.inode.fid)
+        #expect(named.stat.ino == made.inode.stat.ino)
+        #expect(named.stat.nlink == 1)
+        #expect(try String(contentsOfFile: gofer.root + "/named", encoding: .utf8) == "tmp")
+
+        let excl = try c.createTmpfile(root.fid, flags: O_WRONLY | O_EXCL, mode: 0o600)
+        defer { _ = Glibc.close(excl.fd) }
+        #expect(remoteErrno { try c.link(root.fid, "excl", target: excl.inode.fid) } == .ENOENT)
+        #expect(!FileManager.default.fileExists(atPath: gofer.root + "/excl"))
+
+        #expect(remoteErrno { try c.createTmpfile(root.fid, flags: O_RDONLY, mode: 0o600) } == .EINVAL)
+        #expect(remoteErrno { try c.createTmpfile(root.fid, flags: O_RDWR | O_CREAT, mode: 0o600) } == .EINVAL)
+        #expect(remoteErrno { try c.createTmpfile(named.fid, flags: O_RDWR, mode: 0o600) } == .ENOTDIR)
+        let ro = try c.attach(readOnly: true)
+        #expect(remoteErrno { try c.createTmpfile(ro.fid, flags: O_RDWR, mode: 0o600) } == .EROFS)
+    }
+
     @Test func unlinkRenameAndTheirErrors() throws {
         let gofer = try GoferFixture { p in
             let fm = FileManager.default

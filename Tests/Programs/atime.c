@@ -1,8 +1,9 @@
 // Access times under Linux's default relatime (run natively and in the sandbox; the outputs,
 // "updated" or "kept" per case, must be the same): a read updates atime when it is not after mtime
 // or ctime; not when it is (a second read, a future atime); never through O_NOATIME; writes leave
-// atime alone; getdents updates a directory's. With "mount": a noatime tmpfs keeps atime, a
-// strictatime one updates it at every read.
+// atime alone; getdents updates a directory's; readlink and following a symlink update the link's
+// (a new link's atime equals its mtime); mmap updates the file's. With "mount": a noatime tmpfs keeps
+// atime, a strictatime one updates it at every read.
 // Usage: atime DIR [mount]
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -22,6 +24,12 @@ static void nap(void) { struct timespec ts = {0, 30 * 1000 * 1000}; nanosleep(&t
 static struct timespec atime_of(const char *p) {
     struct stat st;
     if (stat(p, &st) != 0) { perror(p); exit(1); }
+    return st.st_atim;
+}
+
+static struct timespec latime_of(const char *p) {
+    struct stat st;
+    if (lstat(p, &st) != 0) { perror(p); exit(1); }
     return st.st_atim;
 }
 
@@ -95,6 +103,55 @@ static void cases(const char *dir, const char *tag) {
     while (d && readdir(d)) {}
     if (d) closedir(d);
     snprintf(what, sizeof what, "%s: getdents with atime before mtime", tag); report(what, b, sub);
+
+    // Symlinks: a new one has atime == mtime, so its first read updates atime under relatime.
+    char l1[4200], l2[4200], buf[64];
+    struct stat st;
+    snprintf(l1, sizeof l1, "%s/link1", dir);
+    snprintf(l2, sizeof l2, "%s/link2", dir);
+    unlink(l1);
+    unlink(l2);
+    if (symlink("file", l1) != 0 || symlink("file", l2) != 0) { perror("symlink"); exit(1); }
+    nap();
+    b = latime_of(l1);
+    if (readlink(l1, buf, sizeof buf) != 4) printf("readlink failed\n");
+    snprintf(what, sizeof what, "%s: readlink of a new symlink", tag);
+    printf("%s: %s\n", what, same(b, latime_of(l1)) ? "kept" : "updated");
+    nap();
+    b = latime_of(l1);
+    if (readlink(l1, buf, sizeof buf) != 4) printf("readlink failed\n");
+    snprintf(what, sizeof what, "%s: second readlink", tag);
+    printf("%s: %s\n", what, same(b, latime_of(l1)) ? "kept" : "updated");
+    b = latime_of(l2);
+    if (stat(l2, &st) != 0) printf("stat through link failed\n");
+    snprintf(what, sizeof what, "%s: following a new symlink", tag);
+    printf("%s: %s\n", what, same(b, latime_of(l2)) ? "kept" : "updated");
+
+    // mmap accesses the file (without touching the pages).
+    static const int kinds[2] = {MAP_PRIVATE, MAP_SHARED};
+    for (int k = 0; k < 2; k++) {
+        const char *kind = k ? "MAP_SHARED" : "MAP_PRIVATE";
+        set_times(f, -1000, -500);
+        b = atime_of(f);
+        fd = open(f, O_RDONLY);
+        void *m = mmap(NULL, 4096, PROT_READ, kinds[k], fd, 0);
+        if (m == MAP_FAILED) perror("mmap");
+        snprintf(what, sizeof what, "%s: %s mmap with atime before mtime", tag, kind); report(what, b, f);
+        nap();
+        b = atime_of(f);
+        void *m2 = mmap(NULL, 4096, PROT_READ, kinds[k], fd, 0);
+        snprintf(what, sizeof what, "%s: %s second mmap", tag, kind); report(what, b, f);
+        munmap(m, 4096);
+        munmap(m2, 4096);
+        close(fd);
+    }
+    set_times(f, -1000, -500);
+    b = atime_of(f);
+    fd = open(f, O_RDONLY | O_NOATIME);
+    void *m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    snprintf(what, sizeof what, "%s: mmap through O_NOATIME", tag); report(what, b, f);
+    munmap(m, 4096);
+    close(fd);
 }
 
 int main(int argc, char **argv) {

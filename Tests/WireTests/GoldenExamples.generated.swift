@@ -479,6 +479,13 @@ extension Gofer.GetdentsWalkReply {
     static let exampleFDCount = 0
 }
 
+extension Gofer.CreateTmpfile {
+    static func example(_ v: Int) -> Self {
+        Self(dir: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), flags: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), mode: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), uid: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), gid: UInt32(truncatingIfNeeded: 0xC1C2C344 + v))
+    }
+    static let exampleFDCount = 0
+}
+
 extension Netstack.SocketAddress {
     static func example(_ v: Int) -> Self {
         Self(family: UInt16(truncatingIfNeeded: 0xB102 + v), port: UInt16(truncatingIfNeeded: 0xB112 + v), address: [0x00, 0xFF, 2, UInt8(truncatingIfNeeded: v)], flowInfo: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), scopeID: UInt32(truncatingIfNeeded: 0xC1C2C344 + v))
@@ -873,6 +880,7 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Gofer.Message.close(.example(0)), fdCount: Gofer.Close.exampleFDCount, flags: []),
     GoldenCase(Gofer.Message.getdentsWalk(.example(0)), fdCount: Gofer.GetdentsWalk.exampleFDCount, flags: []),
     GoldenCase(Gofer.Message.getdentsWalkReply(.example(0)), fdCount: Gofer.GetdentsWalkReply.exampleFDCount, flags: [.reply]),
+    GoldenCase(Gofer.Message.createTmpfile(.example(0)), fdCount: Gofer.CreateTmpfile.exampleFDCount, flags: []),
     GoldenCase(Gofer.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
     GoldenCase(Netstack.Message.socket(.example(0)), fdCount: Netstack.Socket.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.socketReply(.example(0)), fdCount: Netstack.SocketReply.exampleFDCount, flags: [.reply]),

@@ -60,6 +60,19 @@ public final class GoferClient {
         return (reply.child, fd.release())
     }
 
+    /// O_TMPFILE in `dir`: an unnamed file (flags: O_WRONLY or O_RDWR, O_EXCL to forbid linking it)
+    /// and its descriptor; Link names it later.
+    public func createTmpfile(_ dir: UInt64, flags: Int32, mode: UInt32,
+                              uid: UInt32 = .max, gid: UInt32 = .max) throws(IPCError) -> (inode: Gofer.Inode, fd: Int32) {
+        var fds = ReceivedFDs()
+        let reply = try channel.call(Gofer.CreateTmpfile(dir: dir, flags: UInt32(bitPattern: flags), mode: mode, uid: uid, gid: gid),
+                                     writer: &writer, receivedFDs: &fds, timeout: timeout)
+        guard let fd = fds.take(reply.hostFD.index) else {
+            throw IPCError.malformed(.malformed("CreateTmpfile reply without a descriptor"))
+        }
+        return (reply.child, fd.release())
+    }
+
     public func mkdir(_ dir: UInt64, _ name: String, mode: UInt32, uid: UInt32 = .max, gid: UInt32 = .max) throws(IPCError) -> Gofer.Inode {
         try call(Gofer.Mkdir(dir: dir, name: name, mode: mode, uid: uid, gid: gid)).inode
     }

@@ -210,7 +210,7 @@ final class VFS {
                 if !follow { return .failure(ELOOP) }
                 links += 1
                 if links > maxSymlinks { return .failure(ELOOP) }
-                guard case .success(let target) = child.inode.readlink(t) else { return .failure(EIO) }
+                guard case .success(let target) = readLink(t, child) else { return .failure(EIO) }
                 if target.isEmpty { return .failure(ENOENT) }
                 return open(t, at: dir, target, flags: flags, mode: mode, links: &links)
             }

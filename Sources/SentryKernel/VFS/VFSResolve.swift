@@ -104,7 +104,7 @@ extension VFS {
                 links += 1
                 if links > maxSymlinks { return .failure(ELOOP) }
                 let target: String
-                switch child.inode.readlink(t) {
+                switch readLink(t, child) {
                 case .failure(let e): return .failure(e)
                 case .success(let s): target = s
                 }

@@ -1,9 +1,12 @@
 // O_TMPFILE: an unnamed regular file in a directory of a Sentry tmpfs (/tmp, /dev/shm, mounts made
 // inside the sandbox) or of the overlay root (made in its upper layer). It has no name (link count
 // 0) until linkat(fd, "", dir, name, AT_EMPTY_PATH) gives it one, unless O_EXCL forbade that. On a
-// directory served by the Gofer directly (--overlay2 none, bind mounts) it is EOPNOTSUPP, as on a
-// file system without O_TMPFILE support.
+// directory served by the Gofer directly (--overlay2 none, bind mounts) the Gofer makes it in the host
+// directory (CreateTmpfile) and donates its descriptor; linkat names it through the Gofer's Link
+// (the host kernel refuses that for O_EXCL files, with ENOENT as Linux).
 import Glibc
+import GoferServer
+import IPC
 
 let O_TMPFILE_: Int32 = 0o20000000 | O_DIRECTORY
 
@@ -30,6 +33,8 @@ extension VFS {
             if r < 0 { return .failure(-r) }
             parentNode = ov.upper!
             overlayDir = ov
+        } else if let g = dir.inode as? GoferInode {
+            return goferTmpfile(t, dir, g, flags: flags, mode: mode)
         } else {
             return .failure(EOPNOTSUPP)
         }
@@ -47,5 +52,22 @@ extension VFS {
         f.location = VLocation(mount: dir.mount, dentry: d)
         f.path = pathOf(dir) + "/" + name + " (deleted)"
         return .success(f)
+    }
+
+    private func goferTmpfile(_ t: Task?, _ dir: VLocation, _ g: GoferInode, flags: Int32, mode: UInt32) -> KResult<FileDescription> {
+        let hf = GoferInode.hostFlags(flags) & ~O_TRUNC | (flags & O_EXCL)
+        let uid = t?.tg.cred.fsuid ?? 0, gid = t?.tg.cred.fsgid ?? 0
+        switch g.fs.call({ () throws(IPCError) in try g.fs.client.createTmpfile(g.fid, flags: hf, mode: mode, uid: uid, gid: gid) }) {
+        case .failure(let e): return .failure(e)
+        case .success(let (ino, fd)):
+            let c = g.child(ino)
+            let name = "#\(ino.stat.ino)"
+            let d = Dentry(name: name, parent: dir.dentry, inode: c)
+            d.dead = true
+            let f = HostFile(fd: fd, flags: flags & ~O_TMPFILE_, inode: c)
+            f.location = VLocation(mount: dir.mount, dentry: d)
+            f.path = pathOf(dir) + "/" + name + " (deleted)"
+            return .success(f)
+        }
     }
 }

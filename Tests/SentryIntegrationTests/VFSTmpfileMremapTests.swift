@@ -1,0 +1,93 @@
+// O_TMPFILE + linkat and mremap of MAP_SHARED file mappings, each run natively and in the sandbox (on the
+// default overlay, on directories the Gofer serves directly with --overlay2 none, and on a bind mount),
+// comparing the outputs line by line; where the Gofer serves the directory, the files left behind are
+// also compared from the host side with the native run's.
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Sentry VFS: O_TMPFILE and mremap write-back")
+struct VFSTmpfileMremapTests {
+    /// Runs Tests/Programs/<name>.c natively on `native` and in the sandbox on `inside` (the sandbox's
+    /// path of the directory), compares the outputs (directories replaced by "D").
+    func compare(_ name: String, native n: String, inside s: String, extra: [String] = []) throws {
+        let prog = try Sentry.compile(name)
+        let native = try Sentry.native([prog, n], timeout: 30)
+        let sandbox = try Sentry.run([prog, s], extra: extra, timeout: 60)
+        #expect(!sandbox.timedOut)
+        #expect(native.stdout.hasSuffix("done\n"), "\(native)")
+        #expect(sandbox.stdout.hasSuffix("done\n"), "\(sandbox.stderr)")
+        let sl = sandbox.stdout.replacingOccurrences(of: s, with: "D").split(separator: "\n")
+        let nl = native.stdout.replacingOccurrences(of: n, with: "D").split(separator: "\n")
+        for (a, b) in zip(sl, nl) where a != b { Issue.record("sandbox: \(a)\nnative:  \(b)") }
+        #expect(sl.count == nl.count, "\(sandbox.stderr)")
+    }
+
+    /// Names and contents of the regular files in `dir`.
+    func files(_ dir: String) -> [String: Data] {
+        var out: [String: Data] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            out[name] = FileManager.default.contents(atPath: dir + "/" + name)
+        }
+        return out
+    }
+
+    func withDirs(_ tag: String, _ body: (String, String) throws -> Void) throws {
+        try TestPaths.withScratchDirectory("bulwark-f5-\(tag)") { d in
+            try body(d.path + "/native", d.path + "/sandbox")
+        }
+    }
+
+    @Test func tmpfileOnTheOverlayMatchesNative() throws {
+        try withDirs("tmpo") { n, s in
+            try compare("tmpfile_link", native: n, inside: s)
+            // The overlay writes nothing to the host.
+            #expect(!FileManager.default.fileExists(atPath: s))
+        }
+    }
+
+    @Test func tmpfileThroughTheGoferMatchesNative() throws {
+        try withDirs("tmpg") { n, s in
+            try compare("tmpfile_link", native: n, inside: s, extra: ["--overlay2", "none"])
+            let hostSide = files(s), nativeSide = files(n)
+            #expect(hostSide.keys.sorted() == ["named", "named2", "user2", "viaproc"])
+            #expect(hostSide == nativeSide)
+            #expect(hostSide["named"].map { String(decoding: $0, as: UTF8.self) } == "unnamed data and more")
+        }
+    }
+
+    @Test func tmpfileOnABindMountMatchesNative() throws {
+        try withDirs("tmpb") { n, s in
+            try FileManager.default.createDirectory(atPath: s, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: n, withIntermediateDirectories: true)
+            try compare("tmpfile_link", native: n + "/d", inside: "/mnt/bulwark-tmpfile/d",
+                        extra: ["--mount", "\(s):/mnt/bulwark-tmpfile"])
+            #expect(files(s + "/d") == files(n + "/d"))
+            #expect(files(s + "/d").count == 4)
+        }
+    }
+
+    @Test func mremapSharedWritesReachTheFileOnTheOverlay() throws {
+        try withDirs("mro") { n, s in
+            try compare("mremap_shared", native: n, inside: s)
+            #expect(!FileManager.default.fileExists(atPath: s))
+        }
+    }
+
+    @Test func mremapSharedWritesReachTheFileThroughTheGofer() throws {
+        try withDirs("mrg") { n, s in
+            try compare("mremap_shared", native: n, inside: s, extra: ["--overlay2", "none"])
+            let hostSide = FileManager.default.contents(atPath: s + "/data")
+            #expect(hostSide?.count == 8 * 4096)
+            #expect(hostSide == FileManager.default.contents(atPath: n + "/data"))
+        }
+    }
+
+    @Test func mremapSharedWritesReachTheFileOnTmpfs() throws {
+        // /dev/shm is the Sentry's tmpfs in the sandbox and a tmpfs natively.
+        let tag = UUID().uuidString.prefix(8)
+        let n = "/dev/shm/bulwark-f5-mrn-\(tag)", s = "/dev/shm/bulwark-f5-mrs-\(tag)"
+        defer { try? FileManager.default.removeItem(atPath: n) }
+        try compare("mremap_shared", native: n, inside: s)
+    }
+}
