@@ -351,7 +351,7 @@ final class NetstackConnection {
             let now = bell.current
             if now != seen {
                 seen = now
-                kernel.lock(); kernel.broadcast(); kernel.unlock()
+                kernel.lock(); kernel.netBroadcast(); kernel.unlock()   // only readiness waiters
                 continue
             }
             let closesLeft = flushCloses()
