@@ -149,7 +149,7 @@ struct ContainerHooksTests {
             let s = try f.run(["start", "hs"])
             #expect(s.exitCode == 1)
             #expect(s.stderr.contains("error running startContainer hook #0") && s.stderr.contains("start-said-no"), "\(s)")
-            #expect(try f.waitForStatus("hs", "stopped"))
+            #expect(try f.waitForStatus("hs", "stopped", seconds: 15))
             #expect(!FileManager.default.fileExists(atPath: sentryRan), "the application started despite the failed hook")
             #expect(try f.run(["delete", "hs"]).exitCode == 0)
         }
