@@ -28,6 +28,9 @@ public struct SpawnOptions: Sendable {
     /// Descriptors from this number up (other than `inheritedDescriptors`) are not inherited, even
     /// without CLOEXEC; nil inherits whatever the caller left open. Default: only 0, 1 and 2.
     public var closeDescriptorsFrom: Int32? = 3
+    /// Open /proc/PID/ns/* descriptors the child joins (setns, in order) before anything else
+    /// (bw_spawn_joining); empty: the caller's namespaces.
+    public var joinNamespaces: [Int32] = []
 
     public init(path: String, arguments: [String]) {
         self.path = path
@@ -86,7 +89,10 @@ public enum ProcessSpawn {
                                 parent_death_signal: options.parentDeathSignal ?? 0,
                                 new_session: options.newSession ? 1 : 0,
                                 cloexec_from: options.closeDescriptorsFrom ?? -1)
-                            return bw_spawn(&attr, &pid)
+                            if options.joinNamespaces.isEmpty { return bw_spawn(&attr, &pid) }
+                            return options.joinNamespaces.withUnsafeBufferPointer { fds in
+                                bw_spawn_joining(&attr, fds.baseAddress, Int32(fds.count), &pid)
+                            }
                         }
                     }
                 }

@@ -120,6 +120,8 @@ public struct StackStats: Sendable {
     public var tcpResetsSent = 0
     public var tcpChallengeACKs = 0
     public var tcpSynDropped = 0
+    /// SYNs that took over a connection in TIME-WAIT (RFC 6191).
+    public var tcpTimeWaitReused = 0
     public var ipv6Dropped = 0
     public var ndpSolicitationsSent = 0
     // /proc/net/snmp (IPv4 only, as Linux's file): Ip, Icmp, Tcp opens, Udp.
@@ -180,6 +182,9 @@ public final class NetworkStack {
     var timerScratch: [TCPSocket] = []
     /// Tests pin the initial sequence number here (e.g. just below 2^32 to cross the wrap).
     var isnOverride: UInt32?
+    /// The key of the ISN and timestamp-offset hashes (RFC 6528), derived from the seed without
+    /// drawing from `rng`.
+    var isnSecret: UInt64 { var m = SplitMix64(seed: config.seed ^ 0x6a09_e667_f3bc_c908); return m.next() }
 
     /// Echo replies received (the answer to `ping`), oldest first.
     public var echoReplies: [EchoReply] = []

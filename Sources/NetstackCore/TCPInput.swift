@@ -30,6 +30,14 @@ extension NetworkStack {
         guard seg.sourcePort != 0, seg.destinationPort != 0 else { return }
         stats.tcpSegmentsIn += 1
         if let c = tcpConnections[ConnectionKey(local: local, remote: remote)] {
+            // A new SYN for a 4-tuple in TIME-WAIT starts a new connection (RFC 6191, as Linux does):
+            // answering it with an ACK made the client reset and retry only after its 1 s SYN timeout.
+            if c.state == .timeWait, c.orphaned, let iss = timeWaitReuse(c, seg), let l = tcpListener(for: local), l.state == .listen {
+                tcpRemove(c, error: nil)
+                stats.tcpTimeWaitReused += 1
+                listenInput(l, seg, data, local: local, remote: remote, iss: iss)
+                return
+            }
             tcpInput(c, seg, b, data)
             touch(c)
             return
@@ -55,15 +63,53 @@ extension NetworkStack {
         sendStatelessReset(local: l, remote: r, seg, payloadLength: payloadLength)
     }
 
-    /// Picks the ISN, our window scale and MSS for a new connection towards `remote`.
-    func setUpConnection(_ c: TCPSocket, route rt: AnyRoute) {
+    /// A SYN that may take over connection `c` in TIME-WAIT: no ACK or RST, and either beyond what the
+    /// old connection received or carrying a newer timestamp (Linux's tcp_timewait_state_process).
+    /// Returns the ISN for the new connection: past anything the old one sent, so no old duplicate
+    /// can be taken for new data.
+    func timeWaitReuse(_ c: TCPSocket, _ seg: TCPHeader) -> UInt32? {
+        guard seg.flags.contains(.syn), !seg.flags.contains(.ack), !seg.flags.contains(.rst) else { return nil }
+        let newerTimestamp = c.timestampsOn && seg.options.timestampValue.map { seqGT($0, c.tsRecent) } == true
+        guard seqGT(seg.sequence, c.rcvNxt) || newerTimestamp else { return nil }
+        return c.sndNxt &+ 65535 &+ 2
+    }
+
+    /// RFC 6528's F(): a keyed hash of the 4-tuple (the secret comes from the stack's seed).
+    func connectionHash(_ local: SocketAddress, _ remote: SocketAddress, ports: Bool) -> UInt32 {
+        func bits(_ a: IPAddress) -> (UInt64, UInt64) {
+            switch a {
+            case .v4(let v): return (UInt64(v.raw), 0)
+            case .v6(let v): return (v.high, v.low)
+            }
+        }
+        var m = SplitMix64(seed: isnSecret)
+        let (lh, ll) = bits(local.ip), (rh, rl) = bits(remote.ip)
+        var h = m.next()
+        for w in [lh, ll, rh, rl, ports ? UInt64(local.port) << 16 | UInt64(remote.port) : 0] {
+            m = SplitMix64(seed: h ^ w)
+            h = m.next()
+        }
+        return UInt32(truncatingIfNeeded: h >> 32)
+    }
+
+    /// Picks the ISN, our window scale and MSS for a new connection towards `remote`. The ISN is
+    /// RFC 6528's clock (64 ns ticks, as Linux) plus a keyed hash of the 4-tuple, and the timestamp
+    /// offset a keyed hash of the address pair (as Linux): a new connection on a 4-tuple the peer
+    /// still holds in TIME-WAIT then carries a higher sequence number and timestamp, which lets the
+    /// peer accept it at once instead of answering with an ACK (a reset and a 1 s SYN retry).
+    func setUpConnection(_ c: TCPSocket, route rt: AnyRoute, iss: UInt32? = nil) {
         let cfg = config.tcp
-        c.iss = isnOverride ?? rng.next32()  // RFC 6528 asks for unpredictability; the seeded source gives it in tests
+        if let l = c.local, let r = c.remote {
+            c.iss = iss ?? isnOverride ?? (UInt32(truncatingIfNeeded: now >> 6) &+ connectionHash(l, r, ports: true))
+            c.tsOffset = connectionHash(l, r, ports: false)
+        } else {
+            c.iss = iss ?? isnOverride ?? rng.next32()
+            c.tsOffset = rng.next32()
+        }
         c.sndUna = c.iss
         c.sndNxt = c.iss &+ 1
         c.sndMax = c.iss &+ 1
         c.recover = c.iss
-        c.tsOffset = rng.next32()
         c.advertisedMSS = min(rt.mtu - rt.ipHeaderLength - TCPHeader.minLength, 65495)
         var shift: UInt8 = 0
         while shift < 14 && (c.receiveBuffer.capacity >> Int(shift)) > 65535 { shift += 1 }
@@ -94,7 +140,8 @@ extension NetworkStack {
         c.cwnd = c.mss * cfg.initialCongestionWindowSegments
     }
 
-    func listenInput(_ l: TCPSocket, _ seg: TCPHeader, _ data: Range<Int>, local: SocketAddress, remote: SocketAddress) {
+    func listenInput(_ l: TCPSocket, _ seg: TCPHeader, _ data: Range<Int>, local: SocketAddress, remote: SocketAddress,
+                     iss: UInt32? = nil) {
         if seg.flags.contains(.rst) { return }
         if seg.flags.contains(.ack) {
             sendStatelessReset(local: local, remote: remote, seg, payloadLength: data.count)
@@ -119,7 +166,7 @@ extension NetworkStack {
         c.keepIdle = l.keepIdle; c.keepInterval = l.keepInterval; c.keepCount = l.keepCount   // inherited, as on Linux
         c.lingerZero = l.lingerZero
         c.tos = l.tos; c.trafficClass = l.trafficClass
-        setUpConnection(c, route: rt)
+        setUpConnection(c, route: rt, iss: iss)
         c.irs = seg.sequence
         c.rcvNxt = seg.sequence &+ 1
         applySynOptions(c, seg)

@@ -167,10 +167,13 @@ public final class HostNetLoop {
 
     /// Waits without touching the stack until a frame arrives or `milliseconds` pass (for a driver
     /// thread that locks the stack only around `poll()`).
-    public func waitForFrames(milliseconds: Int32, extraFDs: [Int32] = []) {
+    /// Returns the revents of `extraFDs`, in order (so the caller drains an eventfd only when it fired).
+    @discardableResult
+    public func waitForFrames(milliseconds: Int32, extraFDs: [Int32] = []) -> [Int16] {
         var fds = links.map { pollfd(fd: $0.socket.fd.rawValue, events: Int16(POLLIN), revents: 0) }
         fds += extraFDs.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         _ = Glibc.poll(&fds, nfds_t(fds.count), milliseconds)
+        return fds[links.count...].map(\.revents)
     }
 
     /// One round: wait at most `maxWaitMilliseconds` (less if a timer is due), then process.

@@ -24,6 +24,9 @@ public final class NetstackService: @unchecked Sendable {
     var slotsInUse = Set<Int>()
     /// Counts pump passes; every 256th looks at every socket (RingPump.swift).
     var sweep = 0
+    /// A receive ring is full while TCP holds more bytes for it (RingPump.swift): the driver then
+    /// sleeps at most 1 ms, since the Sentry's reads do not always ring.
+    var waitingForRoom = false
 
     /// `interface`: take over this host interface (AF_PACKET); nil for loopback only (--network none).
     public init(interface: String?) throws {
@@ -89,6 +92,7 @@ public final class NetstackService: @unchecked Sendable {
             stack.poll()
             let busy = pumpAndNotify()
             var wait: Int32 = hostLoop == nil ? 1000 : 50
+            if waitingForRoom { wait = 1 }
             if let d = stack.nextDeadline {
                 wait = Int32(max(0, min(Int64(wait), (d - clock.nanoseconds + 999_999) / 1_000_000)))
             }
@@ -99,14 +103,15 @@ public final class NetstackService: @unchecked Sendable {
             if let doorbell, !doorbell.prepareToSleep(seen: seen) { continue }
             var extra: [Int32] = []
             if bellFD >= 0 { extra.append(bellFD) }
+            var rang = true
             if let loop = hostLoop {
-                loop.waitForFrames(milliseconds: wait, extraFDs: extra)
+                rang = loop.waitForFrames(milliseconds: wait, extraFDs: extra).first.map { $0 & Int16(POLLIN) != 0 } ?? false
             } else {
                 var fds = extra.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
                 _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
             }
             doorbell?.awake()
-            if bellFD >= 0 {
+            if bellFD >= 0 && rang {   // woken by a frame or a timer: no read(2) of an empty eventfd
                 var v: UInt64 = 0
                 _ = Glibc.read(bellFD, &v, 8)   // non-blocking: drains the count
             }

@@ -53,6 +53,7 @@ extension NetstackService {
 
     /// One pass over the bound sockets that may need it; true if anything moved or changed.
     func pumpAll() -> Bool {
+        waitingForRoom = false
         let touched = stack.takeChangedSockets()
         sweep &+= 1
         let full = sweep % 256 == 0
@@ -145,6 +146,9 @@ extension NetstackService {
                     break
                 }
             }
+            // The Sentry kicks on reads only when the ring was half full, so a full ring with bytes
+            // still in TCP is re-checked by the driver on a short timer instead.
+            if receive.free == 0 && ((try? stack.bytesReadable(b.id)) ?? 0) > 0 { waitingForRoom = true }
         }
         return moved
     }

@@ -103,9 +103,6 @@ enum ContainerLauncher {
         if process.terminal && !request.foreground && request.consoleSocket == nil {
             throw RuntimeError("cannot allocate tty if bulwark will detach without setting console socket")
         }
-        if !config.hooks.createContainer.isEmpty || !config.hooks.startContainer.isEmpty {
-            throw RuntimeError("config.json: hooks: createContainer and startContainer hooks are not implemented yet")
-        }
         let rootfs = root.path.hasPrefix("/") ? root.path : (bundle as NSString).appendingPathComponent(root.path)
         guard FileManager.default.fileExists(atPath: rootfs, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw RuntimeError("rootfs (\(rootfs)) does not exist")
@@ -160,12 +157,14 @@ enum ContainerLauncher {
                 id: request.id, pid: supervisor, pidStartTime: start, bundle: bundle, rootfs: rootfs,
                 created: timestampNow(), owner: "", annotations: config.annotations,
                 poststart: config.hooks.poststart.map(StoredHook.init),
-                poststop: config.hooks.poststop.map(StoredHook.init))
+                poststop: config.hooks.poststop.map(StoredHook.init),
+                startContainer: config.hooks.startContainer.isEmpty ? nil : config.hooks.startContainer.map(StoredHook.init))
             try dir.writeRecord(record)
             let state = HookRunner.stateJSON(id: request.id, status: .creating, pid: supervisor, bundle: bundle,
                                              annotations: config.annotations)
-            try HookRunner.run(config.hooks.prestart, kind: "prestart", state: state)
-            try HookRunner.run(config.hooks.createRuntime, kind: "createRuntime", state: state)
+            try HookRunner.run(config.hooks.prestart, kind: "prestart", state: state, workingDirectory: bundle)
+            try HookRunner.run(config.hooks.createRuntime, kind: "createRuntime", state: state, workingDirectory: bundle)
+            try ContainerHooks.runCreateContainer(config.hooks.createContainer, supervisor: supervisor, rootfs: rootfs, state: state)   // Hooks.swift
             if let pidFile = request.pidFile {
                 let path = pidFile.hasPrefix("/") ? pidFile : (cwd as NSString).appendingPathComponent(pidFile)
                 do {
@@ -275,7 +274,7 @@ enum ContainerLauncher {
         let state = HookRunner.stateJSON(id: id, status: .running, pid: record.pid, bundle: record.bundle,
                                          annotations: record.annotations)
         do {
-            try HookRunner.run(record.poststart.map(\.hook), kind: "poststart", state: state)
+            try HookRunner.run(record.poststart.map(\.hook), kind: "poststart", state: state, workingDirectory: record.bundle)
         } catch {
             logger.warning(error.message)
         }
@@ -286,7 +285,7 @@ enum ContainerLauncher {
         let state = HookRunner.stateJSON(id: record.id, status: .stopped, pid: 0, bundle: record.bundle,
                                          annotations: record.annotations)
         do {
-            try HookRunner.run(record.poststop.map(\.hook), kind: "poststop", state: state)
+            try HookRunner.run(record.poststop.map(\.hook), kind: "poststop", state: state, workingDirectory: record.bundle)
         } catch {
             logger.warning(error.message)
         }

@@ -21,6 +21,8 @@ public struct ContainerRecord: Codable, Sendable {
     /// The hooks `start` and `delete` still have to run.
     public var poststart: [StoredHook]
     public var poststop: [StoredHook]
+    /// startContainer hooks, run by the supervisor when `start` releases it (absent in older records).
+    public var startContainer: [StoredHook]? = nil
 }
 
 public struct StoredHook: Codable, Sendable {

@@ -12,7 +12,7 @@ struct FeaturesCommand: RuntimeCommand {
         let namespaces = OCIConfig.namespaceTypes.sorted()
         print("""
         {"ociVersionMin":"1.0.0","ociVersionMax":"\(ociVersion)",\
-        "hooks":\(list(["prestart", "createRuntime", "poststart", "poststop"])),\
+        "hooks":\(list(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])),\
         "mountOptions":\(list(["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec"])),\
         "linux":{"namespaces":\(list(namespaces)),"capabilities":\(list(OCIConfig.capabilityList)),\
         "cgroup":{"v1":false,"v2":false,"systemd":false,"systemdUser":false},\

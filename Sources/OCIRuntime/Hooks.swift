@@ -1,5 +1,13 @@
 // OCI hooks: each runs as a host process with the container's state JSON on stdin, in order; a timeout
-// kills it. prestart and createRuntime failures fail `create`; poststart and poststop failures are warnings.
+// kills it. prestart, createRuntime and createContainer failures fail `create`, startContainer failures
+// fail `start`; poststart and poststop failures are warnings.
+// Where they run (runc's working directories; see docs/ARCHITECTURE.md "Launcher: service user
+// namespaces, container hooks"): prestart, createRuntime, poststart and poststop in the caller's
+// namespaces with the bundle as cwd; createContainer in the container's mount and network namespaces
+// (the supervisor's: its bind mounts, the container's network) with the rootfs as cwd, run by `create`;
+// startContainer by the supervisor itself (same namespaces, rootfs as cwd) just before the Sentry starts.
+// The container's own mount namespace is the Sentry's VFS, which no host program can enter, so unlike
+// runc's these two see the host's file system (with the container's binds), not the container's root.
 import Foundation
 import Glibc
 import HostOS
@@ -13,18 +21,21 @@ enum HookRunner {
             + "\"pid\":\(pid),\"bundle\":\(JSONText.quote(bundle)),\"annotations\":{\(ann.joined(separator: ","))}}"
     }
 
-    /// Runs `hooks` in order; the first failure is thrown, naming the kind and index.
-    static func run(_ hooks: [OCIConfig.Hook], kind: String, state: String) throws(RuntimeError) {
+    /// Runs `hooks` in order, in `workingDirectory` after joining the namespaces `joining` (open
+    /// /proc/PID/ns/* descriptors); the first failure is thrown, naming the kind and index.
+    static func run(_ hooks: [OCIConfig.Hook], kind: String, state: String, workingDirectory: String? = nil,
+                    joining: [Int32] = []) throws(RuntimeError) {
         for (index, hook) in hooks.enumerated() {
             do {
-                try runOne(hook, state: state)
+                try runOne(hook, state: state, workingDirectory: workingDirectory, joining: joining)
             } catch {
                 throw RuntimeError("error running \(kind) hook #\(index) (\(hook.path)): \(error.message)")
             }
         }
     }
 
-    private static func runOne(_ hook: OCIConfig.Hook, state: String) throws(RuntimeError) {
+    private static func runOne(_ hook: OCIConfig.Hook, state: String, workingDirectory: String?,
+                               joining: [Int32]) throws(RuntimeError) {
         let input: PipeEnds
         do { input = try PipeEnds.make() } catch { throw RuntimeError("pipe", error) }
         let output: PipeEnds
@@ -36,6 +47,8 @@ enum HookRunner {
         options.stdin = inRead.rawValue
         options.stdout = outWrite.rawValue
         options.stderr = outWrite.rawValue
+        options.workingDirectory = workingDirectory
+        options.joinNamespaces = joining
         let pid: pid_t
         do {
             pid = try ProcessSpawn.spawn(options)
@@ -82,5 +95,42 @@ enum HookRunner {
             let text = String(decoding: collected, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw RuntimeError("\(status!)" + (text.isEmpty ? "" : ", output: \(text)"))
         }
+    }
+}
+
+/// createContainer and startContainer: the hooks that runc runs inside the container.
+enum ContainerHooks {
+    /// createContainer, run by `create` after prestart and createRuntime, once the supervisor has made
+    /// the container's mount namespace (bind mounts under the rootfs) and network namespace: the hook
+    /// joins those two namespaces of `supervisor` (only those that differ from ours) and starts in the
+    /// rootfs.
+    static func runCreateContainer(_ hooks: [OCIConfig.Hook], supervisor: pid_t, rootfs: String,
+                                   state: String) throws(RuntimeError) {
+        guard !hooks.isEmpty else { return }
+        var joined: [Int32] = []   // ours to close
+        defer { for fd in joined { _ = Glibc.close(fd) } }
+        for name in ["mnt", "net"] where !sameNamespace(name, supervisor) {
+            do { joined.append(try Namespaces.open(pid: supervisor, name: name).release()) } catch {
+                throw RuntimeError("createContainer hooks: the container's \(name) namespace", error)
+            }
+        }
+        try HookRunner.run(hooks, kind: "createContainer", state: state, workingDirectory: rootfs, joining: joined)
+    }
+
+    /// startContainer, run by the supervisor (already in the container's mount and network namespaces)
+    /// when `start` released it, before the Sentry starts the application: status `created`, the
+    /// rootfs as cwd. A failure fails `start` (runc's behaviour: the container then stops).
+    static func runStartContainer(_ record: ContainerRecord) throws(RuntimeError) {
+        guard let hooks = record.startContainer, !hooks.isEmpty else { return }
+        let state = HookRunner.stateJSON(id: record.id, status: .created, pid: getpid(), bundle: record.bundle,
+                                         annotations: record.annotations)
+        try HookRunner.run(hooks.map(\.hook), kind: "startContainer", state: state, workingDirectory: record.rootfs)
+    }
+
+    /// Whether `pid`'s namespace `name` is ours (setns into it would change nothing, and needs privileges).
+    private static func sameNamespace(_ name: String, _ pid: pid_t) -> Bool {
+        var ours = stat(), theirs = stat()
+        guard stat("/proc/self/ns/\(name)", &ours) == 0, stat("/proc/\(pid)/ns/\(name)", &theirs) == 0 else { return false }
+        return ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev
     }
 }

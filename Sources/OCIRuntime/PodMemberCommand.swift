@@ -52,6 +52,7 @@ struct PodMemberCommand: RuntimeCommand {
             let record = try dir.readRecord()
             let config = try OCIConfig.load(bundle: record.bundle)
             guard let process = config.process else { throw RuntimeError("config.json: process: is required") }
+            try ContainerHooks.runStartContainer(record)   // before the member's application starts
             let root = try startGofer(services)
             defer { if let root { _ = Glibc.close(root.channel) } }
             lifeline = try ControlClient.connect(dir)

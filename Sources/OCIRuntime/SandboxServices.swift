@@ -230,9 +230,15 @@ final class SandboxServices {
     }
 
     /// The namespaces every service gets: mount (private), pid (the service is pid 1 there), ipc, uts,
-    /// and an empty network namespace unless it keeps ours (the netstack, in the container's).
-    static func namespaces(keepNetwork: Bool) -> Namespaces.Kinds {
-        keepNetwork ? [.mount, .pid, .ipc, .uts] : [.mount, .pid, .ipc, .uts, .network]
+    /// and an empty network namespace unless it keeps ours (the netstack, in the container's); plus a
+    /// user namespace of its own (identity-mapped by spawn.c, so the gofer's kept file capabilities
+    /// still reach files of every uid, but its capabilities count only inside that namespace) except
+    /// for a netstack that keeps the container's network namespace: its AF_PACKET socket on the
+    /// container's interface needs CAP_NET_RAW in the user namespace that owns that network namespace,
+    /// the host's (see docs/ARCHITECTURE.md "Launcher: service user namespaces").
+    static func namespaces(keepNetwork: Bool, user: Bool = true) -> Namespaces.Kinds {
+        let base: Namespaces.Kinds = keepNetwork ? [.mount, .pid, .ipc, .uts] : [.mount, .pid, .ipc, .uts, .network]
+        return user && !keepNetwork ? base.union(.user) : base
     }
 
     /// Starts `SERVICE --channel-fd N ARGS` directly in namespaces of its own (clone(2) with CLONE_NEW*
@@ -263,16 +269,25 @@ final class SandboxServices {
     func spawnService(_ kind: ServiceKind, serviceEnd: Int32, arguments: [String], keepNetwork: Bool,
                       environment: [String]?) -> pid_t? {
         let service = "\(binDirectory)/\(kind.executable)"
-        func start(sandboxed: Bool) throws(HostError) -> pid_t {
+        func start(sandboxed: Bool, user: Bool = true) throws(HostError) -> pid_t {
             let extra = sandboxed && kind.emptyRoot ? ["--empty-root"] : []
             return try ServiceSpawn.spawn(arguments: [service] + extra + ["--channel-fd", String(serviceEnd)] + arguments,
                                           keep: [serviceEnd], environment: environment,
-                                          namespaces: sandboxed ? Self.namespaces(keepNetwork: keepNetwork) : [])
+                                          namespaces: sandboxed ? Self.namespaces(keepNetwork: keepNetwork, user: user) : [])
         }
         do {
             do {
                 return try start(sandboxed: true)
             } catch where error.errno == .EPERM || error.errno == .EINVAL || error.errno == .ENOSPC {
+                // User namespaces may be refused alone (user.max_user_namespaces=0, a chrooted caller):
+                // then the other namespaces still make a sandbox.
+                if Self.namespaces(keepNetwork: keepNetwork).contains(.user) {
+                    do {
+                        let pid = try start(sandboxed: true, user: false)
+                        logger.warning("\(kind.executable) runs in the launcher's user namespace (\(error))")
+                        return pid
+                    } catch where error.errno == .EPERM || error.errno == .EINVAL || error.errno == .ENOSPC {}
+                }
                 logger.warning("\(kind.executable) runs in the launcher's namespaces (\(error))")
                 return try start(sandboxed: false)
             }

@@ -65,6 +65,14 @@ struct SuperviseCommand: RuntimeCommand {
         let fifo: OwnedFD
         do { fifo = try FileSystem.open(dir.fifo, flags: O_WRONLY) } catch { throw RuntimeError("open \(dir.fifo)", error) }
         let fifoFD = fifo.rawValue
+        // startContainer hooks: after `start`, before the application starts (Hooks.swift).
+        do throws(RuntimeError) { try ContainerHooks.runStartContainer(try dir.readRecord()) } catch {
+            let text = Array(error.message.utf8)
+            _ = text.withUnsafeBytes { try? FileIO.writeAll(fifoFD, $0) }
+            fifo.close()
+            try? dir.writeJSON(ExitRecord(exitStatus: 1, signal: nil), to: dir.exitFile)
+            return 1
+        }
 
         let forwarded = Signals.forwardableSet()
         do { try Signals.block(forwarded) } catch { throw RuntimeError("sigprocmask", error) }

@@ -80,7 +80,7 @@ final class InetSocket: FileDescription {
     /// Blocks until woken, the deadline, or a signal: nil to go on, else the errno-style result.
     func wait(_ t: Task, _ deadline: timespec?, timeoutResult: Int) -> Int? {
         if let d = deadline, !lessThan(monotonicNow(), d) { return timeoutResult }
-        if !t.block(deadline: deadline) { return -ERESTARTSYS }
+        if !t.block(deadline: deadline, net: true) { return -ERESTARTSYS }
         return nil
     }
 
@@ -137,7 +137,14 @@ final class InetSocket: FileDescription {
                     if b.count > 0 { memcpy(buf.baseAddress! + done + a.count, b.baseAddress!, b.count) }
                     let n = a.count + b.count
                     done += n
-                    if !peek { recv.commitRead(n); conn.kick() }
+                    if !peek {
+                        // Wake the pump only if it may be waiting for room (the ring was at least half
+                        // full): a kick per small read woke the netstack for nothing on every request.
+                        // It re-checks a full ring every millisecond anyway (NetstackService.drive).
+                        let wasFull = avail >= recv.capacity / 2
+                        recv.commitRead(n)
+                        if wasFull { conn.kick() }
+                    }
                     if flags & MSG_WAITALL_ == 0 || done == buf.count || peek { return (done, done) }
                     continue
                 }

@@ -42,6 +42,10 @@ public final class Kernel {
 
     var mutex = pthread_mutex_t()
     var cond = pthread_cond_t()
+    /// Waiters for network readiness (poll/select/epoll, blocked inet socket calls) sleep here, so the
+    /// netstack's doorbell wakes only them, not every futex waiter and timer in the sandbox;
+    /// `broadcast()` still wakes both.
+    var netCond = pthread_cond_t()
     let memory: MemoryFile
     let config: SentryConfig
     let vfs: VFS
@@ -73,6 +77,7 @@ public final class Kernel {
         pthread_condattr_init(&attr)
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
         pthread_cond_init(&cond, &attr)
+        pthread_cond_init(&netCond, &attr)
         pthread_mutex_init(&mutex, nil)
         cpuCount = Int32(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         var t = timespec()
@@ -82,7 +87,9 @@ public final class Kernel {
 
     @inline(__always) func lock() { pthread_mutex_lock(&mutex) }
     @inline(__always) func unlock() { pthread_mutex_unlock(&mutex) }
-    @inline(__always) func broadcast() { pthread_cond_broadcast(&cond) }
+    @inline(__always) func broadcast() { pthread_cond_broadcast(&cond); pthread_cond_broadcast(&netCond) }
+    /// Wakes only the tasks waiting for network readiness (the netstack rang).
+    @inline(__always) func netBroadcast() { pthread_cond_broadcast(&netCond) }
 
     func allocateID() -> Int32 {
         while threadGroups[nextID] != nil || tasks[nextID] != nil {
@@ -104,11 +111,11 @@ public final class Kernel {
     /// Waits on the kernel condition (kernel lock held) until woken or `deadline` (CLOCK_MONOTONIC)
     /// passes. Returns false on timeout.
     @discardableResult
-    func waitCond(deadline: timespec?) -> Bool {
+    func waitCond(deadline: timespec?, net: Bool = false) -> Bool {
         if var d = deadline {
-            return pthread_cond_timedwait(&cond, &mutex, &d) == 0
+            return net ? pthread_cond_timedwait(&netCond, &mutex, &d) == 0 : pthread_cond_timedwait(&cond, &mutex, &d) == 0
         }
-        pthread_cond_wait(&cond, &mutex)
+        if net { pthread_cond_wait(&netCond, &mutex) } else { pthread_cond_wait(&cond, &mutex) }
         return true
     }
 

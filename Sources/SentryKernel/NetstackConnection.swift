@@ -72,6 +72,9 @@ final class NetstackConnection {
     static let slotCount = 1024
     static let ringSize = 256 * 1024
     static let callTimeout: Duration = .seconds(10)
+    /// BULWARK_NETSTACK_ONEWAY=0 makes Close and the checked setsockopts wait for replies again (for
+    /// comparisons only).
+    static let oneWay = getenv("BULWARK_NETSTACK_ONEWAY").map { String(cString: $0) != "0" } ?? true
 
     let channel: Channel
     var writer = MessageWriter()
@@ -203,22 +206,67 @@ final class NetstackConnection {
     }
 
     /// Sends queued Close requests (call mutex held, kernel lock not held); returns the slots the
-    /// netstack took back. Stops at the first transport failure.
+    /// netstack takes back. One-way messages (no reply to wait for: the channel keeps them in order
+    /// before any later request, and the slot is reused only once the netstack marks it released), so
+    /// an accept loop pays no round trip per close. Stops at the first transport failure.
     private func sendCloses(_ closes: [(UInt64, Int)], failure: inout String?) -> [Int] {
         var released: [Int] = []
         for (handle, slot) in closes {
-            var received = ReceivedFDs()
-            do {
-                _ = try channel.call(Netstack.Close(handle: handle), writer: &writer, fds: .empty, receivedFDs: &received,
-                                     timeout: NetstackConnection.callTimeout)
-                released.append(slot)
-            } catch {
-                if case .remote = error { continue }
-                failure = "\(error)"
-                break
-            }
+            if !NetstackConnection.oneWay {
+                var received = ReceivedFDs()
+                do {
+                    _ = try channel.call(Netstack.Close(handle: handle), writer: &writer, fds: .empty, receivedFDs: &received,
+                                         timeout: NetstackConnection.callTimeout)
+                } catch {
+                    if case .remote = error { continue }
+                    failure = "\(error)"
+                    break
+                }
+            } else if let why = sendOneWay(Netstack.Close(handle: handle)) { failure = why; break }
+            released.append(slot)
         }
         return released
+    }
+
+    /// Sends `request` flagged one-way (call mutex held, kernel lock not held): the netstack handles
+    /// it in channel order and sends no reply. Only for requests whose failure is impossible or
+    /// harmless once the Sentry validated them. Returns the transport failure, if any.
+    private func sendOneWay<R: WireRequest>(_ request: R) -> String? {
+        do {
+            try writer.encode(request, requestID: 0, flags: .oneWay)
+        } catch { return "\(error)" }
+        var failure: String? = nil
+        writer.withFrame { bytes in
+            do throws(IPCError) {
+                try channel.send(messageID: R.messageID, flags: .oneWay, requestID: 0,
+                                 body: UnsafeRawBufferPointer(rebasing: bytes[FrameHeader.size...]),
+                                 timeout: NetstackConnection.callTimeout)
+            } catch { failure = "\(error)" }
+        }
+        return failure
+    }
+
+    /// A request the Sentry does not wait for (kernel lock held; released while sending, like `call`):
+    /// e.g. TCP_NODELAY or SO_KEEPALIVE on a connection, validated beforehand so the netstack cannot
+    /// refuse it. Queued closes go first, keeping the order of the application's calls.
+    func post<R: WireRequest>(_ request: R) -> Int32 {
+        if !NetstackConnection.oneWay {
+            if case .failure(let e) = call(request) { return e }
+            return 0
+        }
+        if dead { return ENETDOWN }
+        let closes = pendingCloses
+        pendingCloses.removeAll()
+        kernel.unlock()
+        pthread_mutex_lock(&callMutex)
+        var failure: String? = nil
+        let released = sendCloses(closes, failure: &failure)
+        if failure == nil { failure = sendOneWay(request) }
+        pthread_mutex_unlock(&callMutex)
+        kernel.lock()
+        for i in released { retireSlot(i) }
+        if let why = failure { markDead(why); return ENETDOWN }
+        return 0
     }
 
     /// The last descriptor of a socket went away (kernel lock held): its Close goes out with the
@@ -303,7 +351,7 @@ final class NetstackConnection {
             let now = bell.current
             if now != seen {
                 seen = now
-                kernel.lock(); kernel.broadcast(); kernel.unlock()
+                kernel.lock(); kernel.netBroadcast(); kernel.unlock()   // only readiness waiters
                 continue
             }
             let closesLeft = flushCloses()

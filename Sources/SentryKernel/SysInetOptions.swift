@@ -36,7 +36,12 @@ extension Task {
             value = withUnsafeBytes(of: v) { Array($0) }
         }
         var applied = false
-        if forwarded {
+        if forwarded && s.isStream && Task.postable(level, opt, value) {
+            // Cannot fail in the netstack for a TCP socket once checked here: sent without waiting.
+            let e = s.conn.post(Netstack.SetOption(handle: s.handle, level: level, name: opt, value: value))
+            if e != 0 { return errno(e) }
+            applied = true
+        } else if forwarded {
             switch s.conn.call(Netstack.SetOption(handle: s.handle, level: level, name: opt, value: value)) {
             case .success: applied = true
             case .failure(let e) where e == ENOPROTOOPT: break   // e.g. SO_REUSEADDR on UDP: stored below
@@ -49,6 +54,20 @@ extension Task {
         }
         s.storedOptions[Task.key(level, opt)] = value
         return 0
+    }
+
+    /// Options a TCP socket accepts for any value in these ranges (the netstack's own checks, which
+    /// match Linux's): SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY (any int), TCP_KEEPIDLE and
+    /// TCP_KEEPINTVL (1...32767 s), TCP_KEEPCNT (1...127). They go one-way (`NetstackConnection.post`);
+    /// a value out of range fails here with EINVAL, as on Linux.
+    static func postable(_ level: Int32, _ opt: Int32, _ value: [UInt8]) -> Bool {
+        switch (level, opt) {
+        case (1, 2), (1, 9), (6, 1): return true
+        case (6, 4), (6, 5), (6, 6):
+            let v = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            return v >= 1 && v <= (opt == 6 ? 127 : 32767)
+        default: return false
+        }
     }
 
     func inetGetsockopt(_ s: InetSocket, _ level: Int32, _ opt: Int32, _ val: UInt64, _ lenAddr: UInt64) -> Int {

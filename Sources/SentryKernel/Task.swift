@@ -277,10 +277,11 @@ final class Task: HostMapper {
 
     /// Blocks (kernel lock held) until woken, the deadline passes, or a signal arrives.
     /// Returns false if interrupted by a signal.
-    func block(deadline: timespec?) -> Bool {
+    /// `net`: waiting for an inet socket (woken by the netstack's doorbell too, see Kernel.netCond).
+    func block(deadline: timespec?, net: Bool = false) -> Bool {
         if interrupted { return false }
         counters.voluntary &+= 1
-        kernel.waitCond(deadline: deadline)
+        kernel.waitCond(deadline: deadline, net: net)
         return !interrupted
     }
 

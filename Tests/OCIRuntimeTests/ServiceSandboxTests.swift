@@ -64,10 +64,15 @@ struct ServiceContainer {
     let out: String
     let log: String
 
-    init(_ f: LauncherFixture, id: String, script: String, network: Bool = false, environment: [String: String] = [:]) throws {
+    init(_ f: LauncherFixture, id: String, script: String, network: Bool = false, environment: [String: String] = [:],
+         capabilities: [String] = []) throws {
         self.f = f
         self.id = id
         var config = LauncherFixture.defaultConfig(args: ["/bin/sh", "-c", script])
+        if !capabilities.isEmpty, var process = config["process"] as? [String: Any] {
+            process["capabilities"] = Dictionary(uniqueKeysWithValues: ["bounding", "effective", "permitted"].map { ($0, capabilities) })
+            config["process"] = process
+        }
         config["root"] = ["path": "/", "readonly": true]
         if network { config["linux"] = ["namespaces": [["type": "pid"], ["type": "mount"], ["type": "network"]]] }
         let bundle = try f.makeBundle("bundle-\(id)", config: config)
@@ -174,6 +179,43 @@ struct ServiceSandboxTests {
             let r = try f.run(["exec", "sb1", "/bin/sh", "-c", "test -d /usr/bin && grep -q '^Name:' /proc/self/status && echo through-services"], timeout: 30)
             #expect(r.stdout.contains("through-services"), "\(r)")
             #expect(try f.run(["delete", "--force", "sb1"]).exitCode == 0)
+        }
+    }
+
+    /// The gofer and procfs (and a netstack without the container's network) run in user namespaces of
+    /// their own, identity-mapped over every id; their capabilities count only there. The gofer's still
+    /// reach files of any owner (a 0600 file of uid 4321 is read through it by the sandbox's root). A
+    /// netstack in the container's network namespace stays in ours (CAP_NET_RAW there is the host's).
+    @Test(arguments: [true, false])
+    func servicesRunInTheirOwnUserNamespaces(_ containerNetwork: Bool) throws {
+        try LauncherFixture.with { f in
+            let secret = f.scratch.appendingPathComponent("secret").path
+            try "only-uid-4321".write(toFile: secret, atomically: true, encoding: .utf8)
+            #expect(chown(secret, 4321, 4321) == 0 && chmod(secret, 0o600) == 0)
+            let c = try ServiceContainer(f, id: "userns\(containerNetwork)", script: "\(useProcAndNetwork) cat \(shellQuote(secret)); echo; echo started; while true; do sleep 0.1; done",
+                                         network: containerNetwork, capabilities: ["CAP_DAC_OVERRIDE"])
+            #expect(c.waitFor { c.output.contains("started") }, "\(c.output)")
+            #expect(c.output.contains("only-uid-4321"), "the gofer could not read another uid's file: \(c.output)")
+            let supervisor = try #require(c.supervisor)
+            let ourUser = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/user")
+            let read = { (path: String) in ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+                .split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ") }
+            for name in ["bulwark-gofer", "bulwark-procfs", "bulwark-netstack"] {
+                let pid = try #require(SandboxProcesses.service(name, supervisor: supervisor), "no \(name)")
+                let user = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/user")
+                // pid 1 of its own pid namespace, seen from here with its host pid first.
+                #expect(SandboxProcesses.status(pid, "NSpid")?.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) == [String(pid), "1"])
+                if name == "bulwark-netstack" && containerNetwork {
+                    #expect(user == ourUser, "the netstack left the user namespace that owns the container's network")
+                    continue
+                }
+                #expect(user != ourUser, "\(name) shares our user namespace")
+                #expect(read("/proc/\(pid)/uid_map") == "0 0 4294967295", "\(name) uid_map: \(read("/proc/\(pid)/uid_map"))")
+                #expect(read("/proc/\(pid)/gid_map") == "0 0 4294967295", "\(name) gid_map")
+                #expect(SandboxProcesses.status(pid, "Uid")?.hasPrefix("0") == true)
+                #expect(SandboxProcesses.status(pid, "CapEff") == (name == "bulwark-gofer" ? "000000000000001f" : "0000000000000000"))
+            }
+            #expect(try f.run(["delete", "--force", c.id]).exitCode == 0)
         }
     }
 

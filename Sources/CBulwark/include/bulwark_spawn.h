@@ -31,7 +31,10 @@ struct bw_spawn_attr {
 int bw_spawn(const struct bw_spawn_attr *attr, pid_t *child_pid);
 /// bw_spawn in new namespaces: `clone_flags` are CLONE_NEW* flags given to clone(2), so the child is
 /// pid 1 of a new pid namespace (with CLONE_NEWPID); a new mount namespace is made private (MS_REC |
-/// MS_PRIVATE on /) before anything else. Returns EPERM/EINVAL from clone when namespaces are refused.
+/// MS_PRIVATE on /) before anything else. With CLONE_NEWUSER the parent writes the identity map of all
+/// ids ("0 0 4294967295") to the child's uid_map and gid_map before the child does anything, so it keeps
+/// uid 0 and (through execve) full capabilities *inside* its namespace only. Returns EPERM/EINVAL/ENOSPC
+/// from clone when namespaces are refused.
 int bw_spawn_in_namespaces(const struct bw_spawn_attr *attr, int clone_flags, pid_t *child_pid);
 
 /// Why C: sigset_t manipulation is macro-heavy in glibc and waitpid status decoding uses macros.
