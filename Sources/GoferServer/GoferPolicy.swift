@@ -27,5 +27,9 @@ public enum GoferPolicy {
         SeccompRule("setxattr", "SetXattr (user.* only)"),
         SeccompRule("listxattr", "ListXattr"),
         SeccompRule("removexattr", "RemoveXattr (user.* only)"),
+        SeccompRule("inotify_init1", "HostWatch: the host inotify instance (made once)"),
+        SeccompRule("inotify_add_watch", "HostWatch on a node's /proc/self/fd path"),
+        SeccompRule("read", "HostEvents: reading the inotify instance"),
+        SeccompRule("dup", "HostWatch: the inotify descriptor donated for readiness"),
     ])
 }

@@ -26,6 +26,10 @@ public final class GoferServer {
     /// /proc/self/fd, for reopening nodes with real access modes (xattrs use its path).
     private let procFD: Int32
     let nodes: NodeTable
+    /// Host inotify instance for HostWatch (made on first use; -1 before), and the host-side events
+    /// read from it before a change of the gofer's own, kept for HostEvents (GoferHostWatch.swift).
+    var notify: Int32 = -1
+    var hostEvents: [Gofer.HostEvent] = []
 
     /// Opens every mount root and /proc/self/fd (before seccomp forbids nothing we use, but early
     /// errors are clearer at setup).
@@ -79,32 +83,40 @@ public final class GoferServer {
             reply.encode(Gofer.OpenReply(hostFD: FDIndex(0)))
         }
         table.register(Gofer.Create.messageID) { request, reply throws(ServiceFailure) in
+            self.beforeOwnChange(); defer { self.afterOwnChange() }
             let create = try decode(Gofer.Create.self, request)
             let inode = try self.create(create, &reply)
             reply.encode(Gofer.CreateReply(child: inode, hostFD: FDIndex(0)))
         }
         table.register(Gofer.CreateTmpfile.messageID) { request, reply throws(ServiceFailure) in
+            self.beforeOwnChange(); defer { self.afterOwnChange() }
             let create = try decode(Gofer.CreateTmpfile.self, request)
             let inode = try self.createTmpfile(create, &reply)
             reply.encode(Gofer.CreateReply(child: inode, hostFD: FDIndex(0)))
         }
         table.register(Gofer.Mkdir.messageID) { request, reply throws(ServiceFailure) in
+            self.beforeOwnChange(); defer { self.afterOwnChange() }
             reply.encode(Gofer.InodeReply(inode: try self.mkdir(try decode(Gofer.Mkdir.self, request))))
         }
         table.register(Gofer.Mknod.messageID) { request, reply throws(ServiceFailure) in
+            self.beforeOwnChange(); defer { self.afterOwnChange() }
             reply.encode(Gofer.InodeReply(inode: try self.mknod(try decode(Gofer.Mknod.self, request))))
         }
         table.register(Gofer.Symlink.messageID) { request, reply throws(ServiceFailure) in
+            self.beforeOwnChange(); defer { self.afterOwnChange() }
             reply.encode(Gofer.InodeReply(inode: try self.symlink(try decode(Gofer.Symlink.self, request))))
         }
         table.register(Gofer.Link.messageID) { request, reply throws(ServiceFailure) in
+            self.beforeOwnChange(); defer { self.afterOwnChange() }
             reply.encode(Gofer.InodeReply(inode: try self.link(try decode(Gofer.Link.self, request))))
         }
         table.register(Gofer.Unlink.messageID) { request, reply throws(ServiceFailure) in
+            self.beforeOwnChange(); defer { self.afterOwnChange() }
             try self.unlink(try decode(Gofer.Unlink.self, request))
             reply.encode(Gofer.EmptyReply())
         }
         table.register(Gofer.Rename.messageID) { request, reply throws(ServiceFailure) in
+            self.beforeOwnChange(); defer { self.afterOwnChange() }
             try self.rename(try decode(Gofer.Rename.self, request))
             reply.encode(Gofer.EmptyReply())
         }
@@ -116,6 +128,7 @@ public final class GoferServer {
             reply.encode(Gofer.StatReply(stat: try self.stat(try self.nodes.lookup(fid).fd)))
         }
         table.register(Gofer.SetAttr.messageID) { request, reply throws(ServiceFailure) in
+            self.beforeOwnChange(); defer { self.afterOwnChange() }
             try self.setAttr(try decode(Gofer.SetAttr.self, request))
             reply.encode(Gofer.EmptyReply())
         }
@@ -132,6 +145,7 @@ public final class GoferServer {
             reply.encode(try self.getXattr(try decode(Gofer.GetXattr.self, request)))
         }
         table.register(Gofer.SetXattr.messageID) { request, reply throws(ServiceFailure) in
+            self.beforeOwnChange(); defer { self.afterOwnChange() }
             try self.setXattr(try decode(Gofer.SetXattr.self, request))
             reply.encode(Gofer.EmptyReply())
         }
@@ -139,6 +153,7 @@ public final class GoferServer {
             reply.encode(Gofer.ListXattrReply(names: try self.listXattr(try decode(Gofer.ListXattr.self, request).fid)))
         }
         table.register(Gofer.RemoveXattr.messageID) { request, reply throws(ServiceFailure) in
+            self.beforeOwnChange(); defer { self.afterOwnChange() }
             try self.removeXattr(try decode(Gofer.RemoveXattr.self, request))
             reply.encode(Gofer.EmptyReply())
         }
@@ -150,7 +165,19 @@ public final class GoferServer {
             try self.fallocate(try decode(Gofer.Fallocate.self, request))
             reply.encode(Gofer.EmptyReply())
         }
+        table.register(Gofer.HostWatch.messageID) { request, reply throws(ServiceFailure) in
+            let watch = try decode(Gofer.HostWatch.self, request)
+            let (wd, notifier) = try self.hostWatch(watch.fid)
+            try reply.attach(OwnedFD(adopting: notifier))
+            reply.encode(Gofer.HostWatchReply(wd: wd, notifier: FDIndex(0)))
+        }
+        table.register(Gofer.HostEvents.messageID) { request, reply throws(ServiceFailure) in
+            _ = try decode(Gofer.HostEvents.self, request)
+            reply.encode(Gofer.HostEventsReply(events: self.takeHostEvents()))
+        }
         table.register(Gofer.Close.messageID) { request, reply throws(ServiceFailure) in
+            // Closing the last node of an unlinked file frees it: IN_DELETE_SELF is not a host change.
+            self.beforeOwnChange(); defer { self.afterOwnChange() }
             try self.close(try decode(Gofer.Close.self, request).fids)
             reply.encode(Gofer.EmptyReply())
         }

@@ -1892,6 +1892,189 @@ public enum Gofer {
         }
     }
 
+    /// Host-side changes: the gofer watches node `fid` (a directory or regular file) with a host inotify
+    /// instance of its own for creations, deletions, renames and attribute changes (not content
+    /// changes: the Sentry's own writes through donated descriptors would look the same). `notifier` is
+    /// a descriptor of that instance, for readiness only (poll it, never read it): readable means
+    /// HostEvents has something. Events caused by the gofer's own requests are dropped by the gofer.
+    public struct HostWatch: WireRequest {
+        public typealias Reply = HostWatchReply
+        public static let messageID: UInt16 = 40
+        public static let name = "HostWatch"
+        public static let fieldCount = 1
+
+        public var fid: UInt64
+
+        public init(fid: UInt64 = 0) {
+            self.fid = fid
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, fid)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> HostWatch {
+            let f_fid = try t.scalar(0, UInt64.self) ?? 0
+            return HostWatch(fid: f_fid)
+        }
+
+        /// Zero-copy, checked accessors over a received HostWatch; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var fid: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+        }
+    }
+
+    public struct HostWatchReply: WireMessage {
+        public static let messageID: UInt16 = 41
+        public static let name = "HostWatchReply"
+        public static let fieldCount = 2
+
+        /// the host watch descriptor events name
+        public var wd: UInt32
+        public var notifier: FDIndex
+
+        public init(wd: UInt32 = 0, notifier: FDIndex) {
+            self.wd = wd
+            self.notifier = notifier
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, wd)
+            writer.field(t, 1, notifier)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> HostWatchReply {
+            let f_wd = try t.scalar(0, UInt32.self) ?? 0
+            guard let f_notifier = try t.fd(1) else { throw .malformed("HostWatchReply.notifier is missing") }
+            return HostWatchReply(wd: f_wd, notifier: f_notifier)
+        }
+
+        /// Zero-copy, checked accessors over a received HostWatchReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var wd: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var notifier: FDIndex? { get throws(WireError) { try table.fd(1) } }
+        }
+    }
+
+    /// The host-side events seen since the last call, in order.
+    public struct HostEvents: WireRequest {
+        public typealias Reply = HostEventsReply
+        public static let messageID: UInt16 = 42
+        public static let name = "HostEvents"
+        public static let fieldCount = 0
+
+        public init() {
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> HostEvents {
+            _ = t
+            return HostEvents()
+        }
+
+        /// Zero-copy, checked accessors over a received HostEvents; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+        }
+    }
+
+    public struct HostEvent: WireTable {
+        public static let fieldCount = 4
+
+        public var wd: UInt32
+        /// IN_* bits as the host reported them
+        public var mask: UInt32
+        public var cookie: UInt32
+        /// the child's name for events in a watched directory, else ""
+        public var name: String
+
+        public init(wd: UInt32 = 0, mask: UInt32 = 0, cookie: UInt32 = 0, name: String = "") {
+            self.wd = wd
+            self.mask = mask
+            self.cookie = cookie
+            self.name = name
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, wd)
+            writer.field(t, 1, mask)
+            writer.field(t, 2, cookie)
+            writer.field(t, 3, name)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> HostEvent {
+            let f_wd = try t.scalar(0, UInt32.self) ?? 0
+            let f_mask = try t.scalar(1, UInt32.self) ?? 0
+            let f_cookie = try t.scalar(2, UInt32.self) ?? 0
+            let f_name = try t.string(3, budget: &budget) ?? ""
+            return HostEvent(wd: f_wd, mask: f_mask, cookie: f_cookie, name: f_name)
+        }
+
+        /// Zero-copy, checked accessors over a received HostEvent; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public var wd: UInt32 { get throws(WireError) { try table.scalar(0, UInt32.self) ?? 0 } }
+            public var mask: UInt32 { get throws(WireError) { try table.scalar(1, UInt32.self) ?? 0 } }
+            public var cookie: UInt32 { get throws(WireError) { try table.scalar(2, UInt32.self) ?? 0 } }
+            public var name: UnsafeRawBufferPointer { get throws(WireError) { try table.rawBytes(3, limit: WireLimits.maximumString) ?? UnsafeRawBufferPointer(start: nil, count: 0) } }
+        }
+    }
+
+    public struct HostEventsReply: WireMessage {
+        public static let messageID: UInt16 = 43
+        public static let name = "HostEventsReply"
+        public static let fieldCount = 1
+
+        public var events: [HostEvent]
+
+        public init(events: [HostEvent] = []) {
+            self.events = events
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, tables: events)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> HostEventsReply {
+            let f_events = try t.decodeTables(0, HostEvent.self, budget: &budget) ?? []
+            return HostEventsReply(events: f_events)
+        }
+
+        /// Zero-copy, checked accessors over a received HostEventsReply; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var events: TableVector? { get throws(WireError) { try table.tableVector(0) } }
+        }
+    }
+
     /// Every message of the channel, for dispatch by message id.
     public enum Message: WireChannelMessage {
         case errorReply(ErrorReply)
@@ -1934,6 +2117,10 @@ public enum Gofer {
         case getdentsWalk(GetdentsWalk)
         case getdentsWalkReply(GetdentsWalkReply)
         case createTmpfile(CreateTmpfile)
+        case hostWatch(HostWatch)
+        case hostWatchReply(HostWatchReply)
+        case hostEvents(HostEvents)
+        case hostEventsReply(HostEventsReply)
 
         /// Every message type of the channel (ErrorReply first), e.g. to look messages up by name.
         public static let messageTypes: [any WireMessage.Type] = [
@@ -1977,6 +2164,10 @@ public enum Gofer {
             GetdentsWalk.self,
             GetdentsWalkReply.self,
             CreateTmpfile.self,
+            HostWatch.self,
+            HostWatchReply.self,
+            HostEvents.self,
+            HostEventsReply.self,
         ]
 
         public static let channelName = Gofer.channelName
@@ -2023,6 +2214,10 @@ public enum Gofer {
             case GetdentsWalk.messageID: return GetdentsWalk.name
             case GetdentsWalkReply.messageID: return GetdentsWalkReply.name
             case CreateTmpfile.messageID: return CreateTmpfile.name
+            case HostWatch.messageID: return HostWatch.name
+            case HostWatchReply.messageID: return HostWatchReply.name
+            case HostEvents.messageID: return HostEvents.name
+            case HostEventsReply.messageID: return HostEventsReply.name
             default: return nil
             }
         }
@@ -2069,6 +2264,10 @@ public enum Gofer {
             case GetdentsWalk.messageID: return .getdentsWalk(try GetdentsWalk.decode(view))
             case GetdentsWalkReply.messageID: return .getdentsWalkReply(try GetdentsWalkReply.decode(view))
             case CreateTmpfile.messageID: return .createTmpfile(try CreateTmpfile.decode(view))
+            case HostWatch.messageID: return .hostWatch(try HostWatch.decode(view))
+            case HostWatchReply.messageID: return .hostWatchReply(try HostWatchReply.decode(view))
+            case HostEvents.messageID: return .hostEvents(try HostEvents.decode(view))
+            case HostEventsReply.messageID: return .hostEventsReply(try HostEventsReply.decode(view))
             default: throw .unknownMessage(messageID)
             }
         }
@@ -2115,6 +2314,10 @@ public enum Gofer {
             case .getdentsWalk: return GetdentsWalk.messageID
             case .getdentsWalkReply: return GetdentsWalkReply.messageID
             case .createTmpfile: return CreateTmpfile.messageID
+            case .hostWatch: return HostWatch.messageID
+            case .hostWatchReply: return HostWatchReply.messageID
+            case .hostEvents: return HostEvents.messageID
+            case .hostEventsReply: return HostEventsReply.messageID
             }
         }
 
@@ -2160,6 +2363,10 @@ public enum Gofer {
             case .getdentsWalk(let m): return m
             case .getdentsWalkReply(let m): return m
             case .createTmpfile(let m): return m
+            case .hostWatch(let m): return m
+            case .hostWatchReply(let m): return m
+            case .hostEvents(let m): return m
+            case .hostEventsReply(let m): return m
             }
         }
 
@@ -2205,6 +2412,10 @@ public enum Gofer {
             case .getdentsWalk(let m): m.encode(into: &writer)
             case .getdentsWalkReply(let m): m.encode(into: &writer)
             case .createTmpfile(let m): m.encode(into: &writer)
+            case .hostWatch(let m): m.encode(into: &writer)
+            case .hostWatchReply(let m): m.encode(into: &writer)
+            case .hostEvents(let m): m.encode(into: &writer)
+            case .hostEventsReply(let m): m.encode(into: &writer)
             }
         }
     }

@@ -2,7 +2,8 @@
 // VFS raises for changes made inside the sandbox (create, delete, move, attributes, open, access,
 // modify, close). A watch holds the dentry it was set on (so the cache keeps it); events for a
 // child are reported to a watch on its directory (with the name) and then to a watch on the child
-// itself, as Linux does. Changes made on the host behind the Gofer's back are not seen.
+// itself, as Linux does. Changes made on the host behind the Gofer come from the gofer's own host
+// watches (GoferHostEvents.swift).
 import Glibc
 
 let IN_ACCESS_: UInt32 = 0x1, IN_MODIFY_: UInt32 = 0x2, IN_ATTRIB_: UInt32 = 0x4
@@ -121,6 +122,11 @@ final class InotifyFile: FileDescription {
     static let maxQueued = 16384
     override var inputSeq: UInt64 { inSeq }
 
+    /// Gofer connections whose host-side events this instance's watches want (GoferHostEvents.swift).
+    var hostFS: [GoferFS] = []
+    override var hostPollFD: Int32? { hostFS.first?.notifier }
+    func pumpHost() { for fs in hostFS { fs.pumpHostEvents() } }
+
     override init(flags: Int32) { super.init(flags: O_RDONLY | flags) }
     deinit { for w in watches.values { InotifyHub.remove(w) } }
 
@@ -148,9 +154,12 @@ final class InotifyFile: FileDescription {
     }
 
     override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int {
+        pumpHost()
         while queue.isEmpty {
             if nonblocking { return -Int(EAGAIN) }
-            if !t.block(deadline: nil) { return -ERESTARTSYS }
+            // Host-side events wake nobody: look again every 10 ms while there are host watches.
+            if !t.block(deadline: hostFS.isEmpty ? nil : addNanos(monotonicNow(), 10_000_000)) { return -ERESTARTSYS }
+            pumpHost()
         }
         if buf.count < queue[0].count { return -Int(EINVAL) }
         var n = 0
@@ -163,9 +172,13 @@ final class InotifyFile: FileDescription {
         return n
     }
     override func write(_ t: Task, _ buf: UnsafeRawBufferPointer) -> Int { -Int(EINVAL) }
-    override func poll(_ events: Int16) -> Int16 { queue.isEmpty ? 0 : events & POLLIN_ }
+    override func poll(_ events: Int16) -> Int16 {
+        pumpHost()
+        return queue.isEmpty ? 0 : events & POLLIN_
+    }
     override func ioctl(_ t: Task, _ cmd: UInt64, _ arg: UInt64) -> Int {
         guard cmd == 0x541B else { return -Int(ENOTTY) }   // FIONREAD
+        pumpHost()
         return t.mm.write(arg, Int32(queued)) ? 0 : -Int(EFAULT)
     }
     override func stat(_ st: inout stat) -> Int { st = Glibc.stat(); st.st_mode = 0o600; st.st_nlink = 1; return 0 }
@@ -202,6 +215,11 @@ extension Task {
         ino.nextWD += 1
         ino.watches[w.wd] = w
         InotifyHub.add(w)
+        if let g = target.inode as? GoferInode {
+            // Changes made on the host behind the gofer (GoferHostEvents.swift).
+            g.fs.watchHost(g, target.dentry)
+            if g.fs.notifier >= 0 && !ino.hostFS.contains(where: { $0 === g.fs }) { ino.hostFS.append(g.fs) }
+        }
         return Int(w.wd)
     }
 

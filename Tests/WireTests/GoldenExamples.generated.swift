@@ -486,6 +486,40 @@ extension Gofer.CreateTmpfile {
     static let exampleFDCount = 0
 }
 
+extension Gofer.HostWatch {
+    static func example(_ v: Int) -> Self {
+        Self(fid: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v))
+    }
+    static let exampleFDCount = 0
+}
+
+extension Gofer.HostWatchReply {
+    static func example(_ v: Int) -> Self {
+        Self(wd: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), notifier: FDIndex(0))
+    }
+    static let exampleFDCount = 1
+}
+
+extension Gofer.HostEvents {
+    static func example(_ v: Int) -> Self {
+        Self()
+    }
+    static let exampleFDCount = 0
+}
+
+extension Gofer.HostEvent {
+    static func example(_ v: Int) -> Self {
+        Self(wd: UInt32(truncatingIfNeeded: 0xC1C2C304 + v), mask: UInt32(truncatingIfNeeded: 0xC1C2C314 + v), cookie: UInt32(truncatingIfNeeded: 0xC1C2C324 + v), name: "name-\(v)-é")
+    }
+}
+
+extension Gofer.HostEventsReply {
+    static func example(_ v: Int) -> Self {
+        Self(events: [Gofer.HostEvent.example(v), Gofer.HostEvent.example(v + 1)])
+    }
+    static let exampleFDCount = 0
+}
+
 extension Netstack.SocketAddress {
     static func example(_ v: Int) -> Self {
         Self(family: UInt16(truncatingIfNeeded: 0xB102 + v), port: UInt16(truncatingIfNeeded: 0xB112 + v), address: [0x00, 0xFF, 2, UInt8(truncatingIfNeeded: v)], flowInfo: UInt32(truncatingIfNeeded: 0xC1C2C334 + v), scopeID: UInt32(truncatingIfNeeded: 0xC1C2C344 + v))
@@ -881,6 +915,10 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Gofer.Message.getdentsWalk(.example(0)), fdCount: Gofer.GetdentsWalk.exampleFDCount, flags: []),
     GoldenCase(Gofer.Message.getdentsWalkReply(.example(0)), fdCount: Gofer.GetdentsWalkReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Gofer.Message.createTmpfile(.example(0)), fdCount: Gofer.CreateTmpfile.exampleFDCount, flags: []),
+    GoldenCase(Gofer.Message.hostWatch(.example(0)), fdCount: Gofer.HostWatch.exampleFDCount, flags: []),
+    GoldenCase(Gofer.Message.hostWatchReply(.example(0)), fdCount: Gofer.HostWatchReply.exampleFDCount, flags: [.reply]),
+    GoldenCase(Gofer.Message.hostEvents(.example(0)), fdCount: Gofer.HostEvents.exampleFDCount, flags: []),
+    GoldenCase(Gofer.Message.hostEventsReply(.example(0)), fdCount: Gofer.HostEventsReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Gofer.Message.errorReply(ErrorReply(errno: 2, message: "no such file")), fdCount: 0, flags: [.reply, .error]),
     GoldenCase(Netstack.Message.socket(.example(0)), fdCount: Netstack.Socket.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.socketReply(.example(0)), fdCount: Netstack.SocketReply.exampleFDCount, flags: [.reply]),

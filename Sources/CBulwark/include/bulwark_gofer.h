@@ -96,4 +96,24 @@ static inline long bw_g_listxattr(const char *path, char *list, unsigned long si
 static inline int bw_g_removexattr(const char *path, const char *name) {
     return (int)syscall(SYS_removexattr, path, name);
 }
+/// inotify_init1(2) with IN_NONBLOCK | IN_CLOEXEC (HostWatch).
+static inline int bw_g_inotify_init(void) {
+    return (int)syscall(SYS_inotify_init1, 04000 | 02000000);
+}
+
+/// inotify_add_watch(2) (HostWatch, on a node's /proc/self/fd path).
+static inline int bw_g_inotify_add_watch(int fd, const char *path, uint32_t mask) {
+    return (int)syscall(SYS_inotify_add_watch, fd, path, mask);
+}
+
+/// read(2) of the inotify instance (HostEvents and the drains around the gofer's own changes).
+static inline long bw_g_read(int fd, void *buf, unsigned long count) {
+    return (long)syscall(SYS_read, fd, buf, count);
+}
+
+/// dup(2): the inotify descriptor donated for readiness.
+static inline int bw_g_dup(int fd) {
+    return (int)syscall(SYS_dup, fd);
+}
+
 #endif

@@ -73,6 +73,22 @@ public final class GoferClient {
         return (reply.child, fd.release())
     }
 
+    /// Watches `fid` for host-side changes: the host watch descriptor events carry, and a descriptor
+    /// to poll (readable: hostEvents() has something). The caller owns the descriptor.
+    public func hostWatch(_ fid: UInt64) throws(IPCError) -> (wd: UInt32, notifier: Int32) {
+        var fds = ReceivedFDs()
+        let reply = try channel.call(Gofer.HostWatch(fid: fid), writer: &writer, receivedFDs: &fds, timeout: timeout)
+        guard let fd = fds.take(reply.notifier.index) else {
+            throw IPCError.malformed(.malformed("HostWatch reply without a descriptor"))
+        }
+        return (reply.wd, fd.release())
+    }
+
+    /// Host-side events since the last call.
+    public func hostEvents() throws(IPCError) -> [Gofer.HostEvent] {
+        try call(Gofer.HostEvents()).events
+    }
+
     public func mkdir(_ dir: UInt64, _ name: String, mode: UInt32, uid: UInt32 = .max, gid: UInt32 = .max) throws(IPCError) -> Gofer.Inode {
         try call(Gofer.Mkdir(dir: dir, name: name, mode: mode, uid: uid, gid: gid)).inode
     }

@@ -59,6 +59,11 @@ final class GoferFS {
         }
     }
 
+    /// Host-side changes for inotify (GoferHostEvents.swift): the gofer's notifier descriptor (-1
+    /// before the first HostWatch) and the dentries each host watch descriptor stands for.
+    var notifier: Int32 = -1
+    var hostWatched: [UInt32: [WeakDentry]] = [:]
+
     init(client: GoferClient) { self.client = client }
 
     func call<T>(_ body: () throws(IPCError) -> T) -> KResult<T> {
@@ -121,6 +126,8 @@ final class GoferInode: VInode {
     /// next batch from there in one GetdentsWalk, so a walk of a directory with thousands of entries
     /// costs one round trip per 256 names, not one per name.
     var unfetched: [String: UInt64] = [:]
+    /// The gofer's host watch descriptor for this inode, once inotify watches it (GoferHostEvents.swift).
+    var hostWD: UInt32? = nil
 
     init(fs: GoferFS, _ ino: Gofer.Inode) {
         self.fs = fs
