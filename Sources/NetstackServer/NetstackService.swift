@@ -24,6 +24,12 @@ public final class NetstackService: @unchecked Sendable {
     var slotsInUse = Set<Int>()
     /// Counts pump passes; every 256th looks at every socket (RingPump.swift).
     var sweep = 0
+    /// When the sleeping driver will wake on its own (monotonic ns; 0 while it runs), and the eventfd
+    /// that wakes it sooner. Guarded by `lock`. A request can arm a timer (a delayed ACK, a
+    /// retransmission) or leave work the driver planned to sleep through: `locked` wakes it then,
+    /// instead of letting that wait for the driver's timeout (up to 1 s without an interface).
+    private var driverWakeAt: Int64 = 0
+    private var driverBellFD: Int32 = -1
 
     /// `interface`: take over this host interface (AF_PACKET); nil for loopback only (--network none).
     public init(interface: String?) throws {
@@ -50,7 +56,12 @@ public final class NetstackService: @unchecked Sendable {
         pthread_mutex_lock(&lock)
         defer {
             stack.poll()
-            pumpAndNotify()
+            let busy = pumpAndNotify()
+            if driverWakeAt != 0 && (busy || (stack.nextDeadline.map { $0 < driverWakeAt } ?? false)) {
+                driverWakeAt = 0
+                var one: UInt64 = 1
+                _ = Glibc.write(driverBellFD, &one, 8)
+            }
             pthread_mutex_unlock(&lock)
         }
         do {
@@ -65,6 +76,7 @@ public final class NetstackService: @unchecked Sendable {
     /// Starts the driver and waits until it runs: a new thread's own start-up syscalls (rseq,
     /// set_robust_list, its signal mask) must happen before ServiceKit installs the seccomp filter.
     private func startDriver() {
+        driverBellFD = (try? HostOS.EventFD.create(nonBlocking: true).release()) ?? -1
         _ = pipe(&started)
         var thread = pthread_t()
         let me = Unmanaged.passRetained(self).toOpaque()
@@ -94,11 +106,13 @@ public final class NetstackService: @unchecked Sendable {
             }
             let doorbell = arena?.toNetstack
             let bellFD = toNetstackFD
+            driverWakeAt = wait == 0 || busy ? 0 : clock.nanoseconds + Int64(wait) * 1_000_000
             pthread_mutex_unlock(&lock)
             if wait == 0 || busy { continue }
             if let doorbell, !doorbell.prepareToSleep(seen: seen) { continue }
             var extra: [Int32] = []
             if bellFD >= 0 { extra.append(bellFD) }
+            if driverBellFD >= 0 { extra.append(driverBellFD) }
             if let loop = hostLoop {
                 loop.waitForFrames(milliseconds: wait, extraFDs: extra)
             } else {
@@ -109,6 +123,10 @@ public final class NetstackService: @unchecked Sendable {
             if bellFD >= 0 {
                 var v: UInt64 = 0
                 _ = Glibc.read(bellFD, &v, 8)   // non-blocking: drains the count
+            }
+            if driverBellFD >= 0 {
+                var v: UInt64 = 0
+                _ = Glibc.read(driverBellFD, &v, 8)
             }
         }
     }
