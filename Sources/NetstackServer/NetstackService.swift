@@ -27,6 +27,12 @@ public final class NetstackService: @unchecked Sendable {
     /// A receive ring is full while TCP holds more bytes for it (RingPump.swift): the driver then
     /// sleeps at most 1 ms, since the Sentry's reads do not always ring.
     var waitingForRoom = false
+    /// When the sleeping driver will wake on its own (monotonic ns; 0 while it runs), and the eventfd
+    /// that wakes it sooner. Guarded by `lock`. A request can arm a timer (a delayed ACK, a
+    /// retransmission) or leave work the driver planned to sleep through: `locked` wakes it then,
+    /// instead of letting that wait for the driver's timeout (up to 1 s without an interface).
+    private var driverWakeAt: Int64 = 0
+    private var driverBellFD: Int32 = -1
 
     /// `interface`: take over this host interface (AF_PACKET); nil for loopback only (--network none).
     public init(interface: String?) throws {
@@ -53,7 +59,12 @@ public final class NetstackService: @unchecked Sendable {
         pthread_mutex_lock(&lock)
         defer {
             stack.poll()
-            pumpAndNotify()
+            let busy = pumpAndNotify()
+            if driverWakeAt != 0 && (busy || (stack.nextDeadline.map { $0 < driverWakeAt } ?? false)) {
+                driverWakeAt = 0
+                var one: UInt64 = 1
+                _ = Glibc.write(driverBellFD, &one, 8)
+            }
             pthread_mutex_unlock(&lock)
         }
         do {
@@ -68,6 +79,7 @@ public final class NetstackService: @unchecked Sendable {
     /// Starts the driver and waits until it runs: a new thread's own start-up syscalls (rseq,
     /// set_robust_list, its signal mask) must happen before ServiceKit installs the seccomp filter.
     private func startDriver() {
+        driverBellFD = (try? HostOS.EventFD.create(nonBlocking: true).release()) ?? -1
         _ = pipe(&started)
         var thread = pthread_t()
         let me = Unmanaged.passRetained(self).toOpaque()
@@ -98,12 +110,14 @@ public final class NetstackService: @unchecked Sendable {
             }
             let doorbell = arena?.toNetstack
             let bellFD = toNetstackFD
+            driverWakeAt = wait == 0 || busy ? 0 : clock.nanoseconds + Int64(wait) * 1_000_000
             pthread_mutex_unlock(&lock)
             if wait == 0 || busy { continue }
             if let doorbell, !doorbell.prepareToSleep(seen: seen) { continue }
             var extra: [Int32] = []
             if bellFD >= 0 { extra.append(bellFD) }
-            var rang = true
+            if driverBellFD >= 0 { extra.append(driverBellFD) }
+            var rang = true   // about bellFD, which is first in `extra` when it exists
             if let loop = hostLoop {
                 rang = loop.waitForFrames(milliseconds: wait, extraFDs: extra).first.map { $0 & Int16(POLLIN) != 0 } ?? false
             } else {
@@ -114,6 +128,10 @@ public final class NetstackService: @unchecked Sendable {
             if bellFD >= 0 && rang {   // woken by a frame or a timer: no read(2) of an empty eventfd
                 var v: UInt64 = 0
                 _ = Glibc.read(bellFD, &v, 8)   // non-blocking: drains the count
+            }
+            if driverBellFD >= 0 {
+                var v: UInt64 = 0
+                _ = Glibc.read(driverBellFD, &v, 8)
             }
         }
     }

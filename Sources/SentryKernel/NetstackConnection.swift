@@ -89,9 +89,13 @@ final class NetstackConnection {
     let kernel: Kernel
     /// Serialises calls on the channel (and `writer`). Never taken with the kernel lock held.
     private var callMutex = pthread_mutex_t()
-    /// Sockets whose last descriptor went away (kernel lock held then, so no call is possible there):
-    /// (handle, slot), sent as Close before the next call or by the waker. Guarded by the kernel lock.
-    var pendingCloses: [(UInt64, Int)] = []
+    /// One-way requests not sent yet, in the application's order: Closes of sockets whose last
+    /// descriptor went away (kernel lock held then, so no call is possible there) and checked
+    /// setsockopts. Sent before the next call, or by the waker (which flushes before it wakes tasks,
+    /// so an option is in the netstack before the application sees the first data after it).
+    /// Guarded by the kernel lock.
+    enum Pending { case close(UInt64, Int), option(Netstack.SetOption) }
+    var pendingCloses: [Pending] = []
     /// Rung when a close is queued: wakes the waker.
     let closeBellFD: Int32
 
@@ -209,9 +213,16 @@ final class NetstackConnection {
     /// netstack takes back. One-way messages (no reply to wait for: the channel keeps them in order
     /// before any later request, and the slot is reused only once the netstack marks it released), so
     /// an accept loop pays no round trip per close. Stops at the first transport failure.
-    private func sendCloses(_ closes: [(UInt64, Int)], failure: inout String?) -> [Int] {
+    private func sendCloses(_ closes: [Pending], failure: inout String?) -> [Int] {
         var released: [Int] = []
-        for (handle, slot) in closes {
+        for p in closes {
+            let handle: UInt64, slot: Int
+            switch p {
+            case .close(let h, let i): handle = h; slot = i
+            case .option(let o):
+                if let why = sendOneWay(o) { failure = why; return released }
+                continue
+            }
             if !NetstackConnection.oneWay {
                 var received = ReceivedFDs()
                 do {
@@ -246,26 +257,17 @@ final class NetstackConnection {
         return failure
     }
 
-    /// A request the Sentry does not wait for (kernel lock held; released while sending, like `call`):
-    /// e.g. TCP_NODELAY or SO_KEEPALIVE on a connection, validated beforehand so the netstack cannot
-    /// refuse it. Queued closes go first, keeping the order of the application's calls.
-    func post<R: WireRequest>(_ request: R) -> Int32 {
+    /// A setsockopt the Sentry does not wait for (kernel lock held): e.g. TCP_NODELAY or SO_KEEPALIVE
+    /// on a connection, validated beforehand so the netstack cannot refuse it. Queued, not sent: the
+    /// next call or the waker sends it, in order, with the others (an accept loop's options and
+    /// closes reach the netstack as one burst before its next Accept, one wake-up of the netstack).
+    func post(_ option: Netstack.SetOption) -> Int32 {
         if !NetstackConnection.oneWay {
-            if case .failure(let e) = call(request) { return e }
+            if case .failure(let e) = call(option) { return e }
             return 0
         }
         if dead { return ENETDOWN }
-        let closes = pendingCloses
-        pendingCloses.removeAll()
-        kernel.unlock()
-        pthread_mutex_lock(&callMutex)
-        var failure: String? = nil
-        let released = sendCloses(closes, failure: &failure)
-        if failure == nil { failure = sendOneWay(request) }
-        pthread_mutex_unlock(&callMutex)
-        kernel.lock()
-        for i in released { retireSlot(i) }
-        if let why = failure { markDead(why); return ENETDOWN }
+        pendingCloses.append(.option(option))
         return 0
     }
 
@@ -273,7 +275,7 @@ final class NetstackConnection {
     /// next call, or from the waker thread.
     func queueClose(handle: UInt64, slot: Int) {
         if dead { return }
-        pendingCloses.append((handle, slot))
+        pendingCloses.append(.close(handle, slot))
         var one: UInt64 = 1
         _ = Glibc.write(closeBellFD, &one, 8)
     }
@@ -351,6 +353,7 @@ final class NetstackConnection {
             let now = bell.current
             if now != seen {
                 seen = now
+                _ = flushCloses()   // queued options reach the netstack before a woken task acts
                 kernel.lock(); kernel.netBroadcast(); kernel.unlock()   // only readiness waiters
                 continue
             }
