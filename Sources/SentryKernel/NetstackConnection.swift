@@ -280,6 +280,17 @@ final class NetstackConnection {
         _ = Glibc.write(closeBellFD, &one, 8)
     }
 
+    /// The sandbox is ending (no lock held): Closes and options still queued go out now, so the peers
+    /// of sockets the last tasks left open get their FIN, as when a Linux process exits. Bounded: a
+    /// call still in flight gets 1 s to finish before the Sentry exits without waiting further.
+    static func flushAtExit() {
+        guard let c = shared else { return }
+        for _ in 0..<100 {
+            if !c.flushCloses() { return }
+            usleep(10_000)
+        }
+    }
+
     /// The waker's share of closing (no lock held on entry): sends what is queued unless a call is in
     /// flight (that call sends them, or the next round does). Returns true if closes remain queued.
     private func flushCloses() -> Bool {

@@ -239,6 +239,7 @@ public enum SentryCommand {
         kernel.startInit(image: image)
         if let controlFD { ControlServer.start(fd: controlFD, kernel: kernel) }
         let status = kernel.waitForInit()
+        NetstackConnection.flushAtExit()   // closes still queued reach the netstack (peers get FIN)
         ConsoleBridge.drainAll(kernel)   // the terminal's last output reaches the host
         fflush(stdout)
         return status
