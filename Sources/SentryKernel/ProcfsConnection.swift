@@ -18,6 +18,10 @@ final class ProcfsConnection {
     private let external: Bool
     private let executable: String?
     let timeout: Duration
+    /// The first request on a new channel also waits for the server's start-up (exec, dynamic linking,
+    /// seccomp), which on a loaded host takes longer than `timeout`: that request gets this much (the
+    /// CI's 2 loaded cores saw a first /proc read fail with EIO after 1.5 s). Later requests get `timeout`.
+    static let startupTimeout: Duration = .seconds(10)
     /// Servers started so far (the first one included); tests and logs read it.
     private(set) var spawnCount = 0
     private let log: (String) -> Void
@@ -30,11 +34,17 @@ final class ProcfsConnection {
             external = true
             executable = nil
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            client = ProcfsClient(channel: Channel(OwnedFD(adopting: fd)), timeout: timeout)
+            client = newClient(fd)
         } else {
             external = false
             executable = ProcfsConnection.siblingExecutable("bulwark-procfs")
         }
+    }
+
+    /// A client for a channel to a server that may still be starting: its first request is bounded by
+    /// `startupTimeout` (`perform` shortens it to `timeout` once the server has answered).
+    private func newClient(_ fd: Int32) -> ProcfsClient {
+        ProcfsClient(channel: Channel(OwnedFD(adopting: fd)), timeout: max(timeout, ProcfsConnection.startupTimeout))
     }
 
     /// The executable named `name` in the directory of the running program (/proc/self/exe on the host).
@@ -68,7 +78,7 @@ final class ProcfsConnection {
             _ = Glibc.close(pair.second)
             serverPID = pid
             spawnCount += 1
-            let c = ProcfsClient(channel: Channel(OwnedFD(adopting: pair.first)), timeout: timeout)
+            let c = newClient(pair.first)
             client = c
             return c
         } catch {
@@ -106,7 +116,9 @@ final class ProcfsConnection {
         if let c = ensureClient() {
             do throws(ProcfsClientError) {
                 result = .success(try body(c))
+                c.timeout = timeout   // the server is up: from now on, the short bound
             } catch {
+                if case .errno = error { c.timeout = timeout }
                 if case .transport(let why) = error { dropAfterFailure(why) }
                 result = .failure(error.guestErrno.rawValue)
             }
@@ -132,7 +144,7 @@ final class ProcfsConnection {
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         pthread_mutex_lock(&mutex)
         client?.channel.close()
-        client = ProcfsClient(channel: Channel(OwnedFD(adopting: fd)), timeout: timeout)
+        client = newClient(fd)
         replacements += 1
         let n = replacements
         pthread_mutex_unlock(&mutex)

@@ -141,3 +141,36 @@ public enum GuestPrograms {
         public var description: String { message }
     }
 }
+
+/// Starting and ending helper processes that a test keeps running beside it (servers, sandboxes):
+/// nothing a test starts may read the test runner's stdin (a terminal in a background job stops the
+/// reader by SIGTTIN, and CI gives /dev/null anyway), and nothing may be waited for without a deadline.
+extension Process {
+    /// `run()` with stdin /dev/null unless the test gave the process its own stdin.
+    public func runForTest() throws {
+        if standardInput == nil || (standardInput as? FileHandle) === FileHandle.standardInput {
+            standardInput = FileHandle.nullDevice
+        }
+        try run()
+    }
+
+    /// Ends the process and reaps it, bounded: SIGTERM, up to `grace` seconds to exit, then SIGKILL.
+    public func stopForTest(grace: Double = 5) {
+        guard isRunning else { waitUntilExit(); return }
+        kill(processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while isRunning && Date() < deadline { usleep(10_000) }
+        if isRunning { kill(processIdentifier, SIGKILL) }
+        waitUntilExit()
+    }
+}
+
+extension Pipe {
+    /// What the read end has within `seconds`: empty when nothing came in time (or at end of file), so a
+    /// silent or hung writer cannot block the test.
+    public func availableData(within seconds: Double) -> Data {
+        var p = pollfd(fd: fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, Int32(seconds * 1000)) > 0 else { return Data() }
+        return fileHandleForReading.availableData
+    }
+}

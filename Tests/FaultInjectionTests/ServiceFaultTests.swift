@@ -25,6 +25,7 @@ final class FaultyService {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, pair.second, 3)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)   // never the runner's stdin
         let path = TestPaths.executable(service)
         let arguments = commandLine.map { [path] + $0 } ?? ([path, "--channel-fd", "3"] + arguments + faults.flatMap { ["--fault", $0] })
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]

@@ -23,20 +23,19 @@ import Testing
         let gofer = Process()
         gofer.executableURL = URL(fileURLWithPath: TestPaths.executable("bulwark-gofer"))
         gofer.arguments = ["--listen", base + "/sock", "--root", base + "/root"]
-        try gofer.run()
-        defer { gofer.terminate(); gofer.waitUntilExit() }
+        try gofer.runForTest()
+        defer { gofer.stopForTest() }
         for _ in 0..<500 where !fm.fileExists(atPath: base + "/sock") { usleep(10_000) }
         usleep(50_000)
 
         let fuse = Process()
         fuse.executableURL = URL(fileURLWithPath: TestPaths.executable("bulwark-gofer-fuse"))
         fuse.arguments = [base + "/sock", base + "/mnt"]
-        try fuse.run()
+        try fuse.runForTest()
         defer {
             _ = try? ProcessRunner.run("/usr/bin/fusermount3", ["-u", base + "/mnt"], timeout: 10)
             for _ in 0..<500 where fuse.isRunning { usleep(10_000) }
-            if fuse.isRunning { fuse.terminate() }
-            fuse.waitUntilExit()
+            fuse.stopForTest()
         }
         // Mounted once the root shows the served entries.
         var names: [String] = []

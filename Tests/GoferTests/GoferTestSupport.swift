@@ -43,6 +43,7 @@ final class GoferFixture {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, pair.second, 3)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)   // never the runner's stdin
         let path = TestPaths.executable("bulwark-gofer")
         let args = [path, "--channel-fd", "3", "--root", root] + arguments.map { $0.replacingOccurrences(of: "@BASE", with: base) }
         let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]

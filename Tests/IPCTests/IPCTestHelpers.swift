@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import HostOS
 import IPC
+import TestSupport
 import Wire
 
 /// Runs `body` on its own thread; `join` waits a bounded time.
@@ -68,7 +69,7 @@ final class BackgroundProcess {
         process.arguments = arguments
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        try process.runForTest()
     }
     var pid: Int32 { process.processIdentifier }
     func kill(_ signal: Int32 = SIGKILL) { Glibc.kill(pid, signal) }

@@ -31,6 +31,7 @@ import Wire
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, fd, 3)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)   // never the runner's stdin
         let path = TestPaths.executable(service)
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), strdup("--channel-fd"), strdup("3"), nil]
         defer { argv.forEach { free($0) } }

@@ -65,7 +65,7 @@ final class InteropNet {
         let args = (["ip", "netns", "exec", stackNS, TestPaths.executable("bulwark-netstack-probe"),
                      "--interface", stackIf, "--ready-file", ready, "--seconds", "\(seconds)"] + extra).joined(separator: " ")
         p.arguments = ["-c", "exec \(args) >\(scratch.path)/probe.out 2>\(scratch.path)/probe.err"]
-        try p.run()
+        try p.runForTest()
         probe = p
         let deadline = Date().addingTimeInterval(10)
         while !FileManager.default.fileExists(atPath: ready) {

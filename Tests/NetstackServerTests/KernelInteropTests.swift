@@ -180,7 +180,7 @@ struct ServiceInterfaceTests {
         p.arguments = ["netns", "exec", net.stackNS, TestPaths.executable("bulwark-netstack"),
                        "--listen", path, "--network", "sandbox", "--interface", net.stackIf]
         p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        try p.runForTest()
         defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
         let deadline = Date().addingTimeInterval(10)
         var fd: OwnedFD?

@@ -19,7 +19,7 @@ import Wire
             process.executableURL = URL(fileURLWithPath: TestPaths.executable("bulwark-netstack"))
             process.arguments = ["--listen", path, "--network", "none"]
             process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            try process.runForTest()
             let deadline = Date().addingTimeInterval(10)
             var fd: OwnedFD?
             while fd == nil {

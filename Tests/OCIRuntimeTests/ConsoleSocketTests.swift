@@ -39,7 +39,7 @@ private func startReceiver(_ f: LauncherFixture, _ name: String) throws -> (Proc
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = ["python3", script, socket, out]
-    try p.run()
+    try p.runForTest()
     let deadline = Date().addingTimeInterval(10)
     while !FileManager.default.fileExists(atPath: out + ".ready") && Date() < deadline { usleep(10_000) }
     return (p, socket, out)
@@ -48,7 +48,7 @@ private func startReceiver(_ f: LauncherFixture, _ name: String) throws -> (Proc
 private func finish(_ p: Process, _ out: String) -> String {
     let deadline = Date().addingTimeInterval(25)
     while p.isRunning && Date() < deadline { usleep(20_000) }
-    if p.isRunning { p.terminate() }
+    p.stopForTest()
     return (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
 }
 

@@ -35,9 +35,9 @@ struct HostNetworkLauncherTests {
         host.arguments = ["-c", Self.server]
         let out = Pipe()
         host.standardOutput = out
-        try host.run()
+        try host.runForTest()
         defer { if host.isRunning { kill(host.processIdentifier, SIGKILL) }; host.waitUntilExit() }
-        let port = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        let port = String(decoding: out.availableData(within: 30), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         try #require(Int(port) != nil, "host server: \(port)")
         try LauncherFixture.with { f in

@@ -25,6 +25,22 @@ private func sandboxPids(_ f: LauncherFixture, _ id: String) throws -> [Int] {
     try sandboxTasks(f, id).compactMap { row in row.split(separator: " ").dropFirst().first.flatMap { Int($0) } }
 }
 
+/// Polls (bounded) until a process of container `id` runs the program `name` (the CMD column is its
+/// path): the member has got past its set-up (a trap, say), where a fixed sleep is outlasted by a
+/// loaded host.
+private func runs(_ f: LauncherFixture, _ id: String, _ name: String) throws -> Bool {
+    let deadline = Date().addingTimeInterval(15)
+    var rows: [String] = []
+    while Date() < deadline {
+        rows = try sandboxTasks(f, id)
+        // UID PID PPID STAT HOST-PID CMD
+        if rows.contains(where: { $0.split(separator: " ").dropFirst(5).first?.split(separator: "/").last == Substring(name) }) { return true }
+        usleep(50_000)
+    }
+    Issue.record("container \(id) never ran \(name): \(rows)")
+    return false
+}
+
 /// Polls (bounded) until the sandbox `id` has `count` processes again; records what it has if not.
 private func settles(_ f: LauncherFixture, _ id: String, _ count: Int) throws -> Bool {
     let deadline = Date().addingTimeInterval(8)
@@ -56,7 +72,8 @@ struct PodAndDebugTests {
         try LauncherFixture.with { f in
             _ = try TickingContainer(f, id: "pod1", script: "exec sleep 60")
             let bundle = try f.makeBundle("member", config: memberConfig(sandbox: "pod1",
-                script: "echo member-hi; sleep 30 & sleep 3; echo member-bye; exit 5"))
+                // It runs until the test sends USR1 (not for a fixed time that ps may outlast under load).
+                script: "trap 'echo member-bye; exit 5' USR1; echo member-hi; sleep 30 & while true; do sleep 0.1; done"))
             let pidFile = f.scratch.appendingPathComponent("member.pid").path
             let out = f.scratch.appendingPathComponent("member.out").path
             let line = [f.bulwark, "--root", f.root, "create", "--bundle", bundle, "--pid-file", pidFile, "m1"]
@@ -70,10 +87,11 @@ struct PodAndDebugTests {
             let before = 1
             #expect(try f.run(["start", "m1"], timeout: 30).exitCode == 0)
             // While it runs, the pod's Sentry has the member's processes; ps of the member lists only them.
-            usleep(200_000)
+            #expect(try runs(f, "m1", "sleep"))   // the script's trap comes first
             #expect(try sandboxTasks(f, "pod1").count > before)
             let memberPids = try sandboxPids(f, "m1")
             #expect(!memberPids.isEmpty && !memberPids.contains(1), "the sandbox's init is not the member's: \(memberPids)")
+            #expect(try f.run(["kill", "m1", "USR1"]).exitCode == 0)
             #expect(try f.waitForStatus("m1", "stopped", seconds: 15))
             #expect(exitRecord(f, "m1")?["exitStatus"] as? Int == 5)
             let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
@@ -97,7 +115,8 @@ struct PodAndDebugTests {
             func startMember() throws {
                 #expect(try f.run(["create", "--bundle", bundle, "m2"], timeout: 30).exitCode == 0)
                 #expect(try f.run(["start", "m2"], timeout: 30).exitCode == 0)
-                usleep(300_000)
+                // Its trap is set once its loop runs: a TERM before that would end it by the signal.
+                #expect(try runs(f, "m2", "sleep"))
             }
             try startMember()
             let exec = try f.run(["exec", "m2", "/bin/sh", "-c", "echo in-member; exit 2"], timeout: 30)

@@ -68,7 +68,7 @@ struct HostNetworkTests {
         let out = Pipe(), err = Pipe()
         sentry.standardOutput = out
         sentry.standardError = err
-        try sentry.run()
+        try sentry.runForTest()
         defer { if sentry.isRunning { kill(sentry.processIdentifier, SIGKILL) }; sentry.waitUntilExit() }
         // Two connections from the host's own TCP/IP (plain python3, not sandboxed).
         let first = try ProcessRunner.run("/usr/bin/python3", ["-c", client, "hello from the host"], timeout: 30)
@@ -134,9 +134,9 @@ struct HostNetworkTests {
         host.arguments = ["-c", Self.hostServer(tcp: tcp, udp: udp)]
         let ready = Pipe()
         host.standardOutput = ready
-        try host.run()
+        try host.runForTest()
         defer { if host.isRunning { kill(host.processIdentifier, SIGKILL) }; host.waitUntilExit() }
-        _ = ready.fileHandleForReading.availableData   // "ready" (or EOF if it failed)
+        _ = ready.availableData(within: 30)   // "ready" (or EOF if it failed)
         let r = try ProcessRunner.run(TestPaths.executable("bulwark-sentry"),
                                       Self.sentryArgs + ["--network", "host", "--", "/usr/bin/python3", "-c", Self.sandboxClient(tcp: tcp, udp: udp)],
                                       timeout: 40)
@@ -151,9 +151,9 @@ struct HostNetworkTests {
         host.arguments = ["-c", Self.hostServer(tcp: tcp, udp: udp)]
         let ready = Pipe()
         host.standardOutput = ready
-        try host.run()
+        try host.runForTest()
         defer { if host.isRunning { kill(host.processIdentifier, SIGKILL) }; host.waitUntilExit() }
-        _ = ready.fileHandleForReading.availableData
+        _ = ready.availableData(within: 30)
         let r = try ProcessRunner.run(TestPaths.executable("bulwark-sentry"),
                                       Self.sentryArgs + ["--network", "none", "--", "/usr/bin/python3", "-c", Self.sandboxClient(tcp: tcp, udp: udp)],
                                       timeout: 40)

@@ -78,8 +78,8 @@ struct InetSocketTests {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        try p.run()
-        defer { if p.isRunning { p.terminate() } }
+        try p.runForTest()
+        defer { p.stopForTest() }
         // Wait (bounded) until data flows, then kill the netstack the Sentry spawned.
         var seen = Data()
         let start = Date()

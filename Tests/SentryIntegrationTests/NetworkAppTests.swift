@@ -170,7 +170,7 @@ struct NetworkAppTests {
         server.arguments = ["netns", "exec", net.peerNS, "/usr/bin/python3", "-m", "http.server", "8001", "--bind", net.peerIP, "--directory", site.path]
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
-        try server.run()
+        try server.runForTest()
         defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
         _ = try net.onPeer("for i in $(seq 100); do timeout 2 bash -c 'exec 3<>/dev/tcp/\(net.peerIP)/8001' 2>/dev/null && exit 0; sleep 0.1; done; exit 1")
         // To stdout: the sandbox's own writes to "/" stay in its overlay.

@@ -65,7 +65,7 @@ struct PlatformTests {
         p.arguments = ["run", "--rootfs", "/", "--platform", "systrap", "--", "/bin/sh", "-c", "while :; do :; done"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        try p.run()
+        try p.runForTest()
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
         // Find the Sentry's systrap stubs (children under a seccomp filter) and kill them.
         var killed = 0

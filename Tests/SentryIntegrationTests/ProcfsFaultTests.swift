@@ -18,7 +18,7 @@ final class LiveSandbox {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
-        try process.run()
+        try process.runForTest()
     }
 
     /// The next stdout line, waiting at most `seconds`.
@@ -63,7 +63,7 @@ final class LiveSandbox {
         input.fileHandleForWriting.closeFile()
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        if process.isRunning { process.stopForTest() }
         let err = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         return (process.terminationStatus, err)
     }

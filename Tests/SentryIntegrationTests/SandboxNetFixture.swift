@@ -81,7 +81,7 @@ final class SandboxNet {
         p.standardOutput = try FileHandle(forWritingTo: scratch.appendingPathComponent("out"))
         p.standardError = try FileHandle(forWritingTo: scratch.appendingPathComponent("err"))
         p.standardInput = FileHandle.nullDevice
-        try p.run()
+        try p.runForTest()
         sandbox = p
     }
 

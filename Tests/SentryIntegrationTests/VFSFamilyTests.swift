@@ -159,8 +159,8 @@ struct VFSFamilyTests {
             let swapper = Process()
             swapper.executableURL = URL(fileURLWithPath: "/bin/sh")
             swapper.arguments = ["-c", "cd \(root) && while :; do mv d swap; mv linkdir d; mv swap linkdir; done 2>/dev/null"]
-            try swapper.run()
-            defer { swapper.terminate(); swapper.waitUntilExit() }
+            try swapper.runForTest()
+            defer { swapper.stopForTest() }
             let script = "i=0; while [ $i -lt 300 ]; do cat /d/secret /d/../secret 2>/dev/null; i=$((i+1)); done; echo end"
             let r = try ProcessRunner.run(Sentry.binary, ["run", "--rootfs", root, "--", "/bin/busybox", "sh", "-c", script], timeout: 60)
             #expect(r.stdout.hasSuffix("end\n"), "\(r)")

@@ -139,6 +139,8 @@ enum OwnGofer {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        // stdin is /dev/null unless a dup gives it: never the test runner's.
+        if !dups.contains(where: { $0.1 == 0 }) { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
         for (from, to) in dups { posix_spawn_file_actions_adddup2(&actions, from, to) }
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }

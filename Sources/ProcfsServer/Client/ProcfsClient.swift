@@ -31,7 +31,8 @@ public enum ProcfsClientError: Error, Equatable {
 
 public final class ProcfsClient {
     public let channel: Channel
-    public let timeout: Duration
+    /// Bounds each request; the Sentry lengthens it for the first request to a server just started.
+    public var timeout: Duration
     private var writer = MessageWriter()
 
     /// Takes a connected channel to bulwark-procfs. `timeout` bounds every request (default 2 s).
