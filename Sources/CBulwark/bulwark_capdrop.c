@@ -3,6 +3,7 @@
 #include "bulwark_capdrop.h"
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -19,6 +20,13 @@ static atomic_int capdrop_done;
 static atomic_int capdrop_error;
 
 int bw_capdrop_signal(void) { return SIGRTMAX - 1; }
+
+void bw_capdrop_prepare(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, bw_capdrop_signal());
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
 
 // Applies the drop to the calling thread; returns 0 or an errno value.
 static int capdrop_apply(void) {

@@ -172,6 +172,7 @@ public enum SentryCommand {
         }
 
         // Before any other thread exists, so every Sentry thread inherits the blocked set.
+        bw_capdrop_prepare()   // ...and the capability drop's signal unblocked (SentryCapabilities.swift)
         startSignalForwarder()
         let fs: VFS
         switch VFSBoot.build(config) {

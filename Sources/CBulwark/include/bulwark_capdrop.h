@@ -14,6 +14,10 @@
 /// not answer). `*threads` is the number of threads that applied it (the caller included).
 int bw_capdrop_all_threads(uint64_t keep, int timeout_ms, int *threads);
 
+/// Unblocks the broadcast signal in the calling thread; called before any other thread exists so all
+/// inherit it (a parent may start us with it blocked, e.g. a test runner's Process).
+void bw_capdrop_prepare(void);
+
 /// The signal used for the broadcast (a real-time signal nothing else in the Sentry uses).
 int bw_capdrop_signal(void);
 #endif
