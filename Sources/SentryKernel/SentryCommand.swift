@@ -44,7 +44,7 @@ public enum SentryCommand {
                               [--sysctl KEY=VALUE]... [--readonly-path PATH]...
                               [--strace] [--terminal] [--log FILE] [--mount SRC:DST[:ro]]... [--overlay2 root:self|none] [--gofer-timeout SECONDS]
                               [--gofer-fd N [--gofer-mount DEST[:ro]]...] [--procfs-fd N] [--platform ptrace|systrap]
-                              [--fault SPEC]... [--no-seccomp] -- PROGRAM [ARG...]
+                              [--fault SPEC]... [--no-seccomp] [--keep-caps] -- PROGRAM [ARG...]
 
     """
 
@@ -123,6 +123,7 @@ public enum SentryCommand {
             case "--procfs-fd": guard let v = value(), let n = Int32(v), n >= 0, fcntl(n, F_GETFD) >= 0 else { return fail("--procfs-fd needs an open descriptor", 2) }; procfsFD = n
             case "--fault": guard let v = value() else { return fail("--fault needs a SPEC", 2) }; faultSpecs.append(v)
             case "--no-seccomp": SentrySeccomp.mode = .off   // debugging only (SentrySeccomp.swift)
+            case "--keep-caps": SentryCapabilities.keep = true   // debugging only (SentryCapabilities.swift)
             case "--":
                 program = Array(args[(i + 1)...])
                 i = args.count
@@ -171,6 +172,7 @@ public enum SentryCommand {
         }
 
         // Before any other thread exists, so every Sentry thread inherits the blocked set.
+        bw_capdrop_prepare()   // ...and the capability drop's signal unblocked (SentryCapabilities.swift)
         startSignalForwarder()
         let fs: VFS
         switch VFSBoot.build(config) {
@@ -235,6 +237,7 @@ public enum SentryCommand {
         Terminals.register(kernel)   // /dev/ptmx, /dev/tty, /dev/pts (PseudoTerminal.swift)
         kernel.installProcfs(channelFD: config.procfsFD)
         NetworkOptions.startHostNetstack(kernel)   // --network host: before seccomp (NetstackConnection.swift)
+        if !SentryCapabilities.drop(log: { kernel.log($0) }) { return fail("cannot drop the Sentry's host capabilities", 125) }   // SentryCapabilities.swift
         if !SentrySeccomp.install(spawnsServices: config.procfsFD == nil || NetworkOptions.netstackFD == nil, log: { kernel.log($0) }) { return fail("cannot install the seccomp policy", 125) }   // SentrySeccomp.swift
         kernel.startInit(image: image)
         if let controlFD { ControlServer.start(fd: controlFD, kernel: kernel) }

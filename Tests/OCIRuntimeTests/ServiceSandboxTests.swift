@@ -175,9 +175,31 @@ struct ServiceSandboxTests {
             let line = SandboxProcesses.cmdline(sentry)
             for flag in ["--gofer-fd", "--procfs-fd", "--netstack-fd"] { #expect(line.contains(flag), "\(line)") }
             #expect(SandboxProcesses.status(sentry, "Seccomp") == "2", "the Sentry has no seccomp filter")
-            // The sandbox works through them: files, /proc, loopback networking.
+            // The Sentry keeps no host capability after set-up, in any of its threads (capabilities are
+            // per thread), with an empty bounding set and no_new_privs; nor do its stubs (its only
+            // children here: the launcher runs the services).
+            let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(sentry)/task")) ?? []
+            #expect(threads.count >= 2, "the Sentry's threads: \(threads)")
+            for tid in threads {
+                let text = (try? String(contentsOfFile: "/proc/\(sentry)/task/\(tid)/status", encoding: .utf8)) ?? ""
+                for field in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+                    let value = text.split(separator: "\n").first { $0.hasPrefix(field + ":") }?.split(separator: "\t").last.map(String.init)
+                    #expect(value == "0000000000000000", "Sentry thread \(tid): \(field) \(value ?? "missing")")
+                }
+                #expect(text.contains("NoNewPrivs:\t1"), "Sentry thread \(tid) lacks no_new_privs")
+            }
+            let stubs = SandboxProcesses.children(sentry)
+            #expect(!stubs.isEmpty, "the Sentry has no stub")
+            for stub in stubs {
+                #expect(SandboxProcesses.status(stub, "CapPrm") == "0000000000000000", "stub \(stub) \(SandboxProcesses.cmdline(stub))")
+                #expect(SandboxProcesses.status(stub, "CapEff") == "0000000000000000", "stub \(stub)")
+            }
+            // The sandbox works through them: files, /proc, loopback networking; and its root's emulated
+            // privileges (chown to another owner, mknod of a device) do not need the Sentry's host ones.
             let r = try f.run(["exec", "sb1", "/bin/sh", "-c", "test -d /usr/bin && grep -q '^Name:' /proc/self/status && echo through-services"], timeout: 30)
             #expect(r.stdout.contains("through-services"), "\(r)")
+            let root = try f.run(["exec", "sb1", "/bin/sh", "-c", "touch /dev/shm/owned && chown 4321:4321 /dev/shm/owned && stat -c %u:%g /dev/shm/owned && mknod /dev/shm/nul c 1 3 && echo mknod-ok"], timeout: 30)
+            #expect(root.stdout.contains("4321:4321") && root.stdout.contains("mknod-ok"), "\(root)")
             #expect(try f.run(["delete", "--force", "sb1"]).exitCode == 0)
         }
     }

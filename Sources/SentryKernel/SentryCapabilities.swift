@@ -1,0 +1,105 @@
+// The Sentry's own host capabilities (session 5, sentrycaps). The launcher starts the Sentry as root in
+// the host's user namespace with every capability; after set-up it needs none of them:
+// - ptrace of its stubs: they are its own children with the same uid, dumpable (the stub image is a
+//   memfd the Sentry can read), and, once the bounding set is empty (or under no_new_privs), exec gives
+//   them no capability the Sentry lacks, so ptrace(2)'s and process_vm_readv's access checks pass
+//   without CAP_SYS_PTRACE;
+// - memfds, the memory file, eventfds, sockets it was given, host stdio and terminals: no privilege;
+// - files: the gofer (spawned before this point, or handed over by the launcher) does every host file
+//   access; the Sentry only reads /proc/self and /proc/cpuinfo.
+// The emulated credentials of the application (root in the sandbox, chown, mknod...) are the Sentry's
+// own bookkeeping (Credentials.swift) and do not use host capabilities.
+// One exception, only without the launcher: a netstack the Sentry spawns itself later (lazily, on the
+// first socket) with an explicit `--network sandbox` opens an AF_PACKET socket (CAP_NET_RAW) and sizes its
+// buffers with SO_RCVBUFFORCE (CAP_NET_ADMIN); it inherits what the Sentry keeps, so those two stay.
+//
+// Dropped in EVERY thread (capabilities are per thread): bulwark_capdrop.c. `--keep-caps` (or
+// BULWARK_SENTRY_KEEP_CAPS=1) keeps them, for debugging (e.g. strace/gdb attaching to stubs).
+import CBulwark
+@preconcurrency import Glibc
+
+enum SentryCapabilities {
+    nonisolated(unsafe) static var keep: Bool = {
+        guard let raw = getenv("BULWARK_SENTRY_KEEP_CAPS") else { return false }
+        return ["1", "yes", "true"].contains(String(cString: raw))
+    }()
+
+    static let netRaw: Int32 = 13, netAdmin: Int32 = 12
+
+    /// What the Sentry keeps: nothing, unless it will spawn a sandbox-mode netstack itself.
+    static var kept: [Int32] {
+        NetworkOptions.netstackFD == nil && NetworkOptions.spawnArguments.contains("sandbox") ? [netAdmin, netRaw] : []
+    }
+
+    /// Drops everything but `kept` in every thread and checks /proc/self/task/*/status; false (fatal for
+    /// the caller) if a thread still holds more. Called before the seccomp filter (capget/capset and
+    /// PR_CAPBSET_DROP are not in its allowlist).
+    static func drop(log: (String) -> Void) -> Bool {
+        if keep { return true }
+        let mask = kept.reduce(UInt64(0)) { $0 | (UInt64(1) << UInt64($1)) }
+        var threads: Int32 = 0
+        let rc = bw_capdrop_all_threads(mask, 5000, &threads)
+        if rc != 0 && rc != ETIMEDOUT {
+            log("bulwark-sentry: dropping capabilities: errno \(rc)\n")
+            return false
+        }
+        // ETIMEDOUT (a thread that exited before answering) is judged by what /proc shows.
+        for (tid, sets) in threadSets() {
+            guard sets.effective & ~mask == 0, sets.permitted & ~mask == 0, sets.ambient == 0 else {
+                log("bulwark-sentry: thread \(tid) kept capabilities after the drop (CapEff \(hex(sets.effective)), CapPrm \(hex(sets.permitted)))\n")
+                return false
+            }
+        }
+        return true
+    }
+
+    struct Sets { var effective: UInt64 = 0, permitted: UInt64 = 0, ambient: UInt64 = 0 }
+
+    /// CapEff/CapPrm/CapAmb of every thread of this process, from /proc/self/task/TID/status.
+    static func threadSets() -> [(Int32, Sets)] {
+        var out: [(Int32, Sets)] = []
+        guard let d = opendir("/proc/self/task") else { return out }
+        defer { closedir(d) }
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            guard let tid = Int32(name) else { continue }
+            let fd = open("/proc/self/task/\(name)/status", O_RDONLY | O_CLOEXEC)
+            if fd < 0 { continue }   // exited meanwhile
+            var bytes: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = read(fd, &buf, buf.count)
+                if n <= 0 { break }
+                bytes += buf[0..<n]
+            }
+            close(fd)
+            var s = Sets()
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                let f = line.split(separator: "\t")
+                guard f.count == 2, let v = UInt64(f[1].capTrimmed(), radix: 16) else { continue }
+                switch f[0] {
+                case "CapEff:": s.effective = v
+                case "CapPrm:": s.permitted = v
+                case "CapAmb:": s.ambient = v
+                default: break
+                }
+            }
+            out.append((tid, s))
+        }
+        return out
+    }
+
+    static func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, 16 - s.count)) + s
+    }
+}
+
+private extension Substring {
+    func capTrimmed() -> Substring {
+        var s = self
+        while let c = s.first, c == " " || c == "\t" { s = s.dropFirst() }
+        while let c = s.last, c == " " || c == "\t" { s = s.dropLast() }
+        return s
+    }
+}
