@@ -405,22 +405,29 @@ public final class GoferServer {
                                     mode: request.mode & 0o7777)
         } catch { throw failure("create '\(request.name)'", error) }
         do throws(ServiceFailure) {
-            let node: OwnedFD
-            do { node = try OpenAt2.open(procFD, String(file.rawValue), flags: oPath, resolve: 0) } catch {
-                throw failure("create", error)
-            }
-            let stat = try self.stat(node.rawValue)
-            var inode = Gofer.Inode(fid: try nodes.insert(node, readOnly: false), stat: stat)
-            do throws(ServiceFailure) { try applyOwner(&inode, uid: request.uid, gid: request.gid) } catch {
-                nodes.remove(inode.fid)
-                throw error
-            }
-            try reply.attach(file)
-            return inode
+            return try donateNewFile(file, uid: request.uid, gid: request.gid, what: "create", &reply)
         } catch {
             _ = try? OpenAt2.unlink(dir, request.name, flags: 0)
             throw error
         }
+    }
+
+    /// A file just created (named or O_TMPFILE): a node for it, owned as asked, and the open file
+    /// donated with the reply.
+    private func donateNewFile(_ file: consuming OwnedFD, uid: UInt32, gid: UInt32, what: String,
+                               _ reply: inout Reply) throws(ServiceFailure) -> Gofer.Inode {
+        let node: OwnedFD
+        do { node = try OpenAt2.open(procFD, String(file.rawValue), flags: oPath, resolve: 0) } catch {
+            throw failure(what, error)
+        }
+        let stat = try self.stat(node.rawValue)
+        var inode = Gofer.Inode(fid: try nodes.insert(node, readOnly: false), stat: stat)
+        do throws(ServiceFailure) { try applyOwner(&inode, uid: uid, gid: gid) } catch {
+            nodes.remove(inode.fid)
+            throw error
+        }
+        try reply.attach(file)
+        return inode
     }
 
     /// O_TMPFILE in directory `dir`: an unnamed file (link count 0), opened and donated like Create's,
@@ -437,18 +444,7 @@ public final class GoferServer {
         do {
             file = try OpenAt2.open(dir, ".", flags: value | excl | oTmpfile | O_NOCTTY, mode: request.mode & 0o7777)
         } catch { throw failure("O_TMPFILE", error) }
-        let node: OwnedFD
-        do { node = try OpenAt2.open(procFD, String(file.rawValue), flags: oPath, resolve: 0) } catch {
-            throw failure("O_TMPFILE node", error)
-        }
-        let stat = try self.stat(node.rawValue)
-        var inode = Gofer.Inode(fid: try nodes.insert(node, readOnly: false), stat: stat)
-        do throws(ServiceFailure) { try applyOwner(&inode, uid: request.uid, gid: request.gid) } catch {
-            nodes.remove(inode.fid)
-            throw error
-        }
-        try reply.attach(file)
-        return inode
+        return try donateNewFile(file, uid: request.uid, gid: request.gid, what: "O_TMPFILE node", &reply)
     }
 
     func mkdir(_ request: Gofer.Mkdir) throws(ServiceFailure) -> Gofer.Inode {
