@@ -95,7 +95,7 @@ final class NetstackConnection {
     /// so an option is in the netstack before the application sees the first data after it).
     /// Guarded by the kernel lock.
     enum Pending { case close(UInt64, Int), option(Netstack.SetOption) }
-    var pendingCloses: [Pending] = []
+    var pendingOneWay: [Pending] = []
     /// Rung when a close is queued: wakes the waker.
     let closeBellFD: Int32
 
@@ -184,12 +184,12 @@ final class NetstackConnection {
     /// other tasks to have run when it returns) and holds it again on return.
     func call<R: WireRequest>(_ request: R, fds: [Int32] = []) -> KResult<R.Reply> {
         if dead { return .failure(ENETDOWN) }
-        let closes = pendingCloses
-        pendingCloses.removeAll()
+        let closes = pendingOneWay
+        pendingOneWay.removeAll()
         kernel.unlock()
         pthread_mutex_lock(&callMutex)
         var failure: String? = nil
-        let released = sendCloses(closes, failure: &failure)
+        let released = sendPending(closes, failure: &failure)
         var result: KResult<R.Reply> = .failure(ENETDOWN)
         if failure == nil {
             var received = ReceivedFDs()
@@ -213,7 +213,7 @@ final class NetstackConnection {
     /// netstack takes back. One-way messages (no reply to wait for: the channel keeps them in order
     /// before any later request, and the slot is reused only once the netstack marks it released), so
     /// an accept loop pays no round trip per close. Stops at the first transport failure.
-    private func sendCloses(_ closes: [Pending], failure: inout String?) -> [Int] {
+    private func sendPending(_ closes: [Pending], failure: inout String?) -> [Int] {
         var released: [Int] = []
         for p in closes {
             let handle: UInt64, slot: Int
@@ -267,7 +267,7 @@ final class NetstackConnection {
             return 0
         }
         if dead { return ENETDOWN }
-        pendingCloses.append(.option(option))
+        pendingOneWay.append(.option(option))
         return 0
     }
 
@@ -275,7 +275,7 @@ final class NetstackConnection {
     /// next call, or from the waker thread.
     func queueClose(handle: UInt64, slot: Int) {
         if dead { return }
-        pendingCloses.append(.close(handle, slot))
+        pendingOneWay.append(.close(handle, slot))
         var one: UInt64 = 1
         _ = Glibc.write(closeBellFD, &one, 8)
     }
@@ -286,22 +286,32 @@ final class NetstackConnection {
     static func flushAtExit() {
         guard let c = shared else { return }
         for _ in 0..<100 {
-            if !c.flushCloses() { return }
+            if !c.flushPending() { return }
             usleep(10_000)
         }
     }
 
     /// The waker's share of closing (no lock held on entry): sends what is queued unless a call is in
-    /// flight (that call sends them, or the next round does). Returns true if closes remain queued.
-    private func flushCloses() -> Bool {
+    /// flight (that call sends them, or the next round does). Returns true if requests remain queued.
+    /// `wakeNet`: also wake the readiness waiters in the same hold of the kernel lock (the waker's
+    /// doorbell; a flush wakes every waiter anyway).
+    private func flushPending(wakeNet: Bool = false) -> Bool {
         kernel.lock()
-        if pendingCloses.isEmpty || dead { kernel.unlock(); return false }
-        if pthread_mutex_trylock(&callMutex) != 0 { kernel.unlock(); return true }
-        let closes = pendingCloses
-        pendingCloses.removeAll()
+        if pendingOneWay.isEmpty || dead {
+            if wakeNet { kernel.netBroadcast() }
+            kernel.unlock()
+            return false
+        }
+        if pthread_mutex_trylock(&callMutex) != 0 {
+            if wakeNet { kernel.netBroadcast() }
+            kernel.unlock()
+            return true
+        }
+        let closes = pendingOneWay
+        pendingOneWay.removeAll()
         kernel.unlock()
         var failure: String? = nil
-        let released = sendCloses(closes, failure: &failure)
+        let released = sendPending(closes, failure: &failure)
         pthread_mutex_unlock(&callMutex)
         kernel.lock()
         for i in released { retireSlot(i) }
@@ -364,11 +374,12 @@ final class NetstackConnection {
             let now = bell.current
             if now != seen {
                 seen = now
-                _ = flushCloses()   // queued options reach the netstack before a woken task acts
-                kernel.lock(); kernel.netBroadcast(); kernel.unlock()   // only readiness waiters
+                // Queued options reach the netstack before a woken task acts; then only readiness
+                // waiters are woken.
+                _ = flushPending(wakeNet: true)
                 continue
             }
-            let closesLeft = flushCloses()
+            let closesLeft = flushPending()
             if !bell.prepareToSleep(seen: seen) { continue }
             var fds = [pollfd(fd: toSentryFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: channelFD, events: 0, revents: 0),
