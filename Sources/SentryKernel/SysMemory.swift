@@ -55,6 +55,7 @@ extension Task {
             if n < 0 { return n }
             var vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: "tmpfs")
             mapsIdentity(&vma, f, off)
+            vma.source = Task.mappedSource(t.node)
             if shared && f.writable {
                 let node = t.node
                 vma.writeBack = SharedFileWriteBack(backing: b, fileOffset: Int(off), writer: { bytes, count, at in
@@ -80,6 +81,7 @@ extension Task {
             var vma = VMA(start: start, end: start + len, prot: prot, shared: false, backing: image, backingOffset: 0, tag: f.path ?? "file")
             vma.cow = true
             mapsIdentity(&vma, f, off)
+            vma.source = Task.mappedSource(f)
             let r = mm.insert(vma, mapper: self)
             return r < 0 ? r : Int(start)
         }
@@ -94,6 +96,7 @@ extension Task {
         }
         var vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: f.path ?? "file")
         mapsIdentity(&vma, f, off)
+        vma.source = Task.mappedSource(f)
         if shared && f.writable, let access = SharedFileWriteBack.hostFileAccess(fd: hfd) {
             vma.writeBack = SharedFileWriteBack(backing: b, fileOffset: Int(off), writer: access.writer, reader: access.reader)
         }
@@ -161,8 +164,8 @@ extension Task {
     /// mremap: a mapping (a run of VMAs without holes, as splits and grown tails make several of one
     /// Linux mapping) shrinks, grows in place, or moves with its pages (`AddressSpace.move`: the same
     /// backings, so sharing with other address spaces and shared file write-back survive); a grown
-    /// part continues the last piece (the file's next bytes and their write-back for shared file
-    /// mappings, zeros otherwise).
+    /// part continues the last piece (the file's next bytes, with their write-back for shared file
+    /// mappings, SIGBUS past the file's end; zeros for anonymous memory).
     func sysMremap(_ old: UInt64, _ oldLen: UInt64, _ newLen: UInt64, _ flags: Int32, _ newAddr: UInt64) -> Int {
         guard old & UInt64(pageSize - 1) == 0, newLen > 0, flags & ~7 == 0 else { return errno(EINVAL) }
         let mayMove = flags & 1 != 0, fixed = flags & 2 != 0, dontUnmap = flags & 4 != 0
@@ -219,19 +222,46 @@ extension Task {
     }
 
     /// Maps [start, start + len) as the continuation of VMA `v` (which ended just before it, before
-    /// a move): same protection and kind; for a shared file mapping, the file's next bytes, written
-    /// back like the rest; zeros otherwise (anonymous memory; private file mappings' growth is not
-    /// read from the file).
+    /// a move): same protection and kind. For a file mapping, the file's next bytes (written back
+    /// like the rest for a shared one; a private one's earlier writes stay in its own pages), and the
+    /// pages wholly past the file's end fault with SIGBUS as on Linux; zeros for anonymous memory.
     private func growMapping(_ v: VMA, at start: UInt64, _ len: UInt64) -> Int {
-        guard let b = Backing(file: kernel.memory, length: Int(len)) else { return errno(ENOMEM) }
-        var nv = VMA(start: start, end: start + len, prot: v.prot, shared: v.shared, backing: b, backingOffset: 0, tag: v.tag)
+        let fileOff = Int(v.fileOffset0) + v.backingOffset + Int(v.length)
+        var inFile = Int(len)
+        if let src = v.source {
+            // Pages holding at least one byte of the file (the last one's tail reads as zeros).
+            let fileEnd = Int(pageRoundUp(UInt64(max(src.size(), 0))))
+            inFile = max(0, min(Int(len), fileEnd - fileOff))
+        }
+        if inFile > 0 {
+            guard let b = Backing(file: kernel.memory, length: inFile) else { return errno(ENOMEM) }
+            var nv = continuation(v, at: start, inFile, backing: b, fileOffset: fileOff)
+            if let wb = v.writeBack {
+                nv.writeBack = wb.continued(on: b, fileOffset: wb.fileOffset + v.backingOffset + Int(v.length))
+            } else if let src = v.source {
+                src.fill(kernel.memory.pointer(b.offset), inFile, at: fileOff)
+            }
+            let r = mm.insert(nv, mapper: self)
+            if r < 0 { return r }
+        }
+        if inFile < Int(len) {
+            let rest = Int(len) - inFile
+            let b = Backing(pastEndOf: kernel.memory, length: rest)
+            var nv = continuation(v, at: start + UInt64(inFile), rest, backing: b, fileOffset: fileOff + inFile)
+            // Kept so a later grow still writes back; nothing is flushed from these pages.
+            nv.writeBack = v.writeBack?.continued(on: b, fileOffset: v.writeBack!.fileOffset + v.backingOffset + Int(v.length) + inFile)
+            return mm.insert(nv, mapper: self)
+        }
+        return 0
+    }
+
+    private func continuation(_ v: VMA, at start: UInt64, _ len: Int, backing b: Backing, fileOffset: Int) -> VMA {
+        var nv = VMA(start: start, end: start + UInt64(len), prot: v.prot, shared: v.shared, backing: b, backingOffset: 0, tag: v.tag)
         nv.fileDev = v.fileDev
         nv.fileIno = v.fileIno
-        nv.fileOffset0 = v.fileOffset0 &+ UInt64(v.backingOffset) &+ v.length
-        if let wb = v.writeBack {
-            nv.writeBack = wb.continued(on: b, fileOffset: wb.fileOffset + v.backingOffset + Int(v.length))
-        }
-        return mm.insert(nv, mapper: self)
+        nv.fileOffset0 = UInt64(fileOffset)
+        nv.source = v.source
+        return nv
     }
 
     func sysMadvise(_ addr: UInt64, _ length: UInt64, _ advice: Int32) -> Int {
@@ -243,7 +273,7 @@ extension Task {
                 guard let i = mm.find(a) else { return errno(ENOMEM) }
                 let v = mm.vmas[i]
                 let e = min(v.end, end)
-                if !v.shared && !v.cow { kernel.memory.zeroRange(v.fileOffset + Int(a - v.start), Int(e - a)) }
+                if !v.shared && !v.cow && !v.backing.pastEnd { kernel.memory.zeroRange(v.fileOffset + Int(a - v.start), Int(e - a)) }
                 a = e
             }
         }
@@ -254,11 +284,38 @@ extension Task {
 extension Task {
     /// The device, inode and offset /proc/<pid>/maps shows for a file mapping (what fstat reports).
     func mapsIdentity(_ vma: inout VMA, _ f: FileDescription, _ off: UInt64) {
+        vma.fileOffset0 = off   // also where mremap's growth continues in the file
         var st = Glibc.stat()
         guard f.stat(&st) == 0 else { return }
         f.overlayDevice(&st)
         vma.fileDev = UInt64(st.st_dev)
         vma.fileIno = UInt64(st.st_ino)
-        vma.fileOffset0 = off
+    }
+
+    /// The source of a host file mapping: reads through the description's shared host descriptor,
+    /// which the source keeps open (not the description itself, so its close is not delayed).
+    static func mappedSource(_ f: FileDescription) -> MappedFileSource? {
+        guard let h = f as? HostFile else { return nil }
+        let host = h.host
+        return MappedFileSource(read: { into, count, at in
+            while true {
+                let n = Glibc.pread(host.fd, into, count, off_t(at))
+                if n < 0 && Glibc.errno == EINTR { continue }
+                return n
+            }
+        }, size: {
+            var st = Glibc.stat()
+            return fstat(host.fd, &st) == 0 ? Int(st.st_size) : 0
+        })
+    }
+
+    /// The source of a tmpfs file mapping: the node's bytes.
+    static func mappedSource(_ node: TmpfsNode) -> MappedFileSource {
+        MappedFileSource(read: { into, count, at in
+            let n = min(count, node.data.count - at)
+            guard n > 0 else { return 0 }
+            node.data.withUnsafeBytes { _ = memcpy(into, $0.baseAddress! + at, n) }
+            return n
+        }, size: { node.data.count })
     }
 }

@@ -41,6 +41,9 @@ public struct VMA {
     public var fileDev: UInt64 = 0
     public var fileIno: UInt64 = 0
     public var fileOffset0: UInt64 = 0
+    /// The mapped file (private and shared file mappings), so mremap can grow the mapping with the
+    /// file's next bytes; it keeps the file open as long as the mapping, as Linux's vm_file does.
+    public var source: MappedFileSource? = nil
 
     public init(start: UInt64, end: UInt64, prot: Int32, shared: Bool, backing: Backing, backingOffset: Int, tag: String) {
         self.start = start; self.end = end; self.prot = prot; self.shared = shared
@@ -161,7 +164,7 @@ public final class AddressSpace {
         while i < vmas.count && vmas[i].start < end {
             let v = vmas[i]
             v.writeBack?.flush(backingOffset: v.backingOffset, length: Int(v.length))
-            if !v.shared && !v.cow {
+            if !v.shared && !v.cow && !v.backing.pastEnd {
                 // Private pages belong to this VMA only: release their memory now.
                 file.zeroRange(v.fileOffset, Int(v.length))
             }
@@ -272,7 +275,7 @@ public final class AddressSpace {
         n.mmapTop = mmapTop
         for i in vmas.indices {
             let v = vmas[i]
-            if v.shared { n.vmas.append(v); continue }
+            if v.shared || v.backing.pastEnd { n.vmas.append(v); continue }
             if v.prot & PROT_W == 0 {
                 vmas[i].cow = true
                 n.vmas.append(vmas[i])
@@ -308,7 +311,7 @@ public final class AddressSpace {
 
     /// The memory-file offset backing `addr` (futex keys), if mapped with at least `needProt`.
     public func translate(_ addr: UInt64, needProt: Int32 = PROT_R) -> Int? {
-        guard let i = find(addr), vmas[i].prot & needProt == needProt else { return nil }
+        guard let i = find(addr), vmas[i].prot & needProt == needProt, !vmas[i].backing.pastEnd else { return nil }
         return vmas[i].fileOffset + Int(addr - vmas[i].start)
     }
 }

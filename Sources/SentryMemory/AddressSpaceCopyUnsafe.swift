@@ -2,8 +2,8 @@
 // of the memory file.
 // SAFETY: every pointer handed out points into MemoryFile's mapping at `fileOffset + (addr - start)` of
 // a VMA that contains the whole piece (checked against the sorted VMA list first, including overflow
-// of addr+length), and Backing ranges never exceed the file's capacity, so no access leaves the
-// mapping. A range is validated completely before anything is copied, so a fault never leaves a
+// of addr+length), and Backing ranges never exceed the file's capacity (the only ones that do, past-end
+// backings, are refused as EFAULT before any pointer is made), so no access leaves the mapping. A range is validated completely before anything is copied, so a fault never leaves a
 // partial copy. Callers hold the kernel lock, so VMAs do not change during a copy.
 import Glibc
 
@@ -20,7 +20,7 @@ extension AddressSpace {
         // Check first, then copy, so a fault never leaves a partial copy.
         var a = addr
         while a < end {
-            guard let i = find(a), vmas[i].prot & needProt == needProt else { return false }
+            guard let i = find(a), vmas[i].prot & needProt == needProt, !vmas[i].backing.pastEnd else { return false }
             a = vmas[i].end
         }
         a = addr
@@ -75,7 +75,7 @@ extension AddressSpace {
         var out: [UInt8] = []
         var a = addr
         while out.count < max {
-            guard let i = find(a), vmas[i].prot & PROT_R != 0 else { return nil }
+            guard let i = find(a), vmas[i].prot & PROT_R != 0, !vmas[i].backing.pastEnd else { return nil }
             let v = vmas[i]
             let p = file.pointer(v.fileOffset + Int(a - v.start)).assumingMemoryBound(to: UInt8.self)
             let avail = min(Int(v.end - a), max - out.count)

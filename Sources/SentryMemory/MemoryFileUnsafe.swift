@@ -91,11 +91,23 @@ public final class Backing {
     public let file: MemoryFile
     public let offset: Int
     public let length: Int
+    /// Pages of a file mapping wholly past the file's end: they stand for offsets past the memory
+    /// file's own end, so the stub's host mapping of them raises SIGBUS on access (as Linux does for
+    /// such pages), and the Sentry never touches them (copy-in/out is EFAULT, see AddressSpaceCopyUnsafe).
+    public let pastEnd: Bool
     public init?(file: MemoryFile, length: Int) {
         guard let off = file.allocate(length) else { return nil }
         self.file = file
         self.offset = off
         self.length = length
+        self.pastEnd = false
     }
-    deinit { file.release(offset, length) }
+    /// `length` bytes of pages that fault with SIGBUS (nothing allocated).
+    public init(pastEndOf file: MemoryFile, length: Int) {
+        self.file = file
+        self.offset = file.capacity
+        self.length = length
+        self.pastEnd = true
+    }
+    deinit { if !pastEnd { file.release(offset, length) } }
 }

@@ -25,13 +25,13 @@ public final class SharedFileWriteBack {
     /// The same file's write-back for the pages of another backing whose first byte stands for file
     /// offset `fileOffset` (the part mremap grows a mapping by), filled from the file first.
     public func continued(on other: Backing, fileOffset: Int) -> SharedFileWriteBack {
-        reader?(other.file.pointer(other.offset), other.length, fileOffset)
+        if !other.pastEnd { reader?(other.file.pointer(other.offset), other.length, fileOffset) }
         return SharedFileWriteBack(backing: other, fileOffset: fileOffset, writer: writer, reader: reader)
     }
 
     /// Writes back `length` bytes from `backingOffset` of the mapping's pages.
     public func flush(backingOffset: Int, length: Int) {
-        guard backingOffset >= 0, length > 0, backingOffset + length <= backing.length else { return }
+        guard !backing.pastEnd, backingOffset >= 0, length > 0, backingOffset + length <= backing.length else { return }
         writer(backing.file.pointer(backing.offset + backingOffset), length, fileOffset + backingOffset)
     }
 

@@ -90,4 +90,26 @@ struct VFSTmpfileMremapTests {
         defer { try? FileManager.default.removeItem(atPath: n) }
         try compare("mremap_shared", native: n, inside: s)
     }
+
+    // MAP_PRIVATE (and a shared one past the file's end) grown by mremap: the file's bytes, SIGBUS
+    // past the end, private writes stay private.
+    @Test func mremapPrivateGrowShowsTheFileOnTheOverlay() throws {
+        try withDirs("mpo") { n, s in try compare("mremap_private", native: n, inside: s) }
+    }
+
+    @Test func mremapPrivateGrowShowsTheFileThroughTheGofer() throws {
+        try withDirs("mpg") { n, s in
+            try compare("mremap_private", native: n, inside: s, extra: ["--overlay2", "none"])
+            for f in ["data", "short", "later"] {
+                #expect(FileManager.default.contents(atPath: s + "/" + f) == FileManager.default.contents(atPath: n + "/" + f), "\(f)")
+            }
+        }
+    }
+
+    @Test func mremapPrivateGrowShowsTheFileOnTmpfs() throws {
+        let tag = UUID().uuidString.prefix(8)
+        let n = "/dev/shm/bulwark-f6-mpn-\(tag)", s = "/dev/shm/bulwark-f6-mps-\(tag)"
+        defer { try? FileManager.default.removeItem(atPath: n) }
+        try compare("mremap_private", native: n, inside: s)
+    }
 }
