@@ -1,10 +1,12 @@
 // Host-side changes for the Sentry's inotify: a host inotify instance in the gofer watches the nodes
 // the Sentry asks for (HostWatch; through the node's /proc/self/fd path, which names the node's own
-// inode) for creations, deletions, renames and attribute changes. Events the gofer's own requests
-// cause are not host-side changes: around each changing request the queue is drained, what was
-// there before is kept, what the request added is dropped (the Sentry reports those itself). Content
-// changes (IN_MODIFY, IN_ACCESS, opens and closes) are not watched: the Sentry's reads and writes go
-// through donated descriptors outside any request and would look the same as the host's.
+// inode) for creations, deletions, renames, attribute changes, content changes (IN_MODIFY) and closes
+// after writing (IN_CLOSE_WRITE). Events the gofer's own requests cause are not host-side changes:
+// around each changing request (and an Open with O_TRUNC) the queue is drained, what was there before
+// is kept, what the request added is dropped (the Sentry reports those itself). The Sentry's writes
+// and closes go through donated descriptors outside any request, so their IN_MODIFY/IN_CLOSE_WRITE
+// reach the Sentry, which drops as many as it caused (GoferHostEvents.swift). Reads, opens and
+// closes without writing are not watched.
 import CBulwark
 import Glibc
 import HostOS
@@ -13,8 +15,9 @@ import Protocol
 import ServiceKit
 
 extension GoferServer {
-    /// IN_ATTRIB | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF.
-    static let hostWatchMask: UInt32 = 0x4 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800
+    /// IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE |
+    /// IN_DELETE_SELF | IN_MOVE_SELF.
+    static let hostWatchMask: UInt32 = 0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800
     /// At most this many events are kept between HostEvents calls (then IN_Q_OVERFLOW, wd 0).
     static let maxHostEvents = 4096
 

@@ -79,6 +79,10 @@ public final class GoferServer {
         }
         table.register(Gofer.Open.messageID) { request, reply throws(ServiceFailure) in
             let open = try decode(Gofer.Open.self, request)
+            // O_TRUNC changes the content (IN_MODIFY): the gofer's own doing.
+            let truncates = open.flags & UInt32(O_TRUNC) != 0
+            if truncates { self.beforeOwnChange() }
+            defer { if truncates { self.afterOwnChange() } }
             try reply.attach(try self.open(open.fid, flags: open.flags))
             reply.encode(Gofer.OpenReply(hostFD: FDIndex(0)))
         }

@@ -97,7 +97,7 @@ extension Task {
         var vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: f.path ?? "file")
         mapsIdentity(&vma, f, off)
         vma.source = Task.mappedSource(f)
-        if shared && f.writable, let access = SharedFileWriteBack.hostFileAccess(fd: hfd) {
+        if shared && f.writable, let access = Task.writeBackAccess(f) ?? SharedFileWriteBack.hostFileAccess(fd: hfd) {
             vma.writeBack = SharedFileWriteBack(backing: b, fileOffset: Int(off), writer: access.writer, reader: access.reader)
         }
         let r = mm.insert(vma, mapper: self)
@@ -307,6 +307,42 @@ extension Task {
             var st = Glibc.stat()
             return fstat(host.fd, &st) == 0 ? Int(st.st_size) : 0
         })
+    }
+
+    /// Write-back for a shared mapping of a gofer file, through the description's own host descriptor
+    /// (kept open by it, so its last close is still the one SharedHostFD reports): never past the
+    /// file's end; the host's IN_MODIFY for it is the Sentry's own (Linux raises none for writes
+    /// through a mapping), and the cached attributes go stale.
+    static func writeBackAccess(_ f: FileDescription) -> (writer: SharedFileWriteBack.Writer, reader: SharedFileWriteBack.Reader)? {
+        guard let h = f as? HostFile else { return nil }
+        let host = h.host
+        let inode = h.inode as? GoferInode
+        let writer: SharedFileWriteBack.Writer = { [weak inode] bytes, count, offset in
+            var st = Glibc.stat()
+            guard fstat(host.fd, &st) == 0 else { return }
+            let n = min(count, Int(st.st_size) - offset)
+            var done = 0
+            while done < n {
+                let w = Glibc.pwrite(host.fd, bytes + done, n - done, off_t(offset + done))
+                if w < 0 && Glibc.errno == EINTR { continue }
+                if w <= 0 { break }
+                done += w
+            }
+            if done > 0, let g = inode {
+                g.stale = true
+                g.ownContentEvent(IN_MODIFY_)
+            }
+        }
+        let reader: SharedFileWriteBack.Reader = { into, count, offset in
+            var done = 0
+            while done < count {
+                let r = Glibc.pread(host.fd, into + done, count - done, off_t(offset + done))
+                if r < 0 && Glibc.errno == EINTR { continue }
+                if r <= 0 { break }
+                done += r
+            }
+        }
+        return (writer, reader)
     }
 
     /// The source of a tmpfs file mapping: the node's bytes.

@@ -63,6 +63,8 @@ final class GoferFS {
     /// before the first HostWatch) and the dentries each host watch descriptor stands for.
     var notifier: Int32 = -1
     var hostWatched: [UInt32: [WeakDentry]] = [:]
+    /// Pulls of host events so far: own content events counted before the current pull are stale.
+    var hostPulls = 0
 
     init(client: GoferClient) { self.client = client }
 
@@ -128,6 +130,10 @@ final class GoferInode: VInode {
     var unfetched: [String: UInt64] = [:]
     /// The gofer's host watch descriptor for this inode, once inotify watches it (GoferHostEvents.swift).
     var hostWD: UInt32? = nil
+    /// Content events (IN_MODIFY, IN_CLOSE_WRITE) the Sentry's own writes and closes caused on the
+    /// host since the gofer's events were last pulled (`GoferFS.hostPulls`), so those are not taken
+    /// for host-side changes (GoferHostEvents.swift).
+    var ownContent = OwnContentEvents()
 
     init(fs: GoferFS, _ ino: Gofer.Inode) {
         self.fs = fs
@@ -282,6 +288,7 @@ final class GoferInode: VInode {
                 if flags & O_TRUNC != 0 && acc != O_RDONLY {
                     if ftruncate(h.fd, 0) != 0 { return .failure(errno) }
                     stale = true
+                    ownContentEvent(IN_MODIFY_)
                 }
                 return .success(HostFile(host: h, flags: flags, inode: self))
             }
@@ -291,6 +298,7 @@ final class GoferInode: VInode {
             case .success(let fd):
                 if flags & O_TRUNC != 0 { stale = true }
                 let h = SharedHostFD(fd)
+                if acc != O_RDONLY { h.writer = self }   // its last close is IN_CLOSE_WRITE on the host
                 if sync == 0 {
                     switch acc {
                     case O_RDONLY: readFD = h

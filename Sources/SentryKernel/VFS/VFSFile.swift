@@ -112,8 +112,14 @@ func lazyPath(_ loc: VLocation?) -> String? {
 /// the same access mode (closed when the last user lets go).
 final class SharedHostFD {
     let fd: Int32
+    /// The gofer inode of a descriptor open for writing: its close is the host's IN_CLOSE_WRITE,
+    /// which host inotify watches must not take for a host-side change (GoferHostEvents.swift).
+    weak var writer: GoferInode?
     init(_ fd: Int32) { self.fd = fd }
-    deinit { Glibc.close(fd) }
+    deinit {
+        Glibc.close(fd)
+        writer?.ownContentEvent(IN_CLOSE_WRITE_)
+    }
 }
 
 /// A regular file through a host descriptor (donated by the Gofer). The offset is this
@@ -130,13 +136,21 @@ final class HostFile: FileDescription {
         super.init(flags: flags)
     }
     convenience init(fd: Int32, flags: Int32, inode: VInode?) {
-        self.init(host: SharedHostFD(fd), flags: flags, inode: inode)
+        let h = SharedHostFD(fd)
+        if flags & O_ACCMODE_ != O_RDONLY { h.writer = inode as? GoferInode }
+        self.init(host: h, flags: flags, inode: inode)
     }
     var fd: Int32 { host.fd }
 
     override var hostFileFD: Int32? { fd }
 
-    func changed() { (inode as? GoferInode)?.stale = true }
+    /// After a write, truncation or allocation through the host fd: attributes are stale, and the
+    /// host's IN_MODIFY for it is the Sentry's own.
+    func changed() {
+        guard let g = inode as? GoferInode else { return }
+        g.stale = true
+        g.ownContentEvent(IN_MODIFY_)
+    }
 
     func size() -> Int {
         var st = Glibc.stat()
