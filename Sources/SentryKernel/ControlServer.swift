@@ -381,13 +381,8 @@ final class ControlServer {
 
     /// The Sentry's resident memory from /proc/self/statm (pages * page size).
     static func residentBytes() -> UInt64 {
-        let fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return 0 }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 128)
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return 0 }
-        let fields = String(decoding: buf[0..<n], as: UTF8.self).split(separator: " ")
+        guard let statm = HostSelf.readSmallFile("/proc/self/statm") else { return 0 }
+        let fields = statm.split(separator: " ")
         guard fields.count > 1, let pages = UInt64(fields[1]) else { return 0 }
         return pages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
     }

@@ -129,11 +129,7 @@ final class NetstackConnection {
             socket = fd
         } else {
             // Spawn our own netstack next to this executable (loopback only unless --network sandbox).
-            var buf = [CChar](repeating: 0, count: 4096)
-            let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-            guard n > 0 else { return .failure(ENETDOWN) }
-            var exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            exe = String(exe[..<(exe.lastIndex(of: "/") ?? exe.startIndex)]) + "/bulwark-netstack"
+            guard let exe = HostSelf.siblingExecutable("bulwark-netstack") else { return .failure(ENETDOWN) }
             let mine: Int32, theirs: Int32
             do {
                 let pair = try HostOS.UnixSocket.pair()

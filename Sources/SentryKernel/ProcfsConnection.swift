@@ -37,7 +37,7 @@ final class ProcfsConnection {
             client = newClient(fd)
         } else {
             external = false
-            executable = ProcfsConnection.siblingExecutable("bulwark-procfs")
+            executable = HostSelf.siblingExecutable("bulwark-procfs")
         }
     }
 
@@ -45,16 +45,6 @@ final class ProcfsConnection {
     /// `startupTimeout` (`perform` shortens it to `timeout` once the server has answered).
     private func newClient(_ fd: Int32) -> ProcfsClient {
         ProcfsClient(channel: Channel(OwnedFD(adopting: fd)), timeout: max(timeout, ProcfsConnection.startupTimeout))
-    }
-
-    /// The executable named `name` in the directory of the running program (/proc/self/exe on the host).
-    static func siblingExecutable(_ name: String) -> String? {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, 4095)
-        guard n > 0 else { return nil }
-        let me = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = me.lastIndex(of: "/") else { return nil }
-        return String(me[..<slash]) + "/" + name
     }
 
     /// Starts our own server if none is running. Mutex held.

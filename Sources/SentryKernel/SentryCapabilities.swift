@@ -63,18 +63,9 @@ enum SentryCapabilities {
         while let e = readdir(d) {
             let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
             guard let tid = Int32(name) else { continue }
-            let fd = open("/proc/self/task/\(name)/status", O_RDONLY | O_CLOEXEC)
-            if fd < 0 { continue }   // exited meanwhile
-            var bytes: [UInt8] = []
-            var buf = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = read(fd, &buf, buf.count)
-                if n <= 0 { break }
-                bytes += buf[0..<n]
-            }
-            close(fd)
+            guard let status = HostSelf.readSmallFile("/proc/self/task/\(name)/status") else { continue }   // exited meanwhile
             var s = Sets()
-            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            for line in status.split(separator: "\n") {
                 let f = line.split(separator: "\t")
                 guard f.count == 2, let v = UInt64(f[1].capTrimmed(), radix: 16) else { continue }
                 switch f[0] {
