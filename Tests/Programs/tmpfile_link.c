@@ -15,21 +15,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "check.h"
 
 static const char *dir;
-
-static const char *en(int e) {
-    switch (e) {
-    case 0: return "OK";
-    case ENOENT: return "ENOENT"; case EEXIST: return "EEXIST"; case ENOTDIR: return "ENOTDIR";
-    case EISDIR: return "EISDIR"; case EINVAL: return "EINVAL"; case EPERM: return "EPERM";
-    case EXDEV: return "EXDEV"; case EBADF: return "EBADF"; case EACCES: return "EACCES";
-    case EOPNOTSUPP: return "EOPNOTSUPP"; case EROFS: return "EROFS";
-    default: { static char b[32]; snprintf(b, sizeof b, "errno%d", e); return b; }
-    }
-}
-
-#define R(what, expr) do { errno = 0; long r_ = (long)(expr); printf("%s: %s\n", what, r_ < 0 ? en(errno) : "OK"); } while (0)
 
 static char *P(const char *name) {
     static char buf[4][4096];

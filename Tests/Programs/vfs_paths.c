@@ -15,20 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
-
-static const char *en(int e) {
-    switch (e) {
-    case 0: return "OK";
-    case ENOENT: return "ENOENT"; case EEXIST: return "EEXIST"; case ENOTDIR: return "ENOTDIR";
-    case EISDIR: return "EISDIR"; case ENOTEMPTY: return "ENOTEMPTY"; case ELOOP: return "ELOOP";
-    case EINVAL: return "EINVAL"; case EPERM: return "EPERM"; case EXDEV: return "EXDEV";
-    case ENAMETOOLONG: return "ENAMETOOLONG"; case EBADF: return "EBADF"; case EACCES: return "EACCES";
-    case EBUSY: return "EBUSY"; case ENXIO: return "ENXIO"; case EROFS: return "EROFS";
-    case ENODATA: return "ENODATA"; case ERANGE: return "ERANGE";
-    default: { static char b[32]; snprintf(b, sizeof b, "errno%d", e); return b; }
-    }
-}
-#define R(label, expr) do { errno = 0; long _r = (long)(expr); printf("%s: %s\n", label, _r < 0 ? en(errno) : "OK"); } while (0)
+#include "check.h"
 
 static char D[512];
 static char *P(const char *rel) { static char b[4][1024]; static int i; i = (i + 1) % 4; snprintf(b[i], 1024, "%s/%s", D, rel); return b[i]; }
