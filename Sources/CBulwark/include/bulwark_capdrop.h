@@ -12,7 +12,9 @@
 /// except `keep` (intersected with what the thread has), and sets no_new_privs. Waits (bounded,
 /// `timeout_ms`) for every signalled thread. Returns 0, or an errno value (ETIMEDOUT: a thread did
 /// not answer). `*threads` is the number of threads that applied it (the caller included).
-int bw_capdrop_all_threads(uint64_t keep, int timeout_ms, int *threads);
+/// `*verified` is 1 if every thread read back its own sets (capget) within `keep` and the process has
+/// no thread that was not signalled; then the caller need not read each thread's /proc status.
+int bw_capdrop_all_threads(uint64_t keep, int timeout_ms, int *threads, int *verified);
 
 /// Unblocks the broadcast signal in the calling thread; called before any other thread exists so all
 /// inherit it (a parent may start us with it blocked, e.g. a test runner's Process).
