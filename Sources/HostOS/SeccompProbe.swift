@@ -31,6 +31,10 @@ public enum SeccompProbe {
         if let raw = getenv(variable), String(cString: raw).hasSuffix(":packet-socket") {
             return bw_syscall6(Int(SYS_socket), Int(AF_PACKET), Int(SOCK_RAW.rawValue), 0x0300, 0, 0, 0)   // htons(ETH_P_ALL)
         }
+        // `NAME:N:packet-option`: setsockopt(-1, SOL_PACKET, PACKET_ADD_MEMBERSHIP, NULL, 0) (EBADF if it ran).
+        if let raw = getenv(variable), String(cString: raw).hasSuffix(":packet-option") {
+            return bw_syscall6(Int(SYS_setsockopt), -1, 263, 1, 0, 0, 0)
+        }
         return bw_syscall6(Int(SYS_syslog), 10, 0, 0, 0, 0, 0)
     }
 }

@@ -247,12 +247,14 @@ struct ServiceSandboxTests {
         ("netstack", "1", "echo started; sleep 1; exec /bin/bash -c 'while true; do (exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; sleep 0.1; done'"),
         // Session 6: the netstack may not open a host socket (its link comes from the supervisor).
         ("netstack", "1:packet-socket", "echo started; sleep 1; exec /bin/bash -c 'while true; do (exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; sleep 0.1; done'"),
+        // ...nor set a SOL_PACKET option (setsockopt is allowed at level SOL_SOCKET only).
+        ("netstack", "1:packet-option", "echo started; sleep 1; exec /bin/bash -c 'while true; do (exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; sleep 0.1; done'"),
         // The supervisor's readiness Hello is the Sentry's first Control request; `ps` makes the second.
         ("sentry", "2", "echo started; while true; do sleep 0.1; done"),
     ])
     func serviceDiesBySIGSYSOutsideItsPolicyAndTheSandboxIsTornDown(_ name: String, _ at: String, _ script: String) throws {
         try LauncherFixture.with { f in
-            let id = "sys-\(name)\(at.hasSuffix("socket") ? "-socket" : "")"
+            let id = "sys-\(name)\(at.split(separator: ":").dropFirst().first.map { "-\($0)" } ?? "")"
             let c = try ServiceContainer(f, id: id, script: script, environment: ["BULWARK_TEST_SECCOMP_PROBE": "\(name):\(at)"])
             #expect(c.waitFor { c.output.contains("started") }, "the container never ran: \(c.output)")
             let supervisor = try #require(c.supervisor)

@@ -16,6 +16,7 @@ let hostRules: [SeccompRule] = !hostMode ? [] : [
     SeccompRule("getsockname", "--network host: getsockname"),
     SeccompRule("getpeername", "--network host: getpeername"),
     SeccompRule("getsockopt", "--network host: SO_ERROR of a connecting socket"),
+    SeccompRule("setsockopt", "--network host: the application's options at every level (TCP_NODELAY, IP_TOS, IPV6_V6ONLY...)"),
     SeccompRule("shutdown", "--network host: the application's shutdown"),
 ]
 
