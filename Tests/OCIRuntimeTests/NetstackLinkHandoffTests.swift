@@ -137,4 +137,45 @@ extension ServiceSandboxTests {
             #expect(try f.run(["delete", "--force", c.id]).exitCode == 0)
         }
     }
+
+    /// `--network host`: the netstack stays in our network namespace (it opens the application's sockets
+    /// there) but in a user namespace of its own with no capability: a port >= 1024 binds, port 80 is
+    /// refused with EACCES (no CAP_NET_BIND_SERVICE over the host's network namespace).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "python3 is not installed"))
+    func hostModeNetstackHasItsOwnUserNamespaceAndNoPrivilegedPorts() throws {
+        try LauncherFixture.with { f in
+            let program = """
+                import errno, socket, time
+                for port in (80, 0):
+                    s = socket.socket()
+                    try:
+                        s.bind(('127.0.0.1', port)); print('bind', port, 'ok', flush=True)
+                    except OSError as e:
+                        print('bind', port, errno.errorcode.get(e.errno, e.errno), flush=True)
+                print('started', flush=True)
+                time.sleep(60)
+                """
+            var config = LauncherFixture.defaultConfig(args: ["/usr/bin/python3", "-c", program])
+            config["root"] = ["path": "/", "readonly": true]
+            let bundle = try f.makeBundle("bundle-hostns", config: config)
+            let out = f.scratch.appendingPathComponent("hostns.out").path
+            let line = [f.bulwark, "--root", f.root, "--network", "host", "run", "-d", "--bundle", bundle, "hostns"].map(shellQuote).joined(separator: " ")
+            let r = try ProcessRunner.shell("exec \(line) </dev/null >\(shellQuote(out)) 2>&1", timeout: 60)
+            #expect(r.exitCode == 0, "\(r)")
+            let output = { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
+            let deadline = Date().addingTimeInterval(30)
+            while !output().contains("started") && Date() < deadline { usleep(50_000) }
+            #expect(output().contains("bind 80 EACCES") && output().contains("bind 0 ok"), "\(output())")
+            let supervisor = try #require((try? f.state("hostns"))?["pid"] as? Int)
+            let pid = try #require(SandboxProcesses.service("bulwark-netstack", supervisor: supervisor), "no netstack")
+            let link = { (path: String) in (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?" }
+            #expect(SandboxProcesses.cmdline(pid).contains("--network host"))
+            #expect(link("/proc/\(pid)/ns/net") == link("/proc/self/ns/net"), "host mode left the host's network namespace")
+            #expect(link("/proc/\(pid)/ns/user") != link("/proc/self/ns/user"), "host mode shares our user namespace")
+            for field in ["CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+                #expect(SandboxProcesses.status(pid, field) == "0000000000000000", "\(field)")
+            }
+            #expect(try f.run(["delete", "--force", "hostns"]).exitCode == 0)
+        }
+    }
 }
