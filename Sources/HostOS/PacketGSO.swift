@@ -17,6 +17,11 @@ public final class PacketTransmitter {
         fd = OwnedFD(adopting: raw)
     }
 
+    /// A socket opened by someone else (the supervisor: LinkHandoff.swift) and inherited.
+    public init(adopting fd: consuming OwnedFD) {
+        self.fd = fd
+    }
+
     /// Sends one frame; `segmentSize` > 0 asks the kernel to segment a TCP frame longer than the
     /// MTU. Returns false when the queue is full or the kernel refused the frame.
     @discardableResult

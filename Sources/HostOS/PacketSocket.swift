@@ -18,6 +18,13 @@ public final class PacketSocket {
         buffer = [UInt8](repeating: 0, count: max(64, maxFrame))
     }
 
+    /// A socket opened by someone else (the supervisor: LinkHandoff.swift) and inherited.
+    public init(adopting fd: consuming OwnedFD, interfaceIndex: Int32, maxFrame: Int) {
+        self.fd = fd
+        self.interfaceIndex = interfaceIndex
+        buffer = [UInt8](repeating: 0, count: max(64, maxFrame))
+    }
+
     /// The next received frame, or nil when none is waiting (EAGAIN) or on error.
     public func receive() -> [UInt8]? {
         var partial: Int32 = 0

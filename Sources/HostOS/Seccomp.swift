@@ -9,9 +9,22 @@ import LinuxABI
 public struct SeccompRule: Sendable, Equatable {
     public let syscall: String
     public let reason: String
+    /// Allowed only when argument `argument` (0-based) has `equals` in its low 32 bits (an int
+    /// argument such as setsockopt's level); nil: any arguments. A syscall listed once without a
+    /// condition is allowed whatever its other rules say.
+    public let argument: UInt32?
+    public let equals: UInt32
     public init(_ syscall: String, _ reason: String) {
         self.syscall = syscall
         self.reason = reason
+        argument = nil
+        equals = 0
+    }
+    public init(_ syscall: String, _ reason: String, argument: UInt32, equals: UInt32) {
+        self.syscall = syscall
+        self.reason = reason
+        self.argument = argument
+        self.equals = equals
     }
 }
 
@@ -126,12 +139,20 @@ public enum Seccomp {
             throw .library(call: "seccomp_init", errno: .ENOMEM)
         }
         var seen = Set<String>()
-        for rule in policy.rules where seen.insert(rule.syscall).inserted {
+        let unconditional = Set(policy.rules.filter { $0.argument == nil }.map(\.syscall))
+        for rule in policy.rules where rule.argument != nil ? !unconditional.contains(rule.syscall) : seen.insert(rule.syscall).inserted {
             guard let nr = number(of: rule.syscall) else {
                 seccomp_release(ctx)
                 throw .unknownSyscall(rule.syscall)
             }
-            let rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 0, nil)
+            var rc: Int32
+            if let argument = rule.argument {
+                // Masked: an int argument's upper 32 bits are not defined by the calling convention.
+                var cmp = scmp_arg_cmp(arg: argument, op: SCMP_CMP_MASKED_EQ, datum_a: 0xffff_ffff, datum_b: UInt64(rule.equals))
+                rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp)
+            } else {
+                rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 0, nil)
+            }
             if rc < 0 {
                 seccomp_release(ctx)
                 throw .library(call: "seccomp_rule_add_array(\(rule.syscall))", errno: Errno(rawValue: -rc))

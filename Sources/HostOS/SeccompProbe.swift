@@ -14,7 +14,8 @@ public enum SeccompProbe {
     public static func armed(for name: String) -> Int? {
         guard let raw = getenv(variable) else { return nil }
         let text = String(cString: raw)
-        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        // NAME:N:CALL (CALL chooses the forbidden call, see callForbiddenSyscall): N is the middle part.
+        let parts = text.split(separator: ":", maxSplits: 2).prefix(2).map(String.init)
         let short = name.hasPrefix("bulwark-") ? String(name.dropFirst("bulwark-".count)) : name
         guard let first = parts.first, first == short else { return nil }
         if parts.count == 2 { return Int(parts[1]).flatMap { $0 >= 1 ? $0 : nil } ?? 1 }
@@ -23,8 +24,17 @@ public enum SeccompProbe {
 
     /// syslog(SYSLOG_ACTION_SIZE_BUFFER): harmless if it ever ran, and in no allowlist, so under a
     /// policy the process dies by SIGSYS here. Returns only when no filter is installed.
+    /// With `NAME:N:packet-socket` the call is socket(AF_PACKET, SOCK_RAW, ETH_P_ALL) instead (session 6,
+    /// netsec: the netstack must not open a host socket; its link comes from the supervisor).
     @discardableResult
     public static func callForbiddenSyscall() -> Int {
-        bw_syscall6(Int(SYS_syslog), 10, 0, 0, 0, 0, 0)
+        if let raw = getenv(variable), String(cString: raw).hasSuffix(":packet-socket") {
+            return bw_syscall6(Int(SYS_socket), Int(AF_PACKET), Int(SOCK_RAW.rawValue), 0x0300, 0, 0, 0)   // htons(ETH_P_ALL)
+        }
+        // `NAME:N:packet-option`: setsockopt(-1, SOL_PACKET, PACKET_ADD_MEMBERSHIP, NULL, 0) (EBADF if it ran).
+        if let raw = getenv(variable), String(cString: raw).hasSuffix(":packet-option") {
+            return bw_syscall6(Int(SYS_setsockopt), -1, 263, 1, 0, 0, 0)
+        }
+        return bw_syscall6(Int(SYS_syslog), 10, 0, 0, 0, 0, 0)
     }
 }

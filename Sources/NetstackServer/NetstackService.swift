@@ -35,12 +35,17 @@ public final class NetstackService: @unchecked Sendable {
     private var driverBellFD: Int32 = -1
 
     /// `interface`: take over this host interface (AF_PACKET); nil for loopback only (--network none).
-    public init(interface: String?) throws {
+    /// `handedOver`: the link the spawner opened (HandedOverLink.swift); `interface` is then ignored.
+    public init(interface: String?, handedOver: HandedOverLink? = nil) throws {
         var config = StackConfig()
         config.seed = UInt64(truncatingIfNeeded: clock.nanoseconds)
         stack = NetworkStack(clock: clock, config: config)
         pthread_mutex_init(&lock, nil)
-        if let interface {
+        if let handedOver {
+            let loop = HostNetLoop(stack: stack, clock: clock)
+            loop.add(try HostInterface.attach(handedOver, to: stack).link)
+            hostLoop = loop
+        } else if let interface {
             let setup = try HostInterface.attach(interface, to: stack, takeOver: true)
             let loop = HostNetLoop(stack: stack, clock: clock)
             loop.add(setup.link)

@@ -241,13 +241,12 @@ final class SandboxServices {
     /// The namespaces every service gets: mount (private), pid (the service is pid 1 there), ipc, uts,
     /// and an empty network namespace unless it keeps ours (the netstack, in the container's); plus a
     /// user namespace of its own (identity-mapped by spawn.c, so the gofer's kept file capabilities
-    /// still reach files of every uid, but its capabilities count only inside that namespace) except
-    /// for a netstack that keeps the container's network namespace: its AF_PACKET socket on the
-    /// container's interface needs CAP_NET_RAW in the user namespace that owns that network namespace,
-    /// the host's (see docs/ARCHITECTURE.md "Launcher: service user namespaces").
+    /// still reach files of every uid, but its capabilities count only inside that namespace), the
+    /// netstack included: the supervisor opens its AF_PACKET link (docs/ARCHITECTURE.md "Netstack: no
+    /// capabilities, link from the supervisor").
     static func namespaces(keepNetwork: Bool, user: Bool = true) -> Namespaces.Kinds {
         let base: Namespaces.Kinds = keepNetwork ? [.mount, .pid, .ipc, .uts] : [.mount, .pid, .ipc, .uts, .network]
-        return user && !keepNetwork ? base.union(.user) : base
+        return user ? base.union(.user) : base
     }
 
     /// Starts `SERVICE --channel-fd N ARGS` directly in namespaces of its own (clone(2) with CLONE_NEW*
@@ -278,10 +277,18 @@ final class SandboxServices {
     func spawnService(_ kind: ServiceKind, serviceEnd: Int32, arguments: [String], keepNetwork: Bool,
                       environment: [String]?) -> pid_t? {
         let service = "\(binDirectory)/\(kind.executable)"
+        // A sandbox-mode netstack gets its link opened here (NetstackLinkHandoff.swift); ours closes after the spawn.
+        let link: LinkHandoff?
+        let spawnArguments: [String]
+        do { (link, spawnArguments) = try netstackLink(kind, arguments) } catch {
+            logger.warning("starting \(kind.executable): \(error)")
+            return nil
+        }
+        let linkFDs = link?.descriptors ?? []
         func start(sandboxed: Bool, user: Bool = true) throws(HostError) -> pid_t {
             let extra = sandboxed && kind.emptyRoot ? ["--empty-root"] : []
-            return try ServiceSpawn.spawn(arguments: [service] + extra + ["--channel-fd", String(serviceEnd)] + arguments,
-                                          keep: [serviceEnd], environment: environment,
+            return try ServiceSpawn.spawn(arguments: [service] + extra + ["--channel-fd", String(serviceEnd)] + spawnArguments,
+                                          keep: [serviceEnd] + linkFDs, environment: environment,
                                           namespaces: sandboxed ? Self.namespaces(keepNetwork: keepNetwork, user: user) : [])
         }
         do {

@@ -25,7 +25,10 @@ enum NetworkOptions {
     static var spawnArguments: [String] {
         guard explicitMode else { return ["--network", "none"] }
         switch mode {
-        case "sandbox": return ["--network", "sandbox"] + (interface.map { ["--interface", $0] } ?? [])
+        case "sandbox":
+            if let link = handoff { return ["--network", "sandbox"] + link.arguments }
+            if linkSearched { return ["--network", "none"] }   // openLink found no interface: loopback only
+            return ["--network", "sandbox"] + (interface.map { ["--interface", $0] } ?? [])
         case "host": return ["--network", "host"]
         default: return ["--network", "none"]
         }
@@ -138,12 +141,13 @@ final class NetstackConnection {
             } catch { return .failure(ENETDOWN) }
             defer { close(theirs) }
             var opts = SpawnOptions(path: exe, arguments: [exe, "--channel-fd", String(theirs)] + NetworkOptions.spawnArguments + ServiceFaultSpecs.arguments(for: .netstack))
-            opts.inheritedDescriptors = [theirs]
+            opts.inheritedDescriptors = [theirs] + (NetworkOptions.handoff?.descriptors ?? [])
             // No PDEATHSIG: it follows the spawning thread (a task's tracer), not the Sentry. The
             // netstack exits when the channel closes, i.e. when the Sentry goes away.
             opts.stderr = kernel.config.logFD   // its diagnostics go where ours go
             do {
                 _ = try ProcessSpawn.spawn(opts)
+                NetworkOptions.handoff = nil   // the link is the netstack's now: our copies close
             } catch {
                 kernel.log("bulwark-sentry: cannot start \(exe): \(error)\n")
                 return .failure(ENETDOWN)

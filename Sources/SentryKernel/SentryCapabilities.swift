@@ -9,9 +9,9 @@
 //   access; the Sentry only reads /proc/self and /proc/cpuinfo.
 // The emulated credentials of the application (root in the sandbox, chown, mknod...) are the Sentry's
 // own bookkeeping (Credentials.swift) and do not use host capabilities.
-// One exception, only without the launcher: a netstack the Sentry spawns itself later (lazily, on the
-// first socket) with an explicit `--network sandbox` opens an AF_PACKET socket (CAP_NET_RAW) and sizes its
-// buffers with SO_RCVBUFFORCE (CAP_NET_ADMIN); it inherits what the Sentry keeps, so those two stay.
+// No exception since session 6 (netsec): a netstack the Sentry spawns itself later (lazily, on the
+// first socket) with an explicit `--network sandbox` gets its AF_PACKET link opened by the Sentry before
+// this drop (NetstackLinkOpen.swift), so the Sentry no longer keeps CAP_NET_RAW/CAP_NET_ADMIN for it.
 //
 // Dropped in EVERY thread (capabilities are per thread): bulwark_capdrop.c. `--keep-caps` (or
 // BULWARK_SENTRY_KEEP_CAPS=1) keeps them, for debugging (e.g. strace/gdb attaching to stubs).
@@ -26,10 +26,8 @@ enum SentryCapabilities {
 
     static let netRaw: Int32 = 13, netAdmin: Int32 = 12
 
-    /// What the Sentry keeps: nothing, unless it will spawn a sandbox-mode netstack itself.
-    static var kept: [Int32] {
-        NetworkOptions.netstackFD == nil && NetworkOptions.spawnArguments.contains("sandbox") ? [netAdmin, netRaw] : []
-    }
+    /// What the Sentry keeps: nothing (a sandbox-mode netstack it spawns gets its link from it).
+    static var kept: [Int32] { [] }
 
     /// Drops everything but `kept` in every thread and checks /proc/self/task/*/status; false (fatal for
     /// the caller) if a thread still holds more. Called before the seccomp filter (capget/capset and

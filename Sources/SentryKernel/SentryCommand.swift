@@ -237,6 +237,7 @@ public enum SentryCommand {
         Terminals.register(kernel)   // /dev/ptmx, /dev/tty, /dev/pts (PseudoTerminal.swift)
         kernel.installProcfs(channelFD: config.procfsFD)
         NetworkOptions.startHostNetstack(kernel)   // --network host: before seccomp (NetstackConnection.swift)
+        NetworkOptions.openLink(log: { kernel.log($0) })   // --network sandbox, own netstack: its link, before the drop (NetstackLinkOpen.swift)
         if !SentryCapabilities.drop(log: { kernel.log($0) }) { return fail("cannot drop the Sentry's host capabilities", 125) }   // SentryCapabilities.swift
         if !SentrySeccomp.install(spawnsServices: config.procfsFD == nil || NetworkOptions.netstackFD == nil, log: { kernel.log($0) }) { return fail("cannot install the seccomp policy", 125) }   // SentrySeccomp.swift
         kernel.startInit(image: image)

@@ -6,7 +6,9 @@ public enum ServiceKitPolicy {
     public static let base = SeccompPolicy(name: "servicekit", rules: [
         SeccompRule("recvmsg", "receive requests and their descriptors"),
         SeccompRule("sendmsg", "send replies and descriptors"),
-        SeccompRule("setsockopt", "SO_RCVTIMEO/SO_SNDTIMEO per channel"),
+        // Level SOL_SOCKET only (session 6, netsec): no SOL_PACKET option (e.g. promiscuous membership) on
+        // the netstack's link socket; a netstack in --network host mode adds setsockopt at every level.
+        SeccompRule("setsockopt", "SO_RCVTIMEO/SO_SNDTIMEO per channel", argument: 1, equals: 1),
         SeccompRule("accept4", "--listen mode: accept debugging clients"),
         SeccompRule("epoll_create1", "--listen mode: the one epoll set, made when serving starts"),
         SeccompRule("epoll_wait", "--listen mode: wait for connections and requests"),

@@ -64,8 +64,9 @@ struct ServiceContainer {
     let out: String
     let log: String
 
-    init(_ f: LauncherFixture, id: String, script: String, network: Bool = false, environment: [String: String] = [:],
-         capabilities: [String] = []) throws {
+    /// `networkPath`: join that network namespace (a bind-mounted netns, as Docker passes its own).
+    init(_ f: LauncherFixture, id: String, script: String, network: Bool = false, networkPath: String? = nil,
+         environment: [String: String] = [:], capabilities: [String] = []) throws {
         self.f = f
         self.id = id
         var config = LauncherFixture.defaultConfig(args: ["/bin/sh", "-c", script])
@@ -75,6 +76,7 @@ struct ServiceContainer {
         }
         config["root"] = ["path": "/", "readonly": true]
         if network { config["linux"] = ["namespaces": [["type": "pid"], ["type": "mount"], ["type": "network"]]] }
+        if let networkPath { config["linux"] = ["namespaces": [["type": "pid"], ["type": "mount"], ["type": "network", "path": networkPath]]] }
         let bundle = try f.makeBundle("bundle-\(id)", config: config)
         out = f.scratch.appendingPathComponent("\(id).out").path
         log = f.scratch.appendingPathComponent("\(id).log").path
@@ -204,10 +206,10 @@ struct ServiceSandboxTests {
         }
     }
 
-    /// The gofer and procfs (and a netstack without the container's network) run in user namespaces of
-    /// their own, identity-mapped over every id; their capabilities count only there. The gofer's still
-    /// reach files of any owner (a 0600 file of uid 4321 is read through it by the sandbox's root). A
-    /// netstack in the container's network namespace stays in ours (CAP_NET_RAW there is the host's).
+    /// The gofer, procfs and the netstack (also in the container's network namespace, session 6: the
+    /// supervisor opens its link) run in user namespaces of their own, identity-mapped over every id;
+    /// their capabilities count only there. The gofer's still reach files of any owner (a 0600 file of
+    /// uid 4321 is read through it by the sandbox's root).
     @Test(arguments: [true, false])
     func servicesRunInTheirOwnUserNamespaces(_ containerNetwork: Bool) throws {
         try LauncherFixture.with { f in
@@ -227,10 +229,6 @@ struct ServiceSandboxTests {
                 let user = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/user")
                 // pid 1 of its own pid namespace, seen from here with its host pid first.
                 #expect(SandboxProcesses.status(pid, "NSpid")?.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) == [String(pid), "1"])
-                if name == "bulwark-netstack" && containerNetwork {
-                    #expect(user == ourUser, "the netstack left the user namespace that owns the container's network")
-                    continue
-                }
                 #expect(user != ourUser, "\(name) shares our user namespace")
                 #expect(read("/proc/\(pid)/uid_map") == "0 0 4294967295", "\(name) uid_map: \(read("/proc/\(pid)/uid_map"))")
                 #expect(read("/proc/\(pid)/gid_map") == "0 0 4294967295", "\(name) gid_map")
@@ -244,15 +242,19 @@ struct ServiceSandboxTests {
     /// The done-when test of issue 6: each service (and the Sentry), made to call a host syscall outside
     /// its allowlist, dies by SIGSYS; the launcher names it and tears the whole sandbox down.
     @Test(arguments: [
-        // (process, probe at request N, the container's script: it runs before the probe fires)
-        ("gofer", 200, "echo started; sleep 1; i=0; while true; do i=$((i+1)); test -e /nonexistent-$i; done"),
-        ("netstack", 1, "echo started; sleep 1; exec /bin/bash -c 'while true; do (exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; sleep 0.1; done'"),
+        // (process, probe at request N [and which call], the container's script: it runs before the probe fires)
+        ("gofer", "200", "echo started; sleep 1; i=0; while true; do i=$((i+1)); test -e /nonexistent-$i; done"),
+        ("netstack", "1", "echo started; sleep 1; exec /bin/bash -c 'while true; do (exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; sleep 0.1; done'"),
+        // Session 6: the netstack may not open a host socket (its link comes from the supervisor).
+        ("netstack", "1:packet-socket", "echo started; sleep 1; exec /bin/bash -c 'while true; do (exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; sleep 0.1; done'"),
+        // ...nor set a SOL_PACKET option (setsockopt is allowed at level SOL_SOCKET only).
+        ("netstack", "1:packet-option", "echo started; sleep 1; exec /bin/bash -c 'while true; do (exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; sleep 0.1; done'"),
         // The supervisor's readiness Hello is the Sentry's first Control request; `ps` makes the second.
-        ("sentry", 2, "echo started; while true; do sleep 0.1; done"),
+        ("sentry", "2", "echo started; while true; do sleep 0.1; done"),
     ])
-    func serviceDiesBySIGSYSOutsideItsPolicyAndTheSandboxIsTornDown(_ name: String, _ at: Int, _ script: String) throws {
+    func serviceDiesBySIGSYSOutsideItsPolicyAndTheSandboxIsTornDown(_ name: String, _ at: String, _ script: String) throws {
         try LauncherFixture.with { f in
-            let id = "sys-\(name)"
+            let id = "sys-\(name)\(at.split(separator: ":").dropFirst().first.map { "-\($0)" } ?? "")"
             let c = try ServiceContainer(f, id: id, script: script, environment: ["BULWARK_TEST_SECCOMP_PROBE": "\(name):\(at)"])
             #expect(c.waitFor { c.output.contains("started") }, "the container never ran: \(c.output)")
             let supervisor = try #require(c.supervisor)

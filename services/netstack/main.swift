@@ -16,6 +16,7 @@ let hostRules: [SeccompRule] = !hostMode ? [] : [
     SeccompRule("getsockname", "--network host: getsockname"),
     SeccompRule("getpeername", "--network host: getpeername"),
     SeccompRule("getsockopt", "--network host: SO_ERROR of a connecting socket"),
+    SeccompRule("setsockopt", "--network host: the application's options at every level (TCP_NODELAY, IP_TOS, IPV6_V6ONLY...)"),
     SeccompRule("shutdown", "--network host: the application's shutdown"),
 ]
 
@@ -24,6 +25,9 @@ ServiceMain.run(ServiceDefinition(
     summary: "user-space TCP/IP for the Sentry",
     options: [
         ServiceOption("--interface", value: "NAME", help: "host interface to take over (AF_PACKET; its addresses move to the netstack)"),
+        ServiceOption("--link-fd", value: "N", help: "--network sandbox: the inherited AF_PACKET socket bound to the interface (opened by the spawner: then the netstack needs no capability)"),
+        ServiceOption("--transmit-fd", value: "N", help: "with --link-fd: the inherited transmit socket with PACKET_VNET_HDR (segmentation offload)"),
+        ServiceOption("--link-config", value: "TEXT", help: "with --link-fd: the interface's configuration as the spawner read it (name=,index=,mtu=,mac=,addr=,gw4=,gw6=)"),
         ServiceOption("--network", value: "sandbox|none|host", help: "none: loopback only (default); sandbox: take over --interface, or the first interface that is up and has an IPv4 address; host: back each socket with a host socket (less isolation)"),
     ],
     // Host syscalls beyond ServiceKit's base policy, each with its reason.
@@ -39,6 +43,9 @@ ServiceMain.run(ServiceDefinition(
     makeHandlers: { options in
         let network = options.values["--network"] ?? "none"
         let interface = options.values["--interface"]
+        let handed = try HandedOverLink.parse(linkFD: options.values["--link-fd"], transmitFD: options.values["--transmit-fd"],
+                                              config: options.values["--link-config"], interface: interface)
+        guard handed == nil || network == "sandbox" else { throw NetstackSetupError(description: "--link-fd needs --network sandbox") }
         switch network {
         case "none":
             guard interface == nil else { throw NetstackSetupError(description: "--interface needs --network sandbox") }
@@ -47,6 +54,9 @@ ServiceMain.run(ServiceDefinition(
             guard interface == nil else { throw NetstackSetupError(description: "--interface needs --network sandbox") }
             return try HostSocketService().handlers()
         case "sandbox":
+            // The link the spawner opened and took over (LinkHandoff): nothing to open here.
+            if let handed { return try NetstackService(interface: nil, handedOver: handed).handlers() }
+            // Otherwise (a netstack started by hand, with CAP_NET_RAW/NET_ADMIN) it opens the link itself.
             // Without --interface: the namespace's first usable interface; none at all means loopback only
             // (an empty network namespace), said on stderr.
             guard let name = interface ?? HostInterface.firstUsable() else {
