@@ -113,7 +113,8 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
         uint64_t budget = mb->stub_spin;
         if (budget) {
             uint64_t t0 = rdtsc();
-            while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND && rdtsc() - t0 < budget)
+            while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND && rdtsc() - t0 < budget &&
+                   !__atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED))
                 __builtin_ia32_pause();
         }
         while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND) {
@@ -301,6 +302,7 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb) {
     mb->stub_sleeping = 0;
     mb->stub_spin = 0;
     mb->fp_pending = 0;
+    mb->stub_park = 0;
     mb->event_tsc = 0;
     __atomic_store_n(&mb->state, BW_MB_RUNNING, __ATOMIC_RELEASE);
 }
@@ -352,11 +354,14 @@ int bw_systrap_wait_event(struct bw_systrap_mailbox *mb, long pid, long timeout_
 int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks) {
     int flags = 0;
     mb->cmd = cmd;
+    // Parked on purpose (the task blocked): its sleep says nothing about the load.
+    uint32_t parked = __atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED);
+    if (parked) __atomic_store_n(&mb->stub_park, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&mb->state, BW_MB_COMMAND, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&mb->stub_sleeping, __ATOMIC_SEQ_CST)) {
         syscall(SYS_futex, &mb->state, FUTEX_WAKE, 1, 0, 0, 0);
         // Asleep although the command came within its spin budget: it was not running (load).
-        if (mb->stub_spin && host_rdtsc() - mb->event_tsc < mb->stub_spin) flags |= BW_HANDOFF_STUB_SLEPT;
+        if (!parked && mb->stub_spin && host_rdtsc() - mb->event_tsc < mb->stub_spin) flags |= BW_HANDOFF_STUB_SLEPT;
     }
     if (spin_ticks) {
         uint64_t t0 = host_rdtsc(), t = t0;

@@ -23,12 +23,12 @@ func futexWake(task: Task, addr: UInt64, count: Int, bitset: UInt32) -> Int {
     while i < q.count && woken < count {
         if q[i].bitset & bitset != 0 {
             q[i].woken = true
+            task.kernel.wakeTask(q[i].task)   // that waiter only (WaitQueue.swift)
             q.remove(at: i)
             woken += 1
         } else { i += 1 }
     }
     Kernel.futexQueues[key] = q.isEmpty ? nil : q
-    if woken > 0 { task.kernel.broadcast() }
     return woken
 }
 
@@ -68,7 +68,7 @@ extension Task {
             while !w.woken {
                 if interrupted { return -ERESTARTSYS }
                 if let d = deadline, !lessThan(monotonicNow(), d) { return errno(ETIMEDOUT) }
-                kernel.waitCond(deadline: deadline)
+                sleepOnce(deadline: deadline, kind: .targeted)   // woken by futexWake, signals, broadcast
             }
             return 0
         case 1, 10: // FUTEX_WAKE, FUTEX_WAKE_BITSET
@@ -86,13 +86,12 @@ extension Task {
             var woken = 0, moved = 0
             var rest: [FutexWaiter] = []
             for w in q {
-                if woken < Int(val) { w.woken = true; woken += 1 }
+                if woken < Int(val) { w.woken = true; kernel.wakeTask(w.task); woken += 1 }
                 else if moved < requeueMax { w.key = key2; Kernel.futexQueues[key2, default: []].append(w); moved += 1 }
                 else { rest.append(w) }
             }
             q = rest
             Kernel.futexQueues[key] = q.isEmpty ? nil : q
-            kernel.broadcast()
             return woken + moved
         default:
             return errno(ENOSYS)

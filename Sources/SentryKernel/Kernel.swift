@@ -1,8 +1,9 @@
 // The Sentry kernel's global state. Concurrency model: every task has its own host pthread (its
 // tracer); all kernel state is guarded by one kernel mutex, held while a system call is handled and
-// released while the application runs or a task blocks. Blocking waits use one condition variable,
-// broadcast on every state change; waiters re-check their condition (simple and correct; fine for
-// the task counts of a container).
+// released while the application runs or a task blocks. Blocked tasks sleep on their own futex words
+// and are woken through wait queues or by broadcast() on any state change (WaitQueue.swift); threads
+// that are not tasks wait on the kernel condition, which broadcast() wakes too. Waiters re-check
+// their condition.
 import CBulwark
 import Glibc
 import SentryMemory
@@ -46,6 +47,8 @@ public final class Kernel {
     /// netstack's doorbell wakes only them, not every futex waiter and timer in the sandbox;
     /// `broadcast()` still wakes both.
     var netCond = pthread_cond_t()
+    /// Tasks asleep on their own futex words and the wake-ups deferred to the unlock (WaitQueue.swift).
+    let wakes = WakeState()
     let memory: MemoryFile
     let config: SentryConfig
     let vfs: VFS
@@ -86,10 +89,14 @@ public final class Kernel {
     }
 
     @inline(__always) func lock() { pthread_mutex_lock(&mutex) }
-    @inline(__always) func unlock() { pthread_mutex_unlock(&mutex) }
-    @inline(__always) func broadcast() { pthread_cond_broadcast(&cond); pthread_cond_broadcast(&netCond) }
+    /// Releases the kernel lock; wake-ups recorded while it was held are issued after it (WaitQueue.swift).
+    @inline(__always) func unlock() {
+        if wakes.pendingCount == 0 { pthread_mutex_unlock(&mutex) } else { unlockAndWake() }
+    }
+    /// Wakes every waiter: the kernel condition's and every sleeping task (any kind).
+    func broadcast() { pthread_cond_broadcast(&cond); pthread_cond_broadcast(&netCond); wakeAllSleepers() }
     /// Wakes only the tasks waiting for network readiness (the netstack rang).
-    @inline(__always) func netBroadcast() { pthread_cond_broadcast(&netCond) }
+    func netBroadcast() { pthread_cond_broadcast(&netCond); wakeReadinessSleepers() }
 
     func allocateID() -> Int32 {
         while threadGroups[nextID] != nil || tasks[nextID] != nil {
@@ -112,6 +119,7 @@ public final class Kernel {
     /// passes. Returns false on timeout.
     @discardableResult
     func waitCond(deadline: timespec?, net: Bool = false) -> Bool {
+        if wakes.pendingCount != 0 { flushWakes() }   // the condition wait releases the lock itself
         if var d = deadline {
             return net ? pthread_cond_timedwait(&netCond, &mutex, &d) == 0 : pthread_cond_timedwait(&cond, &mutex, &d) == 0
         }

@@ -1,5 +1,6 @@
 // Pipes: a bounded in-Sentry byte buffer with reader and writer ends. Blocking reads/writes wait on
-// the kernel condition; writing with no reader raises SIGPIPE and fails with EPIPE.
+// the pipe's wait queues (a write wakes its readers, a read its writers; closing an end broadcasts);
+// writing with no reader raises SIGPIPE and fails with EPIPE.
 import Glibc
 
 final class PipeBuffer {
@@ -10,6 +11,8 @@ final class PipeBuffer {
     var writers = 0
     /// Counts of writes and reads, for edge-triggered epoll (EpollEdge.swift).
     var writeSeq: UInt64 = 0, readSeq: UInt64 = 0
+    /// Blocked readers (waiting for data or the last writer's close) and writers (waiting for room).
+    let readWait = WaitQueue(), writeWait = WaitQueue()
     let inode: UInt
     nonisolated(unsafe) static var nextInode: UInt = 1000
     init() { inode = PipeBuffer.nextInode; PipeBuffer.nextInode += 1 }
@@ -46,12 +49,12 @@ final class PipeEnd: FileDescription {
         while true {
             if pipe.count > 0 {
                 let n = pipe.take(buf)
-                t.kernel.broadcast()
+                pipe.writeWait.wake(t.kernel)
                 return n
             }
             if pipe.writers == 0 { return 0 }
             if nonblocking { return -Int(EAGAIN) }
-            if !t.block(deadline: nil) { return -ERESTARTSYS }
+            if !t.block(deadline: nil, on: pipe.readWait) { return -ERESTARTSYS }
         }
     }
 
@@ -71,11 +74,11 @@ final class PipeEnd: FileDescription {
                 pipe.data.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[done..<(done + n)]))
                 pipe.writeSeq &+= 1
                 done += n
-                t.kernel.broadcast()
+                pipe.readWait.wake(t.kernel)
                 continue
             }
             if nonblocking { return done > 0 ? done : -Int(EAGAIN) }
-            if !t.block(deadline: nil) { return done > 0 ? done : -ERESTARTSYS }
+            if !t.block(deadline: nil, on: pipe.writeWait) { return done > 0 ? done : -ERESTARTSYS }
         }
         return done
     }

@@ -16,7 +16,7 @@ extension Task {
                 let soon = addNanos(monotonicNow(), 10_000_000)
                 if d == nil || lessThan(soon, d!) { d = soon }
             }
-            kernel.waitCond(deadline: d, net: true)   // any readiness wait may involve inet sockets
+            sleepOnce(deadline: d, kind: .readiness)   // any readiness wait may involve inet sockets
         }
     }
 

@@ -116,7 +116,9 @@ final class Task: HostMapper {
     var noNewPrivs = false
     var counters = TaskCounters()   // ProcfsCounters.swift
     var scratchBuf = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
-    deinit { scratchBuf.deallocate() }
+    /// This task's futex word and whether it sleeps on it (WaitQueue.swift).
+    var sleep = TaskSleep()
+    deinit { scratchBuf.deallocate(); WakeWords.give(sleep.word) }
     /// Registers of the current stop (valid while the kernel handles it).
     var regs: Registers {
         get { stub.regs }
@@ -278,10 +280,11 @@ final class Task: HostMapper {
     /// Blocks (kernel lock held) until woken, the deadline passes, or a signal arrives.
     /// Returns false if interrupted by a signal.
     /// `net`: waiting for an inet socket (woken by the netstack's doorbell too, see Kernel.netCond).
+    /// Without `net` the task is woken by every state change (`block(deadline:on:)` waits for one object).
     func block(deadline: timespec?, net: Bool = false) -> Bool {
         if interrupted { return false }
         counters.voluntary &+= 1
-        kernel.waitCond(deadline: deadline, net: net)
+        sleepOnce(deadline: deadline, kind: net ? .readiness : .any)
         return !interrupted
     }
 

@@ -1,7 +1,7 @@
 // AF_UNIX sockets implemented entirely inside the Sentry: stream, datagram and seqpacket sockets,
 // their message queues (with passed file descriptions and credentials), the listen backlog and the
-// name table. All state is guarded by the kernel lock; blocking waits use the kernel condition like
-// pipes, so signals interrupt them the same way.
+// name table. All state is guarded by the kernel lock; blocked senders and receivers wait on the
+// receiving socket's wait queue (WaitQueue.swift) like pipes, so signals interrupt them the same way.
 import Glibc
 
 let SOCK_STREAM_: Int32 = 1, SOCK_DGRAM_: Int32 = 2, SOCK_SEQPACKET_: Int32 = 5
@@ -58,6 +58,8 @@ final class UnixSocket: FileDescription {
     /// Messages queued to this socket so far, for edge-triggered epoll.
     var recvSeq: UInt64 = 0
     override var inputSeq: UInt64 { recvSeq }
+    /// Tasks waiting on this socket's receive queue: receivers for data, senders for room in it.
+    let waiters = WaitQueue()
 
     init(type: Int32, flags: Int32) {
         self.type = type
@@ -117,12 +119,12 @@ final class UnixSocket: FileDescription {
                 dst.recvSeq &+= 1   // a new edge for EPOLLET (EpollEdge.swift)
                 dst.queuedBytes += chunk
                 done += chunk
-                t.kernel.broadcast()
+                dst.waiters.wake(t.kernel)
                 if done == data.count { return done }
                 continue
             }
             if nonblock { return done > 0 ? done : -Int(EAGAIN) }
-            if !t.block(deadline: deadline) { return done > 0 ? done : -ERESTARTSYS }
+            if !t.block(deadline: deadline, on: dst.waiters) { return done > 0 ? done : -ERESTARTSYS }
             if let d = deadline, lessThan(d, monotonicNow()) { return done > 0 ? done : -Int(EAGAIN) }
         }
     }
@@ -156,7 +158,7 @@ final class UnixSocket: FileDescription {
                         out.files = m.files
                         queue.removeFirst()
                         queuedBytes -= m.data.count
-                        t.kernel.broadcast()
+                        waiters.wake(t.kernel)
                     }
                     return .success(out)
                 }
@@ -183,10 +185,10 @@ final class UnixSocket: FileDescription {
                 }
                 if !peek && skip > 0 { queue.removeFirst(skip) }
                 out.fullLength = out.data.count
-                if !peek { t.kernel.broadcast() }
+                if !peek { waiters.wake(t.kernel) }
                 if flags & MSG_WAITALL_ != 0 && !peek && out.data.count < max && shutdownMask & RCV_SHUTDOWN_ == 0 && !nonblock {
                     // Keep waiting for the rest; a signal or EOF ends with what we have.
-                    if !t.block(deadline: deadline) { return .success(out) }
+                    if !t.block(deadline: deadline, on: waiters) { return .success(out) }
                     let more = receive(t, max: max - out.data.count, flags: flags)
                     if case .success(let r) = more { out.data += r.data; out.files += r.files; out.fullLength = out.data.count }
                     return .success(out)
@@ -196,7 +198,7 @@ final class UnixSocket: FileDescription {
             if shutdownMask & RCV_SHUTDOWN_ != 0 { return .success(out) }
             if connectionOriented && !everConnected { return .failure(type == SOCK_STREAM_ ? EINVAL : ENOTCONN) }
             if nonblock { return .failure(EAGAIN) }
-            if !t.block(deadline: deadline) { return .failure(Int32(ERESTARTSYS)) }
+            if !t.block(deadline: deadline, on: waiters) { return .failure(Int32(ERESTARTSYS)) }
             if let d = deadline, lessThan(d, monotonicNow()) { return .failure(EAGAIN) }
         }
     }

@@ -47,6 +47,9 @@ public protocol PlatformStub: AnyObject {
     /// Makes a stub whose task ended ready for a new task: drops the application's mappings and loads
     /// the default FPU state. False if the stub cannot be reused (dead); the caller destroys it then.
     func prepareForReuse() -> Bool
+    /// The task is about to block inside the Sentry (its answer will be late): a platform whose stub
+    /// spins for the answer stops spinning (the CPU is better spent on whoever will wake the task).
+    func willBlock()
 }
 
 /// The FXSAVE image of a fresh process: FCW 0x37f, MXCSR 0x1f80, everything else zero.
@@ -59,6 +62,7 @@ let defaultFXSave: [UInt8] = {
 
 extension PlatformStub {
     public func place(cpu: Int32) { _ = bw_pin_pid(Int(pid), cpu) }
+    public func willBlock() {}
 }
 
 /// What a platform needs from the Sentry's memory file (implemented by SentryMemory.MemoryFile).

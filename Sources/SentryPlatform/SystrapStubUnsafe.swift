@@ -169,6 +169,8 @@ public final class SystrapStub: PlatformStub {
         mb.pointee.fp_pending = 1
         return true
     }
+    /// Parks a spinning stub at once (it sleeps in FUTEX_WAIT; the next command wakes it).
+    public func willBlock() { if spinTicks != 0 { bw_systrap_park(mb) } }
     public func lastFault() -> (code: Int32, addr: UInt64) { (mb.pointee.code, mb.pointee.fault_addr) }
     public func interrupt() { _ = bw_kill_pid(Int(pid), BW_SYSTRAP_KICK_SIGNAL) }
 

@@ -42,6 +42,9 @@ struct KernelAreaTests {
     @Test func pollEpollEventfdTimerfdTimers() throws { try compare("events") }
     @Test func execAndExitFromThreads() throws { try compare("threadexec") }
     @Test func signalDrivenIOWithOwnersAndSetsig() throws { try compare("asyncio") }
+    /// Many tasks blocked at once (pipe readers, futex waiters, poll/epoll waiters, blocked writers):
+    /// each event wakes the right one, none is lost (targeted wake-ups, WaitQueue.swift).
+    @Test func blockedTasksAreWokenOneByOne() throws { try compare("wakeups") }
 }
 
 @Suite("Sentry maps Bulwark's vDSO")

@@ -10,7 +10,7 @@ import TestSupport
 struct PlatformTests {
     static let systrap = ["--platform", "systrap"]
 
-    @Test(arguments: ["threads", "signals", "memory", "forkexec", "events", "threadexec", "efault", "platform"])
+    @Test(arguments: ["threads", "signals", "memory", "forkexec", "events", "threadexec", "efault", "platform", "wakeups"])
     func guestProgramsUnderSystrapMatchNative(_ name: String) throws {
         let exe = try Sentry.compile(name)
         let native = try Sentry.native([exe])

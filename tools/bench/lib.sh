@@ -42,7 +42,7 @@ def ratio(a, b, c):
     x, y = vals.get(a, {}).get(c), vals.get(b, {}).get(c)
     return f"{x / y:.2f}" if x is not None and y else "n/a"
 cols = ["case"] + [f"{rt} {unit}" for rt in runtimes]
-ratios = [(a, b) for a, b in (("bulwark", "runsc"), ("bulwark", "native"), ("runc", "native"))
+ratios = [(a, b) for a, b in (("bulwark", "runsc"), ("bulwark-base", "runsc"), ("bulwark", "native"), ("runc", "native"))
           if a in runtimes and b in runtimes]
 cols += [f"{a}/{b}" for a, b in ratios]
 rows = [[c] + [cell(rt, c) for rt in runtimes] + [ratio(a, b, c) for a, b in ratios] for c in order]

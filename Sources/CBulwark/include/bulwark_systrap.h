@@ -64,7 +64,7 @@ struct bw_systrap_mailbox {
     uint32_t stub_sleeping;     // the stub sleeps waiting for a command
     uint64_t stub_spin;         // TSC ticks the stub spins for a command before sleeping (0: never)
     uint32_t fp_pending;        // `fp` holds an FXSAVE area to load into the frame on RESUME
-    uint32_t pad0;
+    uint32_t stub_park;         // the task blocked in the Sentry: stop spinning, sleep now
     uint64_t event_tsc;         // Sentry only: TSC when the last event arrived
     struct user_regs_struct regs;
     uint8_t fp[512];
@@ -100,6 +100,11 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb);
 /// (the stub was asleep although the command came within its spin budget after the event).
 int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks);
 enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2 };
+/// Sentry side: the task blocks inside the Sentry; a stub spinning for its command sleeps at once (it
+/// would take a CPU from the thread that is to wake the task). Cleared by the next bw_systrap_call.
+static inline void bw_systrap_park(struct bw_systrap_mailbox *mb) {
+    __atomic_store_n(&mb->stub_park, 1, __ATOMIC_RELAXED);
+}
 /// TSC ticks per microsecond (measured once against CLOCK_MONOTONIC; 0 if the TSC is unusable).
 uint64_t bw_systrap_tsc_per_us(void);
 /// The CPUs this process may run on (at most `max`), in `out`; returns their number.

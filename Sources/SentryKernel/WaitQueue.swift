@@ -1,0 +1,183 @@
+// Targeted wake-ups of blocked tasks. A blocked task sleeps on its own futex word (not on the shared
+// kernel condition), so a pipe write wakes the one task reading that pipe instead of every blocked
+// task of the sandbox, and the FUTEX_WAKE is issued after the waker releases the kernel lock, so the
+// woken thread does not run only to sleep again on the lock its waker still holds (lock convoy).
+//
+// Who wakes a sleeping task depends on its SleepKind; Kernel.broadcast() still wakes every kind (and
+// the kernel condition's waiters), so code that changes state and broadcasts keeps working unchanged:
+// - `.any`: `Task.block(deadline:)` without a queue. It may wait for any state, so every targeted
+//   wake (WaitQueue.wake) wakes it too, as the old single condition did.
+// - `.readiness`: poll/select/epoll (`waitReady`) and blocked inet calls (`block(deadline:net: true)`);
+//   woken by `netBroadcast()` (the netstack's doorbell) and by every targeted wake (they may watch
+//   any file).
+// - `.targeted`: woken only through its WaitQueue, an explicit `wakeTask` (futex) or broadcast().
+// A task's word is bumped under the kernel lock and the sleeper compares it in FUTEX_WAIT against the
+// value it read under the lock, so a wake between its unlock and its FUTEX_WAIT is never lost.
+import CBulwark
+import Glibc
+
+enum SleepKind { case any, readiness, targeted }
+
+/// Tasks waiting for one object's state (a pipe's data or room, a socket's queue).
+final class WaitQueue {
+    fileprivate(set) var waiters: [Task] = []
+
+    /// Wakes the tasks waiting here and every untargeted sleeper (kernel lock held).
+    func wake(_ k: Kernel) {
+        for t in waiters { k.wakeTask(t) }
+        k.wakeUntargeted()
+    }
+}
+
+/// Per-task sleep state (a stored property of Task).
+struct TaskSleep {
+    let word: UnsafeMutablePointer<UInt32> = WakeWords.take()
+    var asleep = false
+}
+
+/// Futex words of task sleeps. They are never freed: a FUTEX_WAKE deferred past the kernel lock may
+/// still reach the word of a task that has just ended, so the word must stay mapped; an ended task's
+/// word goes back to the pool, and its next owner at worst sees one spurious wake-up (every sleeper
+/// re-checks its condition).
+enum WakeWords {
+    private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let p = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(p, nil)
+        return p
+    }()
+    nonisolated(unsafe) private static var free: [UnsafeMutablePointer<UInt32>] = []
+
+    static func take() -> UnsafeMutablePointer<UInt32> {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        if free.isEmpty {
+            let chunk = UnsafeMutablePointer<UInt32>.allocate(capacity: 256)
+            chunk.initialize(repeating: 0, count: 256)
+            for i in 0..<256 { free.append(chunk + i) }
+        }
+        return free.removeLast()
+    }
+
+    static func give(_ w: UnsafeMutablePointer<UInt32>) {
+        pthread_mutex_lock(lock)
+        free.append(w)
+        pthread_mutex_unlock(lock)
+    }
+}
+
+/// The kernel's sleepers by kind and the FUTEX_WAKEs to issue once the kernel lock is released.
+final class WakeState {
+    var any: [Task] = []
+    var readiness: [Task] = []
+    var targeted: [Task] = []
+    static let capacity = 64
+    let pending = UnsafeMutablePointer<UnsafeMutablePointer<UInt32>>.allocate(capacity: WakeState.capacity)
+    var pendingCount = 0
+}
+
+extension Kernel {
+    /// Wakes `t` if it sleeps on its word (kernel lock held); the futex call waits for the unlock.
+    func wakeTask(_ t: Task) {
+        guard t.sleep.asleep else { return }
+        t.sleep.asleep = false
+        bw_wake_bump(t.sleep.word)
+        if wakes.pendingCount == WakeState.capacity { flushWakes() }
+        wakes.pending[wakes.pendingCount] = t.sleep.word
+        wakes.pendingCount += 1
+    }
+
+    /// Sleepers that may wait for any state: woken by every targeted wake.
+    func wakeUntargeted() {
+        for t in wakes.any { wakeTask(t) }
+        for t in wakes.readiness { wakeTask(t) }
+    }
+
+    func wakeReadinessSleepers() {
+        for t in wakes.readiness { wakeTask(t) }
+    }
+
+    func wakeAllSleepers() {
+        for t in wakes.any { wakeTask(t) }
+        for t in wakes.readiness { wakeTask(t) }
+        for t in wakes.targeted { wakeTask(t) }
+    }
+
+    /// Issues the deferred wakes now, lock held (before a condition wait releases the lock itself).
+    func flushWakes() {
+        let n = wakes.pendingCount
+        wakes.pendingCount = 0
+        for i in 0..<n { bw_wake_futex(wakes.pending[i]) }
+    }
+
+    /// Releases the kernel lock, then issues the deferred wakes.
+    func unlockAndWake() {
+        let n = wakes.pendingCount
+        if n == 1 {
+            let w = wakes.pending[0]
+            wakes.pendingCount = 0
+            pthread_mutex_unlock(&mutex)
+            bw_wake_futex(w)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<UInt32>.self, capacity: n) { buf in
+            for i in 0..<n { buf[i] = wakes.pending[i] }
+            wakes.pendingCount = 0
+            pthread_mutex_unlock(&mutex)
+            for i in 0..<n { bw_wake_futex(buf[i]) }
+        }
+    }
+
+    fileprivate func addSleeper(_ t: Task, _ kind: SleepKind) {
+        switch kind {
+        case .any: wakes.any.append(t)
+        case .readiness: wakes.readiness.append(t)
+        case .targeted: wakes.targeted.append(t)
+        }
+    }
+
+    fileprivate func removeSleeper(_ t: Task, _ kind: SleepKind) {
+        func drop(_ a: inout [Task]) {
+            if let i = a.lastIndex(where: { $0 === t }) { a.swapAt(i, a.count - 1); a.removeLast() }
+        }
+        switch kind {
+        case .any: drop(&wakes.any)
+        case .readiness: drop(&wakes.readiness)
+        case .targeted: drop(&wakes.targeted)
+        }
+    }
+}
+
+extension Task {
+    /// Sleeps on this task's word (kernel lock held on entry and exit) until woken or `deadline`
+    /// (CLOCK_MONOTONIC). Returns false on timeout. Callers re-check their condition (a wake-up may be
+    /// spurious) and `interrupted`.
+    @discardableResult
+    func sleepOnce(deadline: timespec?, kind: SleepKind, queue: WaitQueue? = nil) -> Bool {
+        let k = kernel
+        sleep.asleep = true
+        k.addSleeper(self, kind)
+        queue?.waiters.append(self)
+        // A systrap stub spinning for this task's answer would only take a CPU from the task that
+        // will wake us: park it now.
+        stub?.willBlock()
+        let w = sleep.word
+        let seen = bw_wake_load(w)
+        k.unlock()
+        let r: Int32
+        if var d = deadline { r = bw_wake_wait(w, seen, &d) } else { r = bw_wake_wait(w, seen, nil) }
+        k.lock()
+        sleep.asleep = false
+        k.removeSleeper(self, kind)
+        if let q = queue, let i = q.waiters.lastIndex(where: { $0 === self }) { q.waiters.remove(at: i) }
+        return r != -1
+    }
+
+    /// Blocks until `queue` is woken (or broadcast), the deadline passes, or a signal arrives.
+    /// Returns false if interrupted by a signal.
+    func block(deadline: timespec?, on queue: WaitQueue) -> Bool {
+        if interrupted { return false }
+        counters.voluntary &+= 1
+        sleepOnce(deadline: deadline, kind: .targeted, queue: queue)
+        return !interrupted
+    }
+}
