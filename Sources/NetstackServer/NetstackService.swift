@@ -310,6 +310,7 @@ public final class NetstackService: @unchecked Sendable {
             reply.encode(N.EmptyReply())
         }
         registerSocketListing(&t)   // SocketListingHandler.swift (/proc/net)
+        registerAcceptSlots(&t)     // AcceptSlots.swift (reply-less accept)
         return t
     }
 

@@ -94,7 +94,7 @@ final class NetstackConnection {
     /// setsockopts. Sent before the next call, or by the waker (which flushes before it wakes tasks,
     /// so an option is in the netstack before the application sees the first data after it).
     /// Guarded by the kernel lock.
-    enum Pending { case close(UInt64, Int), option(Netstack.SetOption) }
+    enum Pending { case close(UInt64, Int), option(Netstack.SetOption), acceptSlots(Netstack.AcceptSlots) }
     var pendingOneWay: [Pending] = []
     /// Rung when a close is queued: wakes the waker.
     let closeBellFD: Int32
@@ -221,6 +221,9 @@ final class NetstackConnection {
             case .close(let h, let i): handle = h; slot = i
             case .option(let o):
                 if let why = sendOneWay(o) { failure = why; return released }
+                continue
+            case .acceptSlots(let m):   // SysInetAccept.swift
+                if let why = sendOneWay(m) { failure = why; return released }
                 continue
             }
             if !NetstackConnection.oneWay {
