@@ -30,6 +30,8 @@ final class InetSocket: FileDescription {
     /// A listener with reply-less accept (SysInetAccept.swift): the spare slots granted to the
     /// netstack whose records accept has not popped yet. Nil: accept calls the netstack.
     var acceptSpare: Set<Int>? = nil
+    /// The peer an accepted connection came from (getpeername answers from it while connected).
+    var acceptedPeer: Netstack.SocketAddress? = nil
 
     init(conn: NetstackConnection, handle: UInt64, slot: Int, family: Int32, type: Int32, proto: Int32, flags: Int32) {
         self.conn = conn
@@ -47,8 +49,9 @@ final class InetSocket: FileDescription {
         // releases the lock). The Close is queued; the netstack sends what is still in the send
         // ring, then frees the slot.
         if let spare = acceptSpare { conn.retireAcceptSlots(spare) }
+        // No broadcast: no task can be blocked on a socket whose last reference is going away, and
+        // what the Close changes for others (a peer's end of stream) arrives through the doorbell.
         conn.queueClose(handle: handle, slot: slotIndex)
-        Kernel.shared?.broadcast()
     }
 
     var isStream: Bool { type == SOCK_STREAM_ }

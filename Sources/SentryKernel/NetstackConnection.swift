@@ -318,8 +318,10 @@ final class NetstackConnection {
         pthread_mutex_unlock(&callMutex)
         kernel.lock()
         for i in released { retireSlot(i) }
-        if let why = failure { markDead(why) }
-        kernel.broadcast()
+        if let why = failure { markDead(why) }   // wakes every waiter itself
+        // Nobody sleeps waiting for a flush (a retired slot is found by allocateSlot, not awaited):
+        // only the doorbell's readiness waiters, not every blocked task in the sandbox.
+        if wakeNet { kernel.netBroadcast() }
         kernel.unlock()
         return false
     }

@@ -134,6 +134,11 @@ extension Task {
     }
 
     func inetGetName(_ s: InetSocket, _ addr: UInt64, _ lenAddr: UInt64, peer: Bool) -> Int {
+        // An accepted connection's peer, known from accept, while the slot says connected (the netstack
+        // would answer the same; once closed it says ENOTCONN): servers ask right after accept.
+        if peer, let p = s.acceptedPeer, !s.conn.dead, s.slot.state.contains(.connected) {
+            return writeInetAddress(p, addr, lenAddr)
+        }
         switch s.conn.call(Netstack.GetName(handle: s.handle, peer: peer)) {
         case .failure(let e): return errno(e)
         case .success(let r): return writeInetAddress(r.address, addr, lenAddr)

@@ -109,6 +109,7 @@ extension Task {
         let c = InetSocket(conn: s.conn, handle: handle, slot: slot, family: s.family, type: s.type, proto: s.proto,
                            flags: flags & SOCK_NONBLOCK_ != 0 ? O_NONBLOCK : 0)
         c.everConnected = true
+        c.acceptedPeer = peer
         let w = writeInetAddress(peer, addr, lenAddr)
         if w < 0 { return w }   // as Linux: the connection is dropped (c's Close is queued)
         return fds.install(c, cloexec: flags & SOCK_CLOEXEC_ != 0)
