@@ -42,7 +42,7 @@ extension NetworkStack {
             let listening = t.state == .listen
             out.append(SocketSummary(id: id, isTCP: true, v6: t.v6, state: t.state.linuxNumber, local: t.local,
                                      remote: t.remote, sendQueue: listening ? t.backlog : t.sendBuffer.count,
-                                     receiveQueue: listening ? t.acceptQueue.count : t.receiveBuffer.count))
+                                     receiveQueue: listening ? t.acceptQueue.count + (t.parked?() ?? 0) : t.receiveBuffer.count))
         }
         for (id, u) in udpSockets {
             out.append(SocketSummary(id: id, isTCP: false, v6: u.v6, state: u.remote == nil ? 7 : 1, local: u.local,

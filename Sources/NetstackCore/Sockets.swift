@@ -75,6 +75,12 @@ extension NetworkStack {
         try tcpListen(t, backlog: backlog)
     }
 
+    /// Counts connections a listener's owner took off its accept queue (`accept`) but the
+    /// application has not accepted yet; they count against the backlog. Nil stops counting.
+    public func setParkedCounter(_ s: SocketID, _ counter: (() -> Int)?) {
+        tcpSockets[s]?.parked = counter
+    }
+
     /// accept(2): EAGAIN when no connection is ready.
     public func accept(_ s: SocketID) throws(NetErrno) -> (SocketID, SocketAddress) {
         if udpSockets[s] != nil { throw .EOPNOTSUPP }

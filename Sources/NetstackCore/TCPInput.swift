@@ -148,8 +148,9 @@ extension NetworkStack {
             return
         }
         guard seg.flags.contains(.syn), !seg.flags.contains(.fin) else { return }
-        // SYN backlog: no syncookies; a full listener drops the SYN and the client retries.
-        guard l.embryonic + l.acceptQueue.count < l.backlog else {
+        // SYN backlog: no syncookies; a full listener drops the SYN and the client retries. Full as
+        // on Linux (sk_acceptq_is_full): more than `backlog` connections wait, so backlog + 1 fit.
+        guard l.embryonic + l.acceptQueue.count + (l.parked?() ?? 0) <= l.backlog else {
             stats.tcpSynDropped += 1
             return
         }

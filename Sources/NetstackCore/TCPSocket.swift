@@ -61,6 +61,10 @@ final class TCPSocket {
     // Listener state.
     var backlog = 0
     var acceptQueue: [TCPSocket] = []
+    /// Connections taken off the accept queue on the application's behalf but not yet accepted by it
+    /// (the service's reply-less accept parks them in arena slots): they still count against the
+    /// backlog, as on Linux. Asked at each SYN, so it is exact when the application takes one.
+    var parked: (() -> Int)? = nil
     var embryonic = 0
     weak var listener: TCPSocket?
 

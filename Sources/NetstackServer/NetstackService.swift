@@ -315,6 +315,7 @@ public final class NetstackService: @unchecked Sendable {
             reply.encode(N.EmptyReply())
         }
         registerSocketListing(&t)   // SocketListingHandler.swift (/proc/net)
+        registerAcceptSlots(&t)     // AcceptSlots.swift (reply-less accept)
         return t
     }
 

@@ -19,6 +19,9 @@ final class SlotBinding {
     /// idle socket is pumped again only when the stack reports a change for it, its send ring has
     /// bytes, or a periodic full sweep comes round (so a pass costs O(active sockets), not O(all)).
     var active = true
+    /// A listener with reply-less accept (AcceptSlots.swift): the spare slots the Sentry granted.
+    var acceptRecords = false
+    var spare: [Int] = []
     init(id: SocketID, index: Int, slot: ArenaSlot, stream: Bool) {
         self.id = id; self.index = index; self.slot = slot; self.stream = stream
     }
@@ -72,12 +75,14 @@ extension NetstackService {
                 || (b.stream && ((try? stack.bytesReadable(b.id)) ?? 0) > 0) || (!b.stream && stack.nextDatagramSize(b.id) != nil)
         }
         if b.closing && (b.slot.send.used == 0 || b.error != 0 || stack.phase(b.id) != .connected || stack.lingersZero(b.id)) {
+            if b.acceptRecords { releaseAcceptSlots(b) }   // AcceptSlots.swift
             try? stack.close(b.id)
             bindings[b.id.raw] = nil
             slotsInUse.remove(b.index)
             b.slot.state = [.released]
             return true
         }
+        if b.acceptRecords && attachAccepted(b) { moved = true }   // AcceptSlots.swift
         // Mirror the state.
         let r = stack.readiness(b.id)
         var st: SlotState = []

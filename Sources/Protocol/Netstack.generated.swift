@@ -834,6 +834,52 @@ public enum Netstack {
         }
     }
 
+    /// Spare arena slots for the connections a listener will accept (session 6, reply-less accept). The
+    /// netstack attaches each newly established connection, in accept-queue order, to the next spare
+    /// slot and writes a 32-byte accept record (slot, handle, peer; HostOS/AcceptRecord.swift) into the
+    /// listener's receive ring, so accept(2) in the Sentry pops a record instead of calling Accept. Sent
+    /// as a call once after Listen (an error, e.g. ENOSYS from --network host: the Sentry keeps using
+    /// Accept), then one-way as accept(2) uses them up. Connections parked in slots count against the
+    /// backlog until the Sentry pops their record; closing the listener resets them and marks their
+    /// slots and the unused spare slots released.
+    public struct AcceptSlots: WireRequest {
+        public typealias Reply = EmptyReply
+        public static let messageID: UInt16 = 40
+        public static let name = "AcceptSlots"
+        public static let fieldCount = 2
+
+        public var handle: UInt64
+        public var slots: [UInt32]
+
+        public init(handle: UInt64 = 0, slots: [UInt32] = []) {
+            self.handle = handle
+            self.slots = slots
+        }
+
+        public func encodeTable(into writer: inout MessageWriter) -> Int {
+            let t = writer.beginTable(fieldCount: Self.fieldCount)
+            writer.field(t, 0, handle)
+            writer.field(t, 1, vector: slots)
+            return t.offset
+        }
+
+        public static func decode(table t: TableView, budget: inout DecodeBudget) throws(WireError) -> AcceptSlots {
+            let f_handle = try t.scalar(0, UInt64.self) ?? 0
+            let f_slots = try t.scalars(1, UInt32.self, budget: &budget) ?? []
+            return AcceptSlots(handle: f_handle, slots: f_slots)
+        }
+
+        /// Zero-copy, checked accessors over a received AcceptSlots; valid while the receive buffer is.
+        /// Strings are returned as raw bytes, not UTF-8 checked; absent vectors and tables read as nil.
+        public struct View {
+            public let table: TableView
+            public init(_ table: TableView) { self.table = table }
+            public init(_ message: MessageView) throws(WireError) { self.table = try message.root() }
+            public var handle: UInt64 { get throws(WireError) { try table.scalar(0, UInt64.self) ?? 0 } }
+            public var slots: ScalarVector<UInt32>? { get throws(WireError) { try table.scalarVector(1, UInt32.self) } }
+        }
+    }
+
     /// One address of an interface.
     public struct InterfaceAddress: WireTable {
         public static let fieldCount = 3
@@ -1319,6 +1365,7 @@ public enum Netstack {
         case setupRing(SetupRing)
         case event(Event)
         case attach(Attach)
+        case acceptSlots(AcceptSlots)
         case interfaces(Interfaces)
         case interfacesReply(InterfacesReply)
         case listSockets(ListSockets)
@@ -1347,6 +1394,7 @@ public enum Netstack {
             SetupRing.self,
             Event.self,
             Attach.self,
+            AcceptSlots.self,
             Interfaces.self,
             InterfacesReply.self,
             ListSockets.self,
@@ -1378,6 +1426,7 @@ public enum Netstack {
             case SetupRing.messageID: return SetupRing.name
             case Event.messageID: return Event.name
             case Attach.messageID: return Attach.name
+            case AcceptSlots.messageID: return AcceptSlots.name
             case Interfaces.messageID: return Interfaces.name
             case InterfacesReply.messageID: return InterfacesReply.name
             case ListSockets.messageID: return ListSockets.name
@@ -1409,6 +1458,7 @@ public enum Netstack {
             case SetupRing.messageID: return .setupRing(try SetupRing.decode(view))
             case Event.messageID: return .event(try Event.decode(view))
             case Attach.messageID: return .attach(try Attach.decode(view))
+            case AcceptSlots.messageID: return .acceptSlots(try AcceptSlots.decode(view))
             case Interfaces.messageID: return .interfaces(try Interfaces.decode(view))
             case InterfacesReply.messageID: return .interfacesReply(try InterfacesReply.decode(view))
             case ListSockets.messageID: return .listSockets(try ListSockets.decode(view))
@@ -1440,6 +1490,7 @@ public enum Netstack {
             case .setupRing: return SetupRing.messageID
             case .event: return Event.messageID
             case .attach: return Attach.messageID
+            case .acceptSlots: return AcceptSlots.messageID
             case .interfaces: return Interfaces.messageID
             case .interfacesReply: return InterfacesReply.messageID
             case .listSockets: return ListSockets.messageID
@@ -1470,6 +1521,7 @@ public enum Netstack {
             case .setupRing(let m): return m
             case .event(let m): return m
             case .attach(let m): return m
+            case .acceptSlots(let m): return m
             case .interfaces(let m): return m
             case .interfacesReply(let m): return m
             case .listSockets(let m): return m
@@ -1500,6 +1552,7 @@ public enum Netstack {
             case .setupRing(let m): m.encode(into: &writer)
             case .event(let m): m.encode(into: &writer)
             case .attach(let m): m.encode(into: &writer)
+            case .acceptSlots(let m): m.encode(into: &writer)
             case .interfaces(let m): m.encode(into: &writer)
             case .interfacesReply(let m): m.encode(into: &writer)
             case .listSockets(let m): m.encode(into: &writer)

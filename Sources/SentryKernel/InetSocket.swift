@@ -27,6 +27,11 @@ final class InetSocket: FileDescription {
     var rcvTimeoutNs = 0, sndTimeoutNs = 0
     /// Options the netstack does not implement, kept so getsockopt reads back what was set.
     var storedOptions: [Int64: [UInt8]] = [:]
+    /// A listener with reply-less accept (SysInetAccept.swift): the spare slots granted to the
+    /// netstack whose records accept has not popped yet. Nil: accept calls the netstack.
+    var acceptSpare: Set<Int>? = nil
+    /// The peer an accepted connection came from (getpeername answers from it while connected).
+    var acceptedPeer: Netstack.SocketAddress? = nil
 
     init(conn: NetstackConnection, handle: UInt64, slot: Int, family: Int32, type: Int32, proto: Int32, flags: Int32) {
         self.conn = conn
@@ -43,8 +48,10 @@ final class InetSocket: FileDescription {
         // Under the kernel lock (the last fd went away), anywhere in the kernel: no call here (a call
         // releases the lock). The Close is queued; the netstack sends what is still in the send
         // ring, then frees the slot.
+        if let spare = acceptSpare { conn.retireAcceptSlots(spare) }
+        // No broadcast: no task can be blocked on a socket whose last reference is going away, and
+        // what the Close changes for others (a peer's end of stream) arrives through the doorbell.
         conn.queueClose(handle: handle, slot: slotIndex)
-        Kernel.shared?.broadcast()
     }
 
     var isStream: Bool { type == SOCK_STREAM_ }
@@ -91,7 +98,7 @@ final class InetSocket: FileDescription {
         let st = slot.state
         var r: Int16 = 0
         if listening {
-            if st.contains(.acceptable) { r |= POLLIN_ }
+            if st.contains(.acceptable) || (acceptSpare != nil && slot.receive.used >= AcceptRecord.size) { r |= POLLIN_ }
         } else if isStream {
             let recv = slot.receive
             if recv.used > 0 || st.contains(.endOfStream) || shutRead { r |= POLLIN_ }

@@ -97,7 +97,7 @@ final class NetstackConnection {
     /// setsockopts. Sent before the next call, or by the waker (which flushes before it wakes tasks,
     /// so an option is in the netstack before the application sees the first data after it).
     /// Guarded by the kernel lock.
-    enum Pending { case close(UInt64, Int), option(Netstack.SetOption) }
+    enum Pending { case close(UInt64, Int), option(Netstack.SetOption), acceptSlots(Netstack.AcceptSlots) }
     var pendingOneWay: [Pending] = []
     /// Rung when a close is queued: wakes the waker.
     let closeBellFD: Int32
@@ -222,6 +222,9 @@ final class NetstackConnection {
             case .option(let o):
                 if let why = sendOneWay(o) { failure = why; return released }
                 continue
+            case .acceptSlots(let m):   // SysInetAccept.swift
+                if let why = sendOneWay(m) { failure = why; return released }
+                continue
             }
             if !NetstackConnection.oneWay {
                 var received = ReceivedFDs()
@@ -315,8 +318,10 @@ final class NetstackConnection {
         pthread_mutex_unlock(&callMutex)
         kernel.lock()
         for i in released { retireSlot(i) }
-        if let why = failure { markDead(why) }
-        kernel.broadcast()
+        if let why = failure { markDead(why) }   // wakes every waiter itself
+        // Nobody sleeps waiting for a flush (a retired slot is found by allocateSlot, not awaited):
+        // only the doorbell's readiness waiters, not every blocked task in the sandbox.
+        if wakeNet { kernel.netBroadcast() }
         kernel.unlock()
         return false
     }

@@ -87,7 +87,10 @@ extension Task {
         guard s.isStream else { return errno(EOPNOTSUPP) }
         switch s.conn.call(Netstack.Listen(handle: s.handle, backlog: max(1, min(backlog, 4096)))) {
         case .failure(let e): return errno(e)
-        case .success: s.listening = true; return 0
+        case .success:
+            s.listening = true
+            s.conn.startAcceptSlots(s)   // SysInetAccept.swift: accept(2) without round trips
+            return 0
         }
     }
 
@@ -130,34 +133,12 @@ extension Task {
         }
     }
 
-    func inetAccept(_ s: InetSocket, _ addr: UInt64, _ lenAddr: UInt64, _ flags: Int32) -> Int {
-        guard flags & ~(SOCK_NONBLOCK_ | SOCK_CLOEXEC_) == 0 else { return errno(EINVAL) }
-        guard s.isStream else { return errno(EOPNOTSUPP) }
-        guard s.listening else { return errno(EINVAL) }
-        let dl = s.deadline(s.rcvTimeoutNs)
-        while true {
-            if s.conn.dead { return errno(ENETDOWN) }
-            if s.slot.state.contains(.acceptable) {
-                guard let slot = s.conn.allocateSlot() else { return errno(ENFILE) }
-                switch s.conn.call(Netstack.Accept(handle: s.handle, flags: UInt32(bitPattern: flags), slot: UInt32(slot))) {
-                case .success(let r):
-                    let c = InetSocket(conn: s.conn, handle: r.handle, slot: slot, family: s.family, type: s.type, proto: s.proto,
-                                       flags: flags & SOCK_NONBLOCK_ != 0 ? O_NONBLOCK : 0)
-                    c.everConnected = true
-                    let w = writeInetAddress(r.peer, addr, lenAddr)
-                    if w < 0 { return w }
-                    return fds.install(c, cloexec: flags & SOCK_CLOEXEC_ != 0)
-                case .failure(let e):
-                    s.conn.returnSlot(slot)
-                    if e != EAGAIN { return errno(e) }
-                }
-            }
-            if s.nonblocking { return errno(EAGAIN) }
-            if let r = s.wait(self, dl, timeoutResult: errno(EAGAIN)) { return r }
-        }
-    }
-
     func inetGetName(_ s: InetSocket, _ addr: UInt64, _ lenAddr: UInt64, peer: Bool) -> Int {
+        // An accepted connection's peer, known from accept, while the slot says connected (the netstack
+        // would answer the same; once closed it says ENOTCONN): servers ask right after accept.
+        if peer, let p = s.acceptedPeer, !s.conn.dead, s.slot.state.contains(.connected) {
+            return writeInetAddress(p, addr, lenAddr)
+        }
         switch s.conn.call(Netstack.GetName(handle: s.handle, peer: peer)) {
         case .failure(let e): return errno(e)
         case .success(let r): return writeInetAddress(r.address, addr, lenAddr)

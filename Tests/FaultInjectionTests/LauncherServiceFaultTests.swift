@@ -120,8 +120,8 @@ func noMountMentions(_ path: String) -> Bool {
     """
 
     static let cases: [Case] = [
-        // Killed after the 3rd Accept, during the 3rd transfer.
-        Case(service: "netstack", fault: "channel=netstack,message=Accept,action=kill-peer,nth=3",
+        // Killed after the 3rd Connect, while the 3rd connection is set up (accept sends no request).
+        Case(service: "netstack", fault: "channel=netstack,message=Connect,action=kill-peer,nth=3",
              workload: "import time\nprint('start')\ntime.sleep(1.5)\n" + NetstackWorkload.python, fatal: true, outcomes: []),
         // Killed by the test while the program reads a directory through it. (Under the launcher the
         // root is overlaid in the Sentry's memory, so writes never reach the gofer: data on the host

@@ -6,7 +6,7 @@
 // exits by itself, no netstack process is left, and the Sentry's log names the netstack.
 //
 // The netstack's data path is the shared socket arena (rings), not IPC messages: `--fault` acts on the
-// control messages (Socket, Bind, Connect, Accept, Shutdown, Close...), which every connection needs;
+// control messages (Socket, Bind, Connect, AcceptSlots, Shutdown, Close...), which every connection needs;
 // see docs/FAULT-INJECTION.md "The netstack's data path".
 import Foundation
 import Glibc
@@ -100,13 +100,14 @@ func noProcessMentions(_ marker: String, seconds: Double = 5) -> Bool {
 
     @Test(.enabled(if: hasPython)) func netstackKilledDuringTheThirdTransferGivesACleanError() throws {
         let seed = NetstackWorkload.uniqueSeed()
-        // The netstack answers the third Accept, then dies while that connection's data is in flight.
-        let (outcome, elapsed, r) = try run("channel=netstack,message=Accept,action=kill-peer,nth=3", seed: seed)
+        // The netstack answers the third Connect, then dies while that connection is being set up
+        // (accept costs no request since session 6: the netstack parks connections in spare slots).
+        let (outcome, elapsed, r) = try run("channel=netstack,message=Connect,action=kill-peer,nth=3", seed: seed)
         #expect(!r.timedOut)
         #expect(r.exitCode == 0, "\(r)")
         #expect(["ok ok ENETDOWN", "ok ok ECONNRESET", "ok ok EPIPE"].contains(outcome), "\(r)")
         #expect(elapsed >= 0 && elapsed < 5, "\(elapsed)")
-        #expect(r.stderr.contains("bulwark-netstack: fault: kill-peer on Accept #3"), "\(r)")
+        #expect(r.stderr.contains("bulwark-netstack: fault: kill-peer on Connect #3"), "\(r)")
         #expect(r.stderr.contains("bulwark-sentry: netstack connection lost"), "\(r)")
         #expect(noProcessMentions("seed=\(seed)"))
     }
@@ -145,7 +146,8 @@ func noProcessMentions(_ marker: String, seconds: Double = 5) -> Bool {
         #expect(truncated.outcome == "ok ENETDOWN", "\(truncated.result)")
         #expect(truncated.elapsed >= 0 && truncated.elapsed < 5)
         let seed = NetstackWorkload.uniqueSeed()
-        let closed = try run("channel=netstack,message=Accept,action=close,nth=1", seed: seed)
+        // The listener's first grant of spare slots for accept (a call, right after listen).
+        let closed = try run("channel=netstack,message=AcceptSlots,action=close,nth=1", seed: seed)
         #expect(closed.outcome == "ENETDOWN", "\(closed.result)")
         #expect(closed.result.stderr.contains("bulwark-sentry: netstack connection lost"))
         #expect(noProcessMentions("seed=\(seed)"))

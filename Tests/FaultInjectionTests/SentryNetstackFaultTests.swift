@@ -31,4 +31,35 @@ import Testing
                                                                "/usr/bin/python3", "-c", Self.workload], timeout: 60)
         #expect(clean.stdout == "ok\n", "\(clean)")
     }
+
+    /// The netstack dies while a task is blocked in accept (after one connection was accepted through
+    /// an accept record): accept wakes with ENETDOWN instead of hanging.
+    static let acceptWorkload = """
+    import socket, errno, threading, time
+    srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(4)
+    cl = socket.create_connection(srv.getsockname(), timeout=5)
+    c, peer = srv.accept()
+    print('first', peer == cl.getsockname())
+    def later():
+        time.sleep(0.5)
+        try: socket.socket()
+        except OSError: pass
+    threading.Thread(target=later, daemon=True).start()
+    try:
+        srv.accept()
+        print('accepted')
+    except OSError as e:
+        print(errno.errorcode.get(e.errno, str(e.errno)))
+    """
+
+    @Test(.enabled(if: hasPython)) func netstackDeathDuringAcceptGivesENETDOWN() throws {
+        // The third Socket request (the thread's, while the main thread sleeps in accept) kills it.
+        let args = ["run", "--rootfs", "/", "--env", "PATH=/usr/bin:/bin",
+                    "--fault", "channel=netstack,message=Socket,action=kill-peer,nth=3", "--", "/usr/bin/python3", "-c", Self.acceptWorkload]
+        let r = try ProcessRunner.run(SentryGuest.sentry, args, timeout: 60)
+        #expect(!r.timedOut)
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(r.stdout == "first True\nENETDOWN\n", "\(r)")
+        #expect(r.stderr.contains("bulwark-sentry: netstack connection lost"), "\(r)")
+    }
 }

@@ -22,4 +22,18 @@ struct InetControlTests {
         #expect(sandboxed.exitCode == 0)
         print("inet_accept_churn 520 rounds in the sandbox: \(String(format: "%.1f", seconds)) s")
     }
+
+    /// Reply-less accept (SysInetAccept.swift): queue order, peers, flags, EAGAIN, a blocking accept,
+    /// a listener closed with unaccepted connections, a backlog of 2, and 1100 accepts over time
+    /// (more than the 1024 slots), all as on Linux.
+    @Test func acceptQueueMatchesNative() throws {
+        let exe = try Sentry.compile("inet_accept_queue")
+        let native = try Sentry.native([exe, "1100"], timeout: 30)
+        let sandboxed = try Sentry.run([exe, "1100"], timeout: 90)
+        #expect(!sandboxed.timedOut)
+        #expect(native.exitCode == 0, "\(native)")
+        #expect(native.stdout.hasSuffix("done\n"))
+        #expect(sandboxed.stdout == native.stdout, "sandbox\n\(sandboxed)\nnative\n\(native)")
+        #expect(sandboxed.exitCode == 0)
+    }
 }

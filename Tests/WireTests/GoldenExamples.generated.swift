@@ -652,6 +652,13 @@ extension Netstack.Attach {
     static let exampleFDCount = 3
 }
 
+extension Netstack.AcceptSlots {
+    static func example(_ v: Int) -> Self {
+        Self(handle: UInt64(truncatingIfNeeded: 0x0102_0304_0506_0708 + v), slots: [UInt32(truncatingIfNeeded: 0xC1C2C314 + v), UInt32(truncatingIfNeeded: 0xC1C2C324 + v)])
+    }
+    static let exampleFDCount = 0
+}
+
 extension Netstack.InterfaceAddress {
     static func example(_ v: Int) -> Self {
         Self(family: UInt16(truncatingIfNeeded: 0xB102 + v), address: [0x00, 0xFF, 1, UInt8(truncatingIfNeeded: v)], prefixLength: UInt8(truncatingIfNeeded: 0xA2 + v))
@@ -938,6 +945,7 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(Netstack.Message.setupRing(.example(0)), fdCount: Netstack.SetupRing.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.event(.example(0)), fdCount: Netstack.Event.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.attach(.example(0)), fdCount: Netstack.Attach.exampleFDCount, flags: []),
+    GoldenCase(Netstack.Message.acceptSlots(.example(0)), fdCount: Netstack.AcceptSlots.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.interfaces(.example(0)), fdCount: Netstack.Interfaces.exampleFDCount, flags: []),
     GoldenCase(Netstack.Message.interfacesReply(.example(0)), fdCount: Netstack.InterfacesReply.exampleFDCount, flags: [.reply]),
     GoldenCase(Netstack.Message.listSockets(.example(0)), fdCount: Netstack.ListSockets.exampleFDCount, flags: []),
