@@ -75,16 +75,12 @@ final class SandboxServices {
 
     /// Starts every service whose executable is next to the Sentry (the gofer only with a --rootfs).
     /// procfs and the netstack are started on first use (see DeferredService) unless
-    /// BULWARK_EAGER_SERVICES is set. The gofer's channel is made here but the gofer itself is started
-    /// by `startGofer` once the Sentry is spawned: making its namespaces (a user and a network
-    /// namespace cost the most) and its exec then overlap the Sentry's own start-up, and the Sentry's
-    /// first request waits in the channel meanwhile.
+    /// BULWARK_EAGER_SERVICES is set.
     func launchAll() -> [PendingService] {
         do { try Subreaper.become() } catch { logger.warning("container \(id): \(error); services are reaped by init") }
         let eager = getenv("BULWARK_EAGER_SERVICES") != nil
         var pending: [PendingService] = []
-        if let rootfs, available(.gofer),
-           let p = deferLaunch(.gofer, arguments: ["--root", rootfs] + goferMounts + faultArguments(.gofer), keepNetwork: false) {
+        if let rootfs, available(.gofer), let p = launch(.gofer, arguments: ["--root", rootfs] + goferMounts + faultArguments(.gofer)) {
             pending.append(p)
         }
         if available(.procfs),
@@ -138,14 +134,9 @@ final class SandboxServices {
             guard revents & Poll.hangUp == 0, revents & Poll.error == 0 else { continue }
             guard let pid = spawnService(service.kind, serviceEnd: service.serviceEnd, arguments: service.arguments,
                                          keepNetwork: service.keepNetwork, environment: nil) else { continue }
-            logger.debug("container \(id): \(service.kind.executable) started (pid \(pid))")
+            logger.debug("container \(id): \(service.kind.executable) started on first use (pid \(pid))")
             collect(PendingService(kind: service.kind, pid: pid, sentryEnd: -1))
         }
-    }
-
-    /// Starts the gofer whose channel launchAll made (right after the Sentry's spawn).
-    func startGofer() {
-        startDeferred(deferred.filter { $0.kind == .gofer }.map { ($0.serviceEnd, Poll.readable) })
     }
 
     /// Starts every deferred service now (when the supervisor cannot wait on their channels).

@@ -114,7 +114,6 @@ struct SuperviseCommand: RuntimeCommand {
             services.killAll()   // closes the deferred services' channels too
             return 127
         }
-        services.startGofer()   // after the Sentry's spawn, overlapping its start-up (SandboxServices.launchAll)
         do {
             try FileSystem.writeAtomically(dir.sentryPidFile, Array(String(child).utf8), mode: 0o600)
         } catch {

@@ -136,6 +136,12 @@ final class ProcfsMount: SyntheticMount {
         let pid = t.tg.pid, tid = t.tid
         if root == "proc" && rel == "self" { return .success(String(pid)) }
         if root == "proc" && rel == "thread-self" { return .success("\(pid)/task/\(tid)") }
+        // The caller's own /proc/<pid>/exe (what the server would answer, from the same record): static
+        // glibc reads it at every start, which would otherwise start the deferred procfs server.
+        if root == "proc" && (rel == "\(pid)/exe" || rel == "self/exe") {
+            let rec = t.kernel.procfs.record(t.tg)
+            return .success(rec.exe.isEmpty ? t.tg.name : rec.exe)
+        }
         switch request(t, rel, { (c, path, snap) throws(ProcfsClientError) in try c.read(path, pid: pid, tid: tid, snapshot: snap) }) {
         case .failure(let e): return .failure(e == EISDIR ? EINVAL : e)
         case .success(.link(let target)): return .success(target)
