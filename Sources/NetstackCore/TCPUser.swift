@@ -184,11 +184,25 @@ extension NetworkStack {
 
     func tcpShutdown(_ t: TCPSocket, _ how: ShutdownHow) throws(NetErrno) {
         switch t.state {
-        case .closed, .listen, .synSent: throw .ENOTCONN
+        case .listen:
+            // As Linux: SHUT_WR leaves a listener alone; SHUT_RD/SHUT_RDWR stop it (its queue is
+            // reset) and it may listen again.
+            if how != .write { tcpStopListening(t) }
+            return
+        case .closed, .synSent: throw .ENOTCONN
         default: break
         }
         if how != .write { t.readShut = true }
         if how != .read { startClose(t) }
+    }
+
+    /// Unlistens: connections queued or half open are reset, as Linux does when a listener closes.
+    func tcpStopListening(_ t: TCPSocket) {
+        if let l = t.local, tcpListeners[l] === t { tcpListeners[l] = nil }
+        for c in t.acceptQueue { c.listener = nil; tcpAbort(c, error: nil, sendReset: true) }
+        t.acceptQueue.removeAll()
+        for c in tcpConnections.values where c.listener === t { tcpAbort(c, error: nil, sendReset: true) }
+        t.state = .closed
     }
 
     func tcpClose(_ t: TCPSocket) {
@@ -196,11 +210,7 @@ extension NetworkStack {
         t.id = nil
         switch t.state {
         case .listen:
-            if let l = t.local, tcpListeners[l] === t { tcpListeners[l] = nil }
-            for c in t.acceptQueue { c.listener = nil; tcpAbort(c, error: nil, sendReset: true) }
-            t.acceptQueue.removeAll()
-            for c in tcpConnections.values where c.listener === t { tcpAbort(c, error: nil, sendReset: true) }
-            t.state = .closed
+            tcpStopListening(t)
         case .closed:
             break
         case .synSent:

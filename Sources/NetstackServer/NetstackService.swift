@@ -233,6 +233,8 @@ public final class NetstackService: @unchecked Sendable {
                     return
                 }
                 try stack.shutdown(id, how)
+                // A listener that stopped: its parked connections are reset too (AcceptSlots.swift).
+                if let b = bindings[id.raw], b.acceptRecords, stack.phase(id) != .listening { releaseAcceptSlots(b) }
             }
             reply.encode(N.EmptyReply())
         }

@@ -147,9 +147,22 @@ extension Task {
 
     func inetShutdown(_ s: InetSocket, _ how: Int32) -> Int {
         guard how >= 0 && how <= 2 else { return errno(EINVAL) }
+        // Stopping a listener: accept stops popping records before the netstack takes the ring back
+        // (the call releases the kernel lock; the ring has one consumer at a time).
+        let stopping = s.listening && how != 1
+        if stopping { s.listening = false }
         switch s.conn.call(Netstack.Shutdown(handle: s.handle, how: how)) {
-        case .failure(let e): return errno(e)
+        case .failure(let e):
+            if stopping { s.listening = true }
+            return errno(e)
         case .success:
+            if stopping {
+                // The netstack stopped the listener and released its accept slots (SysInetAccept.swift).
+                if let spare = s.acceptSpare { s.conn.retireAcceptSlots(spare) }
+                s.acceptSpare = nil
+                kernel.broadcast()   // a blocked accept fails with EINVAL
+                return 0
+            }
             if how != 1 { s.shutRead = true }
             if how != 0 { s.shutWrite = true }
             kernel.broadcast()

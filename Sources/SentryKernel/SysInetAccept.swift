@@ -69,6 +69,7 @@ extension Task {
         let dl = s.deadline(s.rcvTimeoutNs)
         while true {
             if s.conn.dead { return errno(ENETDOWN) }
+            guard s.listening else { return errno(EINVAL) }   // shut down meanwhile
             if s.acceptSpare != nil, let r = AcceptRecord.pop(from: s.slot.receive) {
                 return acceptRecord(s, r, addr, lenAddr, flags)
             }

@@ -2,7 +2,8 @@
 // nothing queued (EAGAIN, no POLLIN); queued connections accepted in arrival order with their peers'
 // addresses, SOCK_NONBLOCK and SOCK_CLOEXEC; a blocking accept woken by a later connection; closing a
 // listener with connections nobody accepted (their clients are reset); a backlog of 2 holding three
-// connections (Linux queues backlog + 1) while later SYNs wait for room; and accepting more
+// connections (Linux queues backlog + 1) while later SYNs wait for room; shutdown of a listener
+// (SHUT_WR: nothing, SHUT_RD: stops it, resets its queue, accept gives EINVAL); and accepting more
 // connections over time than the Sentry has socket slots (1024). Prints only what Linux decides, so
 // the output is compared with a native run. Usage: inet_accept_queue [CHURN]
 #define _GNU_SOURCE
@@ -55,6 +56,7 @@ static const char *err(int r) { return r < 0 ? strerrorname_np(errno) : "ok"; }
 int main(int argc, char **argv) {
     int churn = argc > 1 ? atoi(argv[1]) : 1100;
     struct sockaddr_in a;
+    socklen_t alen;
 
     // 1. Nothing queued: a non-blocking accept fails with EAGAIN and poll shows no POLLIN.
     int l = listener(8, SOCK_NONBLOCK, &a);
@@ -142,7 +144,38 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 6; i++) close(b[i]);
     close(l);
 
-    // 6. More connections over time than the Sentry has slots.
+    // 6. shutdown on a listener: SHUT_WR changes nothing; SHUT_RD stops it (queued connections are
+    // reset, accept fails with EINVAL) and listen() starts it again.
+    l = listener(8, SOCK_NONBLOCK, &a);
+    printf("listener shutdown(SHUT_WR): %s\n", err(shutdown(l, SHUT_WR)));
+    for (int i = 0; i < 2; i++) c[i] = client(&a, 0);
+    wait_for(l, POLLIN, 2000);
+    usleep(200000);
+    printf("listener shutdown(SHUT_RD): %s\n", err(shutdown(l, SHUT_RD)));
+    printf("accept after shutdown: %s\n", err(accept4(l, NULL, NULL, 0)));
+    for (int i = 0; i < 2; i++) {
+        char r;
+        wait_for(c[i], POLLIN, 2000);
+        ssize_t n = read(c[i], &r, 1);
+        printf("queued before shutdown %d: read %zd %s\n", i, n, n < 0 ? strerrorname_np(errno) : "");
+        close(c[i]);
+    }
+    printf("listen again: %s\n", err(listen(l, 8)));
+    alen = sizeof a;   // Linux gives an automatically bound port back on shutdown: ask again
+    if (getsockname(l, (void *)&a, &alen)) die("getsockname");
+    c[0] = client(&a, 0);
+    wait_for(l, POLLIN, 2000);
+    s = -1;
+    for (int tries = 0; tries < 200 && s < 0; tries++) {
+        s = accept4(l, NULL, NULL, 0);
+        if (s < 0 && errno == EAGAIN) wait_for(l, POLLIN, 10);
+    }
+    printf("accept after listen again: %s\n", err(s));
+    close(s);
+    close(c[0]);
+    close(l);
+
+    // 7. More connections over time than the Sentry has slots.
     l = listener(16, 0, &a);
     for (int i = 0; i < churn; i++) {
         int k = client(&a, 0);
