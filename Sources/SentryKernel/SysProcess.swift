@@ -261,7 +261,7 @@ extension Task {
                 return Int(z.pid)
             }
             if options & WNOHANG != 0 { return 0 }
-            if !block(deadline: nil) { return -ERESTARTSYS }
+            if !blockUntilBroadcast(deadline: nil) { return -ERESTARTSYS }
         }
     }
 
@@ -307,7 +307,7 @@ extension Task {
                 }
                 return 0
             }
-            if !block(deadline: nil) { return -ERESTARTSYS }
+            if !blockUntilBroadcast(deadline: nil) { return -ERESTARTSYS }
         }
     }
 

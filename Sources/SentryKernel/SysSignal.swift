@@ -57,12 +57,12 @@ extension Task {
         guard let m = mm.read(maskAddr, as: UInt64.self) else { return errno(EFAULT) }
         savedMask = sigmask
         sigmask = m & ~unblockable
-        while block(deadline: nil) {}
+        while blockUntilBroadcast(deadline: nil) {}
         return -ERESTARTNOHAND
     }
 
     func sysPause() -> Int {
-        while block(deadline: nil) {}
+        while blockUntilBroadcast(deadline: nil) {}
         return -ERESTARTNOHAND
     }
 

@@ -48,7 +48,7 @@ extension Task {
     /// Sleeps until `deadline` (monotonic); on interruption writes the remaining time to `rem`.
     func sleep(until deadline: timespec, rem: UInt64) -> Int {
         while lessThan(monotonicNow(), deadline) {
-            if !block(deadline: deadline) {
+            if !blockUntilBroadcast(deadline: deadline) {
                 if rem != 0 {
                     let now = monotonicNow()
                     var ns = (deadline.tv_sec - now.tv_sec) * 1_000_000_000 + (deadline.tv_nsec - now.tv_nsec)

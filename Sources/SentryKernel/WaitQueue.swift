@@ -180,4 +180,14 @@ extension Task {
         sleepOnce(deadline: deadline, kind: .targeted, queue: queue)
         return !interrupted
     }
+
+    /// Blocks until a broadcast() (signals, exits, children's state changes all broadcast), the
+    /// deadline, or a signal: for waits no object's wake-up concerns (nanosleep, pause, sigsuspend,
+    /// wait4), which then sleep through other tasks' pipe and socket traffic.
+    func blockUntilBroadcast(deadline: timespec?) -> Bool {
+        if interrupted { return false }
+        counters.voluntary &+= 1
+        sleepOnce(deadline: deadline, kind: .targeted)
+        return !interrupted
+    }
 }
