@@ -45,11 +45,13 @@ static uint16_t fold(uint32_t s) {
     return (uint16_t)s;
 }
 
-ssize_t bw_packet_send_gso(int fd, const void *frame, size_t length, unsigned segment_size) {
+// One frame's virtio-net header, checksum bytes and iovecs (up to 4), as bw_packet_send_gso sends it.
+struct gso_frame { struct virtio_net_hdr h; uint8_t check[2]; struct iovec iov[4]; int n; };
+
+static void prepare(struct gso_frame *g, const void *frame, size_t length, unsigned segment_size) {
     const uint8_t *f = frame;
     struct virtio_net_hdr h;
     memset(&h, 0, sizeof h);
-    uint8_t check[2];
     size_t field = 0;   // offset of the TCP checksum when rewritten
     if (length >= 14) {
         unsigned type = (unsigned)f[12] << 8 | f[13];
@@ -77,7 +79,7 @@ ssize_t bw_packet_send_gso(int fd, const void *frame, size_t length, unsigned se
             // field gets the pseudo-header sum, not complemented, as CHECKSUM_PARTIAL expects.
             s += IPPROTO_TCP + (uint32_t)(l4len >> 16) + (uint32_t)(l4len & 0xffff);
             uint16_t pseudo = fold(s);
-            check[0] = (uint8_t)(pseudo >> 8); check[1] = (uint8_t)pseudo;
+            g->check[0] = (uint8_t)(pseudo >> 8); g->check[1] = (uint8_t)pseudo;
             field = l4 + 16;
             h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
             h.csum_start = (uint16_t)l4;
@@ -89,22 +91,42 @@ ssize_t bw_packet_send_gso(int fd, const void *frame, size_t length, unsigned se
             }
         }
     }
-    struct iovec iov[4];
+    g->h = h;
     int n = 0;
-    iov[n++] = (struct iovec){ &h, sizeof h };
+    g->iov[n++] = (struct iovec){ &g->h, sizeof g->h };
     if (field) {
-        iov[n++] = (struct iovec){ (void *)f, field };
-        iov[n++] = (struct iovec){ check, 2 };
-        iov[n++] = (struct iovec){ (void *)(f + field + 2), length - field - 2 };
+        g->iov[n++] = (struct iovec){ (void *)f, field };
+        g->iov[n++] = (struct iovec){ g->check, 2 };
+        g->iov[n++] = (struct iovec){ (void *)(f + field + 2), length - field - 2 };
     } else {
-        iov[n++] = (struct iovec){ (void *)f, length };
+        g->iov[n++] = (struct iovec){ (void *)f, length };
     }
+    g->n = n;
+}
+
+ssize_t bw_packet_send_gso(int fd, const void *frame, size_t length, unsigned segment_size) {
+    struct gso_frame g;
+    prepare(&g, frame, length, segment_size);
     // sendmsg, not writev: the netstack's seccomp policy already allows it (ServiceKit's base).
     struct msghdr m;
     memset(&m, 0, sizeof m);
-    m.msg_iov = iov;
-    m.msg_iovlen = (size_t)n;
+    m.msg_iov = g.iov;
+    m.msg_iovlen = (size_t)g.n;
     ssize_t r = sendmsg(fd, &m, MSG_DONTWAIT);
     if (r < 0) return -1;
-    return r - (ssize_t)sizeof h;
+    return r - (ssize_t)sizeof g.h;
+}
+
+int bw_packet_send_gso_batch(int fd, const void *const *frames, const size_t *lengths, const unsigned *segment_sizes,
+                             unsigned count) {
+    if (count > BW_PACKET_BATCH_MAX) count = BW_PACKET_BATCH_MAX;
+    struct gso_frame g[BW_PACKET_BATCH_MAX];
+    struct mmsghdr m[BW_PACKET_BATCH_MAX];
+    memset(m, 0, sizeof(struct mmsghdr) * count);
+    for (unsigned i = 0; i < count; i++) {
+        prepare(&g[i], frames[i], lengths[i], segment_sizes[i]);
+        m[i].msg_hdr.msg_iov = g[i].iov;
+        m[i].msg_hdr.msg_iovlen = (size_t)g[i].n;
+    }
+    return sendmmsg(fd, m, count, MSG_DONTWAIT);
 }

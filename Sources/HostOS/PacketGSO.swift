@@ -29,4 +29,35 @@ public final class PacketTransmitter {
         let n = frame.withUnsafeBytes { bw_packet_send_gso(fd.rawValue, $0.baseAddress, $0.count, UInt32(segmentSize)) }
         return n == frame.count
     }
+
+    /// The most frames one `send(batch:)` hands the kernel.
+    public static let batchLimit = Int(BW_PACKET_BATCH_MAX)
+
+    /// Sends `frames[from...]` (at most `batchLimit`) with one sendmmsg, each as `send` would.
+    /// Returns how many went, in order (0 when the first could not: queue full or refused).
+    public func send(batch frames: [[UInt8]], segmentSizes: [UInt32], from: Int) -> Int {
+        let count = min(frames.count - from, PacketTransmitter.batchLimit)
+        guard count > 0 else { return 0 }
+        var pointers = [UnsafeRawPointer?](repeating: nil, count: count)
+        var lengths = [Int](repeating: 0, count: count)
+        // Each frame's bytes are pinned by nesting its withUnsafeBytes around the ones after it
+        // (depth <= batchLimit), so every pointer is valid during the one sendmmsg at the bottom.
+        func pin(_ i: Int) -> Int32 {
+            if i == count {
+                return pointers.withUnsafeBufferPointer { p in
+                    lengths.withUnsafeBufferPointer { l in
+                        segmentSizes.withUnsafeBufferPointer { g in
+                            bw_packet_send_gso_batch(fd.rawValue, p.baseAddress, l.baseAddress, g.baseAddress! + from, UInt32(count))
+                        }
+                    }
+                }
+            }
+            return frames[from + i].withUnsafeBytes { b in
+                pointers[i] = b.baseAddress
+                lengths[i] = b.count
+                return pin(i + 1)
+            }
+        }
+        return max(0, Int(pin(0)))
+    }
 }

@@ -34,6 +34,33 @@ public final class PacketSocket {
     /// The next frame; `checksumPartial` says the kernel left its transport checksum unfinished
     /// (a local sender with offload), which the caller must complete before verifying.
     public func receive(checksumPartial: inout Int32) -> [UInt8]? {
+        if let ring = receiveRing {
+            while true {
+                switch ring.take() {
+                case .empty: return nil
+                case .frame(let f, let partial): checksumPartial = partial ? 1 : 0; return f
+                case .queued: if let f = receiveQueued(&checksumPartial) { return f }
+                case .skipped: continue
+                }
+            }
+        }
+        return receiveQueued(&checksumPartial)
+    }
+
+    /// A receive ring (PACKET_MMAP) for this socket, once `useReceiveRing` succeeded.
+    public private(set) var receiveRing: PacketReceiveRing?
+
+    /// Switches receiving to a PACKET_MMAP ring: no system call per frame, none to find the socket
+    /// empty. Returns false (and receiving stays on recvmsg) when the kernel refuses.
+    @discardableResult
+    public func useReceiveRing(frameSize: Int = 2048, frameCount: Int = 1024) -> Bool {
+        guard receiveRing == nil else { return true }
+        receiveRing = try? PacketReceiveRing(fd: fd.rawValue, frameSize: frameSize, frameCount: frameCount)
+        return receiveRing != nil
+    }
+
+    /// The next frame from the socket's own queue (recvmsg).
+    private func receiveQueued(_ checksumPartial: inout Int32) -> [UInt8]? {
         let n = buffer.withUnsafeMutableBytes { bw_packet_recv_partial(fd.rawValue, $0.baseAddress, $0.count, &checksumPartial) }
         guard n > 0 else { return nil }
         return Array(buffer[0..<n])

@@ -9,7 +9,9 @@
 //                        128 netstackGeneration u64, 136 wakerAsleep u32
 //   slot i at 4096 + i * slotSize, slotSize = 4096 + 2 * ringSize:
 //     0 send head (netstack), 64 send tail (Sentry), 128 receive head (Sentry), 192 receive tail
-//     (netstack), 256 state u32 (netstack), 260 error i32 (netstack); the send ring's bytes at 4096,
+//     (netstack), 256 state u32 (netstack), 260 error i32 (netstack), 264 roomWanted u32 (netstack:
+//     it left the receive ring full with bytes still to come), 268 sendRoomWanted u32 (Sentry: a
+//     writer or poller found the send ring full); the send ring's bytes at 4096,
 //     the receive ring's at 4096 + ringSize.
 import CBulwark
 import Glibc
@@ -129,6 +131,24 @@ public struct ArenaSlot: @unchecked Sendable {
         get { Int32(bitPattern: bw_arena_load32(base + 260)) }
         nonmutating set { bw_arena_store32(base + 260, UInt32(bitPattern: newValue)) }
     }
+
+    /// Set by the netstack when it left the receive ring full with bytes still waiting for room, cleared
+    /// when it fills the ring again: a reader that frees room then rings the doorbell, other reads do not.
+    /// Protocol: the netstack stores 1, fences and re-reads `receive.free`; the reader commits its read,
+    /// fences (`ArenaSlot.fence()`) and reads this flag. One of them always sees the other's store.
+    public var roomWanted: Bool {
+        get { bw_arena_load32(base + 264) != 0 }
+        nonmutating set { bw_arena_store32(base + 264, newValue ? 1 : 0) }
+    }
+    /// Set by the Sentry when a writer or poller found the send ring full, cleared by the netstack when
+    /// it took bytes out and rang: draining the send ring wakes the Sentry only when someone waits for
+    /// room (the Sentry stores 1, fences and re-reads `send.free`; the netstack commits, fences, reads).
+    public var sendRoomWanted: Bool {
+        get { bw_arena_load32(base + 268) != 0 }
+        nonmutating set { bw_arena_store32(base + 268, newValue ? 1 : 0) }
+    }
+    /// A full barrier between a ring index store and a flag load (see `roomWanted`).
+    public static func fence() { bw_arena_fence() }
 
     /// Zeroes the slot's indices and state (the Sentry, before handing the slot to the netstack).
     public func reset() { memset(base, 0, 512) }

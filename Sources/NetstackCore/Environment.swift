@@ -24,6 +24,9 @@ public protocol Link: AnyObject {
     /// The host vouches for the TCP checksum of the frame `receive()` returned last (it came from a
     /// local sender and never crossed a wire): the stack does not verify it.
     var receivedChecksumTrusted: Bool { get }
+    /// Sends what `transmit` queued (a link may hold frames to hand them to its host in one call).
+    /// The stack calls it at the end of `poll()` and `flushLinks()`.
+    func flush()
 }
 
 extension Link {
@@ -31,6 +34,7 @@ extension Link {
     public func transmit(_ frame: [UInt8], segmentSize: Int) { transmit(frame) }
     public var transmitChecksumOffload: Bool { false }
     public var receivedChecksumTrusted: Bool { false }
+    public func flush() {}
 }
 
 /// SplitMix64: small, fast and fully determined by its seed.

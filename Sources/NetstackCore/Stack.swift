@@ -293,6 +293,13 @@ public final class NetworkStack {
             }
             runTimers()
         }
+        flushLinks()
+    }
+
+    /// Hands every link the frames it queued (Link.flush): after `poll()`, and after socket calls made
+    /// outside it (the netstack's ring pump).
+    public func flushLinks() {
+        for ifc in interfaces { ifc.link?.flush() }
     }
 
     /// The earliest time at which `poll()` has timer work to do, if any.

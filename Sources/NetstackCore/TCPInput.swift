@@ -569,6 +569,8 @@ extension NetworkStack {
                 }
                 c.ackPending = true
                 c.segmentsUnacked += 1
+                c.lastDataReceivedAt = now
+                if seg.flags.contains(.psh) { c.pushReceived = true }
                 if filled || !c.outOfOrder.isEmpty || c.segmentsUnacked >= 2 {
                     c.delayedAckDeadline = nil  // ACK at once (RFC 5681 4.2)
                 } else if c.delayedAckDeadline == nil {

@@ -55,10 +55,14 @@ extension NetworkStack {
         stats.tcpSegmentsOut += 1
         output(p, proto: IPProtocol.tcp, source: l.ip, destination: r.ip, route: rt, segmentSize: len > c.mss ? c.mss : 0,
                tos: (c.tos, c.trafficClass))
+        // Data of ours less than a delayed-ACK timeout after data came in: a reply (request/response),
+        // as Linux enters pingpong mode in tcp_event_data_sent.
+        if len > 0, let r = c.lastDataReceivedAt, now - r < config.tcp.delayedAckTimeout { c.interactive = true }
         if flags.contains(.ack) {
             c.ackPending = false
             c.segmentsUnacked = 0
             c.delayedAckDeadline = nil
+            c.pushReceived = false
         }
     }
 
@@ -214,7 +218,9 @@ extension NetworkStack {
             guard c.state != .closed else { continue }
             if let d = c.delayedAckDeadline, d <= t {
                 c.delayedAckDeadline = nil
-                if c.ackPending { emit(c, seq: c.sndNxt, flags: [.ack]) }
+                // No reply came in time: not (or no longer) a request/response exchange (as Linux
+                // leaves pingpong mode when its delayed ACK timer fires).
+                if c.ackPending { c.interactive = false; emit(c, seq: c.sndNxt, flags: [.ack]) }
             }
             if let d = c.persistDeadline, d <= t { persistProbe(c) }
             if let d = c.keepaliveDeadline, d <= t { keepaliveProbe(c) }

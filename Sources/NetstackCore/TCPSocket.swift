@@ -131,6 +131,13 @@ final class TCPSocket {
     var ackPending = false
     var segmentsUnacked = 0
     var delayedAckDeadline: Int64?
+    /// The in-order data not yet acknowledged ended with PSH (Linux's ICSK_ACK_PUSHED): a reader that
+    /// empties the buffer then gets the ACK at once unless the connection is `interactive`.
+    var pushReceived = false
+    /// Data of ours carried the ACK of data received less than a delayed-ACK timeout earlier (a reply:
+    /// Linux's pingpong mode), so ACKs wait for the next reply; a delayed ACK that fires ends it.
+    var interactive = false
+    var lastDataReceivedAt: Int64?
     var persistDeadline: Int64?
     var persistBackoff = 0
     var keepaliveDeadline: Int64?

@@ -154,6 +154,13 @@ extension NetworkStack {
     /// After the user reads, tell the peer when the window opened enough to matter (RFC 1122 4.2.3.3).
     func maybeWindowUpdate(_ t: TCPSocket) {
         guard t.isSynchronized, t.state != .timeWait, !t.finReceived else { return }
+        // The reader emptied the buffer after a pushed segment on a connection that is not a
+        // request/response exchange: ACK now, as Linux's tcp_cleanup_rbuf does, instead of making a
+        // sender that waits for it (Nagle, a small window) sit out the delayed-ACK timer.
+        if t.ackPending && t.delayedAckDeadline != nil && t.pushReceived && !t.interactive && t.receiveBuffer.count == 0 {
+            sendACKNow(t)
+            return
+        }
         let free = UInt32(t.receiveBuffer.free)
         let threshold = UInt32(min(t.receiveBuffer.capacity / 2, 2 * t.mss))
         let edge = t.rcvNxt &+ free

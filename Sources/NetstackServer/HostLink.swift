@@ -34,12 +34,46 @@ public final class PacketLink: Link {
 
     public func transmit(_ frame: [UInt8]) { transmit(frame, segmentSize: 0) }
 
+    /// Frames queued for one sendmmsg (with the transmitter), sent by `flush` (the stack calls it at
+    /// the end of every poll and pump) or when `batchLimit` are waiting. BULWARK_NETSTACK_BATCH=0
+    /// sends each frame at once (for comparisons).
+    private var pending: [[UInt8]] = []
+    private var pendingSizes: [UInt32] = []
+    private let batching = getenv("BULWARK_NETSTACK_BATCH").map { String(cString: $0) != "0" } ?? true
+
     public func transmit(_ frame: [UInt8], segmentSize: Int) {
+        if batching, transmitter != nil {
+            pending.append(frame)
+            pendingSizes.append(UInt32(clamping: segmentSize))
+            if pending.count >= PacketTransmitter.batchLimit { flush() }
+            return
+        }
         if send(frame, segmentSize) { return }
         // Queue full: wait up to 5 ms for room once, then drop.
         let fd = transmitter?.fd.rawValue ?? socket.fd.rawValue
         _ = try? Poll.wait(fd, for: Poll.writable, timeoutMilliseconds: 5)
         if !send(frame, segmentSize) { dropped += 1 }
+    }
+
+    /// Sends the queued frames, a batch per sendmmsg. Queue full: wait up to 5 ms for room once, then
+    /// drop what still does not go, one frame at a time (as `transmit` without batching).
+    public func flush() {
+        guard !pending.isEmpty, let t = transmitter else { return }
+        var i = 0
+        var waited = false
+        while i < pending.count {
+            let n = t.send(batch: pending, segmentSizes: pendingSizes, from: i)
+            if n > 0 { i += n; continue }
+            if !waited {
+                waited = true
+                _ = try? Poll.wait(t.fd.rawValue, for: Poll.writable, timeoutMilliseconds: 5)
+                continue
+            }
+            dropped += 1
+            i += 1
+        }
+        pending.removeAll(keepingCapacity: true)
+        pendingSizes.removeAll(keepingCapacity: true)
     }
 
     private func send(_ frame: [UInt8], _ segmentSize: Int) -> Bool {
@@ -90,6 +124,9 @@ public enum HostInterface {
         // Room for the GSO super-frames (up to 64 KiB) a peer with TSO hands over a veth: one such
         // frame is one large TCP segment, which the stack takes like any other.
         let sock = try PacketSocket(interface: name, maxFrame: max(info.mtu, 65535) + 18)
+        // Frames from a PACKET_MMAP ring: no recvmsg per frame nor per empty look (BULWARK_NETSTACK_RING=0
+        // keeps recvmsg, for comparisons; so does a kernel that refuses the ring).
+        if getenv("BULWARK_NETSTACK_RING").map({ String(cString: $0) != "0" }) ?? true { sock.useReceiveRing() }
         // BULWARK_NETSTACK_GSO=0 turns segmentation offload off (for comparisons).
         let gso = getenv("BULWARK_NETSTACK_GSO").map { String(cString: $0) != "0" } ?? true
         let link = PacketLink(socket: sock, transmitter: gso ? try? PacketTransmitter(interface: name) : nil)

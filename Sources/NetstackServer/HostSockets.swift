@@ -92,13 +92,13 @@ public final class HostSocketService: @unchecked Sendable {
             pthread_mutex_lock(&lock)
             let changed = pumpAll()
             var fds: [pollfd] = []
-            var full = false   // a ring without room: the Sentry's reads ring only when half full
             for b in sockets.values {
                 var ev: Int32 = 0
                 if b.listening { ev |= POLLIN }
                 if b.connecting { ev |= POLLOUT }
                 if let s = b.slot, b.connected || !b.stream {
-                    if s.receive.free > DatagramHeader.size && !b.endOfStream { ev |= POLLIN } else if !b.endOfStream { full = true }
+                    // A full ring waits for the Sentry's read to ring (roomWanted), not for the host socket.
+                    if s.receive.free > (b.stream ? 0 : DatagramHeader.size) && !b.endOfStream { ev |= POLLIN }
                     if s.send.used > 0 { ev |= POLLOUT }
                 }
                 if ev != 0 { fds.append(pollfd(fd: b.fd, events: Int16(ev), revents: 0)) }
@@ -110,7 +110,7 @@ public final class HostSocketService: @unchecked Sendable {
             if let doorbell, !doorbell.prepareToSleep(seen: seen) { continue }
             fds.append(pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0))
             if toNetstackFD >= 0 { fds.append(pollfd(fd: toNetstackFD, events: Int16(POLLIN), revents: 0)) }
-            _ = Glibc.poll(&fds, nfds_t(fds.count), full ? 1 : 1000)
+            _ = Glibc.poll(&fds, nfds_t(fds.count), 1000)
             doorbell?.awake()
             var v: UInt64 = 0
             _ = Glibc.read(wakeFD, &v, 8)
@@ -191,6 +191,14 @@ public final class HostSocketService: @unchecked Sendable {
             if n < 0 { b.error = Int32(-n); b.fatal = true }
             b.endOfStream = true
             moved = true
+        }
+        // A full ring: the Sentry's next read rings (ArenaSlot.roomWanted's protocol, as RingPump).
+        if receive.free == 0 && !b.endOfStream {
+            slot.roomWanted = true
+            ArenaSlot.fence()
+            if receive.free > 0 { moved = true }
+        } else if slot.roomWanted {
+            slot.roomWanted = false
         }
         return moved
     }

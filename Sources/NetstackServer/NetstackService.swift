@@ -24,9 +24,10 @@ public final class NetstackService: @unchecked Sendable {
     var slotsInUse = Set<Int>()
     /// Counts pump passes; every 256th looks at every socket (RingPump.swift).
     var sweep = 0
-    /// A receive ring is full while TCP holds more bytes for it (RingPump.swift): the driver then
-    /// sleeps at most 1 ms, since the Sentry's reads do not always ring.
-    var waitingForRoom = false
+    /// A pump pass changed something a Sentry task may wait for (bytes or end of stream in a receive
+    /// ring, a state word, room in a send ring someone waits on): only then is the Sentry's doorbell
+    /// rung. Bytes taken from a send ring nobody waits on are work (the driver goes on) but no news.
+    var sentryVisible = false
     /// When the sleeping driver will wake on its own (monotonic ns; 0 while it runs), and the eventfd
     /// that wakes it sooner. Guarded by `lock`. A request can arm a timer (a delayed ACK, a
     /// retransmission) or leave work the driver planned to sleep through: `locked` wakes it then,
@@ -109,7 +110,6 @@ public final class NetstackService: @unchecked Sendable {
             stack.poll()
             let busy = pumpAndNotify()
             var wait: Int32 = hostLoop == nil ? 1000 : 50
-            if waitingForRoom { wait = 1 }
             if let d = stack.nextDeadline {
                 wait = Int32(max(0, min(Int64(wait), (d - clock.nanoseconds + 999_999) / 1_000_000)))
             }
@@ -146,14 +146,14 @@ public final class NetstackService: @unchecked Sendable {
     @discardableResult
     func pumpAndNotify() -> Bool {
         guard let a = arena else { return false }
-        var changed = false
         var busy = true
+        sentryVisible = false
         for _ in 0..<8 {
             if !pumpAll() { busy = false; break }
-            changed = true
             stack.poll()
         }
-        if changed && a.toSentry.changed() {
+        stack.flushLinks()   // frames the pump's sends queued (PacketLink batches them)
+        if sentryVisible && a.toSentry.changed() {
             var one: UInt64 = 1
             _ = Glibc.write(toSentryFD, &one, 8)
         }

@@ -56,7 +56,6 @@ extension NetstackService {
 
     /// One pass over the bound sockets that may need it; true if anything moved or changed.
     func pumpAll() -> Bool {
-        waitingForRoom = false
         let touched = stack.takeChangedSockets()
         sweep &+= 1
         let full = sweep % 256 == 0
@@ -80,6 +79,7 @@ extension NetstackService {
             bindings[b.id.raw] = nil
             slotsInUse.remove(b.index)
             b.slot.state = [.released]
+            sentryVisible = true
             return true
         }
         if b.acceptRecords && attachAccepted(b) { moved = true }   // AcceptSlots.swift
@@ -98,8 +98,8 @@ extension NetstackService {
         var err = b.error
         if err == 0, let e = stack.peekError(b.id) { err = e.rawValue }
         if err != 0 { st.insert(.error) }
-        if b.slot.error != err { b.slot.error = err; moved = true }
-        if b.slot.state != st { b.slot.state = st; moved = true }
+        if b.slot.error != err { b.slot.error = err; moved = true; sentryVisible = true }
+        if b.slot.state != st { b.slot.state = st; moved = true; sentryVisible = true }
         return moved
     }
 
@@ -111,6 +111,15 @@ extension NetstackService {
         var moved = false
         let send = b.slot.send
         let phase = stack.phase(b.id)
+        var drained = false
+        defer {
+            // Draining the send ring matters to the Sentry only if a writer or poller waits for room
+            // (ArenaSlot.sendRoomWanted): otherwise no doorbell for it, as a reply went out.
+            if drained {
+                ArenaSlot.fence()
+                if b.slot.sendRoomWanted { b.slot.sendRoomWanted = false; sentryVisible = true }
+            }
+        }
         if phase == .connected || (phase == .finished && send.used > 0) {
             while send.used > 0 {
                 let space = stack.sendSpace(b.id)
@@ -121,10 +130,11 @@ extension NetstackService {
                     if n <= 0 { break }
                     send.commitRead(n)
                     moved = true
+                    drained = true
                     if n < x.count { break }
                 } catch {
                     record(b, error)
-                    if error != .EAGAIN { send.commitRead(send.used); moved = true }
+                    if error != .EAGAIN { send.commitRead(send.used); moved = true; drained = true; sentryVisible = true }
                     break
                 }
             }
@@ -133,6 +143,7 @@ extension NetstackService {
             try? stack.shutdown(b.id, .write)
             b.shutWritePending = false
             moved = true
+            sentryVisible = true
         }
         if b.closing { return moved }
         // Stack -> receive ring.
@@ -142,24 +153,33 @@ extension NetstackService {
                 do {
                     let (x, _) = receive.writeSpans(max: receive.free)   // up to the ring's end; the rest next round
                     let n = try stack.recv(b.id, into: x).0
-                    if n == 0 { b.endOfStream = true; moved = true; break }
+                    if n == 0 { b.endOfStream = true; moved = true; sentryVisible = true; break }
                     receive.commitWrite(n)
                     moved = true
+                    sentryVisible = true
                 } catch {
                     record(b, error)
-                    if error != .EAGAIN { b.endOfStream = true; moved = true }
+                    if error != .EAGAIN { b.endOfStream = true; moved = true; sentryVisible = true }
                     break
                 }
             }
-            // The Sentry kicks on reads only when the ring was half full, so a full ring with bytes
-            // still in TCP is re-checked by the driver on a short timer instead.
-            if receive.free == 0 && ((try? stack.bytesReadable(b.id)) ?? 0) > 0 { waitingForRoom = true }
+            // The Sentry kicks on reads only when the slot says bytes wait for room. Set the flag,
+            // then look at the ring again (ArenaSlot.roomWanted's protocol): a read that freed room
+            // before the flag was visible is caught here by another pass.
+            if receive.free == 0 && ((try? stack.bytesReadable(b.id)) ?? 0) > 0 {
+                b.slot.roomWanted = true
+                ArenaSlot.fence()
+                if receive.free > 0 { moved = true }
+            } else if b.slot.roomWanted {
+                b.slot.roomWanted = false
+            }
         }
         return moved
     }
 
     private func pumpDatagrams(_ b: SlotBinding) -> Bool {
         var moved = false
+        defer { if moved { sentryVisible = true } }
         let send = b.slot.send
         var header = [UInt8](repeating: 0, count: DatagramHeader.size)
         while send.used >= DatagramHeader.size {

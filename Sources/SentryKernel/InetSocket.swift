@@ -103,7 +103,13 @@ final class InetSocket: FileDescription {
             let recv = slot.receive
             if recv.used > 0 || st.contains(.endOfStream) || shutRead { r |= POLLIN_ }
             if st.contains(.endOfStream) { r |= POLLRDHUP_ }
-            if st.contains(.connected) && !shutWrite && slot.send.free > 0 { r |= POLLOUT_ }
+            if st.contains(.connected) && !shutWrite {
+                if slot.send.free > 0 {
+                    r |= POLLOUT_
+                } else if events & POLLOUT_ != 0 && wantSendRoom() {
+                    r |= POLLOUT_
+                }
+            }
             if st.contains(.error) { r |= POLLERR_ }
             if st.contains(.hup) && !st.contains(.connecting) { r |= POLLHUP_ | POLLOUT_ }
         } else {
@@ -145,12 +151,12 @@ final class InetSocket: FileDescription {
                     let n = a.count + b.count
                     done += n
                     if !peek {
-                        // Wake the pump only if it may be waiting for room (the ring was at least half
-                        // full): a kick per small read woke the netstack for nothing on every request.
-                        // It re-checks a full ring every millisecond anyway (NetstackService.drive).
-                        let wasFull = avail >= recv.capacity / 2
+                        // Wake the pump only if it left the ring full with bytes still to come (the
+                        // slot's roomWanted flag): a kick per small read woke the netstack for nothing
+                        // on every request, and a half-full heuristic left a full ring waiting.
                         recv.commitRead(n)
-                        if wasFull { conn.kick() }
+                        ArenaSlot.fence()
+                        if slot.roomWanted { conn.kick() }
                     }
                     if flags & MSG_WAITALL_ == 0 || done == buf.count || peek { return (done, done) }
                     continue
@@ -254,10 +260,19 @@ final class InetSocket: FileDescription {
                     conn.kick()
                 }
                 if done == buf.count { return done }
+                if !nonblock && wantSendRoom() { continue }   // about to wait for room
             }
             if nonblock { return done > 0 ? done : -Int(EAGAIN) }
             if let r = wait(t, dl, timeoutResult: -Int(EAGAIN)) { return done > 0 ? done : r }
         }
+    }
+
+    /// The send ring is full and someone will wait for room: ask the netstack to ring when it drains
+    /// the ring (it rings for a drained ring only then). True if room appeared meanwhile.
+    func wantSendRoom() -> Bool {
+        slot.sendRoomWanted = true
+        ArenaSlot.fence()
+        return slot.send.free > 0
     }
 
     override func ioctl(_ t: Task, _ cmd: UInt64, _ arg: UInt64) -> Int {

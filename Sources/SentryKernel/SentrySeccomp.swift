@@ -187,5 +187,6 @@ enum SentrySeccomp {
         SeccompRule("socket", "a self-spawned netstack with --network sandbox: its AF_PACKET and netlink sockets"),
         SeccompRule("bind", "a self-spawned netstack with --network sandbox: binds them to the interface"),
         SeccompRule("getsockname", "a self-spawned netstack with --network sandbox: its netlink port id (finding the interface)"),
+        SeccompRule("sendmmsg", "a self-spawned netstack with --network sandbox: the frames of one poll in one call"),
     ]
 }

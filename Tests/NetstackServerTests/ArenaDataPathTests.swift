@@ -93,6 +93,80 @@ import Wire
         }
     }
 
+    /// A receive ring the reader leaves full: the pump says so in the slot (roomWanted) and waits; the
+    /// reader's one kick after freeing room brings the next bytes at once (not on a timer: the driver
+    /// without an interface sleeps up to 1 s), and reads that find the flag clear need no kick.
+    @Test func fullReceiveRingWantsRoomAndOneKickResumesIt() throws {
+        try TestPaths.withScratchDirectory("bulwark-netstack-room") { dir in
+            let svc = try Service(dir.appendingPathComponent("s").path)
+            let (arena, bell, kick) = try attach(svc)
+            let v4 = ServiceRequestTests.v4
+            let listener = try svc.call(Netstack.Socket(family: 2, type: 1, slot: 0)).handle
+            _ = try svc.call(Netstack.Bind(handle: listener, address: v4(127, 0, 0, 1, 9001)))
+            _ = try svc.call(Netstack.Listen(handle: listener, backlog: 4))
+            let client = try svc.call(Netstack.Socket(family: 2, type: 1, slot: 1)).handle
+            do { _ = try svc.call(Netstack.Connect(handle: client, address: v4(127, 0, 0, 1, 9001))) } catch IPCError.remote(let e, _) {
+                #expect(e == .EINPROGRESS)
+            }
+            #expect(waitFor(bell) { arena.slot(0).state.contains(.acceptable) && arena.slot(1).state.contains(.connected) })
+            _ = try svc.call(Netstack.Accept(handle: listener, flags: 0, slot: 2))
+            let total = 1 << 20
+            let payload = (0..<total).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
+            var sent = 0, received: [UInt8] = []
+            let send = arena.slot(1).send, recv = arena.slot(2).receive, slot = arena.slot(2)
+            func write() throws {
+                guard sent < total, send.free > 0 else { return }
+                let (a, b) = send.writeSpans(max: total - sent)
+                payload.withUnsafeBytes { p in
+                    a.copyMemory(from: UnsafeRawBufferPointer(rebasing: p[sent..<(sent + a.count)]))
+                    b.copyMemory(from: UnsafeRawBufferPointer(rebasing: p[(sent + a.count)..<(sent + a.count + b.count)]))
+                }
+                send.commitWrite(a.count + b.count)
+                sent += a.count + b.count
+                if arena.toNetstack.changed() { try EventFD.signal(kick) }
+            }
+            /// Reads everything there is as the Sentry does: kicks only when the slot asks for room.
+            func read() throws -> Bool {
+                let (x, y) = recv.readSpans(max: recv.used)
+                received += x; received += y
+                recv.commitRead(x.count + y.count)
+                ArenaSlot.fence()
+                let wanted = slot.roomWanted
+                if wanted && arena.toNetstack.changed() { try EventFD.signal(kick) }
+                return wanted
+            }
+            // Fill the pipe without reading until the pump leaves the receive ring full and says so.
+            let fillDeadline = Date().addingTimeInterval(5)
+            while !(recv.free == 0 && slot.roomWanted) && Date() < fillDeadline {
+                try write()
+                usleep(1000)
+            }
+            try #require(recv.free == 0 && slot.roomWanted, "ring \(recv.used) bytes, sent \(sent)")
+            // Each time the ring is found full: one read with its kick, and bytes follow well inside the
+            // driver's 1 s idle sleep.
+            var refills = 0
+            let deadline = Date().addingTimeInterval(15)
+            while received.count < total && Date() < deadline {
+                try write()
+                let full = recv.free == 0 && slot.roomWanted
+                let kicked = try read()
+                if full && kicked {
+                    let t0 = Date()
+                    while recv.used == 0 && received.count < total && Date().timeIntervalSince(t0) < 0.9 { usleep(200) }
+                    #expect(recv.used > 0, "no bytes within 0.9 s of the kick")
+                    refills += 1
+                } else {
+                    usleep(500)
+                }
+            }
+            #expect(received.count == total)
+            #expect(received == payload)
+            #expect(refills >= 1)
+            // Everything delivered: the flag is down again.
+            #expect(waitFor(bell) { !slot.roomWanted })
+        }
+    }
+
     @Test func attachChecksTheGeometryAndHappensOnce() throws {
         try TestPaths.withScratchDirectory("bulwark-netstack-arena") { dir in
             let svc = try Service(dir.appendingPathComponent("s").path)

@@ -144,6 +144,36 @@ struct KernelInteropTests {
               + "netstack->kernel \(String(format: "%.1f", mb / downSeconds)) MB/s")
     }
 
+    /// The netstack reads frames from a PACKET_MMAP ring of 2 KiB slots; a kernel sender with its
+    /// offloads on (as Docker leaves a veth) hands over TCP super-frames of up to 64 KiB with the
+    /// checksum left undone, which do not fit a slot and come through the socket's queue instead,
+    /// interleaved with small frames (ACKs, the handshake) from the ring: the bytes still arrive whole
+    /// and in order.
+    @Test func bulkIntoNetstackWithKernelOffloadsThroughReceiveRing() throws {
+        let net = try InteropNet()
+        defer { net.close() }
+        let on = try ProcessRunner.shell("ip netns exec \(net.kernelNS) ethtool -K \(net.kernelIf) tx on tso on gso on", timeout: 10)
+        try #require(on.exitCode == 0, "ethtool: \(on.stderr)")
+        try net.startProbe()
+        let bytes = 20_000_000
+        let target = net.stackIP
+        let up = try net.inKernelNamespace { try KernelSocket.connectTCP(target, 9) }
+        let deadline = Date().addingTimeInterval(40)
+        var left = bytes
+        try TransferPattern.block.withUnsafeBytes { whole in
+            while left > 0 {
+                let n = min(left, whole.count)
+                try up.sendAll(UnsafeRawBufferPointer(rebasing: whole[0..<n]), until: deadline)
+                left -= n
+            }
+        }
+        up.shutdownWrite()
+        let reply = try up.readAll(until: deadline)
+        try #require(reply.count == 16, "sink reply \(reply.count) bytes; probe: \(net.probeOutput().err)")
+        #expect(reply[0..<8].reduce(0) { $0 << 8 | Int($1) } == bytes)
+        #expect(reply[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } == TransferPattern.checksum(length: bytes))
+    }
+
     /// The netstack hands the kernel TCP packets of up to 64 KiB (segmentation offload through a
     /// virtio-net header); with offloads off on its veth end the kernel must cut them into MTU-sized
     /// segments itself (software GSO) and the bytes still arrive whole and in order.

@@ -38,6 +38,7 @@ ServiceMain.run(ServiceDefinition(
         SeccompRule("newfstatat", "Attach: fstat as glibc 2.33+ issues it"),
         SeccompRule("recvfrom", "driver thread: read frames from the AF_PACKET socket"),
         SeccompRule("sendto", "send frames on the AF_PACKET socket"),
+        SeccompRule("sendmmsg", "send the frames a poll or pump queued on the AF_PACKET socket in one call"),
         SeccompRule("clock_gettime", "the stack's monotonic clock (vDSO fallback)"),
     ] + hostRules),
     makeHandlers: { options in

@@ -11,6 +11,8 @@ static inline uint32_t bw_arena_load32(const void *p) { return __atomic_load_n((
 static inline void bw_arena_store32(void *p, uint32_t v) { __atomic_store_n((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
 static inline uint64_t bw_arena_add64(void *p, uint64_t v) { return __atomic_fetch_add((uint64_t *)p, v, __ATOMIC_SEQ_CST); }
 static inline uint32_t bw_arena_exchange32(void *p, uint32_t v) { return __atomic_exchange_n((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
+/// A full barrier: orders a ring index store before a flag load (the two sides' Dekker-style checks).
+static inline void bw_arena_fence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 static inline int bw_arena_memfd(const char *name) { return (int)syscall(SYS_memfd_create, name, 1u /* MFD_CLOEXEC */); }
 // Declared here rather than through <malloc.h>, which would pull stdio's globals into this module.
 extern int mallopt(int param, int value);

@@ -16,4 +16,13 @@ int bw_packet_open_gso_tx(const char *ifname);
 /// payload is longer, as a GSO packet of `segment_size`-byte segments. Anything else is sent as is.
 /// Returns the bytes sent (the frame's length) or -1 with errno (EAGAIN when the queue is full).
 ssize_t bw_packet_send_gso(int fd, const void *frame, size_t length, unsigned segment_size);
+
+/// The most frames one bw_packet_send_gso_batch call takes.
+#define BW_PACKET_BATCH_MAX 64
+
+/// Sends `count` frames (at most BW_PACKET_BATCH_MAX) as bw_packet_send_gso would, with one sendmmsg.
+/// Returns how many the kernel took (in order; the rest did not go: queue full or refused) or -1 with
+/// errno when none did.
+int bw_packet_send_gso_batch(int fd, const void *const *frames, const size_t *lengths, const unsigned *segment_sizes,
+                             unsigned count);
 #endif
