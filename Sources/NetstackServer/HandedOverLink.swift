@@ -52,6 +52,10 @@ extension HostInterface {
         // Room for the GSO super-frames (up to 64 KiB) a peer with TSO hands over a veth.
         let sock = PacketSocket(adopting: OwnedFD(adopting: handed.receiveFD), interfaceIndex: info.index,
                                 maxFrame: max(info.mtu, 65535) + 18)
+        // The receive ring (PACKET_MMAP) is set up here, before the netstack's seccomp filter goes on:
+        // a setsockopt and an mmap on the adopted socket, no capability needed (HostLink.swift explains
+        // the ring; BULWARK_NETSTACK_RING=0 keeps recvmsg).
+        if getenv("BULWARK_NETSTACK_RING").map({ String(cString: $0) != "0" }) ?? true { sock.useReceiveRing() }
         let link = PacketLink(socket: sock, transmitter: handed.transmitFD.map { PacketTransmitter(adopting: OwnedFD(adopting: $0)) })
         let m = info.mac
         guard let v4 = info.addresses.first(where: { !$0.isIPv6 }) else {
