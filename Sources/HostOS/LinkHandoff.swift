@@ -78,7 +78,8 @@ public final class LinkHandoff {
         return nil
     }
 
-    static func disableKernelIPv6(_ name: String) {
+    /// Keeps the kernel from adding a link-local address to (and answering NDP on) an interface we took over.
+    public static func disableKernelIPv6(_ name: String) {
         guard !name.contains("/"), !name.hasPrefix(".") else { return }
         let fd = open("/proc/sys/net/ipv6/conf/\(name)/disable_ipv6", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return }

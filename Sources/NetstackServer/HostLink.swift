@@ -143,41 +143,14 @@ public enum HostInterface {
         if takeOver {
             for a in info.addresses { try Netlink.deleteAddress(a, interfaceIndex: info.index) }
             // Without this the kernel would add a new link-local address and answer NDP for it.
-            disableKernelIPv6(name)
+            LinkHandoff.disableKernelIPv6(name)
         }
         return HostInterfaceSetup(interfaceIndex: index, link: link, host: info)
-    }
-
-    /// The first interface of this network namespace that is not loopback, is up and has an IPv4
-    /// address (Docker's eth0, a test's veth end): what `--network sandbox` takes without --interface.
-    public static func firstUsable() -> String? {
-        guard let list = if_nameindex() else { return nil }
-        defer { if_freenameindex(list) }
-        var names: [String] = []
-        var p = list
-        while p.pointee.if_index != 0, let n = p.pointee.if_name {
-            names.append(String(cString: n))
-            p += 1
-        }
-        for name in names where name != "lo" {
-            guard let info = try? Netlink.readInterface(name), info.isUp, info.mac.count == 6,
-                  info.addresses.contains(where: { !$0.isIPv6 }) else { continue }
-            return name
-        }
-        return nil
     }
 
     /// A line on stderr (set-up diagnostics, before the service loop runs).
     public static func note(_ text: String) {
         _ = (text + "\n").withCString { Glibc.write(2, $0, strlen($0)) }
-    }
-
-    static func disableKernelIPv6(_ name: String) {
-        guard !name.contains("/"), !name.hasPrefix(".") else { return }
-        let fd = open("/proc/sys/net/ipv6/conf/\(name)/disable_ipv6", O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        _ = write(fd, "1\n", 2)
-        close(fd)
     }
 
     static func ipv6(_ b: [UInt8]) -> IPv6Address {

@@ -60,7 +60,7 @@ ServiceMain.run(ServiceDefinition(
             // Otherwise (a netstack started by hand, with CAP_NET_RAW/NET_ADMIN) it opens the link itself.
             // Without --interface: the namespace's first usable interface; none at all means loopback only
             // (an empty network namespace), said on stderr.
-            guard let name = interface ?? HostInterface.firstUsable() else {
+            guard let name = interface ?? LinkHandoff.firstUsableInterface() else {
                 HostInterface.note("bulwark-netstack: --network sandbox: no interface is up with an IPv4 address; loopback only")
                 return try NetstackService(interface: nil).handlers()
             }
