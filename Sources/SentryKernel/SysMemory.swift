@@ -318,29 +318,13 @@ extension Task {
         let host = h.host
         let inode = h.inode as? GoferInode
         let writer: SharedFileWriteBack.Writer = { [weak inode] bytes, count, offset in
-            var st = Glibc.stat()
-            guard fstat(host.fd, &st) == 0 else { return }
-            let n = min(count, Int(st.st_size) - offset)
-            var done = 0
-            while done < n {
-                let w = Glibc.pwrite(host.fd, bytes + done, n - done, off_t(offset + done))
-                if w < 0 && Glibc.errno == EINTR { continue }
-                if w <= 0 { break }
-                done += w
-            }
-            if done > 0, let g = inode {
+            if SharedFileWriteBack.writeWithinFile(host.fd, bytes, count, at: offset) > 0, let g = inode {
                 g.stale = true
                 g.ownContentEvent(IN_MODIFY_)
             }
         }
         let reader: SharedFileWriteBack.Reader = { into, count, offset in
-            var done = 0
-            while done < count {
-                let r = Glibc.pread(host.fd, into + done, count - done, off_t(offset + done))
-                if r < 0 && Glibc.errno == EINTR { continue }
-                if r <= 0 { break }
-                done += r
-            }
+            SharedFileWriteBack.readFile(host.fd, into, count, at: offset)
         }
         return (writer, reader)
     }

@@ -44,28 +44,37 @@ public final class SharedFileWriteBack {
         let own = fcntl(fd, F_DUPFD_CLOEXEC, 0)
         guard own >= 0 else { return nil }
         let holder = HostFD(own)
-        let reader: Reader = { into, count, offset in
-            var done = 0
-            while done < count {
-                let n = pread(holder.fd, into + done, count - done, off_t(offset + done))
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                done += n
-            }
-        }
-        let writer: Writer = { bytes, count, offset in
-            var st = stat()
-            guard fstat(holder.fd, &st) == 0 else { return }
-            let n = min(count, Int(st.st_size) - offset)
-            var done = 0
-            while done < n {
-                let w = pwrite(holder.fd, bytes + done, n - done, off_t(offset + done))
-                if w < 0 && errno == EINTR { continue }
-                if w <= 0 { return }
-                done += w
-            }
-        }
+        let reader: Reader = { into, count, offset in readFile(holder.fd, into, count, at: offset) }
+        let writer: Writer = { bytes, count, offset in writeWithinFile(holder.fd, bytes, count, at: offset) }
         return (writer, reader)
+    }
+
+    /// pread of up to `count` bytes at `offset`, stopping at the file's end or an error.
+    public static func readFile(_ fd: Int32, _ into: UnsafeMutableRawPointer, _ count: Int, at offset: Int) {
+        var done = 0
+        while done < count {
+            let n = pread(fd, into + done, count - done, off_t(offset + done))
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            done += n
+        }
+    }
+
+    /// pwrite of `count` bytes at `offset`, never past the file's end (a mapping does not extend its
+    /// file). Returns the bytes written.
+    @discardableResult
+    public static func writeWithinFile(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int, at offset: Int) -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return 0 }
+        let n = min(count, Int(st.st_size) - offset)
+        var done = 0
+        while done < n {
+            let w = pwrite(fd, bytes + done, n - done, off_t(offset + done))
+            if w < 0 && errno == EINTR { continue }
+            if w <= 0 { break }
+            done += w
+        }
+        return done
     }
 }
 
