@@ -109,43 +109,17 @@ public struct HostInterfaceSetup {
 }
 
 public enum HostInterface {
-    /// Reads `name` over rtnetlink, opens the packet socket, adds the interface (first IPv4 address,
-    /// every IPv6 address that is not link-local, default routes, MTU) to `stack` and, when
-    /// `takeOver`, removes those addresses from the host kernel so that only the netstack answers
-    /// for them (as runsc does): the kernel then neither replies to ARP/ICMP nor resets TCP.
+    /// A netstack started by hand with `--interface` (and the capabilities for it) opens its link
+    /// itself: the same opening, checks and take-over as a spawner's (LinkHandoff), then the same
+    /// attachment as a handed-over link (HandedOverLink.swift), on its own copies of the descriptors.
     public static func attach(_ name: String, to stack: NetworkStack, takeOver: Bool) throws -> HostInterfaceSetup {
-        let info = try Netlink.readInterface(name)
-        guard info.mac.count == 6, info.mtu >= 68 else {
-            throw HostLinkError(description: "\(name): not an Ethernet interface (mtu \(info.mtu))")
+        let opened = try LinkHandoff(interface: name, takeOver: takeOver)   // closes its descriptors when done
+        func own(_ fd: Int32) throws -> Int32 {
+            try hostCall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(fd, F_DUPFD_CLOEXEC, 3) }
         }
-        guard let v4 = info.addresses.first(where: { !$0.isIPv6 }) else {
-            throw HostLinkError(description: "\(name): no IPv4 address to take over")
-        }
-        // Room for the GSO super-frames (up to 64 KiB) a peer with TSO hands over a veth: one such
-        // frame is one large TCP segment, which the stack takes like any other.
-        let sock = try PacketSocket(interface: name, maxFrame: max(info.mtu, 65535) + 18)
-        // Frames from a PACKET_MMAP ring: no recvmsg per frame nor per empty look (BULWARK_NETSTACK_RING=0
-        // keeps recvmsg, for comparisons; so does a kernel that refuses the ring).
-        if getenv("BULWARK_NETSTACK_RING").map({ String(cString: $0) != "0" }) ?? true { sock.useReceiveRing() }
-        // BULWARK_NETSTACK_GSO=0 turns segmentation offload off (for comparisons).
-        let gso = getenv("BULWARK_NETSTACK_GSO").map { String(cString: $0) != "0" } ?? true
-        let link = PacketLink(socket: sock, transmitter: gso ? try? PacketTransmitter(interface: name) : nil)
-        let m = info.mac
-        let mac = MACAddress(m[0], m[1], m[2], m[3], m[4], m[5])
-        let b = v4.bytes
-        let index = stack.addInterface(name: name, mac: mac, address: IPv4Address(b[0], b[1], b[2], b[3]),
-                                       prefixLength: v4.prefixLength, mtu: info.mtu, link: link)
-        for a in info.addresses where a.isIPv6 && !(a.bytes[0] == 0xfe && a.bytes[1] & 0xc0 == 0x80) {
-            try stack.addIPv6Address(ipv6(a.bytes), prefixLength: a.prefixLength, interface: index)
-        }
-        if let g = info.gateway4 { try stack.setDefaultGateway(IPv4Address(g[0], g[1], g[2], g[3]), interface: index) }
-        if let g = info.gateway6 { try stack.setIPv6DefaultGateway(ipv6(g), interface: index) }
-        if takeOver {
-            for a in info.addresses { try Netlink.deleteAddress(a, interfaceIndex: info.index) }
-            // Without this the kernel would add a new link-local address and answer NDP for it.
-            LinkHandoff.disableKernelIPv6(name)
-        }
-        return HostInterfaceSetup(interfaceIndex: index, link: link, host: info)
+        let handed = HandedOverLink(receiveFD: try own(opened.receiveFD), transmitFD: try opened.transmitFD.map(own),
+                                    interface: opened.interface)
+        return try attach(handed, to: stack)
     }
 
     /// A line on stderr (set-up diagnostics, before the service loop runs).
