@@ -179,7 +179,8 @@ public final class NetworkStack {
 
     /// Sockets whose readiness may have changed since `takeChangedSockets()` was last called.
     var changed = Set<SocketID>()
-    var timerScratch: [TCPSocket] = []
+    /// Connections with an armed timer, by deadline (TCPTimerQueue.swift).
+    var timers = TCPTimerQueue()
     /// Tests pin the initial sequence number here (e.g. just below 2^32 to cross the wrap).
     var isnOverride: UInt32?
     /// The key of the ISN and timestamp-offset hashes (RFC 6528), derived from the seed without
@@ -291,7 +292,13 @@ public final class NetworkStack {
                     }
                 }
             }
-            runTimers()
+            // Timers once the looped-back packets are delivered (the last round regardless): after a
+            // stall, an ACK already on its way must reach its sender before the sender's RTO fires,
+            // as it would have on arrival. A timer's own looped-back packets make another round.
+            if loopbackQueue.isEmpty || rounds == 64 {
+                runTimers()
+                if !loopbackQueue.isEmpty { progress = true }
+            }
         }
         flushLinks()
     }
@@ -311,7 +318,7 @@ public final class NetworkStack {
         }
         for n in neighbours.values { consider(n.deadline) }
         for n in neighbours6.values { consider(n.deadline) }
-        for c in tcpConnections.values { consider(c.nextDeadline) }
+        consider(earliestTCPDeadline())
         return d
     }
 

@@ -201,13 +201,14 @@ extension NetworkStack {
 
     // MARK: Timers
 
+    /// Fires the due timers, earliest first, taking them from the timer queue (TCPTimerQueue.swift).
+    /// Stops early when a timer queued looped-back packets: poll() delivers those before the next,
+    /// later timer, as a kernel would have handled them on arrival (an ACK a delayed-ACK timer sent
+    /// over loopback reaches its sender before the sender's own later retransmission timer).
     func tcpTimers(now t: Int64) {
-        timerScratch.removeAll(keepingCapacity: true)
-        for c in tcpConnections.values {
-            if let d = c.nextDeadline, d <= t { timerScratch.append(c) }
-        }
-        let due = timerScratch
-        for c in due {
+        let limit = timers.nextOrder
+        while let c = nextDueConnection(at: t, pushedBefore: limit) {
+            defer { rearmTimer(c) }
             touch(c)
             if let d = c.closeDeadline, d <= t {
                 c.closeDeadline = nil
@@ -215,15 +216,17 @@ extension NetworkStack {
                 continue
             }
             if let d = c.rtoDeadline, d <= t { retransmitTimeout(c) }
-            guard c.state != .closed else { continue }
-            if let d = c.delayedAckDeadline, d <= t {
-                c.delayedAckDeadline = nil
-                // No reply came in time: not (or no longer) a request/response exchange (as Linux
-                // leaves pingpong mode when its delayed ACK timer fires).
-                if c.ackPending { c.interactive = false; emit(c, seq: c.sndNxt, flags: [.ack]) }
+            if c.state != .closed {
+                if let d = c.delayedAckDeadline, d <= t {
+                    c.delayedAckDeadline = nil
+                    // No reply came in time: not (or no longer) a request/response exchange (as Linux
+                    // leaves pingpong mode when its delayed ACK timer fires).
+                    if c.ackPending { c.interactive = false; emit(c, seq: c.sndNxt, flags: [.ack]) }
+                }
+                if let d = c.persistDeadline, d <= t { persistProbe(c) }
+                if let d = c.keepaliveDeadline, d <= t { keepaliveProbe(c) }
             }
-            if let d = c.persistDeadline, d <= t { persistProbe(c) }
-            if let d = c.keepaliveDeadline, d <= t { keepaliveProbe(c) }
+            if !loopbackQueue.isEmpty { return }
         }
     }
 

@@ -111,7 +111,7 @@ final class TCPSocket {
     var hasRTT = false
     var rto: Int64
     var retries = 0
-    var rtoDeadline: Int64?
+    var rtoDeadline: Int64? { didSet { if let t = rtoDeadline { stack.armTimer(self, at: t) } } }
     var timedSeq: UInt32?
     var timedAt: Int64 = 0
 
@@ -130,7 +130,7 @@ final class TCPSocket {
     // Other timers.
     var ackPending = false
     var segmentsUnacked = 0
-    var delayedAckDeadline: Int64?
+    var delayedAckDeadline: Int64? { didSet { if let t = delayedAckDeadline { stack.armTimer(self, at: t) } } }
     /// The in-order data not yet acknowledged ended with PSH (Linux's ICSK_ACK_PUSHED): a reader that
     /// empties the buffer then gets the ACK at once unless the connection is `interactive`.
     var pushReceived = false
@@ -138,13 +138,17 @@ final class TCPSocket {
     /// Linux's pingpong mode), so ACKs wait for the next reply; a delayed ACK that fires ends it.
     var interactive = false
     var lastDataReceivedAt: Int64?
-    var persistDeadline: Int64?
+    var persistDeadline: Int64? { didSet { if let t = persistDeadline { stack.armTimer(self, at: t) } } }
     var persistBackoff = 0
-    var keepaliveDeadline: Int64?
+    var keepaliveDeadline: Int64? { didSet { if let t = keepaliveDeadline { stack.armTimer(self, at: t) } } }
     var keepaliveSent = 0
     /// Segments this connection retransmitted (TCP_INFO tcpi_total_retrans).
     var totalRetrans = 0
-    var closeDeadline: Int64?   // TIME-WAIT and orphaned FIN-WAIT-2
+    var closeDeadline: Int64? { didSet { if let t = closeDeadline { stack.armTimer(self, at: t) } } }   // TIME-WAIT and orphaned FIN-WAIT-2
+    /// The time of this connection's live entry in the stack's timer queue (TCPTimerQueue.swift), and
+    /// that entry's generation; nil when it has none.
+    var timerArmedAt: Int64?
+    var timerGeneration: UInt32 = 0
 
     /// AF_INET6 socket.
     let v6: Bool

@@ -24,6 +24,11 @@ public final class NetstackService: @unchecked Sendable {
     var slotsInUse = Set<Int>()
     /// Counts pump passes; every 256th looks at every socket (RingPump.swift).
     var sweep = 0
+    /// Bindings the next pump pass visits, and the array the pass swaps with it (RingPump.swift).
+    var pending: [SlotBinding] = []
+    var visitScratch: [SlotBinding] = []
+    /// The Sentry's doorbell generation when the send rings were last looked at.
+    var sendScanGeneration: UInt64 = 0
     /// A pump pass changed something a Sentry task may wait for (bytes or end of stream in a receive
     /// ring, a state word, room in a send ring someone waits on): only then is the Sentry's doorbell
     /// rung. Bytes taken from a send ring nobody waits on are work (the driver goes on) but no news.
@@ -352,7 +357,10 @@ public final class NetstackService: @unchecked Sendable {
     func socket(_ handle: UInt64) throws(NetErrno) -> SocketID {
         guard handle <= UInt64(UInt32.max) else { throw .EBADF }
         let id = SocketID(raw: Int32(bitPattern: UInt32(handle)))
-        bindings[id.raw]?.active = true
+        if let b = bindings[id.raw] {
+            b.active = true
+            enlist(b)
+        }
         return id
     }
 

@@ -19,6 +19,8 @@ final class SlotBinding {
     /// idle socket is pumped again only when the stack reports a change for it, its send ring has
     /// bytes, or a periodic full sweep comes round (so a pass costs O(active sockets), not O(all)).
     var active = true
+    /// On the service's list of bindings to pump next pass (`pending`): at most once there.
+    var listed = false
     /// A listener with reply-less accept (AcceptSlots.swift): the spare slots the Sentry granted.
     var acceptRecords = false
     var spare: [Int] = []
@@ -39,7 +41,16 @@ extension NetstackService {
     func bind(_ id: SocketID, slot index: Int, stream: Bool) {
         guard let a = arena else { return }
         slotsInUse.insert(index)
-        bindings[id.raw] = SlotBinding(id: id, index: index, slot: a.slot(index), stream: stream)
+        let b = SlotBinding(id: id, index: index, slot: a.slot(index), stream: stream)
+        bindings[id.raw] = b
+        enlist(b)
+    }
+
+    /// Puts `b` on the list of bindings the next pass pumps (once).
+    func enlist(_ b: SlotBinding) {
+        guard !b.listed else { return }
+        b.listed = true
+        pending.append(b)
     }
 
     /// SO_ERROR: the error a pump step consumed, else the stack's pending one; both cleared.
@@ -54,16 +65,39 @@ extension NetstackService {
         return e
     }
 
-    /// One pass over the bound sockets that may need it; true if anything moved or changed.
+    /// One pass over the bound sockets that may need it; true if anything moved or changed. Only
+    /// these are looked at, so a pass costs O(sockets that changed), not O(bound sockets): the ones
+    /// still active after the last pass or named by a request (`pending`), the ones the stack reports
+    /// changed, and, when the Sentry's doorbell generation moved since the last look (it bumps it
+    /// after every write into a send ring), the ones with bytes in their send ring. Every 256th pass
+    /// still looks at every socket.
     func pumpAll() -> Bool {
         let touched = stack.takeChangedSockets()
         sweep &+= 1
-        let full = sweep % 256 == 0
-        var changed = false
-        for b in bindings.values {
-            if !full && !b.active && b.slot.send.used == 0 && !touched.contains(b.id) { continue }
-            if pump(b) { changed = true }
+        if sweep % 256 == 0 {
+            for b in bindings.values { enlist(b) }
+        } else {
+            for id in touched { if let b = bindings[id.raw] { enlist(b) } }
+            if let a = arena {
+                let g = a.toNetstack.current   // before looking at the rings: a later write moves it again
+                if g != sendScanGeneration {
+                    sendScanGeneration = g
+                    for b in bindings.values where !b.listed && b.slot.send.used > 0 { enlist(b) }
+                }
+            }
         }
+        var visit = visitScratch
+        visitScratch = []
+        swap(&visit, &pending)
+        var changed = false
+        for b in visit {
+            b.listed = false
+            guard bindings[b.id.raw] === b else { continue }   // closed by an earlier pump this pass
+            if pump(b) { changed = true }
+            if b.active && bindings[b.id.raw] === b { enlist(b) }
+        }
+        visit.removeAll(keepingCapacity: true)
+        visitScratch = visit
         return changed
     }
 
