@@ -333,6 +333,7 @@ public final class NetworkStack {
     /// The sockets whose readiness may have changed since the last call (for epoll-style waiting:
     /// recompute `readiness` for these only).
     public func takeChangedSockets() -> Set<SocketID> {
+        if changed.isEmpty { return [] }   // the common case in a pump pass: no copy of the storage
         defer { changed.removeAll(keepingCapacity: true) }
         return changed
     }
