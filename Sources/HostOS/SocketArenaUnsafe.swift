@@ -6,7 +6,8 @@
 //
 // Layout (all offsets in bytes, little-endian, indices free-running u64 counters):
 //   arena header (4096): 0 magic, 64 sentryGeneration u64, 72 pumpAsleep u32,
-//                        128 netstackGeneration u64, 136 wakerAsleep u32
+//                        128 netstackGeneration u64, 136 sentryAsleep u32 (the Sentry's tasks sleep
+//                        in FUTEX_WAIT on the generation's low 32 bits: `ArenaDoorbell.ringSleepers`)
 //   slot i at 4096 + i * slotSize, slotSize = 4096 + 2 * ringSize:
 //     0 send head (netstack), 64 send tail (Sentry), 128 receive head (Sentry), 192 receive tail
 //     (netstack), 256 state u32 (netstack), 260 error i32 (netstack), 264 roomWanted u32 (netstack:
@@ -107,6 +108,41 @@ public struct ArenaDoorbell: @unchecked Sendable {
     }
 
     public func awake() { bw_arena_store32(asleep, 0) }
+
+    /// The generation's low 32 bits (little-endian), the futex word of the Sentry's sleepers.
+    public var futexWord: UnsafeMutableRawPointer { generation }
+    public var current32: UInt32 { UInt32(truncatingIfNeeded: bw_arena_load64(generation)) }
+
+    /// Producer (the netstack towards the Sentry): records a change and, if a sleeper announced
+    /// sleep, FUTEX_WAKEs every thread sleeping on the generation word. No eventfd and no Sentry
+    /// thread in between: the task that waits for the socket is woken by the netstack itself.
+    public func ringSleepers() {
+        if changed() { bw_netwake_all(generation) }
+    }
+
+    /// Consumer (a Sentry task): sleeps until the generation differs from `seen`, a wake-up, or the
+    /// absolute CLOCK_MONOTONIC `deadline`. Call after `prepareToSleep(seen:)` returned true. Returns
+    /// false on timeout.
+    public func sleep(seen: UInt32, deadline: timespec?) -> Bool {
+        if var d = deadline { return bw_netwake_wait(generation, seen, &d) != -1 }
+        return bw_netwake_wait(generation, seen, nil) != -1
+    }
+
+    /// Bumps the generation without looking at the sleep flag (the Sentry waking its own sleepers:
+    /// under its lock, so a sleeper that has not reached FUTEX_WAIT yet will not sleep; the
+    /// `wakeSleepers()` follows once the lock is released).
+    public func bump() { _ = bw_arena_add64(generation, 1) }
+
+    /// Wakes every sleeper on the generation word.
+    public func wakeSleepers() { bw_netwake_all(generation) }
+
+    /// Announces sleep against a 32-bit `seen` (the futex word's value); false if it changed. Several
+    /// threads may sleep on the word, so the flag is never cleared here (another sleeper may count on
+    /// it): at worst the producer makes one FUTEX_WAKE nobody needed. The producer clears it.
+    public func prepareToSleep(seen32 seen: UInt32) -> Bool {
+        bw_arena_store32(asleep, 1)
+        return current32 == seen
+    }
 }
 
 /// One socket's slot.

@@ -75,10 +75,8 @@ public final class HostSocketService: @unchecked Sendable {
     }
 
     private func notify(_ changed: Bool) {
-        if changed, let a = arena, a.toSentry.changed() {
-            var one: UInt64 = 1
-            _ = Glibc.write(toSentryFD, &one, 8)
-        }
+        // The Sentry's readiness sleepers wait on the arena's generation word (futex), not an eventfd.
+        if changed, let a = arena { a.toSentry.ringSleepers() }
     }
 
     // MARK: the pump

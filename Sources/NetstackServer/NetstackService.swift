@@ -158,10 +158,9 @@ public final class NetstackService: @unchecked Sendable {
             stack.poll()
         }
         stack.flushLinks()   // frames the pump's sends queued (PacketLink batches them)
-        if sentryVisible && a.toSentry.changed() {
-            var one: UInt64 = 1
-            _ = Glibc.write(toSentryFD, &one, 8)
-        }
+        // The Sentry's tasks waiting for readiness sleep on the arena's generation word (a futex):
+        // woken here directly, without an eventfd and a Sentry thread in between.
+        if sentryVisible { a.toSentry.ringSleepers() }
         return busy
     }
 

@@ -1,8 +1,8 @@
 // AF_INET and AF_INET6 sockets: file descriptions whose control operations are requests to
 // bulwark-netstack and whose bytes move through the socket's slot in the shared arena (send ring:
 // Sentry -> netstack, receive ring: netstack -> Sentry). Readiness comes from the slot's state word,
-// which the netstack keeps current; blocked tasks sleep on the kernel condition, which the
-// connection's waker thread broadcasts when the netstack rings.
+// which the netstack keeps current; blocked tasks sleep as readiness sleepers on the arena's
+// generation word, which the netstack's driver wakes itself when it rings (WaitQueue.swift).
 import Glibc
 import HostOS
 import Protocol
@@ -138,6 +138,7 @@ final class InetSocket: FileDescription {
         let dl = deadline(rcvTimeoutNs)
         let recv = slot.receive
         var done = 0
+        t.noteNet()   // before the first check, so a blocking wait misses no ring
         while true {
             if conn.dead { return (done > 0 ? done : -Int(ECONNRESET), 0) }
             let st = slot.state   // before the ring: end of stream is set only after the last bytes
@@ -216,6 +217,7 @@ final class InetSocket: FileDescription {
                 bound = true
             }
             let need = DatagramHeader.size + buf.count
+            t.noteNet()
             while true {
                 if conn.dead { return -Int(ENETDOWN) }
                 if slot.state.contains(.error) {
@@ -236,6 +238,7 @@ final class InetSocket: FileDescription {
             }
         }
         var done = 0
+        t.noteNet()
         while true {
             if conn.dead { return done > 0 ? done : (everConnected ? -Int(ECONNRESET) : -Int(ENETDOWN)) }
             let st = slot.state

@@ -6,6 +6,7 @@
 // their condition.
 import CBulwark
 import Glibc
+import HostOS
 import SentryMemory
 import SentryPlatform
 
@@ -43,10 +44,12 @@ public final class Kernel {
 
     var mutex = pthread_mutex_t()
     var cond = pthread_cond_t()
-    /// Waiters for network readiness (poll/select/epoll, blocked inet socket calls) sleep here, so the
-    /// netstack's doorbell wakes only them, not every futex waiter and timer in the sandbox;
-    /// `broadcast()` still wakes both.
+    /// Kernel-condition waiters for network readiness (none today: tasks sleep on their words or on
+    /// `netBell`); `broadcast()` wakes them too.
     var netCond = pthread_cond_t()
+    /// The socket arena's doorbell from the netstack, once the netstack is up: tasks waiting for
+    /// readiness sleep on its generation word and the netstack wakes them itself (WaitQueue.swift).
+    var netBell: ArenaDoorbell? = nil
     /// Tasks asleep on their own futex words and the wake-ups deferred to the unlock (WaitQueue.swift).
     let wakes = WakeState()
     let memory: MemoryFile
@@ -91,12 +94,10 @@ public final class Kernel {
     @inline(__always) func lock() { pthread_mutex_lock(&mutex) }
     /// Releases the kernel lock; wake-ups recorded while it was held are issued after it (WaitQueue.swift).
     @inline(__always) func unlock() {
-        if wakes.pendingCount == 0 { pthread_mutex_unlock(&mutex) } else { unlockAndWake() }
+        if wakes.pendingCount == 0 && !wakes.netPending { pthread_mutex_unlock(&mutex) } else { unlockAndWake() }
     }
     /// Wakes every waiter: the kernel condition's and every sleeping task (any kind).
     func broadcast() { pthread_cond_broadcast(&cond); pthread_cond_broadcast(&netCond); wakeAllSleepers() }
-    /// Wakes only the tasks waiting for network readiness (the netstack rang).
-    func netBroadcast() { pthread_cond_broadcast(&netCond); wakeReadinessSleepers() }
 
     func allocateID() -> Int32 {
         while threadGroups[nextID] != nil || tasks[nextID] != nil {
@@ -119,7 +120,7 @@ public final class Kernel {
     /// passes. Returns false on timeout.
     @discardableResult
     func waitCond(deadline: timespec?, net: Bool = false) -> Bool {
-        if wakes.pendingCount != 0 { flushWakes() }   // the condition wait releases the lock itself
+        if wakes.pendingCount != 0 || wakes.netPending { flushWakes() }   // the condition wait releases the lock itself
         if var d = deadline {
             return net ? pthread_cond_timedwait(&netCond, &mutex, &d) == 0 : pthread_cond_timedwait(&cond, &mutex, &d) == 0
         }

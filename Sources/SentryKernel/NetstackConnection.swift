@@ -1,8 +1,9 @@
 // The Sentry's connection to bulwark-netstack: the control channel (one call at a time, serialised by
 // its own mutex and made with the kernel lock RELEASED, so a stalled netstack stalls only the tasks
-// that wait for it, never the rest of the sandbox), the socket arena shared with it, and a waker
-// thread that turns the netstack's doorbell into a broadcast of the kernel condition and sends the
-// Close requests of sockets released under the kernel lock. Started lazily by the first
+// that wait for it, never the rest of the sandbox), the socket arena shared with it (whose doorbell
+// generation word the readiness sleepers sleep on: the netstack wakes them itself, WaitQueue.swift),
+// and a waker thread that sends the one-way requests (Closes of sockets released under the kernel
+// lock, options) and notices the netstack's death. Started lazily by the first
 // AF_INET/AF_INET6 socket, so programs without networking never spawn the service.
 import CBulwark
 import Glibc
@@ -94,8 +95,7 @@ final class NetstackConnection {
     private var callMutex = pthread_mutex_t()
     /// One-way requests not sent yet, in the application's order: Closes of sockets whose last
     /// descriptor went away (kernel lock held then, so no call is possible there) and checked
-    /// setsockopts. Sent before the next call, or by the waker (which flushes before it wakes tasks,
-    /// so an option is in the netstack before the application sees the first data after it).
+    /// setsockopts. Sent before the next call, or by the waker, which the first queued request rings.
     /// Guarded by the kernel lock.
     enum Pending { case close(UInt64, Int), option(Netstack.SetOption), acceptSlots(Netstack.AcceptSlots) }
     var pendingOneWay: [Pending] = []
@@ -175,6 +175,7 @@ final class NetstackConnection {
             kernel.log("bulwark-sentry: netstack refused the socket arena (errno \(e))\n")
             return .failure(ENETDOWN)
         }
+        kernel.netBell = arena.toSentry   // readiness sleepers sleep on its word from now on
         c.startWaker()
         return .success(c)
     }
@@ -270,17 +271,27 @@ final class NetstackConnection {
             return 0
         }
         if dead { return ENETDOWN }
-        pendingOneWay.append(.option(option))
+        queue(.option(option))
         return 0
+    }
+
+    /// Queues a one-way request (kernel lock held) and rings the waker if the queue was empty (it
+    /// sends everything queued when it runs, so one ring per burst is enough). Options too: no
+    /// doorbell wakes the waker any more, and an option must not wait for the next close or call.
+    private func queue(_ p: Pending) {
+        let ring = pendingOneWay.isEmpty
+        pendingOneWay.append(p)
+        if ring {
+            var one: UInt64 = 1
+            _ = Glibc.write(closeBellFD, &one, 8)
+        }
     }
 
     /// The last descriptor of a socket went away (kernel lock held): its Close goes out with the
     /// next call, or from the waker thread.
     func queueClose(handle: UInt64, slot: Int) {
         if dead { return }
-        pendingOneWay.append(.close(handle, slot))
-        var one: UInt64 = 1
-        _ = Glibc.write(closeBellFD, &one, 8)
+        queue(.close(handle, slot))
     }
 
     /// The sandbox is ending (no lock held): Closes and options still queued go out now, so the peers
@@ -296,17 +307,13 @@ final class NetstackConnection {
 
     /// The waker's share of closing (no lock held on entry): sends what is queued unless a call is in
     /// flight (that call sends them, or the next round does). Returns true if requests remain queued.
-    /// `wakeNet`: also wake the readiness waiters in the same hold of the kernel lock (the waker's
-    /// doorbell; a flush wakes every waiter anyway).
-    private func flushPending(wakeNet: Bool = false) -> Bool {
+    private func flushPending() -> Bool {
         kernel.lock()
         if pendingOneWay.isEmpty || dead {
-            if wakeNet { kernel.netBroadcast() }
             kernel.unlock()
             return false
         }
         if pthread_mutex_trylock(&callMutex) != 0 {
-            if wakeNet { kernel.netBroadcast() }
             kernel.unlock()
             return true
         }
@@ -319,9 +326,7 @@ final class NetstackConnection {
         kernel.lock()
         for i in released { retireSlot(i) }
         if let why = failure { markDead(why) }   // wakes every waiter itself
-        // Nobody sleeps waiting for a flush (a retired slot is found by allocateSlot, not awaited):
-        // only the doorbell's readiness waiters, not every blocked task in the sandbox.
-        if wakeNet { kernel.netBroadcast() }
+        // Nobody sleeps waiting for a flush (a retired slot is found by allocateSlot, not awaited).
         kernel.unlock()
         return false
     }
@@ -359,8 +364,9 @@ final class NetstackConnection {
         }
     }
 
-    /// The waker: sleeps on the netstack's doorbell and the channel (HUP when the netstack dies) and
-    /// broadcasts the kernel condition so blocked tasks re-check their sockets.
+    /// The waker: sleeps on the close bell (one-way requests queued) and the channel (HUP when the
+    /// netstack dies). The netstack's doorbell does not pass through it: readiness sleepers sleep on
+    /// the arena's generation word and the netstack FUTEX_WAKEs them (WaitQueue.swift).
     private func startWaker() {
         var th = pthread_t()
         let me = Unmanaged.passRetained(self).toOpaque()
@@ -372,34 +378,17 @@ final class NetstackConnection {
     }
 
     private func wake() {
-        let bell = arena.toSentry
-        var seen = bell.current
         let channelFD = channel.descriptor
         while true {
-            let now = bell.current
-            if now != seen {
-                seen = now
-                // Queued options reach the netstack before a woken task acts; then only readiness
-                // waiters are woken.
-                _ = flushPending(wakeNet: true)
-                continue
-            }
             let closesLeft = flushPending()
-            if !bell.prepareToSleep(seen: seen) { continue }
-            var fds = [pollfd(fd: toSentryFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: channelFD, events: 0, revents: 0),
+            var fds = [pollfd(fd: channelFD, events: 0, revents: 0),
                        pollfd(fd: closeBellFD, events: Int16(POLLIN), revents: 0)]
-            _ = Glibc.poll(&fds, 3, closesLeft ? 5 : 1000)
-            bell.awake()
-            if fds[0].revents & Int16(POLLIN) != 0 {
-                var v: UInt64 = 0
-                _ = Glibc.read(toSentryFD, &v, 8)
-            }
-            if fds[2].revents & Int16(POLLIN) != 0 {
+            _ = Glibc.poll(&fds, 2, closesLeft ? 5 : 1000)
+            if fds[1].revents & Int16(POLLIN) != 0 {
                 var v: UInt64 = 0
                 _ = Glibc.read(closeBellFD, &v, 8)
             }
-            if fds[1].revents & Int16(POLLHUP | POLLERR) != 0 {
+            if fds[0].revents & Int16(POLLHUP | POLLERR) != 0 {
                 kernel.lock()
                 markDead("the netstack closed its channel")
                 kernel.unlock()

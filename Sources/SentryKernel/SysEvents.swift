@@ -134,15 +134,38 @@ final class TimerFD: FileDescription {
 }
 
 final class EpollFile: FileDescription {
-    /// The file is held weakly: closing its last fd removes it from the interest list, as in Linux.
-    struct Interest {
-        weak var file: FileDescription?; var events: UInt32; var data: UInt64; var disabled: Bool
+    /// One interest. A class, updated in place: a struct holding a weak reference was copied (with
+    /// swift_weakCopyInit/weakDestroy) on every dictionary read and write-back of every epoll_wait.
+    final class Interest {
+        /// Held weakly: closing its last fd removes it from the interest list, as in Linux.
+        weak var file: FileDescription?
+        let fd: Int32
+        var events: UInt32, data: UInt64, disabled = false
         var edge = EdgeState()   // EPOLLET bookkeeping (EpollEdge.swift)
+        /// A host-backed file (stdio): a wait re-polls it every 10 ms (host readiness does not wake).
+        let host: Bool
+        init(file: FileDescription, fd: Int32, events: UInt32, data: UInt64) {
+            self.file = file; self.fd = fd; self.events = events; self.data = data
+            host = file.hostPollFD != nil
+        }
     }
-    var interests: [Int32: Interest] = [:]
+    private(set) var interests: [Int32: Interest] = [:]
+    /// The interests by fd number (the report order), rebuilt only after the set changes: not a
+    /// dictionary walk, a sort and a lookup per interest on every epoll_wait.
+    private var orderedCache: [Interest]? = nil
+    var ordered: [Interest] {
+        if let o = orderedCache { return o }
+        let o = interests.keys.sorted().map { interests[$0]! }
+        orderedCache = o
+        return o
+    }
+    func set(_ fd: Int32, _ i: Interest?) { interests[fd] = i; orderedCache = nil }
+    /// Some interest is host-backed (checked without loading the weak references).
+    var hostInvolved: Bool { ordered.contains { $0.host } }
+
     override init(flags: Int32) { super.init(flags: O_RDWR | flags) }
     override func poll(_ events: Int16) -> Int16 {
-        for (_, i) in interests where !i.disabled {
+        for i in ordered where !i.disabled {
             if let f = i.file, f.poll(Int16(truncatingIfNeeded: i.events) | POLLHUP_ | POLLERR_) != 0 { return events & POLLIN_ }
         }
         return 0
@@ -267,12 +290,13 @@ extension Task {
         switch op {
         case 1:
             if ep.interests[key] != nil { return errno(EEXIST) }
-            ep.interests[key] = EpollFile.Interest(file: f, events: events, data: data, disabled: false)
+            ep.set(key, EpollFile.Interest(file: f, fd: key, events: events, data: data))
         case 3:
             guard ep.interests[key] != nil else { return errno(ENOENT) }
-            ep.interests[key] = EpollFile.Interest(file: f, events: events, data: data, disabled: false)
+            ep.set(key, EpollFile.Interest(file: f, fd: key, events: events, data: data))
         case 2:
-            guard ep.interests.removeValue(forKey: key) != nil else { return errno(ENOENT) }
+            guard ep.interests[key] != nil else { return errno(ENOENT) }
+            ep.set(key, nil)
         default: return errno(EINVAL)
         }
         kernel.broadcast()
@@ -283,30 +307,24 @@ extension Task {
         guard let ep = fds.get(epfd) as? EpollFile else { return errno(fds.get(epfd) == nil ? EBADF : EINVAL) }
         guard maxEvents > 0 && maxEvents <= 1 << 16 else { return errno(EINVAL) }
         guard mm.withPieces(evAddr, maxEvents * 12, needProt: PROT_W, { _, _, _ in }) else { return errno(EFAULT) }
-        // Sized by the interest list, not maxEvents: redis asks for 10128 events (121 KB) on every call.
-        var out: [UInt8] = []
-        let host = ep.interests.values.contains { $0.file?.hostPollFD != nil }
+        // Sized by the interest list, not maxEvents: redis asks for 10128 events (121 KB) on every
+        // call. Built in the task's scratch buffer (file polls never use it), copied out once.
+        var out = scratch(12)
         let n = withTempMask(maskAddr) {
-            waitReady(deadline: deadline, hostInvolved: host) {
+            waitReady(deadline: deadline, hostInvolved: ep.hostInvolved) {
                 var count = 0
-                let limit = min(maxEvents, ep.interests.count)
-                if out.count < limit * 12 { out = [UInt8](repeating: 0, count: limit * 12) }
-                // Stable order: by fd number.
-                for key in ep.interests.keys.sorted() where count < limit {
-                    guard var i = ep.interests[key], !i.disabled else { continue }
-                    guard let file = i.file else { ep.interests[key] = nil; continue }
+                let all = ep.ordered   // stable order: by fd number
+                let limit = min(maxEvents, all.count)
+                if out.count < limit * 12 { out = scratch(limit * 12) }
+                for i in all where count < limit {
+                    if i.disabled { continue }
+                    guard let file = i.file else { if ep.interests[i.fd] === i { ep.set(i.fd, nil) }; continue }   // closed
                     let ready = file.poll(Int16(truncatingIfNeeded: i.events) | POLLHUP_ | POLLERR_)
-                    if i.events & EPOLLET_ != 0 {
-                        let fires = i.edge.fires(file, ready)
-                        ep.interests[key] = i
-                        if !fires { continue }
-                    }
+                    if i.events & EPOLLET_ != 0 && !i.edge.fires(file, ready) { continue }
                     if ready == 0 { continue }
-                    out.withUnsafeMutableBytes { b in
-                        b.storeBytes(of: UInt32(UInt16(bitPattern: ready)), toByteOffset: count * 12, as: UInt32.self)
-                        b.storeBytes(of: i.data, toByteOffset: count * 12 + 4, as: UInt64.self)
-                    }
-                    if i.events & 0x4000_0000 != 0 { i.disabled = true; ep.interests[key] = i }   // EPOLLONESHOT
+                    out.storeBytes(of: UInt32(UInt16(bitPattern: ready)), toByteOffset: count * 12, as: UInt32.self)
+                    out.storeBytes(of: i.data, toByteOffset: count * 12 + 4, as: UInt64.self)
+                    if i.events & 0x4000_0000 != 0 { i.disabled = true }   // EPOLLONESHOT
                     count += 1
                 }
                 return count
@@ -314,7 +332,7 @@ extension Task {
         }
         if n == -ERESTARTNOHAND { return errno(EINTR) }
         if n <= 0 { return n }
-        return out.withUnsafeBytes { mm.copyOut(evAddr, $0.baseAddress!, n * 12) } ? n : errno(EFAULT)
+        return mm.copyOut(evAddr, out.baseAddress!, n * 12) ? n : errno(EFAULT)
     }
 
     func msDeadline(_ ms: Int32) -> timespec? { ms < 0 ? nil : addNanos(monotonicNow(), Int(ms) * 1_000_000) }

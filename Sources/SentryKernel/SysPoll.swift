@@ -1,11 +1,13 @@
 // Readiness waits: poll, ppoll, select, pselect6. Level-triggered checks of each file's poll(); a
-// waiter sleeps on the kernel condition (woken by any state change), and re-polls host stdio every
-// 10 ms because host readiness does not broadcast.
+// waiter sleeps as a readiness sleeper (woken by targeted wakes, broadcasts and the netstack's
+// doorbell, WaitQueue.swift), and re-polls host stdio every 10 ms because host readiness does not
+// broadcast.
 import Glibc
 import SentryMemory
 
 extension Task {
     func waitReady(deadline: timespec?, hostInvolved: Bool, _ check: () -> Int) -> Int {
+        noteNet()   // before the first check; sleeps keep it current (WaitQueue.swift)
         while true {
             let n = check()
             if n != 0 { return n }

@@ -118,6 +118,8 @@ final class Task: HostMapper {
     var scratchBuf = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
     /// This task's futex word and whether it sleeps on it (WaitQueue.swift).
     var sleep = TaskSleep()
+    /// The netstack doorbell's generation as read before the last readiness check (WaitQueue.swift).
+    var netSeen: UInt32 = 0
     deinit { scratchBuf.deallocate(); WakeWords.give(sleep.word) }
     /// Registers of the current stop (valid while the kernel handles it).
     var regs: Registers {

@@ -8,13 +8,23 @@
 // - `.any`: `Task.block(deadline:)` without a queue. It may wait for any state, so every targeted
 //   wake (WaitQueue.wake) wakes it too, as the old single condition did.
 // - `.readiness`: poll/select/epoll (`waitReady`) and blocked inet calls (`block(deadline:net: true)`);
-//   woken by `netBroadcast()` (the netstack's doorbell) and by every targeted wake (they may watch
-//   any file).
+//   woken by the netstack's doorbell and by every targeted wake (they may watch any file). Once the
+//   netstack is up they sleep on the socket arena's generation word (a shared futex, `Kernel.netBell`)
+//   instead of their own, so the netstack's driver wakes them itself: no Sentry thread between a
+//   packet and the task (session 7; before, a waker thread slept on an eventfd doorbell, took the
+//   kernel lock and woke every readiness sleeper). All of them share that word: waking one wakes
+//   all, which costs nothing more than before (every targeted wake woke every readiness sleeper).
+//   Protocol (ArenaDoorbell): the sleeper reads the generation before checking its condition
+//   (`Task.netSeen`, kept current by `noteNet()` and after every sleep), announces sleep in the
+//   arena, re-reads the generation and sleeps only if it is unchanged; the netstack bumps the
+//   generation after a change and FUTEX_WAKEs the word if sleep was announced. A Sentry-side wake
+//   bumps the generation under the kernel lock and FUTEX_WAKEs after the unlock.
 // - `.targeted`: woken only through its WaitQueue, an explicit `wakeTask` (futex) or broadcast().
 // A task's word is bumped under the kernel lock and the sleeper compares it in FUTEX_WAIT against the
 // value it read under the lock, so a wake between its unlock and its FUTEX_WAIT is never lost.
 import CBulwark
 import Glibc
+import HostOS
 
 enum SleepKind { case any, readiness, targeted }
 
@@ -33,6 +43,8 @@ final class WaitQueue {
 struct TaskSleep {
     let word: UnsafeMutablePointer<UInt32> = WakeWords.take()
     var asleep = false
+    /// Asleep on the arena's generation word (`Kernel.netBell`) rather than `word`.
+    var onNet = false
 }
 
 /// Futex words of task sleeps. They are never freed: a FUTEX_WAKE deferred past the kernel lock may
@@ -73,6 +85,8 @@ final class WakeState {
     static let capacity = 64
     let pending = UnsafeMutablePointer<UnsafeMutablePointer<UInt32>>.allocate(capacity: WakeState.capacity)
     var pendingCount = 0
+    /// A FUTEX_WAKE of the arena's generation word is due (a task sleeping there was woken).
+    var netPending = false
 }
 
 extension Kernel {
@@ -80,6 +94,11 @@ extension Kernel {
     func wakeTask(_ t: Task) {
         guard t.sleep.asleep else { return }
         t.sleep.asleep = false
+        if t.sleep.onNet, let bell = netBell {
+            // Every sleeper on the shared word wakes (they re-check); one FUTEX_WAKE after the unlock.
+            if !wakes.netPending { bell.bump(); wakes.netPending = true }
+            return
+        }
         bw_wake_bump(t.sleep.word)
         if wakes.pendingCount == WakeState.capacity { flushWakes() }
         wakes.pending[wakes.pendingCount] = t.sleep.word
@@ -89,10 +108,6 @@ extension Kernel {
     /// Sleepers that may wait for any state: woken by every targeted wake.
     func wakeUntargeted() {
         for t in wakes.any { wakeTask(t) }
-        for t in wakes.readiness { wakeTask(t) }
-    }
-
-    func wakeReadinessSleepers() {
         for t in wakes.readiness { wakeTask(t) }
     }
 
@@ -107,10 +122,27 @@ extension Kernel {
         let n = wakes.pendingCount
         wakes.pendingCount = 0
         for i in 0..<n { bw_wake_futex(wakes.pending[i]) }
+        if wakes.netPending { wakes.netPending = false; netBell?.wakeSleepers() }
     }
 
     /// Releases the kernel lock, then issues the deferred wakes.
     func unlockAndWake() {
+        if wakes.netPending {
+            wakes.netPending = false
+            let bell = netBell
+            if wakes.pendingCount == 0 {
+                pthread_mutex_unlock(&mutex)
+                bell?.wakeSleepers()
+                return
+            }
+            unlockAndWakeWords()
+            bell?.wakeSleepers()
+            return
+        }
+        unlockAndWakeWords()
+    }
+
+    private func unlockAndWakeWords() {
         let n = wakes.pendingCount
         if n == 1 {
             let w = wakes.pending[0]
@@ -154,6 +186,7 @@ extension Task {
     @discardableResult
     func sleepOnce(deadline: timespec?, kind: SleepKind, queue: WaitQueue? = nil) -> Bool {
         let k = kernel
+        if kind == .readiness, let bell = k.netBell { return sleepOnNet(bell, deadline: deadline) }
         sleep.asleep = true
         k.addSleeper(self, kind)
         queue?.waiters.append(self)
@@ -170,6 +203,35 @@ extension Task {
         k.removeSleeper(self, kind)
         if let q = queue, let i = q.waiters.lastIndex(where: { $0 === self }) { q.waiters.remove(at: i) }
         return r != -1
+    }
+
+    /// The generation of the netstack's doorbell, read before a readiness check (kernel lock held):
+    /// a change after it makes the next readiness sleep return at once instead of sleeping.
+    @inline(__always) func noteNet() {
+        if let bell = kernel.netBell { netSeen = bell.current32 }
+    }
+
+    /// A readiness sleep on the arena's generation word (see the protocol at the top). `netSeen` was
+    /// read before the caller's last check of its condition, so any change since then is seen.
+    private func sleepOnNet(_ bell: ArenaDoorbell, deadline: timespec?) -> Bool {
+        let k = kernel
+        let seen = netSeen
+        if !bell.prepareToSleep(seen32: seen) {
+            netSeen = bell.current32   // read before the caller's re-check
+            return true
+        }
+        sleep.asleep = true
+        sleep.onNet = true
+        k.addSleeper(self, .readiness)
+        stub?.willBlock()
+        k.unlock()
+        let woken = bell.sleep(seen: seen, deadline: deadline)
+        k.lock()
+        sleep.asleep = false
+        sleep.onNet = false
+        k.removeSleeper(self, .readiness)
+        netSeen = bell.current32
+        return woken
     }
 
     /// Blocks until `queue` is woken (or broadcast), the deadline passes, or a signal arrives.

@@ -1,0 +1,69 @@
+// Wake-ups of tasks blocked on AF_INET sockets: since session 7 the netstack wakes them itself (a
+// shared futex on the socket arena's generation word) instead of through the Sentry's waker thread.
+// Tests/Programs/inet_wakeups.c runs natively and in the sandbox with outputs compared (epoll on two
+// sockets, timed waits, blocking read and poll, two sleepers at once, a signal, 2000 round trips);
+// a second mode checks that the netstack's death still wakes a task in epoll_wait and one in read.
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Inet readiness wake-ups (epoll, poll, blocking reads)", .serialized)
+struct InetEpollWakeupTests {
+    @Test func wakeupsMatchNative() throws {
+        let exe = try Sentry.compile("inet_wakeups")
+        let native = try Sentry.native([exe, "basic"], timeout: 30)
+        let sandboxed = try Sentry.run([exe, "basic"], timeout: 60)
+        #expect(!sandboxed.timedOut, "a lost wake-up hangs the program: \(sandboxed)")
+        #expect(native.exitCode == 0, "\(native)")
+        #expect(native.stdout.hasSuffix("done\n"), "\(native)")
+        #expect(sandboxed.stdout == native.stdout, "sandbox\n\(sandboxed)\nnative\n\(native)")
+        #expect(sandboxed.exitCode == 0)
+        func figure(_ r: ProcessResult) -> String {
+            r.stderr.split(separator: "\n").first { $0.hasPrefix("ROUNDTRIPS") }.map(String.init) ?? "?"
+        }
+        print("TCP loopback round trips (epoll server): native \(figure(native)); sandbox \(figure(sandboxed))")
+    }
+
+    /// Sandbox only (a native netstack cannot be killed): both sleepers return once the netstack dies.
+    @Test func netstackDeathWakesEverySleeper() throws {
+        let exe = try Sentry.compile("inet_wakeups")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Sentry.binary)
+        p.arguments = ["run", "--rootfs", "/", "--", exe, "idlewait"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.runForTest()
+        defer { p.stopForTest() }
+        var seen = Data()
+        let start = Date()
+        while !String(decoding: seen, as: UTF8.self).contains("waiting") && Date().timeIntervalSince(start) < 20 {
+            var pfd = pollfd(fd: out.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&pfd, 1, 200) <= 0 { continue }   // bounded: never block on a silent sandbox
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        #expect(String(decoding: seen, as: UTF8.self).contains("waiting"))
+        usleep(200_000)   // both asleep by now
+        var killed = false
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
+            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8) else { continue }
+            let fields = stat.split(separator: " ")
+            if stat.contains("(bulwark-netstac"), fields.count > 3, Int32(fields[3]) == p.processIdentifier {
+                kill(Int32(entry)!, SIGKILL)
+                killed = true
+            }
+        }
+        #expect(killed)
+        // Well before the program's own 20 s epoll timeout.
+        let deadline = Date().addingTimeInterval(10)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        #expect(!p.isRunning, "a sleeper was not woken when the netstack died")
+        if !p.isRunning { seen.append(out.fileHandleForReading.readDataToEndOfFile()) }
+        let text = String(decoding: seen, as: UTF8.self)
+        #expect(text.contains("reader: read -> reset/down"), "\(text)")
+        #expect(text.contains("epoll_wait -> 1, hup/err 1"), "\(text)")
+        #expect(text.contains("done"), "\(text)")
+    }
+}
