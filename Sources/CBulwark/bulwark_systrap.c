@@ -109,15 +109,17 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
         if (__atomic_load_n(&mb->sentry_sleeping, __ATOMIC_SEQ_CST))
             sc6(202 /* futex */, (long)&mb->state, FUTEX_WAKE, 1, 0, 0, 0);
         // Spin for the command (only when the task thread runs on another CPU: the Sentry sets the
-        // budget), then sleep.
-        uint64_t budget = mb->stub_spin;
-        if (budget) {
-            uint64_t t0 = rdtsc();
-            while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND && rdtsc() - t0 < budget &&
-                   !__atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED))
-                __builtin_ia32_pause();
-        }
+        // budget), then sleep. A wake-up without a command (the Sentry woke a parked stub early,
+        // bw_systrap_unpark) spins again: the command is on its way.
         while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND) {
+            uint64_t budget = mb->stub_spin;
+            if (budget) {
+                uint64_t t0 = rdtsc();
+                while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND && rdtsc() - t0 < budget &&
+                       !__atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED))
+                    __builtin_ia32_pause();
+                if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) == BW_MB_COMMAND) break;
+            }
             __atomic_store_n(&mb->stub_sleeping, 1, __ATOMIC_SEQ_CST);
             if (__atomic_load_n(&mb->state, __ATOMIC_SEQ_CST) == BW_MB_EVENT)
                 sc6(202, (long)&mb->state, FUTEX_WAIT, BW_MB_EVENT, 0, 0, 0);
@@ -356,7 +358,10 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
     mb->cmd = cmd;
     // Parked on purpose (the task blocked): its sleep says nothing about the load.
     uint32_t parked = __atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED);
-    if (parked) __atomic_store_n(&mb->stub_park, 0, __ATOMIC_RELAXED);
+    if (parked) {
+        __atomic_store_n(&mb->stub_park, 0, __ATOMIC_RELAXED);
+        flags |= BW_HANDOFF_PARKED;
+    }
     __atomic_store_n(&mb->state, BW_MB_COMMAND, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&mb->stub_sleeping, __ATOMIC_SEQ_CST)) {
         syscall(SYS_futex, &mb->state, FUTEX_WAKE, 1, 0, 0, 0);
@@ -378,6 +383,16 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
     if (sleep_for_event(mb, pid, -1) != 0) return -1;
     mb->event_tsc = host_rdtsc();
     return flags;
+}
+
+int bw_systrap_unpark(struct bw_systrap_mailbox *mb) {
+    if (!__atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED)) return 0;
+    __atomic_store_n(&mb->stub_park, 0, __ATOMIC_SEQ_CST);
+    // Its sleep was on purpose and it is woken before the command: not a sign of load.
+    mb->event_tsc = 0;
+    if (__atomic_load_n(&mb->stub_sleeping, __ATOMIC_SEQ_CST))
+        syscall(SYS_futex, &mb->state, FUTEX_WAKE, 1, 0, 0, 0);
+    return 1;
 }
 
 uint64_t bw_systrap_tsc_per_us(void) {

@@ -99,12 +99,16 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb);
 /// waiting), else flags: BW_HANDOFF_SLEPT (this thread spun in vain and slept), BW_HANDOFF_STUB_SLEPT
 /// (the stub was asleep although the command came within its spin budget after the event).
 int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks);
-enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2 };
+/// BW_HANDOFF_PARKED: the stub had been parked (the task blocked in the Sentry); not a miss.
+enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2, BW_HANDOFF_PARKED = 4 };
 /// Sentry side: the task blocks inside the Sentry; a stub spinning for its command sleeps at once (it
 /// would take a CPU from the thread that is to wake the task). Cleared by the next bw_systrap_call.
 static inline void bw_systrap_park(struct bw_systrap_mailbox *mb) {
     __atomic_store_n(&mb->stub_park, 1, __ATOMIC_RELAXED);
 }
+/// Sentry side: the blocked task was woken; wake its parked stub now, so that its wake-up overlaps the
+/// task's work on the answer (it then spins for the command within its budget). 1 if it was parked.
+int bw_systrap_unpark(struct bw_systrap_mailbox *mb);
 /// TSC ticks per microsecond (measured once against CLOCK_MONOTONIC; 0 if the TSC is unusable).
 uint64_t bw_systrap_tsc_per_us(void);
 /// The CPUs this process may run on (at most `max`), in `out`; returns their number.
