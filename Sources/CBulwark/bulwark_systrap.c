@@ -102,6 +102,12 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
     r->fs_base = mb->fs_base; r->gs_base = mb->gs_base;
     r->ds = 0; r->es = 0; r->fs = 0; r->gs = 0;
     mb->kind = kind;
+    // The FXSAVE area too (512 bytes the kernel just wrote, so in cache): a signal delivery or a fork
+    // then needs no GETFP round trip. A pending SETFP (never the case on entry) would be newer.
+    if (!mb->fp_pending) {
+        if (fpstate) copy_bytes(mb->fp, fpstate, 512); else zero_bytes(mb->fp, 512);
+    }
+    mb->fp_saved = 1;
     for (;;) {
         // Post the event; wake the task thread only if it sleeps (a spinning one sees the store).
         // Sequentially consistent store and load on both sides (Dekker): no lost wake-up.
@@ -146,6 +152,7 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
                 if (sc6(158, 0x1001 /* ARCH_SET_GS */, (long)r->gs_base, 0, 0, 0, 0) == 0)
                     mb->gs_base = r->gs_base;
             }
+            mb->fp_saved = 0;
             __atomic_store_n(&mb->state, BW_MB_RUNNING, __ATOMIC_RELEASE);
             return;   // rt_sigreturn (our restorer) loads the frame
         }
@@ -305,6 +312,7 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb) {
     mb->stub_spin = 0;
     mb->fp_pending = 0;
     mb->stub_park = 0;
+    mb->fp_saved = 0;
     mb->event_tsc = 0;
     __atomic_store_n(&mb->state, BW_MB_RUNNING, __ATOMIC_RELEASE);
 }
@@ -421,3 +429,6 @@ int bw_allowed_cpus(int *out, int max) {
         if (CPU_ISSET(c, &set)) out[n++] = c;
     return n;
 }
+
+// The mailbox shares its page with nothing, but must fit in it (the signal stack follows).
+_Static_assert(sizeof(struct bw_systrap_mailbox) <= 4096, "the systrap mailbox must fit in one page");

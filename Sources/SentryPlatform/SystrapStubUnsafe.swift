@@ -164,8 +164,9 @@ public final class SystrapStub: PlatformStub {
 
     public func getFPRegs(_ buf: UnsafeMutableRawPointer) -> Bool {
         guard alive else { return false }
-        // A SETFP not yet loaded is the current state.
-        if mb.pointee.fp_pending == 0 && !call(BW_CMD_GETFP) { return false }
+        // A SETFP not yet loaded is the current state; else the stub copied the frame's area when it
+        // posted the event (fp_saved), so only a stub without that copy needs a GETFP round trip.
+        if mb.pointee.fp_pending == 0 && mb.pointee.fp_saved == 0 && !call(BW_CMD_GETFP) { return false }
         withUnsafeBytes(of: &mb.pointee.fp) { buf.copyMemory(from: $0.baseAddress!, byteCount: 512) }
         return true
     }

@@ -34,7 +34,7 @@ enum { BW_EV_SYSCALL = 1, BW_EV_FAULT = 2, BW_EV_KICK = 3, BW_EV_DONE = 4 };
 enum {
     BW_CMD_RESUME = 1,   // run the queued host ops, load `regs` (and fs/gs base), return to the application
     BW_CMD_OPS = 2,      // run the queued host ops, report BW_EV_DONE
-    BW_CMD_GETFP = 3,    // copy the frame's FXSAVE area into `fp`
+    BW_CMD_GETFP = 3,    // copy the frame's FXSAVE area into `fp` (the stub already does at each event: fp_saved)
     BW_CMD_SETFP = 4,    // copy `fp` into the frame's FXSAVE area
 };
 #define BW_MB_MAX_OPS 40
@@ -65,6 +65,8 @@ struct bw_systrap_mailbox {
     uint64_t stub_spin;         // TSC ticks the stub spins for a command before sleeping (0: never)
     uint32_t fp_pending;        // `fp` holds an FXSAVE area to load into the frame on RESUME
     uint32_t stub_park;         // the task blocked in the Sentry: stop spinning, sleep now
+    uint32_t fp_saved;          // `fp` holds the frame's FXSAVE area (copied at every event; 0 after RESUME)
+    uint32_t reserved0;
     uint64_t event_tsc;         // Sentry only: TSC when the last event arrived
     struct user_regs_struct regs;
     uint8_t fp[512];
