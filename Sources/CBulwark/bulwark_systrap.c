@@ -102,6 +102,12 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
     r->fs_base = mb->fs_base; r->gs_base = mb->gs_base;
     r->ds = 0; r->es = 0; r->fs = 0; r->gs = 0;
     mb->kind = kind;
+    // The FXSAVE area too (512 bytes the kernel just wrote, so in cache): a signal delivery or a fork
+    // then needs no GETFP round trip. A pending SETFP (never the case on entry) would be newer.
+    if (!mb->fp_pending) {
+        if (fpstate) copy_bytes(mb->fp, fpstate, 512); else zero_bytes(mb->fp, 512);
+    }
+    mb->fp_saved = 1;
     for (;;) {
         // Post the event; wake the task thread only if it sleeps (a spinning one sees the store).
         // Sequentially consistent store and load on both sides (Dekker): no lost wake-up.
@@ -109,15 +115,17 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
         if (__atomic_load_n(&mb->sentry_sleeping, __ATOMIC_SEQ_CST))
             sc6(202 /* futex */, (long)&mb->state, FUTEX_WAKE, 1, 0, 0, 0);
         // Spin for the command (only when the task thread runs on another CPU: the Sentry sets the
-        // budget), then sleep.
-        uint64_t budget = mb->stub_spin;
-        if (budget) {
-            uint64_t t0 = rdtsc();
-            while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND && rdtsc() - t0 < budget &&
-                   !__atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED))
-                __builtin_ia32_pause();
-        }
+        // budget), then sleep. A wake-up without a command (the Sentry woke a parked stub early,
+        // bw_systrap_unpark) spins again: the command is on its way.
         while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND) {
+            uint64_t budget = mb->stub_spin;
+            if (budget) {
+                uint64_t t0 = rdtsc();
+                while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND && rdtsc() - t0 < budget &&
+                       !__atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED))
+                    __builtin_ia32_pause();
+                if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) == BW_MB_COMMAND) break;
+            }
             __atomic_store_n(&mb->stub_sleeping, 1, __ATOMIC_SEQ_CST);
             if (__atomic_load_n(&mb->state, __ATOMIC_SEQ_CST) == BW_MB_EVENT)
                 sc6(202, (long)&mb->state, FUTEX_WAIT, BW_MB_EVENT, 0, 0, 0);
@@ -144,6 +152,7 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
                 if (sc6(158, 0x1001 /* ARCH_SET_GS */, (long)r->gs_base, 0, 0, 0, 0) == 0)
                     mb->gs_base = r->gs_base;
             }
+            mb->fp_saved = 0;
             __atomic_store_n(&mb->state, BW_MB_RUNNING, __ATOMIC_RELEASE);
             return;   // rt_sigreturn (our restorer) loads the frame
         }
@@ -303,6 +312,7 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb) {
     mb->stub_spin = 0;
     mb->fp_pending = 0;
     mb->stub_park = 0;
+    mb->fp_saved = 0;
     mb->event_tsc = 0;
     __atomic_store_n(&mb->state, BW_MB_RUNNING, __ATOMIC_RELEASE);
 }
@@ -356,7 +366,10 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
     mb->cmd = cmd;
     // Parked on purpose (the task blocked): its sleep says nothing about the load.
     uint32_t parked = __atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED);
-    if (parked) __atomic_store_n(&mb->stub_park, 0, __ATOMIC_RELAXED);
+    if (parked) {
+        __atomic_store_n(&mb->stub_park, 0, __ATOMIC_RELAXED);
+        flags |= BW_HANDOFF_PARKED;
+    }
     __atomic_store_n(&mb->state, BW_MB_COMMAND, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&mb->stub_sleeping, __ATOMIC_SEQ_CST)) {
         syscall(SYS_futex, &mb->state, FUTEX_WAKE, 1, 0, 0, 0);
@@ -378,6 +391,16 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
     if (sleep_for_event(mb, pid, -1) != 0) return -1;
     mb->event_tsc = host_rdtsc();
     return flags;
+}
+
+int bw_systrap_unpark(struct bw_systrap_mailbox *mb) {
+    if (!__atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED)) return 0;
+    __atomic_store_n(&mb->stub_park, 0, __ATOMIC_SEQ_CST);
+    // Its sleep was on purpose and it is woken before the command: not a sign of load.
+    mb->event_tsc = 0;
+    if (__atomic_load_n(&mb->stub_sleeping, __ATOMIC_SEQ_CST))
+        syscall(SYS_futex, &mb->state, FUTEX_WAKE, 1, 0, 0, 0);
+    return 1;
 }
 
 uint64_t bw_systrap_tsc_per_us(void) {
@@ -406,3 +429,6 @@ int bw_allowed_cpus(int *out, int max) {
         if (CPU_ISSET(c, &set)) out[n++] = c;
     return n;
 }
+
+// The mailbox shares its page with nothing, but must fit in it (the signal stack follows).
+_Static_assert(sizeof(struct bw_systrap_mailbox) <= 4096, "the systrap mailbox must fit in one page");

@@ -198,6 +198,8 @@ extension Task {
         k.unlock()
         let r: Int32
         if var d = deadline { r = bw_wake_wait(w, seen, &d) } else { r = bw_wake_wait(w, seen, nil) }
+        // Start waking the parked stub now: its wake-up overlaps the work on the answer.
+        stub?.didWake()
         k.lock()
         sleep.asleep = false
         k.removeSleeper(self, kind)

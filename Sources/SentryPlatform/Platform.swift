@@ -50,6 +50,9 @@ public protocol PlatformStub: AnyObject {
     /// The task is about to block inside the Sentry (its answer will be late): a platform whose stub
     /// spins for the answer stops spinning (the CPU is better spent on whoever will wake the task).
     func willBlock()
+    /// The blocked task was woken (it will most likely answer soon): a platform that parked its stub
+    /// in willBlock may start waking it now.
+    func didWake()
 }
 
 /// The FXSAVE image of a fresh process: FCW 0x37f, MXCSR 0x1f80, everything else zero.
@@ -63,6 +66,7 @@ let defaultFXSave: [UInt8] = {
 extension PlatformStub {
     public func place(cpu: Int32) { _ = bw_pin_pid(Int(pid), cpu) }
     public func willBlock() {}
+    public func didWake() {}
 }
 
 /// What a platform needs from the Sentry's memory file (implemented by SentryMemory.MemoryFile).

@@ -21,6 +21,32 @@ struct HandoffPolicy {
         if let v = getenv("BULWARK_SYSTRAP_SPIN_US"), let n = UInt64(String(cString: v)) { return min(n, 1000) }
         return 50
     }()
+    /// BULWARK_SYSTRAP_HANDOFF=split|same pins the mode (measurements); anything else: adaptive.
+    static let forced: Mode? = {
+        guard let v = getenv("BULWARK_SYSTRAP_HANDOFF") else { return nil }
+        switch String(cString: v) {
+        case "split": return .split
+        case "same": return .same
+        default: return nil
+        }
+    }()
+    /// The stub's own spin budget (BULWARK_SYSTRAP_STUB_SPIN_US; default: the same as the task thread's).
+    static let stubSpinMicros: UInt64 = {
+        if let v = getenv("BULWARK_SYSTRAP_STUB_SPIN_US"), let n = UInt64(String(cString: v)) { return min(n, 1000) }
+        return spinMicros
+    }()
+    /// didWake wakes a parked stub at once (BULWARK_SYSTRAP_EARLY_WAKE=0 turns it off).
+    static let earlyWake: Bool = {
+        if let v = getenv("BULWARK_SYSTRAP_EARLY_WAKE") { return String(cString: v) != "0" }
+        return true
+    }()
+    /// How long a retried split must hold before the back-off resets (BULWARK_SYSTRAP_RETRY_HOLD_MS;
+    /// default 0: one good window resets it, the session 3 rule). Not measured to help on a quiet
+    /// machine yet, so it is a knob for the quiet run, not the default.
+    static let defaultRetryHoldNs: Int64 = {
+        if let v = getenv("BULWARK_SYSTRAP_RETRY_HOLD_MS"), let n = Int64(String(cString: v)) { return min(max(n, 0), 60_000) * 1_000_000 }
+        return 0
+    }()
     static let window = 64
     static let maxMissesPerWindow = 3
     static let minBackoffNs: Int64 = 50_000_000
@@ -33,6 +59,8 @@ struct HandoffPolicy {
     private var retryAt: Int64 = 0
     /// The current split period is a retry after a fallback (a failure doubles the back-off).
     private var retrying = false
+    private var splitSince: Int64 = 0
+    var retryHoldNs = HandoffPolicy.defaultRetryHoldNs
 
     /// Process-wide verdict: until this time (monotonic ns) new stubs start on their task's CPU, and the
     /// current back-off. Plain words written by task threads; a stale read only delays a switch.
@@ -41,6 +69,7 @@ struct HandoffPolicy {
 
     init(splitPossible: Bool, now: Int64 = 0) {
         guard splitPossible && HandoffPolicy.spinMicros > 0 else { mode = .same; return }
+        if let f = HandoffPolicy.forced { mode = f; return }
         let until = HandoffPolicy.sameUntil
         if now < until {
             mode = .same
@@ -54,7 +83,8 @@ struct HandoffPolicy {
     /// Records one hand-off's flags (BW_HANDOFF_*) at time `now()`; returns the new mode when it changes.
     mutating func record(_ flags: Int32, now: () -> Int64) -> Mode? {
         handoffs += 1
-        if flags != 0 { misses += 1 }
+        if flags & Int32(BW_HANDOFF_SLEPT | BW_HANDOFF_STUB_SLEPT) != 0 { misses += 1 }
+        if HandoffPolicy.forced != nil { return nil }
         if mode == .split && misses > HandoffPolicy.maxMissesPerWindow {
             // Too many sleeps already: fall back now, not at the end of the window.
             handoffs = 0; misses = 0
@@ -71,15 +101,20 @@ struct HandoffPolicy {
         defer { handoffs = 0; misses = 0 }
         switch mode {
         case .split:
-            if retrying {
+            // A retry has succeeded only once split held for a while: on a saturated machine a window
+            // (a few ms) often passes before the next burst of misses, and resetting the back-off then
+            // made the stub flap between the modes every ~100 ms.
+            if retrying && now() - splitSince >= retryHoldNs {
                 retrying = false
                 backoffNs = HandoffPolicy.minBackoffNs
                 HandoffPolicy.sharedBackoff = backoffNs
             }
             return nil
         case .same:
-            guard retryAt != 0, now() >= retryAt else { return nil }
+            let t = now()
+            guard retryAt != 0, t >= retryAt else { return nil }
             retrying = true
+            splitSince = t
             mode = .split
             return .split
         }
@@ -111,4 +146,20 @@ struct HandoffPolicy {
 
     static let ticksPerMicro: UInt64 = bw_systrap_tsc_per_us()
     static var spinTicks: UInt64 { spinMicros * ticksPerMicro }
+    static var stubSpinTicks: UInt64 { stubSpinMicros * ticksPerMicro }
+}
+
+/// Per-stub hand-off counts, kept and printed (when the stub goes) only with BULWARK_SENTRY_DEBUG.
+struct HandoffStats: CustomStringConvertible {
+    var calls = 0, splitCalls = 0, slept = 0, stubSlept = 0, parked = 0, earlyWakes = 0
+    mutating func count(_ flags: Int32, split: Bool) {
+        calls += 1
+        if split { splitCalls += 1 }
+        if flags & Int32(BW_HANDOFF_SLEPT) != 0 { slept += 1 }
+        if flags & Int32(BW_HANDOFF_STUB_SLEPT) != 0 { stubSlept += 1 }
+        if flags & Int32(BW_HANDOFF_PARKED) != 0 { parked += 1 }
+    }
+    var description: String {
+        "\(calls) round trips, \(splitCalls) split, task thread slept \(slept), stub woken within its budget \(stubSlept), after a park \(parked), woken early \(earlyWakes)"
+    }
 }

@@ -83,20 +83,27 @@ public final class SystrapStub: PlatformStub {
             _ = bw_pin_pid(Int(pid), taskCPU)
             spinTicks = 0
         }
-        mb.pointee.stub_spin = spinTicks
+        mb.pointee.stub_spin = spinTicks == 0 ? 0 : HandoffPolicy.stubSpinTicks
     }
 
     /// One command/event round trip; false if the stub is gone.
     @inline(__always) private func call(_ cmd: Int) -> Bool {
         let r = bw_systrap_call(mb, UInt32(cmd), Int(pid), spinTicks)
         if r < 0 { alive = false; return false }
+        if debugHandoff {
+            stats.count(r, split: spinTicks != 0)
+            if stats.calls % 100_000 == 0 { fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr) }
+        }
         if taskCPU >= 0, let m = policy.record(r, now: HandoffPolicy.monotonicNs) {
-            if debugHandoff { fputs("bulwark-sentry: systrap stub \(pid): hand-off \(m == .split ? "split (spinning)" : "same CPU")\n", stderr) }
+            if debugHandoff {
+                fputs("bulwark-sentry: systrap stub \(pid): hand-off \(m == .split ? "split (spinning)" : "same CPU") at \(HandoffPolicy.monotonicNs() / 1_000_000) ms after \(stats.calls) calls\n", stderr)
+            }
             apply(m)
         }
         return true
     }
     private let debugHandoff = getenv("BULWARK_SENTRY_DEBUG") != nil
+    private var stats = HandoffStats()
 
     public func run() -> StopReason {
         guard alive else { return .gone }
@@ -157,8 +164,9 @@ public final class SystrapStub: PlatformStub {
 
     public func getFPRegs(_ buf: UnsafeMutableRawPointer) -> Bool {
         guard alive else { return false }
-        // A SETFP not yet loaded is the current state.
-        if mb.pointee.fp_pending == 0 && !call(BW_CMD_GETFP) { return false }
+        // A SETFP not yet loaded is the current state; else the stub copied the frame's area when it
+        // posted the event (fp_saved), so only a stub without that copy needs a GETFP round trip.
+        if mb.pointee.fp_pending == 0 && mb.pointee.fp_saved == 0 && !call(BW_CMD_GETFP) { return false }
         withUnsafeBytes(of: &mb.pointee.fp) { buf.copyMemory(from: $0.baseAddress!, byteCount: 512) }
         return true
     }
@@ -171,6 +179,10 @@ public final class SystrapStub: PlatformStub {
     }
     /// Parks a spinning stub at once (it sleeps in FUTEX_WAIT; the next command wakes it).
     public func willBlock() { if spinTicks != 0 { bw_systrap_park(mb) } }
+    /// Wakes a parked stub as soon as its task is woken (BULWARK_SYSTRAP_EARLY_WAKE=0: at the answer).
+    public func didWake() {
+        if HandoffPolicy.earlyWake && spinTicks != 0 && bw_systrap_unpark(mb) != 0 && debugHandoff { stats.earlyWakes += 1 }
+    }
     public func lastFault() -> (code: Int32, addr: UInt64) { (mb.pointee.code, mb.pointee.fault_addr) }
     public func interrupt() { _ = bw_kill_pid(Int(pid), BW_SYSTRAP_KICK_SIGNAL) }
 
@@ -184,6 +196,7 @@ public final class SystrapStub: PlatformStub {
 
     public func destroy() {
         guard !reaped else { return }
+        if debugHandoff && stats.calls > 0 { fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr) }
         reaped = true
         alive = false
         _ = bw_kill_pid(Int(pid), SIGKILL)

@@ -14,7 +14,7 @@ struct HandoffPolicyTests {
         return change
     }
 
-    @Test(.enabled(if: HandoffPolicy.spinMicros > 0))
+    @Test(.enabled(if: HandoffPolicy.spinMicros > 0 && HandoffPolicy.forced == nil))
     func fallsBackToOneCPUAndRetriesWithGrowingBackoff() {
         HandoffPolicy.sameUntil = 0
         defer { HandoffPolicy.sameUntil = 0 }
@@ -30,13 +30,44 @@ struct HandoffPolicyTests {
         #expect(window(&p, misses: 64, at: backoff) == .same)
         #expect(window(&p, misses: 0, at: backoff + backoff) == nil)
         #expect(window(&p, misses: 0, at: backoff + 2 * backoff) == .split)
-        // A retry that works resets the back-off.
-        #expect(window(&p, misses: 0, at: backoff + 2 * backoff) == nil)
-        #expect(window(&p, misses: 64, at: 10 * backoff) == .same)
-        #expect(window(&p, misses: 0, at: 11 * backoff) == .split)
+        // A retry that holds for retryHoldNs resets the back-off.
+        let t = backoff + 2 * backoff, hold = p.retryHoldNs
+        #expect(window(&p, misses: 0, at: t) == nil)
+        #expect(window(&p, misses: 0, at: t + hold) == nil)
+        #expect(window(&p, misses: 64, at: t + hold + 1) == .same)
+        #expect(window(&p, misses: 0, at: t + hold + 1 + backoff) == .split)
     }
 
-    @Test(.enabled(if: HandoffPolicy.spinMicros > 0))
+    /// With a hold time (BULWARK_SYSTRAP_RETRY_HOLD_MS): on a saturated machine split often survives a
+    /// window or two before the next burst of misses; such a short-lived retry still counts as failed,
+    /// so the back-off keeps growing instead of the stub flapping between the modes every few windows.
+    @Test(.enabled(if: HandoffPolicy.spinMicros > 0 && HandoffPolicy.forced == nil))
+    func aShortLivedRetryStillDoublesTheBackoff() {
+        HandoffPolicy.sameUntil = 0
+        defer { HandoffPolicy.sameUntil = 0 }
+        var p = HandoffPolicy(splitPossible: true)
+        p.retryHoldNs = 1_000_000_000   // BULWARK_SYSTRAP_RETRY_HOLD_MS=1000
+        let backoff = HandoffPolicy.minBackoffNs
+        #expect(window(&p, misses: 64, at: 0) == .same)
+        #expect(window(&p, misses: 0, at: backoff) == .split)
+        // Two good windows, then misses again before retryHoldNs has passed.
+        #expect(window(&p, misses: 0, at: backoff + 1) == nil)
+        #expect(window(&p, misses: 0, at: backoff + 2) == nil)
+        #expect(window(&p, misses: 64, at: backoff + 3) == .same)
+        #expect(window(&p, misses: 0, at: backoff + 3 + backoff) == nil, "the back-off doubled")
+        #expect(window(&p, misses: 0, at: backoff + 3 + 2 * backoff) == .split)
+    }
+
+    /// BULWARK_SYSTRAP_HANDOFF pins the mode: no fall-back however many misses.
+    @Test(.enabled(if: HandoffPolicy.forced != nil))
+    func aForcedModeNeverChanges() {
+        var p = HandoffPolicy(splitPossible: true)
+        let m = p.mode
+        #expect(window(&p, misses: 64, at: 0) == nil)
+        #expect(p.mode == m)
+    }
+
+    @Test(.enabled(if: HandoffPolicy.spinMicros > 0 && HandoffPolicy.forced == nil))
     func aNewStubStartsWithTheLastVerdict() {
         HandoffPolicy.sameUntil = 0
         defer { HandoffPolicy.sameUntil = 0 }

@@ -34,7 +34,7 @@ enum { BW_EV_SYSCALL = 1, BW_EV_FAULT = 2, BW_EV_KICK = 3, BW_EV_DONE = 4 };
 enum {
     BW_CMD_RESUME = 1,   // run the queued host ops, load `regs` (and fs/gs base), return to the application
     BW_CMD_OPS = 2,      // run the queued host ops, report BW_EV_DONE
-    BW_CMD_GETFP = 3,    // copy the frame's FXSAVE area into `fp`
+    BW_CMD_GETFP = 3,    // copy the frame's FXSAVE area into `fp` (the stub already does at each event: fp_saved)
     BW_CMD_SETFP = 4,    // copy `fp` into the frame's FXSAVE area
 };
 #define BW_MB_MAX_OPS 40
@@ -65,6 +65,8 @@ struct bw_systrap_mailbox {
     uint64_t stub_spin;         // TSC ticks the stub spins for a command before sleeping (0: never)
     uint32_t fp_pending;        // `fp` holds an FXSAVE area to load into the frame on RESUME
     uint32_t stub_park;         // the task blocked in the Sentry: stop spinning, sleep now
+    uint32_t fp_saved;          // `fp` holds the frame's FXSAVE area (copied at every event; 0 after RESUME)
+    uint32_t reserved0;
     uint64_t event_tsc;         // Sentry only: TSC when the last event arrived
     struct user_regs_struct regs;
     uint8_t fp[512];
@@ -99,12 +101,16 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb);
 /// waiting), else flags: BW_HANDOFF_SLEPT (this thread spun in vain and slept), BW_HANDOFF_STUB_SLEPT
 /// (the stub was asleep although the command came within its spin budget after the event).
 int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks);
-enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2 };
+/// BW_HANDOFF_PARKED: the stub had been parked (the task blocked in the Sentry); not a miss.
+enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2, BW_HANDOFF_PARKED = 4 };
 /// Sentry side: the task blocks inside the Sentry; a stub spinning for its command sleeps at once (it
 /// would take a CPU from the thread that is to wake the task). Cleared by the next bw_systrap_call.
 static inline void bw_systrap_park(struct bw_systrap_mailbox *mb) {
     __atomic_store_n(&mb->stub_park, 1, __ATOMIC_RELAXED);
 }
+/// Sentry side: the blocked task was woken; wake its parked stub now, so that its wake-up overlaps the
+/// task's work on the answer (it then spins for the command within its budget). 1 if it was parked.
+int bw_systrap_unpark(struct bw_systrap_mailbox *mb);
 /// TSC ticks per microsecond (measured once against CLOCK_MONOTONIC; 0 if the TSC is unusable).
 uint64_t bw_systrap_tsc_per_us(void);
 /// The CPUs this process may run on (at most `max`), in `out`; returns their number.
