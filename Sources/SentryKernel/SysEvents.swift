@@ -299,7 +299,10 @@ extension Task {
             ep.set(key, nil)
         default: return errno(EINVAL)
         }
-        kernel.broadcast()
+        // Only a task in a readiness wait (epoll_wait, or poll on the epoll fd) can be waiting for
+        // this interest list; broadcast() woke every sleeping thread of the sandbox twice per
+        // connection an event loop accepts (epoll_ctl add, then del).
+        kernel.wakeUntargeted()
         return 0
     }
 
