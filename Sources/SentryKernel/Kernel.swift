@@ -50,6 +50,9 @@ public final class Kernel {
     /// The socket arena's doorbell from the netstack, once the netstack is up: tasks waiting for
     /// readiness sleep on its generation word and the netstack wakes them itself (WaitQueue.swift).
     var netBell: ArenaDoorbell? = nil
+    /// One-way netstack requests are queued (NetstackConnection.queue): the run loop tells the
+    /// connection after each system call, so a task that never sleeps still sends them.
+    var oneWayQueued = false
     /// Tasks asleep on their own futex words and the wake-ups deferred to the unlock (WaitQueue.swift).
     let wakes = WakeState()
     let memory: MemoryFile

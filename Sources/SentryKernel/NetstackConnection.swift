@@ -95,11 +95,11 @@ final class NetstackConnection {
     private var callMutex = pthread_mutex_t()
     /// One-way requests not sent yet, in the application's order: Closes of sockets whose last
     /// descriptor went away (kernel lock held then, so no call is possible there) and checked
-    /// setsockopts. Sent before the next call, or by the waker, which the first queued request rings.
+    /// setsockopts. Sent before the next call, or by the waker when rung (see `queue`).
     /// Guarded by the kernel lock.
     enum Pending { case close(UInt64, Int), option(Netstack.SetOption), acceptSlots(Netstack.AcceptSlots) }
     var pendingOneWay: [Pending] = []
-    /// Rung when a close is queued: wakes the waker.
+    /// Rung to have the waker send the queued one-way requests.
     let closeBellFD: Int32
 
     init(channel: Channel, arena: SocketArena, toNetstack: Int32, toSentry: Int32, kernel: Kernel) {
@@ -186,7 +186,7 @@ final class NetstackConnection {
     func call<R: WireRequest>(_ request: R, fds: [Int32] = []) -> KResult<R.Reply> {
         if dead { return .failure(ENETDOWN) }
         let closes = pendingOneWay
-        pendingOneWay.removeAll()
+        tookQueue()
         kernel.unlock()
         pthread_mutex_lock(&callMutex)
         var failure: String? = nil
@@ -275,16 +275,48 @@ final class NetstackConnection {
         return 0
     }
 
-    /// Queues a one-way request (kernel lock held) and rings the waker if the queue was empty (it
-    /// sends everything queued when it runs, so one ring per burst is enough). Options too: no
-    /// doorbell wakes the waker any more, and an option must not wait for the next close or call.
-    private func queue(_ p: Pending) {
-        let ring = pendingOneWay.isEmpty
+    /// Queues a one-way request (kernel lock held). Not rung per request: waking the waker for each
+    /// burst cost an accept loop a thread wake-up and a kernel-lock hand-off per connection. The
+    /// queue goes out with the next call, or the waker is rung when the task that queued it next
+    /// sleeps (`ringIfQueued`, from every task sleep), when 32 are queued, when the queuing task
+    /// has made `staleAfter` more system calls without sleeping (`noteSyscall`), or at once for
+    /// `urgent` requests (accept slot top-ups, which an accept loop waits for).
+    func queue(_ p: Pending, urgent: Bool = false) {
         pendingOneWay.append(p)
-        if ring {
-            var one: UInt64 = 1
-            _ = Glibc.write(closeBellFD, &one, 8)
-        }
+        kernel.oneWayQueued = true
+        if urgent || pendingOneWay.count >= 32 { ring() }
+    }
+
+    /// Every task sleep (kernel lock held): send what is queued while this task sleeps.
+    @inline(__always) func ringIfQueued() {
+        if !pendingOneWay.isEmpty { ring() }
+    }
+
+    static let staleAfter = 16
+    private var syscallsSinceQueued = 0
+    /// After each system call while requests are queued (kernel lock held): a task that keeps
+    /// running without sleeping still gets its closes and options out within a few calls.
+    func noteSyscall() {
+        if pendingOneWay.isEmpty { kernel.oneWayQueued = false; syscallsSinceQueued = 0; return }
+        syscallsSinceQueued += 1
+        if syscallsSinceQueued >= NetstackConnection.staleAfter { ring() }
+    }
+
+    private var bellRung = false
+    private func ring() {
+        if bellRung { return }
+        bellRung = true
+        syscallsSinceQueued = 0
+        var one: UInt64 = 1
+        _ = Glibc.write(closeBellFD, &one, 8)
+    }
+
+    /// The queue was taken for sending (kernel lock held).
+    private func tookQueue() {
+        pendingOneWay.removeAll()
+        bellRung = false
+        syscallsSinceQueued = 0
+        kernel.oneWayQueued = false
     }
 
     /// The last descriptor of a socket went away (kernel lock held): its Close goes out with the
@@ -318,7 +350,7 @@ final class NetstackConnection {
             return true
         }
         let closes = pendingOneWay
-        pendingOneWay.removeAll()
+        tookQueue()
         kernel.unlock()
         var failure: String? = nil
         let released = sendPending(closes, failure: &failure)

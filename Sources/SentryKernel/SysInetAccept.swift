@@ -42,15 +42,13 @@ extension NetstackConnection {
     }
 
     /// After accept popped a record (kernel lock held): tops the listener's spares up with a
-    /// one-way message once half are used. The waker sends it at once (rung like a Close).
+    /// one-way message once half are used. The waker sends it at once (an urgent request).
     func refillAcceptSlots(_ s: InetSocket) {
         guard let have = s.acceptSpare, !dead, have.count <= NetstackConnection.acceptSpares / 2 else { return }
         let slots = takeSpareSlots(NetstackConnection.acceptSpares - have.count)
         guard !slots.isEmpty else { return }
         s.acceptSpare!.formUnion(slots.map { Int($0) })
-        pendingOneWay.append(.acceptSlots(Netstack.AcceptSlots(handle: s.handle, slots: slots)))
-        var one: UInt64 = 1
-        _ = Glibc.write(closeBellFD, &one, 8)
+        queue(.acceptSlots(Netstack.AcceptSlots(handle: s.handle, slots: slots)), urgent: true)
     }
 
     /// A listener went away (kernel lock held, from its deinit, before its Close is queued): the

@@ -228,6 +228,7 @@ final class Task: HostMapper {
             case .syscall:
                 handleSyscall()
                 if kernel.asyncIO.active { kernel.asyncIO.check(kernel) }   // O_ASYNC (SysAsyncIO.swift)
+                if kernel.oneWayQueued { NetstackConnection.shared?.noteSyscall() }
             case .signal(let sig):
                 if sig == SIGSTOP { continue }   // our own kick: re-check signals
                 if debugSentry { kernel.log("[\(tid)] host signal \(sig) at rip=0x\(String(regs.rip, radix: 16))\n") }

@@ -187,6 +187,7 @@ extension Task {
     func sleepOnce(deadline: timespec?, kind: SleepKind, queue: WaitQueue? = nil) -> Bool {
         let k = kernel
         if kind == .readiness, let bell = k.netBell { return sleepOnNet(bell, deadline: deadline) }
+        if k.oneWayQueued { NetstackConnection.shared?.ringIfQueued() }
         sleep.asleep = true
         k.addSleeper(self, kind)
         queue?.waiters.append(self)
@@ -222,6 +223,7 @@ extension Task {
             netSeen = bell.current32   // read before the caller's re-check
             return true
         }
+        if k.oneWayQueued { NetstackConnection.shared?.ringIfQueued() }
         sleep.asleep = true
         sleep.onNet = true
         k.addSleeper(self, .readiness)
