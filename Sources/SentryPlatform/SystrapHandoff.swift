@@ -50,13 +50,16 @@ struct HandoffPolicy {
         return 0
     }()
     static let window = 64
-    /// Misses tolerated per window before split falls back (BULWARK_SYSTRAP_MAX_MISSES; default 8, was 3
-    /// until session 7: with redis at load ~3, 3 fell back so often that split pinned did better, while 8
-    /// still falls back when most hand-offs miss, as on a machine overloaded by other work).
-    static let maxMissesPerWindow: Int = {
+    /// Misses tolerated per window before split falls back: 3 for a young stub, `maxMissesLongLived`
+    /// once it has made `longLived` round trips. A long-running server (redis at load ~3) fell back so
+    /// often with 3 that split pinned did better; short-lived processes (fork, exec) got slower with 8.
+    static let maxMissesPerWindow = 3
+    /// BULWARK_SYSTRAP_MAX_MISSES (default 8; 3 restores the session 3 rule for every stub).
+    static let maxMissesLongLived: Int = {
         if let v = getenv("BULWARK_SYSTRAP_MAX_MISSES"), let n = Int(String(cString: v)) { return min(max(n, 0), window) }
         return 8
     }()
+    static let longLived = 20_000
     static let minBackoffNs: Int64 = 50_000_000
     static let maxBackoffNs: Int64 = 2_000_000_000
 
@@ -68,6 +71,8 @@ struct HandoffPolicy {
     /// The current split period is a retry after a fallback (a failure doubles the back-off).
     private var retrying = false
     private var splitSince: Int64 = 0
+    /// Round trips recorded so far (counted up to `longLived`).
+    private var lifetime = 0
     var retryHoldNs = HandoffPolicy.defaultRetryHoldNs
 
     /// Process-wide verdict: until this time (monotonic ns) new stubs start on their task's CPU, and the
@@ -91,9 +96,11 @@ struct HandoffPolicy {
     /// Records one hand-off's flags (BW_HANDOFF_*) at time `now()`; returns the new mode when it changes.
     mutating func record(_ flags: Int32, now: () -> Int64) -> Mode? {
         handoffs += 1
+        if lifetime < HandoffPolicy.longLived { lifetime += 1 }
         if flags & Int32(BW_HANDOFF_SLEPT | BW_HANDOFF_STUB_SLEPT) != 0 { misses += 1 }
         if HandoffPolicy.forced != nil { return nil }
-        if mode == .split && misses > HandoffPolicy.maxMissesPerWindow {
+        let limit = lifetime < HandoffPolicy.longLived ? HandoffPolicy.maxMissesPerWindow : HandoffPolicy.maxMissesLongLived
+        if mode == .split && misses > limit {
             // Too many sleeps already: fall back now, not at the end of the window.
             handoffs = 0; misses = 0
             if retrying { backoffNs = min(backoffNs * 2, HandoffPolicy.maxBackoffNs) }
