@@ -179,7 +179,8 @@ public final class SystrapStub: PlatformStub {
     }
     /// Parks a spinning stub at once (it sleeps in FUTEX_WAIT; the next command wakes it).
     public func willBlock() { if spinTicks != 0 { bw_systrap_park(mb) } }
-    /// Wakes a parked stub as soon as its task is woken (BULWARK_SYSTRAP_EARLY_WAKE=0: at the answer).
+    /// Wakes a parked stub as soon as its task is woken (only with BULWARK_SYSTRAP_EARLY_WAKE=1; else at
+    /// the answer).
     public func didWake() {
         if HandoffPolicy.earlyWake && spinTicks != 0 && bw_systrap_unpark(mb) != 0 && debugHandoff { stats.earlyWakes += 1 }
     }

@@ -22,12 +22,13 @@ struct PlatformTests {
 
     /// Both systrap hand-off modes, pinned with BULWARK_SYSTRAP_HANDOFF instead of left to the adaptive
     /// policy: "split" (stub on the other CPU, both sides spin; a blocked task parks its stub and wakes it
-    /// early when woken) and "same" (one CPU, futex hand-offs). Blocking, waking, threads, signals and
+    /// early when woken, BULWARK_SYSTRAP_EARLY_WAKE=1) and "same" (one CPU, futex hand-offs). Blocking, waking, threads, signals and
     /// register state behave as natively in each. (On a one-CPU machine both runs are "same".)
     @Test(arguments: ["split", "same"])
     func bothHandOffModesMatchNative(_ mode: String) throws {
         var env = ProcessInfo.processInfo.environment
         env["BULWARK_SYSTRAP_HANDOFF"] = mode
+        env["BULWARK_SYSTRAP_EARLY_WAKE"] = "1"   // the parked stub's early wake-up too (off by default)
         for name in ["wakeups", "threads", "signals", "platform"] {
             let exe = try Sentry.compile(name)
             let native = try Sentry.native([exe])

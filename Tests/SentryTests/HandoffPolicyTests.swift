@@ -58,6 +58,22 @@ struct HandoffPolicyTests {
         #expect(window(&p, misses: 0, at: backoff + 3 + 2 * backoff) == .split)
     }
 
+    /// A stub that has made many round trips (a long-running server) tolerates more misses per window
+    /// than a young one (fork/exec children keep the strict rule).
+    @Test(.enabled(if: HandoffPolicy.spinMicros > 0 && HandoffPolicy.forced == nil &&
+                   HandoffPolicy.maxMissesLongLived > HandoffPolicy.maxMissesPerWindow))
+    func aLongLivedStubToleratesMoreMisses() {
+        HandoffPolicy.sameUntil = 0
+        defer { HandoffPolicy.sameUntil = 0 }
+        var young = HandoffPolicy(splitPossible: true)
+        #expect(window(&young, misses: HandoffPolicy.maxMissesLongLived, at: 0) == .same)
+        HandoffPolicy.sameUntil = 0
+        var old = HandoffPolicy(splitPossible: true)
+        for _ in 0..<(HandoffPolicy.longLived / HandoffPolicy.window + 1) { _ = window(&old, misses: 0, at: 0) }
+        #expect(window(&old, misses: HandoffPolicy.maxMissesLongLived, at: 0) == nil)
+        #expect(window(&old, misses: HandoffPolicy.maxMissesLongLived + 1, at: 0) == .same)
+    }
+
     /// BULWARK_SYSTRAP_HANDOFF pins the mode: no fall-back however many misses.
     @Test(.enabled(if: HandoffPolicy.forced != nil))
     func aForcedModeNeverChanges() {
