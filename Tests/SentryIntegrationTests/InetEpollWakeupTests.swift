@@ -27,44 +27,15 @@ struct InetEpollWakeupTests {
     /// Sandbox only (a native netstack cannot be killed): both sleepers return once the netstack dies.
     @Test func netstackDeathWakesEverySleeper() throws {
         let exe = try Sentry.compile("inet_wakeups")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Sentry.binary)
-        p.arguments = ["run", "--rootfs", "/", "--", exe, "idlewait"]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.runForTest()
-        defer { p.stopForTest() }
-        var seen = Data()
-        let start = Date()
-        while !String(decoding: seen, as: UTF8.self).contains("waiting") && Date().timeIntervalSince(start) < 20 {
-            var pfd = pollfd(fd: out.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
-            if poll(&pfd, 1, 200) <= 0 { continue }   // bounded: never block on a silent sandbox
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
-        #expect(String(decoding: seen, as: UTF8.self).contains("waiting"))
+        let box = try BackgroundSandbox([exe, "idlewait"])
+        #expect(box.waitForOutput("waiting", within: 20))
         usleep(200_000)   // both asleep by now
-        var killed = false
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
-            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8) else { continue }
-            let fields = stat.split(separator: " ")
-            if stat.contains("(bulwark-netstac"), fields.count > 3, Int32(fields[3]) == p.processIdentifier {
-                kill(Int32(entry)!, SIGKILL)
-                killed = true
-            }
-        }
-        #expect(killed)
+        #expect(box.killNetstack())
         // Well before the program's own 20 s epoll timeout.
-        let deadline = Date().addingTimeInterval(10)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        #expect(!p.isRunning, "a sleeper was not woken when the netstack died")
-        if !p.isRunning { seen.append(out.fileHandleForReading.readDataToEndOfFile()) }
-        let text = String(decoding: seen, as: UTF8.self)
-        #expect(text.contains("reader: read -> reset/down"), "\(text)")
-        #expect(text.contains("epoll_wait -> 1, hup/err 1"), "\(text)")
-        #expect(text.contains("done"), "\(text)")
+        #expect(box.waitForExit(within: 10), "a sleeper was not woken when the netstack died")
+        #expect(box.text.contains("reader: read -> reset/down"), "\(box.text)")
+        #expect(box.text.contains("epoll_wait -> 1, hup/err 1"), "\(box.text)")
+        #expect(box.text.contains("done"), "\(box.text)")
     }
 
     /// Closes and options are one-way requests the Sentry queues and sends when a task sleeps, or

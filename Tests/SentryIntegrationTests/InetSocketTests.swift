@@ -72,47 +72,19 @@ struct InetSocketTests {
 
     @Test func netstackDeathFailsSocketsWithoutHanging() throws {
         let exe = try Sentry.compile("inet_sockets")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Sentry.binary)
-        p.arguments = ["run", "--rootfs", "/", "--", exe, "outage"]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.runForTest()
-        defer { p.stopForTest() }
+        let box = try BackgroundSandbox([exe, "outage"])
         // Wait (bounded) until data flows, then kill the netstack the Sentry spawned.
-        var seen = Data()
-        let start = Date()
-        while !String(decoding: seen, as: UTF8.self).contains("transferring") && Date().timeIntervalSince(start) < 20 {
-            var p = pollfd(fd: out.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
-            if poll(&p, 1, 200) <= 0 { continue }   // bounded: never block on a silent sandbox
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
-        #expect(String(decoding: seen, as: UTF8.self).contains("transferring"))
-        var killed = false
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
-            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8) else { continue }
-            let fields = stat.split(separator: " ")
-            if stat.contains("(bulwark-netstac"), fields.count > 3, Int32(fields[3]) == p.processIdentifier {
-                kill(Int32(entry)!, SIGKILL)
-                killed = true
-            }
-        }
-        #expect(killed)
-        let deadline = Date().addingTimeInterval(20)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        #expect(!p.isRunning, "the sandbox hung after the netstack died")
-        if !p.isRunning { seen.append(out.fileHandleForReading.readDataToEndOfFile()) }
-        let text = String(decoding: seen, as: UTF8.self)
+        #expect(box.waitForOutput("transferring", within: 20))
+        #expect(box.killNetstack())
+        #expect(box.waitForExit(within: 20), "the sandbox hung after the netstack died")
+        let text = box.text
         #expect(text.contains("server: read -> reset/down"), "\(text)")
         #expect(text.contains("client: write failed: reset/down"), "\(text)")
         #expect(text.contains("accept after outage -> -1 ENETDOWN"), "\(text)")
         #expect(text.contains("socket after outage -> -1 ENETDOWN"), "\(text)")
         #expect(text.contains("sandbox still running"), "\(text)")
-        #expect(p.terminationStatus == 0)
-        let log = p.isRunning ? "" : String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(!box.process.isRunning && box.process.terminationStatus == 0)
+        let log = box.log
         #expect(log.contains("netstack connection lost"), "\(log)")
     }
 }
