@@ -44,9 +44,6 @@ public final class Kernel {
 
     var mutex = pthread_mutex_t()
     var cond = pthread_cond_t()
-    /// Kernel-condition waiters for network readiness (none today: tasks sleep on their words or on
-    /// `netBell`); `broadcast()` wakes them too.
-    var netCond = pthread_cond_t()
     /// The socket arena's doorbell from the netstack, once the netstack is up: tasks waiting for
     /// readiness sleep on its generation word and the netstack wakes them itself (WaitQueue.swift).
     var netBell: ArenaDoorbell? = nil
@@ -86,7 +83,6 @@ public final class Kernel {
         pthread_condattr_init(&attr)
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
         pthread_cond_init(&cond, &attr)
-        pthread_cond_init(&netCond, &attr)
         pthread_mutex_init(&mutex, nil)
         cpuCount = Int32(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         var t = timespec()
@@ -100,7 +96,7 @@ public final class Kernel {
         if wakes.pendingCount == 0 && !wakes.netPending { pthread_mutex_unlock(&mutex) } else { unlockAndWake() }
     }
     /// Wakes every waiter: the kernel condition's and every sleeping task (any kind).
-    func broadcast() { pthread_cond_broadcast(&cond); pthread_cond_broadcast(&netCond); wakeAllSleepers() }
+    func broadcast() { pthread_cond_broadcast(&cond); wakeAllSleepers() }
 
     func allocateID() -> Int32 {
         while threadGroups[nextID] != nil || tasks[nextID] != nil {
@@ -122,12 +118,10 @@ public final class Kernel {
     /// Waits on the kernel condition (kernel lock held) until woken or `deadline` (CLOCK_MONOTONIC)
     /// passes. Returns false on timeout.
     @discardableResult
-    func waitCond(deadline: timespec?, net: Bool = false) -> Bool {
+    func waitCond(deadline: timespec?) -> Bool {
         if wakes.pendingCount != 0 || wakes.netPending { flushWakes() }   // the condition wait releases the lock itself
-        if var d = deadline {
-            return net ? pthread_cond_timedwait(&netCond, &mutex, &d) == 0 : pthread_cond_timedwait(&cond, &mutex, &d) == 0
-        }
-        if net { pthread_cond_wait(&netCond, &mutex) } else { pthread_cond_wait(&cond, &mutex) }
+        if var d = deadline { return pthread_cond_timedwait(&cond, &mutex, &d) == 0 }
+        pthread_cond_wait(&cond, &mutex)
         return true
     }
 

@@ -98,7 +98,7 @@ final class NetstackConnection {
     /// setsockopts. Sent before the next call, or by the waker when rung (see `queue`).
     /// Guarded by the kernel lock.
     enum Pending { case close(UInt64, Int), option(Netstack.SetOption), acceptSlots(Netstack.AcceptSlots) }
-    var pendingOneWay: [Pending] = []
+    private(set) var pendingOneWay: [Pending] = []   // appended only through `queue`
     /// Rung to have the waker send the queued one-way requests.
     let closeBellFD: Int32
 

@@ -282,7 +282,8 @@ final class Task: HostMapper {
 
     /// Blocks (kernel lock held) until woken, the deadline passes, or a signal arrives.
     /// Returns false if interrupted by a signal.
-    /// `net`: waiting for an inet socket (woken by the netstack's doorbell too, see Kernel.netCond).
+    /// `net`: waiting for an inet socket (a readiness sleeper: the netstack's doorbell wakes it too,
+    /// WaitQueue.swift).
     /// Without `net` the task is woken by every state change (`block(deadline:on:)` waits for one object).
     func block(deadline: timespec?, net: Bool = false) -> Bool {
         if interrupted { return false }

@@ -127,23 +127,18 @@ extension Kernel {
 
     /// Releases the kernel lock, then issues the deferred wakes.
     func unlockAndWake() {
-        if wakes.netPending {
-            wakes.netPending = false
-            let bell = netBell
-            if wakes.pendingCount == 0 {
-                pthread_mutex_unlock(&mutex)
-                bell?.wakeSleepers()
-                return
-            }
-            unlockAndWakeWords()
-            bell?.wakeSleepers()
-            return
-        }
+        let bell = wakes.netPending ? netBell : nil
+        wakes.netPending = false
         unlockAndWakeWords()
+        bell?.wakeSleepers()
     }
 
     private func unlockAndWakeWords() {
         let n = wakes.pendingCount
+        if n == 0 {
+            pthread_mutex_unlock(&mutex)
+            return
+        }
         if n == 1 {
             let w = wakes.pending[0]
             wakes.pendingCount = 0

@@ -116,9 +116,9 @@ struct HandoffPolicy {
         defer { handoffs = 0; misses = 0 }
         switch mode {
         case .split:
-            // A retry has succeeded only once split held for a while: on a saturated machine a window
-            // (a few ms) often passes before the next burst of misses, and resetting the back-off then
-            // made the stub flap between the modes every ~100 ms.
+            // A retry has succeeded once split held for `retryHoldNs` (default 0: one good window,
+            // the session 3 rule). A longer hold keeps the back-off growing on a saturated machine,
+            // where a window (a few ms) often passes before the next burst of misses.
             if retrying && now() - splitSince >= retryHoldNs {
                 retrying = false
                 backoffNs = HandoffPolicy.minBackoffNs
