@@ -15,7 +15,7 @@ import Wire
     @Test func connectionsAreParkedInSpareSlotsAndReleasedWithTheListener() throws {
         try TestPaths.withScratchDirectory("bulwark-netstack-accept") { dir in
             let svc = try ArenaDataPathTests.Service(dir.appendingPathComponent("s").path)
-            let (arena, bell, _) = try ArenaDataPathTests().attach(svc, slots: 16)
+            let (arena, _, _) = try ArenaDataPathTests().attach(svc, slots: 16)
             let v4 = ServiceRequestTests.v4
             let listener = try svc.call(Netstack.Socket(family: 2, type: 1, slot: 0)).handle
             _ = try svc.call(Netstack.Bind(handle: listener, address: v4(127, 0, 0, 1, 9100)))
@@ -34,10 +34,10 @@ import Wire
                     #expect(e == .EINPROGRESS)
                 }
                 clients.append(c)
-                if i < 4 { #expect(ArenaDataPathTests().waitFor(bell) { arena.slot(i).state.contains(.connected) }) }
+                if i < 4 { #expect(ArenaDataPathTests().waitFor(arena) { arena.slot(i).state.contains(.connected) }) }
             }
             let ring = arena.slot(0).receive
-            #expect(ArenaDataPathTests().waitFor(bell) { ring.used == 2 * AcceptRecord.size && arena.slot(0).state.contains(.acceptable) })
+            #expect(ArenaDataPathTests().waitFor(arena) { ring.used == 2 * AcceptRecord.size && arena.slot(0).state.contains(.acceptable) })
             usleep(300_000)
             #expect(!arena.slot(4).state.contains(.connected))   // the fourth waits for its SYN retransmission
             // The first record: slot 5, connected before the record was visible, peer = client 1.
@@ -55,12 +55,12 @@ import Wire
             // A spare never used, then the listener closes with the second connection unpopped.
             _ = try svc.call(Netstack.AcceptSlots(handle: listener, slots: [8]))
             _ = try svc.call(Netstack.Close(handle: listener))
-            #expect(ArenaDataPathTests().waitFor(bell) {
+            #expect(ArenaDataPathTests().waitFor(arena) {
                 arena.slot(6).state.contains(.released) && arena.slot(8).state.contains(.released)
             })
             #expect(!arena.slot(5).state.contains(.released))   // popped: the Sentry's socket now
             // Client 2's connection was reset by the close.
-            #expect(ArenaDataPathTests().waitFor(bell) { arena.slot(2).state.contains(.error) || arena.slot(2).state.contains(.hup) })
+            #expect(ArenaDataPathTests().waitFor(arena) { arena.slot(2).state.contains(.error) || arena.slot(2).state.contains(.hup) })
             // A grant to a socket that is not listening is refused and its slots marked released.
             #expect(throws: IPCError.self) { _ = try svc.call(Netstack.AcceptSlots(handle: clients[0], slots: [9])) }
             #expect(arena.slot(9).state.contains(.released))

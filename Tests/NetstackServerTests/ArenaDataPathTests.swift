@@ -30,34 +30,46 @@ import Wire
         return (arena, toSentry, toNet)
     }
 
-    /// Waits (bounded) until `done` holds, reading the doorbell as the Sentry's waker would.
-    func waitFor(_ bell: Int32, _ done: () -> Bool) -> Bool {
+    /// Waits (bounded) until `done` holds, sleeping on the arena's doorbell as a Sentry task does
+    /// (ArenaDoorbell's protocol; each sleep at most 20 ms, so a missed ring only slows the test).
+    func waitFor(_ arena: SocketArena, _ done: () -> Bool) -> Bool {
+        let bell = arena.toSentry
         let deadline = Date().addingTimeInterval(5)
-        while !done() {
+        while true {
+            let seen = bell.current32   // before the check: a ring after it ends the sleep at once
+            if done() { return true }
             if Date() > deadline { return false }
-            var p = pollfd(fd: bell, events: Int16(POLLIN), revents: 0)
-            _ = poll(&p, 1, 20)
-            var v: UInt64 = 0
-            _ = read(bell, &v, 8)
+            if bell.prepareToSleep(seen32: seen) {
+                var t = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &t)
+                t.tv_nsec += 20_000_000
+                if t.tv_nsec >= 1_000_000_000 { t.tv_sec += 1; t.tv_nsec -= 1_000_000_000 }
+                _ = bell.sleep(seen: seen, deadline: t)
+            }
         }
-        return true
+    }
+
+    /// A listener on 127.0.0.1:`port` in slot 0, a client connected to it in slot 1 and the accepted
+    /// connection in slot 2, once the state words say so. Returns the client's and server's handles.
+    func connectedPair(_ svc: Service, _ arena: SocketArena, port: UInt16) throws -> (client: UInt64, server: UInt64) {
+        let v4 = ServiceRequestTests.v4
+        let listener = try svc.call(Netstack.Socket(family: 2, type: 1, slot: 0)).handle
+        _ = try svc.call(Netstack.Bind(handle: listener, address: v4(127, 0, 0, 1, port)))
+        _ = try svc.call(Netstack.Listen(handle: listener, backlog: 4))
+        let client = try svc.call(Netstack.Socket(family: 2, type: 1, slot: 1)).handle
+        do { _ = try svc.call(Netstack.Connect(handle: client, address: v4(127, 0, 0, 1, port))) } catch IPCError.remote(let e, _) {
+            #expect(e == .EINPROGRESS)
+        }
+        #expect(waitFor(arena) { arena.slot(0).state.contains(.acceptable) && arena.slot(1).state.contains(.connected) })
+        let server = try svc.call(Netstack.Accept(handle: listener, flags: 0, slot: 2)).handle
+        return (client, server)
     }
 
     @Test func bytesMoveThroughTheRingsAndStateIsMirrored() throws {
         try TestPaths.withScratchDirectory("bulwark-netstack-arena") { dir in
             let svc = try Service(dir.appendingPathComponent("s").path)
-            let (arena, bell, kick) = try attach(svc)
-            let v4 = ServiceRequestTests.v4
-            let listener = try svc.call(Netstack.Socket(family: 2, type: 1, slot: 0)).handle
-            _ = try svc.call(Netstack.Bind(handle: listener, address: v4(127, 0, 0, 1, 9000)))
-            _ = try svc.call(Netstack.Listen(handle: listener, backlog: 4))
-            let client = try svc.call(Netstack.Socket(family: 2, type: 1, slot: 1)).handle
-            do { _ = try svc.call(Netstack.Connect(handle: client, address: v4(127, 0, 0, 1, 9000))) } catch IPCError.remote(let e, _) {
-                #expect(e == .EINPROGRESS)
-            }
-            #expect(waitFor(bell) { arena.slot(0).state.contains(.acceptable) && arena.slot(1).state.contains(.connected) })
-            let server = try svc.call(Netstack.Accept(handle: listener, flags: 0, slot: 2)).handle
-            _ = server
+            let (arena, _, kick) = try attach(svc)
+            let (client, _) = try connectedPair(svc, arena, port: 9000)
             // 300 KiB through a 64 KiB ring: the producer refills as the netstack drains.
             let payload = (0..<(300 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) }
             var sent = 0, received: [UInt8] = []
@@ -83,11 +95,11 @@ import Wire
             #expect(received == payload)
             // End of stream reaches the reader's state word after the bytes.
             _ = try svc.call(Netstack.Shutdown(handle: client, how: 1))
-            #expect(waitFor(bell) { arena.slot(2).state.contains(.endOfStream) })
+            #expect(waitFor(arena) { arena.slot(2).state.contains(.endOfStream) })
             #expect(recv.used == 0)
             // Close releases the slot once the send ring is empty.
             _ = try svc.call(Netstack.Close(handle: client))
-            #expect(waitFor(bell) { arena.slot(1).state.contains(.released) })
+            #expect(waitFor(arena) { arena.slot(1).state.contains(.released) })
             // A slot in use cannot be claimed twice.
             #expect(throws: IPCError.self) { _ = try svc.call(Netstack.Socket(family: 2, type: 2, slot: 2)) }
         }
@@ -99,17 +111,8 @@ import Wire
     @Test func fullReceiveRingWantsRoomAndOneKickResumesIt() throws {
         try TestPaths.withScratchDirectory("bulwark-netstack-room") { dir in
             let svc = try Service(dir.appendingPathComponent("s").path)
-            let (arena, bell, kick) = try attach(svc)
-            let v4 = ServiceRequestTests.v4
-            let listener = try svc.call(Netstack.Socket(family: 2, type: 1, slot: 0)).handle
-            _ = try svc.call(Netstack.Bind(handle: listener, address: v4(127, 0, 0, 1, 9001)))
-            _ = try svc.call(Netstack.Listen(handle: listener, backlog: 4))
-            let client = try svc.call(Netstack.Socket(family: 2, type: 1, slot: 1)).handle
-            do { _ = try svc.call(Netstack.Connect(handle: client, address: v4(127, 0, 0, 1, 9001))) } catch IPCError.remote(let e, _) {
-                #expect(e == .EINPROGRESS)
-            }
-            #expect(waitFor(bell) { arena.slot(0).state.contains(.acceptable) && arena.slot(1).state.contains(.connected) })
-            _ = try svc.call(Netstack.Accept(handle: listener, flags: 0, slot: 2))
+            let (arena, _, kick) = try attach(svc)
+            _ = try connectedPair(svc, arena, port: 9001)
             let total = 1 << 20
             let payload = (0..<total).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
             var sent = 0, received: [UInt8] = []
@@ -163,7 +166,7 @@ import Wire
             #expect(received == payload)
             #expect(refills >= 1)
             // Everything delivered: the flag is down again.
-            #expect(waitFor(bell) { !slot.roomWanted })
+            #expect(waitFor(arena) { !slot.roomWanted })
         }
     }
 
