@@ -49,6 +49,18 @@ import Wire
         }
     }
 
+    /// Writes as much of `payload[from...]` as `ring` has room for, as the Sentry's write does;
+    /// returns the number of bytes written.
+    func write(_ payload: [UInt8], from: Int, into ring: SharedRing) -> Int {
+        let (a, b) = ring.writeSpans(max: payload.count - from)
+        payload.withUnsafeBytes { p in
+            a.copyMemory(from: UnsafeRawBufferPointer(rebasing: p[from..<(from + a.count)]))
+            b.copyMemory(from: UnsafeRawBufferPointer(rebasing: p[(from + a.count)..<(from + a.count + b.count)]))
+        }
+        ring.commitWrite(a.count + b.count)
+        return a.count + b.count
+    }
+
     /// A listener on 127.0.0.1:`port` in slot 0, a client connected to it in slot 1 and the accepted
     /// connection in slot 2, once the state words say so. Returns the client's and server's handles.
     func connectedPair(_ svc: Service, _ arena: SocketArena, port: UInt16) throws -> (client: UInt64, server: UInt64) {
@@ -77,13 +89,7 @@ import Wire
             let deadline = Date().addingTimeInterval(10)
             while received.count < payload.count && Date() < deadline {
                 if sent < payload.count {
-                    let (a, b) = send.writeSpans(max: payload.count - sent)
-                    payload.withUnsafeBytes { p in
-                        a.copyMemory(from: UnsafeRawBufferPointer(rebasing: p[sent..<(sent + a.count)]))
-                        b.copyMemory(from: UnsafeRawBufferPointer(rebasing: p[(sent + a.count)..<(sent + a.count + b.count)]))
-                    }
-                    send.commitWrite(a.count + b.count)
-                    sent += a.count + b.count
+                    sent += write(payload, from: sent, into: send)
                     if arena.toNetstack.changed() { try EventFD.signal(kick) }
                 }
                 let (x, y) = recv.readSpans(max: recv.used)
@@ -119,13 +125,7 @@ import Wire
             let send = arena.slot(1).send, recv = arena.slot(2).receive, slot = arena.slot(2)
             func write() throws {
                 guard sent < total, send.free > 0 else { return }
-                let (a, b) = send.writeSpans(max: total - sent)
-                payload.withUnsafeBytes { p in
-                    a.copyMemory(from: UnsafeRawBufferPointer(rebasing: p[sent..<(sent + a.count)]))
-                    b.copyMemory(from: UnsafeRawBufferPointer(rebasing: p[(sent + a.count)..<(sent + a.count + b.count)]))
-                }
-                send.commitWrite(a.count + b.count)
-                sent += a.count + b.count
+                sent += self.write(payload, from: sent, into: send)
                 if arena.toNetstack.changed() { try EventFD.signal(kick) }
             }
             /// Reads everything there is as the Sentry does: kicks only when the slot asks for room.
