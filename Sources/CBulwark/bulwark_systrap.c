@@ -23,6 +23,12 @@
 #define SECTION __attribute__((section("bw_systrap_text"), used, noinline, no_stack_protector))
 #define INLINE static inline __attribute__((always_inline))
 #define MB ((struct bw_systrap_mailbox *)BW_SYSTRAP_MAILBOX)
+#define STR(x) #x
+#define XSTR(x) STR(x)
+#define BW_SYSTRAP_BOUNCE_OFFSET_NUM 0x2808
+_Static_assert(BW_SYSTRAP_BOUNCE_OFFSET == BW_SYSTRAP_BOUNCE_OFFSET_NUM, "bounce offset");
+_Static_assert(__builtin_offsetof(struct bw_systrap_mailbox, patch_kicked) == BW_MB_OFF_PATCH_KICKED, "patch_kicked offset");
+_Static_assert(__builtin_offsetof(struct bw_systrap_mailbox, bounce) == BW_MB_OFF_BOUNCE, "bounce offset");
 
 // SAFETY: raw system call; every pointer argument points into the stub's own mapped pages.
 INLINE long sc6(long n, long a, long b, long c, long d, long e, long f) {
@@ -43,7 +49,7 @@ INLINE void zero_bytes(void *dst, unsigned long n) {
     __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(0) : "memory");
 }
 
-INLINE void run_ops(struct bw_systrap_mailbox *mb) {
+SECTION static void run_ops(struct bw_systrap_mailbox *mb) {
     uint32_t n = mb->nops;
     if (n > BW_MB_MAX_OPS) n = BW_MB_MAX_OPS;
     for (uint32_t i = 0; i < n; i++) {
@@ -65,7 +71,7 @@ INLINE uint64_t rdtsc(void) {
     return ((uint64_t)hi << 32) | lo;
 }
 
-INLINE void set_fp(struct bw_systrap_mailbox *mb, unsigned char *fpstate) {
+SECTION static void set_fp(struct bw_systrap_mailbox *mb, unsigned char *fpstate) {
     if (!fpstate) return;
     copy_bytes(fpstate, mb->fp, 512);
     // XSAVE frame (FP_XSTATE_MAGIC1 in the software-reserved bytes): mark x87 and SSE state as present
@@ -73,16 +79,94 @@ INLINE void set_fp(struct bw_systrap_mailbox *mb, unsigned char *fpstate) {
     if (*(uint32_t *)(fpstate + 464) == 0x46505853U) *(uint64_t *)(fpstate + 512) |= 3;
 }
 
+// Posts the event in the mailbox and waits for the next command (spin within the budget the Sentry
+// set, then FUTEX_WAIT). Returns with state == COMMAND.
+SECTION static void post_and_wait(struct bw_systrap_mailbox *mb) {
+    // Post the event; wake the task thread only if it sleeps (a spinning one sees the store).
+    // Sequentially consistent store and load on both sides (Dekker): no lost wake-up.
+    __atomic_store_n(&mb->state, BW_MB_EVENT, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&mb->sentry_sleeping, __ATOMIC_SEQ_CST))
+        sc6(202 /* futex */, (long)&mb->state, FUTEX_WAKE, 1, 0, 0, 0);
+    // Spin for the command (only when the task thread runs on another CPU: the Sentry sets the
+    // budget), then sleep. A wake-up without a command (the Sentry woke a parked stub early,
+    // bw_systrap_unpark) spins again: the command is on its way.
+    while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND) {
+        uint64_t budget = mb->stub_spin;
+        if (budget) {
+            uint64_t t0 = rdtsc();
+            while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND && rdtsc() - t0 < budget &&
+                   !__atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED))
+                __builtin_ia32_pause();
+            if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) == BW_MB_COMMAND) break;
+        }
+        __atomic_store_n(&mb->stub_sleeping, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&mb->state, __ATOMIC_SEQ_CST) == BW_MB_EVENT)
+            sc6(202, (long)&mb->state, FUTEX_WAIT, BW_MB_EVENT, 0, 0, 0);
+        __atomic_store_n(&mb->stub_sleeping, 0, __ATOMIC_RELAXED);
+    }
+}
+
+// Applies fs/gs base changes the Sentry made (arch_prctl, clone's TLS).
+SECTION static void apply_bases(struct bw_systrap_mailbox *mb, struct user_regs_struct *r) {
+    if (r->fs_base != mb->fs_base) {
+        if (sc6(158 /* arch_prctl */, 0x1002 /* ARCH_SET_FS */, (long)r->fs_base, 0, 0, 0, 0) == 0)
+            mb->fs_base = r->fs_base;
+    }
+    if (r->gs_base != mb->gs_base) {
+        if (sc6(158, 0x1001 /* ARCH_SET_GS */, (long)r->gs_base, 0, 0, 0, 0) == 0)
+            mb->gs_base = r->gs_base;
+    }
+}
+
+// Writes the Sentry's register set into the signal frame's sigcontext.
+SECTION static void regs_to_frame(struct user_regs_struct *r, unsigned long *g) {
+    g[0] = r->r8; g[1] = r->r9; g[2] = r->r10; g[3] = r->r11;
+    g[4] = r->r12; g[5] = r->r13; g[6] = r->r14; g[7] = r->r15;
+    g[8] = r->rdi; g[9] = r->rsi; g[10] = r->rbp; g[11] = r->rbx;
+    g[12] = r->rdx; g[13] = r->rax; g[14] = r->rcx; g[15] = r->rsp;
+    g[16] = r->rip; g[17] = r->eflags;
+}
+
 // The handler for SIGSYS (system calls), faults and the kick signal. All signals are blocked while
-// it runs, so it never nests.
+// it runs, so it never nests; it may interrupt the patched path (bw_patch_c), which runs with
+// signals open.
 SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
     struct bw_systrap_mailbox *mb = MB;
     // ucontext: uc_flags, uc_link, uc_stack (24 bytes), then the sigcontext (gregs) at +40.
     unsigned long *g = (unsigned long *)((char *)ucv + 40);
     unsigned char *fpstate = (unsigned char *)g[23];
+    struct user_regs_struct *r = &mb->regs;
     uint32_t kind = BW_EV_FAULT;
     unsigned long nr = ~0UL;
-    if (sig == SIGSYS) {
+    unsigned long rip = g[16];
+    if (sig == BW_SYSTRAP_KICK_SIGNAL && rip - mb->patch_lo < mb->patch_hi - mb->patch_lo) {
+        // The kick interrupted the patched path. Before its restoring tail, a system call is in
+        // progress: the Sentry gets its event anyway; the flag makes the tail report the kick.
+        // Inside the tail the application is logically back at the return address with `regs`.
+        if (rip - mb->tail_lo >= mb->tail_hi - mb->tail_lo) {
+            __atomic_store_n(&mb->patch_kicked, 1, __ATOMIC_SEQ_CST);
+            return;
+        }
+        regs_to_frame(r, g);
+        kind = BW_EV_KICK;
+    } else if (sig == SIGSYS && rip == mb->bounce_rip && mb->bounce) {
+        // The patched path bounced: the register set posted with the RESUME is not a plain return
+        // (signal delivery, sigreturn, exec, a pending FP state), so load it through this frame.
+        uint32_t b = mb->bounce;
+        mb->bounce = 0;
+        if (mb->fp_pending) {
+            mb->fp_pending = 0;
+            set_fp(mb, fpstate);
+        }
+        regs_to_frame(r, g);
+        apply_bases(mb, r);
+        if (b == 1) {
+            mb->fp_saved = 0;
+            __atomic_store_n(&mb->state, BW_MB_RUNNING, __ATOMIC_RELEASE);
+            return;
+        }
+        kind = BW_EV_KICK;   // a kick arrived during the patched call: report it now
+    } else if (sig == SIGSYS) {
         kind = BW_EV_SYSCALL;
         nr = (unsigned long)(long)*(int *)((char *)si + 24);    // si_syscall
     } else if (sig == BW_SYSTRAP_KICK_SIGNAL) {
@@ -91,7 +175,6 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
     mb->signo = sig;
     mb->code = *(int *)((char *)si + 8);
     mb->fault_addr = *(unsigned long *)((char *)si + 16);
-    struct user_regs_struct *r = &mb->regs;
     r->r8 = g[0]; r->r9 = g[1]; r->r10 = g[2]; r->r11 = g[3];
     r->r12 = g[4]; r->r13 = g[5]; r->r14 = g[6]; r->r15 = g[7];
     r->rdi = g[8]; r->rsi = g[9]; r->rbp = g[10]; r->rbx = g[11];
@@ -102,6 +185,7 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
     r->fs_base = mb->fs_base; r->gs_base = mb->gs_base;
     r->ds = 0; r->es = 0; r->fs = 0; r->gs = 0;
     mb->kind = kind;
+    mb->patch_path = 0;
     // The FXSAVE area too (512 bytes the kernel just wrote, so in cache): a signal delivery or a fork
     // then needs no GETFP round trip. A pending SETFP (never the case on entry) would be newer.
     if (!mb->fp_pending) {
@@ -109,28 +193,7 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
     }
     mb->fp_saved = 1;
     for (;;) {
-        // Post the event; wake the task thread only if it sleeps (a spinning one sees the store).
-        // Sequentially consistent store and load on both sides (Dekker): no lost wake-up.
-        __atomic_store_n(&mb->state, BW_MB_EVENT, __ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&mb->sentry_sleeping, __ATOMIC_SEQ_CST))
-            sc6(202 /* futex */, (long)&mb->state, FUTEX_WAKE, 1, 0, 0, 0);
-        // Spin for the command (only when the task thread runs on another CPU: the Sentry sets the
-        // budget), then sleep. A wake-up without a command (the Sentry woke a parked stub early,
-        // bw_systrap_unpark) spins again: the command is on its way.
-        while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND) {
-            uint64_t budget = mb->stub_spin;
-            if (budget) {
-                uint64_t t0 = rdtsc();
-                while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND && rdtsc() - t0 < budget &&
-                       !__atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED))
-                    __builtin_ia32_pause();
-                if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) == BW_MB_COMMAND) break;
-            }
-            __atomic_store_n(&mb->stub_sleeping, 1, __ATOMIC_SEQ_CST);
-            if (__atomic_load_n(&mb->state, __ATOMIC_SEQ_CST) == BW_MB_EVENT)
-                sc6(202, (long)&mb->state, FUTEX_WAIT, BW_MB_EVENT, 0, 0, 0);
-            __atomic_store_n(&mb->stub_sleeping, 0, __ATOMIC_RELAXED);
-        }
+        post_and_wait(mb);
         uint32_t cmd = mb->cmd;
         if (cmd == BW_CMD_RESUME || cmd == BW_CMD_OPS) run_ops(mb);
         if (cmd == BW_CMD_RESUME && mb->fp_pending) {
@@ -139,19 +202,8 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
             set_fp(mb, fpstate);
         }
         if (cmd == BW_CMD_RESUME) {
-            g[0] = r->r8; g[1] = r->r9; g[2] = r->r10; g[3] = r->r11;
-            g[4] = r->r12; g[5] = r->r13; g[6] = r->r14; g[7] = r->r15;
-            g[8] = r->rdi; g[9] = r->rsi; g[10] = r->rbp; g[11] = r->rbx;
-            g[12] = r->rdx; g[13] = r->rax; g[14] = r->rcx; g[15] = r->rsp;
-            g[16] = r->rip; g[17] = r->eflags;
-            if (r->fs_base != mb->fs_base) {
-                if (sc6(158 /* arch_prctl */, 0x1002 /* ARCH_SET_FS */, (long)r->fs_base, 0, 0, 0, 0) == 0)
-                    mb->fs_base = r->fs_base;
-            }
-            if (r->gs_base != mb->gs_base) {
-                if (sc6(158, 0x1001 /* ARCH_SET_GS */, (long)r->gs_base, 0, 0, 0, 0) == 0)
-                    mb->gs_base = r->gs_base;
-            }
+            regs_to_frame(r, g);
+            apply_bases(mb, r);
             mb->fp_saved = 0;
             __atomic_store_n(&mb->state, BW_MB_RUNNING, __ATOMIC_RELEASE);
             return;   // rt_sigreturn (our restorer) loads the frame
@@ -160,6 +212,72 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
             if (fpstate) copy_bytes(mb->fp, fpstate, 512); else zero_bytes(mb->fp, 512);
         } else if (cmd == BW_CMD_SETFP) {
             set_fp(mb, fpstate);
+        }
+        mb->kind = BW_EV_DONE;
+    }
+}
+
+// A 64-bit store the compiler cannot merge into an SSE store: the patched path must leave the
+// application's SSE/AVX registers alone (it has no signal frame to restore them from).
+INLINE void st64(unsigned long long *p, unsigned long long v) { __asm__ volatile("movq %1, %0" : "=m"(*p) : "r"(v)); }
+INLINE unsigned long long ld64(const unsigned long long *p) { unsigned long long v; __asm__ volatile("movq %1, %0" : "=r"(v) : "m"(*p)); return v; }
+
+// The patched path (see bw_patch_entry below): `f` is the register block the entry pushed on the
+// stub's stack, laid out as the first 15 words of user_regs_struct (r15 ... rdi), then rflags and the
+// application's rsp. rax holds the system call number, rcx the return address (as after `syscall`).
+// Posts the event as the SIGSYS handler would present it and serves commands; returns 0 to return to
+// the application through the tail (`f` rewritten), 1 to bounce (the register set is not a plain
+// return). No SSE/AVX instruction may appear here: tools/check-systrap-code and the objdump check in
+// docs (section "Platform: syscall patching") cover it.
+SECTION static long bw_patch_c(unsigned long long *f) {
+    struct bw_systrap_mailbox *mb = MB;
+    struct user_regs_struct *r = &mb->regs;
+    copy_bytes(r, f, 15 * 8);                 // r15 ... rdi
+    unsigned long long ret = ld64(&f[11]);    // rcx
+    unsigned long long flags = ld64(&f[15]);
+    st64(&r->orig_rax, ld64(&f[10]));         // rax = the number
+    st64(&r->rax, (unsigned long long)-38);             // -ENOSYS, as at a seccomp trap
+    st64(&r->r11, flags);
+    st64(&r->rip, ret);
+    st64(&r->eflags, flags);
+    st64(&r->rsp, ld64(&f[16]));
+    st64(&r->fs_base, mb->fs_base);
+    st64(&r->gs_base, mb->gs_base);
+    mb->signo = SIGSYS;
+    mb->code = 1;   // SYS_SECCOMP
+    mb->fault_addr = 0;
+    mb->kind = BW_EV_SYSCALL;
+    mb->patch_path = 1;
+    mb->fp_saved = 0;
+    for (;;) {
+        post_and_wait(mb);
+        uint32_t cmd = mb->cmd;
+        if (cmd == BW_CMD_RESUME || cmd == BW_CMD_OPS) run_ops(mb);
+        if (cmd == BW_CMD_RESUME) {
+            unsigned long long rip = ld64(&r->rip);
+            unsigned long long fl = ld64(&r->eflags);
+            if (!mb->fp_pending && rip == ret && ld64(&r->rcx) == rip && ld64(&r->r11) == fl) {
+                apply_bases(mb, r);
+                copy_bytes(f, r, 15 * 8);
+                st64(&f[15], fl);
+                st64(&f[16], ld64(&r->rsp));
+                __atomic_store_n(&mb->state, BW_MB_RUNNING, __ATOMIC_SEQ_CST);
+                return 0;
+            }
+            __atomic_store_n(&mb->bounce, 1, __ATOMIC_SEQ_CST);
+            return 1;
+        }
+        if (cmd == BW_CMD_GETFP || cmd == BW_CMD_SETFP) {
+            // The live FP state is the application's (nothing here touches it).
+            unsigned char buf[512 + 16];
+            unsigned char *a = (unsigned char *)(((unsigned long)buf + 15) & ~15UL);
+            if (cmd == BW_CMD_GETFP) {
+                __asm__ volatile("fxsave64 %0" : "=m"(*(unsigned char (*)[512])a));
+                copy_bytes(mb->fp, a, 512);
+            } else {
+                copy_bytes(a, mb->fp, 512);
+                __asm__ volatile("fxrstor64 %0" : : "m"(*(unsigned char (*)[512])a));
+            }
         }
         mb->kind = BW_EV_DONE;
     }
@@ -219,6 +337,48 @@ __asm__(
     "    call batch_c\n"
     "2:  int3\n"
     "    jmp 2b\n"
+    // The patched path's entry, reached from a per-site thunk (SyscallPatch.swift): eax = number, rcx =
+    // return address, r11 = scratch, rsp and rflags are the application's. Only flag-preserving
+    // instructions until pushfq.
+    ".globl bw_patch_entry\n"
+    "bw_patch_entry:\n"
+    "    mov %rsp, %r11\n"
+    "    movabs $0x700000021000, %rsp\n"
+    "    push %r11\n"
+    "    pushfq\n"
+    "    push %rdi\n push %rsi\n push %rdx\n push %rcx\n push %rax\n"
+    "    push %r8\n push %r9\n push %r10\n push %r11\n push %rbx\n push %rbp\n"
+    "    push %r12\n push %r13\n push %r14\n push %r15\n"
+    "    cld\n"
+    "    mov %rsp, %rdi\n"
+    "    sub $8, %rsp\n"
+    "    call bw_patch_c\n"
+    "    add $8, %rsp\n"
+    "    test %eax, %eax\n"
+    "    jnz .Lbw_bounce\n"
+    // The tail: a kick from here on sees the application at the return address (the handler
+    // reports it from `regs`); a kick before it set patch_kicked, checked first.
+    ".Lbw_tail_lo:\n"
+    "    movabs $(0x700000010000 + " XSTR(BW_MB_OFF_PATCH_KICKED) "), %rax\n"
+    "    cmpl $0, (%rax)\n"
+    "    jne .Lbw_kicked\n"
+    "    pop %r15\n pop %r14\n pop %r13\n pop %r12\n pop %rbp\n pop %rbx\n pop %r11\n"
+    "    pop %r10\n pop %r9\n pop %r8\n pop %rax\n pop %rcx\n pop %rdx\n pop %rsi\n pop %rdi\n"
+    "    popfq\n"
+    "    pop %rsp\n"
+    "    jmp *%rcx\n"
+    ".Lbw_tail_hi:\n"
+    ".Lbw_kicked:\n"
+    "    movl $0, (%rax)\n"
+    "    movabs $(0x700000010000 + " XSTR(BW_MB_OFF_BOUNCE) "), %rax\n"
+    "    movl $2, (%rax)\n"
+    ".Lbw_bounce:\n"
+    "    movabs $(0x700000000000 + " XSTR(BW_SYSTRAP_BOUNCE_OFFSET_NUM) "), %rax\n"
+    "    jmp *%rax\n"
+    ".globl bw_patch_tail_lo\n"
+    "bw_patch_tail_lo = .Lbw_tail_lo\n"
+    ".globl bw_patch_tail_hi\n"
+    "bw_patch_tail_hi = .Lbw_tail_hi\n"
     ".globl bw_systrap_restorer\n"
     "bw_systrap_restorer:\n"
     "    mov $15, %eax\n"
@@ -241,6 +401,12 @@ extern const unsigned char bw_systrap_batch_entry[];
 unsigned long bw_systrap_batch_offset(void) {
     return BW_SYSTRAP_CODE_OFFSET + (unsigned long)(bw_systrap_batch_entry - __start_bw_systrap_text);
 }
+extern const unsigned char bw_patch_entry[];
+extern const unsigned char bw_patch_tail_lo[];
+extern const unsigned char bw_patch_tail_hi[];
+unsigned long bw_systrap_patch_entry_offset(void) {
+    return BW_SYSTRAP_CODE_OFFSET + (unsigned long)(bw_patch_entry - __start_bw_systrap_text);
+}
 unsigned long bw_systrap_restorer_offset(void) {
     return BW_SYSTRAP_CODE_OFFSET + (unsigned long)(bw_systrap_restorer - __start_bw_systrap_text);
 }
@@ -254,6 +420,8 @@ int bw_systrap_install(unsigned char *page, unsigned long page_size) {
     b[0] = 0xb8; b[1] = 39; b[2] = 0; b[3] = 0; b[4] = 0;   // mov eax, 39 (any number: it traps)
     b[5] = 0x0f; b[6] = 0x05;                               // syscall
     b[7] = 0xcc;                                            // int3
+    unsigned char *bb = page + BW_SYSTRAP_BOUNCE_OFFSET;    // the patched path's bounce trap
+    bb[0] = 0x0f; bb[1] = 0x05; bb[2] = 0xcc;
     return 0;
 }
 
@@ -314,6 +482,14 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb) {
     mb->stub_park = 0;
     mb->fp_saved = 0;
     mb->event_tsc = 0;
+    mb->patch_path = 0;
+    mb->patch_kicked = 0;
+    mb->bounce = 0;
+    mb->patch_lo = BW_STUB_ADDR + BW_SYSTRAP_CODE_OFFSET;
+    mb->patch_hi = BW_STUB_ADDR + BW_SYSTRAP_CODE_LIMIT;
+    mb->tail_lo = BW_STUB_ADDR + BW_SYSTRAP_CODE_OFFSET + (unsigned long)(bw_patch_tail_lo - __start_bw_systrap_text);
+    mb->tail_hi = BW_STUB_ADDR + BW_SYSTRAP_CODE_OFFSET + (unsigned long)(bw_patch_tail_hi - __start_bw_systrap_text);
+    mb->bounce_rip = BW_STUB_ADDR + BW_SYSTRAP_BOUNCE_OFFSET + 2;
     __atomic_store_n(&mb->state, BW_MB_RUNNING, __ATOMIC_RELEASE);
 }
 

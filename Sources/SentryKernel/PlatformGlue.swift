@@ -1,5 +1,6 @@
 // Connects the platform seam (SentryPlatform) to the memory file: systrap stubs keep their mailbox
 // and signal stack in it, so the Sentry reaches them through its own mapping.
+import Glibc
 import SentryMemory
 import SentryPlatform
 
@@ -10,4 +11,84 @@ extension MemoryFile: StubMemory {
         return (off, pointer(off))
     }
     public func releaseStubRegion(_ offset: Int, _ length: Int) { release(offset, length) }
+}
+
+// Syscall patching (SentryPlatform/SyscallPatch.swift): on a trapped system call, the task thread
+// decides whether to rewrite the calling site so that later calls enter the stub directly.
+final class SyscallPatchState {
+    /// Traps seen per site (rip of the `syscall` + 2); 255 = never patch this site.
+    var counts: [UInt64: UInt8] = [:]
+    var regionReady = false
+    var disabled = false
+}
+
+private let regionTag = "[bulwark-syscall-patch]"
+
+extension Task {
+    /// Called for each trapped system call (stub stopped in its event, kernel lock held).
+    func considerSyscallPatch() {
+        guard let s = stub as? SystrapStub, !s.eventFromPatchedSite else { return }
+        let r = regs
+        let nr = r.orig_rax, rip = r.rip
+        guard nr < 1024, rip >= 7, (rip - 7) >> 12 == (rip - 1) >> 12 else { return }
+        let st: SyscallPatchState
+        if let x = mm.syscallPatchState as? SyscallPatchState { st = x } else { st = SyscallPatchState(); mm.syscallPatchState = st }
+        if st.disabled { return }
+        let c = st.counts[rip, default: 0]
+        if c == 255 { return }
+        if Int(c) + 1 < SyscallPatch.threshold {
+            if st.counts.count < 65536 { st.counts[rip] = c + 1 }
+            return
+        }
+        st.counts[rip] = 255   // patched now, or never
+        let site = rip - 7
+        // Only code that cannot change under us: executable, not writable, private (no JIT pages).
+        guard let i = mm.find(site), mm.vmas[i].prot & PROT_X != 0, mm.vmas[i].prot & PROT_W == 0,
+              !mm.vmas[i].shared, !mm.vmas[i].backing.pastEnd else { return }
+        var bytes = [UInt8](repeating: 0, count: 7)
+        guard bytes.withUnsafeMutableBytes({ b in mm.withPieces(site, 7, needProt: 0) { p, n, off in memcpy(b.baseAddress! + off, p, n) } }),
+              bytes.withUnsafeBytes({ SyscallPatch.isSite($0.baseAddress!, nr: nr) }) else { return }
+        guard let base = SyscallPatch.base, ensurePatchRegion(st, base) else { return }
+        // The region's word 0 counts its sites (a forked child continues where its parent was).
+        guard let j = mm.find(base) else { return }
+        let region = mm.file.pointer(mm.vmas[j].fileOffset)
+        let n = Int(region.load(as: UInt64.self))
+        guard n < SyscallPatch.maxSites else { st.disabled = true; return }
+        let k = n + 1
+        let thunk = SyscallPatch.thunk(nr: UInt32(nr), returnAddress: rip)
+        thunk.withUnsafeBytes { t in (region + Int(SyscallPatch.thunkAddress(k) - base)).copyMemory(from: t.baseAddress!, byteCount: t.count) }
+        region.storeBytes(of: SyscallPatch.thunkAddress(k), toByteOffset: Int(SyscallPatch.slotAddress(k) - base), as: UInt64.self)
+        region.storeBytes(of: UInt64(k), as: UInt64.self)
+        // The site's page gets a private copy, rewritten before any stub maps it: stubs that still map
+        // the old page keep trapping there until they apply the new mapping.
+        let page = site & ~0xfff
+        guard let p = mm.privatizePage(page, mapper: self) else { return }
+        let jump = SyscallPatch.jump(slot: SyscallPatch.slotAddress(k))
+        jump.withUnsafeBytes { (p + Int(site - page)).copyMemory(from: $0.baseAddress!, byteCount: 7) }
+        if debugSentry { kernel.log("[\(tid)] syscall patch: site 0x\(String(site, radix: 16)) nr \(nr) slot \(k)\n") }
+    }
+
+    /// Maps the region (read + exec) in this address space once; a child of a fork has its parent's.
+    private func ensurePatchRegion(_ st: SyscallPatchState, _ base: UInt64) -> Bool {
+        let end = base + SyscallPatch.regionSize
+        if let j = mm.find(base) {
+            let v = mm.vmas[j]
+            guard v.tag == regionTag, v.start == base, v.end == end else { st.disabled = true; return false }
+            // Shared with a fork relative since the fork: copy before writing (mprotect +W copies).
+            if v.cow {
+                _ = mm.protect(base, end - base, prot: PROT_R | PROT_W | PROT_X, mapper: self)
+                _ = mm.protect(base, end - base, prot: PROT_R | PROT_X, mapper: self)
+            }
+            st.regionReady = true
+            return true
+        }
+        guard mm.isFree(base, end), mm.mapAnonymous(base, end - base, prot: PROT_R | PROT_X, shared: false,
+                                                     tag: regionTag, mapper: self) >= 0 else {
+            st.disabled = true
+            return false
+        }
+        mm.patchRegion = (base, end)
+        st.regionReady = true
+        return true
+    }
 }

@@ -29,7 +29,7 @@ extension Task {
         if fixed {
             guard addr & UInt64(pageSize - 1) == 0 else { return errno(EINVAL) }
             guard addr + len <= AddressSpace.userTop, addr >= 0x10000 else { return errno(ENOMEM) }
-            if addr < mm.reservedEnd && addr + len > mm.reservedStart { return errno(ENOMEM) }
+            if mm.overlapsReserved(addr, addr + len) { return errno(ENOMEM) }
             if flags & MAP_FIXED_NOREPLACE_ != 0 && !mm.isFree(addr, addr + len) { return errno(EEXIST) }
             start = addr
         } else if addr != 0 && addr >= 0x10000 && pageRoundDown(addr) + len <= AddressSpace.userTop
@@ -120,7 +120,7 @@ extension Task {
 
     func sysMunmap(_ addr: UInt64, _ length: UInt64) -> Int {
         guard addr & UInt64(pageSize - 1) == 0, length > 0, addr + length <= AddressSpace.userTop else { return errno(EINVAL) }
-        if addr < mm.reservedEnd && addr + pageRoundUp(length) > mm.reservedStart { return errno(EINVAL) }
+        if mm.overlapsReserved(addr, addr + pageRoundUp(length)) { return errno(EINVAL) }
         _ = mm.unmap(addr, pageRoundUp(length), mapper: self)
         return 0
     }
@@ -182,7 +182,7 @@ extension Task {
             guard newAddr & UInt64(pageSize - 1) == 0, newAddr >= 0x10000, newAddr < AddressSpace.userTop,
                   nLen <= AddressSpace.userTop - newAddr else { return errno(EINVAL) }
             if newAddr < old + oLen && old < newAddr + nLen { return errno(EINVAL) }
-            if newAddr < mm.reservedEnd && newAddr + nLen > mm.reservedStart { return errno(EINVAL) }
+            if mm.overlapsReserved(newAddr, newAddr + nLen) { return errno(EINVAL) }
         }
         if !fixed && !dontUnmap {
             if nLen == oLen { return Int(old) }

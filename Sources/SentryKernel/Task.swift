@@ -81,6 +81,7 @@ struct SigInfo {
 }
 
 nonisolated(unsafe) let debugSentry = getenv("BULWARK_SENTRY_DEBUG") != nil
+nonisolated(unsafe) let patchSyscalls = SyscallPatch.enabled
 
 final class Task: HostMapper {
     let kernel: Kernel
@@ -226,6 +227,7 @@ final class Task: HostMapper {
             inUser = false
             switch reason {
             case .syscall:
+                if patchSyscalls { considerSyscallPatch() }   // PlatformGlue.swift
                 handleSyscall()
                 if kernel.asyncIO.active { kernel.asyncIO.check(kernel) }   // O_ASYNC (SysAsyncIO.swift)
                 if kernel.oneWayQueued { NetstackConnection.shared?.noteSyscall() }

@@ -64,6 +64,20 @@ public final class AddressSpace {
     public let reservedStart = UInt64(0x7000_0000_0000)
     public let reservedEnd = UInt64(0x7000_0010_0000)   // stub page + systrap mailbox/stack (BW_PLATFORM_RESERVED)
     public static let userTop = UInt64(0x7fff_ffff_f000)
+    /// Syscall patching (SentryKernel/PlatformGlue.swift): the patcher's per-address-space state, and
+    /// the pages a patch replaced (kept until the address space dies: another thread's stub may still
+    /// execute them until it applies the new mapping).
+    public var syscallPatchState: AnyObject? = nil
+    /// The syscall-patch region once it exists: refused to the application like the reserved range.
+    public var patchRegion: (start: UInt64, end: UInt64)? = nil
+
+    /// True if [start, end) touches a range the application may not map, unmap or move.
+    public func overlapsReserved(_ start: UInt64, _ end: UInt64) -> Bool {
+        if start < reservedEnd && end > reservedStart { return true }
+        if let p = patchRegion, start < p.end && end > p.start { return true }
+        return false
+    }
+    private var retiredBackings: [Backing] = []
 
     public init(file: MemoryFile) { self.file = file }
 
@@ -124,7 +138,7 @@ public final class AddressSpace {
     }
 
     public func isFree(_ start: UInt64, _ end: UInt64) -> Bool {
-        if start < reservedEnd && end > reservedStart { return false }
+        if overlapsReserved(start, end) { return false }
         let i = insertionIndex(start)
         if i > 0 && vmas[i - 1].end > start { return false }
         if i < vmas.count && vmas[i].start < end { return false }
@@ -273,6 +287,7 @@ public final class AddressSpace {
         n.brkStart = brkStart
         n.brkCurrent = brkCurrent
         n.mmapTop = mmapTop
+        n.patchRegion = patchRegion
         for i in vmas.indices {
             let v = vmas[i]
             if v.shared || v.backing.pastEnd { n.vmas.append(v); continue }
@@ -301,6 +316,25 @@ public final class AddressSpace {
         vmas[i].cow = false
         record(.map(v.start, v.length, v.prot, b.offset))
         return mapper.hostMmap(v.start, v.length, v.prot, b.offset) >= 0
+    }
+
+    /// Syscall patching: gives the page at `page` (private, not writable) a copy of its bytes of its own
+    /// (program text may be shared with other processes through FileImageCache or a fork), so the Sentry
+    /// can rewrite it; the host mapping follows through the op log. Returns the page's Sentry pointer.
+    public func privatizePage(_ page: UInt64, mapper: HostMapper) -> UnsafeMutableRawPointer? {
+        guard let i0 = find(page), !vmas[i0].shared, !vmas[i0].backing.pastEnd, vmas[i0].prot & PROT_W == 0,
+              vmas[i0].end >= page + 4096, vmas[i0].writeBack == nil else { return nil }
+        split(at: page)
+        split(at: page + 4096)
+        guard let i = find(page), let b = Backing(file: file, length: 4096) else { return nil }
+        memcpy(file.pointer(b.offset), file.pointer(vmas[i].fileOffset), 4096)
+        retiredBackings.append(vmas[i].backing)
+        vmas[i].backing = b
+        vmas[i].backingOffset = 0
+        vmas[i].cow = false
+        record(.map(page, 4096, vmas[i].prot, b.offset))
+        _ = mapper.hostMmap(page, 4096, vmas[i].prot, b.offset)
+        return file.pointer(b.offset)
     }
 
     /// Drops all VMAs (exec, exit).

@@ -184,6 +184,8 @@ public final class SystrapStub: PlatformStub {
     public func didWake() {
         if HandoffPolicy.earlyWake && spinTicks != 0 && bw_systrap_unpark(mb) != 0 && debugHandoff { stats.earlyWakes += 1 }
     }
+    /// The current event came from a patched site (the stub waits in its patched path, no signal frame).
+    public var eventFromPatchedSite: Bool { mb.pointee.patch_path != 0 }
     public func lastFault() -> (code: Int32, addr: UInt64) { (mb.pointee.code, mb.pointee.fault_addr) }
     public func interrupt() { _ = bw_kill_pid(Int(pid), BW_SYSTRAP_KICK_SIGNAL) }
 

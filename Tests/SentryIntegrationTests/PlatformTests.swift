@@ -41,6 +41,34 @@ struct PlatformTests {
         }
     }
 
+    /// Syscall patching (BULWARK_SYSTRAP_PATCH=1): hot `mov $nr,%eax; syscall` sites are rewritten to
+    /// enter the stub directly. syscall_patch.c checks results, a leaf's red zone, registers (callee-saved,
+    /// arguments, SSE/AVX, flags), threads racing a patch, a signal handler after a patched call, fork
+    /// and exec; the other programs (signals, threads, the busy loop's timer kick...) run patched too.
+    /// The Sentry's debug log shows that sites were patched where the host lets the stub map the low
+    /// region (vm.mmap_min_addr <= 4096); elsewhere nothing is patched and the programs must still match.
+    @Test(arguments: ["syscall_patch", "signals", "threads", "platform", "forkexec", "threadexec", "wakeups", "memory", "events"])
+    func patchedSyscallSitesMatchNative(_ name: String) throws {
+        let exe = try Sentry.compile(name)
+        let native = try Sentry.native([exe])
+        var env = ProcessInfo.processInfo.environment
+        env["BULWARK_SYSTRAP_PATCH"] = "1"
+        env["BULWARK_SENTRY_DEBUG"] = "1"
+        let sandboxed = try ProcessRunner.run(Sentry.binary, ["run", "--rootfs", "/", "--platform", "systrap",
+                                                              "--env", "PATH=/usr/bin:/bin", "--", exe],
+                                              environment: env, timeout: 30)
+        #expect(!sandboxed.timedOut, "\(name) timed out")
+        #expect(sandboxed.stdout == native.stdout, "\(name): sandbox\n\(sandboxed.stdout)\nnative\n\(native.stdout)")
+        #expect(sandboxed.exitCode == native.exitCode)
+        let minAddr = (try? String(contentsOfFile: "/proc/sys/vm/mmap_min_addr", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 65536
+        let patched = sandboxed.stderr.components(separatedBy: "syscall patch: site").count - 1
+        if name == "syscall_patch" {
+            if minAddr <= 4096 { #expect(patched >= 5, "expected patched sites, log:\n\(sandboxed.stderr.suffix(2000))") }
+            else { #expect(patched == 0) }
+        }
+    }
+
     @Test(arguments: ["ptrace", "systrap"])
     func registersSurviveAndBusyLoopsAreInterrupted(_ platform: String) throws {
         let exe = try Sentry.compile("platform")

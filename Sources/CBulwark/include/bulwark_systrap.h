@@ -16,7 +16,7 @@
 /// Offset of the systrap code inside the stub pages; the seccomp filter lets only system calls issued
 /// from [BW_STUB_ADDR, BW_STUB_ADDR + BW_SYSTRAP_CODE_LIMIT) through (and only a few of them).
 #define BW_SYSTRAP_CODE_OFFSET 0x200UL
-#define BW_SYSTRAP_CODE_LIMIT 0x2000UL
+#define BW_SYSTRAP_CODE_LIMIT 0x2800UL
 /// A `syscall` instruction outside the allowed range: a new stub traps on it once set up ("boot").
 #define BW_SYSTRAP_BOOT_OFFSET 0x2800UL
 /// The host signal the Sentry sends to interrupt a stub running application code.
@@ -79,7 +79,20 @@ struct bw_systrap_mailbox {
     uint32_t init_nsignals;
     uint32_t init_filter_len;
     uint64_t init_filter[32];        // struct sock_filter[] (8 bytes each)
+    // Syscall patching (bulwark_systrap.c, SyscallPatch.swift): a patched site enters the stub's code directly.
+    uint32_t patch_path;     // the current event came from a patched site (no signal frame: FP state is live)
+    uint32_t patch_kicked;   // a kick arrived while the stub was inside the patched path
+    uint32_t bounce;         // 1: the bounce trap applies `regs` and returns; 2: ... then posts a kick event
+    uint32_t reserved1;
+    uint64_t patch_lo, patch_hi;   // the stub's code range (a kick there interrupted the patched path)
+    uint64_t tail_lo, tail_hi;     // the patched path's register-restoring tail
+    uint64_t bounce_rip;           // the address after the bounce trap's `syscall`
 };
+/// Offsets used by the patched path's assembly (checked against offsetof in bulwark_systrap.c).
+#define BW_MB_OFF_PATCH_KICKED 3980
+#define BW_MB_OFF_BOUNCE 3984
+/// The bounce trap: a `syscall` outside the allowed range; its SIGSYS applies a pending register set.
+#define BW_SYSTRAP_BOUNCE_OFFSET (BW_SYSTRAP_BOOT_OFFSET + 8)
 
 /// Copies the systrap code into the stub page at BW_SYSTRAP_CODE_OFFSET and the boot trap; called by
 /// bw_stub_install before the page is made executable. Returns 0, or -1 if the code does not fit.
@@ -90,6 +103,8 @@ int bw_systrap_available(void);
 unsigned long bw_systrap_init_offset(void);
 unsigned long bw_systrap_handler_offset(void);
 unsigned long bw_systrap_restorer_offset(void);
+/// Offset of the patched path's common entry (rax = nr, rcx = return address, rsp = the application's).
+unsigned long bw_systrap_patch_entry_offset(void);
 /// The ptrace platform's batch routine (rsp = top of the mailbox region's stack): runs the mailbox's
 /// queued ops and stops on int3.
 unsigned long bw_systrap_batch_offset(void);

@@ -1,0 +1,61 @@
+// Syscall patching on systrap (BULWARK_SYSTRAP_PATCH=1): a hot `mov $nr,%eax; syscall` site in the
+// application's code (b8 imm32 0f 05, 7 bytes) is rewritten into `jmp *slot` (ff 24 25 disp32, 7
+// bytes, pushes nothing, so a leaf function's red zone survives). The slot, in a small region at a
+// low fixed address that every stub of the address space maps, holds the address of a per-site thunk
+// in the same region: `mov $nr,%eax; movabs $return,%rcx; movabs $entry,%r11; jmp *%r11`, all
+// flag-preserving, with rcx and r11 free because `syscall` clobbers them anyway. The entry
+// (bw_patch_entry in bulwark_systrap.c) saves the registers on the stub's stack, posts the event
+// through the mailbox as the SIGSYS handler would, and returns straight to the application on a plain
+// system-call return; anything else bounces through a trap so the signal frame applies it.
+// This file holds the layout and the byte encodings; SentryKernel/PlatformGlue.swift decides and patches.
+import CBulwark
+@preconcurrency import Glibc
+
+public enum SyscallPatch {
+    /// The switch. Only the systrap platform patches (a ptrace stub has no patched-path entry).
+    public static let requested: Bool = getenv("BULWARK_SYSTRAP_PATCH").map { String(cString: $0) == "1" } ?? false
+    /// Traps from one site before it is patched (one-shot start-up calls never pay for a patch).
+    public static let threshold: Int = getenv("BULWARK_SYSTRAP_PATCH_AFTER").flatMap { Int(String(cString: $0)) }.map { max(1, $0) } ?? 2
+    /// Sites per address space at most.
+    public static let maxSites = 256
+    /// The region: slot page (word 0 counts the sites, slot i at base + 8*i), then thunk pages (32 bytes
+    /// each). Below 2 GiB (disp32 of `jmp *abs32` is sign-extended), and placed so that every slot's
+    /// disp32 is 0x050fXXXX: bytes 5-6 of the patched jump are then `0f 05`, a `syscall`. A restarted
+    /// call (ERESTART*: the Sentry sets rip -= 2, as Linux does) or a thread whose stub still maps the
+    /// old page lands on that `syscall` with eax = the number and simply traps as before the patch.
+    /// The Sentry refuses the range to the application once the region exists (AddressSpace.patchRegion).
+    public static let regionSize: UInt64 = 0x10000
+    public static let base: UInt64? = 0x050f_0000
+    public static var enabled: Bool { requested && Platform.kind == .systrap }
+
+    public static var entry: UInt64 { UInt64(BW_STUB_ADDR) + UInt64(bw_systrap_patch_entry_offset()) }
+    public static func slotAddress(_ i: Int) -> UInt64 { base! + UInt64(8 * i) }
+    public static func thunkAddress(_ i: Int) -> UInt64 { base! + 0x1000 + UInt64(32 * (i - 1)) }
+
+    /// The thunk of a site: mov $nr,%eax; movabs $ret,%rcx; movabs $entry,%r11; jmp *%r11 (28 bytes).
+    public static func thunk(nr: UInt32, returnAddress: UInt64) -> [UInt8] {
+        var b: [UInt8] = [0xb8]
+        withUnsafeBytes(of: nr.littleEndian) { b += $0 }
+        b += [0x48, 0xb9]
+        withUnsafeBytes(of: returnAddress.littleEndian) { b += $0 }
+        b += [0x49, 0xbb]
+        withUnsafeBytes(of: entry.littleEndian) { b += $0 }
+        b += [0x41, 0xff, 0xe3]
+        return b
+    }
+
+    /// jmp *disp32 (ff 24 25 disp32): the 7 bytes that replace `mov $nr,%eax; syscall`.
+    public static func jump(slot: UInt64) -> [UInt8] {
+        var b: [UInt8] = [0xff, 0x24, 0x25]
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: slot).littleEndian) { b += $0 }
+        return b
+    }
+
+    /// True if `b` (7 bytes) is `mov $nr,%eax; syscall`.
+    public static func isSite(_ b: UnsafeRawPointer, nr: UInt64) -> Bool {
+        let p = b.assumingMemoryBound(to: UInt8.self)
+        guard p[0] == 0xb8, p[5] == 0x0f, p[6] == 0x05 else { return false }
+        let imm = UInt64(p[1]) | UInt64(p[2]) << 8 | UInt64(p[3]) << 16 | UInt64(p[4]) << 24
+        return imm == nr
+    }
+}
