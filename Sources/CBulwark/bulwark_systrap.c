@@ -154,6 +154,8 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
         // (signal delivery, sigreturn, exec, a pending FP state), so load it through this frame.
         uint32_t b = mb->bounce;
         mb->bounce = 0;
+        // A kick that came after the patched path's last check (on its way to this trap).
+        if (__atomic_exchange_n(&mb->patch_kicked, 0, __ATOMIC_SEQ_CST)) b = 2;
         if (mb->fp_pending) {
             mb->fp_pending = 0;
             set_fp(mb, fpstate);
