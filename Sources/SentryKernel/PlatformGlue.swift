@@ -49,16 +49,25 @@ extension Task {
         guard bytes.withUnsafeMutableBytes({ b in mm.withPieces(site, 7, needProt: 0) { p, n, off in memcpy(b.baseAddress! + off, p, n) } }),
               bytes.withUnsafeBytes({ SyscallPatch.isSite($0.baseAddress!, nr: nr) }) else { return }
         guard let base = SyscallPatch.base, ensurePatchRegion(st, base) else { return }
-        // The region's word 0 counts its sites (a forked child continues where its parent was).
+        // The region's word 0 counts its thunks. After a fork, parent and child share the region (it is
+        // never copied: another thread's stub may be reading it until it syncs), so the count is shared
+        // and so are thunks: one for the same call at the same address is reused.
         guard let j = mm.find(base) else { return }
         let region = mm.file.pointer(mm.vmas[j].fileOffset)
         let n = Int(region.load(as: UInt64.self))
-        guard n < SyscallPatch.maxSites else { st.disabled = true; return }
-        let k = n + 1
         let thunk = SyscallPatch.thunk(nr: UInt32(nr), returnAddress: rip)
-        thunk.withUnsafeBytes { t in (region + Int(SyscallPatch.thunkAddress(k) - base)).copyMemory(from: t.baseAddress!, byteCount: t.count) }
-        region.storeBytes(of: SyscallPatch.thunkAddress(k), toByteOffset: Int(SyscallPatch.slotAddress(k) - base), as: UInt64.self)
-        region.storeBytes(of: UInt64(k), as: UInt64.self)
+        var k = 0
+        for t in stride(from: 1, through: min(n, SyscallPatch.maxSites), by: 1) {
+            let at = region + Int(SyscallPatch.thunkAddress(t) - base)
+            if thunk.withUnsafeBytes({ memcmp(at, $0.baseAddress!, $0.count) == 0 }) { k = t; break }
+        }
+        if k == 0 {
+            guard n < SyscallPatch.maxSites else { st.disabled = true; return }
+            k = n + 1
+            thunk.withUnsafeBytes { t in (region + Int(SyscallPatch.thunkAddress(k) - base)).copyMemory(from: t.baseAddress!, byteCount: t.count) }
+            region.storeBytes(of: SyscallPatch.thunkAddress(k), toByteOffset: Int(SyscallPatch.slotAddress(k) - base), as: UInt64.self)
+            region.storeBytes(of: UInt64(k), as: UInt64.self)
+        }
         // The site's page gets a private copy, rewritten before any stub maps it: stubs that still map
         // the old page keep trapping there until they apply the new mapping.
         let page = site & ~0xfff
@@ -73,12 +82,7 @@ extension Task {
         let end = base + SyscallPatch.regionSize
         if let j = mm.find(base) {
             let v = mm.vmas[j]
-            guard v.tag == regionTag, v.start == base, v.end == end else { st.disabled = true; return false }
-            // Shared with a fork relative since the fork: copy before writing (mprotect +W copies).
-            if v.cow {
-                _ = mm.protect(base, end - base, prot: PROT_R | PROT_W | PROT_X, mapper: self)
-                _ = mm.protect(base, end - base, prot: PROT_R | PROT_X, mapper: self)
-            }
+            guard v.tag == regionTag, v.start == base, v.end == end, !v.backing.pastEnd else { st.disabled = true; return false }
             st.regionReady = true
             return true
         }

@@ -16,8 +16,8 @@ public enum SyscallPatch {
     public static let requested: Bool = getenv("BULWARK_SYSTRAP_PATCH").map { String(cString: $0) == "1" } ?? false
     /// Traps from one site before it is patched (one-shot start-up calls never pay for a patch).
     public static let threshold: Int = getenv("BULWARK_SYSTRAP_PATCH_AFTER").flatMap { Int(String(cString: $0)) }.map { max(1, $0) } ?? 2
-    /// Sites per address space at most.
-    public static let maxSites = 256
+    /// Thunks per region at most (the slot page holds 511; a fork family shares one region).
+    public static let maxSites = 511
     /// The region: slot page (word 0 counts the sites, slot i at base + 8*i), then thunk pages (32 bytes
     /// each). Below 2 GiB (disp32 of `jmp *abs32` is sign-extended), and placed so that every slot's
     /// disp32 is 0x050fXXXX: bytes 5-6 of the patched jump are then `0f 05`, a `syscall`. A restarted
