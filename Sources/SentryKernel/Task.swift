@@ -81,7 +81,7 @@ struct SigInfo {
 }
 
 nonisolated(unsafe) let debugSentry = getenv("BULWARK_SENTRY_DEBUG") != nil
-nonisolated(unsafe) let patchSyscalls = SyscallPatch.enabled
+nonisolated(unsafe) let patchSyscalls = SyscallPatch.requested && Platform.kind == .systrap
 
 final class Task: HostMapper {
     let kernel: Kernel

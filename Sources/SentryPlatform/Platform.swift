@@ -105,7 +105,9 @@ public enum Platform {
         case .ptrace: return PtraceStub(memory: memory)
         case .systrap:
             if let s = SystrapStub(memory: memory) { return s }
-            // No seccomp (or a broken set-up): this task runs on ptrace instead.
+            // No seccomp (or a broken set-up): this task runs on ptrace instead, and no more sites get
+            // patched (a ptrace stub cannot run a patched site).
+            SyscallPatch.fellBackToPtrace = true
             if !reportedFallback {
                 reportedFallback = true
                 fputs("bulwark-sentry: systrap stub failed; falling back to ptrace\n", stderr)

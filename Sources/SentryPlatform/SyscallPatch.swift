@@ -1,4 +1,4 @@
-// Syscall patching on systrap (BULWARK_SYSTRAP_PATCH=1): a hot `mov $nr,%eax; syscall` site in the
+// Syscall patching on systrap (on by default; BULWARK_SYSTRAP_PATCH=0 turns it off): a hot `mov $nr,%eax; syscall` site in the
 // application's code (b8 imm32 0f 05, 7 bytes) is rewritten into `jmp *slot` (ff 24 25 disp32, 7
 // bytes, pushes nothing, so a leaf function's red zone survives). The slot, in a small region at a
 // low fixed address that every stub of the address space maps, holds the address of a per-site thunk
@@ -12,8 +12,10 @@ import CBulwark
 @preconcurrency import Glibc
 
 public enum SyscallPatch {
-    /// The switch. Only the systrap platform patches (a ptrace stub has no patched-path entry).
-    public static let requested: Bool = getenv("BULWARK_SYSTRAP_PATCH").map { String(cString: $0) == "1" } ?? false
+    /// The switch (on by default; BULWARK_SYSTRAP_PATCH=0 turns it off). Only the systrap platform
+    /// patches (a ptrace stub has no patched-path entry), and not after a stub fell back to ptrace.
+    public static let requested: Bool = getenv("BULWARK_SYSTRAP_PATCH").map { String(cString: $0) != "0" } ?? true
+    nonisolated(unsafe) public static var fellBackToPtrace = false
     /// Traps from one site before it is patched (one-shot start-up calls never pay for a patch).
     public static let threshold: Int = getenv("BULWARK_SYSTRAP_PATCH_AFTER").flatMap { Int(String(cString: $0)) }.map { max(1, $0) } ?? 2
     /// Thunks per region at most (the slot page holds 511; a fork family shares one region).
@@ -26,7 +28,7 @@ public enum SyscallPatch {
     /// The Sentry refuses the range to the application once the region exists (AddressSpace.patchRegion).
     public static let regionSize: UInt64 = 0x10000
     public static let base: UInt64? = 0x050f_0000
-    public static var enabled: Bool { requested && Platform.kind == .systrap }
+    public static var enabled: Bool { requested && Platform.kind == .systrap && !fellBackToPtrace }
 
     public static var entry: UInt64 { UInt64(BW_STUB_ADDR) + UInt64(bw_systrap_patch_entry_offset()) }
     public static func slotAddress(_ i: Int) -> UInt64 { base! + UInt64(8 * i) }
