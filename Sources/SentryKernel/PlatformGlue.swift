@@ -45,9 +45,18 @@ extension Task {
         // Only code that cannot change under us: executable, not writable, private (no JIT pages).
         guard let i = mm.find(site), mm.vmas[i].prot & PROT_X != 0, mm.vmas[i].prot & PROT_W == 0,
               !mm.vmas[i].shared, !mm.vmas[i].backing.pastEnd else { return }
-        var bytes = [UInt8](repeating: 0, count: 7)
-        guard bytes.withUnsafeMutableBytes({ b in mm.withPieces(site, 7, needProt: 0) { p, n, off in memcpy(b.baseAddress! + off, p, n) } }),
-              bytes.withUnsafeBytes({ SyscallPatch.isSite($0.baseAddress!, nr: nr) }) else { return }
+        let page = site & ~0xfff
+        let pageStart = max(page, mm.vmas[i].start), pageEnd = min(page + 0x1000, mm.vmas[i].end)
+        guard let pageOff = mm.translate(pageStart, needProt: 0) else { return }
+        let code = UnsafePointer(mm.file.pointer(pageOff).assumingMemoryBound(to: UInt8.self))
+        let at = Int(site - pageStart)
+        // `mov $nr,%eax; syscall`, or (read) `xor %eax,%eax; syscall` with dead padding in jmp rel8 reach.
+        var padding: Int? = nil
+        if !SyscallPatch.isSite(code + at, nr: nr) {
+            guard nr == 0, SyscallPatch.isXorSite(code + at + 3),
+                  let pad = SyscallPatch.padding(code, count: Int(pageEnd - pageStart), site: at + 3) else { return }
+            padding = pad
+        }
         guard let base = SyscallPatch.base, ensurePatchRegion(st, base) else { return }
         // The region's word 0 counts its thunks. After a fork, parent and child share the region (it is
         // never copied: another thread's stub may be reading it until it syncs), so the count is shared
@@ -70,11 +79,19 @@ extension Task {
         }
         // The site's page gets a private copy, rewritten before any stub maps it: stubs that still map
         // the old page keep trapping there until they apply the new mapping.
-        let page = site & ~0xfff
         guard let p = mm.privatizePage(page, mapper: self) else { return }
         let jump = SyscallPatch.jump(slot: SyscallPatch.slotAddress(k))
-        jump.withUnsafeBytes { (p + Int(site - page)).copyMemory(from: $0.baseAddress!, byteCount: 7) }
-        if debugSentry { kernel.log("[\(tid)] syscall patch: site 0x\(String(site, radix: 16)) nr \(nr) slot \(k)\n") }
+        let off = Int(pageStart - page)
+        if let pad = padding {
+            // The jump goes into the padding; the site's first 2 bytes jump there, its `syscall` stays
+            // (a restart at rip - 2 or an unsynced thread traps on it as before).
+            jump.withUnsafeBytes { (p + off + pad).copyMemory(from: $0.baseAddress!, byteCount: 7) }
+            let short = SyscallPatch.shortJump(from: at + 3 + 2, to: pad)
+            short.withUnsafeBytes { (p + off + at + 3).copyMemory(from: $0.baseAddress!, byteCount: 2) }
+        } else {
+            jump.withUnsafeBytes { (p + off + at).copyMemory(from: $0.baseAddress!, byteCount: 7) }
+        }
+        if debugSentry { kernel.log("[\(tid)] syscall patch: site 0x\(String(site, radix: 16)) nr \(nr) slot \(k)\(padding != nil ? " (xor form)" : "")\n") }
     }
 
     /// Maps the region (read + exec) in this address space once; a child of a fork has its parent's.

@@ -60,4 +60,59 @@ public enum SyscallPatch {
         let imm = UInt64(p[1]) | UInt64(p[2]) << 8 | UInt64(p[3]) << 16 | UInt64(p[4]) << 24
         return imm == nr
     }
+
+    /// `read`'s form in glibc: `xor %eax,%eax; syscall` (31 c0 0f 05, nr 0), too short for the jump.
+    public static func isXorSite(_ b: UnsafeRawPointer) -> Bool {
+        let p = b.assumingMemoryBound(to: UInt8.self)
+        return p[0] == 0x31 && p[1] == 0xc0 && p[2] == 0x0f && p[3] == 0x05
+    }
+
+    /// For a `xor %eax,%eax; syscall` site at offset `site` of `code` (one page): the offset of 7 bytes of
+    /// dead padding within a `jmp rel8` of the site, or nil. The padding must follow glibc's return idiom
+    /// `syscall; cmp $-4096,%rax; ja rel8; ret` (found by its 11 bytes, so the `ret` really is one and
+    /// nothing falls through into the padding) and be multi-byte NOPs up to the next 16-byte boundary
+    /// (where the next label or function starts).
+    public static func padding(_ code: UnsafePointer<UInt8>, count: Int, site: Int) -> Int? {
+        let idiom: [UInt8?] = [0x0f, 0x05, 0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, 0x77, nil, 0xc3]
+        let lo = max(0, site + 2 - 128 - 11), hi = min(count - 11, site + 2 + 127)
+        guard lo <= hi else { return nil }
+        for q in lo...hi {
+            var ok = true
+            for (i, b) in idiom.enumerated() where b != nil && code[q + i] != b! { ok = false; break }
+            if !ok { continue }
+            let p = q + 11
+            let end = (p + 15) & ~15
+            guard end - p >= 7, end <= count, p - (site + 2) >= -128, p - (site + 2) <= 127 - 0 else { continue }
+            if isNopRun(code, from: p, to: end) { return p }
+        }
+        return nil
+    }
+
+    /// True if [from, to) decodes as the assembler's NOP padding (90, cc, 66 90, [66..] [2e] 0f 1f modrm...).
+    static func isNopRun(_ c: UnsafePointer<UInt8>, from: Int, to: Int) -> Bool {
+        var i = from
+        while i < to {
+            if c[i] == 0x90 || c[i] == 0xcc { i += 1; continue }
+            var j = i
+            while j < to && (c[j] == 0x66 || c[j] == 0x2e) { j += 1 }
+            if j < to && c[j] == 0x90 { i = j + 1; continue }   // 66 90: xchg %ax,%ax
+            guard j + 2 < to, c[j] == 0x0f, c[j + 1] == 0x1f else { return false }
+            let n: Int
+            switch c[j + 2] {
+            case 0x00: n = 3
+            case 0x40: n = 4
+            case 0x44: n = 5
+            case 0x80: n = 7
+            case 0x84: n = 8
+            default: return false
+            }
+            guard j + n <= to else { return false }
+            for k in (j + 3)..<(j + n) where c[k] != 0 { _ = k; return false }
+            i = j + n
+        }
+        return i == to
+    }
+
+    /// jmp rel8 from `from` (the address after the 2-byte jump) to `to`.
+    public static func shortJump(from: Int, to: Int) -> [UInt8] { [0xeb, UInt8(bitPattern: Int8(to - from))] }
 }

@@ -20,6 +20,7 @@ long site_gettid_threads(void);
 long site_write(long fd, const void *buf, long n);
 long site_kill(long pid, long sig);
 long site_read(long fd, void *buf, long n);
+long site_read_xor(long fd, void *buf, long n);
 int redzone_leaf(long v);
 struct probe { unsigned long flags, rbx, rbp, r12, r13, r14, r15, rdx, rsi, r8, r9, r10, rdi; unsigned char x0[16], x15[16], y1[32]; };
 void regs_probe(struct probe *o, int avx);
@@ -33,6 +34,13 @@ __asm__(
     "    mov $1, %eax\n    syscall\n    ret\n"
     ".globl site_read\n site_read:\n"
     "    mov $0, %eax\n    syscall\n    ret\n"
+    // glibc's read: xor %eax,%eax; syscall; cmp $-4096,%rax; ja; ret; NOP padding (patched through it).
+    ".p2align 4\n"
+    ".globl site_read_xor\n site_read_xor:\n"
+    "    nop\n nop\n nop\n nop\n nop\n nop\n"
+    "    xor %eax, %eax\n    syscall\n    cmp $-4096, %rax\n    ja 4f\n    ret\n"
+    ".p2align 4\n"
+    "4:  ret\n"
     ".globl site_kill\n site_kill:\n"
     "    mov $62, %eax\n    syscall\n    ret\n"
     // A leaf function keeping live data in its red zone across the call: 1 if it survived.
@@ -135,6 +143,18 @@ int main(int argc, char **argv) {
     }
     printf("hot getpid: %d\n", check_hot(5000));
     printf("pipe writes: %d\n", check_pipe(2000));
+    {
+        int q[2], ok = 1;
+        pipe(q);
+        for (int i = 0; i < 2000; i++) {
+            char c = 'A' + i % 26, d = 0;
+            write(q[1], &c, 1);
+            if (site_read_xor(q[0], &d, 1) != 1 || d != c) ok = 0;
+        }
+        if (site_read_xor(-1, &ok, 1) != -9) ok = 0;   // EBADF: the error branch after the patched call
+        printf("xor-form reads: %d\n", ok);
+        close(q[0]); close(q[1]);
+    }
     int rz = 1;
     for (long i = 0; i < 2000; i++) rz &= redzone_leaf(0x5a5a0000 + i);
     printf("red zone kept: %d\n", rz);
@@ -163,6 +183,9 @@ int main(int argc, char **argv) {
     pipe(rp);
     char ch = 0;
     for (int i = 0; i < 5; i++) { write(rp[1], "w", 1); site_read(rp[0], &ch, 1); }
+    for (int i = 0; i < 5; i++) { write(rp[1], "v", 1); site_read_xor(rp[0], &ch, 1); }
+    long (*readers[2])(long, void *, long) = { site_read, site_read_xor };
+    for (int form = 0; form < 2; form++)
     for (int restart = 1; restart >= 0; restart--) {
         struct sigaction al;
         memset(&al, 0, sizeof al);
@@ -176,10 +199,10 @@ int main(int argc, char **argv) {
         struct itimerval it = { { 0, 0 }, { 0, 50000 } };
         setitimer(ITIMER_REAL, &it, NULL);
         ch = 0;
-        long r = site_read(rp[0], &ch, 1);
-        printf("read with%s SA_RESTART: r=%ld c=%c alarms=%d\n", restart ? "" : "out", r, r == 1 ? ch : '-', alarms);
+        long r = readers[form](rp[0], &ch, 1);
+        printf("%s read with%s SA_RESTART: r=%ld c=%c alarms=%d\n", form ? "xor-form" : "mov-form", restart ? "" : "out", r, r == 1 ? ch : '-', alarms);
         waitpid(w, NULL, 0);
-        if (r != 1) site_read(rp[0], &ch, 1);   // the child's byte
+        if (r != 1) readers[form](rp[0], &ch, 1);   // the child's byte
     }
 
     fflush(stdout);
