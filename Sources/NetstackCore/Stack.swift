@@ -181,6 +181,8 @@ public final class NetworkStack {
     /// once (its `changeListed` flag): a list, not a Set, so touching one costs no hashing.
     var changedTCP: [TCPSocket] = []
     var changedUDP: [UDPSocket] = []
+    private var changedTCPScratch: [TCPSocket] = []
+    private var changedUDPScratch: [UDPSocket] = []
     /// Connections with an armed timer, by deadline (TCPTimerQueue.swift).
     var timers = TCPTimerQueue()
     /// Tests pin the initial sequence number here (e.g. just below 2^32 to cross the wrap).
@@ -344,9 +346,11 @@ public final class NetworkStack {
     /// once), and forgets them: `takeChangedSockets` without building an array.
     public func forEachChangedSocket(_ body: (SocketID) -> Void) {
         if changedTCP.isEmpty && changedUDP.isEmpty { return }   // the common case in a pump pass
-        let tcp = changedTCP, udp = changedUDP
-        changedTCP.removeAll(keepingCapacity: true)
-        changedUDP.removeAll(keepingCapacity: true)
+        // Swapped with empty lists that keep their capacity: no allocation per call.
+        var tcp = changedTCPScratch, udp = changedUDPScratch
+        changedTCPScratch = []; changedUDPScratch = []
+        swap(&tcp, &changedTCP)
+        swap(&udp, &changedUDP)
         for t in tcp {
             t.changeListed = false
             if let id = t.id { body(id) }
@@ -355,6 +359,10 @@ public final class NetworkStack {
             u.changeListed = false
             body(u.id)
         }
+        tcp.removeAll(keepingCapacity: true)
+        udp.removeAll(keepingCapacity: true)
+        changedTCPScratch = tcp
+        changedUDPScratch = udp
     }
 
     /// The socket whose readiness `c` changed: `c` itself, or for an embryonic or queued
