@@ -18,6 +18,11 @@ let staticFoundation: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"] + Array
     "-l_FoundationCShims", "-l_FoundationCollections", "-lswiftDispatch", "-ldispatch", "-lBlocksRuntime",
     "-lswiftSynchronization"], count: 2).flatMap { $0 } + ["-lstdc++", "-lutil"], .when(configuration: .release))]
 
+// The netstack's modules skip the runtime exclusivity checks in release builds (swift_beginAccess was
+// ~7% of the driver thread's CPU under redis): the netstack is a sandboxed, unprivileged service, and
+// debug builds (the tests) keep the checks. docs/ARCHITECTURE.md, "Netstack: CPU per request".
+let netstackSwift: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "Bulwark",
     platforms: [.macOS(.v14)],
@@ -65,9 +70,9 @@ let package = Package(
 
         // ---- Other services' libraries -----------------------------------------------------
         .target(name: "GoferServer", dependencies: ["ServiceKit", "Protocol", "HostOS"], path: "Sources/GoferServer"),
-        .target(name: "NetstackCore", path: "Sources/NetstackCore"),
+        .target(name: "NetstackCore", path: "Sources/NetstackCore", swiftSettings: netstackSwift),
         .target(name: "NetstackServer", dependencies: ["NetstackCore", "ServiceKit", "Protocol", "HostOS"],
-                path: "Sources/NetstackServer"),
+                path: "Sources/NetstackServer", swiftSettings: netstackSwift),
         .target(name: "ProcfsServer", dependencies: ["ServiceKit", "Protocol", "HostOS"], path: "Sources/ProcfsServer"),
         .target(name: "OCIRuntime",
                 dependencies: ["HostOS", "IPC", "Protocol", "FaultInjection", "LinuxABI", .product(name: "ArgumentParser", package: "swift-argument-parser")],

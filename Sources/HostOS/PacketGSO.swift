@@ -38,8 +38,14 @@ public final class PacketTransmitter {
     public func send(batch frames: [[UInt8]], segmentSizes: [UInt32], from: Int) -> Int {
         let count = min(frames.count - from, PacketTransmitter.batchLimit)
         guard count > 0 else { return 0 }
-        var pointers = [UnsafeRawPointer?](repeating: nil, count: count)
-        var lengths = [Int](repeating: 0, count: count)
+        // The pointer and length arrays are the transmitter's, reused (no two allocations per batch).
+        var pointers = batchPointers, lengths = batchLengths
+        batchPointers = []; batchLengths = []
+        defer { batchPointers = pointers; batchLengths = lengths }
+        if pointers.count < count {
+            pointers = [UnsafeRawPointer?](repeating: nil, count: PacketTransmitter.batchLimit)
+            lengths = [Int](repeating: 0, count: PacketTransmitter.batchLimit)
+        }
         // Each frame's bytes are pinned by nesting its withUnsafeBytes around the ones after it
         // (depth <= batchLimit), so every pointer is valid during the one sendmmsg at the bottom.
         func pin(_ i: Int) -> Int32 {
@@ -60,4 +66,6 @@ public final class PacketTransmitter {
         }
         return max(0, Int(pin(0)))
     }
+    private var batchPointers: [UnsafeRawPointer?] = []
+    private var batchLengths: [Int] = []
 }

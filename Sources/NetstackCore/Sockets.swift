@@ -148,11 +148,11 @@ extension NetworkStack {
 
     /// FIONREAD/SIOCINQ: bytes readable now (for UDP, the size of the next datagram).
     public func bytesReadable(_ s: SocketID) throws(NetErrno) -> Int {
-        if let u = udpSockets[s] { return u.hasData ? u.queue[u.queueHead].1.count : 0 }
         if let t = tcpSockets[s] {
             guard t.state != .listen else { throw .EINVAL }
             return t.receiveBuffer.count
         }
+        if let u = udpSockets[s] { return u.hasData ? u.queue[u.queueHead].1.count : 0 }
         throw .EBADF
     }
 
@@ -167,8 +167,8 @@ extension NetworkStack {
     }
 
     public func readiness(_ s: SocketID) -> Readiness {
-        if let u = udpSockets[s] { return u.readiness }
         if let t = tcpSockets[s] { return t.readiness }
+        if let u = udpSockets[s] { return u.readiness }
         return [.error, .hup]
     }
 

@@ -24,8 +24,8 @@ extension NetworkStack {
 
     /// The pending error (SO_ERROR) without clearing it.
     public func peekError(_ s: SocketID) -> NetErrno? {
-        if let u = udpSockets[s] { return u.pendingError }
         if let t = tcpSockets[s] { return t.pendingError }
+        if let u = udpSockets[s] { return u.pendingError }
         return nil
     }
 

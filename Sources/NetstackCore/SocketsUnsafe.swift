@@ -6,8 +6,8 @@ extension NetworkStack {
     /// the stack copies what it takes and keeps no pointer.
     @discardableResult
     public func send(_ s: SocketID, bytes: UnsafeRawBufferPointer) throws(NetErrno) -> Int {
-        if let u = udpSockets[s] { return try udpSend(u, bytes, to: nil) }
         if let t = tcpSockets[s] { return try tcpSend(t, bytes) }
+        if let u = udpSockets[s] { return try udpSend(u, bytes, to: nil) }
         throw .EBADF
     }
 
@@ -27,13 +27,17 @@ extension NetworkStack {
     /// during the call; the stack writes only inside it and keeps no pointer.
     public func recv(_ s: SocketID, into buffer: UnsafeMutableRawBufferPointer, peek: Bool = false)
         throws(NetErrno) -> (Int, SocketAddress?) {
+        if let t = tcpSockets[s] { return try tcpReceive(t, into: buffer, peek: peek) }
         if let u = udpSockets[s] {
             let (d, from) = try udpReceive(u, max: buffer.count, peek: peek)
             let n = min(d.count, buffer.count)
             if n > 0 { d.withUnsafeBytes { src in buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[0..<n])) } }
             return (n, userAddress(from, v6: u.v6))
         }
-        guard let t = tcpSockets[s] else { throw .EBADF }
+        throw .EBADF
+    }
+
+    private func tcpReceive(_ t: TCPSocket, into buffer: UnsafeMutableRawBufferPointer, peek: Bool) throws(NetErrno) -> (Int, SocketAddress?) {
         let n = min(buffer.count, t.receiveBuffer.count)
         if n > 0 {
             t.receiveBuffer.copy(offset: 0, count: n, into: buffer)

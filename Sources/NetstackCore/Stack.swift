@@ -171,14 +171,18 @@ public final class NetworkStack {
 
     // Sockets.
     var nextSocketID: Int32 = 3
-    var udpSockets: [SocketID: UDPSocket] = [:]
-    var tcpSockets: [SocketID: TCPSocket] = [:]
+    var udpSockets = SocketIDMap<UDPSocket>()
+    var tcpSockets = SocketIDMap<TCPSocket>()
     /// Established and embryonic connections by 4-tuple; listeners by local address.
-    var tcpConnections: [ConnectionKey: TCPSocket] = [:]
+    var tcpConnections = ConnectionTable()
     var tcpListeners: [SocketAddress: TCPSocket] = [:]
 
-    /// Sockets whose readiness may have changed since `takeChangedSockets()` was last called.
-    var changed = Set<SocketID>()
+    /// Sockets whose readiness may have changed since `takeChangedSockets()` was last called, each
+    /// once (its `changeListed` flag): a list, not a Set, so touching one costs no hashing.
+    var changedTCP: [TCPSocket] = []
+    var changedUDP: [UDPSocket] = []
+    private var changedTCPScratch: [TCPSocket] = []
+    private var changedUDPScratch: [UDPSocket] = []
     /// Connections with an armed timer, by deadline (TCPTimerQueue.swift).
     var timers = TCPTimerQueue()
     /// Tests pin the initial sequence number here (e.g. just below 2^32 to cross the wrap).
@@ -332,18 +336,49 @@ public final class NetworkStack {
 
     /// The sockets whose readiness may have changed since the last call (for epoll-style waiting:
     /// recompute `readiness` for these only).
-    public func takeChangedSockets() -> Set<SocketID> {
-        if changed.isEmpty { return [] }   // the common case in a pump pass: no copy of the storage
-        defer { changed.removeAll(keepingCapacity: true) }
-        return changed
+    public func takeChangedSockets() -> [SocketID] {
+        var out: [SocketID] = []
+        forEachChangedSocket { out.append($0) }
+        return out
     }
 
-    func touch(_ c: TCPSocket) {
-        if let id = c.id {
-            changed.insert(id)
-        } else if let lid = c.listener?.id {
-            changed.insert(lid)
+    /// Calls `body` with every socket whose readiness may have changed since the last call (each
+    /// once), and forgets them: `takeChangedSockets` without building an array.
+    public func forEachChangedSocket(_ body: (SocketID) -> Void) {
+        if changedTCP.isEmpty && changedUDP.isEmpty { return }   // the common case in a pump pass
+        // Swapped with empty lists that keep their capacity: no allocation per call.
+        var tcp = changedTCPScratch, udp = changedUDPScratch
+        changedTCPScratch = []; changedUDPScratch = []
+        swap(&tcp, &changedTCP)
+        swap(&udp, &changedUDP)
+        for t in tcp {
+            t.changeListed = false
+            if let id = t.id { body(id) }
         }
+        for u in udp {
+            u.changeListed = false
+            body(u.id)
+        }
+        tcp.removeAll(keepingCapacity: true)
+        udp.removeAll(keepingCapacity: true)
+        changedTCPScratch = tcp
+        changedUDPScratch = udp
+    }
+
+    /// The socket whose readiness `c` changed: `c` itself, or for an embryonic or queued
+    /// connection its listener.
+    func touch(_ c: TCPSocket) {
+        let target: TCPSocket
+        if c.id != nil { target = c } else if let l = c.listener, l.id != nil { target = l } else { return }
+        if target.changeListed { return }
+        target.changeListed = true
+        changedTCP.append(target)
+    }
+
+    func touch(_ u: UDPSocket) {
+        if u.changeListed { return }
+        u.changeListed = true
+        changedUDP.append(u)
     }
 
     // MARK: Input

@@ -31,6 +31,38 @@ public enum TCPState: Sendable {
 struct ConnectionKey: Hashable {
     var local: SocketAddress
     var remote: SocketAddress
+
+    /// Two words into the hasher instead of the synthesized per-field walk (two enums, two
+    /// addresses, two ports): the lookup runs for every segment received. Equal keys give equal
+    /// words; the seeded hasher still guards against chosen collisions.
+    func hash(into h: inout Hasher) {
+        func fold(_ a: IPAddress) -> UInt64 {
+            switch a {
+            case .v4(let v): return UInt64(v.raw)
+            case .v6(let v): return v.high ^ (v.low &* 0x9E37_79B9_7F4A_7C15) ^ 1 << 63
+            }
+        }
+        h.combine(fold(local.ip) ^ UInt64(local.port) << 32 ^ UInt64(remote.port) << 48)
+        h.combine(fold(remote.ip))
+    }
+}
+
+/// The demultiplexing table: connections by 4-tuple. Keeps each connection's `demultiplexed` flag
+/// (whether it is the one its 4-tuple finds), which the timers read instead of a lookup.
+struct ConnectionTable {
+    private var map: [ConnectionKey: TCPSocket] = [:]
+
+    subscript(key: ConnectionKey) -> TCPSocket? {
+        get { map[key] }
+        set {
+            if let old = map[key] { old.demultiplexed = false }
+            map[key] = newValue
+            newValue?.demultiplexed = true
+        }
+    }
+
+    var values: Dictionary<ConnectionKey, TCPSocket>.Values { map.values }
+    var count: Int { map.count }
 }
 
 /// One TCP endpoint: a listener, or a connection (embryonic, established or closing).
@@ -57,6 +89,11 @@ final class TCPSocket {
     var reuseAddress = false
     /// The connection was established once (decides ENOTCONN versus EOF/EPIPE after it ends).
     var wasConnected = false
+    /// On the stack's list of changed sockets (NetworkStack.touch).
+    var changeListed = false
+    /// In the stack's demultiplexing table (`tcpConnections`, which keeps it): tells the timers a
+    /// connection is live without hashing its 4-tuple.
+    var demultiplexed = false
 
     // Listener state.
     var backlog = 0

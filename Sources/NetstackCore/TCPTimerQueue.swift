@@ -103,10 +103,7 @@ extension NetworkStack {
 
     /// Whether `c` is the connection its 4-tuple demultiplexes to (only those have running timers,
     /// as before the queue, when the timers walked `tcpConnections`).
-    func isDemultiplexed(_ c: TCPSocket) -> Bool {
-        guard let k = c.key else { return false }
-        return tcpConnections[k] === c
-    }
+    func isDemultiplexed(_ c: TCPSocket) -> Bool { c.demultiplexed }
 
     /// Takes stale entries off the top until it is exact: a live entry of a demultiplexed connection
     /// whose next deadline is the entry's time. Returns that time.

@@ -18,6 +18,8 @@ final class UDPSocket {
     var receiveLimit: Int?
     var readShut = false
     var writeShut = false
+    /// On the stack's list of changed sockets (NetworkStack.touch).
+    var changeListed = false
 
     static let perDatagramOverhead = 256
 
@@ -178,13 +180,13 @@ extension NetworkStack {
         guard !s.readShut, s.queuedBytes + charge <= (s.receiveLimit ?? config.udpReceiveBufferBytes) else { return }
         if !remote.ip.isV6 { stats.udpInDatagrams += 1 }
         s.queue.append((remote, d))
-        changed.insert(s.id)
+        touch(s)
         s.queuedBytes += charge
     }
 
     func udpUnreachable(local: SocketAddress, remote: SocketAddress, code: UInt8) {
         for s in udpSockets.values where s.remote == remote && s.local?.port == local.port {
-            changed.insert(s.id)
+            touch(s)
             s.pendingError = code == ICMPUnreachableCode.port || code == ICMPUnreachableCode.proto ? .ECONNREFUSED : .EHOSTUNREACH
         }
     }

@@ -27,7 +27,7 @@ extension NetstackService {
         let slots = m.slots.map { Int($0) }
         guard slots.count <= a.slotCount, Set(slots).count == slots.count,
               slots.allSatisfy({ $0 < a.slotCount && !slotsInUse.contains($0) }) else { throw .EINVAL }
-        guard let id = try? socket(m.handle), let b = bindings[id.raw], b.stream, !b.closing, stack.phase(id) == .listening else {
+        guard let id = try? socket(m.handle), let b = bindings[id], b.stream, !b.closing, stack.phase(id) == .listening else {
             for i in slots { a.slot(i).state = [.released] }
             throw .EINVAL
         }
@@ -68,10 +68,10 @@ extension NetstackService {
         let ring = b.slot.receive
         while let r = AcceptRecord.pop(from: ring) {
             let id = SocketID(raw: Int32(bitPattern: r.handle))
-            guard let c = bindings[id.raw], c.index == Int(r.slot) else { continue }
+            guard let c = bindings[id], c.index == Int(r.slot) else { continue }
             try? stack.setOption(id, .linger(true, 0))   // abortive: the peer gets a reset, as on Linux
             try? stack.close(id)
-            bindings[id.raw] = nil
+            bindings[id] = nil
             slotsInUse.remove(c.index)
             c.slot.state = [.released]
         }

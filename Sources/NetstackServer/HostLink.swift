@@ -4,14 +4,24 @@ import Glibc
 import HostOS
 import NetstackCore
 
-/// CLOCK_MONOTONIC in nanoseconds.
+/// CLOCK_MONOTONIC in nanoseconds. The service freezes it for one pass over the stack (a driver
+/// round, a request): one clock read per pass instead of one per segment built or timer armed.
 public final class MonotonicClock: NetClock {
     public init() {}
-    public var nanoseconds: Int64 {
+    /// Nonzero while frozen. Guarded by the service's lock, as every use of the clock.
+    private var frozenAt: Int64 = 0
+
+    public var nanoseconds: Int64 { frozenAt != 0 ? frozenAt : read() }
+
+    /// The time now, never the frozen one.
+    public func read() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
+
+    public func freeze() { frozenAt = read() }
+    public func thaw() { frozenAt = 0 }
 }
 
 /// A NetstackCore `Link` over an AF_PACKET socket. Frames the kernel cannot queue are dropped
@@ -158,6 +168,25 @@ public final class HostNetLoop {
         fds += extraFDs.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         _ = Glibc.poll(&fds, nfds_t(fds.count), milliseconds)
         return fds[links.count...].map(\.revents)
+    }
+
+    /// The driver's form, without an array per call: waits for a frame or one of `extraFDs`, then
+    /// replaces every entry of `extraFDs` that did not become readable with -1.
+    public func waitForFrames(milliseconds: Int32, extraFDs: inout [Int32]) {
+        scratch.removeAll(keepingCapacity: true)
+        for l in links { scratch.append(pollfd(fd: l.socket.fd.rawValue, events: Int16(POLLIN), revents: 0)) }
+        for fd in extraFDs { scratch.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+        _ = Glibc.poll(&scratch, nfds_t(scratch.count), milliseconds)
+        for i in extraFDs.indices where scratch[links.count + i].revents & Int16(POLLIN) == 0 { extraFDs[i] = -1 }
+    }
+    private var scratch: [pollfd] = []
+
+    /// Waits for one of `fds` (no links: loopback only), then replaces every entry that did not
+    /// become readable with -1.
+    public static func wait(milliseconds: Int32, fds: inout [Int32]) {
+        var p = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = Glibc.poll(&p, nfds_t(p.count), milliseconds)
+        for i in fds.indices where p[i].revents & Int16(POLLIN) == 0 { fds[i] = -1 }
     }
 
     /// One round: wait at most `maxWaitMilliseconds` (less if a timer is due), then process.

@@ -20,7 +20,7 @@ public final class NetstackService: @unchecked Sendable {
     var arena: SocketArena?
     var toNetstackFD: Int32 = -1
     var toSentryFD: Int32 = -1
-    var bindings: [Int32: SlotBinding] = [:]
+    var bindings = SocketIDMap<SlotBinding>()
     var slotsInUse = Set<Int>()
     /// Counts pump passes; every 256th looks at every socket (RingPump.swift).
     var sweep = 0
@@ -68,9 +68,11 @@ public final class NetstackService: @unchecked Sendable {
     /// packets, segments to send).
     func locked<T>(_ body: () throws(NetErrno) -> T) throws(ServiceFailure) -> T {
         pthread_mutex_lock(&lock)
+        clock.freeze()
         defer {
             stack.poll()
             let busy = pumpAndNotify()
+            clock.thaw()
             if driverWakeAt != 0 && (busy || (stack.nextDeadline.map { $0 < driverWakeAt } ?? false)) {
                 driverWakeAt = 0
                 var one: UInt64 = 1
@@ -86,6 +88,8 @@ public final class NetstackService: @unchecked Sendable {
     // MARK: Driver thread (only with a host interface)
 
     private var started: [Int32] = [-1, -1]
+    /// The driver's eventfds to poll, reused every round (no array per sleep).
+    private var pollFDs: [Int32] = []
 
     /// Starts the driver and waits until it runs: a new thread's own start-up syscalls (rseq,
     /// set_robust_list, its signal mask) must happen before ServiceKit installs the seccomp filter.
@@ -112,36 +116,36 @@ public final class NetstackService: @unchecked Sendable {
         while true {
             let seen = arena?.toNetstack.current ?? 0
             pthread_mutex_lock(&lock)
+            clock.freeze()   // one clock read for the whole pass
             stack.poll()
             let busy = pumpAndNotify()
+            clock.thaw()
             var wait: Int32 = hostLoop == nil ? 1000 : 50
+            let t = clock.read()
             if let d = stack.nextDeadline {
-                wait = Int32(max(0, min(Int64(wait), (d - clock.nanoseconds + 999_999) / 1_000_000)))
+                wait = Int32(max(0, min(Int64(wait), (d - t + 999_999) / 1_000_000)))
             }
             let doorbell = arena?.toNetstack
             let bellFD = toNetstackFD
-            driverWakeAt = wait == 0 || busy ? 0 : clock.nanoseconds + Int64(wait) * 1_000_000
+            driverWakeAt = wait == 0 || busy ? 0 : t + Int64(wait) * 1_000_000
             pthread_mutex_unlock(&lock)
             if wait == 0 || busy { continue }
             if let doorbell, !doorbell.prepareToSleep(seen: seen) { continue }
-            var extra: [Int32] = []
-            if bellFD >= 0 { extra.append(bellFD) }
-            if driverBellFD >= 0 { extra.append(driverBellFD) }
-            var rang = true   // about bellFD, which is first in `extra` when it exists
+            // The eventfds to wait on besides the frames: the Sentry's doorbell (bellFD) and the
+            // request thread's (driverBellFD). Each is read (drained) only when poll says it fired:
+            // no read(2) of an empty eventfd after a wake-up by a frame or a timer.
+            pollFDs.removeAll(keepingCapacity: true)
+            if bellFD >= 0 { pollFDs.append(bellFD) }
+            if driverBellFD >= 0 { pollFDs.append(driverBellFD) }
             if let loop = hostLoop {
-                rang = loop.waitForFrames(milliseconds: wait, extraFDs: extra).first.map { $0 & Int16(POLLIN) != 0 } ?? false
+                loop.waitForFrames(milliseconds: wait, extraFDs: &pollFDs)
             } else {
-                var fds = extra.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-                _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
+                HostNetLoop.wait(milliseconds: wait, fds: &pollFDs)
             }
             doorbell?.awake()
-            if bellFD >= 0 && rang {   // woken by a frame or a timer: no read(2) of an empty eventfd
+            for fd in pollFDs where fd >= 0 {
                 var v: UInt64 = 0
-                _ = Glibc.read(bellFD, &v, 8)   // non-blocking: drains the count
-            }
-            if driverBellFD >= 0 {
-                var v: UInt64 = 0
-                _ = Glibc.read(driverBellFD, &v, 8)
+                _ = Glibc.read(fd, &v, 8)   // non-blocking: drains the count
             }
         }
     }
@@ -231,14 +235,14 @@ public final class NetstackService: @unchecked Sendable {
             try locked { () throws(NetErrno) in
                 let id = try socket(m.handle)
                 // Writes still in the send ring go out before the FIN: the pump applies SHUT_WR then.
-                if how != .read, let b = bindings[id.raw], b.stream, stack.phase(id) == .connected {
+                if how != .read, let b = bindings[id], b.stream, stack.phase(id) == .connected {
                     b.shutWritePending = true
                     if how == .both { try stack.shutdown(id, .read) }
                     return
                 }
                 try stack.shutdown(id, how)
                 // A listener that stopped: its parked connections are reset too (AcceptSlots.swift).
-                if let b = bindings[id.raw], b.acceptRecords, stack.phase(id) != .listening { releaseAcceptSlots(b) }
+                if let b = bindings[id], b.acceptRecords, stack.phase(id) != .listening { releaseAcceptSlots(b) }
             }
             reply.encode(N.EmptyReply())
         }
@@ -299,7 +303,7 @@ public final class NetstackService: @unchecked Sendable {
             let m = try decode(req, N.Close.self)
             try locked { () throws(NetErrno) in
                 let id = try socket(m.handle)
-                if let b = bindings[id.raw] {
+                if let b = bindings[id] {
                     b.closing = true   // the pump closes once the send ring is drained
                     return
                 }
@@ -356,7 +360,7 @@ public final class NetstackService: @unchecked Sendable {
     func socket(_ handle: UInt64) throws(NetErrno) -> SocketID {
         guard handle <= UInt64(UInt32.max) else { throw .EBADF }
         let id = SocketID(raw: Int32(bitPattern: UInt32(handle)))
-        if let b = bindings[id.raw] {
+        if let b = bindings[id] {
             b.active = true
             enlist(b)
         }

@@ -42,7 +42,7 @@ extension NetstackService {
         guard let a = arena else { return }
         slotsInUse.insert(index)
         let b = SlotBinding(id: id, index: index, slot: a.slot(index), stream: stream)
-        bindings[id.raw] = b
+        bindings[id] = b
         enlist(b)
     }
 
@@ -56,7 +56,7 @@ extension NetstackService {
     /// SO_ERROR: the error a pump step consumed, else the stack's pending one; both cleared.
     func takeError(_ id: SocketID) -> Int32 {
         var e = stack.socketError(id)?.rawValue ?? 0
-        if let b = bindings[id.raw] {
+        if let b = bindings[id] {
             if b.error != 0 { e = b.error }
             b.error = 0
             b.slot.error = 0
@@ -72,17 +72,17 @@ extension NetstackService {
     /// after every write into a send ring), the ones with bytes in their send ring. Every 256th pass
     /// still looks at every socket.
     func pumpAll() -> Bool {
-        let touched = stack.takeChangedSockets()
         sweep &+= 1
         if sweep % 256 == 0 {
-            for b in bindings.values { enlist(b) }
+            stack.forEachChangedSocket { _ in }
+            bindings.forEachValue { enlist($0) }
         } else {
-            for id in touched { if let b = bindings[id.raw] { enlist(b) } }
+            stack.forEachChangedSocket { id in if let b = bindings[id] { enlist(b) } }
             if let a = arena {
                 let g = a.toNetstack.current   // before looking at the rings: a later write moves it again
                 if g != sendScanGeneration {
                     sendScanGeneration = g
-                    for b in bindings.values where !b.listed && b.slot.send.used > 0 { enlist(b) }
+                    bindings.forEachValue { b in if !b.listed && b.slot.send.used > 0 { enlist(b) } }
                 }
             }
         }
@@ -92,9 +92,9 @@ extension NetstackService {
         var changed = false
         for b in visit {
             b.listed = false
-            guard bindings[b.id.raw] === b else { continue }   // closed by an earlier pump this pass
+            guard bindings[b.id] === b else { continue }   // closed by an earlier pump this pass
             if pump(b) { changed = true }
-            if b.active && bindings[b.id.raw] === b { enlist(b) }
+            if b.active && bindings[b.id] === b { enlist(b) }
         }
         visit.removeAll(keepingCapacity: true)
         visitScratch = visit
@@ -110,7 +110,7 @@ extension NetstackService {
         if b.closing && (b.slot.send.used == 0 || b.error != 0 || stack.phase(b.id) != .connected || stack.lingersZero(b.id)) {
             if b.acceptRecords { releaseAcceptSlots(b) }   // AcceptSlots.swift
             try? stack.close(b.id)
-            bindings[b.id.raw] = nil
+            bindings[b.id] = nil
             slotsInUse.remove(b.index)
             b.slot.state = [.released]
             sentryVisible = true

@@ -118,8 +118,11 @@ struct NetworkAppTests {
         let net = try SandboxNet()
         defer { net.close() }
         // The server in the sandbox, the client on the peer: host -> sandbox, then -R sandbox -> host.
-        try net.startSandbox(["/usr/bin/iperf3", "-s", "-p", "5201"])
-        try net.waitForPort(5201)
+        // Ready once it says it listens (printed after listen(2); --forceflush: stdout is a file).
+        // No probe connection (waitForPort): iperf3 -s takes it for a client and may then refuse or
+        // drop the real one.
+        try net.startSandbox(["/usr/bin/iperf3", "-s", "-p", "5201", "--forceflush"])
+        try net.waitForOutput("Server listening on 5201")
         var rates: [String] = []
         for reverse in [false, true] {
             let r = try net.onPeer("iperf3 -c \(net.boxIP) -p 5201 -t 2 -J \(reverse ? "-R" : "")", timeout: 40)

@@ -107,6 +107,19 @@ final class SandboxNet {
         }
     }
 
+    /// Waits (bounded) until the sandbox's standard output contains `text`, without touching the
+    /// network: for a server that would take a probe connection for a client (iperf3 -s).
+    func waitForOutput(_ text: String, seconds: Double = 30) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !sandboxOutput().out.contains(text) {
+            guard Date() < deadline, sandbox?.isRunning ?? false else {
+                let o = sandboxOutput()
+                throw SandboxNetError(description: "the sandbox never printed \"\(text)\" (running: \(sandbox?.isRunning ?? false))\nstdout: \(o.out)\nstderr: \(o.err)")
+            }
+            usleep(50_000)
+        }
+    }
+
     /// Waits (bounded) for the sandbox to exit on its own; false if it is still running.
     func waitForExit(seconds: Double) -> Bool {
         guard let p = sandbox else { return true }
