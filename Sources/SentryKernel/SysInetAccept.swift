@@ -10,8 +10,14 @@ import HostOS
 import Protocol
 
 extension NetstackConnection {
-    /// Spare slots a listener keeps granted; refilled when half are used.
-    static let acceptSpares = 32
+    /// Spare slots a listener keeps granted; refilled when half are used. 32 ran dry in a connect
+    /// storm (redis, 2000 connect+close): once the records are used up before the refill lands, every
+    /// accept is an Accept call (a round trip that also flushes the queued one-way requests), which
+    /// was 28% of the task thread's samples. BULWARK_NETSTACK_ACCEPT_SPARES overrides (4...512).
+    static let acceptSpares: Int = {
+        if let v = getenv("BULWARK_NETSTACK_ACCEPT_SPARES"), let n = Int(String(cString: v)) { return min(max(n, 4), 512) }
+        return 128
+    }()
     static let acceptSlotsEnabled = getenv("BULWARK_NETSTACK_ACCEPT_SLOTS").map { String(cString: $0) != "0" } ?? true
 
     /// Free slots, reset, up to `count` (fewer when the arena is short: sockets come first, so at

@@ -75,9 +75,8 @@ extension Task {
         }
         countIO(nr, ret)   // /proc/<pid>/io (ProcfsCounters.swift)
         if ret != noReturn {
-            var n = regs
-            n.rax = UInt64(bitPattern: Int64(ret))
-            regs = n
+            // In place (the stub's modify accessor): not a get and a set of the whole register set.
+            stub.regs.rax = UInt64(bitPattern: Int64(ret))
             syscallRestartable = true
         }
         if kernel.config.strace { strace(nr, [a0, a1, a2, a3, a4, a5], ret) }

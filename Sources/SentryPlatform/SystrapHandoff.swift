@@ -164,9 +164,19 @@ struct HandoffPolicy {
     static var stubSpinTicks: UInt64 { stubSpinMicros * ticksPerMicro }
 }
 
-/// Per-stub hand-off counts, kept and printed (when the stub goes) only with BULWARK_SENTRY_DEBUG.
+/// Per-stub hand-off counts, kept and printed (every 100000 round trips and when the stub goes) only
+/// with BULWARK_SENTRY_DEBUG or BULWARK_SYSTRAP_STATS=1. With the times, two histograms (log2 buckets
+/// of microseconds): the application's gap (command posted -> next event: the stub's wake-up, the
+/// application's own work and the signal path; what the task thread spins for) apart for round trips
+/// after a park, and the Sentry's work (event -> next command: what the stub spins for).
 struct HandoffStats: CustomStringConvertible {
     var calls = 0, splitCalls = 0, slept = 0, stubSlept = 0, parked = 0, earlyWakes = 0
+    static let buckets = 10
+    var appGap = [Int](repeating: 0, count: HandoffStats.buckets)
+    var appGapParked = [Int](repeating: 0, count: HandoffStats.buckets)
+    var sentryWork = [Int](repeating: 0, count: HandoffStats.buckets)
+    static let enabled = getenv("BULWARK_SENTRY_DEBUG") != nil || getenv("BULWARK_SYSTRAP_STATS") != nil
+
     mutating func count(_ flags: Int32, split: Bool) {
         calls += 1
         if split { splitCalls += 1 }
@@ -174,7 +184,20 @@ struct HandoffStats: CustomStringConvertible {
         if flags & Int32(BW_HANDOFF_STUB_SLEPT) != 0 { stubSlept += 1 }
         if flags & Int32(BW_HANDOFF_PARKED) != 0 { parked += 1 }
     }
+    /// Bucket i holds [2^(i-1), 2^i) microseconds (bucket 0: below 1 us; the last: everything above).
+    static func bucket(_ ns: Int64) -> Int {
+        let us = max(ns, 0) / 1000
+        if us == 0 { return 0 }
+        return min(64 - us.leadingZeroBitCount, buckets - 1)
+    }
+    mutating func time(_ flags: Int32, gapNs: Int64, workNs: Int64?) {
+        // After a park the time since the last event includes the task's sleep: not the Sentry's work.
+        if flags & Int32(BW_HANDOFF_PARKED) != 0 { appGapParked[HandoffStats.bucket(gapNs)] += 1; return }
+        appGap[HandoffStats.bucket(gapNs)] += 1
+        if let w = workNs { sentryWork[HandoffStats.bucket(w)] += 1 }
+    }
     var description: String {
-        "\(calls) round trips, \(splitCalls) split, task thread slept \(slept), stub woken within its budget \(stubSlept), after a park \(parked), woken early \(earlyWakes)"
+        func h(_ a: [Int]) -> String { a.map(String.init).joined(separator: " ") }
+        return "\(calls) round trips, \(splitCalls) split, task thread slept \(slept), stub woken within its budget \(stubSlept), after a park \(parked), woken early \(earlyWakes); us buckets <1 1 2 4 8 16 32 64 128 256+: gap [\(h(appGap))] after a park [\(h(appGapParked))] sentry work [\(h(sentryWork))]"
     }
 }

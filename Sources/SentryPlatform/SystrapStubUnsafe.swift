@@ -88,10 +88,14 @@ public final class SystrapStub: PlatformStub {
 
     /// One command/event round trip; false if the stub is gone.
     @inline(__always) private func call(_ cmd: Int) -> Bool {
+        let t0 = statsOn ? HandoffPolicy.monotonicNs() : 0
         let r = bw_systrap_call(mb, UInt32(cmd), Int(pid), spinTicks)
         if r < 0 { alive = false; return false }
-        if debugHandoff {
+        if statsOn {
+            let t1 = HandoffPolicy.monotonicNs()
             stats.count(r, split: spinTicks != 0)
+            stats.time(r, gapNs: t1 - t0, workNs: lastReturn == 0 ? nil : t0 - lastReturn)
+            lastReturn = t1
             if stats.calls % 100_000 == 0 { fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr) }
         }
         if taskCPU >= 0, let m = policy.record(r, now: HandoffPolicy.monotonicNs) {
@@ -103,7 +107,10 @@ public final class SystrapStub: PlatformStub {
         return true
     }
     private let debugHandoff = getenv("BULWARK_SENTRY_DEBUG") != nil
+    /// HandoffStats.enabled, read once per stub (a plain field test per round trip).
+    private let statsOn = HandoffStats.enabled
     private var stats = HandoffStats()
+    private var lastReturn: Int64 = 0
 
     public func run() -> StopReason {
         guard alive else { return .gone }
@@ -199,7 +206,7 @@ public final class SystrapStub: PlatformStub {
 
     public func destroy() {
         guard !reaped else { return }
-        if debugHandoff && stats.calls > 0 { fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr) }
+        if statsOn && stats.calls > 0 { fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr) }
         reaped = true
         alive = false
         _ = bw_kill_pid(Int(pid), SIGKILL)

@@ -1,5 +1,6 @@
 // The systrap hand-off policy: split placement (spinning on two CPUs) while spins succeed, a fall-back
 // to one CPU when they keep failing, retries after a back-off that doubles while split keeps failing.
+import CBulwark
 @testable import SentryPlatform
 import Testing
 
@@ -98,5 +99,28 @@ struct HandoffPolicyTests {
         #expect(p.mode == .same)
         #expect(window(&p, misses: 0, at: Int64.max / 2) == nil)
         #expect(p.mode == .same)
+    }
+
+    /// BULWARK_SYSTRAP_STATS: gaps land in log2 buckets of microseconds; a round trip after a park
+    /// counts in its own histogram and its time since the last event (the task's sleep) is not the
+    /// Sentry's work.
+    @Test func statsBucketTheGaps() {
+        #expect(HandoffStats.bucket(-5) == 0)
+        #expect(HandoffStats.bucket(999) == 0)
+        #expect(HandoffStats.bucket(1_000) == 1)
+        #expect(HandoffStats.bucket(1_999) == 1)
+        #expect(HandoffStats.bucket(2_000) == 2)
+        #expect(HandoffStats.bucket(5_000) == 3)
+        #expect(HandoffStats.bucket(255_999) == 8)
+        #expect(HandoffStats.bucket(256_000) == 9)
+        #expect(HandoffStats.bucket(10_000_000_000) == HandoffStats.buckets - 1)
+        var s = HandoffStats()
+        s.time(0, gapNs: 6_000, workNs: 1_500)
+        s.time(0, gapNs: 6_500, workNs: nil)
+        s.time(Int32(BW_HANDOFF_PARKED), gapNs: 20_000, workNs: 5_000_000)
+        #expect(s.appGap[3] == 2)
+        #expect(s.appGapParked[5] == 1)
+        #expect(s.sentryWork[1] == 1)
+        #expect(s.sentryWork.reduce(0, +) == 1)
     }
 }
