@@ -35,6 +35,14 @@ public final class PacketReceiveRing {
         case skipped                       // nothing to deliver (own frame, lost one)
     }
 
+    /// Whether the kernel handed the next slot over (a load of its status word: no system call,
+    /// nothing taken), for a driver that looks for work a little longer before it sleeps.
+    public var frameWaiting: Bool {
+        var data: UnsafePointer<UInt8>?
+        var partial: Int32 = 0, copied: Int32 = 0, skip: Int32 = 0
+        return bw_packet_rx_ring_peek(base, UInt32(frameSize), UInt32(next), &data, &partial, &copied, &skip) >= 0
+    }
+
     /// Takes the next slot's frame, if the kernel handed one over.
     public func take() -> Slot {
         var data: UnsafePointer<UInt8>?

@@ -159,6 +159,12 @@ public final class HostNetLoop {
 
     public func add(_ link: PacketLink) { links.append(link) }
 
+    /// A frame waits in a link's receive ring (memory only; false for links without a ring).
+    public func framesWaiting() -> Bool {
+        for l in links where l.socket.receiveRing?.frameWaiting ?? false { return true }
+        return false
+    }
+
     /// Waits without touching the stack until a frame arrives or `milliseconds` pass (for a driver
     /// thread that locks the stack only around `poll()`).
     /// Returns the revents of `extraFDs`, in order (so the caller drains an eventfd only when it fired).

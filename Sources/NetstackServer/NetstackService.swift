@@ -130,6 +130,7 @@ public final class NetstackService: @unchecked Sendable {
             driverWakeAt = wait == 0 || busy ? 0 : t + Int64(wait) * 1_000_000
             pthread_mutex_unlock(&lock)
             if wait == 0 || busy { continue }
+            if spinNanoseconds > 0 && spinForWork(doorbell: doorbell, seen: seen) { continue }
             if let doorbell, !doorbell.prepareToSleep(seen: seen) { continue }
             // The eventfds to wait on besides the frames: the Sentry's doorbell (bellFD) and the
             // request thread's (driverBellFD). Each is read (drained) only when poll says it fired:
@@ -148,6 +149,21 @@ public final class NetstackService: @unchecked Sendable {
                 _ = Glibc.read(fd, &v, 8)   // non-blocking: drains the count
             }
         }
+    }
+
+    /// BULWARK_NETSTACK_SPIN_US (default 0: off): how long the driver looks for a frame in the receive
+    /// ring or a Sentry doorbell (both plain memory) before it sleeps in poll(2). An experiment on the
+    /// context switches per request (docs/ARCHITECTURE.md, "Netstack: CPU per request").
+    private let spinNanoseconds: Int64 = getenv("BULWARK_NETSTACK_SPIN_US").flatMap { Int64(String(cString: $0)) }.map { max(0, min($0, 1000)) * 1000 } ?? 0
+
+    /// True if work came within the spin time (the driver then goes on without sleeping).
+    private func spinForWork(doorbell: ArenaDoorbell?, seen: UInt64) -> Bool {
+        let end = clock.read() + spinNanoseconds
+        repeat {
+            if let doorbell, doorbell.current != seen { return true }
+            if hostLoop?.framesWaiting() ?? false { return true }
+        } while clock.read() < end
+        return false
     }
 
     /// Moves ring bytes and mirrors socket state (stack locked), then rings the Sentry if it sleeps.
