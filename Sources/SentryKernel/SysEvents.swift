@@ -6,6 +6,8 @@ import SentryMemory
 final class KTimer {
     var deadline: timespec?
     var interval: Int = 0          // nanoseconds, 0 = one shot
+    /// Periods that ended while the timer thread was late, before this firing (timerfd counts them).
+    var missed = 0
     let fire: () -> Void
     init(fire: @escaping () -> Void) { self.fire = fire }
 }
@@ -43,9 +45,10 @@ extension Kernel {
             for t in Kernel.timers {
                 guard let d = t.deadline else { continue }
                 if !lessThan(now, d) {
+                    t.missed = 0
                     if t.interval > 0 {
                         var nd = addNanos(d, t.interval)
-                        while !lessThan(now, nd) { nd = addNanos(nd, t.interval) }
+                        while !lessThan(now, nd) { nd = addNanos(nd, t.interval); t.missed += 1 }
                         t.deadline = nd
                     } else {
                         t.deadline = nil
@@ -113,7 +116,8 @@ final class TimerFD: FileDescription {
     init(clock: Int32, flags: Int32) {
         self.clock = clock
         var me: TimerFD? = nil
-        timer = KTimer { me?.expirations += 1 }
+        // A late timer thread still reports every period that ended, as Linux's timerfd does.
+        timer = KTimer { if let m = me { m.expirations += 1 + UInt64(m.timer.missed) } }
         super.init(flags: O_RDWR | flags)
         me = self
         _ = me
