@@ -59,7 +59,13 @@ struct HandoffPolicy {
         if let v = getenv("BULWARK_SYSTRAP_MAX_MISSES"), let n = Int(String(cString: v)) { return min(max(n, 0), window) }
         return 8
     }()
-    static let longLived = 20_000
+    /// Round trips after which a stub counts as long-lived (BULWARK_SYSTRAP_LONG_LIVED, default 500:
+    /// past a fork or exec child's few hundred calls, but inside a server's start-up, so a connection storm
+    /// right after start-up is met with the long-lived tolerance; 20000 fell back to same-CPU mode there).
+    static let longLived: Int = {
+        if let v = getenv("BULWARK_SYSTRAP_LONG_LIVED"), let n = Int(String(cString: v)) { return min(max(n, 0), 1_000_000) }
+        return 500
+    }()
     static let minBackoffNs: Int64 = 50_000_000
     static let maxBackoffNs: Int64 = 2_000_000_000
 
