@@ -18,7 +18,6 @@ extension MemoryFile: StubMemory {
 final class SyscallPatchState {
     /// Traps seen per site (rip of the `syscall` + 2); 255 = never patch this site.
     var counts: [UInt64: UInt8] = [:]
-    var regionReady = false
     var disabled = false
 }
 
@@ -100,7 +99,6 @@ extension Task {
         if let j = mm.find(base) {
             let v = mm.vmas[j]
             guard v.tag == regionTag, v.start == base, v.end == end, !v.backing.pastEnd else { st.disabled = true; return false }
-            st.regionReady = true
             return true
         }
         guard mm.isFree(base, end), mm.mapAnonymous(base, end - base, prot: PROT_R | PROT_X, shared: false,
@@ -109,7 +107,6 @@ extension Task {
             return false
         }
         mm.patchRegion = (base, end)
-        st.regionReady = true
         return true
     }
 }
