@@ -7,4 +7,7 @@ public enum TSC {
 
     /// IA32_TSC_AUX via rdtscp: Linux keeps (node << 12) | cpu there. Only call when the CPU has rdtscp.
     @inlinable public static func auxiliary() -> UInt32 { bw_rdtscp_aux() }
+
+    /// The host kernel has memory protection keys on (CPUID OSPKE): smaps shows "ProtectionKey:" then.
+    public static let protectionKeysEnabled: Bool = bw_cpu_ospke() != 0
 }

@@ -35,12 +35,13 @@ extension ProcfsView {
         o.line("Inter-|   Receive                                                |  Transmit")
         o.line(" face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed")
         for i in snapshot.interfaces {
-            // "%6s:%8llu %7llu %4llu %4llu %4llu %5llu %10llu %9llu %8llu %7llu %4llu %4llu %4llu %5llu %7llu %10llu"
-            let rx = [Fmt.right(i.rxBytes, 8), Fmt.right(i.rxPackets, 7), Fmt.right(0, 4), Fmt.right(0, 4), Fmt.right(0, 4),
+            // "%6s: %7llu %7llu %4llu %4llu %4llu %5llu %10llu %9llu %8llu %7llu %4llu %4llu %4llu %5llu %7llu %10llu"
+            // (Linux 5.15 on; before, "%6s:%8llu": the same text until the received bytes reach 8 digits)
+            let rx = [Fmt.right(i.rxBytes, 7), Fmt.right(i.rxPackets, 7), Fmt.right(0, 4), Fmt.right(0, 4), Fmt.right(0, 4),
                       Fmt.right(0, 5), Fmt.right(0, 10), Fmt.right(0, 9)]
             let tx = [Fmt.right(i.txBytes, 8), Fmt.right(i.txPackets, 7), Fmt.right(0, 4), Fmt.right(0, 4), Fmt.right(0, 4),
                       Fmt.right(0, 5), Fmt.right(0, 7), Fmt.right(0, 10)]
-            o.line(Fmt.right(i.name, 6) + ":" + (rx + tx).joined(separator: " "))
+            o.line(Fmt.right(i.name, 6) + ": " + (rx + tx).joined(separator: " "))
         }
         return o.bytes
     }

@@ -1,5 +1,6 @@
 // /proc/<pid>/... and /proc/<pid>/task/<tid>/...: the per-process files, in Linux's formats
 // (fs/proc/array.c, base.c, task_mmu.c, fd.c).
+import HostOS
 import LinuxABI
 import Protocol
 import ServiceKit
@@ -225,7 +226,7 @@ extension ProcfsView {
             kb("AnonHugePages", 0); kb("ShmemPmdMapped", 0); kb("FilePmdMapped", 0); kb("Shared_Hugetlb", 0)
             kb("Private_Hugetlb", 0); kb("Swap", 0); kb("SwapPss", 0); kb("Locked", 0)
             o.line(Fmt.left("THPeligible:", 16) + Fmt.right(0, 8))
-            o.line(Fmt.left("ProtectionKey:", 16) + Fmt.right(0, 8))
+            if TSC.protectionKeysEnabled { o.line(Fmt.left("ProtectionKey:", 16) + Fmt.right(0, 8)) }
             var flags: [String] = []
             if p & 1 != 0 { flags.append("rd") }
             if p & 2 != 0 { flags.append("wr") }

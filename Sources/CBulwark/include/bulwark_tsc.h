@@ -18,4 +18,13 @@ static inline uint32_t bw_rdtscp_aux(void) {
     (void)lo; (void)hi;
     return aux;
 }
+/// CPUID leaf 7, ECX bit 4 (OSPKE): the kernel turned memory protection keys on (CR4.PKE). Linux prints
+/// smaps' "ProtectionKey:" line only then (arch_pkeys_enabled()).
+static inline int bw_cpu_ospke(void) {
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0));
+    if (a < 7) return 0;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    return (c >> 4) & 1;
+}
 #endif
