@@ -334,6 +334,7 @@ extension Kernel {
     /// A thread group's last task exited: close its files, reparent children, notify the parent.
     func processExited(_ tg: ThreadGroup) {
         tg.zombie = true
+        stopProcessTimers(tg, posixOnly: false)   // SysEvents.swift
         let initTG = threadGroups[1]
         let formerChildren = tg.children
         defer { jobControlOnExit(tg, formerChildren: formerChildren) }   // JobControl.swift
