@@ -4,7 +4,9 @@
 // uid as the target. Reads ignore page protections like Linux's FOLL_FORCE (PROT_NONE and execute-only
 // pages read); writes need a writable mapping (Linux would force a private copy of a read-only page; a
 // write there is EIO here, so that memory shared since fork can never be changed behind the other
-// process's back). A read or write stops at the first unmapped page; none at all is EIO.
+// process's back). A read or write stops at the first unmapped page; none at all is EIO. Reads show
+// the original bytes of syscall sites the Sentry patched (session 9); a patched page is never
+// writable (it gets its original bytes back when mprotect makes it so).
 import Glibc
 import SentryMemory
 
@@ -34,6 +36,8 @@ final class ProcfsMemFile: FileDescription {
                 if write { memcpy(p, buf + done + off, len) } else { memcpy(buf + done + off, p, len) }
             }
             if !ok { break }
+            // Patched syscall sites read as the program's own bytes (PlatformGlue.swift).
+            if !write { mm.restorePatchedBytes(a, buf + done, chunk) }
             done += chunk
         }
         return done == 0 && n > 0 ? -Int(EIO) : done
