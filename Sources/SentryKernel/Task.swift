@@ -254,6 +254,8 @@ final class Task: HostMapper {
                 syncMappings()
                 return
             }
+            // Past a file's end when mapped, inside it now (SysMemory.swift).
+            if sig == SIGBUS && fillGrownFilePages(info.addr) { return }
         }
         forceSignal(info)
     }
