@@ -171,19 +171,8 @@ final class TimerFD: FileDescription {
 final class EpollFile: FileDescription {
     /// One interest. A class, updated in place: a struct holding a weak reference was copied (with
     /// swift_weakCopyInit/weakDestroy) on every dictionary read and write-back of every epoll_wait.
-    final class Interest {
-        /// Held weakly: closing its last fd removes it from the interest list, as in Linux.
-        weak var file: FileDescription?
-        let fd: Int32
-        var events: UInt32, data: UInt64, disabled = false
-        var edge = EdgeState()   // EPOLLET bookkeeping (EpollEdge.swift)
-        /// A host-backed file (stdio): a wait re-polls it every 10 ms (host readiness does not wake).
-        let host: Bool
-        init(file: FileDescription, fd: Int32, events: UInt32, data: UInt64) {
-            self.file = file; self.fd = fd; self.events = events; self.data = data
-            host = file.hostPollFD != nil
-        }
-    }
+    /// Releasing its file removes it from the interest list, as in Linux (EpollLinksUnsafe.swift).
+    typealias Interest = EpollInterest
     private(set) var interests: [Int32: Interest] = [:]
     /// The interests by fd number (the report order), rebuilt only after the set changes: not a
     /// dictionary walk, a sort and a lookup per interest on every epoll_wait.
@@ -194,7 +183,17 @@ final class EpollFile: FileDescription {
         orderedCache = o
         return o
     }
-    func set(_ fd: Int32, _ i: Interest?) { interests[fd] = i; orderedCache = nil }
+    /// Replaces (or with nil removes) the interest for `fd`; the old one leaves its file's links.
+    func set(_ fd: Int32, _ i: Interest?) {
+        if let old = interests[fd] { old.unlinkFromFile() }
+        interests[fd] = i
+        i?.link()
+        orderedCache = nil
+    }
+    /// Its file was released (EpollInterest.fileReleased).
+    func removeInterest(_ i: Interest) {
+        if interests[i.fd] === i { interests[i.fd] = nil; orderedCache = nil }
+    }
     /// `target` is this set or watched by it, directly or through nested sets: adding this set to
     /// `target` would close a loop (epoll_ctl ELOOP). Not a hot path (EPOLL_CTL_ADD of an epoll fd).
     func reaches(_ target: EpollFile, depth: Int = 0) -> Bool {
@@ -209,10 +208,13 @@ final class EpollFile: FileDescription {
     var hostInvolved: Bool { ordered.contains { $0.host } }
 
     override init(flags: Int32) { super.init(flags: O_RDWR | flags); LiveObjects.epolls += 1 }
-    deinit { LiveObjects.epolls -= 1 }
+    deinit {
+        for i in interests.values { i.unlinkFromFile() }
+        LiveObjects.epolls -= 1
+    }
     override func poll(_ events: Int16) -> Int16 {
         for i in ordered where !i.disabled {
-            if let f = i.file, f.poll(Int16(truncatingIfNeeded: i.events) | POLLHUP_ | POLLERR_) != 0 { return events & POLLIN_ }
+            if i.file.poll(Int16(truncatingIfNeeded: i.events) | POLLHUP_ | POLLERR_) != 0 { return events & POLLIN_ }
         }
         return 0
     }
@@ -338,10 +340,10 @@ extension Task {
         case 1:
             if ep.interests[key] != nil { return errno(EEXIST) }
             if let inner = f as? EpollFile, inner.reaches(ep) { return errno(ELOOP) }
-            ep.set(key, EpollFile.Interest(file: f, fd: key, events: events, data: data))
+            ep.set(key, EpollFile.Interest(file: f, set: ep, fd: key, events: events, data: data))
         case 3:
             guard ep.interests[key] != nil else { return errno(ENOENT) }
-            ep.set(key, EpollFile.Interest(file: f, fd: key, events: events, data: data))
+            ep.set(key, EpollFile.Interest(file: f, set: ep, fd: key, events: events, data: data))
         case 2:
             guard ep.interests[key] != nil else { return errno(ENOENT) }
             ep.set(key, nil)
@@ -369,7 +371,7 @@ extension Task {
                 if out.count < limit * 12 { out = scratch(limit * 12) }
                 for i in all where count < limit {
                     if i.disabled { continue }
-                    guard let file = i.file else { if ep.interests[i.fd] === i { ep.set(i.fd, nil) }; continue }   // closed
+                    let file = i.file   // live: a released file has left the set (EpollLinksUnsafe.swift)
                     let ready = file.poll(Int16(truncatingIfNeeded: i.events) | POLLHUP_ | POLLERR_)
                     if i.events & EPOLLET_ != 0 && !i.edge.fires(file, ready) { continue }
                     if ready == 0 { continue }
