@@ -29,8 +29,10 @@ extension Task {
         if fixed {
             guard addr & UInt64(pageSize - 1) == 0 else { return errno(EINVAL) }
             guard addr + len <= AddressSpace.userTop, addr >= 0x10000 else { return errno(ENOMEM) }
-            if mm.overlapsReserved(addr, addr + len) { return errno(ENOMEM) }
+            // MAP_FIXED_NOREPLACE over a reserved range (the stub's, the syscall-patch region, which
+            // /proc/<pid>/maps shows) is EEXIST, Linux's answer for a range in use; MAP_FIXED is ENOMEM.
             if flags & MAP_FIXED_NOREPLACE_ != 0 && !mm.isFree(addr, addr + len) { return errno(EEXIST) }
+            if mm.overlapsReserved(addr, addr + len) { return errno(ENOMEM) }
             start = addr
         } else if addr != 0 && addr >= 0x10000 && pageRoundDown(addr) + len <= AddressSpace.userTop
                     && mm.isFree(pageRoundDown(addr), pageRoundDown(addr) + len) {
