@@ -141,5 +141,27 @@ int main(int argc, char **argv) {
         close(in); close(s); close(e); close(p2); close(p1);
     }
     printf("event objects churn: %d failure(s)\n", fails);
+
+    // 7. An interest outlives its fd while a dup keeps the description open (epoll(7), Q6) and goes
+    // with the description; a set released while it is inside another set leaves that set.
+    int e1 = eventfd(1, 0), e2 = dup(e1);
+    int s1 = epoll_create1(0);
+    struct epoll_event y = { .events = EPOLLIN, .data.u32 = 42 };
+    epoll_ctl(s1, EPOLL_CTL_ADD, e1, &y);
+    close(e1);
+    k = epoll_wait(s1, out, 4, 0);
+    printf("interest after closing its fd, dup open: %d event(s), data %u\n", k, k > 0 ? out[0].data.u32 : 0);
+    printf("EPOLL_CTL_DEL through the dup: %s\n", epoll_ctl(s1, EPOLL_CTL_DEL, e2, &y) == 0 ? "0" : strerror(errno));
+    close(e2);
+    printf("after the dup closes: %d event(s)\n", epoll_wait(s1, out, 4, 0));
+    int s2 = epoll_create1(0), s3 = epoll_create1(0), e3 = eventfd(1, 0);
+    epoll_ctl(s2, EPOLL_CTL_ADD, e3, &y);
+    epoll_ctl(s3, EPOLL_CTL_ADD, s2, &y);
+    printf("outer set sees the inner one: %d event(s)\n", epoll_wait(s3, out, 4, 0));
+    close(s2);
+    printf("inner set closed: %d event(s)\n", epoll_wait(s3, out, 4, 0));
+    close(s3);
+    close(e3);
+    close(s1);
     return 0;
 }
