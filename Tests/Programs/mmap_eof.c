@@ -61,6 +61,20 @@ static int makeFile(const char *path, long size) {
     return fd;
 }
 
+/// How many /proc/self/maps lines cover [p, p + len) (Linux: one per mapping, also past the end).
+static int mapLines(char *p, long len) {
+    FILE *m = fopen("/proc/self/maps", "r");
+    if (!m) return -1;
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, m)) {
+        unsigned long s, e;
+        if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s < (unsigned long)p + len && e > (unsigned long)p) n++;
+    }
+    fclose(m);
+    return n;
+}
+
 static void fileAt(int fd, const char *what, long off, int len) {
     char b[64] = {0};
     ssize_t n = pread(fd, b, len, off);
@@ -84,6 +98,7 @@ int main(int argc, char **argv) {
     char *p = mmap(NULL, 4 * pg, PROT_READ, MAP_PRIVATE, fd, 0);
     printf("private read-only, 1.5 pages mapped over 4: %s\n", p == MAP_FAILED ? strerror(errno) : "OK");
     if (p != MAP_FAILED) {
+        printf("  /proc/self/maps lines: %d\n", mapLines(p, 4 * pg));
         touch("page 0", p + 1);
         touch("last file byte", p + pg + pg / 2 - 1);
         touch("page 1 past the end", p + pg + pg / 2);

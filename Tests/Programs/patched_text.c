@@ -55,6 +55,27 @@ static void check(const char *name, int memfd, uintptr_t a, size_t n) {
     fprintf(stderr, "%s: plain loads differ from the file in %d byte(s)\n", name, differing(f, p, n));
 }
 
+// The /proc/self/maps lines of the file holding `a`: permissions, offset and length (no addresses).
+static void map_lines(const char *name, uintptr_t a) {
+    FILE *m = fopen("/proc/self/maps", "r");
+    if (!m) return;
+    char line[512], want[256] = "";
+    while (fgets(line, sizeof line, m)) {
+        unsigned long s, e;
+        char path[256] = "";
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &s, &e, path) >= 2 && a >= s && a < e) { strcpy(want, path); break; }
+    }
+    rewind(m);
+    int n = 0;
+    while (want[0] && fgets(line, sizeof line, m)) {
+        unsigned long s, e, off;
+        char perms[8], path[256] = "";
+        if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %255s", &s, &e, perms, &off, path) < 5 || strcmp(path, want) != 0) continue;
+        printf("%s maps line %d: %s offset 0x%lx length 0x%lx\n", name, ++n, perms, off, e - s);
+    }
+    fclose(m);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     int memfd = open("/proc/self/mem", O_RDWR);
@@ -69,6 +90,8 @@ int main(void) {
     check("getpid", memfd, g, 64);
     // glibc's read: the site, and the padding within a short jump of it that the xor form uses.
     check("read", memfd, r - 128, 384);
+    // The patched pages are copies inside the library's mapping: still one line per segment.
+    map_lines("libc", g);
 
     // Make getpid's page writable: plain loads now show the file's bytes as well.
     uintptr_t page = g & ~(uintptr_t)4095;
