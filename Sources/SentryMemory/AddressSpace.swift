@@ -340,6 +340,7 @@ public final class AddressSpace {
         split(at: page)
         split(at: page + 4096)
         guard let i = find(page), let b = Backing(file: file, length: 4096) else { return nil }
+        b.internalCopy = true
         memcpy(file.pointer(b.offset), file.pointer(vmas[i].fileOffset), 4096)
         // A page patched before: its sites' original bytes come along.
         for o in vmas[i].backing.patchOriginals {
@@ -354,6 +355,40 @@ public final class AddressSpace {
         record(.map(page, 4096, vmas[i].prot, b.offset))
         _ = mapper.hostMmap(page, 4096, vmas[i].prot, b.offset)
         return file.pointer(b.offset)
+    }
+
+    /// A /proc/<pid>/mem write to [addr, addr + count) (one page at most): writable pages as they
+    /// are; a private page without write permission first gets a copy of its own (with the original
+    /// bytes of patched syscall sites), as Linux's FOLL_FORCE breaks copy-on-write, so memory shared
+    /// with another process (fork, the file image cache) never changes behind its back. The stubs
+    /// pick the new page up through the op log (the writer may be another process: no direct host
+    /// change). False for shared read-only, past-end and unmapped pages (EIO, as Linux's EFAULT there).
+    public func prepareForcedWrite(_ addr: UInt64, _ count: Int) -> Bool {
+        let page = addr & ~UInt64(4095)
+        guard count > 0, addr + UInt64(count) <= page + 4096, let i0 = find(page) else { return false }
+        let v0 = vmas[i0]
+        if v0.backing.pastEnd { return false }
+        if v0.prot & PROT_W != 0 { return true }
+        if v0.shared || v0.writeBack != nil { return false }
+        split(at: page)
+        split(at: page + 4096)
+        guard let i = find(page), let b = Backing(file: file, length: 4096) else { return false }
+        b.internalCopy = true
+        let v = vmas[i]
+        memcpy(file.pointer(b.offset), file.pointer(v.fileOffset), 4096)
+        for o in v.backing.patchOriginals {
+            let at = o.offset - v.backingOffset
+            if at >= 0 && at + o.bytes.count <= 4096 {
+                o.bytes.withUnsafeBytes { _ = memcpy(file.pointer(b.offset + at), $0.baseAddress!, $0.count) }
+            }
+        }
+        retiredBackings.append(v.backing)   // another thread's stub may still run the old page
+        vmas[i].fileOffset0 &+= UInt64(v.backingOffset)
+        vmas[i].backing = b
+        vmas[i].backingOffset = 0
+        vmas[i].cow = false
+        record(.map(page, 4096, v.prot, b.offset))
+        return true
     }
 
     /// Syscall patching: records the original bytes at `addr` (in a page `privatizePage` copied),

@@ -2,7 +2,9 @@
 // sandbox patches glibc's getpid `mov $nr,%eax; syscall` and read `xor %eax,%eax; syscall` sites
 // after a few calls): the bytes must be the library file's, as on Linux. Then the page holding
 // getpid is made writable (as a program patching its own code would): plain loads must show the
-// file's bytes too, a write through /proc/self/mem works, and getpid still works after it.
+// file's bytes too, a write through /proc/self/mem works, and getpid still works after it. Before
+// that, writes through /proc/self/mem to read-only pages (read's code, a constant string) work as
+// Linux forces them (a private copy of the page), and /proc/self/maps still shows libc's segments.
 // stdout is compared with a native run; stderr reports how many bytes plain loads saw differ
 // before the mprotect (0 natively; the sandbox's rewritten sites otherwise).
 #include <errno.h>
@@ -92,6 +94,25 @@ int main(void) {
     check("read", memfd, r - 128, 384);
     // The patched pages are copies inside the library's mapping: still one line per segment.
     map_lines("libc", g);
+
+    // A write through /proc/self/mem to read's page while it is read-only and executable (Linux
+    // forces it, as a debugger's breakpoint): the file's bytes go back, and read still works.
+    {
+        unsigned char f[384], p[384];
+        file_bytes(r - 128, f, 384);
+        ssize_t w = pwrite(memfd, f, 384, (off_t)(r - 128));
+        memcpy(p, (const void *)(r - 128), 384);
+        int ok = 1;
+        for (int i = 0; i < 5; i++) ok &= read(zero, b, sizeof b) == sizeof b;
+        printf("forced write to read's code: %zd, plain loads match the file: %s, read works: %s\n", w,
+               memcmp(f, p, 384) == 0 ? "yes" : "no", ok ? "yes" : "no");
+    }
+    // A read-only data page: the write shows through plain loads.
+    static const char ro[] = "read-only string";
+    ssize_t rw = pwrite(memfd, "R", 1, (off_t)(uintptr_t)ro);
+    printf("forced write to read-only data: %zd, now \"%s\"\n", rw, *(const char *volatile *)&(const char *){ro});
+
+    map_lines("libc after the forced write", g);
 
     // Make getpid's page writable: plain loads now show the file's bytes as well.
     uintptr_t page = g & ~(uintptr_t)4095;

@@ -71,8 +71,10 @@ struct PlatformTests {
 
     /// /proc/self/mem shows the program's own bytes at patched sites (session 9): patched_text.c
     /// calls glibc's getpid and read until the sandbox patches them, then compares its code read
-    /// through /proc/self/mem with the library file's bytes (stdout matches native); after mprotect
-    /// makes getpid's page writable, plain loads show the file's bytes too (the page got them back),
+    /// through /proc/self/mem with the library file's bytes (stdout matches native), and libc's
+    /// /proc/self/maps lines; a write through /proc/self/mem to read's read-only code (forced, as on
+    /// Linux) puts the file's bytes back and read still works; a forced write to read-only data
+    /// shows; after mprotect makes getpid's page writable, plain loads show the file's bytes too (the page got them back),
     /// a write through /proc/self/mem works and getpid still works. stderr must show that plain loads
     /// did see rewritten bytes before (the sites were patched, so the overlay was exercised).
     @Test func patchedSitesReadAsTheProgramsOwnBytes() throws {
