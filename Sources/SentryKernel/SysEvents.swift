@@ -169,9 +169,8 @@ final class TimerFD: FileDescription {
 }
 
 final class EpollFile: FileDescription {
-    /// One interest. A class, updated in place: a struct holding a weak reference was copied (with
-    /// swift_weakCopyInit/weakDestroy) on every dictionary read and write-back of every epoll_wait.
-    /// Releasing its file removes it from the interest list, as in Linux (EpollLinksUnsafe.swift).
+    /// One interest, a class updated in place. Releasing its file removes it from the interest list,
+    /// as in Linux; it holds no reference to its file (EpollLinksUnsafe.swift).
     typealias Interest = EpollInterest
     private(set) var interests: [Int32: Interest] = [:]
     /// The interests by fd number (the report order), rebuilt only after the set changes: not a
@@ -204,7 +203,7 @@ final class EpollFile: FileDescription {
         }
         return false
     }
-    /// Some interest is host-backed (checked without loading the weak references).
+    /// Some interest is host-backed (checked without touching the files).
     var hostInvolved: Bool { ordered.contains { $0.host } }
 
     override init(flags: Int32) { super.init(flags: O_RDWR | flags); LiveObjects.epolls += 1 }
