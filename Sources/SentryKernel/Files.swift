@@ -13,6 +13,9 @@ class FileDescription {
     /// Where the VFS opened it (for *at lookups relative to a directory fd, fchdir, fchmod...).
     var location: VLocation?
     init(flags: Int32) { statusFlags = flags }
+    /// The epoll interests watching this description (EpollLinksUnsafe.swift); nil when none ever did.
+    final var epollLinks: [EpollInterest]? = nil
+    deinit { if epollLinks != nil { releaseEpollLinks() } }
     var readable: Bool { statusFlags & O_ACCMODE_ != O_WRONLY }
     var writable: Bool { statusFlags & O_ACCMODE_ != O_RDONLY }
     var nonblocking: Bool { statusFlags & O_NONBLOCK != 0 }

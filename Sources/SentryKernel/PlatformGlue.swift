@@ -81,6 +81,12 @@ extension Task {
         guard let p = mm.privatizePage(page, mapper: self) else { return }
         let jump = SyscallPatch.jump(slot: SyscallPatch.slotAddress(k))
         let off = Int(pageStart - page)
+        // The bytes about to change, kept with the page: /proc/<pid>/mem shows them, and the page gets
+        // them back if it is made writable (AddressSpace.restorePatchedBytes, protect).
+        func keep(_ at: Int, _ count: Int) {
+            mm.notePatchedBytes(pageStart + UInt64(at), Array(UnsafeRawBufferPointer(start: p + off + at, count: count)))
+        }
+        if let pad = padding { keep(pad, 7); keep(at + 3, 2) } else { keep(at, 7) }
         if let pad = padding {
             // The jump goes into the padding; the site's first 2 bytes jump there, its `syscall` stays
             // (a restart at rip - 2 or an unsynced thread traps on it as before).

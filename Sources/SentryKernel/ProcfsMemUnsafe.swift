@@ -2,9 +2,12 @@
 // access (the memory file), at file offset = address. Opened by the Sentry itself (never the server).
 // Permission (Linux's PTRACE_MODE_ATTACH, simplified for a sandbox without ptrace): root, or the same
 // uid as the target. Reads ignore page protections like Linux's FOLL_FORCE (PROT_NONE and execute-only
-// pages read); writes need a writable mapping (Linux would force a private copy of a read-only page; a
-// write there is EIO here, so that memory shared since fork can never be changed behind the other
-// process's back). A read or write stops at the first unmapped page; none at all is EIO.
+// pages read); so do writes since session 9: a private page without write permission first gets a
+// copy of its own (AddressSpace.prepareForcedWrite), as Linux breaks copy-on-write, so memory shared
+// since fork or through the file image cache never changes behind another process's back; shared
+// read-only and past-end pages are EIO. A read or write stops at the first unmapped page; none at all
+// is EIO. Reads show the original bytes of syscall sites the Sentry patched, and a write to a patched
+// page lands on a copy with the original bytes back (session 9).
 import Glibc
 import SentryMemory
 
@@ -30,10 +33,13 @@ final class ProcfsMemFile: FileDescription {
             let a = addr &+ UInt64(done)
             if a < addr { break }   // wrapped past the top of the address space
             let chunk = min(n - done, 4096 - Int(a & 4095))
-            let ok = mm.withPieces(a, chunk, needProt: write ? PROT_W : 0) { p, len, off in
+            if write && !mm.prepareForcedWrite(a, chunk) { break }
+            let ok = mm.withPieces(a, chunk, needProt: 0) { p, len, off in
                 if write { memcpy(p, buf + done + off, len) } else { memcpy(buf + done + off, p, len) }
             }
             if !ok { break }
+            // Patched syscall sites read as the program's own bytes (PlatformGlue.swift).
+            if !write { mm.restorePatchedBytes(a, buf + done, chunk) }
             done += chunk
         }
         return done == 0 && n > 0 ? -Int(EIO) : done

@@ -301,6 +301,30 @@ extension Kernel {
     }
 
     func procfsMaps(_ t: Task, resident: Bool) -> [Procfs.MapEntry] {
+        // VMAs the Sentry splits off a mapping for its own reasons (a page copied for syscall patching
+        // or a forced /proc/<pid>/mem write, a file's pages past its end) show as part of their
+        // mapping's line when they continue it (same file, offsets and permissions), as on Linux.
+        // Other splits stay lines of their own (Linux keeps e.g. a written relro part apart).
+        let pieces = procfsMapPieces(t, resident: resident)
+        let vmas = t.mm.vmas
+        var out: [Procfs.MapEntry] = []
+        for (i, e) in pieces.enumerated() {
+            if i > 0, var last = out.last, last.inode == e.inode, last.devMajor == e.devMajor,
+               last.devMinor == e.devMinor, last.end == e.start, last.permissions == e.permissions,
+               last.path == e.path, e.inode == 0 || last.offset &+ (last.end - last.start) == e.offset,
+               vmas[i].backing.pastEnd && e.inode != 0 || vmas[i].backing.internalCopy || vmas[i - 1].backing.internalCopy {
+                last.end = e.end
+                last.rssKB += e.rssKB
+                last.anonymousKB += e.anonymousKB
+                out[out.count - 1] = last
+            } else {
+                out.append(e)
+            }
+        }
+        return out
+    }
+
+    private func procfsMapPieces(_ t: Task, resident: Bool) -> [Procfs.MapEntry] {
         let rec = procfs.record(t.tg)
         return t.mm.vmas.map { v in
             var p: UInt8 = 0

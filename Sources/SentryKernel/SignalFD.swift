@@ -10,7 +10,9 @@ final class SignalFD: FileDescription {
         self.mask = mask
         self.owner = owner
         super.init(flags: O_RDWR | flags)
+        LiveObjects.signalFDs += 1
     }
+    deinit { LiveObjects.signalFDs -= 1 }
 
     private func ready(_ t: Task) -> UInt64 { (t.pending | t.tg.pending) & mask }
 

@@ -42,6 +42,7 @@ extension Kernel {
         while true {
             let now = monotonicNow()
             var earliest: timespec? = nil
+            var fired = false
             for t in Kernel.timers {
                 guard let d = t.deadline else { continue }
                 if !lessThan(now, d) {
@@ -54,10 +55,14 @@ extension Kernel {
                         t.deadline = nil
                     }
                     t.fire()
+                    fired = true
                 }
                 if let d2 = t.deadline, earliest == nil || lessThan(d2, earliest!) { earliest = d2 }
             }
             Kernel.timers.removeAll { $0.deadline == nil }
+            // A task blocked in read(2) of a timerfd waits for any state change: without this a
+            // blocking read never returned (session 9; poll/epoll waits had a deadline of their own).
+            if fired { broadcast() }
             waitCond(deadline: earliest ?? addNanos(monotonicNow(), 1_000_000_000))
         }
     }
@@ -73,7 +78,9 @@ final class EventFD: FileDescription {
         counter = initial
         self.semaphore = semaphore
         super.init(flags: O_RDWR | flags)
+        LiveObjects.eventFDs += 1
     }
+    deinit { LiveObjects.eventFDs -= 1 }
     override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int {
         guard buf.count >= 8 else { return -Int(EINVAL) }
         while counter == 0 {
@@ -109,18 +116,37 @@ final class EventFD: FileDescription {
     override func stat(_ st: inout stat) -> Int { st = Glibc.stat(); st.st_mode = 0o600; st.st_nlink = 1; return 0 }
 }
 
+/// Live counts of the event objects whose release is easy to get wrong (closures, timers, weak
+/// links), kept under the kernel lock and reported in the debug log when init exits
+/// (`Kernel.waitForInit`): a description that is never freed shows up there.
+enum LiveObjects {
+    nonisolated(unsafe) static var timerFDs = 0
+    nonisolated(unsafe) static var eventFDs = 0
+    nonisolated(unsafe) static var epolls = 0
+    nonisolated(unsafe) static var signalFDs = 0
+    nonisolated(unsafe) static var inotifies = 0
+    static var summary: String {
+        "timerfd \(timerFDs), eventfd \(eventFDs), epoll \(epolls), signalfd \(signalFDs), inotify \(inotifies), armed timers \(Kernel.timers.count)"
+    }
+}
+
+/// The timer's link back to its description. Weak: the description owns the timer, and the timer
+/// thread's list (`Kernel.timers`) owns armed timers, so a strong capture kept every timerfd (and,
+/// if periodic, its firing) alive for ever after its last close (session 9).
+private final class TimerFDLink { weak var file: TimerFD? }
+
 final class TimerFD: FileDescription {
     var expirations: UInt64 = 0
     let timer: KTimer
     let clock: Int32
     init(clock: Int32, flags: Int32) {
         self.clock = clock
-        var me: TimerFD? = nil
+        let link = TimerFDLink()
         // A late timer thread still reports every period that ended, as Linux's timerfd does.
-        timer = KTimer { if let m = me { m.expirations += 1 + UInt64(m.timer.missed) } }
+        timer = KTimer { [link] in if let m = link.file { m.expirations += 1 + UInt64(m.timer.missed) } }
         super.init(flags: O_RDWR | flags)
-        me = self
-        _ = me
+        link.file = self
+        LiveObjects.timerFDs += 1
     }
     override func read(_ t: Task, _ buf: UnsafeMutableRawBufferPointer) -> Int {
         guard buf.count >= 8 else { return -Int(EINVAL) }
@@ -134,25 +160,18 @@ final class TimerFD: FileDescription {
     }
     override func poll(_ events: Int16) -> Int16 { expirations > 0 ? events & POLLIN_ : 0 }
     override func stat(_ st: inout stat) -> Int { st = Glibc.stat(); st.st_mode = 0o600; st.st_nlink = 1; return 0 }
-    deinit { Kernel.timers.removeAll { $0 === timer } }
+    /// The last close (under the kernel lock): the timer stops with it, as Linux's timerfd_release.
+    deinit {
+        timer.deadline = nil
+        Kernel.timers.removeAll { $0 === timer }
+        LiveObjects.timerFDs -= 1
+    }
 }
 
 final class EpollFile: FileDescription {
-    /// One interest. A class, updated in place: a struct holding a weak reference was copied (with
-    /// swift_weakCopyInit/weakDestroy) on every dictionary read and write-back of every epoll_wait.
-    final class Interest {
-        /// Held weakly: closing its last fd removes it from the interest list, as in Linux.
-        weak var file: FileDescription?
-        let fd: Int32
-        var events: UInt32, data: UInt64, disabled = false
-        var edge = EdgeState()   // EPOLLET bookkeeping (EpollEdge.swift)
-        /// A host-backed file (stdio): a wait re-polls it every 10 ms (host readiness does not wake).
-        let host: Bool
-        init(file: FileDescription, fd: Int32, events: UInt32, data: UInt64) {
-            self.file = file; self.fd = fd; self.events = events; self.data = data
-            host = file.hostPollFD != nil
-        }
-    }
+    /// One interest, a class updated in place. Releasing its file removes it from the interest list,
+    /// as in Linux; it holds no reference to its file (EpollLinksUnsafe.swift).
+    typealias Interest = EpollInterest
     private(set) var interests: [Int32: Interest] = [:]
     /// The interests by fd number (the report order), rebuilt only after the set changes: not a
     /// dictionary walk, a sort and a lookup per interest on every epoll_wait.
@@ -163,14 +182,38 @@ final class EpollFile: FileDescription {
         orderedCache = o
         return o
     }
-    func set(_ fd: Int32, _ i: Interest?) { interests[fd] = i; orderedCache = nil }
-    /// Some interest is host-backed (checked without loading the weak references).
+    /// Replaces (or with nil removes) the interest for `fd`; the old one leaves its file's links.
+    func set(_ fd: Int32, _ i: Interest?) {
+        if let old = interests[fd] { old.unlinkFromFile() }
+        interests[fd] = i
+        i?.link()
+        orderedCache = nil
+    }
+    /// Its file was released (EpollInterest.fileReleased).
+    func removeInterest(_ i: Interest) {
+        if interests[i.fd] === i { interests[i.fd] = nil; orderedCache = nil }
+    }
+    /// `target` is this set or watched by it, directly or through nested sets: adding this set to
+    /// `target` would close a loop (epoll_ctl ELOOP). Not a hot path (EPOLL_CTL_ADD of an epoll fd).
+    func reaches(_ target: EpollFile, depth: Int = 0) -> Bool {
+        if self === target { return true }
+        if depth > 8 { return true }   // deeper than Linux's limit of nesting (5) anyway
+        for i in ordered {
+            if let inner = i.file as? EpollFile, inner.reaches(target, depth: depth + 1) { return true }
+        }
+        return false
+    }
+    /// Some interest is host-backed (checked without touching the files).
     var hostInvolved: Bool { ordered.contains { $0.host } }
 
-    override init(flags: Int32) { super.init(flags: O_RDWR | flags) }
+    override init(flags: Int32) { super.init(flags: O_RDWR | flags); LiveObjects.epolls += 1 }
+    deinit {
+        for i in interests.values { i.unlinkFromFile() }
+        LiveObjects.epolls -= 1
+    }
     override func poll(_ events: Int16) -> Int16 {
         for i in ordered where !i.disabled {
-            if let f = i.file, f.poll(Int16(truncatingIfNeeded: i.events) | POLLHUP_ | POLLERR_) != 0 { return events & POLLIN_ }
+            if i.file.poll(Int16(truncatingIfNeeded: i.events) | POLLHUP_ | POLLERR_) != 0 { return events & POLLIN_ }
         }
         return 0
     }
@@ -230,9 +273,10 @@ extension Task {
 
     func realTimer() -> KTimer {
         if let t = tg.realTimer { return t }
-        let g = tg
+        // Weak: the group owns its timer; a strong capture was a cycle (session 9). The group's
+        // exit disarms it (`Kernel.stopProcessTimers`).
         let k = kernel
-        let t = KTimer { k.sendSignal(to: g, SigInfo(signo: SIGALRM, code: 0x80)) }
+        let t = KTimer { [weak g = tg] in if let g { k.sendSignal(to: g, SigInfo(signo: SIGALRM, code: 0x80)) } }
         tg.realTimer = t
         return t
     }
@@ -294,10 +338,11 @@ extension Task {
         switch op {
         case 1:
             if ep.interests[key] != nil { return errno(EEXIST) }
-            ep.set(key, EpollFile.Interest(file: f, fd: key, events: events, data: data))
+            if let inner = f as? EpollFile, inner.reaches(ep) { return errno(ELOOP) }
+            ep.set(key, EpollFile.Interest(file: f, set: ep, fd: key, events: events, data: data))
         case 3:
             guard ep.interests[key] != nil else { return errno(ENOENT) }
-            ep.set(key, EpollFile.Interest(file: f, fd: key, events: events, data: data))
+            ep.set(key, EpollFile.Interest(file: f, set: ep, fd: key, events: events, data: data))
         case 2:
             guard ep.interests[key] != nil else { return errno(ENOENT) }
             ep.set(key, nil)
@@ -325,7 +370,7 @@ extension Task {
                 if out.count < limit * 12 { out = scratch(limit * 12) }
                 for i in all where count < limit {
                     if i.disabled { continue }
-                    guard let file = i.file else { if ep.interests[i.fd] === i { ep.set(i.fd, nil) }; continue }   // closed
+                    let file = i.file   // live: a released file has left the set (EpollLinksUnsafe.swift)
                     let ready = file.poll(Int16(truncatingIfNeeded: i.events) | POLLHUP_ | POLLERR_)
                     if i.events & EPOLLET_ != 0 && !i.edge.fires(file, ready) { continue }
                     if ready == 0 { continue }
@@ -368,11 +413,12 @@ extension Task {
         guard notify == 0 || notify == 1 || notify == 4 else { return errno(EINVAL) }   // SIGNAL, NONE, THREAD_ID
         if notify != 1 && (signo < 1 || signo > 64) { return errno(EINVAL) }
         let id = Int32(tg.posixTimers.count)
-        let g = tg, k = kernel
+        let k = kernel
         let sig = signo, how = notify, tid = targetTid
         _ = value
-        let kt = KTimer {
-            guard how != 1 else { return }
+        // The group owns its timers: captured weakly (a strong capture was a cycle, session 9).
+        let kt = KTimer { [weak g = tg] in
+            guard how != 1, let g else { return }
             let info = SigInfo(signo: sig, code: -2 /* SI_TIMER */)
             if how == 4, let t = k.tasks[tid], t.tg === g { k.sendSignal(to: t, info) } else { k.sendSignal(to: g, info) }
         }
@@ -417,5 +463,16 @@ extension Task {
         guard let pt = posixTimer(id) else { return errno(EINVAL) }
         kernel.arm(pt.timer, deadline: nil, interval: 0)
         return 0
+    }
+}
+
+extension Kernel {
+    /// A process's interval timer and POSIX timers stop when it exits (Linux: exit_itimers and the
+    /// real timer's cancel in __exit_signal); its POSIX timers are deleted by execve too
+    /// (`posixOnly`), while ITIMER_REAL survives it. Kernel lock held.
+    func stopProcessTimers(_ tg: ThreadGroup, posixOnly: Bool) {
+        if !posixOnly, let t = tg.realTimer, t.deadline != nil { arm(t, deadline: nil, interval: 0) }
+        for pt in tg.posixTimers where pt.timer.deadline != nil { arm(pt.timer, deadline: nil, interval: 0) }
+        if posixOnly { tg.posixTimers.removeAll() }
     }
 }

@@ -127,8 +127,8 @@ final class InotifyFile: FileDescription {
     override var hostPollFD: Int32? { hostFS.first?.notifier }
     func pumpHost() { for fs in hostFS { fs.pumpHostEvents() } }
 
-    override init(flags: Int32) { super.init(flags: O_RDONLY | flags) }
-    deinit { for w in watches.values { InotifyHub.remove(w) } }
+    override init(flags: Int32) { super.init(flags: O_RDONLY | flags); LiveObjects.inotifies += 1 }
+    deinit { for w in watches.values { InotifyHub.remove(w) }; LiveObjects.inotifies -= 1 }
 
     func enqueue(_ wd: Int32, _ mask: UInt32, cookie: UInt32, name: String?) {
         var rec: [UInt8] = []

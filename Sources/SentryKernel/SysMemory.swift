@@ -29,8 +29,10 @@ extension Task {
         if fixed {
             guard addr & UInt64(pageSize - 1) == 0 else { return errno(EINVAL) }
             guard addr + len <= AddressSpace.userTop, addr >= 0x10000 else { return errno(ENOMEM) }
-            if mm.overlapsReserved(addr, addr + len) { return errno(ENOMEM) }
+            // MAP_FIXED_NOREPLACE over a reserved range (the stub's, the syscall-patch region, which
+            // /proc/<pid>/maps shows) is EEXIST, Linux's answer for a range in use; MAP_FIXED is ENOMEM.
             if flags & MAP_FIXED_NOREPLACE_ != 0 && !mm.isFree(addr, addr + len) { return errno(EEXIST) }
+            if mm.overlapsReserved(addr, addr + len) { return errno(ENOMEM) }
             start = addr
         } else if addr != 0 && addr >= 0x10000 && pageRoundDown(addr) + len <= AddressSpace.userTop
                     && mm.isFree(pageRoundDown(addr), pageRoundDown(addr) + len) {
@@ -50,10 +52,11 @@ extension Task {
         mmapAccessed(f)   // atime, as a read (VFSAtime.swift)
         if let t = f as? TmpfsFile {
             // tmpfs files: a copy of the contents (written back when shared, SharedFileWriteBack).
-            guard let b = Backing(file: kernel.memory, length: Int(len)) else { return errno(ENOMEM) }
-            let n = t.pread(self, UnsafeMutableRawBufferPointer(start: kernel.memory.pointer(b.offset), count: Int(len)), Int(off))
+            let inFile = Task.inFileLength(size: t.node.data.count, off, len)
+            guard let b = Backing(file: kernel.memory, length: max(inFile, 1)) else { return errno(ENOMEM) }
+            let n = t.pread(self, UnsafeMutableRawBufferPointer(start: kernel.memory.pointer(b.offset), count: inFile), Int(off))
             if n < 0 { return n }
-            var vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: "tmpfs")
+            var vma = VMA(start: start, end: start + UInt64(inFile), prot: prot, shared: shared, backing: b, backingOffset: 0, tag: "tmpfs")
             mapsIdentity(&vma, f, off)
             vma.source = Task.mappedSource(t.node)
             if shared && f.writable {
@@ -71,37 +74,68 @@ extension Task {
                     node.data.withUnsafeBytes { _ = memcpy(into, $0.baseAddress! + at, n) }
                 })
             }
-            let r = mm.insert(vma, mapper: self)
-            return r < 0 ? r : Int(start)
+            return insertFileMapping(vma, inFile: inFile, len: len, fileOffset: off)
         }
         guard let hfd = f.hostFileFD else { return f is DeviceFile ? anonFor(start, len, prot) : errno(ENODEV) }
-        if !shared && prot & PROT_W == 0,
-           let image = kernel.memory.images.image(fd: hfd, offset: Int(off), length: Int(len)) {
+        // A regular file's pages wholly past its end fault with SIGBUS (not other kinds of files).
+        var hst = Glibc.stat()
+        let regular = fstat(hfd, &hst) == 0 && hst.st_mode & S_IFMT == S_IFREG
+        let inFile = regular ? Task.inFileLength(size: Int(hst.st_size), off, len) : Int(len)
+        if !shared && prot & PROT_W == 0, inFile > 0,
+           let image = kernel.memory.images.image(fd: hfd, offset: Int(off), length: inFile) {
             // Read-only private (shared libraries' code): the memory file's shared image of the file.
-            var vma = VMA(start: start, end: start + len, prot: prot, shared: false, backing: image, backingOffset: 0, tag: f.path ?? "file")
+            var vma = VMA(start: start, end: start + UInt64(inFile), prot: prot, shared: false, backing: image, backingOffset: 0, tag: f.path ?? "file")
             vma.cow = true
             mapsIdentity(&vma, f, off)
             vma.source = Task.mappedSource(f)
-            let r = mm.insert(vma, mapper: self)
-            return r < 0 ? r : Int(start)
+            return insertFileMapping(vma, inFile: inFile, len: len, fileOffset: off)
         }
         // Private (and, for now, shared) file mappings get a copy of the file's contents.
-        guard let b = Backing(file: kernel.memory, length: Int(len)) else { return errno(ENOMEM) }
+        guard let b = Backing(file: kernel.memory, length: max(inFile, 1)) else { return errno(ENOMEM) }
         var done = 0
-        while done < Int(len) {
-            let n = Glibc.pread(hfd, kernel.memory.pointer(b.offset + done), Int(len) - done, off_t(Int(off) + done))
+        while done < inFile {
+            let n = Glibc.pread(hfd, kernel.memory.pointer(b.offset + done), inFile - done, off_t(Int(off) + done))
             if n < 0 { return errno(Glibc.errno == EISDIR ? ENODEV : Glibc.errno) }
             if n == 0 { break }
             done += n
         }
-        var vma = VMA(start: start, end: start + len, prot: prot, shared: shared, backing: b, backingOffset: 0, tag: f.path ?? "file")
+        var vma = VMA(start: start, end: start + UInt64(inFile), prot: prot, shared: shared, backing: b, backingOffset: 0, tag: f.path ?? "file")
         mapsIdentity(&vma, f, off)
         vma.source = Task.mappedSource(f)
         if shared && f.writable, let access = Task.writeBackAccess(f) ?? SharedFileWriteBack.hostFileAccess(fd: hfd) {
             vma.writeBack = SharedFileWriteBack(backing: b, fileOffset: Int(off), writer: access.writer, reader: access.reader)
         }
-        let r = mm.insert(vma, mapper: self)
-        return r < 0 ? r : Int(start)
+        return insertFileMapping(vma, inFile: inFile, len: len, fileOffset: off)
+    }
+
+    /// Bytes of a file mapping of [off, off + len) in pages that hold file data (the last one's
+    /// tail reads as zeros); the pages after them are wholly past the file's end.
+    static func inFileLength(size: Int, _ off: UInt64, _ len: UInt64) -> Int {
+        let fileEnd = Int(pageRoundUp(UInt64(max(size, 0))))
+        return max(0, min(Int(len), fileEnd - Int(off)))
+    }
+
+    /// Inserts a new file mapping: `vma` (its first `inFile` bytes, the pages holding file data;
+    /// not inserted when there are none) and, for the rest of `len`, pages that fault with SIGBUS
+    /// (BUS_ADRERR at the byte), as Linux's filemap fault past i_size, through the same past-end
+    /// backing as mremap's growth (session 6). A later grow of the file does not make them
+    /// readable (the mapping is a copy taken now).
+    private func insertFileMapping(_ vma: VMA, inFile: Int, len: UInt64, fileOffset off: UInt64) -> Int {
+        let start = vma.start
+        if inFile > 0 {
+            let r = mm.insert(vma, mapper: self)
+            if r < 0 { return r }
+        }
+        if inFile < Int(len) {
+            let rest = Int(len) - inFile
+            let b = Backing(pastEndOf: kernel.memory, length: rest)
+            var tail = continuation(vma, at: start + UInt64(inFile), rest, backing: b, fileOffset: Int(off) + inFile)
+            // Kept so that a later mremap grow still writes back; nothing is flushed from these pages.
+            tail.writeBack = vma.writeBack?.continued(on: b, fileOffset: vma.writeBack!.fileOffset + inFile)
+            let r = mm.insert(tail, mapper: self)
+            if r < 0 { return r }
+        }
+        return Int(start)
     }
 
     /// msync: writes shared file mappings back (SharedFileWriteBack); MS_ASYNC does it at once too.
@@ -253,6 +287,28 @@ extension Task {
             return mm.insert(nv, mapper: self)
         }
         return 0
+    }
+
+    /// A SIGBUS at `addr` in pages past a file's end (mmap, mremap growth): Linux checks the size at
+    /// fault time, so if the file has grown over the page since, the mapping's pages now holding file
+    /// data get its bytes (a shared mapping writes them back as the rest) and the access is retried.
+    /// Kernel lock held; true if the pages were filled (the caller resumes without a signal).
+    func fillGrownFilePages(_ addr: UInt64) -> Bool {
+        guard let i = mm.find(addr) else { return false }
+        let v = mm.vmas[i]
+        guard v.backing.pastEnd, let src = v.source else { return false }
+        let startInFile = Int(v.fileOffset0) + v.backingOffset   // the file offset v.start stands for
+        let fileEnd = Int(pageRoundUp(UInt64(max(src.size(), 0))))
+        let count = min(Int(v.length), fileEnd - startInFile)
+        guard count > Int(addr - v.start) else { return false }   // still past the end: SIGBUS
+        guard let b = Backing(file: kernel.memory, length: count) else { return false }
+        var nv = continuation(v, at: v.start, count, backing: b, fileOffset: startInFile)
+        if let wb = v.writeBack {
+            nv.writeBack = wb.continued(on: b, fileOffset: wb.fileOffset + v.backingOffset)
+        } else {
+            src.fill(kernel.memory.pointer(b.offset), count, at: startInFile)
+        }
+        return mm.insert(nv, mapper: self) >= 0
     }
 
     private func continuation(_ v: VMA, at start: UInt64, _ len: Int, backing b: Backing, fileOffset: Int) -> VMA {

@@ -53,6 +53,7 @@ extension Kernel {
         lock()
         while finalStatus == nil { waitCond(deadline: nil) }
         let st = finalStatus!
+        if debugSentry { log("bulwark-sentry: live objects at init's exit: \(LiveObjects.summary)\n") }
         unlock()
         PhaseTiming.report()
         if st & 0x7f == 0 { return (st >> 8) & 0xff }
@@ -198,6 +199,7 @@ extension Task {
         PhaseTiming.add("exec: replace the host mappings", since: tMap)
         releaseRecordLocksOnExec()   // SysFileLock.swift
         fds.closeOnExec()
+        kernel.stopProcessTimers(tg, posixOnly: true)   // POSIX timers do not survive execve (SysEvents.swift)
         let h = tg.handlers.copy()
         for i in 1..<65 where h.actions[i].handler != 1 { h.actions[i] = SigAction() }
         tg.handlers = h

@@ -254,6 +254,8 @@ final class Task: HostMapper {
                 syncMappings()
                 return
             }
+            // Past a file's end when mapped, inside it now (SysMemory.swift).
+            if sig == SIGBUS && fillGrownFilePages(info.addr) { return }
         }
         forceSignal(info)
     }
@@ -334,6 +336,7 @@ extension Kernel {
     /// A thread group's last task exited: close its files, reparent children, notify the parent.
     func processExited(_ tg: ThreadGroup) {
         tg.zombie = true
+        stopProcessTimers(tg, posixOnly: false)   // SysEvents.swift
         let initTG = threadGroups[1]
         let formerChildren = tg.children
         defer { jobControlOnExit(tg, formerChildren: formerChildren) }   // JobControl.swift

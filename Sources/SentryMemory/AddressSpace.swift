@@ -266,7 +266,11 @@ public final class AddressSpace {
         split(at: end)
         var i = insertionIndex(start)
         while i < vmas.count && vmas[i].start < end {
-            if prot & PROT_W != 0 && vmas[i].cow && !unshare(i, mapper: mapper) { return -12 }
+            // A fork-shared page is copied before it can be written; so is a page with patched
+            // syscall sites, whose copy gets the original bytes back (the application may now write
+            // or read its own code as data; another thread's stub may still run the old copy).
+            if prot & PROT_W != 0 && (vmas[i].cow || !vmas[i].backing.patchOriginals.isEmpty)
+                && !unshare(i, mapper: mapper) { return -12 }
             vmas[i].prot = prot
             i += 1
         }
@@ -299,6 +303,7 @@ public final class AddressSpace {
             guard let b = Backing(file: file, length: Int(v.length)) else { return nil }
             file.copySparse(from: v.fileOffset, to: b.offset, length: Int(v.length))
             var c = v
+            c.fileOffset0 &+= UInt64(v.backingOffset)   // the same file offset for /proc/<pid>/maps
             c.backing = b
             c.backingOffset = 0
             n.vmas.append(c)
@@ -311,6 +316,14 @@ public final class AddressSpace {
         let v = vmas[i]
         guard let b = Backing(file: file, length: Int(v.length)) else { return false }
         file.copySparse(from: v.fileOffset, to: b.offset, length: Int(v.length))
+        for o in v.backing.patchOriginals {
+            let at = o.offset - v.backingOffset   // in the VMA (a patched page is one VMA of its own)
+            if at >= 0 && at + o.bytes.count <= Int(v.length) {
+                o.bytes.withUnsafeBytes { _ = memcpy(file.pointer(b.offset + at), $0.baseAddress!, $0.count) }
+            }
+        }
+        if !v.backing.patchOriginals.isEmpty { retiredBackings.append(v.backing) }
+        vmas[i].fileOffset0 &+= UInt64(v.backingOffset)   // the same file offset for /proc/<pid>/maps
         vmas[i].backing = b
         vmas[i].backingOffset = 0
         vmas[i].cow = false
@@ -327,14 +340,84 @@ public final class AddressSpace {
         split(at: page)
         split(at: page + 4096)
         guard let i = find(page), let b = Backing(file: file, length: 4096) else { return nil }
+        b.internalCopy = true
         memcpy(file.pointer(b.offset), file.pointer(vmas[i].fileOffset), 4096)
+        // A page patched before: its sites' original bytes come along.
+        for o in vmas[i].backing.patchOriginals {
+            let at = o.offset - vmas[i].backingOffset
+            if at >= 0 && at < 4096 { b.patchOriginals.append((at, o.bytes)) }
+        }
         retiredBackings.append(vmas[i].backing)
+        vmas[i].fileOffset0 &+= UInt64(vmas[i].backingOffset)   // the same file offset for /proc/<pid>/maps
         vmas[i].backing = b
         vmas[i].backingOffset = 0
         vmas[i].cow = false
         record(.map(page, 4096, vmas[i].prot, b.offset))
         _ = mapper.hostMmap(page, 4096, vmas[i].prot, b.offset)
         return file.pointer(b.offset)
+    }
+
+    /// A /proc/<pid>/mem write to [addr, addr + count) (one page at most): writable pages as they
+    /// are; a private page without write permission first gets a copy of its own (with the original
+    /// bytes of patched syscall sites), as Linux's FOLL_FORCE breaks copy-on-write, so memory shared
+    /// with another process (fork, the file image cache) never changes behind its back. The stubs
+    /// pick the new page up through the op log (the writer may be another process: no direct host
+    /// change). False for shared read-only, past-end and unmapped pages (EIO, as Linux's EFAULT there).
+    public func prepareForcedWrite(_ addr: UInt64, _ count: Int) -> Bool {
+        let page = addr & ~UInt64(4095)
+        guard count > 0, addr + UInt64(count) <= page + 4096, let i0 = find(page) else { return false }
+        let v0 = vmas[i0]
+        if v0.backing.pastEnd { return false }
+        if v0.prot & PROT_W != 0 { return true }
+        if v0.shared || v0.writeBack != nil { return false }
+        split(at: page)
+        split(at: page + 4096)
+        guard let i = find(page), let b = Backing(file: file, length: 4096) else { return false }
+        b.internalCopy = true
+        let v = vmas[i]
+        memcpy(file.pointer(b.offset), file.pointer(v.fileOffset), 4096)
+        for o in v.backing.patchOriginals {
+            let at = o.offset - v.backingOffset
+            if at >= 0 && at + o.bytes.count <= 4096 {
+                o.bytes.withUnsafeBytes { _ = memcpy(file.pointer(b.offset + at), $0.baseAddress!, $0.count) }
+            }
+        }
+        retiredBackings.append(v.backing)   // another thread's stub may still run the old page
+        vmas[i].fileOffset0 &+= UInt64(v.backingOffset)
+        vmas[i].backing = b
+        vmas[i].backingOffset = 0
+        vmas[i].cow = false
+        record(.map(page, 4096, v.prot, b.offset))
+        return true
+    }
+
+    /// Syscall patching: records the original bytes at `addr` (in a page `privatizePage` copied),
+    /// before the patcher rewrites them.
+    public func notePatchedBytes(_ addr: UInt64, _ original: [UInt8]) {
+        guard let i = find(addr), vmas[i].end >= addr + UInt64(original.count) else { return }
+        vmas[i].backing.patchOriginals.append((vmas[i].backingOffset + Int(addr - vmas[i].start), original))
+    }
+
+    /// Puts the original bytes of patched syscall sites over `buf`, which holds the bytes of
+    /// [addr, addr + count) as mapped: what /proc/<pid>/mem shows, as Linux shows the program's own
+    /// bytes (the rewrite is the Sentry's business, not the application's).
+    public func restorePatchedBytes(_ addr: UInt64, _ buf: UnsafeMutableRawPointer, _ count: Int) {
+        let end = addr + UInt64(count)
+        var i = find(addr) ?? insertionIndex(addr)
+        while i < vmas.count && vmas[i].start < end {
+            let v = vmas[i]
+            i += 1
+            if v.backing.patchOriginals.isEmpty { continue }
+            for o in v.backing.patchOriginals {
+                let siteOffset = o.offset - v.backingOffset
+                guard siteOffset >= 0 else { continue }
+                let site = v.start + UInt64(siteOffset)
+                for (j, byte) in o.bytes.enumerated() {
+                    let a = site + UInt64(j)
+                    if a >= addr && a < end && a < v.end { buf.storeBytes(of: byte, toByteOffset: Int(a - addr), as: UInt8.self) }
+                }
+            }
+        }
     }
 
     /// Drops all VMAs (exec, exit).

@@ -95,6 +95,13 @@ public final class Backing {
     /// file's own end, so the stub's host mapping of them raises SIGBUS on access (as Linux does for
     /// such pages), and the Sentry never touches them (copy-in/out is EFAULT, see AddressSpaceCopyUnsafe).
     public let pastEnd: Bool
+    /// Syscall patching: the original bytes of the sites rewritten in this (private, one-page) copy,
+    /// by offset in the backing. /proc/<pid>/mem reads show them instead of the rewritten bytes, and
+    /// the page gets them back when it becomes writable (AddressSpace.restorePatchedBytes, protect).
+    public var patchOriginals: [(offset: Int, bytes: [UInt8])] = []
+    /// A one-page copy the Sentry made inside a mapping for its own reasons (syscall patching, a
+    /// forced /proc/<pid>/mem write): /proc/<pid>/maps shows it as part of its mapping's line.
+    public var internalCopy = false
     public init?(file: MemoryFile, length: Int) {
         guard let off = file.allocate(length) else { return nil }
         self.file = file

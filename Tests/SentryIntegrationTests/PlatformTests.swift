@@ -69,6 +69,28 @@ struct PlatformTests {
         }
     }
 
+    /// /proc/self/mem shows the program's own bytes at patched sites (session 9): patched_text.c
+    /// calls glibc's getpid and read until the sandbox patches them, then compares its code read
+    /// through /proc/self/mem with the library file's bytes (stdout matches native), and libc's
+    /// /proc/self/maps lines; a write through /proc/self/mem to read's read-only code (forced, as on
+    /// Linux) puts the file's bytes back and read still works; a forced write to read-only data
+    /// shows; after mprotect makes getpid's page writable, plain loads show the file's bytes too (the page got them back),
+    /// a write through /proc/self/mem works and getpid still works. stderr must show that plain loads
+    /// did see rewritten bytes before (the sites were patched, so the overlay was exercised).
+    @Test func patchedSitesReadAsTheProgramsOwnBytes() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["BULWARK_SYSTRAP_PATCH"] = "1"
+        let sandboxed = try Self.expectSystrapMatchesNative("patched_text", environment: env, timeout: 30, label: "patched_text")
+        func differing(_ what: String) -> Int? {
+            guard let line = sandboxed.stderr.split(separator: "\n").first(where: { $0.hasPrefix("\(what): plain loads differ") }),
+                  let n = line.split(separator: " ").dropLast().last else { return nil }
+            return Int(n)
+        }
+        #expect((differing("getpid") ?? 0) > 0, "getpid's site was not patched: \(sandboxed.stderr)")
+        #expect((differing("read") ?? 0) > 0, "read's site was not patched: \(sandboxed.stderr)")
+        #expect(differing("getpid again") == 0, "\(sandboxed.stderr)")
+    }
+
     @Test(arguments: ["ptrace", "systrap"])
     func registersSurviveAndBusyLoopsAreInterrupted(_ platform: String) throws {
         let exe = try Sentry.compile("platform")

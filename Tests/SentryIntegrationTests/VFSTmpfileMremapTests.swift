@@ -112,4 +112,27 @@ struct VFSTmpfileMremapTests {
         defer { try? FileManager.default.removeItem(atPath: n) }
         try compare("mremap_private", native: n, inside: s)
     }
+
+    // mmap of a file past its end (session 9): zeros in the tail of the last file page, SIGBUS
+    // (BUS_ADRERR at the byte) in the pages wholly past the end, reads and writes, private and
+    // shared, empty files and offsets past the end; after the file grows, the pages show its bytes.
+    @Test func mmapPastTheEndFaultsOnTheOverlay() throws {
+        try withDirs("meo") { n, s in try compare("mmap_eof", native: n, inside: s) }
+    }
+
+    @Test func mmapPastTheEndFaultsThroughTheGofer() throws {
+        try withDirs("meg") { n, s in
+            try compare("mmap_eof", native: n, inside: s, extra: ["--overlay2", "none"])
+            for f in ["short", "later", "empty"] {
+                #expect(FileManager.default.contents(atPath: s + "/" + f) == FileManager.default.contents(atPath: n + "/" + f), "\(f)")
+            }
+        }
+    }
+
+    @Test func mmapPastTheEndFaultsOnTmpfs() throws {
+        let tag = UUID().uuidString.prefix(8)
+        let n = "/dev/shm/bulwark-f9-men-\(tag)", s = "/dev/shm/bulwark-f9-mes-\(tag)"
+        defer { try? FileManager.default.removeItem(atPath: n) }
+        try compare("mmap_eof", native: n, inside: s)
+    }
 }
