@@ -187,7 +187,7 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
     r->fs_base = mb->fs_base; r->gs_base = mb->gs_base;
     r->ds = 0; r->es = 0; r->fs = 0; r->gs = 0;
     mb->kind = kind;
-    mb->patch_path = 0;
+    if (mb->patch_path) mb->patch_path = 0;
     // The FXSAVE area too (512 bytes the kernel just wrote, so in cache): a signal delivery or a fork
     // then needs no GETFP round trip. A pending SETFP (never the case on entry) would be newer.
     if (!mb->fp_pending) {
@@ -243,13 +243,14 @@ SECTION static long bw_patch_c(unsigned long long *f) {
     st64(&r->rip, ret);
     st64(&r->eflags, flags);
     st64(&r->rsp, ld64(&f[16]));
-    st64(&r->fs_base, mb->fs_base);
-    st64(&r->gs_base, mb->gs_base);
+    // Words that rarely change are written only when they do (their cache lines stay shared).
+    if (ld64(&r->fs_base) != mb->fs_base) st64(&r->fs_base, mb->fs_base);
+    if (ld64(&r->gs_base) != mb->gs_base) st64(&r->gs_base, mb->gs_base);
     mb->signo = SIGSYS;
     mb->code = 1;   // SYS_SECCOMP
     mb->fault_addr = 0;
     mb->kind = BW_EV_SYSCALL;
-    mb->patch_path = 1;
+    if (mb->patch_path != 1) mb->patch_path = 1;
     mb->fp_saved = 0;
     for (;;) {
         post_and_wait(mb);
@@ -569,6 +570,13 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
     if (sleep_for_event(mb, pid, -1) != 0) return -1;
     mb->event_tsc = host_rdtsc();
     return flags;
+}
+
+void bw_systrap_store_regs(struct bw_systrap_mailbox *mb, const struct user_regs_struct *r) {
+    uint64_t *d = (uint64_t *)&mb->regs;
+    const uint64_t *src = (const uint64_t *)r;
+    for (unsigned i = 0; i < sizeof(struct user_regs_struct) / 8; i++)
+        if (d[i] != src[i]) d[i] = src[i];
 }
 
 int bw_systrap_unpark(struct bw_systrap_mailbox *mb) {

@@ -53,6 +53,8 @@ public protocol PlatformStub: AnyObject {
     /// The blocked task was woken (it will most likely answer soon): a platform that parked its stub
     /// in willBlock may start waking it now.
     func didWake()
+    /// The current system call came from a patched site (systrap's syscall patching): no trap to count.
+    var eventFromPatchedSite: Bool { get }
 }
 
 /// The FXSAVE image of a fresh process: FCW 0x37f, MXCSR 0x1f80, everything else zero.
@@ -67,6 +69,7 @@ extension PlatformStub {
     public func place(cpu: Int32) { _ = bw_pin_pid(Int(pid), cpu) }
     public func willBlock() {}
     public func didWake() {}
+    public var eventFromPatchedSite: Bool { false }
 }
 
 /// What a platform needs from the Sentry's memory file (implemented by SentryMemory.MemoryFile).

@@ -114,7 +114,7 @@ public final class SystrapStub: PlatformStub {
 
     public func run() -> StopReason {
         guard alive else { return .gone }
-        mb.pointee.regs = regs
+        withUnsafePointer(to: &regs) { bw_systrap_store_regs(mb, $0) }
         if !call(BW_CMD_RESUME) { return .gone }
         checkOps()
         regs = mb.pointee.regs
