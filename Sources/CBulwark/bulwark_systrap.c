@@ -540,7 +540,8 @@ int bw_systrap_wait_event(struct bw_systrap_mailbox *mb, long pid, long timeout_
     return r;
 }
 
-int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks) {
+int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks,
+                    uint64_t parked_spin_ticks) {
     int flags = 0;
     mb->cmd = cmd;
     // Parked on purpose (the task blocked): its sleep says nothing about the load.
@@ -548,6 +549,9 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
     if (parked) {
         __atomic_store_n(&mb->stub_park, 0, __ATOMIC_RELAXED);
         flags |= BW_HANDOFF_PARKED;
+        // The parked stub must wake up first (a cross-CPU wake-up: 8-32 us here), so the task
+        // thread's spin would mostly burn its CPU.
+        spin_ticks = parked_spin_ticks;
     }
     __atomic_store_n(&mb->state, BW_MB_COMMAND, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&mb->stub_sleeping, __ATOMIC_SEQ_CST)) {
@@ -577,6 +581,15 @@ void bw_systrap_store_regs(struct bw_systrap_mailbox *mb, const struct user_regs
     const uint64_t *src = (const uint64_t *)r;
     for (unsigned i = 0; i < sizeof(struct user_regs_struct) / 8; i++)
         if (d[i] != src[i]) d[i] = src[i];
+}
+
+int bw_spin_while_equal(const uint32_t *w, uint32_t seen, uint64_t ticks) {
+    uint64_t t0 = host_rdtsc();
+    do {
+        if (__atomic_load_n(w, __ATOMIC_ACQUIRE) != seen) return 1;
+        __builtin_ia32_pause();
+    } while (host_rdtsc() - t0 < ticks);
+    return __atomic_load_n(w, __ATOMIC_ACQUIRE) != seen;
 }
 
 int bw_systrap_unpark(struct bw_systrap_mailbox *mb) {

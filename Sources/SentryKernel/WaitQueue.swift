@@ -187,13 +187,17 @@ extension Task {
         k.addSleeper(self, kind)
         queue?.waiters.append(self)
         // A systrap stub spinning for this task's answer would only take a CPU from the task that
-        // will wake us: park it now.
+        // will wake us: park it now (also before a spin: a stub spinning on through the task's spin
+        // cost more CPU than it saved, see docs "Platform: blocking path (session 9)").
+        let spin = stub?.blockSpinTicks ?? 0
         stub?.willBlock()
         let w = sleep.word
         let seen = bw_wake_load(w)
         k.unlock()
-        let r: Int32
-        if var d = deadline { r = bw_wake_wait(w, seen, &d) } else { r = bw_wake_wait(w, seen, nil) }
+        var r: Int32 = 0
+        if spin == 0 || bw_spin_while_equal(w, seen, spin) == 0 {
+            if var d = deadline { r = bw_wake_wait(w, seen, &d) } else { r = bw_wake_wait(w, seen, nil) }
+        }
         // Start waking the parked stub now: its wake-up overlaps the work on the answer.
         stub?.didWake()
         k.lock()
@@ -214,7 +218,9 @@ extension Task {
     private func sleepOnNet(_ bell: ArenaDoorbell, deadline: timespec?) -> Bool {
         let k = kernel
         let seen = netSeen
-        if !bell.prepareToSleep(seen32: seen) {
+        let spin = stub?.blockSpinTicks ?? 0
+        // Without a spin, announce sleep before anything else (a change since `seen` returns at once).
+        if spin == 0 && !bell.prepareToSleep(seen32: seen) {
             netSeen = bell.current32   // read before the caller's re-check
             return true
         }
@@ -224,7 +230,16 @@ extension Task {
         k.addSleeper(self, .readiness)
         stub?.willBlock()
         k.unlock()
-        let woken = bell.sleep(seen: seen, deadline: deadline)
+        var woken = true
+        // With a spin: watch the generation without announcing sleep, so a netstack change within the
+        // spin needs no FUTEX_WAKE (it wakes only announced sleepers); a Sentry-side wake bumps the
+        // generation too (wakeTask). Then the usual protocol: announce, re-check, sleep.
+        if spin == 0 || bw_spin_while_equal(bell.futexWord.assumingMemoryBound(to: UInt32.self), seen, spin) == 0 {
+            if spin == 0 || bell.prepareToSleep(seen32: seen) {
+                woken = bell.sleep(seen: seen, deadline: deadline)
+                stub?.didWake()   // BULWARK_SYSTRAP_EARLY_WAKE=1: wake the parked stub now
+            }
+        }
         k.lock()
         sleep.asleep = false
         sleep.onNet = false

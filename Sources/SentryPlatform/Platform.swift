@@ -53,6 +53,9 @@ public protocol PlatformStub: AnyObject {
     /// The blocked task was woken (it will most likely answer soon): a platform that parked its stub
     /// in willBlock may start waking it now.
     func didWake()
+    /// TSC ticks a task about to block inside the Sentry should first spin on its wake word (the stub
+    /// runs on another CPU and both spin: a short wait then needs no futex wake-up); 0: sleep at once.
+    var blockSpinTicks: UInt64 { get }
     /// The current system call came from a patched site (systrap's syscall patching): no trap to count.
     var eventFromPatchedSite: Bool { get }
 }
@@ -69,6 +72,7 @@ extension PlatformStub {
     public func place(cpu: Int32) { _ = bw_pin_pid(Int(pid), cpu) }
     public func willBlock() {}
     public func didWake() {}
+    public var blockSpinTicks: UInt64 { 0 }
     public var eventFromPatchedSite: Bool { false }
 }
 

@@ -118,7 +118,9 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb);
 /// TSC ticks before sleeping. Returns -1 if the stub process `pid` died (checked every 100 ms while
 /// waiting), else flags: BW_HANDOFF_SLEPT (this thread spun in vain and slept), BW_HANDOFF_STUB_SLEPT
 /// (the stub was asleep although the command came within its spin budget after the event).
-int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks);
+/// After a park (the stub sleeps and must be woken first) the spin is `parked_spin_ticks` instead.
+int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks,
+                    uint64_t parked_spin_ticks);
 /// BW_HANDOFF_PARKED: the stub had been parked (the task blocked in the Sentry); not a miss.
 enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2, BW_HANDOFF_PARKED = 4 };
 /// Sentry side: the task blocks inside the Sentry; a stub spinning for its command sleeps at once (it
@@ -133,6 +135,9 @@ int bw_systrap_unpark(struct bw_systrap_mailbox *mb);
 /// the mailbox's (the event's, in the stub's cache): unchanged cache lines are not moved to the Sentry's
 /// CPU and back.
 void bw_systrap_store_regs(struct bw_systrap_mailbox *mb, const struct user_regs_struct *r);
+/// Sentry side: spins (pause, up to `ticks` TSC ticks) while the 32-bit word `w` equals `seen`; 1 if
+/// it changed. A task about to sleep on a futex word spins first (Task.sleepOnce).
+int bw_spin_while_equal(const uint32_t *w, uint32_t seen, uint64_t ticks);
 /// TSC ticks per microsecond (measured once against CLOCK_MONOTONIC; 0 if the TSC is unusable).
 uint64_t bw_systrap_tsc_per_us(void);
 /// The CPUs this process may run on (at most `max`), in `out`; returns their number.
