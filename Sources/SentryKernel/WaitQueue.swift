@@ -187,17 +187,14 @@ extension Task {
         k.addSleeper(self, kind)
         queue?.waiters.append(self)
         // A systrap stub spinning for this task's answer would only take a CPU from the task that
-        // will wake us: park it now (also before a spin: a stub spinning on through the task's spin
-        // cost more CPU than it saved, see docs "Platform: blocking path (session 9)").
-        let spin = stub?.blockSpinTicks ?? 0
+        // will wake us: park it now. (No spin before this sleep: the waker is another task thread,
+        // which may be pinned to this thread's CPU; the readiness sleep below spins.)
         stub?.willBlock()
         let w = sleep.word
         let seen = bw_wake_load(w)
         k.unlock()
-        var r: Int32 = 0
-        if spin == 0 || bw_spin_while_equal(w, seen, spin) == 0 {
-            if var d = deadline { r = bw_wake_wait(w, seen, &d) } else { r = bw_wake_wait(w, seen, nil) }
-        }
+        let r: Int32
+        if var d = deadline { r = bw_wake_wait(w, seen, &d) } else { r = bw_wake_wait(w, seen, nil) }
         // Start waking the parked stub now: its wake-up overlaps the work on the answer.
         stub?.didWake()
         k.lock()
@@ -228,6 +225,8 @@ extension Task {
         sleep.asleep = true
         sleep.onNet = true
         k.addSleeper(self, .readiness)
+        // The stub parks at once, also before a spin (one that spun on through the task's spin cost
+        // more CPU than it saved: docs, "Platform: blocking path (session 9)").
         stub?.willBlock()
         k.unlock()
         var woken = true

@@ -53,8 +53,9 @@ public protocol PlatformStub: AnyObject {
     /// The blocked task was woken (it will most likely answer soon): a platform that parked its stub
     /// in willBlock may start waking it now.
     func didWake()
-    /// TSC ticks a task about to block inside the Sentry should first spin on its wake word (the stub
-    /// runs on another CPU and both spin: a short wait then needs no futex wake-up); 0: sleep at once.
+    /// TSC ticks a task about to block on the netstack (a readiness sleep on the socket arena's
+    /// generation) should spin on the word first: a change within the spin needs no futex wake-up
+    /// (split mode only: the stub runs on another CPU); 0: sleep at once.
     var blockSpinTicks: UInt64 { get }
     /// The current system call came from a patched site (systrap's syscall patching): no trap to count.
     var eventFromPatchedSite: Bool { get }

@@ -136,7 +136,7 @@ int bw_systrap_unpark(struct bw_systrap_mailbox *mb);
 /// CPU and back.
 void bw_systrap_store_regs(struct bw_systrap_mailbox *mb, const struct user_regs_struct *r);
 /// Sentry side: spins (pause, up to `ticks` TSC ticks) while the 32-bit word `w` equals `seen`; 1 if
-/// it changed. A task about to sleep on a futex word spins first (Task.sleepOnce).
+/// it changed. A task about to sleep on the netstack's generation word spins first (Task.sleepOnNet).
 int bw_spin_while_equal(const uint32_t *w, uint32_t seen, uint64_t ticks);
 /// TSC ticks per microsecond (measured once against CLOCK_MONOTONIC; 0 if the TSC is unusable).
 uint64_t bw_systrap_tsc_per_us(void);
