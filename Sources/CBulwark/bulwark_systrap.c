@@ -187,7 +187,7 @@ SECTION void bw_systrap_handler(int sig, siginfo_t *si, void *ucv) {
     r->fs_base = mb->fs_base; r->gs_base = mb->gs_base;
     r->ds = 0; r->es = 0; r->fs = 0; r->gs = 0;
     mb->kind = kind;
-    mb->patch_path = 0;
+    if (mb->patch_path) mb->patch_path = 0;
     // The FXSAVE area too (512 bytes the kernel just wrote, so in cache): a signal delivery or a fork
     // then needs no GETFP round trip. A pending SETFP (never the case on entry) would be newer.
     if (!mb->fp_pending) {
@@ -243,13 +243,14 @@ SECTION static long bw_patch_c(unsigned long long *f) {
     st64(&r->rip, ret);
     st64(&r->eflags, flags);
     st64(&r->rsp, ld64(&f[16]));
-    st64(&r->fs_base, mb->fs_base);
-    st64(&r->gs_base, mb->gs_base);
+    // Words that rarely change are written only when they do (their cache lines stay shared).
+    if (ld64(&r->fs_base) != mb->fs_base) st64(&r->fs_base, mb->fs_base);
+    if (ld64(&r->gs_base) != mb->gs_base) st64(&r->gs_base, mb->gs_base);
     mb->signo = SIGSYS;
     mb->code = 1;   // SYS_SECCOMP
     mb->fault_addr = 0;
     mb->kind = BW_EV_SYSCALL;
-    mb->patch_path = 1;
+    if (mb->patch_path != 1) mb->patch_path = 1;
     mb->fp_saved = 0;
     for (;;) {
         post_and_wait(mb);
@@ -539,7 +540,8 @@ int bw_systrap_wait_event(struct bw_systrap_mailbox *mb, long pid, long timeout_
     return r;
 }
 
-int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks) {
+int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks,
+                    uint64_t parked_spin_ticks) {
     int flags = 0;
     mb->cmd = cmd;
     // Parked on purpose (the task blocked): its sleep says nothing about the load.
@@ -547,6 +549,9 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
     if (parked) {
         __atomic_store_n(&mb->stub_park, 0, __ATOMIC_RELAXED);
         flags |= BW_HANDOFF_PARKED;
+        // The parked stub must wake up first (a cross-CPU wake-up: 8-32 us here), so the task
+        // thread's spin would mostly burn its CPU.
+        spin_ticks = parked_spin_ticks;
     }
     __atomic_store_n(&mb->state, BW_MB_COMMAND, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&mb->stub_sleeping, __ATOMIC_SEQ_CST)) {
@@ -569,6 +574,22 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
     if (sleep_for_event(mb, pid, -1) != 0) return -1;
     mb->event_tsc = host_rdtsc();
     return flags;
+}
+
+void bw_systrap_store_regs(struct bw_systrap_mailbox *mb, const struct user_regs_struct *r) {
+    uint64_t *d = (uint64_t *)&mb->regs;
+    const uint64_t *src = (const uint64_t *)r;
+    for (unsigned i = 0; i < sizeof(struct user_regs_struct) / 8; i++)
+        if (d[i] != src[i]) d[i] = src[i];
+}
+
+int bw_spin_while_equal(const uint32_t *w, uint32_t seen, uint64_t ticks) {
+    uint64_t t0 = host_rdtsc();
+    do {
+        if (__atomic_load_n(w, __ATOMIC_ACQUIRE) != seen) return 1;
+        __builtin_ia32_pause();
+    } while (host_rdtsc() - t0 < ticks);
+    return __atomic_load_n(w, __ATOMIC_ACQUIRE) != seen;
 }
 
 int bw_systrap_unpark(struct bw_systrap_mailbox *mb) {

@@ -187,7 +187,8 @@ extension Task {
         k.addSleeper(self, kind)
         queue?.waiters.append(self)
         // A systrap stub spinning for this task's answer would only take a CPU from the task that
-        // will wake us: park it now.
+        // will wake us: park it now. (No spin before this sleep: the waker is another task thread,
+        // which may be pinned to this thread's CPU; the readiness sleep below spins.)
         stub?.willBlock()
         let w = sleep.word
         let seen = bw_wake_load(w)
@@ -214,7 +215,9 @@ extension Task {
     private func sleepOnNet(_ bell: ArenaDoorbell, deadline: timespec?) -> Bool {
         let k = kernel
         let seen = netSeen
-        if !bell.prepareToSleep(seen32: seen) {
+        let spin = stub?.blockSpinTicks ?? 0
+        // Without a spin, announce sleep before anything else (a change since `seen` returns at once).
+        if spin == 0 && !bell.prepareToSleep(seen32: seen) {
             netSeen = bell.current32   // read before the caller's re-check
             return true
         }
@@ -222,9 +225,20 @@ extension Task {
         sleep.asleep = true
         sleep.onNet = true
         k.addSleeper(self, .readiness)
+        // The stub parks at once, also before a spin (one that spun on through the task's spin cost
+        // more CPU than it saved: docs, "Platform: blocking path (session 9)").
         stub?.willBlock()
         k.unlock()
-        let woken = bell.sleep(seen: seen, deadline: deadline)
+        var woken = true
+        // With a spin: watch the generation without announcing sleep, so a netstack change within the
+        // spin needs no FUTEX_WAKE (it wakes only announced sleepers); a Sentry-side wake bumps the
+        // generation too (wakeTask). Then the usual protocol: announce, re-check, sleep.
+        if spin == 0 || bw_spin_while_equal(bell.futexWord.assumingMemoryBound(to: UInt32.self), seen, spin) == 0 {
+            if spin == 0 || bell.prepareToSleep(seen32: seen) {
+                woken = bell.sleep(seen: seen, deadline: deadline)
+                stub?.didWake()   // BULWARK_SYSTRAP_EARLY_WAKE=1: wake the parked stub now
+            }
+        }
         k.lock()
         sleep.asleep = false
         sleep.onNet = false

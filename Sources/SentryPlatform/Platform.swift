@@ -53,6 +53,12 @@ public protocol PlatformStub: AnyObject {
     /// The blocked task was woken (it will most likely answer soon): a platform that parked its stub
     /// in willBlock may start waking it now.
     func didWake()
+    /// TSC ticks a task about to block on the netstack (a readiness sleep on the socket arena's
+    /// generation) should spin on the word first: a change within the spin needs no futex wake-up
+    /// (split mode only: the stub runs on another CPU); 0: sleep at once.
+    var blockSpinTicks: UInt64 { get }
+    /// The current system call came from a patched site (systrap's syscall patching): no trap to count.
+    var eventFromPatchedSite: Bool { get }
 }
 
 /// The FXSAVE image of a fresh process: FCW 0x37f, MXCSR 0x1f80, everything else zero.
@@ -67,6 +73,8 @@ extension PlatformStub {
     public func place(cpu: Int32) { _ = bw_pin_pid(Int(pid), cpu) }
     public func willBlock() {}
     public func didWake() {}
+    public var blockSpinTicks: UInt64 { 0 }
+    public var eventFromPatchedSite: Bool { false }
 }
 
 /// What a platform needs from the Sentry's memory file (implemented by SentryMemory.MemoryFile).

@@ -35,6 +35,20 @@ struct HandoffPolicy {
         if let v = getenv("BULWARK_SYSTRAP_STUB_SPIN_US"), let n = UInt64(String(cString: v)) { return min(n, 1000) }
         return spinMicros
     }()
+    /// The task thread's spin for the event on the round trip after a park (BULWARK_SYSTRAP_PARKED_SPIN_US;
+    /// default: the same as the task thread's). The parked stub has to be woken first (a cross-CPU
+    /// futex wake-up, 8-32 us on the 2-vCPU VM), which the task thread would spin through.
+    static let parkedSpinMicros: UInt64 = {
+        if let v = getenv("BULWARK_SYSTRAP_PARKED_SPIN_US"), let n = UInt64(String(cString: v)) { return min(n, 1000) }
+        return spinMicros
+    }()
+    /// How long a task about to block on the netstack (readiness sleep) spins on the arena's generation
+    /// first, in split mode (BULWARK_SYSTRAP_BLOCK_SPIN_US; 0: sleep at once). Default 20: redis -c 20
+    /// at load 4-5 used ~7% less sandbox CPU per request (docs, "Platform: blocking path (session 9)").
+    static let blockSpinMicros: UInt64 = {
+        if let v = getenv("BULWARK_SYSTRAP_BLOCK_SPIN_US"), let n = UInt64(String(cString: v)) { return min(n, 1000) }
+        return 20
+    }()
     /// didWake wakes a parked stub as soon as its task is woken (BULWARK_SYSTRAP_EARLY_WAKE=1). Off by
     /// default: at load 4-6 it saved context switches (unix ping-pong 9.0 -> 7.6 per round trip) but
     /// cost ~12% more CPU (the early stub spins while the task works) and no measurable wall time.
@@ -168,6 +182,8 @@ struct HandoffPolicy {
     static let ticksPerMicro: UInt64 = bw_systrap_tsc_per_us()
     static var spinTicks: UInt64 { spinMicros * ticksPerMicro }
     static var stubSpinTicks: UInt64 { stubSpinMicros * ticksPerMicro }
+    static var parkedSpinTicks: UInt64 { parkedSpinMicros * ticksPerMicro }
+    static var blockSpinTicks: UInt64 { blockSpinMicros * ticksPerMicro }
 }
 
 /// Per-stub hand-off counts, kept and printed (every 100000 round trips and when the stub goes) only

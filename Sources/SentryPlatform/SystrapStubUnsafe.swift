@@ -24,6 +24,8 @@ public final class SystrapStub: PlatformStub {
     private var policy = HandoffPolicy(splitPossible: false)
     private var taskCPU: Int32 = -1
     private var spinTicks: UInt64 = 0
+    private var parkedSpinTicks: UInt64 = 0
+    public private(set) var blockSpinTicks: UInt64 = 0
     nonisolated(unsafe) static var reportedFailure = false
 
     public init?(memory: StubMemory) {
@@ -79,9 +81,13 @@ public final class SystrapStub: PlatformStub {
     private func apply(_ mode: HandoffPolicy.Mode) {
         if mode == .split, let other = HandoffPolicy.peer(of: taskCPU), bw_pin_pid(Int(pid), other) == 0 {
             spinTicks = HandoffPolicy.spinTicks
+            parkedSpinTicks = HandoffPolicy.parkedSpinTicks
+            blockSpinTicks = HandoffPolicy.blockSpinTicks
         } else {
             _ = bw_pin_pid(Int(pid), taskCPU)
             spinTicks = 0
+            parkedSpinTicks = 0
+            blockSpinTicks = 0
         }
         mb.pointee.stub_spin = spinTicks == 0 ? 0 : HandoffPolicy.stubSpinTicks
     }
@@ -89,7 +95,7 @@ public final class SystrapStub: PlatformStub {
     /// One command/event round trip; false if the stub is gone.
     @inline(__always) private func call(_ cmd: Int) -> Bool {
         let t0 = statsOn ? HandoffPolicy.monotonicNs() : 0
-        let r = bw_systrap_call(mb, UInt32(cmd), Int(pid), spinTicks)
+        let r = bw_systrap_call(mb, UInt32(cmd), Int(pid), spinTicks, parkedSpinTicks)
         if r < 0 { alive = false; return false }
         if statsOn {
             let t1 = HandoffPolicy.monotonicNs()
@@ -114,7 +120,7 @@ public final class SystrapStub: PlatformStub {
 
     public func run() -> StopReason {
         guard alive else { return .gone }
-        mb.pointee.regs = regs
+        withUnsafePointer(to: &regs) { bw_systrap_store_regs(mb, $0) }
         if !call(BW_CMD_RESUME) { return .gone }
         checkOps()
         regs = mb.pointee.regs

@@ -57,16 +57,19 @@ struct bw_systrap_mailbox {
     uint64_t fault_addr;    // fault: si_addr
     uint64_t fs_base;       // current host fs base of the stub (it changes only through the stub)
     uint64_t gs_base;
-    int64_t failed_op;      // first failing op's result of the last batch (0 if none)
+    // Cache lines: everything a spinning side reads in its loop (state, stub_park) is in the first
+    // 64 bytes, which the other side writes only to post; the Sentry-only and rarely written words
+    // follow, then the registers (the Sentry writes back only the words it changed).
+    uint32_t stub_park;         // the task blocked in the Sentry: stop spinning, sleep now
+    uint32_t fp_saved;          // `fp` holds the frame's FXSAVE area (copied at every event; 0 after RESUME)
     // Hand-off (see bw_systrap_call): each side spins a bounded time before it sleeps in FUTEX_WAIT,
     // and says so here, so the other side makes the FUTEX_WAKE system call only for a sleeper.
     uint32_t sentry_sleeping;   // the task thread sleeps waiting for an event
     uint32_t stub_sleeping;     // the stub sleeps waiting for a command
     uint64_t stub_spin;         // TSC ticks the stub spins for a command before sleeping (0: never)
     uint32_t fp_pending;        // `fp` holds an FXSAVE area to load into the frame on RESUME
-    uint32_t stub_park;         // the task blocked in the Sentry: stop spinning, sleep now
-    uint32_t fp_saved;          // `fp` holds the frame's FXSAVE area (copied at every event; 0 after RESUME)
     uint32_t reserved0;
+    int64_t failed_op;      // first failing op's result of the last batch (0 if none)
     uint64_t event_tsc;         // Sentry only: TSC when the last event arrived
     struct user_regs_struct regs;
     uint8_t fp[512];
@@ -115,7 +118,9 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb);
 /// TSC ticks before sleeping. Returns -1 if the stub process `pid` died (checked every 100 ms while
 /// waiting), else flags: BW_HANDOFF_SLEPT (this thread spun in vain and slept), BW_HANDOFF_STUB_SLEPT
 /// (the stub was asleep although the command came within its spin budget after the event).
-int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks);
+/// After a park (the stub sleeps and must be woken first) the spin is `parked_spin_ticks` instead.
+int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks,
+                    uint64_t parked_spin_ticks);
 /// BW_HANDOFF_PARKED: the stub had been parked (the task blocked in the Sentry); not a miss.
 enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2, BW_HANDOFF_PARKED = 4 };
 /// Sentry side: the task blocks inside the Sentry; a stub spinning for its command sleeps at once (it
@@ -126,6 +131,13 @@ static inline void bw_systrap_park(struct bw_systrap_mailbox *mb) {
 /// Sentry side: the blocked task was woken; wake its parked stub now, so that its wake-up overlaps the
 /// task's work on the answer (it then spins for the command within its budget). 1 if it was parked.
 int bw_systrap_unpark(struct bw_systrap_mailbox *mb);
+/// Sentry side: stores the register set for the next RESUME, writing only the words that differ from
+/// the mailbox's (the event's, in the stub's cache): unchanged cache lines are not moved to the Sentry's
+/// CPU and back.
+void bw_systrap_store_regs(struct bw_systrap_mailbox *mb, const struct user_regs_struct *r);
+/// Sentry side: spins (pause, up to `ticks` TSC ticks) while the 32-bit word `w` equals `seen`; 1 if
+/// it changed. A task about to sleep on the netstack's generation word spins first (Task.sleepOnNet).
+int bw_spin_while_equal(const uint32_t *w, uint32_t seen, uint64_t ticks);
 /// TSC ticks per microsecond (measured once against CLOCK_MONOTONIC; 0 if the TSC is unusable).
 uint64_t bw_systrap_tsc_per_us(void);
 /// The CPUs this process may run on (at most `max`), in `out`; returns their number.
