@@ -348,6 +348,8 @@ final class NetstackConnection {
 
     static let deferKicks = getenv("BULWARK_NETSTACK_DEFER_KICK").map { String(cString: $0) != "0" } ?? true
     static let maxDeferredSends = 16
+    /// Sends that leave at least this many bytes in the send ring ring at once (bulk transfers).
+    static let deferBelow = 32 * 1024
     /// A send-ring write's eventfd write is pending (kernel lock held).
     private(set) var kickDeferred = false
     /// The current system call made a deferred send (noteSyscall then does not ring yet).
@@ -456,11 +458,18 @@ final class NetstackConnection {
     /// A slot of a socket the netstack is closing: free once it says released.
     func retireSlot(_ i: Int) { closingSlots.append(i) }
 
-    /// After a write into `slot`'s send ring: marks the slot (the pump then visits it without reading
-    /// every slot's ring indices, SendMarks), then kicks.
-    @inline(__always) func kickSent(_ slot: Int) {
+    /// After a write into `slot`'s send ring (`queued`: the bytes in it now): marks the slot (the pump
+    /// then visits it without reading every slot's ring indices, SendMarks), then kicks, or defers the
+    /// kick (below).
+    @inline(__always) func kickSent(_ slot: Int, queued: Int) {
         arena.sendMarks.mark(slot)
-        guard NetstackConnection.deferKicks else { kick(); return }
+        // Bulk (the ring holds 32 KiB or more now): ring at once, so the pump drains while the writer
+        // goes on filling (deferring until the ring was full cost loopback bulk a third of its rate).
+        guard NetstackConnection.deferKicks && queued < NetstackConnection.deferBelow else {
+            if kickDeferred { flushKick() }
+            kick()
+            return
+        }
         arena.toNetstack.bump()   // a pump that is running sees the bytes now
         sentThisCall = true
         if !kickDeferred {
