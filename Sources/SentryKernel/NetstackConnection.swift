@@ -344,9 +344,13 @@ final class NetstackConnection {
     // once for all of them, and the pump sends their frames in one sendmmsg, instead of waking it for
     // the first reply and again for the ones written while it went back to sleep. A task that
     // computes after a write without any system call is covered by the waker's tick (a kick deferred
-    // for a whole tick is rung from there). BULWARK_NETSTACK_DEFER_KICK=0 rings at every write.
+    // for a whole tick is rung from there).
+    // Off by default (BULWARK_NETSTACK_DEFER_KICK=1 turns it on): it saves ~0.55 µs of netstack CPU per
+    // redis request, but in 6 interleaved pairs at load ~4.5 redis-benchmark's rate was lower with it
+    // (GET median 31k -> 20k req/s): the first replies of a loop iteration wait for the last, and when
+    // the CPUs are not saturated that latency is what limits 20 clients (docs/ARCHITECTURE.md, session 9).
 
-    static let deferKicks = getenv("BULWARK_NETSTACK_DEFER_KICK").map { String(cString: $0) != "0" } ?? true
+    static let deferKicks = getenv("BULWARK_NETSTACK_DEFER_KICK").map { String(cString: $0) == "1" } ?? false
     static let maxDeferredSends = 16
     /// Sends that leave at least this many bytes in the send ring ring at once (bulk transfers).
     static let deferBelow = 32 * 1024
