@@ -287,7 +287,7 @@ final class NetstackConnection {
         kernel.oneWayQueued = true
         if urgent || pendingOneWay.count >= 32 {
             ring()
-        } else if !wakerTicking {
+        } else if !wakerTicking && NetstackConnection.tickMs > 0 {
             // The first request after a quiet second: the waker starts ticking (below), so a request
             // whose task computes without a system call afterwards still goes out within ms.
             wakerTicking = true
@@ -303,7 +303,8 @@ final class NetstackConnection {
     /// option of a task that computes without system calls waits (session 9; before, up to the
     /// waker's 1 s timeout). Tasks that sleep or make calls still send their queue themselves.
     private var wakerTicking = false
-    static let tickMs: Int32 = 2
+    /// BULWARK_NETSTACK_TICK_MS (default 10; 0: no tick, the waker's 1 s timeout as before session 9).
+    static let tickMs: Int32 = getenv("BULWARK_NETSTACK_TICK_MS").flatMap { Int32(String(cString: $0)) }.map { max(0, min($0, 1000)) } ?? 10
 
     /// Every task sleep (kernel lock held): send what is queued while this task sleeps.
     @inline(__always) func ringIfQueued() {
@@ -480,7 +481,7 @@ final class NetstackConnection {
             kickDeferred = true
             kickEpoch &+= 1
             kernel.oneWayQueued = true
-            if !wakerTicking { wakerTicking = true; ring() }
+            if !wakerTicking && NetstackConnection.tickMs > 0 { wakerTicking = true; ring() }
         }
     }
 
