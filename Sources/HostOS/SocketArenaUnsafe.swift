@@ -7,7 +7,10 @@
 // Layout (all offsets in bytes, little-endian, indices free-running u64 counters):
 //   arena header (4096): 0 magic, 64 sentryGeneration u64, 72 pumpAsleep u32,
 //                        128 netstackGeneration u64, 136 sentryAsleep u32 (the Sentry's tasks sleep
-//                        in FUTEX_WAIT on the generation's low 32 bits: `ArenaDoorbell.ringSleepers`)
+//                        in FUTEX_WAIT on the generation's low 32 bits: `ArenaDoorbell.ringSleepers`),
+//                        2048..4096 the send marks: one bit per slot (slots 0..16383), set by the Sentry
+//                        after it wrote into that slot's send ring, taken by the netstack's pump
+//                        (`SendMarks`)
 //   slot i at 4096 + i * slotSize, slotSize = 4096 + 2 * ringSize:
 //     0 send head (netstack), 64 send tail (Sentry), 128 receive head (Sentry), 192 receive tail
 //     (netstack), 256 state u32 (netstack), 260 error i32 (netstack), 264 roomWanted u32 (netstack:
@@ -79,6 +82,40 @@ public struct SocketArena: @unchecked Sendable {
     public var toNetstack: ArenaDoorbell { ArenaDoorbell(generation: base + 64, asleep: base + 72) }
     /// The netstack's doorbell towards the Sentry's waker thread.
     public var toSentry: ArenaDoorbell { ArenaDoorbell(generation: base + 128, asleep: base + 136) }
+    /// Which slots' send rings the Sentry wrote into since the pump last looked.
+    public var sendMarks: SendMarks { SendMarks(words: base + 2048) }
+}
+
+/// One bit per slot, in the arena header: the Sentry sets a slot's bit after every write into its
+/// send ring (and before bumping the netstack's doorbell generation); the pump, when the generation
+/// moved, takes the words (exchange with 0) and visits only the marked slots instead of reading every
+/// bound slot's ring indices. A write after the take sets the bit again and moves the generation
+/// again, so nothing is missed. Slots from `capacity` on are never marked: a netstack with more slots
+/// than that scans the rings as before.
+public struct SendMarks: @unchecked Sendable {
+    public static let capacity = 16384
+    public static let wordCount = capacity / 64
+    let words: UnsafeMutableRawPointer
+
+    /// The Sentry: `slot`'s send ring has new bytes (call after committing them).
+    @inline(__always) public func mark(_ slot: Int) {
+        guard slot >= 0 && slot < SendMarks.capacity else { return }
+        bw_arena_or64(words + (slot >> 6) * 8, 1 << UInt64(slot & 63))
+    }
+
+    /// The netstack: calls `body` with every marked slot below `limit` words' worth, clearing the marks.
+    @inline(__always) public func take(words count: Int, _ body: (Int) -> Void) {
+        for w in 0..<Swift.min(count, SendMarks.wordCount) {
+            let p = words + w * 8
+            guard bw_arena_load64(p) != 0 else { continue }
+            var bits = bw_arena_exchange64(p, 0)
+            while bits != 0 {
+                let b = bits.trailingZeroBitCount
+                bits &= bits &- 1
+                body(w * 64 + b)
+            }
+        }
+    }
 }
 
 /// A generation counter plus an "I am going to sleep" flag: the producer bumps the generation after a
@@ -108,6 +145,11 @@ public struct ArenaDoorbell: @unchecked Sendable {
     }
 
     public func awake() { bw_arena_store32(asleep, 0) }
+
+    /// Producer, after `bump()`s made earlier (a deferred doorbell): true if the consumer announced
+    /// sleep, which this cancels; the caller then writes the eventfd. (The consumer re-reads the
+    /// generation after announcing sleep, so either it saw the bumps or this sees the flag.)
+    public func wakeIfAsleep() -> Bool { bw_arena_exchange32(asleep, 0) != 0 }
 
     /// The generation's low 32 bits (little-endian), the futex word of the Sentry's sleepers.
     public var futexWord: UnsafeMutableRawPointer { generation }

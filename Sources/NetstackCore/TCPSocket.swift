@@ -148,7 +148,7 @@ final class TCPSocket {
     var hasRTT = false
     var rto: Int64
     var retries = 0
-    var rtoDeadline: Int64? { didSet { if let t = rtoDeadline { stack.armTimer(self, at: t) } } }
+    var rtoDeadline: Int64? { didSet { deadlineSet(rtoDeadline) } }
     var timedSeq: UInt32?
     var timedAt: Int64 = 0
 
@@ -167,7 +167,7 @@ final class TCPSocket {
     // Other timers.
     var ackPending = false
     var segmentsUnacked = 0
-    var delayedAckDeadline: Int64? { didSet { if let t = delayedAckDeadline { stack.armTimer(self, at: t) } } }
+    var delayedAckDeadline: Int64? { didSet { deadlineSet(delayedAckDeadline) } }
     /// The in-order data not yet acknowledged ended with PSH (Linux's ICSK_ACK_PUSHED): a reader that
     /// empties the buffer then gets the ACK at once unless the connection is `interactive`.
     var pushReceived = false
@@ -175,13 +175,22 @@ final class TCPSocket {
     /// Linux's pingpong mode), so ACKs wait for the next reply; a delayed ACK that fires ends it.
     var interactive = false
     var lastDataReceivedAt: Int64?
-    var persistDeadline: Int64? { didSet { if let t = persistDeadline { stack.armTimer(self, at: t) } } }
+    var persistDeadline: Int64? { didSet { deadlineSet(persistDeadline) } }
     var persistBackoff = 0
-    var keepaliveDeadline: Int64? { didSet { if let t = keepaliveDeadline { stack.armTimer(self, at: t) } } }
+    var keepaliveDeadline: Int64? { didSet { deadlineSet(keepaliveDeadline) } }
     var keepaliveSent = 0
     /// Segments this connection retransmitted (TCP_INFO tcpi_total_retrans).
     var totalRetrans = 0
-    var closeDeadline: Int64? { didSet { if let t = closeDeadline { stack.armTimer(self, at: t) } } }   // TIME-WAIT and orphaned FIN-WAIT-2
+    var closeDeadline: Int64? { didSet { deadlineSet(closeDeadline) } }   // TIME-WAIT and orphaned FIN-WAIT-2
+    /// A deadline property was set: keep a timer-queue entry at or before it. The check the stack's
+    /// `armTimer` starts with is made here first, so the usual case (an entry at or before it is
+    /// live already: a delayed ACK or RTO re-armed later per segment) does not touch the unowned
+    /// `stack` reference (a swift_unownedRetainStrong per set in the profile; session 9).
+    @inline(__always) func deadlineSet(_ t: Int64?) {
+        guard let t else { return }
+        if let a = timerArmedAt, a <= t { return }
+        stack.armTimer(self, at: t)
+    }
     /// The time of this connection's live entry in the stack's timer queue (TCPTimerQueue.swift), and
     /// that entry's generation; nil when it has none.
     var timerArmedAt: Int64?

@@ -14,26 +14,45 @@ struct TCPTimerEntry {
     var order: UInt64
     var generation: UInt32
     let socket: TCPSocket
+}
 
-    func before(_ o: TCPTimerEntry) -> Bool {
+/// What the heap holds: the entry with its connection as an owned unmanaged reference (one retain at
+/// the push, one release when it leaves the heap), so moving entries up and down the heap is plain
+/// copies, not a retain and a release per move (session 9: swift_retain/release under siftDown).
+private struct HeapEntry {
+    var deadline: Int64
+    var order: UInt64
+    var generation: UInt32
+    let socket: Unmanaged<TCPSocket>
+
+    @inline(__always) func before(_ o: HeapEntry) -> Bool {
         deadline < o.deadline || (deadline == o.deadline && order < o.order)
     }
 }
 
+/// The heap's storage: a class only so the references still queued are released with the stack.
+private final class HeapStorage {
+    var entries: [HeapEntry] = []
+    deinit { for e in entries { e.socket.release() } }
+}
+
 struct TCPTimerQueue {
-    private(set) var heap: [TCPTimerEntry] = []
+    private let storage = HeapStorage()
     private var pushes: UInt64 = 0
 
-    var count: Int { heap.count }
-    var top: TCPTimerEntry? { heap.first }
+    var count: Int { storage.entries.count }
+    var top: TCPTimerEntry? {
+        guard let h = storage.entries.first else { return nil }
+        return TCPTimerEntry(deadline: h.deadline, order: h.order, generation: h.generation, socket: h.socket.takeUnretainedValue())
+    }
 
     /// Makes `c`'s live entry `deadline` (an earlier one than before; the old entry goes stale).
     mutating func arm(_ c: TCPSocket, at deadline: Int64) {
         c.timerGeneration &+= 1
         c.timerArmedAt = deadline
         pushes &+= 1
-        heap.append(TCPTimerEntry(deadline: deadline, order: pushes, generation: c.timerGeneration, socket: c))
-        siftUp(heap.count - 1)
+        storage.entries.append(HeapEntry(deadline: deadline, order: pushes, generation: c.timerGeneration, socket: .passRetained(c)))
+        siftUp(storage.entries.count - 1)
     }
 
     /// The order number the next push gets (entries pushed from now on have at least this).
@@ -41,18 +60,24 @@ struct TCPTimerQueue {
 
     /// Removes and returns the earliest entry if it is due at `t`.
     mutating func popDue(_ t: Int64) -> TCPTimerEntry? {
-        guard let f = heap.first, f.deadline <= t else { return nil }
+        guard let f = storage.entries.first, f.deadline <= t else { return nil }
         return pop()
     }
 
     mutating func pop() -> TCPTimerEntry? {
-        guard !heap.isEmpty else { return nil }
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return last }
-        let first = heap[0]
-        heap[0] = last
-        siftDown(0)
-        return first
+        let h = storage
+        guard !h.entries.isEmpty else { return nil }
+        let last = h.entries.removeLast()
+        let first: HeapEntry
+        if h.entries.isEmpty {
+            first = last
+        } else {
+            first = h.entries[0]
+            h.entries[0] = last
+            siftDown(0)
+        }
+        // The heap's reference passes to the returned entry.
+        return TCPTimerEntry(deadline: first.deadline, order: first.order, generation: first.generation, socket: first.socket.takeRetainedValue())
     }
 
     /// Whether `e` is its socket's live entry (not superseded by an earlier push, not dropped).
@@ -60,32 +85,36 @@ struct TCPTimerQueue {
         e.socket.timerArmedAt != nil && e.socket.timerGeneration == e.generation
     }
 
-    private mutating func siftUp(_ i: Int) {
-        var i = i
-        let e = heap[i]
-        while i > 0 {
-            let p = (i - 1) / 2
-            guard e.before(heap[p]) else { break }
-            heap[i] = heap[p]
-            i = p
+    private func siftUp(_ i: Int) {
+        storage.entries.withUnsafeMutableBufferPointer { heap in
+            var i = i
+            let e = heap[i]
+            while i > 0 {
+                let p = (i - 1) / 2
+                guard e.before(heap[p]) else { break }
+                heap[i] = heap[p]
+                i = p
+            }
+            heap[i] = e
         }
-        heap[i] = e
     }
 
-    private mutating func siftDown(_ i: Int) {
-        var i = i
-        let e = heap[i]
-        let n = heap.count
-        while true {
-            let l = 2 * i + 1
-            guard l < n else { break }
-            var m = l
-            if l + 1 < n && heap[l + 1].before(heap[l]) { m = l + 1 }
-            guard heap[m].before(e) else { break }
-            heap[i] = heap[m]
-            i = m
+    private func siftDown(_ i: Int) {
+        storage.entries.withUnsafeMutableBufferPointer { heap in
+            var i = i
+            let e = heap[i]
+            let n = heap.count
+            while true {
+                let l = 2 * i + 1
+                guard l < n else { break }
+                var m = l
+                if l + 1 < n && heap[l + 1].before(heap[l]) { m = l + 1 }
+                guard heap[m].before(e) else { break }
+                heap[i] = heap[m]
+                i = m
+            }
+            heap[i] = e
         }
-        heap[i] = e
     }
 }
 

@@ -21,6 +21,8 @@ public final class NetstackService: @unchecked Sendable {
     var toNetstackFD: Int32 = -1
     var toSentryFD: Int32 = -1
     var bindings = SocketIDMap<SlotBinding>()
+    /// The binding of each slot below SendMarks.capacity, for the send marks (RingPump.swift).
+    var bySlot: [SlotBinding?] = []
     var slotsInUse = Set<Int>()
     /// Counts pump passes; every 256th looks at every socket (RingPump.swift).
     var sweep = 0
@@ -338,6 +340,12 @@ public final class NetstackService: @unchecked Sendable {
             defer { pthread_mutex_unlock(&lock) }
             guard arena == nil else { throw ServiceFailure(.EBUSY, "arena already attached") }
             (arena, toNetstackFD, toSentryFD) = try attachment.install()
+            // The driver sleeps (up to 1 s without an interface) in a poll that does not watch the
+            // Sentry's doorbell yet and with no sleep announced in the arena: the Sentry's kicks would
+            // find it "awake" and write nothing, so a first write whose task then computes waited for
+            // that timeout (session 9). Wake it so its next sleep watches the doorbell.
+            var one: UInt64 = 1
+            _ = Glibc.write(driverBellFD, &one, 8)
             reply.encode(N.EmptyReply())
         }
         registerSocketListing(&t)   // SocketListingHandler.swift (/proc/net)

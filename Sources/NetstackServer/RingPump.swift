@@ -43,6 +43,10 @@ extension NetstackService {
         slotsInUse.insert(index)
         let b = SlotBinding(id: id, index: index, slot: a.slot(index), stream: stream)
         bindings[id] = b
+        if index < SendMarks.capacity {
+            if bySlot.count <= index { bySlot.append(contentsOf: repeatElement(nil, count: index + 1 - bySlot.count)) }
+            bySlot[index] = b   // a stale entry of a released slot is harmless: pumpAll checks `bindings`
+        }
         enlist(b)
     }
 
@@ -69,8 +73,8 @@ extension NetstackService {
     /// these are looked at, so a pass costs O(sockets that changed), not O(bound sockets): the ones
     /// still active after the last pass or named by a request (`pending`), the ones the stack reports
     /// changed, and, when the Sentry's doorbell generation moved since the last look (it bumps it
-    /// after every write into a send ring), the ones with bytes in their send ring. Every 256th pass
-    /// still looks at every socket.
+    /// after every write into a send ring), the ones whose send mark it set (`SendMarks`; session 9:
+    /// before, every bound slot's send ring was read). Every 256th pass still looks at every socket.
     func pumpAll() -> Bool {
         sweep &+= 1
         if sweep % 256 == 0 {
@@ -82,7 +86,15 @@ extension NetstackService {
                 let g = a.toNetstack.current   // before looking at the rings: a later write moves it again
                 if g != sendScanGeneration {
                     sendScanGeneration = g
-                    bindings.forEachValue { b in if !b.listed && b.slot.send.used > 0 { enlist(b) } }
+                    if a.slotCount <= SendMarks.capacity {
+                        // Only the slots the Sentry marked after writing (SendMarks): no read of every
+                        // bound slot's ring indices, cache lines the Sentry's CPU keeps writing.
+                        a.sendMarks.take(words: (a.slotCount + 63) / 64) { i in
+                            if i < bySlot.count, let b = bySlot[i], !b.listed { enlist(b) }
+                        }
+                    } else {
+                        bindings.forEachValue { b in if !b.listed && b.slot.send.used > 0 { enlist(b) } }
+                    }
                 }
             }
         }

@@ -282,24 +282,96 @@ final class NetstackConnection {
     /// has made `staleAfter` more system calls without sleeping (`noteSyscall`), or at once for
     /// `urgent` requests (accept slot top-ups, which an accept loop waits for).
     func queue(_ p: Pending, urgent: Bool = false) {
+        if pendingOneWay.isEmpty { queueEpoch &+= 1 }
         pendingOneWay.append(p)
         kernel.oneWayQueued = true
-        if urgent || pendingOneWay.count >= 32 { ring() }
+        if urgent || pendingOneWay.count >= 32 {
+            ring()
+        } else if !wakerTicking && NetstackConnection.tickMs > 0 {
+            // The first request after a quiet second: the waker starts ticking (below), so a request
+            // whose task computes without a system call afterwards still goes out within ms.
+            wakerTicking = true
+            ring()
+        }
     }
+
+    /// Bumped when a request goes into an empty queue (kernel lock held): the waker's tick flushes a
+    /// queue only if it was already there at the previous tick (`wake`).
+    private var queueEpoch: UInt64 = 0
+    /// The waker wakes every `tickMs` while one-way requests were queued within the last second, and
+    /// sends a queue that waited a whole tick: the bound on how long a Close (the peer's FIN) or an
+    /// option of a task that computes without system calls waits (session 9; before, up to the
+    /// waker's 1 s timeout). Tasks that sleep or make calls still send their queue themselves.
+    private var wakerTicking = false
+    /// BULWARK_NETSTACK_TICK_MS (default 10; 0: no tick, the waker's 1 s timeout as before session 9).
+    static let tickMs: Int32 = getenv("BULWARK_NETSTACK_TICK_MS").flatMap { Int32(String(cString: $0)) }.map { max(0, min($0, 1000)) } ?? 10
 
     /// Every task sleep (kernel lock held): send what is queued while this task sleeps.
     @inline(__always) func ringIfQueued() {
+        if kickDeferred { flushKick() }
         if !pendingOneWay.isEmpty { ring() }
     }
 
     static let staleAfter = 16
     private var syscallsSinceQueued = 0
-    /// After each system call while requests are queued (kernel lock held): a task that keeps
-    /// running without sleeping still gets its closes and options out within a few calls.
+    /// After each system call while requests are queued or a kick is deferred (kernel lock held): a
+    /// task that keeps running without sleeping still gets its closes and options out within a few
+    /// calls, and the netstack's doorbell is rung after the first call that was not an inet send.
     func noteSyscall() {
-        if pendingOneWay.isEmpty { kernel.oneWayQueued = false; syscallsSinceQueued = 0; return }
+        if kickDeferred {
+            if sentThisCall {
+                sentThisCall = false
+                deferredSends += 1
+                if deferredSends >= NetstackConnection.maxDeferredSends { flushKick() }
+            } else {
+                flushKick()
+            }
+        }
+        if pendingOneWay.isEmpty {
+            kernel.oneWayQueued = kickDeferred
+            syscallsSinceQueued = 0
+            return
+        }
         syscallsSinceQueued += 1
         if syscallsSinceQueued >= NetstackConnection.staleAfter { ring() }
+    }
+
+    // MARK: deferred doorbell (session 9)
+    //
+    // A write into a send ring bumps the netstack's doorbell generation at once (a running pump sees
+    // it), but the eventfd write that wakes a sleeping pump waits until the writing task sleeps, makes
+    // a system call other than an inet send, or has made `maxDeferredSends` sends: an event loop that
+    // writes the replies of several connections in a row (redis's beforeSleep) wakes the netstack
+    // once for all of them, and the pump sends their frames in one sendmmsg, instead of waking it for
+    // the first reply and again for the ones written while it went back to sleep. A task that
+    // computes after a write without any system call is covered by the waker's tick (a kick deferred
+    // for a whole tick is rung from there).
+    // Off by default (BULWARK_NETSTACK_DEFER_KICK=1 turns it on): it saves ~0.55 µs of netstack CPU per
+    // redis request, but in 6 interleaved pairs at load ~4.5 redis-benchmark's rate was lower with it
+    // (GET median 31k -> 20k req/s): the first replies of a loop iteration wait for the last, and when
+    // the CPUs are not saturated that latency is what limits 20 clients (docs/ARCHITECTURE.md, session 9).
+
+    static let deferKicks = getenv("BULWARK_NETSTACK_DEFER_KICK").map { String(cString: $0) == "1" } ?? false
+    static let maxDeferredSends = 16
+    /// Sends that leave at least this many bytes in the send ring ring at once (bulk transfers).
+    static let deferBelow = 32 * 1024
+    /// A send-ring write's eventfd write is pending (kernel lock held).
+    private(set) var kickDeferred = false
+    /// The current system call made a deferred send (noteSyscall then does not ring yet).
+    private var sentThisCall = false
+    private var deferredSends = 0
+    /// Bumped when a kick is deferred while none was: the waker's tick rings one that waited a tick.
+    private var kickEpoch: UInt64 = 0
+
+    /// Rings the netstack for the deferred sends if its pump announced sleep (kernel lock held).
+    func flushKick() {
+        kickDeferred = false
+        sentThisCall = false
+        deferredSends = 0
+        if arena.toNetstack.wakeIfAsleep() {
+            var one: UInt64 = 1
+            _ = Glibc.write(toNetstackFD, &one, 8)
+        }
     }
 
     private var bellRung = false
@@ -316,7 +388,7 @@ final class NetstackConnection {
         pendingOneWay.removeAll()
         bellRung = false
         syscallsSinceQueued = 0
-        kernel.oneWayQueued = false
+        kernel.oneWayQueued = kickDeferred
     }
 
     /// The last descriptor of a socket went away (kernel lock held): its Close goes out with the
@@ -331,6 +403,9 @@ final class NetstackConnection {
     /// call still in flight gets 1 s to finish before the Sentry exits without waiting further.
     static func flushAtExit() {
         guard let c = shared else { return }
+        c.kernel.lock()
+        if c.kickDeferred { c.flushKick() }   // bytes written last go out too
+        c.kernel.unlock()
         for _ in 0..<100 {
             if !c.flushPending() { return }
             usleep(10_000)
@@ -388,6 +463,28 @@ final class NetstackConnection {
     /// A slot of a socket the netstack is closing: free once it says released.
     func retireSlot(_ i: Int) { closingSlots.append(i) }
 
+    /// After a write into `slot`'s send ring (`queued`: the bytes in it now): marks the slot (the pump
+    /// then visits it without reading every slot's ring indices, SendMarks), then kicks, or defers the
+    /// kick (below).
+    @inline(__always) func kickSent(_ slot: Int, queued: Int) {
+        arena.sendMarks.mark(slot)
+        // Bulk (the ring holds 32 KiB or more now): ring at once, so the pump drains while the writer
+        // goes on filling (deferring until the ring was full cost loopback bulk a third of its rate).
+        guard NetstackConnection.deferKicks && queued < NetstackConnection.deferBelow else {
+            if kickDeferred { flushKick() }
+            kick()
+            return
+        }
+        arena.toNetstack.bump()   // a pump that is running sees the bytes now
+        sentThisCall = true
+        if !kickDeferred {
+            kickDeferred = true
+            kickEpoch &+= 1
+            kernel.oneWayQueued = true
+            if !wakerTicking && NetstackConnection.tickMs > 0 { wakerTicking = true; ring() }
+        }
+    }
+
     /// After the Sentry changed a ring: wake the pump if it announced sleep.
     func kick() {
         if arena.toNetstack.changed() {
@@ -411,14 +508,37 @@ final class NetstackConnection {
 
     private func wake() {
         let channelFD = channel.descriptor
+        var rung = true
+        var seenEpoch: UInt64 = 0, staleEpoch: UInt64? = nil, staleKick: UInt64? = nil
+        var quietTicks = 0
         while true {
-            let closesLeft = flushPending()
+            // Rung (or the 1 s timeout): send what is queued. A tick: send only a queue that was
+            // already there at the previous tick (its task neither slept nor made 16 calls since).
+            var flush = rung
+            var ticking = false
+            kernel.lock()
+            if rung { bellRung = false }   // a ring for a deferred kick alone takes no queue (tookQueue)
+            if kickDeferred && (rung || staleKick == kickEpoch) { flushKick() }
+            staleKick = kickDeferred ? kickEpoch : nil
+            if !rung {
+                let queued = !pendingOneWay.isEmpty
+                if queued && staleEpoch == queueEpoch { flush = true }
+                staleEpoch = queued ? queueEpoch : nil
+                if queueEpoch &+ kickEpoch != seenEpoch { quietTicks = 0 } else { quietTicks += 1 }
+                if wakerTicking && quietTicks * Int(NetstackConnection.tickMs) >= 1000 { wakerTicking = false }
+            }
+            seenEpoch = queueEpoch &+ kickEpoch
+            ticking = wakerTicking
+            kernel.unlock()
+            let closesLeft = flush ? flushPending() : false
             var fds = [pollfd(fd: channelFD, events: 0, revents: 0),
                        pollfd(fd: closeBellFD, events: Int16(POLLIN), revents: 0)]
-            _ = Glibc.poll(&fds, 2, closesLeft ? 5 : 1000)
+            _ = Glibc.poll(&fds, 2, closesLeft ? 5 : ticking ? NetstackConnection.tickMs : 1000)
+            rung = closesLeft
             if fds[1].revents & Int16(POLLIN) != 0 {
                 var v: UInt64 = 0
                 _ = Glibc.read(closeBellFD, &v, 8)
+                rung = true
             }
             if fds[0].revents & Int16(POLLHUP | POLLERR) != 0 {
                 kernel.lock()

@@ -90,6 +90,7 @@ import Wire
             while received.count < payload.count && Date() < deadline {
                 if sent < payload.count {
                     sent += write(payload, from: sent, into: send)
+                    arena.sendMarks.mark(1)   // as the Sentry does after a send-ring write
                     if arena.toNetstack.changed() { try EventFD.signal(kick) }
                 }
                 let (x, y) = recv.readSpans(max: recv.used)
@@ -126,6 +127,7 @@ import Wire
             func write() throws {
                 guard sent < total, send.free > 0 else { return }
                 sent += self.write(payload, from: sent, into: send)
+                arena.sendMarks.mark(1)
                 if arena.toNetstack.changed() { try EventFD.signal(kick) }
             }
             /// Reads everything there is as the Sentry does: kicks only when the slot asks for room.
