@@ -17,39 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sigbus_probe.h"
+
 static long pg;
-static sigjmp_buf jb;
-static volatile void *faultAddr;
-static volatile int faultCode;
-
-static void onBus(int sig, siginfo_t *si, void *uc) {
-    (void)sig; (void)uc;
-    faultAddr = si->si_addr;
-    faultCode = si->si_code;
-    siglongjmp(jb, 1);
-}
-
-static void touch(const char *what, volatile char *p) {
-    faultAddr = NULL;
-    faultCode = 0;
-    if (sigsetjmp(jb, 1) == 0) {
-        char c = *p;
-        printf("  %s: '%c' (%d)\n", what, c >= ' ' && c < 127 ? c : '.', c);
-    } else {
-        printf("  %s: SIGBUS code %d%s at the byte %d\n", what, faultCode, faultCode == BUS_ADRERR ? " (BUS_ADRERR)" : "",
-               faultAddr == (void *)p);
-    }
-}
-
-static void poke(const char *what, volatile char *p, char c) {
-    faultAddr = NULL;
-    if (sigsetjmp(jb, 1) == 0) {
-        *p = c;
-        printf("  %s: written\n", what);
-    } else {
-        printf("  %s: SIGBUS code %d at the byte %d\n", what, faultCode, faultAddr == (void *)p);
-    }
-}
 
 static int makeFile(const char *path, long size) {
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);

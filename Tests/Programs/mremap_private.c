@@ -18,39 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sigbus_probe.h"
+
 static long pg;
-static sigjmp_buf jb;
-static volatile void *faultAddr;
-static volatile int faultCode;
-
-static void onBus(int sig, siginfo_t *si, void *uc) {
-    (void)sig; (void)uc;
-    faultAddr = si->si_addr;
-    faultCode = si->si_code;
-    siglongjmp(jb, 1);
-}
-
-/// Reads one byte at p; prints it, or the signal it raised.
-static void touch(const char *what, volatile char *p) {
-    faultAddr = NULL;
-    faultCode = 0;
-    if (sigsetjmp(jb, 1) == 0) {
-        char c = *p;
-        printf("  %s: '%c' (%d)\n", what, c >= ' ' && c < 127 ? c : '.', c);
-    } else {
-        printf("  %s: SIGBUS code %d at the byte %d\n", what, faultCode, faultAddr == (void *)p);
-    }
-}
-
-/// Writes one byte at p, or reports the signal.
-static void poke(const char *what, volatile char *p, char c) {
-    if (sigsetjmp(jb, 1) == 0) {
-        *p = c;
-        printf("  %s: written\n", what);
-    } else {
-        printf("  %s: SIGBUS code %d at the byte %d\n", what, faultCode, faultAddr == (void *)p);
-    }
-}
 
 static void at(int fd, const char *what, long off, int len) {
     char b[64] = {0};
