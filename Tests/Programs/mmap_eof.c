@@ -45,12 +45,6 @@ static int mapLines(char *p, long len) {
     return n;
 }
 
-static void fileAt(int fd, const char *what, long off, int len) {
-    char b[64] = {0};
-    ssize_t n = pread(fd, b, len, off);
-    printf("  file %s: pread %zd \"%.*s\"\n", what, n, n > 0 ? (int)n : 0, b);
-}
-
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage: mmap_eof DIR\n"); return 2; }
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -75,15 +69,7 @@ int main(int argc, char **argv) {
         touch("page 1 last byte", p + 2 * pg - 1);
         touch("page 2", p + 2 * pg);
         touch("page 3", p + 3 * pg + 77);
-        int pf[2];
-        if (pipe(pf) == 0) {
-            ssize_t n = write(pf[1], p + 2 * pg, 16);
-            printf("  write(pipe) from page 2: %zd %s\n", n, n < 0 ? strerror(errno) : "");
-            n = write(pf[1], p + pg, 16);
-            printf("  write(pipe) from page 1: %zd\n", n);
-            close(pf[0]);
-            close(pf[1]);
-        }
+        writeFromPages(p + 2 * pg, p + pg);
         munmap(p, 4 * pg);
     }
 

@@ -22,12 +22,6 @@
 
 static long pg;
 
-static void at(int fd, const char *what, long off, int len) {
-    char b[64] = {0};
-    ssize_t n = pread(fd, b, len, off);
-    printf("  file %s: pread %zd \"%.*s\"\n", what, n, n > 0 ? (int)n : 0, b);
-}
-
 static int makeFile(const char *path, int pages, long extra) {
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) { perror(path); exit(1); }
@@ -82,8 +76,8 @@ int main(int argc, char **argv) {
         printf("  written: %.8s\n", q + pg + 20);
         munmap(q, 3 * pg);
     }
-    at(fd, "page 0", 10, 8);
-    at(fd, "page 1", pg + 20, 8);
+    fileAt(fd, "page 0", 10, 8);
+    fileAt(fd, "page 1", pg + 20, 8);
 
     // 2. Grow with MREMAP_MAYMOVE where the next page is taken: moves, pages 2.. follow.
     r = spot(2);
@@ -100,8 +94,8 @@ int main(int argc, char **argv) {
         munmap(q, 3 * pg);
     }
     munmap(r + pg, pg);
-    at(fd, "page 2", 2 * pg + 30, 8);
-    at(fd, "page 4", 4 * pg + 40, 1);
+    fileAt(fd, "page 2", 2 * pg + 30, 8);
+    fileAt(fd, "page 4", 4 * pg + 40, 1);
 
     // 3. Grow twice, then move the whole to a fixed place (several pieces of one mapping).
     p = mmap(NULL, pg, PROT_READ, MAP_PRIVATE, fd, 5 * pg);
@@ -131,15 +125,7 @@ int main(int argc, char **argv) {
         touch("page 3", q + 3 * pg + 100);
         poke("write page 1", q + pg + pg - 1, 'z');
         poke("write page 2", q + 2 * pg + 8, 'z');
-        int pf[2];
-        if (pipe(pf) == 0) {
-            ssize_t n = write(pf[1], q + 2 * pg, 16);
-            printf("  write(pipe) from page 2: %zd %s\n", n, n < 0 ? strerror(errno) : "");
-            n = write(pf[1], q + pg, 16);
-            printf("  write(pipe) from page 1: %zd\n", n);
-            close(pf[0]);
-            close(pf[1]);
-        }
+        writeFromPages(q + 2 * pg, q + pg);
         munmap(q, 4 * pg);
     }
     struct stat st;
@@ -158,7 +144,7 @@ int main(int argc, char **argv) {
         msync(q, 3 * pg, MS_SYNC);
         munmap(q, 3 * pg);
     }
-    at(fd2, "page 1", pg + 50, 7);
+    fileAt(fd2, "page 1", pg + 50, 7);
     fstat(fd2, &st);
     printf("  short file size %ld\n", (long)st.st_size);
 

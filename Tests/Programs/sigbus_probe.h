@@ -1,13 +1,17 @@
 // Touching memory that may raise SIGBUS, for the mmap/mremap programs compared with native: the
 // handler records si_code and si_addr and jumps back, so each access prints either what it read or
-// wrote, or the signal it raised (and whether si_addr is the touched byte). Install onBus with
+// wrote, or the signal it raised (and whether si_addr is the touched byte); and two probes of what a
+// mapping's file and system calls see. Install onBus with
 // SA_SIGINFO for SIGBUS before the first touch. Included as "sigbus_probe.h" (found next to the
 // including file).
 #ifndef BULWARK_TEST_SIGBUS_PROBE_H
 #define BULWARK_TEST_SIGBUS_PROBE_H
 #include <setjmp.h>
 #include <signal.h>
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 static sigjmp_buf jb;
 static volatile void *faultAddr;
@@ -47,5 +51,25 @@ static void poke(const char *what, volatile char *p, char c) {
     } else {
         reportFault(what, p);
     }
+}
+
+/// A system call reading from a SIGBUS page fails with EFAULT instead of raising the signal; one
+/// reading from a page inside the file succeeds: write(2) of 16 bytes from each into a pipe.
+static void writeFromPages(char *pastEnd, char *inFile) {
+    int pf[2];
+    if (pipe(pf) != 0) return;
+    ssize_t n = write(pf[1], pastEnd, 16);
+    printf("  write(pipe) from page 2: %zd %s\n", n, n < 0 ? strerror(errno) : "");
+    n = write(pf[1], inFile, 16);
+    printf("  write(pipe) from page 1: %zd\n", n);
+    close(pf[0]);
+    close(pf[1]);
+}
+
+/// Prints len bytes of the file at off, as pread(2) returns them.
+static void fileAt(int fd, const char *what, long off, int len) {
+    char b[64] = {0};
+    ssize_t n = pread(fd, b, len, off);
+    printf("  file %s: pread %zd \"%.*s\"\n", what, n, n > 0 ? (int)n : 0, b);
 }
 #endif
