@@ -46,14 +46,8 @@ static int mapLines(char *p, long len) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: mmap_eof DIR\n"); return 2; }
-    setvbuf(stdout, NULL, _IONBF, 0);
+    startProbe(argc, argv, "mmap_eof");
     pg = sysconf(_SC_PAGESIZE);
-    if (mkdir(argv[1], 0755) != 0 && errno != EEXIST) { perror(argv[1]); return 1; }
-    struct sigaction sa = {0};
-    sa.sa_sigaction = onBus;
-    sa.sa_flags = SA_SIGINFO;
-    sigaction(SIGBUS, &sa, NULL);
     char path[4096];
 
     // 1. A file of 1.5 pages mapped over 4, read-only private.

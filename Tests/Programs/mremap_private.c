@@ -46,14 +46,8 @@ static char *spot(int pages) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: mremap_private DIR\n"); return 2; }
-    setvbuf(stdout, NULL, _IONBF, 0);
+    startProbe(argc, argv, "mremap_private");
     pg = sysconf(_SC_PAGESIZE);
-    if (mkdir(argv[1], 0755) != 0 && errno != EEXIST) { perror(argv[1]); return 1; }
-    struct sigaction sa = {0};
-    sa.sa_sigaction = onBus;
-    sa.sa_flags = SA_SIGINFO;
-    sigaction(SIGBUS, &sa, NULL);
     char path[4096], path2[4096], path3[4096];
     snprintf(path, sizeof path, "%s/data", argv[1]);
     snprintf(path2, sizeof path2, "%s/short", argv[1]);

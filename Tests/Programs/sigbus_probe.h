@@ -10,7 +10,9 @@
 #include <signal.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static sigjmp_buf jb;
@@ -51,6 +53,18 @@ static void poke(const char *what, volatile char *p, char c) {
     } else {
         reportFault(what, p);
     }
+}
+
+/// The programs' common start: DIR (argv[1]) exists, stdout is unbuffered (a fault must not lose
+/// printed lines), and onBus handles SIGBUS.
+static void startProbe(int argc, char **argv, const char *name) {
+    if (argc < 2) { fprintf(stderr, "usage: %s DIR\n", name); exit(2); }
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (mkdir(argv[1], 0755) != 0 && errno != EEXIST) { perror(argv[1]); exit(1); }
+    struct sigaction sa = {0};
+    sa.sa_sigaction = onBus;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGBUS, &sa, NULL);
 }
 
 /// A system call reading from a SIGBUS page fails with EFAULT instead of raising the signal; one
