@@ -4,7 +4,9 @@ import Glibc
 import Testing
 @testable import SentryKernel
 
-@Suite("File lock table")
+// Serialized: the tests share the static table (FileLocks.records), and parallel tests writing one
+// Dictionary crashed CI once (session 9).
+@Suite("File lock table", .serialized)
 struct FileLockTableTests {
     func ranges(_ k: FileKey, _ pid: Int32) -> [String] {
         (FileLocks.records[k] ?? []).filter { $0.owner.same(.process(pid)) }.sorted { $0.start < $1.start }
