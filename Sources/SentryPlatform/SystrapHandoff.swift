@@ -17,10 +17,12 @@ struct HandoffPolicy {
     enum Mode: Equatable { case split, same }
 
     /// Spin budget per side in microseconds (BULWARK_SYSTRAP_SPIN_US; 0 turns split placement off).
-    static let spinMicros: UInt64 = {
-        if let v = getenv("BULWARK_SYSTRAP_SPIN_US"), let n = UInt64(String(cString: v)) { return min(n, 1000) }
-        return 50
-    }()
+    static let spinMicros: UInt64 = spinKnob("BULWARK_SYSTRAP_SPIN_US", default: 50)
+    /// A spin budget in microseconds from the environment variable `name` (at most 1000), else `default`.
+    private static func spinKnob(_ name: String, default value: UInt64) -> UInt64 {
+        guard let v = getenv(name), let n = UInt64(String(cString: v)) else { return value }
+        return min(n, 1000)
+    }
     /// BULWARK_SYSTRAP_HANDOFF=split|same pins the mode (measurements); anything else: adaptive.
     static let forced: Mode? = {
         guard let v = getenv("BULWARK_SYSTRAP_HANDOFF") else { return nil }
@@ -31,24 +33,15 @@ struct HandoffPolicy {
         }
     }()
     /// The stub's own spin budget (BULWARK_SYSTRAP_STUB_SPIN_US; default: the same as the task thread's).
-    static let stubSpinMicros: UInt64 = {
-        if let v = getenv("BULWARK_SYSTRAP_STUB_SPIN_US"), let n = UInt64(String(cString: v)) { return min(n, 1000) }
-        return spinMicros
-    }()
+    static let stubSpinMicros: UInt64 = spinKnob("BULWARK_SYSTRAP_STUB_SPIN_US", default: spinMicros)
     /// The task thread's spin for the event on the round trip after a park (BULWARK_SYSTRAP_PARKED_SPIN_US;
     /// default: the same as the task thread's). The parked stub has to be woken first (a cross-CPU
     /// futex wake-up, 8-32 us on the 2-vCPU VM), which the task thread would spin through.
-    static let parkedSpinMicros: UInt64 = {
-        if let v = getenv("BULWARK_SYSTRAP_PARKED_SPIN_US"), let n = UInt64(String(cString: v)) { return min(n, 1000) }
-        return spinMicros
-    }()
+    static let parkedSpinMicros: UInt64 = spinKnob("BULWARK_SYSTRAP_PARKED_SPIN_US", default: spinMicros)
     /// How long a task about to block on the netstack (readiness sleep) spins on the arena's generation
     /// first, in split mode (BULWARK_SYSTRAP_BLOCK_SPIN_US; 0: sleep at once). Default 20: redis -c 20
     /// at load 4-5 used ~7% less sandbox CPU per request (docs, "Platform: blocking path (session 9)").
-    static let blockSpinMicros: UInt64 = {
-        if let v = getenv("BULWARK_SYSTRAP_BLOCK_SPIN_US"), let n = UInt64(String(cString: v)) { return min(n, 1000) }
-        return 20
-    }()
+    static let blockSpinMicros: UInt64 = spinKnob("BULWARK_SYSTRAP_BLOCK_SPIN_US", default: 20)
     /// didWake wakes a parked stub as soon as its task is woken (BULWARK_SYSTRAP_EARLY_WAKE=1). Off by
     /// default: at load 4-6 it saved context switches (unix ping-pong 9.0 -> 7.6 per round trip) but
     /// cost ~12% more CPU (the early stub spins while the task works) and no measurable wall time.
