@@ -316,12 +316,7 @@ public final class AddressSpace {
         let v = vmas[i]
         guard let b = Backing(file: file, length: Int(v.length)) else { return false }
         file.copySparse(from: v.fileOffset, to: b.offset, length: Int(v.length))
-        for o in v.backing.patchOriginals {
-            let at = o.offset - v.backingOffset   // in the VMA (a patched page is one VMA of its own)
-            if at >= 0 && at + o.bytes.count <= Int(v.length) {
-                o.bytes.withUnsafeBytes { _ = memcpy(file.pointer(b.offset + at), $0.baseAddress!, $0.count) }
-            }
-        }
+        restoreOriginals(of: v, into: b, length: Int(v.length))
         if !v.backing.patchOriginals.isEmpty { retiredBackings.append(v.backing) }
         vmas[i].fileOffset0 &+= UInt64(v.backingOffset)   // the same file offset for /proc/<pid>/maps
         vmas[i].backing = b
@@ -337,24 +332,50 @@ public final class AddressSpace {
     public func privatizePage(_ page: UInt64, mapper: HostMapper) -> UnsafeMutableRawPointer? {
         guard let i0 = find(page), !vmas[i0].shared, !vmas[i0].backing.pastEnd, vmas[i0].prot & PROT_W == 0,
               vmas[i0].end >= page + 4096, vmas[i0].writeBack == nil else { return nil }
+        guard let i = copyPage(page, restoringOriginals: false) else { return nil }
+        let b = vmas[i].backing
+        _ = mapper.hostMmap(page, 4096, vmas[i].prot, b.offset)
+        return file.pointer(b.offset)
+    }
+
+    /// Gives the page at `page` (in a private VMA) a fresh copy of its own, split off as a VMA of its
+    /// own, and records the new mapping in the op log; the old backing is retired (another thread's
+    /// stub may still run the old page). `restoringOriginals`: the copy gets the original bytes of
+    /// patched syscall sites back; otherwise their record comes along (the page stays patched).
+    /// Returns the page's VMA index, nil without memory.
+    private func copyPage(_ page: UInt64, restoringOriginals: Bool) -> Int? {
         split(at: page)
         split(at: page + 4096)
         guard let i = find(page), let b = Backing(file: file, length: 4096) else { return nil }
         b.internalCopy = true
-        memcpy(file.pointer(b.offset), file.pointer(vmas[i].fileOffset), 4096)
-        // A page patched before: its sites' original bytes come along.
-        for o in vmas[i].backing.patchOriginals {
-            let at = o.offset - vmas[i].backingOffset
-            if at >= 0 && at < 4096 { b.patchOriginals.append((at, o.bytes)) }
+        let v = vmas[i]
+        memcpy(file.pointer(b.offset), file.pointer(v.fileOffset), 4096)
+        if restoringOriginals {
+            restoreOriginals(of: v, into: b, length: 4096)
+        } else {
+            for o in v.backing.patchOriginals {
+                let at = o.offset - v.backingOffset
+                if at >= 0 && at < 4096 { b.patchOriginals.append((at, o.bytes)) }
+            }
         }
-        retiredBackings.append(vmas[i].backing)
-        vmas[i].fileOffset0 &+= UInt64(vmas[i].backingOffset)   // the same file offset for /proc/<pid>/maps
+        retiredBackings.append(v.backing)
+        vmas[i].fileOffset0 &+= UInt64(v.backingOffset)   // the same file offset for /proc/<pid>/maps
         vmas[i].backing = b
         vmas[i].backingOffset = 0
         vmas[i].cow = false
-        record(.map(page, 4096, vmas[i].prot, b.offset))
-        _ = mapper.hostMmap(page, 4096, vmas[i].prot, b.offset)
-        return file.pointer(b.offset)
+        record(.map(page, 4096, v.prot, b.offset))
+        return i
+    }
+
+    /// Writes the original bytes of the patched syscall sites in `v`'s backing into `dest`, a copy of
+    /// the first `length` bytes of `v`: the copy holds the program's own bytes again.
+    private func restoreOriginals(of v: VMA, into dest: Backing, length: Int) {
+        for o in v.backing.patchOriginals {
+            let at = o.offset - v.backingOffset   // in the VMA (a patched page is one VMA of its own)
+            if at >= 0 && at + o.bytes.count <= length {
+                o.bytes.withUnsafeBytes { _ = memcpy(file.pointer(dest.offset + at), $0.baseAddress!, $0.count) }
+            }
+        }
     }
 
     /// A /proc/<pid>/mem write to [addr, addr + count) (one page at most): writable pages as they
@@ -370,25 +391,7 @@ public final class AddressSpace {
         if v0.backing.pastEnd { return false }
         if v0.prot & PROT_W != 0 { return true }
         if v0.shared || v0.writeBack != nil { return false }
-        split(at: page)
-        split(at: page + 4096)
-        guard let i = find(page), let b = Backing(file: file, length: 4096) else { return false }
-        b.internalCopy = true
-        let v = vmas[i]
-        memcpy(file.pointer(b.offset), file.pointer(v.fileOffset), 4096)
-        for o in v.backing.patchOriginals {
-            let at = o.offset - v.backingOffset
-            if at >= 0 && at + o.bytes.count <= 4096 {
-                o.bytes.withUnsafeBytes { _ = memcpy(file.pointer(b.offset + at), $0.baseAddress!, $0.count) }
-            }
-        }
-        retiredBackings.append(v.backing)   // another thread's stub may still run the old page
-        vmas[i].fileOffset0 &+= UInt64(v.backingOffset)
-        vmas[i].backing = b
-        vmas[i].backingOffset = 0
-        vmas[i].cow = false
-        record(.map(page, 4096, v.prot, b.offset))
-        return true
+        return copyPage(page, restoringOriginals: true) != nil
     }
 
     /// Syscall patching: records the original bytes at `addr` (in a page `privatizePage` copied),
