@@ -118,8 +118,8 @@ extension Task {
     /// Inserts a new file mapping: `vma` (its first `inFile` bytes, the pages holding file data;
     /// not inserted when there are none) and, for the rest of `len`, pages that fault with SIGBUS
     /// (BUS_ADRERR at the byte), as Linux's filemap fault past i_size, through the same past-end
-    /// backing as mremap's growth (session 6). A later grow of the file does not make them
-    /// readable (the mapping is a copy taken now).
+    /// backing as mremap's growth (session 6). A fault there after the file grew fills them from the
+    /// file instead (fillGrownFilePages).
     private func insertFileMapping(_ vma: VMA, inFile: Int, len: UInt64, fileOffset off: UInt64) -> Int {
         let start = vma.start
         if inFile > 0 {
@@ -298,8 +298,7 @@ extension Task {
         let v = mm.vmas[i]
         guard v.backing.pastEnd, let src = v.source else { return false }
         let startInFile = Int(v.fileOffset0) + v.backingOffset   // the file offset v.start stands for
-        let fileEnd = Int(pageRoundUp(UInt64(max(src.size(), 0))))
-        let count = min(Int(v.length), fileEnd - startInFile)
+        let count = Task.inFileLength(size: src.size(), UInt64(startInFile), v.length)
         guard count > Int(addr - v.start) else { return false }   // still past the end: SIGBUS
         guard let b = Backing(file: kernel.memory, length: count) else { return false }
         var nv = continuation(v, at: v.start, count, backing: b, fileOffset: startInFile)
