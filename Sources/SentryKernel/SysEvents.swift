@@ -60,9 +60,10 @@ extension Kernel {
                 if let d2 = t.deadline, earliest == nil || lessThan(d2, earliest!) { earliest = d2 }
             }
             Kernel.timers.removeAll { $0.deadline == nil }
-            // A task blocked in read(2) of a timerfd waits for any state change: without this a
-            // blocking read never returned (session 9; poll/epoll waits had a deadline of their own).
-            if fired { broadcast() }
+            // A task blocked in read(2) of a timerfd (an untargeted sleep) and poll/epoll waiters
+            // watching one must see the expiration: without this a blocking read never returned
+            // (session 9). Targeted sleepers (a pipe's, a futex's) wait for other objects: not woken.
+            if fired { wakeUntargeted() }
             waitCond(deadline: earliest ?? addNanos(monotonicNow(), 1_000_000_000))
         }
     }
