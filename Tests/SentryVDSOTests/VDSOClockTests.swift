@@ -33,15 +33,22 @@ let hostHasInvariantTSC = HostTimeFeatures.detect().invariantTSC
     }
 
     @Test(.enabled(if: hostHasInvariantTSC, "no invariant TSC on this host")) func handledClocksMatchTheHost() throws {
-        let (vdso, _) = try calibrated()
+        let (vdso, keeper) = try calibrated()
         for clock in [LinuxClock.realtime, LinuxClock.monotonic, LinuxClock.boottime, LinuxClock.tai,
                       LinuxClock.realtimeCoarse, LinuxClock.monotonicCoarse] {
-            let before = host(clock)
+            // A _COARSE clock is its precise clock rounded down to the coarse resolution, so it is
+            // compared with the host's precise clock: the host's own coarse clock follows its tick,
+            // which a loaded VM delays past the tolerance (CI: 6.4 ms behind with HZ=250).
+            let coarse = clock == LinuxClock.realtimeCoarse || clock == LinuxClock.monotonicCoarse
+            let reference = clock == LinuxClock.realtimeCoarse ? LinuxClock.realtime
+                : clock == LinuxClock.monotonicCoarse ? LinuxClock.monotonic : clock
+            let before = host(reference)
             let (r, ns) = vdso.gettime(clock)
-            let after = host(clock)
+            let after = host(reference)
+            let granule = coarse ? Int64(keeper.coarseResolutionNs) : 0
             #expect(r == 0)
-            #expect(ns >= before - Self.toleranceNs && ns <= after + Self.toleranceNs,
-                    "clock \(clock): vdso \(ns), host \(before)...\(after)")
+            #expect(ns >= before - granule - Self.toleranceNs && ns <= after + Self.toleranceNs,
+                    "clock \(clock): vdso \(ns), host \(before)...\(after) (reference clock \(reference))")
         }
     }
 
