@@ -13,6 +13,9 @@
 #include <linux/if_packet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/filter.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -227,6 +230,96 @@ int bw_netlink_delete_address(int ifindex, const struct bw_net_addr *addr) {
     a->rta_len = (unsigned short)RTA_LENGTH(alen);
     memcpy(RTA_DATA(a), addr->bytes, (size_t)alen);
     req.h.nlmsg_len = NLMSG_ALIGN(req.h.nlmsg_len) + RTA_ALIGN(a->rta_len);
+    int rc = nl_transact(fd, &req.h, NULL, NULL);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+// Appends one attribute (type, payload) at the end of the message in `h` (room is the caller's).
+static struct rtattr *nl_put(struct nlmsghdr *h, unsigned short type, const void *data, size_t length) {
+    struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
+    a->rta_type = type;
+    a->rta_len = (unsigned short)RTA_LENGTH(length);
+    if (length) memcpy(RTA_DATA(a), data, length);
+    h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(a->rta_len);
+    return a;
+}
+
+struct tc_req { struct nlmsghdr h; struct tcmsg t; char attrs[256]; } __attribute__((aligned(4)));
+
+static void tc_begin(struct tc_req *req, unsigned short type, unsigned short flags, int ifindex,
+                     unsigned parent, unsigned handle, unsigned info, unsigned seq) {
+    memset(req, 0, sizeof *req);
+    req->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg));
+    req->h.nlmsg_type = type;
+    req->h.nlmsg_flags = (unsigned short)(NLM_F_REQUEST | NLM_F_ACK | flags);
+    req->h.nlmsg_seq = seq;
+    req->t.tcm_family = AF_UNSPEC;
+    req->t.tcm_ifindex = ifindex;
+    req->t.tcm_parent = parent;
+    req->t.tcm_handle = handle;
+    req->t.tcm_info = info;
+}
+
+// The filter's priority (tc's "pref"); with ETH_P_ALL it matches every frame.
+#define BW_INGRESS_DROP_PRIO 1u
+
+int bw_netlink_drop_ingress(int ifindex, int *created_qdisc) {
+    *created_qdisc = 0;
+    int fd = nl_open();
+    if (fd < 0) return -1;
+    struct tc_req req;
+    // tc qdisc add dev IF clsact
+    tc_begin(&req, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ifindex, TC_H_CLSACT,
+             TC_H_MAKE(TC_H_CLSACT, 0), 0, 10);
+    nl_put(&req.h, TCA_KIND, "clsact", sizeof "clsact");
+    int rc = nl_transact(fd, &req.h, NULL, NULL);
+    if (rc == 0) *created_qdisc = 1;
+    else if (errno == EEXIST) rc = 0;   // someone's clsact (or ingress) is there: add our filter to it
+    if (rc == 0) {
+        // tc filter add dev IF ingress pref 1 protocol all bpf bytecode '1,6 0 0 2' direct-action:
+        // a one-instruction classic BPF program returning TC_ACT_SHOT (no bpf(2), no eBPF verifier:
+        // cls_bpf converts it; needs only CAP_NET_ADMIN over the namespace).
+        struct sock_filter drop[1] = { BPF_STMT(BPF_RET | BPF_K, TC_ACT_SHOT) };
+        unsigned short count = 1;
+        unsigned flags = TCA_BPF_FLAG_ACT_DIRECT;
+        tc_begin(&req, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, ifindex,
+                 TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), 0,
+                 TC_H_MAKE(BW_INGRESS_DROP_PRIO << 16, htons(ETH_P_ALL)), 11);
+        nl_put(&req.h, TCA_KIND, "bpf", sizeof "bpf");
+        struct rtattr *options = nl_put(&req.h, TCA_OPTIONS, NULL, 0);
+        nl_put(&req.h, TCA_BPF_OPS_LEN, &count, sizeof count);
+        nl_put(&req.h, TCA_BPF_OPS, drop, sizeof drop);
+        nl_put(&req.h, TCA_BPF_FLAGS, &flags, sizeof flags);
+        nl_put(&req.h, TCA_BPF_NAME, "bulwark-netstack", sizeof "bulwark-netstack");
+        options->rta_len = (unsigned short)((char *)&req + req.h.nlmsg_len - (char *)options);
+        rc = nl_transact(fd, &req.h, NULL, NULL);
+        if (rc != 0 && *created_qdisc) {
+            int e = errno;
+            (void)bw_netlink_remove_ingress_drop(ifindex, 1);
+            *created_qdisc = 0;
+            errno = e;
+        }
+    }
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+int bw_netlink_remove_ingress_drop(int ifindex, int created_qdisc) {
+    int fd = nl_open();
+    if (fd < 0) return -1;
+    struct tc_req req;
+    if (created_qdisc) {   // tc qdisc del dev IF clsact (takes our filter with it)
+        tc_begin(&req, RTM_DELQDISC, 0, ifindex, TC_H_CLSACT, TC_H_MAKE(TC_H_CLSACT, 0), 0, 12);
+        nl_put(&req.h, TCA_KIND, "clsact", sizeof "clsact");
+    } else {               // tc filter del dev IF ingress pref 1 protocol all
+        tc_begin(&req, RTM_DELTFILTER, 0, ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), 0,
+                 TC_H_MAKE(BW_INGRESS_DROP_PRIO << 16, htons(ETH_P_ALL)), 13);
+    }
     int rc = nl_transact(fd, &req.h, NULL, NULL);
     int e = errno;
     close(fd);

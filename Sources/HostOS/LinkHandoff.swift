@@ -18,6 +18,10 @@ public final class LinkHandoff {
     private let owned: [Int32]
     /// The configuration read before the take-over (the addresses are no longer the kernel's).
     public let interface: NetlinkInterface
+    /// The take-over's ingress drop (`IngressDrop`): installed, not wanted, or why it failed. The
+    /// spawner logs a failure; the link works without it (the host kernel then routes, and drops, every
+    /// received frame itself as well).
+    public private(set) var ingressDrop: IngressDrop.Outcome = .disabled
 
     /// Reads `name` (in the current network namespace), checks the netstack can use it (Ethernet, an
     /// MTU, an IPv4 address), opens the sockets and, when `takeOver`, removes the interface's addresses
@@ -42,6 +46,7 @@ public final class LinkHandoff {
             for a in info.addresses { try Netlink.deleteAddress(a, interfaceIndex: info.index) }
             // Without this the kernel would add a new link-local address and answer NDP for it.
             Self.disableKernelIPv6(name)
+            ingressDrop = IngressDrop.install(interfaceIndex: info.index)
         }
     }
 
@@ -95,6 +100,51 @@ public final class LinkHandoff {
         _ = try hostCall("getsockopt(SO_DOMAIN)") { getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) }
         guard domain == AF_PACKET else {
             throw HostError(call: "descriptor \(fd) is not an AF_PACKET socket (domain \(domain))", errno: .ENOTSOCK)
+        }
+    }
+}
+
+/// Once the netstack owns an interface, every frame it receives also went up the host kernel's own
+/// stack: ip_rcv, a route lookup that finds no local address (a dst allocated and RCU-freed per frame),
+/// ARP input, then a drop. A tc ingress filter that drops every frame stops that work at the first
+/// hook after the packet taps: AF_PACKET sockets bound to ETH_P_ALL (ours: bw_packet_open) get the
+/// frame in __netif_receive_skb_core before tc ingress runs, so the netstack still sees everything
+/// (session 10, link). Off with BULWARK_NETSTACK_INGRESS_DROP=0.
+public enum IngressDrop {
+    public enum Outcome: Equatable, Sendable {
+        /// Installed; `createdQdisc`: the clsact qdisc is ours (else only the filter is).
+        case installed(interfaceIndex: Int32, createdQdisc: Bool)
+        case disabled
+        case failed(String)
+    }
+
+    public static var wanted: Bool {
+        getenv("BULWARK_NETSTACK_INGRESS_DROP").map { String(cString: $0) != "0" } ?? true
+    }
+
+    /// Installs the drop unless BULWARK_NETSTACK_INGRESS_DROP=0. Never throws: a failure (no
+    /// CAP_NET_ADMIN, a kernel without cls_bpf or clsact) is returned for the caller to log.
+    public static func install(interfaceIndex: Int32) -> Outcome {
+        guard wanted else { return .disabled }
+        var created: Int32 = 0
+        do {
+            _ = try hostCall("netlink(tc ingress drop)") { bw_netlink_drop_ingress(interfaceIndex, &created) }
+        } catch {
+            return .failed("\(error) (interface \(interfaceIndex))")
+        }
+        return .installed(interfaceIndex: interfaceIndex, createdQdisc: created != 0)
+    }
+
+    /// Removes an installed drop (the interface outlives the sandbox, e.g. a named namespace's veth).
+    /// Returns the failure, if any (ENODEV: the interface went with its namespace).
+    @discardableResult
+    public static func remove(_ outcome: Outcome) -> HostError? {
+        guard case .installed(let index, let created) = outcome else { return nil }
+        do {
+            _ = try hostCall("netlink(tc ingress drop removal)") { bw_netlink_remove_ingress_drop(index, created ? 1 : 0) }
+            return nil
+        } catch {
+            return error
         }
     }
 }

@@ -124,6 +124,9 @@ public enum HostInterface {
     /// attachment as a handed-over link (HandedOverLink.swift), on its own copies of the descriptors.
     public static func attach(_ name: String, to stack: NetworkStack, takeOver: Bool) throws -> HostInterfaceSetup {
         let opened = try LinkHandoff(interface: name, takeOver: takeOver)   // closes its descriptors when done
+        if case .failed(let why) = opened.ingressDrop {
+            note("bulwark-netstack: \(name): the host kernel keeps processing received frames (\(why))")
+        }
         func own(_ fd: Int32) throws -> Int32 {
             try hostCall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(fd, F_DUPFD_CLOEXEC, 3) }
         }

@@ -17,6 +17,10 @@ extension SandboxServices {
         let link = try LinkHandoff(interface: arguments[flag + 1])
         var rest = arguments
         rest.removeSubrange(flag...(flag + 1))
+        ingressDrop = link.ingressDrop
+        if case .failed(let why) = link.ingressDrop {
+            logger.warning("container \(id): netstack link \(arguments[flag + 1]): the host kernel keeps processing received frames (\(why))")
+        }
         logger.debug("container \(id): netstack link \(arguments[flag + 1]) opened by the supervisor (fd \(link.receiveFD), transmit \(link.transmitFD ?? -1))")
         return (link, rest + link.arguments)
     }

@@ -55,6 +55,8 @@ final class SandboxServices {
     private(set) var fatalStatus: Int32?
     var restarts = 0
     static let maximumRestarts = 5
+    /// The taken-over interface's tc ingress drop (NetstackLinkHandoff.swift), removed by killAll.
+    var ingressDrop: IngressDrop.Outcome = .disabled
 
     init(globals: GlobalOptions, logger: Logger, dir: ContainerDirectory, id: String, sentryArguments: [String]) {
         self.globals = globals
@@ -370,6 +372,14 @@ final class SandboxServices {
         }
         running = [:]
         try? FileSystem.unlink(dir.servicesFile)
+        // Tidy: a veth that outlives the sandbox (a named namespace) loses our filter; Docker's goes
+        // with its namespace anyway. Its addresses are not given back (they never were).
+        if let error = IngressDrop.remove(ingressDrop), error.errno != .ENODEV {
+            logger.warning("container \(id): removing the netstack link's ingress drop: \(error)")
+        } else if case .installed = ingressDrop {
+            logger.debug("container \(id): the netstack link's ingress drop is removed")
+        }
+        ingressDrop = .disabled
     }
 
     /// What `delete` does when the supervisor may be gone: kill the recorded services (by pid and start

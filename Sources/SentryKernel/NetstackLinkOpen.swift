@@ -21,7 +21,13 @@ extension NetworkOptions {
             log("bulwark-sentry: --network sandbox: no interface is up with an IPv4 address; loopback only\n")
             return
         }
-        do { handoff = try LinkHandoff(interface: name) } catch {
+        do {
+            let link = try LinkHandoff(interface: name)
+            handoff = link
+            if case .failed(let why) = link.ingressDrop {
+                log("bulwark-sentry: --network sandbox: \(name): the host kernel keeps processing received frames (\(why))\n")
+            }
+        } catch {
             interface = name
             log("bulwark-sentry: --network sandbox: cannot open the link on \(name): \(error)\n")
         }

@@ -117,6 +117,14 @@ extension ServiceSandboxTests {
             #expect(addr.exitCode == 0 && !addr.stdout.contains(net.boxIP), "\(addr)")
             let inside = try f.run(["exec", c.id, "/bin/sh", "-c", "ip -4 addr; ip route"], timeout: 30)
             #expect(inside.stdout.contains("\(net.boxIP)/24") && inside.stdout.contains("default via \(net.peerIP)"), "\(inside)")
+            // The supervisor's take-over also keeps received frames from the kernel's own input (a tc
+            // ingress drop after the netstack's tap, session 10), and removes it when the sandbox ends.
+            let tc = { (try? ProcessRunner.shell("ip netns exec \(net.boxNS) tc filter show dev \(net.boxIf) ingress </dev/null", timeout: 10).stdout) ?? "" }
+            let installed = tc()
+            #expect(installed.contains("direct-action"), "no ingress drop: \(installed)")
+            // The container ends (SIGTERM, forwarded to python): the supervisor's clean-up removes the filter.
+            #expect(try f.run(["kill", c.id, "TERM"]).exitCode == 0)
+            #expect(c.waitFor { !tc().contains("bpf") }, "the ingress drop outlived the sandbox: \(tc())\n\(c.logText)\nstate: \(String(describing: try? f.state(c.id)))")
             #expect(try f.run(["delete", "--force", c.id]).exitCode == 0)
         }
     }

@@ -42,6 +42,14 @@ ssize_t bw_packet_recv_partial(int fd, void *buffer, size_t capacity, int *parti
 int bw_netlink_read_interface(const char *ifname, struct bw_net_interface *out);
 /// RTM_DELADDR for one address of `ifindex`: the host kernel stops answering for it.
 int bw_netlink_delete_address(int ifindex, const struct bw_net_addr *addr);
+/// Stops the host kernel's own protocol input on a taken-over interface: a clsact qdisc (created
+/// unless one exists: `*created_qdisc` says) with an ingress filter that drops every frame (cls_bpf,
+/// a classic-BPF "return TC_ACT_SHOT", direct action). AF_PACKET sockets bound to ETH_P_ALL still see
+/// every frame: the kernel delivers to them (ptype_all taps) before tc ingress. Needs CAP_NET_ADMIN
+/// over the network namespace. Returns 0, or -1 with errno (nothing left installed).
+int bw_netlink_drop_ingress(int ifindex, int *created_qdisc);
+/// Undoes bw_netlink_drop_ingress: deletes the clsact qdisc if it made it, otherwise its filter.
+int bw_netlink_remove_ingress_drop(int ifindex, int created_qdisc);
 /// A fast 64-bit checksum of a buffer (word-wise multiply-xor), for bulk transfer checks.
 uint64_t bw_fast_checksum(uint64_t seed, const void *data, size_t length);
 /// Enters the network namespace at `path` (setns on this thread). Returns 0 or -1 with errno.
