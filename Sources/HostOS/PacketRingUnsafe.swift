@@ -13,6 +13,10 @@ public final class PacketReceiveRing {
     public let frameSize: Int
     public let frameCount: Int
     private var next = 0
+    /// The array `take` copies frames into: its storage is reused whenever the consumer has let go of
+    /// the previous frame (the stack handles one frame at a time), so taking a frame allocates nothing;
+    /// a consumer that keeps a frame makes the next take copy on write into new storage, as before.
+    private var frame: [UInt8] = []
 
     /// Maps a ring of `frameCount` slots of `frameSize` bytes on `fd`; throws when the kernel refuses
     /// (the caller keeps reading with recvmsg).
@@ -23,6 +27,7 @@ public final class PacketReceiveRing {
         base = m
         self.frameSize = frameSize
         self.frameCount = frameCount
+        frame.reserveCapacity(frameSize)
     }
 
     deinit { munmap(base, frameSize * frameCount) }
@@ -30,7 +35,7 @@ public final class PacketReceiveRing {
     /// What the next slot holds.
     public enum Slot {
         case empty                         // still the kernel's: no frame waiting in the ring
-        case frame([UInt8], partial: Bool) // a frame (copied out; the slot is released)
+        case frame([UInt8], partial: Bool) // a frame (copied out, into reused storage; the slot is released)
         case queued                        // the frame was too large: read it from the socket's queue
         case skipped                       // nothing to deliver (own frame, lost one)
     }
@@ -55,6 +60,8 @@ public final class PacketReceiveRing {
         }
         if copied != 0 { return .queued }
         if skip != 0 || n == 0 { return .skipped }
-        return .frame(Array(UnsafeBufferPointer(start: data, count: n)), partial: partial != 0)
+        frame.removeAll(keepingCapacity: true)
+        frame.append(contentsOf: UnsafeBufferPointer(start: data, count: n))
+        return .frame(frame, partial: partial != 0)
     }
 }

@@ -68,7 +68,8 @@ struct ConnectionTable {
 /// One TCP endpoint: a listener, or a connection (embryonic, established or closing).
 final class TCPSocket {
     var id: SocketID?
-    unowned let stack: NetworkStack
+    /// Its stack, without reference counting (TCPSocketStackUnsafe.swift).
+    let stackReference: StackReference
     var state: TCPState = .closed
     var local: SocketAddress?
     var remote: SocketAddress?
@@ -189,7 +190,7 @@ final class TCPSocket {
     @inline(__always) func deadlineSet(_ t: Int64?) {
         guard let t else { return }
         if let a = timerArmedAt, a <= t { return }
-        stack.armTimer(self, at: t)
+        stackReference.with { $0.armTimer(self, at: t) }
     }
     /// The time of this connection's live entry in the stack's timer queue (TCPTimerQueue.swift), and
     /// that entry's generation; nil when it has none.
@@ -205,7 +206,7 @@ final class TCPSocket {
 
     init(id: SocketID?, stack: NetworkStack, v6: Bool) {
         self.id = id
-        self.stack = stack
+        stackReference = StackReference(stack)
         self.v6 = v6
         let c = stack.config.tcp
         sendBuffer = ByteRing(capacity: c.sendBufferSize)
