@@ -138,3 +138,28 @@ int bw_pin_pid(long pid, int cpu) {
     return sched_setaffinity((pid_t)pid, sizeof set, &set) == 0 ? 0 : -errno;
 }
 int bw_current_cpu(void) { return sched_getcpu(); }
+
+// The process's CPU mask at start-up (before task threads pin themselves), and the calling thread's
+// mask saved by bw_spawn_affinity_begin. Helper processes (netstack, procfs) are spawned by a task
+// thread pinned to one CPU and would inherit that pin.
+static cpu_set_t process_cpus;
+static int process_cpus_known;
+static __thread cpu_set_t spawn_saved;
+static __thread int spawn_widened;
+void bw_record_process_cpus(void) {
+    if (process_cpus_known) return;
+    CPU_ZERO(&process_cpus);
+    if (sched_getaffinity(0, sizeof process_cpus, &process_cpus) == 0) process_cpus_known = 1;
+}
+int bw_spawn_affinity_begin(void) {
+    spawn_widened = 0;
+    if (!process_cpus_known || sched_getaffinity(0, sizeof spawn_saved, &spawn_saved) != 0) return -1;
+    if (CPU_EQUAL(&spawn_saved, &process_cpus)) return 0;
+    if (sched_setaffinity(0, sizeof process_cpus, &process_cpus) != 0) return -errno;
+    spawn_widened = 1;
+    return 0;
+}
+void bw_spawn_affinity_end(void) {
+    if (spawn_widened) sched_setaffinity(0, sizeof spawn_saved, &spawn_saved);
+    spawn_widened = 0;
+}

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <string.h>
 #include <linux/futex.h>
+#include <unistd.h>
 
 #define SECTION __attribute__((section("bw_systrap_text"), used, noinline, no_stack_protector))
 #define INLINE static inline __attribute__((always_inline))
@@ -541,7 +542,7 @@ int bw_systrap_wait_event(struct bw_systrap_mailbox *mb, long pid, long timeout_
 }
 
 int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks,
-                    uint64_t parked_spin_ticks) {
+                    uint64_t parked_spin_ticks, int then_write_fd) {
     int flags = 0;
     mb->cmd = cmd;
     // Parked on purpose (the task blocked): its sleep says nothing about the load.
@@ -558,6 +559,12 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
         syscall(SYS_futex, &mb->state, FUTEX_WAKE, 1, 0, 0, 0);
         // Asleep although the command came within its spin budget: it was not running (load).
         if (!parked && mb->stub_spin && host_rdtsc() - mb->event_tsc < mb->stub_spin) flags |= BW_HANDOFF_STUB_SLEPT;
+    }
+    // A doorbell the Sentry owes (an eventfd write that wakes the netstack: several us here) goes out
+    // now that the stub has its command, instead of before it while the stub spun.
+    if (then_write_fd >= 0) {
+        uint64_t one = 1;
+        (void)!write(then_write_fd, &one, sizeof one);
     }
     if (spin_ticks) {
         uint64_t t0 = host_rdtsc(), t = t0;

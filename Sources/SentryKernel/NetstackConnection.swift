@@ -145,6 +145,13 @@ final class NetstackConnection {
             // No PDEATHSIG: it follows the spawning thread (a task's tracer), not the Sentry. The
             // netstack exits when the channel closes, i.e. when the Sentry goes away.
             opts.stderr = kernel.config.logFD   // its diagnostics go where ours go
+            // The calling task thread is pinned to its CPU and the netstack inherits that pin: it shares
+            // that CPU with the task threads (it preempts them, never a split stub).
+            // BULWARK_UNPIN_HELPERS=1 spawns it (and procfs) with the Sentry's whole CPU mask instead:
+            // off by default, redis -c 20 at load 6-7 ran at about half the rate (docs, "Platform:
+            // hand-off CPU per request (session 10)").
+            let unpin = NetstackConnection.unpinHelpers && bw_spawn_affinity_begin() == 0
+            defer { if unpin { bw_spawn_affinity_end() } }
             do {
                 _ = try ProcessSpawn.spawn(opts)
                 NetworkOptions.handoff = nil   // the link is the netstack's now: our copies close
@@ -485,13 +492,23 @@ final class NetstackConnection {
         }
     }
 
-    /// After the Sentry changed a ring: wake the pump if it announced sleep.
+    /// After the Sentry changed a ring: wake the pump if it announced sleep (kernel lock held). The
+    /// eventfd write (5-15 us on the 2-vCPU VM: it wakes the netstack) waits for the unlock, and on a
+    /// task's system call path until the task has handed its stub the next command
+    /// (`PlatformStub.run(thenWrite:)`), so the stub runs the application instead of spinning through
+    /// it. BULWARK_NETSTACK_LATE_KICK=0 writes at once (before session 10).
     func kick() {
         if arena.toNetstack.changed() {
-            var one: UInt64 = 1
-            _ = Glibc.write(toNetstackFD, &one, 8)
+            if NetstackConnection.lateKick {
+                kernel.wakes.kickFD = toNetstackFD
+            } else {
+                var one: UInt64 = 1
+                _ = Glibc.write(toNetstackFD, &one, 8)
+            }
         }
     }
+    static let unpinHelpers = getenv("BULWARK_UNPIN_HELPERS").map { String(cString: $0) == "1" } ?? false
+    static let lateKick = getenv("BULWARK_NETSTACK_LATE_KICK").map { String(cString: $0) != "0" } ?? true
 
     /// The waker: sleeps on the close bell (one-way requests queued) and the channel (HUP when the
     /// netstack dies). The netstack's doorbell does not pass through it: readiness sleepers sleep on

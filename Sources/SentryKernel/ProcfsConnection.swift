@@ -2,6 +2,7 @@
 // (--procfs-fd N), or the Sentry spawns the server itself (the executable next to its own) over a
 // socketpair. Every call is bounded by a short timeout; a dead or stalled server makes the call fail
 // (the guest sees EIO) and, when we spawned it, is killed and respawned on the next access.
+import CBulwark
 import Glibc
 import HostOS
 import IPC
@@ -57,6 +58,9 @@ final class ProcfsConnection {
             opts.inheritedDescriptors = [pair.second]
             opts.stdin = Glibc.open("/dev/null", O_RDONLY | O_CLOEXEC)
             let pid: pid_t
+            // BULWARK_UNPIN_HELPERS=1: not pinned to the calling task thread's CPU (NetstackConnection.start).
+            let unpin = NetstackConnection.unpinHelpers && bw_spawn_affinity_begin() == 0
+            defer { if unpin { bw_spawn_affinity_end() } }
             do throws(HostError) {
                 pid = try ProcessSpawn.spawn(opts)
             } catch {

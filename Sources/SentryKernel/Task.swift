@@ -221,8 +221,11 @@ final class Task: HostMapper {
             if parkWhileStopped() { continue }   // group stop (JobControl.swift)
             syncMappings()
             inUser = true
+            // A netstack doorbell write due from the last call goes out after the stub has its command.
+            let kick = kernel.wakes.kickFD
+            kernel.wakes.kickFD = -1
             kernel.unlock()
-            let reason = stub.run()
+            let reason = kick < 0 ? stub.run() : stub.run(thenWrite: kick)
             kernel.lock()
             inUser = false
             switch reason {

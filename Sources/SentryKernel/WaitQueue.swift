@@ -87,6 +87,9 @@ final class WakeState {
     var pendingCount = 0
     /// A FUTEX_WAKE of the arena's generation word is due (a task sleeping there was woken).
     var netPending = false
+    /// The netstack's doorbell eventfd, when a write to it is due (NetstackConnection.kick; -1: none):
+    /// issued after the unlock, or by the task's run loop after it handed the stub its next command.
+    var kickFD: Int32 = -1
 }
 
 extension Kernel {
@@ -123,14 +126,24 @@ extension Kernel {
         wakes.pendingCount = 0
         for i in 0..<n { bw_wake_futex(wakes.pending[i]) }
         if wakes.netPending { wakes.netPending = false; netBell?.wakeSleepers() }
+        if wakes.kickFD >= 0 { let fd = wakes.kickFD; wakes.kickFD = -1; Kernel.ringDoorbell(fd) }
     }
 
     /// Releases the kernel lock, then issues the deferred wakes.
     func unlockAndWake() {
         let bell = wakes.netPending ? netBell : nil
         wakes.netPending = false
+        let kick = wakes.kickFD
+        wakes.kickFD = -1
         unlockAndWakeWords()
         bell?.wakeSleepers()
+        if kick >= 0 { Kernel.ringDoorbell(kick) }
+    }
+
+    /// Writes 1 to an eventfd (the netstack's doorbell).
+    static func ringDoorbell(_ fd: Int32) {
+        var one: UInt64 = 1
+        _ = Glibc.write(fd, &one, 8)
     }
 
     private func unlockAndWakeWords() {

@@ -26,6 +26,9 @@ public protocol PlatformStub: AnyObject {
     var regs: Registers { get set }
     /// Resumes the application until its next system call or signal.
     func run() -> StopReason
+    /// run(), with a write of 1 to the eventfd `fd` (a doorbell) as soon as the application may run:
+    /// systrap issues it after posting the command, so the stub does not wait for it.
+    func run(thenWrite fd: Int32) -> StopReason
     /// Host memory map changes of the stub (ranges of the memory file). The platform may defer them
     /// until the stub next runs (the Sentry itself reads and writes memory through the memory file).
     func hostMmap(_ addr: UInt64, _ length: UInt64, _ prot: Int32, _ fileOffset: Int) -> Int
@@ -75,6 +78,11 @@ extension PlatformStub {
     public func didWake() {}
     public var blockSpinTicks: UInt64 { 0 }
     public var eventFromPatchedSite: Bool { false }
+    public func run(thenWrite fd: Int32) -> StopReason {
+        var one: UInt64 = 1
+        _ = write(fd, &one, 8)
+        return run()
+    }
 }
 
 /// What a platform needs from the Sentry's memory file (implemented by SentryMemory.MemoryFile).
@@ -99,6 +107,7 @@ public enum Platform {
     /// Installs the stub page into the Sentry; call once before creating stubs.
     public static func setUp() -> Int32 {
         let r = bw_stub_install()
+        bw_record_process_cpus()   // before any task thread pins itself (helper spawns use it)
         HandoffPolicy.setUp()
         if r == 0 && kind == .systrap && bw_systrap_available() == 0 {
             fputs("bulwark-sentry: systrap code does not fit the stub page; using ptrace\n", stderr)

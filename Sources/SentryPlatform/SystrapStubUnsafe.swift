@@ -93,9 +93,9 @@ public final class SystrapStub: PlatformStub {
     }
 
     /// One command/event round trip; false if the stub is gone.
-    @inline(__always) private func call(_ cmd: Int) -> Bool {
+    @inline(__always) private func call(_ cmd: Int, thenWrite fd: Int32 = -1) -> Bool {
         let t0 = statsOn ? HandoffPolicy.monotonicNs() : 0
-        let r = bw_systrap_call(mb, UInt32(cmd), Int(pid), spinTicks, parkedSpinTicks)
+        let r = bw_systrap_call(mb, UInt32(cmd), Int(pid), spinTicks, parkedSpinTicks, fd)
         if r < 0 { alive = false; return false }
         if statsOn {
             let t1 = HandoffPolicy.monotonicNs()
@@ -118,10 +118,17 @@ public final class SystrapStub: PlatformStub {
     private var stats = HandoffStats()
     private var lastReturn: Int64 = 0
 
-    public func run() -> StopReason {
-        guard alive else { return .gone }
+    public func run() -> StopReason { run(thenWrite: -1) }
+
+    /// Resumes the application; a doorbell write (`fd` >= 0) is issued right after the command is
+    /// posted, while the stub already runs (bw_systrap_call).
+    public func run(thenWrite fd: Int32) -> StopReason {
+        guard alive else {
+            if fd >= 0 { var one: UInt64 = 1; _ = write(fd, &one, 8) }
+            return .gone
+        }
         withUnsafePointer(to: &regs) { bw_systrap_store_regs(mb, $0) }
-        if !call(BW_CMD_RESUME) { return .gone }
+        if !call(BW_CMD_RESUME, thenWrite: fd) { return .gone }
         checkOps()
         regs = mb.pointee.regs
         switch Int(mb.pointee.kind) {

@@ -73,4 +73,11 @@ static inline int bw_openat2_in_root(int rootfd, const char *path, unsigned long
 int bw_pin_self(int cpu);
 int bw_pin_pid(long pid, int cpu);
 int bw_current_cpu(void);
+/// Records the process's CPU mask (call once at start-up, before any thread pins itself).
+void bw_record_process_cpus(void);
+/// Widens the calling (possibly pinned) thread's mask to the recorded process mask for a helper
+/// process spawn, so the child does not inherit the pin; bw_spawn_affinity_end restores it.
+/// 0, or -errno / -1 (nothing recorded): the spawn then inherits the thread's mask as before.
+int bw_spawn_affinity_begin(void);
+void bw_spawn_affinity_end(void);
 #endif

@@ -119,8 +119,9 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb);
 /// waiting), else flags: BW_HANDOFF_SLEPT (this thread spun in vain and slept), BW_HANDOFF_STUB_SLEPT
 /// (the stub was asleep although the command came within its spin budget after the event).
 /// After a park (the stub sleeps and must be woken first) the spin is `parked_spin_ticks` instead.
+/// `then_write_fd` >= 0: writes 1 (8 bytes) to that eventfd right after posting the command.
 int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks,
-                    uint64_t parked_spin_ticks);
+                    uint64_t parked_spin_ticks, int then_write_fd);
 /// BW_HANDOFF_PARKED: the stub had been parked (the task blocked in the Sentry); not a miss.
 enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2, BW_HANDOFF_PARKED = 4 };
 /// Sentry side: the task blocks inside the Sentry; a stub spinning for its command sleeps at once (it
