@@ -238,6 +238,8 @@ extension NetworkStack {
         if let l = c.listener, c.id == nil {
             l.embryonic -= 1
             l.acceptQueue.append(c)
+            let waiting = l.acceptQueue.count + (l.parked?() ?? 0)
+            if waiting * 2 > l.backlog { acceptPressureUntil = now + NetworkStack.acceptPressureHold }
         }
         if c.finQueued { c.state = .finWait1 }
     }
