@@ -130,8 +130,12 @@ public final class NetstackService: @unchecked Sendable {
             let doorbell = arena?.toNetstack
             let bellFD = toNetstackFD
             driverWakeAt = wait == 0 || busy ? 0 : t + Int64(wait) * 1_000_000
-            // No spin while an accept queue is long: the application's accept loop needs the CPU.
-            let spin = spinTicks > 0 && stack.acceptPressureUntil <= t
+            // Spin only after a pass that moved frames on a host link (a request/response peer is
+            // likely to send again soon; loopback traffic inside the sandbox needs the CPU for the
+            // application instead), and not while an accept queue is long (its accept loop does).
+            let frames = stack.stats.framesIn &+ stack.stats.framesOut
+            let spin = spinTicks > 0 && frames != framesAtLastPass && stack.acceptPressureUntil <= t
+            framesAtLastPass = frames
             pthread_mutex_unlock(&lock)
             if wait == 0 || busy { continue }
             if spin && spinForWork(doorbell: doorbell, seen: seen) { continue }
@@ -162,6 +166,8 @@ public final class NetstackService: @unchecked Sendable {
     /// The spin's length and the gap that means the spinner was preempted, in TSC ticks.
     private lazy var spinTicks: UInt64 = spinMicroseconds == 0 ? 0 : spinMicroseconds * bw_systrap_tsc_per_us()
     private lazy var preemptedTicks: UInt64 = 5 * bw_systrap_tsc_per_us()
+    /// Link frames in and out (the stack's counters) when the driver last decided whether to sleep.
+    private var framesAtLastPass = 0
 
     /// True if work came within the spin time (the driver then goes on without sleeping). Cheap per
     /// iteration: a load of the doorbell's generation, the receive ring's next slot every 8th turn, a
