@@ -161,10 +161,12 @@ public struct EchoReply: Equatable, Sendable {
 }
 
 public final class NetworkStack {
-    /// Until this time, a listener's accept queue was more than half full: a driver that spins for
-    /// work instead of sleeping should not (the application's accept loop needs the CPU).
+    /// Until this time, the application fell behind on a listener's accept queue (more than
+    /// `acceptPressureQueue` connections, or half the backlog, waited): a driver that spins for work
+    /// instead of sleeping should not (the application's accept loop needs the CPU).
     public internal(set) var acceptPressureUntil: Int64 = 0
     static let acceptPressureHold: Int64 = 50 * Time.millisecond
+    static let acceptPressureQueue = 8
     /// The frame being handled has a TCP checksum the link vouched for (Link.receivedChecksumTrusted).
     var receivedChecksumTrusted = false
     /// Headroom reserved in front of every outgoing IPv4 packet for the Ethernet header.

@@ -239,7 +239,7 @@ extension NetworkStack {
             l.embryonic -= 1
             l.acceptQueue.append(c)
             let waiting = l.acceptQueue.count + (l.parked?() ?? 0)
-            if waiting * 2 > l.backlog { acceptPressureUntil = now + NetworkStack.acceptPressureHold }
+            if waiting > min(l.backlog / 2, NetworkStack.acceptPressureQueue) { acceptPressureUntil = now + NetworkStack.acceptPressureHold }
         }
         if c.finQueued { c.state = .finWait1 }
     }
