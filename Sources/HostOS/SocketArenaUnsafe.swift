@@ -146,11 +146,6 @@ public struct ArenaDoorbell: @unchecked Sendable {
 
     public func awake() { bw_arena_store32(asleep, 0) }
 
-    /// Producer, after `bump()`s made earlier (a deferred doorbell): true if the consumer announced
-    /// sleep, which this cancels; the caller then writes the eventfd. (The consumer re-reads the
-    /// generation after announcing sleep, so either it saw the bumps or this sees the flag.)
-    public func wakeIfAsleep() -> Bool { bw_arena_exchange32(asleep, 0) != 0 }
-
     /// The generation's low 32 bits (little-endian), the futex word of the Sentry's sleepers.
     public var futexWord: UnsafeMutableRawPointer { generation }
     public var current32: UInt32 { UInt32(truncatingIfNeeded: bw_arena_load64(generation)) }

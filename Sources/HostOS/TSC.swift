@@ -5,6 +5,9 @@ public enum TSC {
     /// The current TSC value (lfence; rdtsc).
     @inlinable public static func read() -> UInt64 { bw_rdtsc_ordered() }
 
+    /// The pause instruction (a spin loop's body).
+    @inlinable public static func relax() { bw_cpu_relax() }
+
     /// IA32_TSC_AUX via rdtscp: Linux keeps (node << 12) | cpu there. Only call when the CPU has rdtscp.
     @inlinable public static func auxiliary() -> UInt32 { bw_rdtscp_aux() }
 

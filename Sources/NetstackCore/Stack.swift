@@ -119,7 +119,15 @@ public struct StackStats: Sendable {
     public var tcpFastRetransmits = 0
     public var tcpResetsSent = 0
     public var tcpChallengeACKs = 0
-    public var tcpSynDropped = 0
+    /// /proc/net/netstat TcpExt ListenOverflows: SYNs and handshake-completing ACKs dropped because
+    /// the listener's accept queue was full.
+    public var tcpListenOverflows = 0
+    /// TcpExt ListenDrops: every segment a listener dropped (the overflows above, and SYNs beyond the
+    /// embryonic bound).
+    public var tcpListenDrops = 0
+    /// TcpExt TCPReqQFullDrop: SYNs dropped because the listener had `synBacklog` embryonic
+    /// connections (Linux counts this when its request queue is full and it sends no syncookie).
+    public var tcpReqQFullDrop = 0
     /// SYNs that took over a connection in TIME-WAIT (RFC 6191).
     public var tcpTimeWaitReused = 0
     public var ipv6Dropped = 0
@@ -128,6 +136,13 @@ public struct StackStats: Sendable {
     public var ipInReceives = 0
     public var ipInDelivers = 0
     public var ipOutRequests = 0
+    // /proc/net/netstat's IpExt: octets (IP header included) and received packets by ECN codepoint.
+    public var ipInOctets = 0
+    public var ipOutOctets = 0
+    public var ipInNoECTPkts = 0
+    public var ipInECT1Pkts = 0
+    public var ipInECT0Pkts = 0
+    public var ipInCEPkts = 0
     public var icmpInMsgs = 0
     public var icmpOutMsgs = 0
     public var tcpActiveOpens = 0
@@ -146,6 +161,12 @@ public struct EchoReply: Equatable, Sendable {
 }
 
 public final class NetworkStack {
+    /// Until this time, the application fell behind on a listener's accept queue (more than
+    /// `acceptPressureQueue` connections, or half the backlog, waited): a driver that spins for work
+    /// instead of sleeping should not (the application's accept loop needs the CPU).
+    public internal(set) var acceptPressureUntil: Int64 = 0
+    static let acceptPressureHold: Int64 = 50 * Time.millisecond
+    static let acceptPressureQueue = 8
     /// The frame being handled has a TCP checksum the link vouched for (Link.receivedChecksumTrusted).
     var receivedChecksumTrusted = false
     /// Headroom reserved in front of every outgoing IPv4 packet for the Ethernet header.
@@ -402,6 +423,14 @@ public final class NetworkStack {
             return
         }
         stats.ipInReceives += 1
+        // IpExt (net/ipv4/ip_input.c, ip_rcv_core): the length as received, and the ECN codepoint.
+        stats.ipInOctets += b.count - o
+        switch h.tos & 3 {
+        case 0: stats.ipInNoECTPkts += 1
+        case 1: stats.ipInECT1Pkts += 1
+        case 2: stats.ipInECT0Pkts += 1
+        default: stats.ipInCEPkts += 1
+        }
         // No forwarding: accept only what is addressed to us (or broadcast on this link).
         let forUs = isLocalAddress(h.destination) || h.destination.isBroadcast
             || (!ifc.isLoopback && h.destination == ifc.subnetBroadcast)
@@ -445,6 +474,7 @@ public final class NetworkStack {
         stats.ipOutRequests += 1
         if proto == IPProtocol.icmp { stats.icmpOutMsgs += 1 }
         h.totalLength = p.count - NetworkStack.linkHeadroom
+        stats.ipOutOctets += h.totalLength
         h.identification = ipIdentification
         ipIdentification &+= 1
         h.dontFragment = dontFragment

@@ -84,6 +84,12 @@ extension NetworkStack {
                 ("Tcp.ActiveOpens", s.tcpActiveOpens), ("Tcp.PassiveOpens", s.tcpPassiveOpens), ("Tcp.CurrEstab", established),
                 ("Tcp.InSegs", s.tcpSegmentsIn), ("Tcp.OutSegs", s.tcpSegmentsOut), ("Tcp.RetransSegs", s.tcpRetransmits),
                 ("Tcp.OutRsts", s.tcpResetsSent),
-                ("Udp.InDatagrams", s.udpInDatagrams), ("Udp.NoPorts", s.udpNoPorts), ("Udp.OutDatagrams", s.udpOutDatagrams)]
+                ("Udp.InDatagrams", s.udpInDatagrams), ("Udp.NoPorts", s.udpNoPorts), ("Udp.OutDatagrams", s.udpOutDatagrams),
+                // /proc/net/netstat (ProcfsServer/NetNetstat.swift renders the ones listed there).
+                ("TcpExt.ListenOverflows", s.tcpListenOverflows), ("TcpExt.ListenDrops", s.tcpListenDrops),
+                ("TcpExt.TCPTimeouts", s.tcpTimeouts), ("TcpExt.TCPReqQFullDrop", s.tcpReqQFullDrop),
+                ("TcpExt.TCPChallengeACK", s.tcpChallengeACKs),
+                ("IpExt.InOctets", s.ipInOctets), ("IpExt.OutOctets", s.ipOutOctets), ("IpExt.InNoECTPkts", s.ipInNoECTPkts),
+                ("IpExt.InECT1Pkts", s.ipInECT1Pkts), ("IpExt.InECT0Pkts", s.ipInECT0Pkts), ("IpExt.InCEPkts", s.ipInCEPkts)]
     }
 }

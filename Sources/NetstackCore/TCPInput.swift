@@ -148,13 +148,24 @@ extension NetworkStack {
             return
         }
         guard seg.flags.contains(.syn), !seg.flags.contains(.fin) else { return }
-        // SYN backlog: no syncookies; a full listener drops the SYN and the client retries. Full as
-        // on Linux (sk_acceptq_is_full): more than `backlog` connections wait, so backlog + 1 fit.
-        guard l.embryonic + l.acceptQueue.count + (l.parked?() ?? 0) <= l.backlog else {
-            stats.tcpSynDropped += 1
+        // Listen backlog as Linux counts it (tcp_conn_request): a SYN is dropped when the accept queue
+        // is full (sk_acceptq_is_full: more than `backlog` completed connections wait, so backlog + 1
+        // fit; ListenOverflows and ListenDrops), and the client retransmits it. Embryonic (SYN-RECEIVED)
+        // connections do not count there; they have their own bound, `synBacklog` (ListenDrops only).
+        if l.acceptQueueFull {
+            stats.tcpListenOverflows += 1
+            stats.tcpListenDrops += 1
             return
         }
-        guard !remote.ip.isMulticastOrBroadcast, !remote.ip.isUnspecified, let rt = route(to: remote.ip) else { return }
+        guard l.embryonic < l.synBacklog else {
+            stats.tcpReqQFullDrop += 1
+            stats.tcpListenDrops += 1
+            return
+        }
+        guard !remote.ip.isMulticastOrBroadcast, !remote.ip.isUnspecified, let rt = route(to: remote.ip) else {
+            stats.tcpListenDrops += 1   // Linux's tcp_conn_request counts these drops too
+            return
+        }
         let c = TCPSocket(id: nil, stack: self, v6: l.v6)
         c.v6Only = l.v6Only
         c.sendBuffer = ByteRing(capacity: l.sendBuffer.capacity)        // SO_SNDBUF/SO_RCVBUF are inherited
@@ -227,6 +238,8 @@ extension NetworkStack {
         if let l = c.listener, c.id == nil {
             l.embryonic -= 1
             l.acceptQueue.append(c)
+            let waiting = l.acceptQueue.count + (l.parked?() ?? 0)
+            if waiting > min(l.backlog / 2, NetworkStack.acceptPressureQueue) { acceptPressureUntil = now + NetworkStack.acceptPressureHold }
         }
         if c.finQueued { c.state = .finWait1 }
     }
@@ -332,6 +345,15 @@ extension NetworkStack {
         if c.state == .synReceived {
             guard seqGT(ack, c.sndUna), seqLE(ack, c.sndMax) else {
                 resetReply(c, seg, payloadLength: data.count)
+                return
+            }
+            // The handshake's last ACK while the listener's accept queue is full: dropped, as Linux's
+            // tcp_check_req -> syn_recv_sock does (ListenOverflows, ListenDrops; tcp_abort_on_overflow
+            // 0). The connection stays embryonic; its SYN,ACK retransmission draws another ACK (or the
+            // client's data retransmission brings one), which completes it once there is room.
+            if let l = c.listener, c.id == nil, l.acceptQueueFull {
+                stats.tcpListenOverflows += 1
+                stats.tcpListenDrops += 1
                 return
             }
             c.sndUna = c.iss &+ 1

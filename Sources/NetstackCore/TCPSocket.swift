@@ -103,7 +103,19 @@ final class TCPSocket {
     /// (the service's reply-less accept parks them in arena slots): they still count against the
     /// backlog, as on Linux. Asked at each SYN, so it is exact when the application takes one.
     var parked: (() -> Int)? = nil
+    /// Connections in SYN-RECEIVED (they are in `tcpConnections`, not on the accept queue).
     var embryonic = 0
+
+    /// Linux's sk_acceptq_is_full: more than `backlog` completed connections wait to be accepted
+    /// (queued here or parked by the service), so backlog + 1 fit.
+    var acceptQueueFull: Bool { acceptQueue.count + (parked?() ?? 0) > backlog }
+
+    /// The bound on embryonic connections: Linux answers SYNs beyond its request-queue bound with
+    /// syncookies (tcp_syncookies 1, the default), so in effect only the accept queue limits a
+    /// listener there. Without cookies, a separate, larger bound keeps a SYN flood's state finite:
+    /// max(backlog, 256) (an embryo holds no buffers until it has data).
+    var synBacklog: Int { max(backlog, TCPSocket.minSynBacklog) }
+    static let minSynBacklog = 256
     weak var listener: TCPSocket?
 
     // Send sequence space.

@@ -130,9 +130,15 @@ public final class NetstackService: @unchecked Sendable {
             let doorbell = arena?.toNetstack
             let bellFD = toNetstackFD
             driverWakeAt = wait == 0 || busy ? 0 : t + Int64(wait) * 1_000_000
+            // Spin only after a pass that moved frames on a host link (a request/response peer is
+            // likely to send again soon; loopback traffic inside the sandbox needs the CPU for the
+            // application instead), and not while an accept queue is long (its accept loop does).
+            let frames = stack.stats.framesIn &+ stack.stats.framesOut
+            let spin = spinTicks > 0 && frames != framesAtLastPass && stack.acceptPressureUntil <= t
+            framesAtLastPass = frames
             pthread_mutex_unlock(&lock)
             if wait == 0 || busy { continue }
-            if spinNanoseconds > 0 && spinForWork(doorbell: doorbell, seen: seen) { continue }
+            if spin && spinForWork(doorbell: doorbell, seen: seen) { continue }
             if let doorbell, !doorbell.prepareToSleep(seen: seen) { continue }
             // The eventfds to wait on besides the frames: the Sentry's doorbell (bellFD) and the
             // request thread's (driverBellFD). Each is read (drained) only when poll says it fired:
@@ -153,19 +159,38 @@ public final class NetstackService: @unchecked Sendable {
         }
     }
 
-    /// BULWARK_NETSTACK_SPIN_US (default 0: off): how long the driver looks for a frame in the receive
-    /// ring or a Sentry doorbell (both plain memory) before it sleeps in poll(2). An experiment on the
-    /// context switches per request (docs/ARCHITECTURE.md, "Netstack: CPU per request").
-    private let spinNanoseconds: Int64 = getenv("BULWARK_NETSTACK_SPIN_US").flatMap { Int64(String(cString: $0)) }.map { max(0, min($0, 1000)) * 1000 } ?? 0
+    /// BULWARK_NETSTACK_SPIN_US (default 0: off; at most 1000): how long the driver looks for a
+    /// frame in the receive ring or a Sentry doorbell (both plain memory) before it sleeps in poll(2).
+    /// docs/ARCHITECTURE.md, "Netstack: listen backlog, driver spin (session 10, spin)".
+    private let spinMicroseconds: UInt64 = getenv("BULWARK_NETSTACK_SPIN_US").flatMap { UInt64(String(cString: $0)) }.map { min($0, 1000) } ?? 0
+    /// The spin's length and the gap that means the spinner was preempted, in TSC ticks.
+    private lazy var spinTicks: UInt64 = spinMicroseconds == 0 ? 0 : spinMicroseconds * bw_systrap_tsc_per_us()
+    private lazy var preemptedTicks: UInt64 = 5 * bw_systrap_tsc_per_us()
+    /// Link frames in and out (the stack's counters) when the driver last decided whether to sleep.
+    private var framesAtLastPass = 0
 
-    /// True if work came within the spin time (the driver then goes on without sleeping).
+    /// True if work came within the spin time (the driver then goes on without sleeping). Cheap per
+    /// iteration: a load of the doorbell's generation, the receive ring's next slot every 8th turn, a
+    /// pause, and the TSC every 16th turn (no clock_gettime, no reference counting but the loop's
+    /// one). Gives up early when it was preempted (a gap of 5 µs between two TSC reads): another
+    /// thread wanted this CPU, and the spin would take it from the Sentry, its stubs or the client.
     private func spinForWork(doorbell: ArenaDoorbell?, seen: UInt64) -> Bool {
-        let end = clock.read() + spinNanoseconds
-        repeat {
+        let loop = hostLoop
+        let ticks = spinTicks, preempted = preemptedTicks
+        let start = TSC.read()
+        var last = start
+        var turn: UInt32 = 0
+        while true {
             if let doorbell, doorbell.current != seen { return true }
-            if hostLoop?.framesWaiting() ?? false { return true }
-        } while clock.read() < end
-        return false
+            if turn & 7 == 0, let loop, loop.framesWaiting() { return true }
+            TSC.relax()
+            turn &+= 1
+            if turn & 15 == 0 {
+                let now = TSC.read()
+                if now &- start >= ticks || now &- last >= preempted { return false }
+                last = now
+            }
+        }
     }
 
     /// Moves ring bytes and mirrors socket state (stack locked), then rings the Sentry if it sleeps.

@@ -6,7 +6,7 @@ import Protocol
 import ServiceKit
 
 extension ProcfsView {
-    static let netFiles = ["dev", "if_inet6", "route", "snmp", "tcp", "tcp6", "udp", "udp6", "unix"]
+    static let netFiles = ["dev", "if_inet6", "netstat", "route", "snmp", "tcp", "tcp6", "udp", "udp6", "unix"]
 
     func resolveNet(_ parts: [Substring]) throws(ServiceFailure) -> Node {
         guard let first = parts.first else {
@@ -20,6 +20,7 @@ extension ProcfsView {
         case "dev": return .file(netDev())
         case "if_inet6": return .file(ifInet6())
         case "route": return .file(route())
+        case "netstat": return .file(netNetstat())   // NetNetstat.swift
         case "snmp": return .file(netSnmp())   // NetSnmp.swift
         case "tcp": return .file(inetSockets(tcp: true, v6: false))
         case "tcp6": return .file(inetSockets(tcp: true, v6: true))

@@ -315,70 +315,21 @@ final class NetstackConnection {
 
     /// Every task sleep (kernel lock held): send what is queued while this task sleeps.
     @inline(__always) func ringIfQueued() {
-        if kickDeferred { flushKick() }
         if !pendingOneWay.isEmpty { ring() }
     }
 
     static let staleAfter = 16
     private var syscallsSinceQueued = 0
-    /// After each system call while requests are queued or a kick is deferred (kernel lock held): a
-    /// task that keeps running without sleeping still gets its closes and options out within a few
-    /// calls, and the netstack's doorbell is rung after the first call that was not an inet send.
+    /// After each system call while requests are queued (kernel lock held): a task that keeps
+    /// running without sleeping still gets its closes and options out within a few calls.
     func noteSyscall() {
-        if kickDeferred {
-            if sentThisCall {
-                sentThisCall = false
-                deferredSends += 1
-                if deferredSends >= NetstackConnection.maxDeferredSends { flushKick() }
-            } else {
-                flushKick()
-            }
-        }
         if pendingOneWay.isEmpty {
-            kernel.oneWayQueued = kickDeferred
+            kernel.oneWayQueued = false
             syscallsSinceQueued = 0
             return
         }
         syscallsSinceQueued += 1
         if syscallsSinceQueued >= NetstackConnection.staleAfter { ring() }
-    }
-
-    // MARK: deferred doorbell (session 9)
-    //
-    // A write into a send ring bumps the netstack's doorbell generation at once (a running pump sees
-    // it), but the eventfd write that wakes a sleeping pump waits until the writing task sleeps, makes
-    // a system call other than an inet send, or has made `maxDeferredSends` sends: an event loop that
-    // writes the replies of several connections in a row (redis's beforeSleep) wakes the netstack
-    // once for all of them, and the pump sends their frames in one sendmmsg, instead of waking it for
-    // the first reply and again for the ones written while it went back to sleep. A task that
-    // computes after a write without any system call is covered by the waker's tick (a kick deferred
-    // for a whole tick is rung from there).
-    // Off by default (BULWARK_NETSTACK_DEFER_KICK=1 turns it on): it saves ~0.55 µs of netstack CPU per
-    // redis request, but in 6 interleaved pairs at load ~4.5 redis-benchmark's rate was lower with it
-    // (GET median 31k -> 20k req/s): the first replies of a loop iteration wait for the last, and when
-    // the CPUs are not saturated that latency is what limits 20 clients (docs/ARCHITECTURE.md, session 9).
-
-    static let deferKicks = getenv("BULWARK_NETSTACK_DEFER_KICK").map { String(cString: $0) == "1" } ?? false
-    static let maxDeferredSends = 16
-    /// Sends that leave at least this many bytes in the send ring ring at once (bulk transfers).
-    static let deferBelow = 32 * 1024
-    /// A send-ring write's eventfd write is pending (kernel lock held).
-    private(set) var kickDeferred = false
-    /// The current system call made a deferred send (noteSyscall then does not ring yet).
-    private var sentThisCall = false
-    private var deferredSends = 0
-    /// Bumped when a kick is deferred while none was: the waker's tick rings one that waited a tick.
-    private var kickEpoch: UInt64 = 0
-
-    /// Rings the netstack for the deferred sends if its pump announced sleep (kernel lock held).
-    func flushKick() {
-        kickDeferred = false
-        sentThisCall = false
-        deferredSends = 0
-        if arena.toNetstack.wakeIfAsleep() {
-            var one: UInt64 = 1
-            _ = Glibc.write(toNetstackFD, &one, 8)
-        }
     }
 
     private var bellRung = false
@@ -395,7 +346,7 @@ final class NetstackConnection {
         pendingOneWay.removeAll()
         bellRung = false
         syscallsSinceQueued = 0
-        kernel.oneWayQueued = kickDeferred
+        kernel.oneWayQueued = false
     }
 
     /// The last descriptor of a socket went away (kernel lock held): its Close goes out with the
@@ -410,9 +361,6 @@ final class NetstackConnection {
     /// call still in flight gets 1 s to finish before the Sentry exits without waiting further.
     static func flushAtExit() {
         guard let c = shared else { return }
-        c.kernel.lock()
-        if c.kickDeferred { c.flushKick() }   // bytes written last go out too
-        c.kernel.unlock()
         for _ in 0..<100 {
             if !c.flushPending() { return }
             usleep(10_000)
@@ -470,26 +418,12 @@ final class NetstackConnection {
     /// A slot of a socket the netstack is closing: free once it says released.
     func retireSlot(_ i: Int) { closingSlots.append(i) }
 
-    /// After a write into `slot`'s send ring (`queued`: the bytes in it now): marks the slot (the pump
-    /// then visits it without reading every slot's ring indices, SendMarks), then kicks, or defers the
-    /// kick (below).
-    @inline(__always) func kickSent(_ slot: Int, queued: Int) {
+    /// After a write into `slot`'s send ring: marks the slot (the pump then visits it without reading
+    /// every slot's ring indices, SendMarks), then kicks. (A deferred kick, rung only when the task
+    /// slept or made another call, was tried in session 9 and removed in session 10: it did not pay.)
+    @inline(__always) func kickSent(_ slot: Int) {
         arena.sendMarks.mark(slot)
-        // Bulk (the ring holds 32 KiB or more now): ring at once, so the pump drains while the writer
-        // goes on filling (deferring until the ring was full cost loopback bulk a third of its rate).
-        guard NetstackConnection.deferKicks && queued < NetstackConnection.deferBelow else {
-            if kickDeferred { flushKick() }
-            kick()
-            return
-        }
-        arena.toNetstack.bump()   // a pump that is running sees the bytes now
-        sentThisCall = true
-        if !kickDeferred {
-            kickDeferred = true
-            kickEpoch &+= 1
-            kernel.oneWayQueued = true
-            if !wakerTicking && NetstackConnection.tickMs > 0 { wakerTicking = true; ring() }
-        }
+        kick()
     }
 
     /// After the Sentry changed a ring: wake the pump if it announced sleep (kernel lock held). The
@@ -526,7 +460,7 @@ final class NetstackConnection {
     private func wake() {
         let channelFD = channel.descriptor
         var rung = true
-        var seenEpoch: UInt64 = 0, staleEpoch: UInt64? = nil, staleKick: UInt64? = nil
+        var seenEpoch: UInt64 = 0, staleEpoch: UInt64? = nil
         var quietTicks = 0
         while true {
             // Rung (or the 1 s timeout): send what is queued. A tick: send only a queue that was
@@ -534,17 +468,15 @@ final class NetstackConnection {
             var flush = rung
             var ticking = false
             kernel.lock()
-            if rung { bellRung = false }   // a ring for a deferred kick alone takes no queue (tookQueue)
-            if kickDeferred && (rung || staleKick == kickEpoch) { flushKick() }
-            staleKick = kickDeferred ? kickEpoch : nil
+            if rung { bellRung = false }   // the waker was rung: the next request rings again
             if !rung {
                 let queued = !pendingOneWay.isEmpty
                 if queued && staleEpoch == queueEpoch { flush = true }
                 staleEpoch = queued ? queueEpoch : nil
-                if queueEpoch &+ kickEpoch != seenEpoch { quietTicks = 0 } else { quietTicks += 1 }
+                if queueEpoch != seenEpoch { quietTicks = 0 } else { quietTicks += 1 }
                 if wakerTicking && quietTicks * Int(NetstackConnection.tickMs) >= 1000 { wakerTicking = false }
             }
-            seenEpoch = queueEpoch &+ kickEpoch
+            seenEpoch = queueEpoch
             ticking = wakerTicking
             kernel.unlock()
             let closesLeft = flush ? flushPending() : false

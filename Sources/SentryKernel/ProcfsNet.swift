@@ -50,7 +50,7 @@ extension Kernel {
                                                   txQueue: x.sendQueue, rxQueue: x.receiveQueue, uid: uid, inode: ino))
             }
         }
-        // /proc/net/snmp: the netstack's counters (only when it runs; else the file shows zeros).
+        // /proc/net/snmp and netstat: the netstack's counters (only when it runs; else they show zeros).
         if let c = NetstackConnection.shared, !c.dead, case .success(let st) = c.call(Netstack.Stats()) {
             s.snmp = st.counters.map { Procfs.Tunable(name: $0.name, value: String($0.value)) }
         }

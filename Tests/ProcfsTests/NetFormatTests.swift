@@ -196,4 +196,34 @@ import TestSupport
         let hostV2 = try HostProc.text("/proc/self/cgroup").split(separator: "\n").first { $0.hasPrefix("0::") }
         #expect(hostV2 != nil && cgroup.hasPrefix("0::/") && cgroup.hasSuffix("\n"))
     }
+
+    /// /proc/net/netstat: the groups and field names are the host's (a subset, in the host's order),
+    /// the values the snapshot's "Group.Name" counters, and fields without one read 0.
+    @Test func netstatFieldsAreLinuxsInLinuxsOrder() throws {
+        let host = try HostProc.text("/proc/net/netstat").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        var snapshot = Procfs.Snapshot()
+        snapshot.snmp = [Procfs.Tunable(name: "TcpExt.ListenOverflows", value: "7"),
+                         Procfs.Tunable(name: "TcpExt.ListenDrops", value: "9"),
+                         Procfs.Tunable(name: "IpExt.InOctets", value: "12345")]
+        try withProcfs { h in
+            let ours = try h.read("proc/net/netstat", snapshot).split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            #expect(ours.count == 4)
+            var values: [String: String] = [:]
+            for k in stride(from: 0, to: ours.count - 1, by: 2) {
+                let names = ours[k], vals = ours[k + 1]
+                #expect(names[0] == vals[0] && names.count == vals.count)
+                let theirs = host.first { $0.first == names[0] } ?? []
+                // A subsequence of the host's header: present there, in the same order.
+                var at = 0
+                for n in names.dropFirst() {
+                    guard let i = theirs[at...].firstIndex(of: n) else { Issue.record("\(names[0]) \(n) not in the host's order"); break }
+                    at = i + 1
+                }
+                for (n, v) in zip(names.dropFirst(), vals.dropFirst()) { values[names[0] + n] = v }
+            }
+            #expect(ours.map { $0[0] } == ["TcpExt:", "TcpExt:", "IpExt:", "IpExt:"])
+            #expect(values["TcpExt:ListenOverflows"] == "7" && values["TcpExt:ListenDrops"] == "9")
+            #expect(values["IpExt:InOctets"] == "12345" && values["TcpExt:SyncookiesSent"] == "0")
+        }
+    }
 }

@@ -11,6 +11,9 @@ static inline uint64_t bw_rdtsc_ordered(void) {
     return ((uint64_t)hi << 32) | lo;
 }
 
+/// The pause instruction, for spin loops (eases the sibling hyperthread and the loop's exit).
+static inline void bw_cpu_relax(void) { __builtin_ia32_pause(); }
+
 /// rdtscp's IA32_TSC_AUX value: Linux stores (numa node << 12) | cpu there.
 static inline uint32_t bw_rdtscp_aux(void) {
     uint32_t lo, hi, aux;
