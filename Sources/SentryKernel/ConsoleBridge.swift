@@ -24,10 +24,15 @@ final class ConsoleBridge {
     let outFD: Int32
     /// Host descriptors to close when the bridge ends (exec's; init's are the Sentry's own stdio).
     let ownedFDs: [Int32]
+    /// The process the bridge was made for (init or an exec'd process): its exit is reported only once
+    /// what it wrote has reached the host (`flushed`), as a host pty has it when runc reports an exit.
+    let ownerPID: Int32
     private var savedTermios: termios?
     /// Kernel lock held for these.
     private var stopping = false
     private(set) var outputFinished = false
+    /// The output thread is writing a chunk to the host (outside the lock). Kernel lock held.
+    private var writing = false
     private var inputFinished = false
     private var hostSize: winsize?
 
@@ -36,8 +41,9 @@ final class ConsoleBridge {
     /// `bulwark-sentry run --terminal`: init's stdio is bridged from the Sentry's fds 0 (in) and 1 (out).
     nonisolated(unsafe) static var initTerminal = false
 
-    private init(kernel: Kernel, term: Terminal, inFD: Int32, outFD: Int32, owned: [Int32]) {
+    private init(kernel: Kernel, term: Terminal, inFD: Int32, outFD: Int32, owned: [Int32], ownerPID: Int32) {
         self.kernel = kernel
+        self.ownerPID = ownerPID
         self.term = term
         self.inFD = inFD
         self.outFD = outFD
@@ -53,7 +59,7 @@ final class ConsoleBridge {
         let term = Terminals.allocate()
         term.locked = false
         term.uid = tg.uid
-        let bridge = ConsoleBridge(kernel: kernel, term: term, inFD: inFD, outFD: outFD, owned: owned)
+        let bridge = ConsoleBridge(kernel: kernel, term: term, inFD: inFD, outFD: outFD, owned: owned, ownerPID: tg.pid)
         bridge.makeHostRaw()
         if let size = bridge.readHostSize() {
             bridge.hostSize = size
@@ -93,6 +99,19 @@ final class ConsoleBridge {
         }
         kernel.unlock()
         for b in bridges { b.restoreHost() }
+    }
+
+    /// Everything the slaves wrote so far is on the host side (or the bridge has ended). Kernel lock held.
+    var flushed: Bool { outputFinished || (term.output.isEmpty && !writing) }
+
+    /// Called (kernel lock held) after `pid` exited, before its exit status is reported: waits, bounded,
+    /// until its terminal's output is written to the host. Without it `docker exec -it` lost the
+    /// last output about 1 run in 20: the engine saw the exit and closed the pty while the bridge
+    /// still held the bytes.
+    static func flushOutput(of pid: Int32, _ kernel: Kernel, milliseconds: Int = 1000) {
+        guard let bridge = active.first(where: { $0.ownerPID == pid }) else { return }
+        let deadline = addNanos(monotonicNow(), milliseconds * 1_000_000)
+        while !bridge.flushed && lessThan(monotonicNow(), deadline) { kernel.waitCond(deadline: deadline) }
     }
 
     // MARK: host terminal
@@ -192,6 +211,10 @@ final class ConsoleBridge {
     private func outputLoop() {
         while true {
             kernel.lock()
+            if writing {   // the last chunk is out: a waiting `flushOutput` may go on
+                writing = false
+                kernel.broadcast()
+            }
             while term.output.isEmpty && !(term.slaveEverOpened && term.slaveOpens == 0) && !stopping {
                 kernel.waitCond(deadline: addNanos(monotonicNow(), 200_000_000))
             }
@@ -199,6 +222,7 @@ final class ConsoleBridge {
             term.output.removeAll(keepingCapacity: true)
             if !chunk.isEmpty {
                 term.slaveRoomSeq &+= 1
+                writing = true
                 kernel.broadcast()
             }
             let done = chunk.isEmpty && (stopping || term.slaveOpens == 0)

@@ -327,6 +327,7 @@ final class ControlServer {
             // The sandbox ending kills every process; their groups are marked exiting first.
             kernel.waitCond(deadline: addNanos(monotonicNow(), 100_000_000))
         }
+        ConsoleBridge.flushOutput(of: pid, kernel)   // exec -t: its last output before its exit status
         execs[pid] = nil
         return tg.waitStatus
     }
