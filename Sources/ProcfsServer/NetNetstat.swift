@@ -20,11 +20,6 @@ extension ProcfsView {
     func netNetstat() -> [UInt8] {
         var values: [String: String] = [:]
         for c in snapshot.snmp { values[c.name] = c.value }
-        var o = Text()
-        for (group, fields) in Self.netstatGroups {
-            o.line(group + ": " + fields.joined(separator: " "))
-            o.line(group + ": " + fields.map { values[group + "." + $0] ?? "0" }.joined(separator: " "))
-        }
-        return o.bytes
+        return Self.groupLines(Self.netstatGroups, values)
     }
 }

@@ -26,8 +26,14 @@ extension ProcfsView {
         var values: [String: String] = ["Ip.Forwarding": "2", "Ip.DefaultTTL": "64", "Tcp.RtoAlgorithm": "1",
                                         "Tcp.RtoMin": "200", "Tcp.RtoMax": "120000", "Tcp.MaxConn": "-1"]
         for c in snapshot.snmp { values[c.name] = c.value }
+        return Self.groupLines(Self.snmpGroups, values)
+    }
+
+    /// /proc/net/snmp's and /proc/net/netstat's layout: per group a line of field names and a line of
+    /// values ("Group.Field" in `values`, 0 when absent), both prefixed "Group: ".
+    static func groupLines(_ groups: [(String, [String])], _ values: [String: String]) -> [UInt8] {
         var o = Text()
-        for (group, fields) in Self.snmpGroups {
+        for (group, fields) in groups {
             o.line(group + ": " + fields.joined(separator: " "))
             o.line(group + ": " + fields.map { values[group + "." + $0] ?? "0" }.joined(separator: " "))
         }
