@@ -35,9 +35,16 @@ import Testing
             // Bounded wait for the writer, so the mapping outlives it.
             for _ in 0..<2000 where !flags.done.load(ordering: .acquiring) { usleep(1000) }
         }
+        // The reads must overlap the writer: on a loaded machine (CI runs suites in parallel on 2 CPUs)
+        // the new thread may not run before 100000 reads are done, so wait for its first publish and read
+        // until it has published 1000 times as well (bounded: 10 s).
+        let deadline = Date().addingTimeInterval(10)
+        while flags.publishes.load(ordering: .relaxed) == 0 && Date() < deadline { usleep(100) }
         var lastMono = vdso.gettime(LinuxClock.monotonic).ns
         var backwards = 0, farFromHost = 0
-        for i in 0..<100_000 {
+        var i = 0
+        while i < 100_000 || (flags.publishes.load(ordering: .relaxed) < 1000 && Date() < deadline) {
+            defer { i += 1 }
             let mono = vdso.gettime(LinuxClock.monotonic).ns
             if mono < lastMono { backwards += 1 }
             lastMono = mono
