@@ -238,8 +238,7 @@ extension NetworkStack {
         if let l = c.listener, c.id == nil {
             l.embryonic -= 1
             l.acceptQueue.append(c)
-            let waiting = l.acceptQueue.count + (l.parked?() ?? 0)
-            if waiting > min(l.backlog / 2, NetworkStack.acceptPressureQueue) { acceptPressureUntil = now + NetworkStack.acceptPressureHold }
+            if l.acceptWaiting > min(l.backlog / 2, NetworkStack.acceptPressureQueue) { acceptPressureUntil = now + NetworkStack.acceptPressureHold }
         }
         if c.finQueued { c.state = .finWait1 }
     }

@@ -106,9 +106,10 @@ final class TCPSocket {
     /// Connections in SYN-RECEIVED (they are in `tcpConnections`, not on the accept queue).
     var embryonic = 0
 
-    /// Linux's sk_acceptq_is_full: more than `backlog` completed connections wait to be accepted
-    /// (queued here or parked by the service), so backlog + 1 fit.
-    var acceptQueueFull: Bool { acceptQueue.count + (parked?() ?? 0) > backlog }
+    /// Completed connections waiting to be accepted: queued here or parked by the service.
+    var acceptWaiting: Int { acceptQueue.count + (parked?() ?? 0) }
+    /// Linux's sk_acceptq_is_full: more than `backlog` completed connections wait, so backlog + 1 fit.
+    var acceptQueueFull: Bool { acceptWaiting > backlog }
 
     /// The bound on embryonic connections: Linux answers SYNs beyond its request-queue bound with
     /// syncookies (tcp_syncookies 1, the default), so in effect only the accept queue limits a
