@@ -68,8 +68,7 @@ public final class HostSocketService: @unchecked Sendable {
             let changed = pumpAll()
             pthread_mutex_unlock(&lock)
             notify(changed)
-            var one: UInt64 = 1
-            _ = Glibc.write(wakeFD, &one, 8)
+            try? EventFD.signal(wakeFD)
         }
         return try body()
     }

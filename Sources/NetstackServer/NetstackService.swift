@@ -77,8 +77,7 @@ public final class NetstackService: @unchecked Sendable {
             clock.thaw()
             if driverWakeAt != 0 && (busy || (stack.nextDeadline.map { $0 < driverWakeAt } ?? false)) {
                 driverWakeAt = 0
-                var one: UInt64 = 1
-                _ = Glibc.write(driverBellFD, &one, 8)
+                try? EventFD.signal(driverBellFD)
             }
             pthread_mutex_unlock(&lock)
         }
@@ -369,8 +368,7 @@ public final class NetstackService: @unchecked Sendable {
             // Sentry's doorbell yet and with no sleep announced in the arena: the Sentry's kicks would
             // find it "awake" and write nothing, so a first write whose task then computes waited for
             // that timeout (session 9). Wake it so its next sleep watches the doorbell.
-            var one: UInt64 = 1
-            _ = Glibc.write(driverBellFD, &one, 8)
+            try? EventFD.signal(driverBellFD)
             reply.encode(N.EmptyReply())
         }
         registerSocketListing(&t)   // SocketListingHandler.swift (/proc/net)

@@ -337,8 +337,7 @@ final class NetstackConnection {
         if bellRung { return }
         bellRung = true
         syscallsSinceQueued = 0
-        var one: UInt64 = 1
-        _ = Glibc.write(closeBellFD, &one, 8)
+        try? HostOS.EventFD.signal(closeBellFD)
     }
 
     /// The queue was taken for sending (kernel lock held).
@@ -436,8 +435,7 @@ final class NetstackConnection {
             if NetstackConnection.lateKick {
                 kernel.wakes.kickFD = toNetstackFD
             } else {
-                var one: UInt64 = 1
-                _ = Glibc.write(toNetstackFD, &one, 8)
+                try? HostOS.EventFD.signal(toNetstackFD)
             }
         }
     }

@@ -126,7 +126,7 @@ extension Kernel {
         wakes.pendingCount = 0
         for i in 0..<n { bw_wake_futex(wakes.pending[i]) }
         if wakes.netPending { wakes.netPending = false; netBell?.wakeSleepers() }
-        if wakes.kickFD >= 0 { let fd = wakes.kickFD; wakes.kickFD = -1; Kernel.ringDoorbell(fd) }
+        if wakes.kickFD >= 0 { let fd = wakes.kickFD; wakes.kickFD = -1; try? HostOS.EventFD.signal(fd) }
     }
 
     /// Releases the kernel lock, then issues the deferred wakes.
@@ -137,13 +137,7 @@ extension Kernel {
         wakes.kickFD = -1
         unlockAndWakeWords()
         bell?.wakeSleepers()
-        if kick >= 0 { Kernel.ringDoorbell(kick) }
-    }
-
-    /// Writes 1 to an eventfd (the netstack's doorbell).
-    static func ringDoorbell(_ fd: Int32) {
-        var one: UInt64 = 1
-        _ = Glibc.write(fd, &one, 8)
+        if kick >= 0 { try? HostOS.EventFD.signal(kick) }
     }
 
     private func unlockAndWakeWords() {

@@ -3,6 +3,7 @@
 // (seccomp RET_TRAP + a SIGSYS handler in the stub that exchanges registers with the Sentry through a
 // shared mailbox page and a futex). The kernel sees only `PlatformStub`; `Platform.kind` picks one.
 import CBulwark
+import HostOS
 @preconcurrency import Glibc
 
 public typealias Registers = user_regs_struct
@@ -79,8 +80,7 @@ extension PlatformStub {
     public var blockSpinTicks: UInt64 { 0 }
     public var eventFromPatchedSite: Bool { false }
     public func run(thenWrite fd: Int32) -> StopReason {
-        var one: UInt64 = 1
-        _ = write(fd, &one, 8)
+        try? EventFD.signal(fd)
         return run()
     }
 }

@@ -9,6 +9,7 @@
 // process is dead. Only the task thread that owns the stub touches it, except the futex word, which
 // both sides access atomically (C helpers).
 import CBulwark
+import HostOS
 @preconcurrency import Glibc
 
 public final class SystrapStub: PlatformStub {
@@ -124,7 +125,7 @@ public final class SystrapStub: PlatformStub {
     /// posted, while the stub already runs (bw_systrap_call).
     public func run(thenWrite fd: Int32) -> StopReason {
         guard alive else {
-            if fd >= 0 { var one: UInt64 = 1; _ = write(fd, &one, 8) }
+            if fd >= 0 { try? EventFD.signal(fd) }
             return .gone
         }
         withUnsafePointer(to: &regs) { bw_systrap_store_regs(mb, $0) }
