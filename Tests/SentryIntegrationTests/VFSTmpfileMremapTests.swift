@@ -38,6 +38,25 @@ struct VFSTmpfileMremapTests {
         }
     }
 
+    /// `compare` on a directory the Gofer serves directly (--overlay2 none); then each of `sameFiles`
+    /// left behind must read the same from the host as the native run's.
+    func compareThroughTheGofer(_ name: String, tag: String, sameFiles: [String]) throws {
+        try withDirs(tag) { n, s in
+            try compare(name, native: n, inside: s, extra: ["--overlay2", "none"])
+            for f in sameFiles {
+                #expect(FileManager.default.contents(atPath: s + "/" + f) == FileManager.default.contents(atPath: n + "/" + f), "\(f)")
+            }
+        }
+    }
+
+    /// `compare` on /dev/shm: the Sentry's tmpfs in the sandbox, a tmpfs natively.
+    func compareOnTmpfs(_ name: String, tag: String) throws {
+        let unique = UUID().uuidString.prefix(8)
+        let n = "/dev/shm/bulwark-\(tag)n-\(unique)", s = "/dev/shm/bulwark-\(tag)s-\(unique)"
+        defer { try? FileManager.default.removeItem(atPath: n) }
+        try compare(name, native: n, inside: s)
+    }
+
     @Test func tmpfileOnTheOverlayMatchesNative() throws {
         try withDirs("tmpo") { n, s in
             try compare("tmpfile_link", native: n, inside: s)
@@ -84,11 +103,7 @@ struct VFSTmpfileMremapTests {
     }
 
     @Test func mremapSharedWritesReachTheFileOnTmpfs() throws {
-        // /dev/shm is the Sentry's tmpfs in the sandbox and a tmpfs natively.
-        let tag = UUID().uuidString.prefix(8)
-        let n = "/dev/shm/bulwark-f5-mrn-\(tag)", s = "/dev/shm/bulwark-f5-mrs-\(tag)"
-        defer { try? FileManager.default.removeItem(atPath: n) }
-        try compare("mremap_shared", native: n, inside: s)
+        try compareOnTmpfs("mremap_shared", tag: "f5-mr")
     }
 
     // MAP_PRIVATE (and a shared one past the file's end) grown by mremap: the file's bytes, SIGBUS
@@ -98,19 +113,11 @@ struct VFSTmpfileMremapTests {
     }
 
     @Test func mremapPrivateGrowShowsTheFileThroughTheGofer() throws {
-        try withDirs("mpg") { n, s in
-            try compare("mremap_private", native: n, inside: s, extra: ["--overlay2", "none"])
-            for f in ["data", "short", "later"] {
-                #expect(FileManager.default.contents(atPath: s + "/" + f) == FileManager.default.contents(atPath: n + "/" + f), "\(f)")
-            }
-        }
+        try compareThroughTheGofer("mremap_private", tag: "mpg", sameFiles: ["data", "short", "later"])
     }
 
     @Test func mremapPrivateGrowShowsTheFileOnTmpfs() throws {
-        let tag = UUID().uuidString.prefix(8)
-        let n = "/dev/shm/bulwark-f6-mpn-\(tag)", s = "/dev/shm/bulwark-f6-mps-\(tag)"
-        defer { try? FileManager.default.removeItem(atPath: n) }
-        try compare("mremap_private", native: n, inside: s)
+        try compareOnTmpfs("mremap_private", tag: "f6-mp")
     }
 
     // mmap of a file past its end (session 9): zeros in the tail of the last file page, SIGBUS
@@ -121,18 +128,10 @@ struct VFSTmpfileMremapTests {
     }
 
     @Test func mmapPastTheEndFaultsThroughTheGofer() throws {
-        try withDirs("meg") { n, s in
-            try compare("mmap_eof", native: n, inside: s, extra: ["--overlay2", "none"])
-            for f in ["short", "later", "empty"] {
-                #expect(FileManager.default.contents(atPath: s + "/" + f) == FileManager.default.contents(atPath: n + "/" + f), "\(f)")
-            }
-        }
+        try compareThroughTheGofer("mmap_eof", tag: "meg", sameFiles: ["short", "later", "empty"])
     }
 
     @Test func mmapPastTheEndFaultsOnTmpfs() throws {
-        let tag = UUID().uuidString.prefix(8)
-        let n = "/dev/shm/bulwark-f9-men-\(tag)", s = "/dev/shm/bulwark-f9-mes-\(tag)"
-        defer { try? FileManager.default.removeItem(atPath: n) }
-        try compare("mmap_eof", native: n, inside: s)
+        try compareOnTmpfs("mmap_eof", tag: "f9-me")
     }
 }
