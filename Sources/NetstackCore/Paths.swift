@@ -75,7 +75,7 @@ extension NetworkStack {
     static func transportOffset(v6: Bool) -> Int { v6 ? transportOffset6 : transportOffset }
 
     func makePacket(transportLength: Int, v6: Bool) -> [UInt8] {
-        [UInt8](repeating: 0, count: NetworkStack.transportOffset(v6: v6) + transportLength)
+        framePool.take(zeroed: NetworkStack.transportOffset(v6: v6) + transportLength)
     }
 
     /// Sends a packet built by `makePacket(transportLength:v6:)` with its transport part filled in.

@@ -13,6 +13,10 @@ public enum SocketPhase: Sendable, Equatable {
 extension NetworkStack {
     public func phase(_ s: SocketID) -> SocketPhase {
         guard let t = tcpSockets[s] else { return .idle }
+        return tcpPhase(t)
+    }
+
+    func tcpPhase(_ t: TCPSocket) -> SocketPhase {
         switch t.state {
         case .listen: return .listening
         case .synSent, .synReceived: return .connecting

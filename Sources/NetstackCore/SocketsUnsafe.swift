@@ -37,7 +37,7 @@ extension NetworkStack {
         throw .EBADF
     }
 
-    private func tcpReceive(_ t: TCPSocket, into buffer: UnsafeMutableRawBufferPointer, peek: Bool) throws(NetErrno) -> (Int, SocketAddress?) {
+    func tcpReceive(_ t: TCPSocket, into buffer: UnsafeMutableRawBufferPointer, peek: Bool) throws(NetErrno) -> (Int, SocketAddress?) {
         let n = min(buffer.count, t.receiveBuffer.count)
         if n > 0 {
             t.receiveBuffer.copy(offset: 0, count: n, into: buffer)

@@ -187,6 +187,8 @@ public final class NetworkStack {
     /// ICMPv6 echo replies received (the answer to `ping6`), oldest first.
     public var echoReplies6: [EchoReply6] = []
     var loopbackQueue: [[UInt8]] = []
+    /// Transmit buffers a link gave back after sending them (FramePool.swift): `makePacket` reuses them.
+    public let framePool = FramePool()
     let reassembler: IPv4Reassembler
     var ipIdentification: UInt16
 
@@ -461,7 +463,7 @@ public final class NetworkStack {
 
     /// A zeroed buffer for a packet whose transport part (header + payload) is `transportLength` bytes.
     func makePacket(transportLength: Int) -> [UInt8] {
-        [UInt8](repeating: 0, count: NetworkStack.transportOffset + transportLength)
+        framePool.take(zeroed: NetworkStack.transportOffset + transportLength)
     }
 
     /// Fills in the IPv4 header of `p` (built by `makePacket`) and sends it along `r`.

@@ -57,6 +57,7 @@ extension HostInterface {
         // the ring; BULWARK_NETSTACK_RING=0 keeps recvmsg).
         if getenv("BULWARK_NETSTACK_RING").map({ String(cString: $0) != "0" }) ?? true { sock.useReceiveRing() }
         let link = PacketLink(socket: sock, transmitter: handed.transmitFD.map { PacketTransmitter(adopting: OwnedFD(adopting: $0)) })
+        link.framePool = stack.framePool
         let m = info.mac
         guard let v4 = info.addresses.first(where: { !$0.isIPv6 }) else {
             throw HostLinkError(description: "\(info.name): no IPv4 address to take over")

@@ -31,6 +31,8 @@ public final class PacketLink: Link {
     /// Sends with segmentation offload when the kernel offers it (nil: frames go out `socket`).
     public let transmitter: PacketTransmitter?
     public private(set) var dropped = 0
+    /// Where sent frames go for reuse (the stack's `framePool`, set when the link is attached).
+    public var framePool: FramePool?
 
     public init(socket: PacketSocket, transmitter: PacketTransmitter? = nil) {
         self.socket = socket
@@ -82,7 +84,13 @@ public final class PacketLink: Link {
             dropped += 1
             i += 1
         }
-        pending.removeAll(keepingCapacity: true)
+        // The kernel copied every frame (packet_snd): the arrays go back to the stack for its next
+        // packets, moved out of `pending` so the pool holds the only reference.
+        if let pool = framePool {
+            while let f = pending.popLast() { pool.give(f) }
+        } else {
+            pending.removeAll(keepingCapacity: true)
+        }
         pendingSizes.removeAll(keepingCapacity: true)
     }
 

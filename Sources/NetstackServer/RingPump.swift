@@ -114,7 +114,20 @@ extension NetstackService {
     }
 
     private func pump(_ b: SlotBinding) -> Bool {
-        var moved = b.stream ? pumpStream(b) : pumpDatagrams(b)
+        // A stream socket: looked up once for the whole visit (StreamHandleUnsafe.swift).
+        if b.stream, let h = stack.stream(b.id) { return pump(b, h) }
+        var moved: Bool
+        if b.stream {   // the stack no longer has the socket: only a pending SHUT_WR is left to settle
+            moved = false
+            if b.shutWritePending {
+                try? stack.shutdown(b.id, .write)
+                b.shutWritePending = false
+                moved = true
+                sentryVisible = true
+            }
+        } else {
+            moved = pumpDatagrams(b)
+        }
         defer {
             b.active = moved || b.slot.send.used > 0 || b.slot.receive.free == 0 || b.closing || b.shutWritePending
                 || (b.stream && ((try? stack.bytesReadable(b.id)) ?? 0) > 0) || (!b.stream && stack.nextDatagramSize(b.id) != nil)
@@ -149,14 +162,51 @@ extension NetstackService {
         return moved
     }
 
+    /// `pump` for a stream socket, with its handle: the same steps and state mirroring as the
+    /// SocketID form, one socket lookup per visit.
+    private func pump(_ b: SlotBinding, _ h: StreamHandle) -> Bool {
+        var moved = pumpStream(b, h)
+        defer {
+            b.active = moved || b.slot.send.used > 0 || b.slot.receive.free == 0 || b.closing || b.shutWritePending
+                || stack.bytesReadable(h) > 0
+        }
+        if b.closing && (b.slot.send.used == 0 || b.error != 0 || stack.phase(h) != .connected || stack.lingersZero(h)) {
+            if b.acceptRecords { releaseAcceptSlots(b) }   // AcceptSlots.swift
+            try? stack.close(b.id)
+            bindings[b.id] = nil
+            slotsInUse.remove(b.index)
+            b.slot.state = [.released]
+            sentryVisible = true
+            return true
+        }
+        if b.acceptRecords && attachAccepted(b) { moved = true }   // AcceptSlots.swift
+        // Mirror the state.
+        let r = stack.readiness(h)
+        var st: SlotState = []
+        switch stack.phase(h) {
+        case .connecting: st.insert(.connecting)
+        case .connected: st.insert(.connected)
+        case .listening: if r.contains(.readable) { st.insert(.acceptable) }
+        default: break
+        }
+        if b.endOfStream { st.insert(.endOfStream) }
+        if r.contains(.hup) { st.insert(.hup) }
+        var err = b.error
+        if err == 0, let e = stack.peekError(h) { err = e.rawValue }
+        if err != 0 { st.insert(.error) }
+        if b.slot.error != err { b.slot.error = err; moved = true; sentryVisible = true }
+        if b.slot.state != st { b.slot.state = st; moved = true; sentryVisible = true }
+        return moved
+    }
+
     private func record(_ b: SlotBinding, _ e: NetErrno) {
         if e != .EAGAIN && b.error == 0 { b.error = e.rawValue }
     }
 
-    private func pumpStream(_ b: SlotBinding) -> Bool {
+    private func pumpStream(_ b: SlotBinding, _ h: StreamHandle) -> Bool {
         var moved = false
         let send = b.slot.send
-        let phase = stack.phase(b.id)
+        let phase = stack.phase(h)
         var drained = false
         defer {
             // Draining the send ring matters to the Sentry only if a writer or poller waits for room
@@ -168,11 +218,11 @@ extension NetstackService {
         }
         if phase == .connected || (phase == .finished && send.used > 0) {
             while send.used > 0 {
-                let space = stack.sendSpace(b.id)
+                let space = stack.sendSpace(h)
                 if space == 0 { break }
                 let (x, _) = send.readSpans(max: space)   // the run up to the ring's end; the rest next round
                 do {
-                    let n = try stack.send(b.id, bytes: x)
+                    let n = try stack.send(h, bytes: x)
                     if n <= 0 { break }
                     send.commitRead(n)
                     moved = true
@@ -198,7 +248,7 @@ extension NetstackService {
             while receive.free > 0 {
                 do {
                     let (x, _) = receive.writeSpans(max: receive.free)   // up to the ring's end; the rest next round
-                    let n = try stack.recv(b.id, into: x).0
+                    let n = try stack.recv(h, into: x)
                     if n == 0 { b.endOfStream = true; moved = true; sentryVisible = true; break }
                     receive.commitWrite(n)
                     moved = true
@@ -212,7 +262,7 @@ extension NetstackService {
             // The Sentry kicks on reads only when the slot says bytes wait for room. Set the flag,
             // then look at the ring again (ArenaSlot.roomWanted's protocol): a read that freed room
             // before the flag was visible is caught here by another pass.
-            if receive.free == 0 && ((try? stack.bytesReadable(b.id)) ?? 0) > 0 {
+            if receive.free == 0 && stack.bytesReadable(h) > 0 {
                 b.slot.roomWanted = true
                 ArenaSlot.fence()
                 if receive.free > 0 { moved = true }
