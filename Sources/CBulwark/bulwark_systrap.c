@@ -93,14 +93,29 @@ SECTION static void post_and_wait(struct bw_systrap_mailbox *mb) {
     // bw_systrap_unpark) spins again: the command is on its way.
     while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND) {
         uint64_t budget = mb->stub_spin;
+        uint32_t sleeping = 1;
         if (budget) {
-            uint64_t t0 = rdtsc();
-            while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != BW_MB_COMMAND && rdtsc() - t0 < budget &&
-                   !__atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED))
+            // Preemption-aware: a big TSC jump between two iterations means this stub was descheduled
+            // (on the 2-vCPU VM: the client wanted this CPU). Spinning on would burn the CPU it just got
+            // back, so it sleeps at once (stub_sleeping = 2 tells the Sentry it was not a plain miss).
+            uint64_t preempt = mb->stub_preempt;
+            uint64_t t0 = rdtsc(), prev = t0;
+            for (;;) {
+                if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) == BW_MB_COMMAND) break;
+                if (__atomic_load_n(&mb->stub_park, __ATOMIC_RELAXED)) break;
+                uint64_t t = rdtsc();
+                if (t - t0 >= budget) break;
+                if (preempt && t - prev > preempt) {
+                    sleeping = 2;
+                    mb->stub_preempted++;
+                    break;
+                }
+                prev = t;
                 __builtin_ia32_pause();
+            }
             if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) == BW_MB_COMMAND) break;
         }
-        __atomic_store_n(&mb->stub_sleeping, 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&mb->stub_sleeping, sleeping, __ATOMIC_SEQ_CST);
         if (__atomic_load_n(&mb->state, __ATOMIC_SEQ_CST) == BW_MB_EVENT)
             sc6(202, (long)&mb->state, FUTEX_WAIT, BW_MB_EVENT, 0, 0, 0);
         __atomic_store_n(&mb->stub_sleeping, 0, __ATOMIC_RELAXED);
@@ -483,6 +498,8 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb) {
     mb->stub_sleeping = 0;
     mb->stub_spin = 0;
     mb->fp_pending = 0;
+    mb->stub_preempt = 0;
+    mb->stub_preempted = 0;
     mb->stub_park = 0;
     mb->fp_saved = 0;
     mb->event_tsc = 0;
@@ -541,6 +558,11 @@ int bw_systrap_wait_event(struct bw_systrap_mailbox *mb, long pid, long timeout_
     return r;
 }
 
+static uint64_t preempt_ticks = 0;
+static uint64_t spin_preempted = 0;
+void bw_systrap_set_preempt_ticks(uint64_t ticks) { preempt_ticks = ticks; }
+uint64_t bw_spin_preempted_count(void) { return __atomic_load_n(&spin_preempted, __ATOMIC_RELAXED); }
+
 int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks,
                     uint64_t parked_spin_ticks, int then_write_fd) {
     int flags = 0;
@@ -555,10 +577,13 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
         spin_ticks = parked_spin_ticks;
     }
     __atomic_store_n(&mb->state, BW_MB_COMMAND, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&mb->stub_sleeping, __ATOMIC_SEQ_CST)) {
+    uint32_t stub_slept = __atomic_load_n(&mb->stub_sleeping, __ATOMIC_SEQ_CST);
+    if (stub_slept) {
         syscall(SYS_futex, &mb->state, FUTEX_WAKE, 1, 0, 0, 0);
-        // Asleep although the command came within its spin budget: it was not running (load).
-        if (!parked && mb->stub_spin && host_rdtsc() - mb->event_tsc < mb->stub_spin) flags |= BW_HANDOFF_STUB_SLEPT;
+        // Asleep although the command came within its spin budget: it was not running (load). A stub
+        // that gave up its spin after a preemption says so (2): reported apart.
+        if (stub_slept == 2) flags |= BW_HANDOFF_STUB_PREEMPTED;
+        else if (!parked && mb->stub_spin && host_rdtsc() - mb->event_tsc < mb->stub_spin) flags |= BW_HANDOFF_STUB_SLEPT;
     }
     // A doorbell the Sentry owes (an eventfd write that wakes the netstack: several us here) goes out
     // now that the stub has its command, instead of before it while the stub spun.
@@ -567,16 +592,19 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
         (void)!write(then_write_fd, &one, sizeof one);
     }
     if (spin_ticks) {
-        uint64_t t0 = host_rdtsc(), t = t0;
-        while (t - t0 < spin_ticks) {
+        uint64_t t0 = host_rdtsc(), t = t0, prev = t0, preempt = preempt_ticks;
+        for (;;) {
             if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) == BW_MB_EVENT) {
                 mb->event_tsc = t;
                 return flags;
             }
+            if (t - t0 >= spin_ticks) { flags |= BW_HANDOFF_SLEPT; break; }
+            // Descheduled in the spin (another thread needed this CPU): sleep now.
+            if (preempt && t - prev > preempt) { flags |= BW_HANDOFF_PREEMPTED; break; }
+            prev = t;
             __builtin_ia32_pause();
             t = host_rdtsc();
         }
-        flags |= BW_HANDOFF_SLEPT;
     }
     if (sleep_for_event(mb, pid, -1) != 0) return -1;
     mb->event_tsc = host_rdtsc();
@@ -591,11 +619,18 @@ void bw_systrap_store_regs(struct bw_systrap_mailbox *mb, const struct user_regs
 }
 
 int bw_spin_while_equal(const uint32_t *w, uint32_t seen, uint64_t ticks) {
-    uint64_t t0 = host_rdtsc();
-    do {
+    uint64_t t0 = host_rdtsc(), prev = t0, preempt = preempt_ticks;
+    for (;;) {
         if (__atomic_load_n(w, __ATOMIC_ACQUIRE) != seen) return 1;
         __builtin_ia32_pause();
-    } while (host_rdtsc() - t0 < ticks);
+        uint64_t t = host_rdtsc();
+        if (t - t0 >= ticks) break;
+        if (preempt && t - prev > preempt) {
+            __atomic_fetch_add(&spin_preempted, 1, __ATOMIC_RELAXED);
+            break;
+        }
+        prev = t;
+    }
     return __atomic_load_n(w, __ATOMIC_ACQUIRE) != seen;
 }
 

@@ -243,9 +243,11 @@ extension Task {
         if spin == 0 || bw_spin_while_equal(bell.futexWord.assumingMemoryBound(to: UInt32.self), seen, spin) == 0 {
             if spin == 0 || bell.prepareToSleep(seen32: seen) {
                 woken = bell.sleep(seen: seen, deadline: deadline)
-                stub?.didWake()   // BULWARK_SYSTRAP_EARLY_WAKE=1: wake the parked stub now
             }
         }
+        // BULWARK_SYSTRAP_EARLY_WAKE=1: wake the parked stub now, also when the spin saw the change (the
+        // stub parked before the spin).
+        stub?.didWake()
         k.lock()
         sleep.asleep = false
         sleep.onNet = false

@@ -23,6 +23,14 @@ struct HandoffPolicy {
         guard let v = getenv(name), let n = UInt64(String(cString: v)) else { return value }
         return min(n, 1000)
     }
+    /// Preemption-aware spinning (BULWARK_SYSTRAP_PREEMPT_US; 0: off): a spin (the stub's, the task
+    /// thread's for an event, the readiness spin) that sees a TSC gap larger than this between two of
+    /// its iterations was descheduled, i.e. another thread wanted its CPU, and sleeps at once instead of
+    /// burning the CPU it just got back. Interrupts on the 2-vCPU VM leave gaps of 1-6 us, so 8 when on.
+    /// Such sleeps are not misses (BW_HANDOFF_PREEMPTED, BW_HANDOFF_STUB_PREEMPTED): `record` ignores them.
+    /// Off by default: with 8 only 0.1-0.2% of round trips gave up a spin, and redis -c 20 measured the
+    /// same req/s and CPU per request (docs, "Platform: preemption-aware spinning (session 11)").
+    static let preemptMicros: UInt64 = spinKnob("BULWARK_SYSTRAP_PREEMPT_US", default: 0)
     /// BULWARK_SYSTRAP_HANDOFF=split|same pins the mode (measurements); anything else: adaptive.
     static let forced: Mode? = {
         guard let v = getenv("BULWARK_SYSTRAP_HANDOFF") else { return nil }
@@ -45,6 +53,7 @@ struct HandoffPolicy {
     /// didWake wakes a parked stub as soon as its task is woken (BULWARK_SYSTRAP_EARLY_WAKE=1). Off by
     /// default: at load 4-6 it saved context switches (unix ping-pong 9.0 -> 7.6 per round trip) but
     /// cost ~12% more CPU (the early stub spins while the task works) and no measurable wall time.
+    /// Session 11 (redis -c 20, quiet window): 58.0k req/s and 23.1 us/req against 62.6k and 21.1 off.
     static let earlyWake: Bool = {
         if let v = getenv("BULWARK_SYSTRAP_EARLY_WAKE") { return String(cString: v) == "1" }
         return false
@@ -162,7 +171,10 @@ struct HandoffPolicy {
         var buf = [Int32](repeating: 0, count: 1024)
         let n = Int(bw_allowed_cpus(&buf, 1024))
         cpus = Array(buf.prefix(n))
-        if cpus.count > 1 && spinMicros > 0 { _ = ticksPerMicro }
+        if cpus.count > 1 && spinMicros > 0 {
+            _ = ticksPerMicro
+            bw_systrap_set_preempt_ticks(preemptTicks)
+        }
     }
 
     /// The CPU a split stub of a task thread on `cpu` runs on: the next allowed one.
@@ -177,6 +189,7 @@ struct HandoffPolicy {
     static var stubSpinTicks: UInt64 { stubSpinMicros * ticksPerMicro }
     static var parkedSpinTicks: UInt64 { parkedSpinMicros * ticksPerMicro }
     static var blockSpinTicks: UInt64 { blockSpinMicros * ticksPerMicro }
+    static var preemptTicks: UInt64 { preemptMicros * ticksPerMicro }
 }
 
 /// Per-stub hand-off counts, kept and printed (every 100000 round trips and when the stub goes) only
@@ -186,6 +199,9 @@ struct HandoffPolicy {
 /// after a park, and the Sentry's work (event -> next command: what the stub spins for).
 struct HandoffStats: CustomStringConvertible {
     var calls = 0, splitCalls = 0, slept = 0, stubSlept = 0, parked = 0, earlyWakes = 0
+    /// Spins given up after a preemption: the task thread's (event), the stub's (command; the stub's
+    /// own count), all task threads' readiness spins.
+    var preempted = 0, stubPreempted: UInt32 = 0, readinessPreempted: UInt64 = 0
     static let buckets = 10
     var appGap = [Int](repeating: 0, count: HandoffStats.buckets)
     var appGapParked = [Int](repeating: 0, count: HandoffStats.buckets)
@@ -198,6 +214,7 @@ struct HandoffStats: CustomStringConvertible {
         if flags & Int32(BW_HANDOFF_SLEPT) != 0 { slept += 1 }
         if flags & Int32(BW_HANDOFF_STUB_SLEPT) != 0 { stubSlept += 1 }
         if flags & Int32(BW_HANDOFF_PARKED) != 0 { parked += 1 }
+        if flags & Int32(BW_HANDOFF_PREEMPTED) != 0 { preempted += 1 }
     }
     /// Bucket i holds [2^(i-1), 2^i) microseconds (bucket 0: below 1 us; the last: everything above).
     static func bucket(_ ns: Int64) -> Int {
@@ -213,6 +230,6 @@ struct HandoffStats: CustomStringConvertible {
     }
     var description: String {
         func h(_ a: [Int]) -> String { a.map(String.init).joined(separator: " ") }
-        return "\(calls) round trips, \(splitCalls) split, task thread slept \(slept), stub woken within its budget \(stubSlept), after a park \(parked), woken early \(earlyWakes); us buckets <1 1 2 4 8 16 32 64 128 256+: gap [\(h(appGap))] after a park [\(h(appGapParked))] sentry work [\(h(sentryWork))]"
+        return "\(calls) round trips, \(splitCalls) split, task thread slept \(slept), stub woken within its budget \(stubSlept), after a park \(parked), woken early \(earlyWakes), preempted spins: task thread \(preempted) stub \(stubPreempted) readiness (all) \(readinessPreempted); us buckets <1 1 2 4 8 16 32 64 128 256+: gap [\(h(appGap))] after a park [\(h(appGapParked))] sentry work [\(h(sentryWork))]"
     }
 }

@@ -91,6 +91,7 @@ public final class SystrapStub: PlatformStub {
             blockSpinTicks = 0
         }
         mb.pointee.stub_spin = spinTicks == 0 ? 0 : HandoffPolicy.stubSpinTicks
+        mb.pointee.stub_preempt = UInt32(truncatingIfNeeded: min(HandoffPolicy.preemptTicks, UInt64(UInt32.max)))
     }
 
     /// One command/event round trip; false if the stub is gone.
@@ -103,7 +104,7 @@ public final class SystrapStub: PlatformStub {
             stats.count(r, split: spinTicks != 0)
             stats.time(r, gapNs: t1 - t0, workNs: lastReturn == 0 ? nil : t0 - lastReturn)
             lastReturn = t1
-            if stats.calls % 100_000 == 0 { fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr) }
+            if stats.calls % 100_000 == 0 { refreshStats(); fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr) }
         }
         if taskCPU >= 0, let m = policy.record(r, now: HandoffPolicy.monotonicNs) {
             if debugHandoff {
@@ -112,6 +113,10 @@ public final class SystrapStub: PlatformStub {
             apply(m)
         }
         return true
+    }
+    private func refreshStats() {
+        stats.stubPreempted = mb.pointee.stub_preempted
+        stats.readinessPreempted = bw_spin_preempted_count()
     }
     private let debugHandoff = getenv("BULWARK_SENTRY_DEBUG") != nil
     /// HandoffStats.enabled, read once per stub (a plain field test per round trip).
@@ -220,7 +225,7 @@ public final class SystrapStub: PlatformStub {
 
     public func destroy() {
         guard !reaped else { return }
-        if statsOn && stats.calls > 0 { fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr) }
+        if statsOn && stats.calls > 0 { refreshStats(); fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr) }
         reaped = true
         alive = false
         _ = bw_kill_pid(Int(pid), SIGKILL)

@@ -60,6 +60,19 @@ struct PlatformTests {
         #expect(sandboxed.exitCode == 0)
     }
 
+    /// Preemption-aware spinning (session 11): a spin that was descheduled sleeps at once, the stub
+    /// with stub_sleeping = 2. With a 1 us threshold every interrupt or preemption during a spin takes
+    /// that path (and the early wake of a parked stub runs too): no wake-up may be lost.
+    @Test func preemptedSpinsKeepEveryWakeUp() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["BULWARK_SYSTRAP_HANDOFF"] = "split"
+        env["BULWARK_SYSTRAP_PREEMPT_US"] = "1"
+        env["BULWARK_SYSTRAP_EARLY_WAKE"] = "1"
+        for name in ["wakeups", "threads", "signals"] {
+            _ = try Self.expectSystrapMatchesNative(name, environment: env, timeout: 30, label: "\(name) (preempt 1 us)")
+        }
+    }
+
     /// Runs guest program `name` natively and under systrap with `environment`, expects the same stdout
     /// and exit code, and returns the sandboxed run (for checks of its log).
     static func expectSystrapMatchesNative(_ name: String, environment: [String: String], timeout: Double,

@@ -39,6 +39,24 @@ struct HandoffPolicyTests {
         #expect(window(&p, misses: 0, at: t + hold + 1 + backoff) == .split)
     }
 
+    /// A spin that gave up because it was descheduled (preemption-aware spinning) slept on purpose, to
+    /// give its CPU back: such hand-offs are not misses, or a busy client CPU would push a long-lived
+    /// server to same-CPU mode. Real misses next to them still count.
+    @Test(.enabled(if: HandoffPolicy.spinMicros > 0 && HandoffPolicy.forced == nil))
+    func preemptedSpinsAreNotMisses() {
+        HandoffPolicy.sameUntil = 0
+        defer { HandoffPolicy.sameUntil = 0 }
+        var p = HandoffPolicy(splitPossible: true)
+        let preempted = Int32(BW_HANDOFF_PREEMPTED | BW_HANDOFF_STUB_PREEMPTED)
+        for _ in 0..<(4 * HandoffPolicy.window) { #expect(p.record(preempted, now: { 0 }) == nil) }
+        #expect(p.mode == .split)
+        var change: HandoffPolicy.Mode? = nil
+        for _ in 0..<HandoffPolicy.window {
+            if let m = p.record(preempted | Int32(BW_HANDOFF_SLEPT), now: { 0 }) { change = m }
+        }
+        #expect(change == .same)
+    }
+
     /// With a hold time (BULWARK_SYSTRAP_RETRY_HOLD_MS): on a saturated machine split often survives a
     /// window or two before the next burst of misses; such a short-lived retry still counts as failed,
     /// so the back-off keeps growing instead of the stub flapping between the modes every few windows.

@@ -68,7 +68,9 @@ struct bw_systrap_mailbox {
     uint32_t stub_sleeping;     // the stub sleeps waiting for a command
     uint64_t stub_spin;         // TSC ticks the stub spins for a command before sleeping (0: never)
     uint32_t fp_pending;        // `fp` holds an FXSAVE area to load into the frame on RESUME
-    uint32_t reserved0;
+    // Preemption-aware spinning: a gap of more than this many TSC ticks between two iterations of the
+    // stub's spin means it was descheduled (another thread wanted its CPU): it sleeps at once (0: off).
+    uint32_t stub_preempt;
     int64_t failed_op;      // first failing op's result of the last batch (0 if none)
     uint64_t event_tsc;         // Sentry only: TSC when the last event arrived
     struct user_regs_struct regs;
@@ -86,7 +88,7 @@ struct bw_systrap_mailbox {
     uint32_t patch_path;     // the current event came from a patched site (no signal frame: FP state is live)
     uint32_t patch_kicked;   // a kick arrived while the stub was inside the patched path
     uint32_t bounce;         // 1: the bounce trap applies `regs` and returns; 2: ... then posts a kick event
-    uint32_t reserved1;
+    uint32_t stub_preempted;   // stub-written count of spins it gave up after a preemption (statistics)
     uint64_t patch_lo, patch_hi;   // the stub's code range (a kick there interrupted the patched path)
     uint64_t tail_lo, tail_hi;     // the patched path's register-restoring tail
     uint64_t bounce_rip;           // the address after the bounce trap's `syscall`
@@ -123,7 +125,16 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb);
 int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks,
                     uint64_t parked_spin_ticks, int then_write_fd);
 /// BW_HANDOFF_PARKED: the stub had been parked (the task blocked in the Sentry); not a miss.
-enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2, BW_HANDOFF_PARKED = 4 };
+/// BW_HANDOFF_PREEMPTED: the task thread's spin saw it had been descheduled and slept at once (not
+/// counted as SLEPT). BW_HANDOFF_STUB_PREEMPTED: the stub slept because its spin was preempted (not
+/// counted as STUB_SLEPT).
+enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2, BW_HANDOFF_PARKED = 4, BW_HANDOFF_PREEMPTED = 8,
+       BW_HANDOFF_STUB_PREEMPTED = 16 };
+/// Sentry side: the preemption threshold (TSC ticks; 0: off) of the task threads' spins (bw_systrap_call,
+/// bw_spin_while_equal): a larger gap between two iterations ends the spin (the thread sleeps).
+void bw_systrap_set_preempt_ticks(uint64_t ticks);
+/// Number of bw_spin_while_equal spins ended by a preemption (all threads; statistics).
+uint64_t bw_spin_preempted_count(void);
 /// Sentry side: the task blocks inside the Sentry; a stub spinning for its command sleeps at once (it
 /// would take a CPU from the thread that is to wake the task). Cleared by the next bw_systrap_call.
 static inline void bw_systrap_park(struct bw_systrap_mailbox *mb) {
