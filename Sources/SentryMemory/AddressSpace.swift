@@ -174,7 +174,7 @@ public final class AddressSpace {
     private func removeRange(_ start: UInt64, _ end: UInt64) {
         split(at: start)
         split(at: end)
-        var i = insertionIndex(start)
+        let i = insertionIndex(start)
         while i < vmas.count && vmas[i].start < end {
             let v = vmas[i]
             v.writeBack?.flush(backingOffset: v.backingOffset, length: Int(v.length))
@@ -182,9 +182,8 @@ public final class AddressSpace {
                 // Private pages belong to this VMA only: release their memory now.
                 file.zeroRange(v.fileOffset, Int(v.length))
             }
-            vmas.remove(at: i)
+            vmas.remove(at: i)   // the next VMA moves into slot i
         }
-        _ = i
     }
 
     /// Maps a new anonymous (zero-filled) region; returns the VMA's backing or nil on ENOMEM.
