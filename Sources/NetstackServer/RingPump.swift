@@ -133,32 +133,11 @@ extension NetstackService {
                 || (b.stream && ((try? stack.bytesReadable(b.id)) ?? 0) > 0) || (!b.stream && stack.nextDatagramSize(b.id) != nil)
         }
         if b.closing && (b.slot.send.used == 0 || b.error != 0 || stack.phase(b.id) != .connected || stack.lingersZero(b.id)) {
-            if b.acceptRecords { releaseAcceptSlots(b) }   // AcceptSlots.swift
-            try? stack.close(b.id)
-            bindings[b.id] = nil
-            slotsInUse.remove(b.index)
-            b.slot.state = [.released]
-            sentryVisible = true
+            finishClose(b)
             return true
         }
         if b.acceptRecords && attachAccepted(b) { moved = true }   // AcceptSlots.swift
-        // Mirror the state.
-        let r = stack.readiness(b.id)
-        var st: SlotState = []
-        switch stack.phase(b.id) {
-        case .connecting: st.insert(.connecting)
-        case .connected: st.insert(.connected)
-        case .listening: if r.contains(.readable) { st.insert(.acceptable) }
-        default: break
-        }
-        if !b.stream && r.contains(.writable) { st.insert(.writable) }
-        if b.endOfStream { st.insert(.endOfStream) }
-        if r.contains(.hup) { st.insert(.hup) }
-        var err = b.error
-        if err == 0, let e = stack.peekError(b.id) { err = e.rawValue }
-        if err != 0 { st.insert(.error) }
-        if b.slot.error != err { b.slot.error = err; moved = true; sentryVisible = true }
-        if b.slot.state != st { b.slot.state = st; moved = true; sentryVisible = true }
+        if mirror(b, stack.readiness(b.id), stack.phase(b.id), b.error == 0 ? stack.peekError(b.id) : nil) { moved = true }
         return moved
     }
 
@@ -171,32 +150,45 @@ extension NetstackService {
                 || stack.bytesReadable(h) > 0
         }
         if b.closing && (b.slot.send.used == 0 || b.error != 0 || stack.phase(h) != .connected || stack.lingersZero(h)) {
-            if b.acceptRecords { releaseAcceptSlots(b) }   // AcceptSlots.swift
-            try? stack.close(b.id)
-            bindings[b.id] = nil
-            slotsInUse.remove(b.index)
-            b.slot.state = [.released]
-            sentryVisible = true
+            finishClose(b)
             return true
         }
         if b.acceptRecords && attachAccepted(b) { moved = true }   // AcceptSlots.swift
-        // Mirror the state.
-        let r = stack.readiness(h)
+        if mirror(b, stack.readiness(h), stack.phase(h), b.error == 0 ? stack.peekError(h) : nil) { moved = true }
+        return moved
+    }
+
+    /// Ends a socket the Sentry closed, once its data is out (or can no longer go out).
+    private func finishClose(_ b: SlotBinding) {
+        if b.acceptRecords { releaseAcceptSlots(b) }   // AcceptSlots.swift
+        try? stack.close(b.id)
+        bindings[b.id] = nil
+        slotsInUse.remove(b.index)
+        b.slot.state = [.released]
+        sentryVisible = true
+    }
+
+    /// Mirrors the stack's view of a socket (its readiness, phase and pending error) into its slot;
+    /// true if the slot changed.
+    private func mirror(_ b: SlotBinding, _ r: Readiness, _ phase: SocketPhase, _ pendingError: NetErrno?) -> Bool {
         var st: SlotState = []
-        switch stack.phase(h) {
+        switch phase {
         case .connecting: st.insert(.connecting)
         case .connected: st.insert(.connected)
         case .listening: if r.contains(.readable) { st.insert(.acceptable) }
         default: break
         }
+        if !b.stream && r.contains(.writable) { st.insert(.writable) }
         if b.endOfStream { st.insert(.endOfStream) }
         if r.contains(.hup) { st.insert(.hup) }
         var err = b.error
-        if err == 0, let e = stack.peekError(h) { err = e.rawValue }
+        if err == 0, let e = pendingError { err = e.rawValue }
         if err != 0 { st.insert(.error) }
-        if b.slot.error != err { b.slot.error = err; moved = true; sentryVisible = true }
-        if b.slot.state != st { b.slot.state = st; moved = true; sentryVisible = true }
-        return moved
+        var changed = false
+        if b.slot.error != err { b.slot.error = err; changed = true }
+        if b.slot.state != st { b.slot.state = st; changed = true }
+        if changed { sentryVisible = true }
+        return changed
     }
 
     private func record(_ b: SlotBinding, _ e: NetErrno) {

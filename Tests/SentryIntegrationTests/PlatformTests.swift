@@ -42,13 +42,8 @@ struct PlatformTests {
     /// sleeps (inet_wakeups: epoll, poll, blocking reads, 2000 request/response round trips) behave
     /// as natively.
     @Test func blockingPathSpinKnobsKeepEveryWakeUp() throws {
-        var env = ProcessInfo.processInfo.environment
-        env["BULWARK_SYSTRAP_HANDOFF"] = "split"
-        env["BULWARK_SYSTRAP_BLOCK_SPIN_US"] = "30"
-        env["BULWARK_SYSTRAP_PARKED_SPIN_US"] = "0"
-        for name in ["wakeups", "threads", "signals"] {
-            _ = try Self.expectSystrapMatchesNative(name, environment: env, timeout: 30, label: "\(name) (block spin)")
-        }
+        let env = try Self.expectBlockingProgramsMatchNative(
+            ["BULWARK_SYSTRAP_BLOCK_SPIN_US": "30", "BULWARK_SYSTRAP_PARKED_SPIN_US": "0"], label: "block spin")
         let exe = try Sentry.compile("inet_wakeups")
         let native = try Sentry.native([exe, "basic"], timeout: 30)
         let sandboxed = try ProcessRunner.run(Sentry.binary, ["run", "--rootfs", "/", "--platform", "systrap",
@@ -64,13 +59,20 @@ struct PlatformTests {
     /// with stub_sleeping = 2. With a 1 us threshold every interrupt or preemption during a spin takes
     /// that path (and the early wake of a parked stub runs too): no wake-up may be lost.
     @Test func preemptedSpinsKeepEveryWakeUp() throws {
+        _ = try Self.expectBlockingProgramsMatchNative(
+            ["BULWARK_SYSTRAP_PREEMPT_US": "1", "BULWARK_SYSTRAP_EARLY_WAKE": "1"], label: "preempt 1 us")
+    }
+
+    /// The wakeups, threads and signals programs under split systrap with the hand-off `knobs` set
+    /// behave as natively; returns the environment used.
+    static func expectBlockingProgramsMatchNative(_ knobs: [String: String], label: String) throws -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["BULWARK_SYSTRAP_HANDOFF"] = "split"
-        env["BULWARK_SYSTRAP_PREEMPT_US"] = "1"
-        env["BULWARK_SYSTRAP_EARLY_WAKE"] = "1"
+        for (k, v) in knobs { env[k] = v }
         for name in ["wakeups", "threads", "signals"] {
-            _ = try Self.expectSystrapMatchesNative(name, environment: env, timeout: 30, label: "\(name) (preempt 1 us)")
+            _ = try expectSystrapMatchesNative(name, environment: env, timeout: 30, label: "\(name) (\(label))")
         }
+        return env
     }
 
     /// Runs guest program `name` natively and under systrap with `environment`, expects the same stdout
