@@ -93,7 +93,7 @@ public final class Kernel {
     @inline(__always) func lock() { pthread_mutex_lock(&mutex) }
     /// Releases the kernel lock; wake-ups recorded while it was held are issued after it (WaitQueue.swift).
     @inline(__always) func unlock() {
-        if wakes.pendingCount == 0 && !wakes.netPending && wakes.kickFD < 0 { pthread_mutex_unlock(&mutex) } else { unlockAndWake() }
+        if wakes.due { unlockAndWake() } else { pthread_mutex_unlock(&mutex) }
     }
     /// Wakes every waiter: the kernel condition's and every sleeping task (any kind).
     func broadcast() { pthread_cond_broadcast(&cond); wakeAllSleepers() }
@@ -119,7 +119,7 @@ public final class Kernel {
     /// passes. Returns false on timeout.
     @discardableResult
     func waitCond(deadline: timespec?) -> Bool {
-        if wakes.pendingCount != 0 || wakes.netPending || wakes.kickFD >= 0 { flushWakes() }   // the condition wait releases the lock itself
+        if wakes.due { flushWakes() }   // the condition wait releases the lock itself
         if var d = deadline { return pthread_cond_timedwait(&cond, &mutex, &d) == 0 }
         pthread_cond_wait(&cond, &mutex)
         return true

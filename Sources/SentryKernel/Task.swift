@@ -222,8 +222,7 @@ final class Task: HostMapper {
             syncMappings()
             inUser = true
             // A netstack doorbell write due from the last call goes out after the stub has its command.
-            let kick = kernel.wakes.kickFD
-            kernel.wakes.kickFD = -1
+            let kick = kernel.wakes.takeKick()
             kernel.unlock()
             let reason = kick < 0 ? stub.run() : stub.run(thenWrite: kick)
             kernel.lock()

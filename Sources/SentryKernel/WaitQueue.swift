@@ -90,6 +90,16 @@ final class WakeState {
     /// The netstack's doorbell eventfd, when a write to it is due (NetstackConnection.kick; -1: none):
     /// issued after the unlock, or by the task's run loop after it handed the stub its next command.
     var kickFD: Int32 = -1
+
+    /// Some wake-up or doorbell write waits for the kernel lock's release.
+    var due: Bool { pendingCount != 0 || netPending || kickFD >= 0 }
+
+    /// The due doorbell's eventfd (-1: none), now no longer due: its caller writes it.
+    func takeKick() -> Int32 {
+        let fd = kickFD
+        kickFD = -1
+        return fd
+    }
 }
 
 extension Kernel {
@@ -126,15 +136,15 @@ extension Kernel {
         wakes.pendingCount = 0
         for i in 0..<n { bw_wake_futex(wakes.pending[i]) }
         if wakes.netPending { wakes.netPending = false; netBell?.wakeSleepers() }
-        if wakes.kickFD >= 0 { let fd = wakes.kickFD; wakes.kickFD = -1; try? HostOS.EventFD.signal(fd) }
+        let kick = wakes.takeKick()
+        if kick >= 0 { try? HostOS.EventFD.signal(kick) }
     }
 
     /// Releases the kernel lock, then issues the deferred wakes.
     func unlockAndWake() {
         let bell = wakes.netPending ? netBell : nil
         wakes.netPending = false
-        let kick = wakes.kickFD
-        wakes.kickFD = -1
+        let kick = wakes.takeKick()
         unlockAndWakeWords()
         bell?.wakeSleepers()
         if kick >= 0 { try? HostOS.EventFD.signal(kick) }
