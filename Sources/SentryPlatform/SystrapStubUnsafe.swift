@@ -104,7 +104,7 @@ public final class SystrapStub: PlatformStub {
             stats.count(r, split: spinTicks != 0)
             stats.time(r, gapNs: t1 - t0, workNs: lastReturn == 0 ? nil : t0 - lastReturn)
             lastReturn = t1
-            if stats.calls % 100_000 == 0 { refreshStats(); fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr) }
+            if stats.calls % 100_000 == 0 { reportStats() }
         }
         if taskCPU >= 0, let m = policy.record(r, now: HandoffPolicy.monotonicNs) {
             if debugHandoff {
@@ -114,9 +114,11 @@ public final class SystrapStub: PlatformStub {
         }
         return true
     }
-    private func refreshStats() {
+    /// Prints the hand-off counts, with the stub's own and the readiness spins' counters read now.
+    private func reportStats() {
         stats.stubPreempted = mb.pointee.stub_preempted
         stats.readinessPreempted = bw_spin_preempted_count()
+        fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr)
     }
     private let debugHandoff = getenv("BULWARK_SENTRY_DEBUG") != nil
     /// HandoffStats.enabled, read once per stub (a plain field test per round trip).
@@ -225,7 +227,7 @@ public final class SystrapStub: PlatformStub {
 
     public func destroy() {
         guard !reaped else { return }
-        if statsOn && stats.calls > 0 { refreshStats(); fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr) }
+        if statsOn && stats.calls > 0 { reportStats() }
         reaped = true
         alive = false
         _ = bw_kill_pid(Int(pid), SIGKILL)
