@@ -26,7 +26,7 @@ public final class FramePool {
     /// memcpy, as fast as the memset of a new array; an append of repeated zeros would go byte by
     /// byte, 64 KiB for a GSO packet).
     public func take(zeroed count: Int) -> [UInt8] {
-        guard count <= zeros.count, var b = spare.popLast() else {
+        guard count <= FramePool.largestKept, var b = spare.popLast() else {
             allocated &+= 1
             return [UInt8](repeating: 0, count: count)
         }
@@ -36,7 +36,7 @@ public final class FramePool {
         return b
     }
 
-    /// The zeros `take` copies from (the largest buffer kept).
+    /// The zeros `take` copies from (the largest buffer kept), made at the first reuse.
     private lazy var zeros = [UInt8](repeating: 0, count: FramePool.largestKept)
 
     /// Takes `frame` back for reuse (the caller lets go of it: pass it consumed, e.g. popLast()).
