@@ -85,6 +85,10 @@ SECTION static void set_fp(struct bw_systrap_mailbox *mb, unsigned char *fpstate
 SECTION static void post_and_wait(struct bw_systrap_mailbox *mb) {
     // Post the event; wake the task thread only if it sleeps (a spinning one sees the store).
     // Sequentially consistent store and load on both sides (Dekker): no lost wake-up.
+    // Statistics (BULWARK_SYSTRAP_STATS): the stub's own clock from post to command.
+    uint32_t stats_tpu = mb->stub_stats_tpu;
+    uint64_t posted = stats_tpu ? rdtsc() : 0;
+    int slept = 0;
     __atomic_store_n(&mb->state, BW_MB_EVENT, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&mb->sentry_sleeping, __ATOMIC_SEQ_CST))
         sc6(202 /* futex */, (long)&mb->state, FUTEX_WAKE, 1, 0, 0, 0);
@@ -116,9 +120,18 @@ SECTION static void post_and_wait(struct bw_systrap_mailbox *mb) {
             if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) == BW_MB_COMMAND) break;
         }
         __atomic_store_n(&mb->stub_sleeping, sleeping, __ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&mb->state, __ATOMIC_SEQ_CST) == BW_MB_EVENT)
+        if (__atomic_load_n(&mb->state, __ATOMIC_SEQ_CST) == BW_MB_EVENT) {
+            slept = 1;
             sc6(202, (long)&mb->state, FUTEX_WAIT, BW_MB_EVENT, 0, 0, 0);
+        }
         __atomic_store_n(&mb->stub_sleeping, 0, __ATOMIC_RELAXED);
+    }
+    if (stats_tpu) {
+        // Buckets <1 1 2 4 8 16+ us of spinning, then "slept" (a park, or the budget ran out).
+        uint64_t us = (rdtsc() - posted) / stats_tpu;
+        unsigned b = 0;
+        while (us && b < 5) { us >>= 1; b++; }
+        mb->stub_waits[slept ? 6 : b]++;
     }
 }
 
@@ -558,13 +571,21 @@ int bw_systrap_wait_event(struct bw_systrap_mailbox *mb, long pid, long timeout_
     return r;
 }
 
+uint64_t bw_systrap_rdtsc(void) { return host_rdtsc(); }
+
 static uint64_t preempt_ticks = 0;
 static uint64_t spin_preempted = 0;
 void bw_systrap_set_preempt_ticks(uint64_t ticks) { preempt_ticks = ticks; }
 uint64_t bw_spin_preempted_count(void) { return __atomic_load_n(&spin_preempted, __ATOMIC_RELAXED); }
 
+// Writes the netstack's doorbell eventfd (see bw_systrap_call).
+static void write_doorbell(int fd) {
+    uint64_t one = 1;
+    (void)!write(fd, &one, sizeof one);
+}
+
 int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks,
-                    uint64_t parked_spin_ticks, int then_write_fd) {
+                    uint64_t parked_spin_ticks, int then_write_fd, uint64_t kick_deadline) {
     int flags = 0;
     mb->cmd = cmd;
     // Parked on purpose (the task blocked): its sleep says nothing about the load.
@@ -586,17 +607,28 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
         else if (!parked && mb->stub_spin && host_rdtsc() - mb->event_tsc < mb->stub_spin) flags |= BW_HANDOFF_STUB_SLEPT;
     }
     // A doorbell the Sentry owes (an eventfd write that wakes the netstack: several us here) goes out
-    // now that the stub has its command, instead of before it while the stub spun.
-    if (then_write_fd >= 0) {
-        uint64_t one = 1;
-        (void)!write(then_write_fd, &one, sizeof one);
+    // now that the stub has its command, instead of before it while the stub spun. With a deadline
+    // it waits while this thread spins for the next event: if the application's next system call
+    // comes first, it stays due (BW_HANDOFF_KICK_DUE), so a burst of calls (a server writing replies
+    // to many clients) is not cut by the netstack preempting this thread on its CPU.
+    if (then_write_fd >= 0 && (!kick_deadline || !spin_ticks)) {
+        write_doorbell(then_write_fd);
+        then_write_fd = -1;
     }
     if (spin_ticks) {
         uint64_t t0 = host_rdtsc(), t = t0, prev = t0, preempt = preempt_ticks;
         for (;;) {
             if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) == BW_MB_EVENT) {
                 mb->event_tsc = t;
+                if (then_write_fd >= 0) flags |= BW_HANDOFF_KICK_DUE;
                 return flags;
+            }
+            if (then_write_fd >= 0 && t >= kick_deadline) {
+                write_doorbell(then_write_fd);
+                then_write_fd = -1;
+                t = host_rdtsc();
+                prev = t;
+                continue;
             }
             if (t - t0 >= spin_ticks) { flags |= BW_HANDOFF_SLEPT; break; }
             // Descheduled in the spin (another thread needed this CPU): sleep now.
@@ -606,6 +638,7 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
             t = host_rdtsc();
         }
     }
+    if (then_write_fd >= 0) write_doorbell(then_write_fd);   // never sleep with it due
     if (sleep_for_event(mb, pid, -1) != 0) return -1;
     mb->event_tsc = host_rdtsc();
     return flags;

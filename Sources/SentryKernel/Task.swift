@@ -221,11 +221,14 @@ final class Task: HostMapper {
             if parkWhileStopped() { continue }   // group stop (JobControl.swift)
             syncMappings()
             inUser = true
-            // A netstack doorbell write due from the last call goes out after the stub has its command.
+            // A netstack doorbell write due from the last call goes out after the stub has its command,
+            // or (systrap) is held while the application's next call comes quickly: then it is still
+            // due, and the next unlock or run writes it (PlatformStub.kickDeferred).
             let kick = kernel.wakes.takeKick()
             kernel.unlock()
             let reason = kick < 0 ? stub.run() : stub.run(thenWrite: kick)
             kernel.lock()
+            if kick >= 0 && stub.kickDeferred { kernel.wakes.kickFD = kick }
             inUser = false
             switch reason {
             case .syscall:

@@ -30,6 +30,9 @@ public protocol PlatformStub: AnyObject {
     /// run(), with a write of 1 to the eventfd `fd` (a doorbell) as soon as the application may run:
     /// systrap issues it after posting the command, so the stub does not wait for it.
     func run(thenWrite fd: Int32) -> StopReason
+    /// The doorbell of the last run(thenWrite:) was not written yet (systrap may hold it while the
+    /// application's next system call comes quickly): the caller keeps it due.
+    var kickDeferred: Bool { get }
     /// Host memory map changes of the stub (ranges of the memory file). The platform may defer them
     /// until the stub next runs (the Sentry itself reads and writes memory through the memory file).
     func hostMmap(_ addr: UInt64, _ length: UInt64, _ prot: Int32, _ fileOffset: Int) -> Int
@@ -79,6 +82,7 @@ extension PlatformStub {
     public func didWake() {}
     public var blockSpinTicks: UInt64 { 0 }
     public var eventFromPatchedSite: Bool { false }
+    public var kickDeferred: Bool { false }
     public func run(thenWrite fd: Int32) -> StopReason {
         try? EventFD.signal(fd)
         return run()

@@ -157,6 +157,13 @@ struct HandoffPolicy {
         }
     }
 
+    /// How long a netstack doorbell due after a system call may be held while the application goes on
+    /// making calls (BULWARK_SYSTRAP_KICK_HOLD_US; 0: written right after the command, as in session 10).
+    /// While held, the netstack (pinned to the task thread's CPU) does not preempt the task thread in
+    /// the middle of a burst of calls, and one wake-up serves the whole burst. Default 20: redis -c 20
+    /// with the client unplaced won 16 of 20 interleaved rounds, +7% (docs, "Lead: holding the netstack's
+    /// doorbell (session 12)").
+    static let kickHoldMicros: UInt64 = spinKnob("BULWARK_SYSTRAP_KICK_HOLD_US", default: 20)
     static func monotonicNs() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -190,6 +197,7 @@ struct HandoffPolicy {
     static var parkedSpinTicks: UInt64 { parkedSpinMicros * ticksPerMicro }
     static var blockSpinTicks: UInt64 { blockSpinMicros * ticksPerMicro }
     static var preemptTicks: UInt64 { preemptMicros * ticksPerMicro }
+    static let kickHoldTicks: UInt64 = kickHoldMicros * ticksPerMicro
 }
 
 /// Per-stub hand-off counts, kept and printed (every 100000 round trips and when the stub goes) only
@@ -198,10 +206,12 @@ struct HandoffPolicy {
 /// application's own work and the signal path; what the task thread spins for) apart for round trips
 /// after a park, and the Sentry's work (event -> next command: what the stub spins for).
 struct HandoffStats: CustomStringConvertible {
-    var calls = 0, splitCalls = 0, slept = 0, stubSlept = 0, parked = 0, earlyWakes = 0
+    var calls = 0, splitCalls = 0, slept = 0, stubSlept = 0, parked = 0, earlyWakes = 0, kicksHeld = 0
     /// Spins given up after a preemption: the task thread's (event), the stub's (command; the stub's
     /// own count), all task threads' readiness spins.
     var preempted = 0, stubPreempted: UInt32 = 0, readinessPreempted: UInt64 = 0
+    /// The stub's own count of its waits for a command: <1 1 2 4 8 16+ us of spinning, slept.
+    var stubWaits: [UInt64] = []
     static let buckets = 10
     var appGap = [Int](repeating: 0, count: HandoffStats.buckets)
     var appGapParked = [Int](repeating: 0, count: HandoffStats.buckets)
@@ -215,6 +225,7 @@ struct HandoffStats: CustomStringConvertible {
         if flags & Int32(BW_HANDOFF_STUB_SLEPT) != 0 { stubSlept += 1 }
         if flags & Int32(BW_HANDOFF_PARKED) != 0 { parked += 1 }
         if flags & Int32(BW_HANDOFF_PREEMPTED) != 0 { preempted += 1 }
+        if flags & Int32(BW_HANDOFF_KICK_DUE) != 0 { kicksHeld += 1 }
     }
     /// Bucket i holds [2^(i-1), 2^i) microseconds (bucket 0: below 1 us; the last: everything above).
     static func bucket(_ ns: Int64) -> Int {
@@ -230,6 +241,6 @@ struct HandoffStats: CustomStringConvertible {
     }
     var description: String {
         func h(_ a: [Int]) -> String { a.map(String.init).joined(separator: " ") }
-        return "\(calls) round trips, \(splitCalls) split, task thread slept \(slept), stub woken within its budget \(stubSlept), after a park \(parked), woken early \(earlyWakes), preempted spins: task thread \(preempted) stub \(stubPreempted) readiness (all) \(readinessPreempted); us buckets <1 1 2 4 8 16 32 64 128 256+: gap [\(h(appGap))] after a park [\(h(appGapParked))] sentry work [\(h(sentryWork))]"
+        return "\(calls) round trips, \(splitCalls) split, task thread slept \(slept), stub woken within its budget \(stubSlept), after a park \(parked), netstack doorbells held past a call \(kicksHeld), woken early \(earlyWakes), preempted spins: task thread \(preempted) stub \(stubPreempted) readiness (all) \(readinessPreempted); us buckets <1 1 2 4 8 16 32 64 128 256+: gap [\(h(appGap))] after a park [\(h(appGapParked))] sentry work [\(h(sentryWork))]; stub's waits <1 1 2 4 8 16+ us, slept: [\(stubWaits.map(String.init).joined(separator: " "))]"
     }
 }

@@ -42,6 +42,7 @@ public final class SystrapStub: PlatformStub {
         self.pid = p.pid
         mb = region.pointer.bindMemory(to: bw_systrap_mailbox.self, capacity: 1)
         bw_systrap_prepare(mb)
+        if HandoffStats.enabled { mb.pointee.stub_stats_tpu = UInt32(clamping: HandoffPolicy.ticksPerMicro) }
         // Point the stopped ptrace stub at the systrap entry and let it go.
         var r = p.regs
         r.rip = UInt64(BW_STUB_ADDR) + UInt64(bw_systrap_init_offset())
@@ -97,8 +98,20 @@ public final class SystrapStub: PlatformStub {
     /// One command/event round trip; false if the stub is gone.
     @inline(__always) private func call(_ cmd: Int, thenWrite fd: Int32 = -1) -> Bool {
         let t0 = statsOn ? HandoffPolicy.monotonicNs() : 0
-        let r = bw_systrap_call(mb, UInt32(cmd), Int(pid), spinTicks, parkedSpinTicks, fd)
-        if r < 0 { alive = false; return false }
+        var deadline: UInt64 = 0
+        if fd >= 0 && HandoffPolicy.kickHoldTicks != 0 {
+            if kickDueSince == 0 { kickDueSince = bw_systrap_rdtsc() }
+            deadline = kickDueSince &+ HandoffPolicy.kickHoldTicks
+        } else if cmd == Int(BW_CMD_RESUME) {
+            kickDueSince = 0   // none due now (another path wrote it)
+            kickDeferred = false
+        }
+        let r = bw_systrap_call(mb, UInt32(cmd), Int(pid), spinTicks, parkedSpinTicks, fd, deadline)
+        if r < 0 { alive = false; kickDeferred = false; return false }
+        if fd >= 0 {
+            kickDeferred = r & Int32(BW_HANDOFF_KICK_DUE) != 0
+            if !kickDeferred { kickDueSince = 0 }
+        }
         if statsOn {
             let t1 = HandoffPolicy.monotonicNs()
             stats.count(r, split: spinTicks != 0)
@@ -118,6 +131,8 @@ public final class SystrapStub: PlatformStub {
     private func reportStats() {
         stats.stubPreempted = mb.pointee.stub_preempted
         stats.readinessPreempted = bw_spin_preempted_count()
+        let w = mb.pointee.stub_waits
+        stats.stubWaits = [w.0, w.1, w.2, w.3, w.4, w.5, w.6]
         fputs("bulwark-sentry: systrap stub \(pid): \(stats)\n", stderr)
     }
     private let debugHandoff = getenv("BULWARK_SENTRY_DEBUG") != nil
@@ -125,13 +140,21 @@ public final class SystrapStub: PlatformStub {
     private let statsOn = HandoffStats.enabled
     private var stats = HandoffStats()
     private var lastReturn: Int64 = 0
+    /// The doorbell passed to the last run(thenWrite:) is still due (the application's next system call
+    /// came before its deadline), and since when (TSC): a burst of calls holds it no longer than the
+    /// deadline counted from then.
+    public private(set) var kickDeferred = false
+    private var kickDueSince: UInt64 = 0
 
     public func run() -> StopReason { run(thenWrite: -1) }
 
     /// Resumes the application; a doorbell write (`fd` >= 0) is issued right after the command is
-    /// posted, while the stub already runs (bw_systrap_call).
+    /// posted, while the stub already runs (bw_systrap_call), or held while the application's next
+    /// system call comes within HandoffPolicy.kickHoldMicros of the first time it was due: then
+    /// `kickDeferred` is true and the caller keeps it due.
     public func run(thenWrite fd: Int32) -> StopReason {
         guard alive else {
+            kickDeferred = false
             if fd >= 0 { try? EventFD.signal(fd) }
             return .gone
         }

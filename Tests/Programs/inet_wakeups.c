@@ -4,6 +4,9 @@
 //             blocking read and a poll woken by data; two sleepers in different processes woken in
 //             turn; a signal interrupts epoll_wait; 2000 request/response round trips (epoll on one
 //             side, blocking reads on the other) finish without a lost wake-up.
+//   busypoll: 500 request/response round trips where neither side ever blocks: each writes, then
+//             polls with non-blocking reads and getppid() calls in between (a netstack doorbell held
+//             while the application keeps making system calls must still go out).
 //   idlewait: a process blocked in epoll_wait and one blocked in read on idle connections (the
 //             test kills the netstack meanwhile): both must return, with HUP/ERR and reset/down.
 #define _GNU_SOURCE
@@ -173,6 +176,45 @@ static void basic(void) {
     printf("done\n");
 }
 
+/// Reads one byte from `fd` without ever blocking: non-blocking reads with getppid() in between.
+static char poll_read(int fd, double t0) {
+    char r;
+    for (;;) {
+        ssize_t n = recv(fd, &r, 1, MSG_DONTWAIT);
+        if (n == 1) return r;
+        CHECK(n < 0 && errno == EAGAIN);
+        (void)getppid();
+        CHECK(now() - t0 < 30);   // a doorbell held for good would stall both sides here
+    }
+}
+
+static void busypoll(void) {
+    listen_loopback();
+    int c;
+    int s = pair(&c);
+    fflush(stdout);
+    double t0 = now();
+    pid_t srv = fork();
+    if (srv == 0) {
+        for (int i = 0; i < 500; i++) {
+            char b = poll_read(s, t0);
+            if (write(s, &b, 1) != 1) _exit(2);
+        }
+        _exit(0);
+    }
+    int ok = 0;
+    for (int i = 0; i < 500; i++) {
+        char b = (char)('a' + i % 26);
+        CHECK(write(c, &b, 1) == 1);
+        if (poll_read(c, t0) == b) ok++;
+    }
+    int st;
+    waitpid(srv, &st, 0);
+    fprintf(stderr, "BUSYPOLL 500 round trips in %.3f s\n", now() - t0);
+    printf("busy-poll round trips answered %d, server exited %d\n", ok, WEXITSTATUS(st));
+    printf("done\n");
+}
+
 static void idlewait(void) {
     listen_loopback();
     int ca, cb;
@@ -204,6 +246,7 @@ int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "basic";
     if (!strcmp(mode, "basic")) basic();
     else if (!strcmp(mode, "idlewait")) idlewait();
+    else if (!strcmp(mode, "busypoll")) busypoll();
     else { printf("unknown mode %s\n", mode); return 2; }
     return 0;
 }

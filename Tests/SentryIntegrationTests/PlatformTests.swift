@@ -63,6 +63,29 @@ struct PlatformTests {
             ["BULWARK_SYSTRAP_PREEMPT_US": "1", "BULWARK_SYSTRAP_EARLY_WAKE": "1"], label: "preempt 1 us")
     }
 
+    /// A netstack doorbell due after a system call is held while the application's next call comes
+    /// quickly (BULWARK_SYSTRAP_KICK_HOLD_US, session 12), never past its deadline: in inet_wakeups'
+    /// busypoll mode neither side ever blocks (non-blocking reads and getppid() between them), so only
+    /// the deadline can send the doorbell out; basic mode's epoll, blocking reads and 2000 round trips
+    /// must lose nothing either. Split pinned; the default hold (20 us) and the longest (1000 us).
+    @Test(arguments: ["20", "1000"])
+    func heldDoorbellsStillGoOut(_ hold: String) throws {
+        var env = ProcessInfo.processInfo.environment
+        env["BULWARK_SYSTRAP_HANDOFF"] = "split"
+        env["BULWARK_SYSTRAP_KICK_HOLD_US"] = hold
+        let exe = try Sentry.compile("inet_wakeups")
+        for mode in ["busypoll", "basic"] {
+            let native = try Sentry.native([exe, mode], timeout: 30)
+            let sandboxed = try ProcessRunner.run(Sentry.binary, ["run", "--rootfs", "/", "--platform", "systrap",
+                                                                  "--env", "PATH=/usr/bin:/bin", "--", exe, mode],
+                                                  environment: env, timeout: 60)
+            #expect(!sandboxed.timedOut, "\(mode), hold \(hold) us: a doorbell never went out: \(sandboxed)")
+            #expect(native.exitCode == 0 && native.stdout.hasSuffix("done\n"), "\(native)")
+            #expect(sandboxed.stdout == native.stdout, "\(mode), hold \(hold) us: sandbox\n\(sandboxed)\nnative\n\(native)")
+            #expect(sandboxed.exitCode == 0)
+        }
+    }
+
     /// The wakeups, threads and signals programs under split systrap with the hand-off `knobs` set
     /// behave as natively; returns the environment used.
     static func expectBlockingProgramsMatchNative(_ knobs: [String: String], label: String) throws -> [String: String] {

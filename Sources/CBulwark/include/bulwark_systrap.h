@@ -92,6 +92,11 @@ struct bw_systrap_mailbox {
     uint64_t patch_lo, patch_hi;   // the stub's code range (a kick there interrupted the patched path)
     uint64_t tail_lo, tail_hi;     // the patched path's register-restoring tail
     uint64_t bounce_rip;           // the address after the bounce trap's `syscall`
+    // Statistics, written by the stub when `stub_stats_tpu` (TSC ticks per us) is set: how long it
+    // waited for each command, buckets <1 1 2 4 8 16+ us of spinning and one for "slept".
+    uint32_t stub_stats_tpu;
+    uint32_t stub_stats_pad;
+    uint64_t stub_waits[7];
 };
 /// Offsets used by the patched path's assembly (checked against offsetof in bulwark_systrap.c).
 #define BW_MB_OFF_PATCH_KICKED 3980
@@ -122,14 +127,16 @@ void bw_systrap_prepare(struct bw_systrap_mailbox *mb);
 /// (the stub was asleep although the command came within its spin budget after the event).
 /// After a park (the stub sleeps and must be woken first) the spin is `parked_spin_ticks` instead.
 /// `then_write_fd` >= 0: writes 1 (8 bytes) to that eventfd right after posting the command.
+/// `kick_deadline` (TSC; 0: none): the write may wait until then while this thread spins for the
+/// event; an event that comes first returns with BW_HANDOFF_KICK_DUE and the write still due.
 int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint64_t spin_ticks,
-                    uint64_t parked_spin_ticks, int then_write_fd);
+                    uint64_t parked_spin_ticks, int then_write_fd, uint64_t kick_deadline);
 /// BW_HANDOFF_PARKED: the stub had been parked (the task blocked in the Sentry); not a miss.
 /// BW_HANDOFF_PREEMPTED: the task thread's spin saw it had been descheduled and slept at once (not
 /// counted as SLEPT). BW_HANDOFF_STUB_PREEMPTED: the stub slept because its spin was preempted (not
 /// counted as STUB_SLEPT).
 enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2, BW_HANDOFF_PARKED = 4, BW_HANDOFF_PREEMPTED = 8,
-       BW_HANDOFF_STUB_PREEMPTED = 16 };
+       BW_HANDOFF_STUB_PREEMPTED = 16, BW_HANDOFF_KICK_DUE = 64 };
 /// Sentry side: the preemption threshold (TSC ticks; 0: off) of the task threads' spins (bw_systrap_call,
 /// bw_spin_while_equal): a larger gap between two iterations ends the spin (the thread sleeps).
 void bw_systrap_set_preempt_ticks(uint64_t ticks);
@@ -150,6 +157,8 @@ void bw_systrap_store_regs(struct bw_systrap_mailbox *mb, const struct user_regs
 /// Sentry side: spins (pause, up to `ticks` TSC ticks) while the 32-bit word `w` equals `seen`; 1 if
 /// it changed. A task about to sleep on the netstack's generation word spins first (Task.sleepOnNet).
 int bw_spin_while_equal(const uint32_t *w, uint32_t seen, uint64_t ticks);
+/// The TSC now (the clock of bw_systrap_call's deadlines).
+uint64_t bw_systrap_rdtsc(void);
 /// TSC ticks per microsecond (measured once against CLOCK_MONOTONIC; 0 if the TSC is unusable).
 uint64_t bw_systrap_tsc_per_us(void);
 /// The CPUs this process may run on (at most `max`), in `out`; returns their number.
