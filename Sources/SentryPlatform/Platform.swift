@@ -28,7 +28,8 @@ public protocol PlatformStub: AnyObject {
     /// Resumes the application until its next system call or signal.
     func run() -> StopReason
     /// run(), with a write of 1 to the eventfd `fd` (a doorbell) as soon as the application may run:
-    /// systrap issues it after posting the command, so the stub does not wait for it.
+    /// systrap issues it after posting the command, so the stub does not wait for it, or holds it
+    /// (`kickDeferred`).
     func run(thenWrite fd: Int32) -> StopReason
     /// The doorbell of the last run(thenWrite:) was not written yet (systrap may hold it while the
     /// application's next system call comes quickly): the caller keeps it due.

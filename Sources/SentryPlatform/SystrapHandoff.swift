@@ -161,8 +161,8 @@ struct HandoffPolicy {
     /// making calls (BULWARK_SYSTRAP_KICK_HOLD_US; 0: written right after the command, as in session 10).
     /// While held, the netstack (pinned to the task thread's CPU) does not preempt the task thread in
     /// the middle of a burst of calls, and one wake-up serves the whole burst. Default 20: redis -c 20
-    /// with the client unplaced won 16 of 20 interleaved rounds, +7% (docs, "Lead: holding the netstack's
-    /// doorbell (session 12)").
+    /// with the client unplaced won 16 of 20 interleaved rounds, +7% (docs, "Lead: the stub's waits, cross-CPU
+    /// wake-ups, holding the netstack's doorbell (session 12)").
     static let kickHoldMicros: UInt64 = spinKnob("BULWARK_SYSTRAP_KICK_HOLD_US", default: 20)
     static func monotonicNs() -> Int64 {
         var ts = timespec()

@@ -134,9 +134,9 @@ int bw_systrap_call(struct bw_systrap_mailbox *mb, uint32_t cmd, long pid, uint6
 /// BW_HANDOFF_PARKED: the stub had been parked (the task blocked in the Sentry); not a miss.
 /// BW_HANDOFF_PREEMPTED: the task thread's spin saw it had been descheduled and slept at once (not
 /// counted as SLEPT). BW_HANDOFF_STUB_PREEMPTED: the stub slept because its spin was preempted (not
-/// counted as STUB_SLEPT).
+/// counted as STUB_SLEPT). BW_HANDOFF_KICK_DUE: the doorbell (`then_write_fd`) was held and is still due.
 enum { BW_HANDOFF_SLEPT = 1, BW_HANDOFF_STUB_SLEPT = 2, BW_HANDOFF_PARKED = 4, BW_HANDOFF_PREEMPTED = 8,
-       BW_HANDOFF_STUB_PREEMPTED = 16, BW_HANDOFF_KICK_DUE = 64 };
+       BW_HANDOFF_STUB_PREEMPTED = 16, BW_HANDOFF_KICK_DUE = 32 };
 /// Sentry side: the preemption threshold (TSC ticks; 0: off) of the task threads' spins (bw_systrap_call,
 /// bw_spin_while_equal): a larger gap between two iterations ends the spin (the thread sleeps).
 void bw_systrap_set_preempt_ticks(uint64_t ticks);
