@@ -230,7 +230,7 @@ final class InetSocket: FileDescription {
                     let hb = h.bytes()
                     hb.withUnsafeBytes { _ = ring.writeAll($0) }   // header and payload: one record, so
                     _ = ring.writeAll(buf)                          // publish both before the kick
-                    conn.kickSent(slotIndex)
+                    conn.kickSent(slotIndex, queued: ring.used)
                     return buf.count
                 }
                 if nonblock { return -Int(EAGAIN) }
@@ -260,7 +260,7 @@ final class InetSocket: FileDescription {
                     if b.count > 0 { memcpy(b.baseAddress!, buf.baseAddress! + done + a.count, b.count) }
                     ring.commitWrite(a.count + b.count)
                     done += a.count + b.count
-                    conn.kickSent(slotIndex)
+                    conn.kickSent(slotIndex, queued: ring.used)
                 }
                 if done == buf.count { return done }
                 if !nonblock && wantSendRoom() { continue }   // about to wait for room

@@ -417,20 +417,26 @@ final class NetstackConnection {
     /// A slot of a socket the netstack is closing: free once it says released.
     func retireSlot(_ i: Int) { closingSlots.append(i) }
 
-    /// After a write into `slot`'s send ring: marks the slot (the pump then visits it without reading
-    /// every slot's ring indices, SendMarks), then kicks. (A deferred kick, rung only when the task
-    /// slept or made another call, was tried in session 9 and removed in session 10: it did not pay.)
-    @inline(__always) func kickSent(_ slot: Int) {
+    /// After a write into `slot`'s send ring, which now holds `queued` bytes: marks the slot (the pump
+    /// then visits it without reading every slot's ring indices, SendMarks), then kicks. While the ring
+    /// holds little (a request/response exchange), the doorbell may be held for a burst of calls
+    /// (`WakeState.kickHoldable`); a bulk writer's is not. (A deferred kick held until the task slept or
+    /// made another call, without a time bound, was tried in session 9 and removed in session 10.)
+    @inline(__always) func kickSent(_ slot: Int, queued: Int) {
         arena.sendMarks.mark(slot)
-        kick()
+        kick(holdable: queued <= NetstackConnection.holdableQueue)
     }
+    /// Bytes in a send ring up to which its doorbell may be held (a few replies; a bulk writer has more).
+    static let holdableQueue = 16 * 1024
 
     /// After the Sentry changed a ring: wake the pump if it announced sleep (kernel lock held). The
     /// eventfd write (5-15 us on the 2-vCPU VM: it wakes the netstack) waits for the unlock, and on a
     /// task's system call path until the task has handed its stub the next command
-    /// (`PlatformStub.run(thenWrite:)`), so the stub runs the application instead of spinning through
+    /// (`PlatformStub.run(thenWrite:hold:)`), so the stub runs the application instead of spinning through
     /// it. BULWARK_NETSTACK_LATE_KICK=0 writes at once (before session 10).
-    func kick() {
+    /// `holdable`: the platform may hold the write a little longer while the application goes on
+    /// making system calls (a small send); a reader making room, or a bulk writer, is not held.
+    func kick(holdable: Bool = false) {
         if arena.toNetstack.changed() {
             if NetstackConnection.lateKick {
                 kernel.wakes.kickFD = toNetstackFD
@@ -438,6 +444,7 @@ final class NetstackConnection {
                 try? HostOS.EventFD.signal(toNetstackFD)
             }
         }
+        if !holdable { kernel.wakes.kickHoldable = false }
     }
     static let unpinHelpers = getenv("BULWARK_UNPIN_HELPERS").map { String(cString: $0) == "1" } ?? false
     static let lateKick = getenv("BULWARK_NETSTACK_LATE_KICK").map { String(cString: $0) != "0" } ?? true

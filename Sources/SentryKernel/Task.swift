@@ -224,9 +224,10 @@ final class Task: HostMapper {
             // A netstack doorbell write due from the last call goes out after the stub has its command,
             // or (systrap) is held while the application's next call comes quickly: then it is still
             // due, and the next unlock or run writes it (PlatformStub.kickDeferred).
+            let hold = kernel.wakes.kickHoldable
             let kick = kernel.wakes.takeKick()
             kernel.unlock()
-            let reason = kick < 0 ? stub.run() : stub.run(thenWrite: kick)
+            let reason = kick < 0 ? stub.run() : stub.run(thenWrite: kick, hold: hold)
             kernel.lock()
             if kick >= 0 && stub.kickDeferred { kernel.wakes.kickFD = kick }
             inUser = false

@@ -90,6 +90,9 @@ final class WakeState {
     /// The netstack's doorbell eventfd, when a write to it is due (NetstackConnection.kick; -1: none):
     /// issued after the unlock, or by the task's run loop after it handed the stub its next command.
     var kickFD: Int32 = -1
+    /// Every doorbell recorded since the last take was a small send's: the task's run loop may let the
+    /// platform hold it while the application's next calls come quickly (PlatformStub.run(thenWrite:hold:)).
+    var kickHoldable = true
 
     /// Some wake-up or doorbell write waits for the kernel lock's release.
     var due: Bool { pendingCount != 0 || netPending || kickFD >= 0 }
@@ -98,6 +101,7 @@ final class WakeState {
     func takeKick() -> Int32 {
         let fd = kickFD
         kickFD = -1
+        kickHoldable = true
         return fd
     }
 }

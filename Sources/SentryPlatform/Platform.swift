@@ -28,9 +28,9 @@ public protocol PlatformStub: AnyObject {
     /// Resumes the application until its next system call or signal.
     func run() -> StopReason
     /// run(), with a write of 1 to the eventfd `fd` (a doorbell) as soon as the application may run:
-    /// systrap issues it after posting the command, so the stub does not wait for it, or holds it
-    /// (`kickDeferred`).
-    func run(thenWrite fd: Int32) -> StopReason
+    /// systrap issues it after posting the command, so the stub does not wait for it, and with `hold`
+    /// may hold it while the application's next call comes quickly (`kickDeferred`).
+    func run(thenWrite fd: Int32, hold: Bool) -> StopReason
     /// The doorbell of the last run(thenWrite:) was not written yet (systrap may hold it while the
     /// application's next system call comes quickly): the caller keeps it due.
     var kickDeferred: Bool { get }
@@ -84,7 +84,7 @@ extension PlatformStub {
     public var blockSpinTicks: UInt64 { 0 }
     public var eventFromPatchedSite: Bool { false }
     public var kickDeferred: Bool { false }
-    public func run(thenWrite fd: Int32) -> StopReason {
+    public func run(thenWrite fd: Int32, hold: Bool) -> StopReason {
         try? EventFD.signal(fd)
         return run()
     }

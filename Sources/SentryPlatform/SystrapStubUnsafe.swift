@@ -96,14 +96,14 @@ public final class SystrapStub: PlatformStub {
     }
 
     /// One command/event round trip; false if the stub is gone.
-    @inline(__always) private func call(_ cmd: Int, thenWrite fd: Int32 = -1) -> Bool {
+    @inline(__always) private func call(_ cmd: Int, thenWrite fd: Int32 = -1, hold: Bool = false) -> Bool {
         let t0 = statsOn ? HandoffPolicy.monotonicNs() : 0
         var deadline: UInt64 = 0
-        if fd >= 0 && HandoffPolicy.kickHoldTicks != 0 {
+        if fd >= 0 && hold && HandoffPolicy.kickHoldTicks != 0 {
             if kickDueSince == 0 { kickDueSince = bw_systrap_rdtsc() }
             deadline = kickDueSince &+ HandoffPolicy.kickHoldTicks
         } else if cmd == Int(BW_CMD_RESUME) {
-            kickDueSince = 0   // none due now (another path wrote it)
+            kickDueSince = 0   // none due now (another path wrote it), or not to be held
             kickDeferred = false
         }
         let r = bw_systrap_call(mb, UInt32(cmd), Int(pid), spinTicks, parkedSpinTicks, fd, deadline)
@@ -140,26 +140,26 @@ public final class SystrapStub: PlatformStub {
     private let statsOn = HandoffStats.enabled
     private var stats = HandoffStats()
     private var lastReturn: Int64 = 0
-    /// The doorbell passed to the last run(thenWrite:) is still due (the application's next system call
+    /// The doorbell passed to the last run(thenWrite:hold:) is still due (the application's next system call
     /// came before its deadline), and since when (TSC): a burst of calls holds it no longer than the
     /// deadline counted from then.
     public private(set) var kickDeferred = false
     private var kickDueSince: UInt64 = 0
 
-    public func run() -> StopReason { run(thenWrite: -1) }
+    public func run() -> StopReason { run(thenWrite: -1, hold: false) }
 
     /// Resumes the application; a doorbell write (`fd` >= 0) is issued right after the command is
     /// posted, while the stub already runs (bw_systrap_call), or held while the application's next
     /// system call comes within HandoffPolicy.kickHoldMicros of the first time it was due: then
     /// `kickDeferred` is true and the caller keeps it due.
-    public func run(thenWrite fd: Int32) -> StopReason {
+    public func run(thenWrite fd: Int32, hold: Bool) -> StopReason {
         guard alive else {
             kickDeferred = false
             if fd >= 0 { try? EventFD.signal(fd) }
             return .gone
         }
         withUnsafePointer(to: &regs) { bw_systrap_store_regs(mb, $0) }
-        if !call(BW_CMD_RESUME, thenWrite: fd) { return .gone }
+        if !call(BW_CMD_RESUME, thenWrite: fd, hold: hold) { return .gone }
         checkOps()
         regs = mb.pointee.regs
         switch Int(mb.pointee.kind) {
