@@ -44,15 +44,7 @@ struct PlatformTests {
     @Test func blockingPathSpinKnobsKeepEveryWakeUp() throws {
         let env = try Self.expectBlockingProgramsMatchNative(
             ["BULWARK_SYSTRAP_BLOCK_SPIN_US": "30", "BULWARK_SYSTRAP_PARKED_SPIN_US": "0"], label: "block spin")
-        let exe = try Sentry.compile("inet_wakeups")
-        let native = try Sentry.native([exe, "basic"], timeout: 30)
-        let sandboxed = try ProcessRunner.run(Sentry.binary, ["run", "--rootfs", "/", "--platform", "systrap",
-                                                              "--env", "PATH=/usr/bin:/bin", "--", exe, "basic"],
-                                              environment: env, timeout: 60)
-        #expect(!sandboxed.timedOut, "a lost wake-up hangs the program: \(sandboxed)")
-        #expect(native.exitCode == 0 && native.stdout.hasSuffix("done\n"), "\(native)")
-        #expect(sandboxed.stdout == native.stdout, "sandbox\n\(sandboxed)\nnative\n\(native)")
-        #expect(sandboxed.exitCode == 0)
+        try Self.expectInetWakeupsMatchNative("basic", environment: env, label: "block spin")
     }
 
     /// Preemption-aware spinning (session 11): a spin that was descheduled sleeps at once, the stub
@@ -73,17 +65,24 @@ struct PlatformTests {
         var env = ProcessInfo.processInfo.environment
         env["BULWARK_SYSTRAP_HANDOFF"] = "split"
         env["BULWARK_SYSTRAP_KICK_HOLD_US"] = hold
-        let exe = try Sentry.compile("inet_wakeups")
         for mode in ["busypoll", "basic"] {
-            let native = try Sentry.native([exe, mode], timeout: 30)
-            let sandboxed = try ProcessRunner.run(Sentry.binary, ["run", "--rootfs", "/", "--platform", "systrap",
-                                                                  "--env", "PATH=/usr/bin:/bin", "--", exe, mode],
-                                                  environment: env, timeout: 60)
-            #expect(!sandboxed.timedOut, "\(mode), hold \(hold) us: a doorbell never went out: \(sandboxed)")
-            #expect(native.exitCode == 0 && native.stdout.hasSuffix("done\n"), "\(native)")
-            #expect(sandboxed.stdout == native.stdout, "\(mode), hold \(hold) us: sandbox\n\(sandboxed)\nnative\n\(native)")
-            #expect(sandboxed.exitCode == 0)
+            try Self.expectInetWakeupsMatchNative(mode, environment: env, label: "hold \(hold) us")
         }
+    }
+
+    /// Runs inet_wakeups in `mode` natively and under systrap with `environment`: the native run
+    /// finishes ("done"), and the sandboxed one finishes in time (a lost wake-up or doorbell hangs
+    /// it) with the same stdout and exit code 0.
+    static func expectInetWakeupsMatchNative(_ mode: String, environment: [String: String], label: String) throws {
+        let exe = try Sentry.compile("inet_wakeups")
+        let native = try Sentry.native([exe, mode], timeout: 30)
+        let sandboxed = try ProcessRunner.run(Sentry.binary, ["run", "--rootfs", "/", "--platform", "systrap",
+                                                              "--env", "PATH=/usr/bin:/bin", "--", exe, mode],
+                                              environment: environment, timeout: 60)
+        #expect(!sandboxed.timedOut, "\(mode), \(label): a lost wake-up or doorbell hangs the program: \(sandboxed)")
+        #expect(native.exitCode == 0 && native.stdout.hasSuffix("done\n"), "\(native)")
+        #expect(sandboxed.stdout == native.stdout, "\(mode), \(label): sandbox\n\(sandboxed)\nnative\n\(native)")
+        #expect(sandboxed.exitCode == 0)
     }
 
     /// The wakeups, threads and signals programs under split systrap with the hand-off `knobs` set
