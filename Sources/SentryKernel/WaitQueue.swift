@@ -90,7 +90,8 @@ final class WakeState {
     /// The netstack's doorbell eventfd, when a write to it is due (NetstackConnection.kick; -1: none):
     /// issued after the unlock, or by the task's run loop after it handed the stub its next command.
     var kickFD: Int32 = -1
-    /// Every doorbell recorded since the last take was a small send's: the task's run loop may let the
+    /// No kick since the last take wanted its doorbell at once (each was a small send's; a later urgent
+    /// kick clears this even when the doorbell was already due): the task's run loop may let the
     /// platform hold it while the application's next calls come quickly (PlatformStub.run(thenWrite:hold:)).
     var kickHoldable = true
 

@@ -31,7 +31,7 @@ public protocol PlatformStub: AnyObject {
     /// systrap issues it after posting the command, so the stub does not wait for it, and with `hold`
     /// may hold it while the application's next call comes quickly (`kickDeferred`).
     func run(thenWrite fd: Int32, hold: Bool) -> StopReason
-    /// The doorbell of the last run(thenWrite:) was not written yet (systrap may hold it while the
+    /// The doorbell of the last run(thenWrite:hold:) was not written yet (systrap may hold it while the
     /// application's next system call comes quickly): the caller keeps it due.
     var kickDeferred: Bool { get }
     /// Host memory map changes of the stub (ranges of the memory file). The platform may defer them
